@@ -1,0 +1,19 @@
+"""Snakemake entry point: per-example predictions of one (model, variant, device)."""
+
+from greenbench.evaluate import evaluate
+from greenbench.log import logged_script
+
+with logged_script(snakemake.log[0], "evaluate"):
+    w = snakemake.wildcards
+    evaluate(
+        snakemake.input.model,
+        snakemake.input.dev,
+        w.variant,
+        w.device,
+        snakemake.output[0],
+        batch_size=snakemake.params.evaluate["batch_size"],
+        dev_subset=snakemake.params.evaluate["dev_subset"],
+        seed=snakemake.params.seed,
+        threads=snakemake.threads,
+        model_name=w.model,
+    )

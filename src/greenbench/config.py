@@ -1,0 +1,99 @@
+"""Load, merge and validate configuration against the JSON schema."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import jsonschema
+import yaml
+
+DEFAULT_SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names every offending key."""
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge like Snakemake's ``--configfile``: nested mappings merge, everything else replaces."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_config(paths: Iterable[str | Path]) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for path in paths:
+        path = Path(path)
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(loaded, Mapping):
+            raise ConfigError(f"{path}: top level must be a mapping, got {type(loaded).__name__}")
+        config = deep_merge(config, loaded)
+    return config
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    if error.validator == "additionalProperties":
+        # Name the unexpected key itself, not only its parent.
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        if extra:
+            return ".".join(parts + [extra[0]])
+    if error.validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        if missing:
+            return ".".join(parts + [missing[0]])
+    return ".".join(parts) or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return "unknown key (not in the schema; check the spelling)"
+    if error.validator == "required":
+        return "required key is missing"
+    return error.message
+
+
+def schema_errors(config: Mapping[str, Any], schema_path: str | Path = DEFAULT_SCHEMA) -> list[str]:
+    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    return [f"config key '{_key_path(e)}': {_describe(e)}" for e in errors]
+
+
+def semantic_errors(config: Mapping[str, Any]) -> list[str]:
+    """Cross-key checks the schema cannot express."""
+    from greenbench.variants import REGISTRY
+
+    out = []
+    models = config.get("models", {})
+    for i, name in enumerate(config.get("study", {}).get("models", [])):
+        if name not in models:
+            out.append(f"config key 'study.models[{i}]': model '{name}' is not defined under 'models' "
+                       f"(defined: {', '.join(sorted(models)) or 'none'})")
+    for i, name in enumerate(config.get("study", {}).get("variants", [])):
+        if name not in REGISTRY:
+            out.append(f"config key 'study.variants[{i}]': unknown variant '{name}' "
+                       f"(known: {', '.join(sorted(REGISTRY))})")
+    return out
+
+
+def validate_config(config: Mapping[str, Any], schema_path: str | Path = DEFAULT_SCHEMA) -> dict[str, Any]:
+    """Raise :class:`ConfigError` naming every bad key; return the config unchanged otherwise."""
+    problems = schema_errors(config, schema_path)
+    if not problems:
+        problems = semantic_errors(config)
+    if problems:
+        raise ConfigError("invalid greenbench config:\n  " + "\n  ".join(problems))
+    return dict(config)

@@ -1,0 +1,123 @@
+"""Accuracy on SST-2 dev: per-example predictions for one (model, variant, device)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from greenbench import data, io, models, provenance, variants
+from greenbench.batching import iter_batches
+from greenbench.log import get_logger
+
+log = get_logger(__name__)
+
+PREDICTIONS_SCHEMA = pa.schema(
+    [
+        pa.field("idx", pa.int32(), nullable=False),
+        pa.field("label", pa.int8(), nullable=False),
+        pa.field("prediction", pa.int8(), nullable=False),
+        pa.field("confidence", pa.float32(), nullable=False),
+        pa.field("length", pa.int32(), nullable=False),
+    ]
+)
+
+SUMMARY_SCHEMA = pa.schema(
+    [
+        pa.field("model", pa.string()),
+        pa.field("variant", pa.string()),
+        pa.field("device", pa.string()),
+        pa.field("status", pa.string()),        # ok | not_applicable
+        pa.field("reason", pa.string()),
+        pa.field("examples", pa.int64()),
+        pa.field("accuracy", pa.float64()),     # NaN when not applicable
+        pa.field("eval_seconds", pa.float64()),
+    ]
+)
+
+
+def predict(prepared: variants.Prepared, tokens: pd.DataFrame, batch_size: int, pad_id: int) -> pd.DataFrame:
+    """Predictions in ``tokens`` order; batches are formed by length to limit padding."""
+    import torch
+    from tqdm.auto import tqdm
+
+    order = np.argsort(tokens["length"].to_numpy(), kind="stable")
+    probs = np.zeros((len(tokens), models.NUM_LABELS), dtype=np.float32)
+    with torch.inference_mode():
+        for batch in tqdm(list(iter_batches(tokens, batch_size, pad_id, order=order)), desc="evaluate", unit="batch", mininterval=5):
+            logits = prepared.forward(batch.input_ids.to(prepared.device), batch.attention_mask.to(prepared.device))
+            probs[batch.rows] = torch.softmax(logits, dim=-1).cpu().numpy()
+    return pd.DataFrame(
+        {
+            "idx": tokens["idx"].to_numpy(dtype=np.int32),
+            "label": tokens["label"].to_numpy(dtype=np.int8),
+            "prediction": probs.argmax(axis=1).astype(np.int8),
+            "confidence": probs.max(axis=1).astype(np.float32),
+            "length": tokens["length"].to_numpy(dtype=np.int32),
+        }
+    )
+
+
+def evaluate(
+    model_dir: str | Path,
+    dev_tokens: str | Path,
+    variant: str,
+    device: str,
+    out: str | Path,
+    batch_size: int = 64,
+    dev_subset: int = 0,
+    seed: int = 0,
+    threads: int | None = None,
+    model_name: str = "model",
+) -> dict[str, Any]:
+    """Write per-example predictions; a variant that does not apply writes an empty, labelled file."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    models.seed_everything(seed)
+    recipe = variants.get(variant)
+    reason = recipe.applicability(device)
+    if reason is None and device == "cuda" and not torch.cuda.is_available():
+        reason = "no CUDA device available on this host"
+    meta: dict[str, Any] = {"model": model_name, "variant": variant, "device": device, "family": recipe.family}
+    if reason is not None:
+        log.warning("%s/%s on %s: not applicable: %s", model_name, variant, device, reason)
+        meta.update(status="not_applicable", reason=reason, accuracy=None, examples=0, eval_seconds=None)
+        io.write_parquet(pd.DataFrame({f.name: pd.Series(dtype=f.type.to_pandas_dtype()) for f in PREDICTIONS_SCHEMA}),
+                         out, PREDICTIONS_SCHEMA, meta | {"provenance": provenance.collect()})
+        return meta
+    tokens = data.subset(io.read_parquet(dev_tokens), dev_subset, seed)
+    tokenizer = models.load_tokenizer(str(model_dir))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    prepared = recipe.prepare(models.load_classifier(str(model_dir)), device)
+    started = time.perf_counter()
+    preds = predict(prepared, tokens, batch_size, pad_id)
+    elapsed = time.perf_counter() - started
+    accuracy = float((preds["prediction"] == preds["label"]).mean())
+    meta.update(status="ok", reason="", accuracy=accuracy, examples=len(preds), eval_seconds=round(elapsed, 3),
+                variant_info=prepared.info)
+    io.write_parquet(preds, out, PREDICTIONS_SCHEMA, meta | {"provenance": provenance.collect()})
+    log.info("%s/%s on %s: accuracy %.4f on %d examples (%.1f s)", model_name, variant, device, accuracy, len(preds), elapsed)
+    return meta
+
+
+def summarize(prediction_files: list[str | Path], out: str | Path) -> pd.DataFrame:
+    """One row per (model, variant, device), not-applicable variants included."""
+    rows = []
+    for path in prediction_files:
+        meta = io.read_metadata(path)
+        rows.append({
+            "model": meta["model"], "variant": meta["variant"], "device": meta["device"],
+            "status": meta["status"], "reason": meta.get("reason") or "",
+            "examples": int(meta.get("examples") or 0),
+            "accuracy": float("nan") if meta.get("accuracy") is None else float(meta["accuracy"]),
+            "eval_seconds": float("nan") if meta.get("eval_seconds") is None else float(meta["eval_seconds"]),
+        })
+    df = pd.DataFrame(rows, columns=SUMMARY_SCHEMA.names).sort_values(["model", "variant", "device"]).reset_index(drop=True)
+    io.write_parquet(df, out, SUMMARY_SCHEMA, {"files": [str(p) for p in prediction_files]})
+    return df

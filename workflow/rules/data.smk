@@ -1,0 +1,53 @@
+rule retrieve_sst2:
+    output:
+        paths.SST2_TSV,
+    params:
+        hub_fallback=config["data"]["hub_fallback"],
+    log:
+        f"{LOGS}/retrieve_sst2/{{split}}.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../../scripts/retrieve_sst2.py"
+
+
+rule prepare_dataset:
+    input:
+        tsv=paths.SST2_TSV,
+        lib=lib("data"),
+    output:
+        paths.DATASET,
+    log:
+        f"{LOGS}/prepare_dataset/{{split}}.log",
+    benchmark:
+        f"{BENCHMARKS}/prepare_dataset/{{split}}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        CONDA_ENV
+    script:
+        "../../scripts/prepare_dataset.py"
+
+
+rule tokenize:
+    input:
+        dataset=paths.DATASET,
+        lib=lib("models"),
+    output:
+        paths.TOKENS,
+    params:
+        source=lambda w: model_spec(w)["source"],
+        max_length=lambda w: model_spec(w)["max_length"],
+    log:
+        f"{LOGS}/tokenize/{{model}}/{{split}}.log",
+    benchmark:
+        f"{BENCHMARKS}/tokenize/{{model}}/{{split}}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        CONDA_ENV
+    script:
+        "../../scripts/tokenize.py"

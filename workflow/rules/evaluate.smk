@@ -1,0 +1,43 @@
+rule evaluate:
+    input:
+        model=paths.BASELINE,
+        dev=paths.TOKENS.format(model="{model}", split="dev"),
+        lib=lib("data", "models", "batching", "evaluate") + variant_modules(),
+    output:
+        paths.EVAL,
+    params:
+        evaluate=config["evaluate"],
+        seed=config["seed"],
+    threads: config["compute"]["threads"]
+    log:
+        f"{LOGS}/evaluate/{{device}}/{{model}}/{{variant}}.log",
+    benchmark:
+        f"{BENCHMARKS}/evaluate/{{device}}/{{model}}/{{variant}}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=lambda w: 1 if w.device == "cuda" else 0,
+    conda:
+        CONDA_ENV
+    script:
+        "../../scripts/evaluate.py"
+
+
+rule eval_summary:
+    input:
+        predictions=expand(
+            paths.EVAL,
+            device=config["study"]["devices"],
+            model=config["study"]["models"],
+            variant=config["study"]["variants"],
+        ),
+        lib=lib("evaluate"),
+    output:
+        paths.EVAL_SUMMARY,
+    log:
+        f"{LOGS}/eval_summary.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../../scripts/eval_summary.py"
