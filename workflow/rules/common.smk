@@ -1,11 +1,4 @@
-# Helpers shared by the rules.
-
-
-wildcard_constraints:
-    split="train|dev",
-    model="[A-Za-z0-9][A-Za-z0-9_.-]*",
-    variant="[A-Za-z0-9][A-Za-z0-9_.-]*",
-    device="cpu|cuda",
+# Helpers shared by the workflow steps.
 
 
 LOGS = "results/logs"
@@ -14,7 +7,7 @@ CONDA_ENV = "../../envs/greenbench.yaml"
 
 
 def lib(*modules):
-    """Library modules a rule imports: inputs, so editing one reruns exactly its dependents."""
+    """Library modules imported by a job, as inputs (editing one reruns exactly its dependents)."""
     core = ("__init__", "log", "io", "provenance")
     return [f"src/greenbench/{m}.py" for m in dict.fromkeys(core + modules)]
 

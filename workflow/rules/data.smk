@@ -1,13 +1,13 @@
 rule retrieve_sst2:
     output:
         paths.SST2_TSV,
-    params:
-        hub_fallback=config["data"]["hub_fallback"],
     log:
         f"{LOGS}/retrieve_sst2/{{split}}.log",
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        hub_fallback=config["data"]["hub_fallback"],
     script:
         "../../scripts/retrieve_sst2.py"
 
@@ -22,11 +22,11 @@ rule prepare_dataset:
         f"{LOGS}/prepare_dataset/{{split}}.log",
     benchmark:
         f"{BENCHMARKS}/prepare_dataset/{{split}}.tsv"
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        CONDA_ENV
     script:
         "../../scripts/prepare_dataset.py"
 
@@ -37,17 +37,17 @@ rule tokenize:
         lib=lib("models"),
     output:
         paths.TOKENS,
-    params:
-        source=lambda w: model_spec(w)["source"],
-        max_length=lambda w: model_spec(w)["max_length"],
     log:
         f"{LOGS}/tokenize/{{model}}/{{split}}.log",
     benchmark:
         f"{BENCHMARKS}/tokenize/{{model}}/{{split}}.tsv"
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        CONDA_ENV
+    params:
+        source=lambda w: model_spec(w)["source"],
+        max_length=lambda w: model_spec(w)["max_length"],
     script:
         "../../scripts/tokenize.py"

@@ -5,20 +5,20 @@ rule evaluate:
         lib=lib("data", "models", "batching", "evaluate") + variant_modules(),
     output:
         paths.EVAL,
-    params:
-        evaluate=config["evaluate"],
-        seed=config["seed"],
-    threads: config["compute"]["threads"]
     log:
         f"{LOGS}/evaluate/{{device}}/{{model}}/{{variant}}.log",
     benchmark:
         f"{BENCHMARKS}/evaluate/{{device}}/{{model}}/{{variant}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["compute"]["threads"]
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=lambda w: 1 if w.device == "cuda" else 0,
-    conda:
-        CONDA_ENV
+    params:
+        evaluate=config["evaluate"],
+        seed=config["seed"],
     script:
         "../../scripts/evaluate.py"
 

@@ -1,0 +1,16 @@
+"""Support for the Snakefile: make the library importable in every job."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def use_source_tree(src: str | Path) -> None:
+    """Put ``src`` first on this process's path and on jobs' PYTHONPATH (also under --sdm conda)."""
+    src = str(Path(src).resolve())
+    if src not in sys.path:
+        sys.path.insert(0, src)
+    current = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
+    os.environ["PYTHONPATH"] = os.pathsep.join([src, *current])

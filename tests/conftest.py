@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny random BERT checkpoints (no network) and the real data mirror."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+WORDS = ("good great fine bad awful dull movie film plot actor story funny boring charming "
+         "not very a the it is was and but of , . ! ' s n't").split()
+
+
+def make_tiny_bert(out: Path, seed: int = 0, layers: int = 2, heads: int = 4, hidden: int = 32) -> Path:
+    """A randomly initialised BERT classifier with a tiny WordPiece vocabulary, saved to ``out``."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    out.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(WORDS)
+    tokenizer = BertTokenizerFast(vocab={tok: i for i, tok in enumerate(vocab)}, do_lower_case=True)
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers,
+                        num_attention_heads=heads, intermediate_size=hidden * 2, max_position_embeddings=64,
+                        num_labels=2)
+    BertForSequenceClassification(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def toy_sentences(n: int = 64, seed: int = 0) -> pd.DataFrame:
+    """A learnable toy sentiment set in the prepared-dataset schema."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    pos, neg, filler = ["good", "great", "funny", "charming"], ["bad", "awful", "dull", "boring"], ["the", "movie", "film", "plot", "story", "was", "very"]
+    rows = []
+    for i in range(n):
+        label = int(rng.integers(0, 2))
+        words = list(rng.choice(filler, size=int(rng.integers(2, 8)))) + [str(rng.choice(pos if label else neg))]
+        rng.shuffle(words)
+        rows.append({"idx": i, "sentence": " ".join(words), "label": label})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def data_mirror() -> Path:
+    """The offline data mirror ($GREENBENCH_DATA, else ../shared/data beside the checkout)."""
+    root = Path(os.environ.get("GREENBENCH_DATA", REPO.parent / "shared" / "data"))
+    if not (root / "sst2" / "dev.tsv").exists():
+        pytest.skip(f"no SST-2 mirror at {root} (set GREENBENCH_DATA)")
+    return root

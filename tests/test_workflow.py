@@ -1,0 +1,108 @@
+"""Snakemake-level behaviour: config validation, dry-runs, lint, the smoke run, rerun granularity."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+TREE = ("workflow", "config", "scripts", "src", "envs")
+
+
+def run(cwd: Path, *args: str, env: dict | None = None, timeout: int = 1200) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Parse Snakemake's 'Job stats' table."""
+    counts, in_table = {}, False
+    for line in output.splitlines():
+        if line.startswith("job ") and "count" in line:
+            in_table = True
+            continue
+        if in_table:
+            m = re.match(r"^([A-Za-z_]\w*)\s+(\d+)$", line.strip())
+            if m and m.group(1) != "total":
+                counts[m.group(1)] = int(m.group(2))
+            elif line.strip().startswith("total"):
+                break
+    return counts
+
+
+@pytest.fixture()
+def project(tmp_path) -> Path:
+    """A copy of the workflow tree, so runs never touch the checkout's results/."""
+    for name in TREE:
+        shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    return tmp_path
+
+
+@pytest.mark.parametrize("extra", [[], ["--configfile", "config/smoke.yaml"], ["--configfile", "config/paper.yaml"]])
+def test_dry_run_each_config(project, extra):
+    proc = run(project, "-n", "--cores", "1", *extra)
+    assert proc.returncode == 0, proc.stderr
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts.get("finetune_baseline", 0) >= 1 and counts.get("eval_summary") == 1
+
+
+def test_bad_config_fails_before_any_job(project):
+    (project / "bad.yaml").write_text("finetune:\n  epochs: zero\n")
+    proc = run(project, "-n", "--cores", "1", "--configfile", "bad.yaml")
+    assert proc.returncode != 0
+    assert "'finetune.epochs'" in proc.stdout + proc.stderr
+    assert not (project / "results").exists()
+
+
+def test_malformed_tsv_fails_naming_file_and_line(project):
+    sst2 = project / "resources" / "sst2"
+    sst2.mkdir(parents=True)
+    (sst2 / "dev.tsv").write_text("sentence\tlabel\nfine film \t1\nbroken row without label\n")
+    proc = run(project, "--cores", "1", "results/data/sst2/dev.parquet")
+    assert proc.returncode != 0
+    assert "resources/sst2/dev.tsv:3: expected 2 tab-separated fields" in proc.stdout + proc.stderr
+    assert not (project / "results" / "data" / "sst2" / "dev.parquet").exists()
+
+
+def test_lint_and_format_clean():
+    proc = run(REPO, "--lint")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "workflow"], cwd=REPO, capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stderr
+
+
+@pytest.mark.workflow
+def test_smoke_run_end_to_end_then_nothing_to_do_then_exact_rerun(project, data_mirror):
+    env = {"GREENBENCH_DATA": str(data_mirror)}
+    smoke = ("--cores", "2", "--configfile", "config/smoke.yaml")
+    started = time.monotonic()
+    proc = run(project, *smoke, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    elapsed = time.monotonic() - started
+
+    import pandas as pd
+
+    summary = pd.read_parquet(project / "results" / "eval" / "summary.parquet")
+    assert (summary.status == "ok").all() and summary.accuracy.between(0, 1).all()
+    assert (project / "results" / "logs" / "finetune_baseline" / "minilm.log").exists()
+    assert (project / "results" / "benchmarks" / "finetune_baseline" / "minilm.tsv").exists()
+
+    again = run(project, "-n", *smoke, env=env)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout
+
+    time.sleep(1.1)  # mtime resolution; Snakemake also compares checksums, so really edit the module
+    module = project / "src" / "greenbench" / "evaluate.py"
+    module.write_text(module.read_text() + "\n# edited by the rerun test\n")
+    rerun = run(project, "-n", *smoke, env=env)
+    counts = job_counts(rerun.stdout + rerun.stderr)
+    assert counts == {"evaluate": 1, "eval_summary": 1, "all": 1}, rerun.stdout
+    print(f"smoke run took {elapsed:.1f} s")
