@@ -16,4 +16,6 @@ with logged_script(snakemake.log[0], "evaluate"):
         seed=snakemake.params.seed,
         threads=snakemake.threads,
         model_name=w.model,
+        artifact=getattr(snakemake.input, "artifact", None) or None,
+        variant_params=snakemake.params.variant,
     )

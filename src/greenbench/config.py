@@ -86,6 +86,13 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         if name not in REGISTRY:
             out.append(f"config key 'study.variants[{i}]': unknown variant '{name}' "
                        f"(known: {', '.join(sorted(REGISTRY))})")
+    for device, tiers in config.get("variants", {}).get("adaptive", {}).get("tiers", {}).items():
+        for i, tier in enumerate(tiers):
+            key = f"config key 'variants.adaptive.tiers.{device}[{i}]'"
+            if tier not in REGISTRY:
+                out.append(f"{key}: unknown variant '{tier}'")
+            elif REGISTRY[tier].build is not None or device not in REGISTRY[tier].devices:
+                out.append(f"{key}: '{tier}' cannot be a tier on {device}")
     return out
 
 

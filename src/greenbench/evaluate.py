@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,10 @@ SUMMARY_SCHEMA = pa.schema(
         pa.field("examples", pa.int64()),
         pa.field("accuracy", pa.float64()),     # NaN when not applicable
         pa.field("eval_seconds", pa.float64()),
+        pa.field("size_bytes", pa.int64()),          # serialized state dict (all tiers for adaptive)
+        pa.field("parameters", pa.int64()),
+        pa.field("linear_weight_bytes", pa.int64()),
+        pa.field("variant_info", pa.string()),       # JSON: e.g. the adaptive router's tier counts
     ]
 )
 
@@ -73,6 +78,8 @@ def evaluate(
     seed: int = 0,
     threads: int | None = None,
     model_name: str = "model",
+    artifact: str | Path | None = None,
+    variant_params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write per-example predictions; a variant that does not apply writes an empty, labelled file."""
     import torch
@@ -82,8 +89,6 @@ def evaluate(
     models.seed_everything(seed)
     recipe = variants.get(variant)
     reason = recipe.applicability(device)
-    if reason is None and device == "cuda" and not torch.cuda.is_available():
-        reason = "no CUDA device available on this host"
     meta: dict[str, Any] = {"model": model_name, "variant": variant, "device": device, "family": recipe.family}
     if reason is not None:
         log.warning("%s/%s on %s: not applicable: %s", model_name, variant, device, reason)
@@ -94,16 +99,27 @@ def evaluate(
     tokens = data.subset(io.read_parquet(dev_tokens), dev_subset, seed)
     tokenizer = models.load_tokenizer(str(model_dir))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    prepared = recipe.prepare(models.load_classifier(str(model_dir)), device)
+    prepared = recipe.prepare(models.load_classifier(str(model_dir)), device, artifact, variant_params or {})
+    size = prepared_footprint(prepared)
     started = time.perf_counter()
     preds = predict(prepared, tokens, batch_size, pad_id)
     elapsed = time.perf_counter() - started
     accuracy = float((preds["prediction"] == preds["label"]).mean())
     meta.update(status="ok", reason="", accuracy=accuracy, examples=len(preds), eval_seconds=round(elapsed, 3),
-                variant_info=prepared.info)
+                variant_info=prepared.info, **size)
     io.write_parquet(preds, out, PREDICTIONS_SCHEMA, meta | {"provenance": provenance.collect()})
     log.info("%s/%s on %s: accuracy %.4f on %d examples (%.1f s)", model_name, variant, device, accuracy, len(preds), elapsed)
     return meta
+
+
+def prepared_footprint(prepared: variants.Prepared) -> dict[str, int]:
+    """Footprint of everything the variant keeps resident (every tier of a router)."""
+    parts = [variants.footprint(m) for m in getattr(prepared, "components", [prepared.model])]
+    return {key: sum(p[key] for p in parts) for key in parts[0]}
+
+
+def _int_or_none(value) -> int | None:
+    return None if value is None else int(value)
 
 
 def summarize(prediction_files: list[str | Path], out: str | Path) -> pd.DataFrame:
@@ -117,7 +133,12 @@ def summarize(prediction_files: list[str | Path], out: str | Path) -> pd.DataFra
             "examples": int(meta.get("examples") or 0),
             "accuracy": float("nan") if meta.get("accuracy") is None else float(meta["accuracy"]),
             "eval_seconds": float("nan") if meta.get("eval_seconds") is None else float(meta["eval_seconds"]),
+            "size_bytes": _int_or_none(meta.get("size_bytes")),
+            "parameters": _int_or_none(meta.get("parameters")),
+            "linear_weight_bytes": _int_or_none(meta.get("linear_weight_bytes")),
+            "variant_info": json.dumps(meta.get("variant_info") or {}, sort_keys=True),
         })
-    df = pd.DataFrame(rows, columns=SUMMARY_SCHEMA.names).sort_values(["model", "variant", "device"]).reset_index(drop=True)
+    df = pd.DataFrame(rows, columns=SUMMARY_SCHEMA.names).astype(
+        {"size_bytes": "Int64", "parameters": "Int64", "linear_weight_bytes": "Int64"}).sort_values(["model", "variant", "device"]).reset_index(drop=True)
     io.write_parquet(df, out, SUMMARY_SCHEMA, {"files": [str(p) for p in prediction_files]})
     return df

@@ -20,5 +20,15 @@ def model_spec(wildcards):
     return config["models"][wildcards.model]
 
 
+def variant_artifact(wildcards):
+    """The built artifact of variants that need one (calibration, pruned weights), where they apply."""
+    from greenbench.variants import get
+
+    recipe = get(wildcards.variant)
+    if recipe.build is None or wildcards.device not in recipe.devices:
+        return []
+    return paths.VARIANT_ARTIFACT.format(**wildcards)
+
+
 def all_targets():
     return [paths.EVAL_SUMMARY]

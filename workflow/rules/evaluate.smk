@@ -2,6 +2,7 @@ rule evaluate:
     input:
         model=paths.BASELINE,
         dev=paths.TOKENS.format(model="{model}", split="dev"),
+        artifact=variant_artifact,
         lib=lib("data", "models", "batching", "evaluate") + variant_modules(),
     output:
         paths.EVAL,
@@ -18,6 +19,7 @@ rule evaluate:
         gpu=lambda w: 1 if w.device == "cuda" else 0,
     params:
         evaluate=config["evaluate"],
+        variant=lambda w: config["variants"].get(w.variant, {}),
         seed=config["seed"],
     script:
         "../../scripts/evaluate.py"

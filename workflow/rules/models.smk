@@ -21,3 +21,29 @@ rule finetune_baseline:
         seed=config["seed"],
     script:
         "../../scripts/finetune_baseline.py"
+
+
+rule build_variant:
+    input:
+        model=paths.BASELINE,
+        train=paths.TOKENS.format(model="{model}", split="train"),
+        lib=lib("data", "models", "batching", "evaluate") + variant_modules(),
+    output:
+        directory(paths.VARIANT_ARTIFACT),
+    log:
+        f"{LOGS}/build_variant/{{device}}/{{model}}/{{variant}}.log",
+    benchmark:
+        f"{BENCHMARKS}/build_variant/{{device}}/{{model}}/{{variant}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["compute"]["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=lambda w: 1 if w.device == "cuda" else 0,
+    params:
+        variant=lambda w: config["variants"].get(w.variant, {}),
+        finetune=config["finetune"],
+        seed=config["seed"],
+    script:
+        "../../scripts/build_variant.py"

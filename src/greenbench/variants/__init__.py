@@ -1,6 +1,6 @@
 """Variant registry: one place that knows every recipe. Import families to register them."""
 
-from greenbench.variants.base import DEVICES, REGISTRY, Prepared, Variant, get, register
-from greenbench.variants import precision  # noqa: F401  (registers)
+from greenbench.variants.base import DEVICES, REGISTRY, Prepared, Variant, footprint, get, register
+from greenbench.variants import adaptive, precision, quantization  # noqa: F401  (they register)
 
-__all__ = ["DEVICES", "REGISTRY", "Prepared", "Variant", "get", "register"]
+__all__ = ["DEVICES", "REGISTRY", "Prepared", "Variant", "footprint", "get", "register"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import io as _io
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager
+from pathlib import Path
+from typing import Any, Callable, ContextManager, Mapping
 
 DEVICES = ("cpu", "cuda")
 
@@ -28,14 +30,27 @@ class Prepared:
         return logits.float()
 
 
+# prepare(model, device, artifact_dir or None, params) -> Prepared
+PrepareFn = Callable[[Any, str, "Path | None", Mapping[str, Any]], Prepared]
+
+
+def _no_requirement(device: str) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Variant:
+    """A recipe. ``build`` (optional) makes an artifact once per model (calibration, pruned
+    weights) in ``results/models/{model}/{variant}/``; ``prepare`` runs at load time."""
+
     name: str
     family: str
     devices: tuple[str, ...]
     description: str
-    prepare: Callable[[Any, str], Prepared]
-    requirements: Callable[[str], str | None] = lambda device: None  # reason it cannot run, or None
+    prepare: PrepareFn
+    requirements: Callable[[str], str | None] = _no_requirement  # why it cannot run here, or None
+    # build(model_dir, train_tokens, out_dir, device, params, seed, finetune_params) -> report
+    build: Callable[..., Any] | None = None
 
     def applicability(self, device: str) -> str | None:
         """``None`` when this variant runs on ``device``, else the reason it does not."""
@@ -62,3 +77,43 @@ def get(name: str) -> Variant:
         return REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown variant '{name}' (known: {', '.join(sorted(REGISTRY))})") from None
+
+
+def cuda_available(device: str) -> str | None:
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        return "no CUDA device available on this host"
+    return None
+
+
+def _tensors(value) -> list:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _tensors(v)]
+    return []
+
+
+def footprint(model) -> dict[str, int]:
+    """Serialized size, stored parameter count and bytes held by linear-layer weights.
+
+    Works for quantized modules too (their packed weights live in the state dict, not in
+    ``parameters()``).
+    """
+    import torch
+
+    buffer = _io.BytesIO()
+    state = model.state_dict()
+    torch.save(state, buffer)
+    params = sum(t.numel() for v in state.values() for t in _tensors(v))
+    linear_bytes = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            linear_bytes += module.weight.numel() * module.weight.element_size()
+        elif hasattr(module, "weight") and callable(getattr(module, "weight")) and "Linear" in type(module).__name__:
+            weight = module.weight()  # quantized dynamic Linear exposes weight() -> qtensor
+            linear_bytes += weight.numel() * weight.element_size()
+    return {"size_bytes": buffer.getbuffer().nbytes, "parameters": int(params), "linear_weight_bytes": int(linear_bytes)}
