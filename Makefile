@@ -12,7 +12,7 @@ $(BIN)/.greenbench-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[test,workflow]"
+	$(BIN)/python -m pip install --quiet -e ".[test,workflow,energy]"
 	touch $@
 
 install: $(BIN)/.greenbench-installed

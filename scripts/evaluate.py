@@ -2,6 +2,7 @@
 
 from greenbench.evaluate import evaluate
 from greenbench.log import logged_script
+from greenbench.workflow import optional_input
 
 with logged_script(snakemake.log[0], "evaluate"):
     w = snakemake.wildcards
@@ -16,6 +17,6 @@ with logged_script(snakemake.log[0], "evaluate"):
         seed=snakemake.params.seed,
         threads=snakemake.threads,
         model_name=w.model,
-        artifact=getattr(snakemake.input, "artifact", None) or None,
+        artifact=optional_input(getattr(snakemake.input, "artifact", None)),
         variant_params=snakemake.params.variant,
     )

@@ -92,7 +92,12 @@ def test_smoke_run_end_to_end_then_nothing_to_do_then_exact_rerun(project, data_
     import pandas as pd
 
     summary = pd.read_parquet(project / "results" / "eval" / "summary.parquet")
-    assert (summary.status == "ok").all() and summary.accuracy.between(0, 1).all()
+    assert summary.status.isin(["ok", "not_applicable"]).all()
+    ok = summary[summary.status == "ok"]
+    assert {"fp32", "int8_dynamic", "adaptive"} <= set(ok.variant) and ok.accuracy.between(0, 1).all()
+    assert (summary[summary.status == "not_applicable"].accuracy.isna()).all()
+    energy = pd.read_parquet(project / "results" / "energy" / "measurements.parquet")
+    assert set(energy.trial) == {0, 1} and energy.energy_label.isin(["measured", "estimated", "unavailable"]).all()
     assert (project / "results" / "logs" / "finetune_baseline" / "minilm.log").exists()
     assert (project / "results" / "benchmarks" / "finetune_baseline" / "minilm.tsv").exists()
 
@@ -100,9 +105,9 @@ def test_smoke_run_end_to_end_then_nothing_to_do_then_exact_rerun(project, data_
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout
 
     time.sleep(1.1)  # mtime resolution; Snakemake also compares checksums, so really edit the module
-    module = project / "src" / "greenbench" / "evaluate.py"
+    module = project / "src" / "greenbench" / "energy" / "protocol.py"
     module.write_text(module.read_text() + "\n# edited by the rerun test\n")
     rerun = run(project, "-n", *smoke, env=env)
     counts = job_counts(rerun.stdout + rerun.stderr)
-    assert counts == {"evaluate": 1, "eval_summary": 1, "all": 1}, rerun.stdout
+    assert counts == {"measure_energy": 2, "collect_energy": 1, "all": 1}, rerun.stdout
     print(f"smoke run took {elapsed:.1f} s")

@@ -14,3 +14,13 @@ def use_source_tree(src: str | Path) -> None:
         sys.path.insert(0, src)
     current = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != src]
     os.environ["PYTHONPATH"] = os.pathsep.join([src, *current])
+
+
+def optional_input(value) -> str | None:
+    """A Snakemake input that is absent, empty, a path, or a one-element list -> path or None."""
+    if value is None or isinstance(value, str):
+        return value or None
+    items = list(value)
+    if len(items) > 1:
+        raise ValueError(f"expected at most one input, got {items}")
+    return items[0] if items else None

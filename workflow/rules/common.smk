@@ -20,15 +20,31 @@ def model_spec(wildcards):
     return config["models"][wildcards.model]
 
 
-def variant_artifact(wildcards):
-    """The built artifact of variants that need one (calibration, pruned weights), where they apply."""
+def artifact_of(device, model, variant):
+    """The built artifact of a variant that needs one (calibration, pruned weights), where it applies."""
     from greenbench.variants import get
 
-    recipe = get(wildcards.variant)
-    if recipe.build is None or wildcards.device not in recipe.devices:
+    recipe = get(variant)
+    if recipe.build is None or device not in recipe.devices:
         return []
-    return paths.VARIANT_ARTIFACT.format(**wildcards)
+    return [paths.VARIANT_ARTIFACT.format(device=device, model=model, variant=variant)]
+
+
+def variant_artifact(wildcards):
+    return artifact_of(wildcards.device, wildcards.model, wildcards.variant)
+
+
+def energy_modules():
+    return [str(p) for p in sorted(Path("src/greenbench/energy").glob("*.py"))]
+
+
+def energy_artifacts(wildcards):
+    """Artifacts of every study variant that needs one on this device."""
+    out = []
+    for variant in config["study"]["variants"]:
+        out += artifact_of(wildcards.device, wildcards.model, variant)
+    return out
 
 
 def all_targets():
-    return [paths.EVAL_SUMMARY]
+    return [paths.EVAL_SUMMARY, paths.ENERGY_ALL]

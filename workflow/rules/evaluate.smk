@@ -3,7 +3,8 @@ rule evaluate:
         model=paths.BASELINE,
         dev=paths.TOKENS.format(model="{model}", split="dev"),
         artifact=variant_artifact,
-        lib=lib("data", "models", "batching", "evaluate") + variant_modules(),
+        lib=lib("data", "models", "batching", "evaluate", "workflow")
+        + variant_modules(),
     output:
         paths.EVAL,
     log:

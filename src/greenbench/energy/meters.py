@@ -1,0 +1,271 @@
+"""Meters. Each has begin()/end() -> Reading and never returns a silent zero: a value it cannot
+take comes back labelled ``unavailable`` with the reason."""
+
+from __future__ import annotations
+
+import glob
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+MEASURED, ESTIMATED, UNAVAILABLE = "measured", "estimated", "unavailable"
+
+
+@dataclass
+class Reading:
+    source: str                    # nvml_counter | nvml_power_integrated | rapl | codecarbon
+    label: str                     # measured | estimated | unavailable
+    joules: float | None = None
+    reason: str = ""               # why unavailable / why invalid
+    valid: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def unavailable(cls, source: str, reason: str) -> "Reading":
+        return cls(source, UNAVAILABLE, None, reason, valid=True)
+
+
+# --------------------------------------------------------------------------- NVML
+class NvmlBackend:
+    """Thin wrapper over pynvml so tests can substitute a fake with the same methods."""
+
+    def __init__(self, index: int = 0):
+        import pynvml
+
+        self.nvml = pynvml
+        pynvml.nvmlInit()
+        self.handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+
+    def energy_mj(self) -> int:
+        return int(self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle))
+
+    def power_mw(self) -> float:
+        """Instantaneous power where the driver offers it, else the (averaged) power usage."""
+        try:
+            value = self.nvml.nvmlDeviceGetFieldValues(self.handle, [self.nvml.NVML_FI_DEV_POWER_INSTANT])[0]
+            if value.nvmlReturn == self.nvml.NVML_SUCCESS:
+                return float(value.value.uiVal)
+        except (AttributeError, self.nvml.NVMLError):
+            pass
+        return float(self.nvml.nvmlDeviceGetPowerUsage(self.handle))
+
+    def state(self) -> dict[str, Any]:
+        n, h = self.nvml, self.handle
+
+        def safe(fn, *args):
+            try:
+                return fn(h, *args)
+            except n.NVMLError:
+                return None
+
+        reasons = getattr(n, "nvmlDeviceGetCurrentClocksEventReasons", None) or n.nvmlDeviceGetCurrentClocksThrottleReasons
+        limit = safe(n.nvmlDeviceGetEnforcedPowerLimit)
+        return {
+            "power_limit_w": None if limit is None else limit / 1000.0,
+            "sm_clock_mhz": safe(n.nvmlDeviceGetClockInfo, n.NVML_CLOCK_SM),
+            "mem_clock_mhz": safe(n.nvmlDeviceGetClockInfo, n.NVML_CLOCK_MEM),
+            "temperature_c": safe(n.nvmlDeviceGetTemperature, n.NVML_TEMPERATURE_GPU),
+            "throttle_reasons": safe(reasons),
+        }
+
+    def identity(self) -> dict[str, Any]:
+        n, h = self.nvml, self.handle
+        as_str = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
+        return {"device_name": as_str(n.nvmlDeviceGetName(h)), "device_uuid": as_str(n.nvmlDeviceGetUUID(h)),
+                "driver": as_str(n.nvmlSystemGetDriverVersion())}
+
+
+class NvmlCounter:
+    """NVML's cumulative energy counter (mJ, Volta and newer): the primary GPU meter."""
+
+    source = "nvml_counter"
+
+    def __init__(self, backend, wrap_at: int = 2**64, max_plausible_w: float = 2000.0):
+        self.backend, self.wrap_at, self.max_plausible_w = backend, wrap_at, max_plausible_w
+        self._start: int | None = None
+        self._t0 = 0.0
+        self._error = ""
+
+    def begin(self) -> None:
+        self._error, self._start = "", None
+        self._t0 = time.perf_counter()
+        try:
+            self._start = self.backend.energy_mj()
+        except Exception as exc:  # NotSupported on pre-Volta, or any NVML error
+            self._error = f"energy counter unreadable: {type(exc).__name__}: {exc}"
+
+    def end(self) -> Reading:
+        elapsed = time.perf_counter() - self._t0
+        if self._start is None:
+            return Reading.unavailable(self.source, self._error)
+        try:
+            stop = self.backend.energy_mj()
+        except Exception as exc:
+            return Reading(self.source, MEASURED, None, f"NVML error at window end: {type(exc).__name__}: {exc}", valid=False)
+        delta = stop - self._start
+        wrapped = delta < 0
+        if wrapped:
+            delta += self.wrap_at
+        joules = delta / 1000.0
+        if elapsed > 0 and joules / elapsed > self.max_plausible_w:
+            return Reading(self.source, MEASURED, joules, f"implausible counter delta ({joules / elapsed:.0f} W): counter reset?",
+                           valid=False, extra={"wrapped": wrapped})
+        return Reading(self.source, MEASURED, joules, extra={"wrapped": wrapped})
+
+
+def integrate_power(times: list[float], watts: list[float], t_start: float, t_end: float) -> float:
+    """Trapezoidal integral of power over [t_start, t_end], holding the edge samples flat."""
+    if not times:
+        raise ValueError("no power samples")
+    pts = [(t, w) for t, w in zip(times, watts) if t_start <= t <= t_end]
+    first = next(((t, w) for t, w in zip(times, watts) if t >= t_start), (times[-1], watts[-1]))
+    last = next(((t, w) for t, w in zip(reversed(times), reversed(watts)) if t <= t_end), (times[0], watts[0]))
+    pts = [(t_start, first[1])] + pts + [(t_end, last[1])]
+    return sum((t1 - t0) * (w0 + w1) / 2.0 for (t0, w0), (t1, w1) in zip(pts, pts[1:]))
+
+
+def dedupe(times: list[float], watts: list[float]) -> tuple[list[float], list[float]]:
+    """Drop repeated readings (the sensor updates slower than we poll); keep the first of each run."""
+    out_t, out_w = [], []
+    for t, w in zip(times, watts):
+        if not out_w or w != out_w[-1]:
+            out_t.append(t)
+            out_w.append(w)
+    return out_t, out_w
+
+
+class PowerSampler:
+    """A thread polling NVML power at ``hz`` (>= 20); integrated over the window as a cross-check."""
+
+    source = "nvml_power_integrated"
+
+    def __init__(self, backend, hz: float = 50.0):
+        if hz < 20:
+            raise ValueError(f"power sampler rate {hz} Hz is below the 20 Hz minimum")
+        self.backend, self.period = backend, 1.0 / hz
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.times: list[float] = []
+        self.watts: list[float] = []
+        self.error = ""
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                w = self.backend.power_mw() / 1000.0
+            except Exception as exc:
+                self.error = f"NVML error while sampling power: {type(exc).__name__}: {exc}"
+                return
+            self.times.append(time.perf_counter())
+            self.watts.append(w)
+            self._stop.wait(self.period)
+
+    def begin(self) -> None:
+        self.times, self.watts, self.error = [], [], ""
+        self._stop.clear()
+        self._t0 = time.perf_counter()
+        self._thread = threading.Thread(target=self._run, name="greenbench-power-sampler", daemon=True)
+        self._thread.start()
+
+    def end(self) -> Reading:
+        t_end = time.perf_counter()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.error:
+            return Reading(self.source, MEASURED, None, self.error, valid=False)
+        if len(self.times) < 2:
+            return Reading(self.source, MEASURED, None, "fewer than 2 power samples in the window", valid=False)
+        raw = len(self.times)
+        achieved_hz = raw / max(t_end - self._t0, 1e-9)
+        times, watts = dedupe(self.times, self.watts)
+        joules = integrate_power(times, watts, self._t0, t_end)
+        return Reading(self.source, MEASURED, joules,
+                       extra={"samples": raw, "distinct_samples": len(times), "sampler_hz": achieved_hz,
+                              "mean_power_w": joules / max(t_end - self._t0, 1e-9)})
+
+
+# --------------------------------------------------------------------------- RAPL
+class RaplMeter:
+    """CPU package (+ DRAM) energy from /sys/class/powercap (Intel RAPL, also AMD on recent kernels)."""
+
+    source = "rapl"
+
+    def __init__(self, root: str = "/sys/class/powercap"):
+        self.zones = []
+        self.reason = ""
+        for zone in sorted(glob.glob(os.path.join(root, "intel-rapl:*"))):
+            name_file = os.path.join(zone, "name")
+            try:
+                name = open(name_file).read().strip()
+                max_range = int(open(os.path.join(zone, "max_energy_range_uj")).read())
+                open(os.path.join(zone, "energy_uj")).read()
+            except (OSError, ValueError) as exc:
+                self.reason = f"RAPL zone {zone} unreadable: {exc}"
+                continue
+            if name.startswith("package") or name == "dram":
+                self.zones.append((zone, name, max_range))
+        if not self.zones and not self.reason:
+            self.reason = f"no RAPL zones under {root}"
+        self._start: list[int] = []
+
+    def _read(self) -> list[int]:
+        return [int(open(os.path.join(z, "energy_uj")).read()) for z, _, _ in self.zones]
+
+    def begin(self) -> None:
+        self._start = self._read() if self.zones else []
+
+    def end(self) -> Reading:
+        if not self.zones:
+            return Reading.unavailable(self.source, self.reason)
+        try:
+            stop = self._read()
+        except OSError as exc:
+            return Reading(self.source, MEASURED, None, f"RAPL read failed: {exc}", valid=False)
+        parts = {}
+        for (zone, name, max_range), a, b in zip(self.zones, self._start, stop):
+            parts[f"{name}@{os.path.basename(zone)}"] = ((b - a) % (max_range + 1)) / 1e6
+        return Reading(self.source, MEASURED, sum(parts.values()), extra={"zones_j": parts})
+
+
+# --------------------------------------------------------------------------- codecarbon
+class CodecarbonEstimate:
+    """codecarbon's OfflineEmissionsTracker: CPU/RAM energy *estimates* and CO2e."""
+
+    source = "codecarbon"
+
+    def __init__(self, country_iso_code: str = "DEU"):
+        self.country = country_iso_code
+        self.tracker = None
+        self.reason = ""
+
+    def begin(self) -> None:
+        try:
+            import logging
+
+            from codecarbon import OfflineEmissionsTracker
+
+            logging.getLogger("codecarbon").setLevel(logging.ERROR)
+            self.tracker = OfflineEmissionsTracker(country_iso_code=self.country, log_level="error",
+                                                   save_to_file=False, measure_power_secs=1)
+            self.tracker.start()
+        except ImportError:
+            self.tracker, self.reason = None, "codecarbon is not installed (pip install greenbench[energy])"
+        except Exception as exc:
+            self.tracker, self.reason = None, f"codecarbon failed to start: {type(exc).__name__}: {exc}"
+
+    def end(self) -> Reading:
+        if self.tracker is None:
+            return Reading.unavailable(self.source, self.reason)
+        try:
+            emissions_kg = self.tracker.stop()
+            d = self.tracker.final_emissions_data
+        except Exception as exc:
+            return Reading(self.source, ESTIMATED, None, f"codecarbon failed: {type(exc).__name__}: {exc}", valid=False)
+        kwh_to_j = 3.6e6
+        return Reading(self.source, ESTIMATED, float(d.cpu_energy + d.ram_energy) * kwh_to_j,
+                       extra={"cpu_j": float(d.cpu_energy) * kwh_to_j, "ram_j": float(d.ram_energy) * kwh_to_j,
+                              "co2e_g": float(emissions_kg) * 1000.0, "cpu_power_w": float(d.cpu_power),
+                              "tracking_mode": str(getattr(d, "tracking_mode", "")), "country": self.country})

@@ -1,0 +1,116 @@
+"""One small window API over whichever meters a device has (in the spirit of Zeus's
+begin_window/end_window), labelled and honest about what it could not measure."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from greenbench.energy.meters import (
+    UNAVAILABLE,
+    CodecarbonEstimate,
+    NvmlBackend,
+    NvmlCounter,
+    PowerSampler,
+    RaplMeter,
+    Reading,
+)
+
+
+@dataclass
+class Window:
+    seconds: float
+    primary: Reading
+    cross_check: Reading | None
+    readings: dict[str, Reading] = field(default_factory=dict)
+
+    @property
+    def disagreement(self) -> float | None:
+        """|primary - cross-check| / primary, when both are numbers."""
+        a = self.primary.joules
+        b = self.cross_check.joules if self.cross_check else None
+        if a is None or b is None or a <= 0:
+            return None
+        return abs(a - b) / a
+
+    @property
+    def valid(self) -> bool:
+        return all(r.valid for r in self.readings.values())
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f"{r.source}: {r.reason}" for r in self.readings.values() if r.reason]
+
+
+class EnergyMonitor:
+    """Measures energy over windows on one device.
+
+    cuda: NVML energy counter (primary) + NVML power sampler (cross-check).
+    cpu: RAPL package+DRAM (primary, measured) when readable, else codecarbon (estimated);
+         codecarbon also supplies a CO2e estimate.
+    """
+
+    def __init__(self, primary, cross_check=None, extras=(), state=None, identity=None):
+        self.primary, self.cross_check, self.extras = primary, cross_check, list(extras)
+        self._state = state or (lambda: {})
+        self.identity = identity or {}
+        self._t0 = 0.0
+
+    @classmethod
+    def for_device(cls, device: str, sampler_hz: float = 50.0, sampler: bool = True, backend=None,
+                   codecarbon_country: str = "DEU") -> "EnergyMonitor":
+        if device == "cuda":
+            if backend is None:
+                try:
+                    import torch
+
+                    backend = NvmlBackend(torch.cuda.current_device())
+                except Exception as exc:  # no pynvml, no driver
+                    return cls(_Unavailable("nvml_counter", f"NVML unavailable: {type(exc).__name__}: {exc}"))
+            cross = PowerSampler(backend, sampler_hz) if sampler else None
+            return cls(NvmlCounter(backend), cross, state=backend.state, identity=backend.identity())
+        rapl = RaplMeter()
+        estimate = CodecarbonEstimate(codecarbon_country)
+        if rapl.zones:
+            return cls(rapl, None, extras=[estimate])
+        return cls(estimate, None, extras=[_Unavailable("rapl", rapl.reason)])
+
+    def without_sampler(self) -> "EnergyMonitor":
+        """The same meters minus the power sampler (to measure the harness's own overhead)."""
+        return EnergyMonitor(self.primary, None, self.extras, self._state, self.identity)
+
+    def _meters(self):
+        return [m for m in (self.primary, self.cross_check, *self.extras) if m is not None]
+
+    def begin_window(self) -> None:
+        for meter in self._meters():
+            meter.begin()
+        self._t0 = time.perf_counter()
+
+    def end_window(self) -> Window:
+        seconds = time.perf_counter() - self._t0
+        readings = {}
+        for meter in self._meters():
+            reading = meter.end()
+            readings[reading.source] = reading
+        primary = readings[self.primary.source]
+        cross = readings.get(self.cross_check.source) if self.cross_check else None
+        return Window(seconds, primary, cross, readings)
+
+    def state(self) -> dict[str, Any]:
+        try:
+            return self._state()
+        except Exception:
+            return {}
+
+
+class _Unavailable:
+    def __init__(self, source: str, reason: str):
+        self.source, self.reason = source, reason
+
+    def begin(self) -> None:
+        pass
+
+    def end(self) -> Reading:
+        return Reading(self.source, UNAVAILABLE, None, self.reason)

@@ -1,0 +1,355 @@
+"""The measurement protocol: pre-tokenized device-resident inputs, warm-up until latency
+settles, windows sized to the sensor, idle power with the model loaded around each cell,
+cells in a seeded random order inside each trial, every value labelled."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from greenbench import data, io, models, provenance, variants
+from greenbench.energy.meters import UNAVAILABLE
+from greenbench.energy.monitor import EnergyMonitor
+from greenbench.log import get_logger
+
+log = get_logger(__name__)
+
+F64, I64, STR, BOOL = pa.float64(), pa.int64(), pa.string(), pa.bool_()
+MEASUREMENT_SCHEMA = pa.schema([
+    ("trial", I64), ("cell_order", I64), ("model", STR), ("variant", STR), ("device", STR),
+    ("batch_size", I64), ("padding", STR), ("mode", STR), ("sampler", BOOL),
+    ("status", STR), ("reason", STR), ("valid", BOOL), ("flags", STR),
+    ("inferences", I64), ("iterations", I64), ("window_s", F64), ("warmup_iterations", I64),
+    ("latency_p50_ms", F64), ("latency_p95_ms", F64), ("latency_p99_ms", F64), ("throughput_per_s", F64),
+    ("energy_source", STR), ("energy_label", STR),
+    ("j_per_inf_gross", F64), ("j_per_inf_idle", F64), ("j_per_inf_net", F64), ("idle_power_w", F64),
+    ("integrated_label", STR), ("j_per_inf_gross_integrated", F64), ("counter_vs_integrated", F64),
+    ("sampler_hz", F64), ("co2e_g_per_inf_estimated", F64),
+    ("peak_memory_bytes", I64), ("size_bytes", I64),
+    ("power_limit_w", F64), ("sm_clock_mhz", F64), ("mem_clock_mhz", F64), ("temperature_c", F64),
+    ("throttle_reasons", I64), ("device_name", STR),
+])
+
+
+@dataclass(frozen=True)
+class Cell:
+    variant: str
+    batch_size: int
+    padding: str      # dynamic | fixed
+    mode: str         # eager | cuda_graph
+    sampler: bool = True
+
+
+def plan_cells(variant_names, batch_sizes, paddings, modes, overhead: bool, seed: int, trial: int) -> list[Cell]:
+    """Every cell of the trial in a seeded random order (the order differs between trials)."""
+    cells = [Cell(v, int(b), p, m) for v, b, p, m in itertools.product(variant_names, batch_sizes, paddings, modes)]
+    if overhead and cells:
+        ref = cells[0]
+        cells.append(Cell(ref.variant, ref.batch_size, ref.padding, ref.mode, sampler=False))
+    order = np.random.default_rng([seed, trial]).permutation(len(cells))
+    return [cells[i] for i in order]
+
+
+def make_batches(tokens: pd.DataFrame, batch_size: int, padding: str, max_length: int, pad_id: int, device: str):
+    """Device-resident (ids, mask) batches. dynamic: length-bucketed, padded per batch;
+    fixed: every sequence padded to ``max_length``, full batches only."""
+    import torch
+
+    from greenbench.batching import iter_batches
+
+    if padding == "dynamic":
+        order = np.argsort(tokens["length"].to_numpy(), kind="stable")
+        batches = list(iter_batches(tokens, batch_size, pad_id, order=order))
+    elif padding == "fixed":
+        usable = (len(tokens) // batch_size) * batch_size
+        batches = list(iter_batches(tokens.iloc[:usable], batch_size, pad_id, fixed_length=max_length))
+    else:
+        raise ValueError(f"unknown padding policy '{padding}' (expected dynamic or fixed)")
+    moved = [(b.input_ids.to(device), b.attention_mask.to(device)) for b in batches]
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return moved
+
+
+def _sync(device: str) -> Callable[[], None]:
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.synchronize
+    return lambda: None
+
+
+def eager_step(prepared):
+    return lambda batch: prepared.forward(*batch)
+
+
+def cuda_graph_step(prepared, batches):
+    """Capture one forward on static buffers; replay it for every batch (same shape required)."""
+    import torch
+
+    shapes = {tuple(b[0].shape) for b in batches}
+    if len(shapes) != 1:
+        raise ValueError("CUDA graphs need one batch shape (use fixed padding)")
+    static_ids, static_mask = batches[0][0].clone(), batches[0][1].clone()
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            prepared.forward(static_ids, static_mask)
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_out = prepared.forward(static_ids, static_mask)
+
+    def step(batch):
+        static_ids.copy_(batch[0])
+        static_mask.copy_(batch[1])
+        graph.replay()
+        return static_out
+
+    return step
+
+
+def warm_up(step, batches, sync, min_iters: int, max_seconds: float, tolerance: float) -> list[float]:
+    """Run until the median latency of the last ``min_iters`` iterations is within ``tolerance``
+    of the previous ``min_iters`` (or ``max_seconds`` pass). Returns the latencies seen."""
+    lat: list[float] = []
+    started = time.perf_counter()
+    for batch in itertools.cycle(batches):
+        t0 = time.perf_counter()
+        step(batch)
+        sync()
+        lat.append(time.perf_counter() - t0)
+        if len(lat) >= 2 * min_iters:
+            prev, last = statistics.median(lat[-2 * min_iters:-min_iters]), statistics.median(lat[-min_iters:])
+            if abs(last - prev) <= tolerance * prev:
+                break
+        if time.perf_counter() - started > max_seconds:
+            break
+    return lat
+
+
+def timed_window(step, batches, sync, iterations: int, monitor: EnergyMonitor):
+    """The measured window: synchronised edges, per-iteration latency (synchronised too)."""
+    latencies = np.empty(iterations)
+    inferences = 0
+    sync()
+    monitor.begin_window()
+    for i, batch in zip(range(iterations), itertools.cycle(batches)):
+        t0 = time.perf_counter()
+        step(batch)
+        sync()
+        latencies[i] = time.perf_counter() - t0
+        inferences += int(batch[0].shape[0])
+    window = monitor.end_window()
+    return window, latencies, inferences
+
+
+def idle_power(monitor: EnergyMonitor, seconds: float, sync) -> tuple[float | None, str]:
+    """Power with the model loaded and nothing running (W) from the primary meter, or None + why."""
+    sync()
+    monitor.begin_window()
+    time.sleep(seconds)
+    window = monitor.end_window()
+    if window.primary.joules is None:
+        return None, window.primary.reason or window.primary.label
+    return window.primary.joules / window.seconds, ""
+
+
+def cool_down(monitor: EnergyMonitor, max_temp_c: float, timeout_s: float = 120.0) -> str:
+    if not max_temp_c:
+        return ""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout_s:
+        temp = monitor.state().get("temperature_c")
+        if temp is None or temp <= max_temp_c:
+            return ""
+        time.sleep(1.0)
+    return f"cooldown to {max_temp_c} C timed out"
+
+
+def _percentiles(latencies: np.ndarray) -> tuple[float, float, float]:
+    p50, p95, p99 = np.percentile(latencies * 1000.0, [50, 95, 99])
+    return float(p50), float(p95), float(p99)
+
+
+def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, Any], monitor: EnergyMonitor) -> dict[str, Any]:
+    """Measure one cell; an NVML/meter failure marks the cell invalid with its reason."""
+    import torch
+
+    sync = _sync(device)
+    flags: list[str] = []
+    row: dict[str, Any] = {"status": "ok", "reason": ""}
+    with torch.inference_mode():
+        if cell.mode == "cuda_graph":
+            step = cuda_graph_step(prepared, batches)
+        else:
+            step = eager_step(prepared)
+        warm = warm_up(step, batches, sync, int(cfg["warmup"]["min_iters"]), float(cfg["warmup"]["max_s"]),
+                       float(cfg["warmup"]["tolerance"]))
+        per_iter = statistics.median(warm[-int(cfg["warmup"]["min_iters"]):])
+        window_s = float(cfg["window_s"][device])
+        iterations = max(int(cfg["min_iterations"]), math.ceil(window_s / max(per_iter, 1e-6)))
+        note = cool_down(monitor, float(cfg.get("cooldown_max_temp_c") or 0))
+        if note:
+            flags.append(note)
+        idle_s = float(cfg["idle_s"])
+        idle_before, why_before = idle_power(monitor, idle_s, sync)
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        state = monitor.state()
+        window, latencies, inferences = timed_window(step, batches, sync, iterations, monitor)
+        idle_after, why_after = idle_power(monitor, idle_s, sync)
+    p50, p95, p99 = _percentiles(latencies)
+    primary, cross = window.primary, window.cross_check
+    idle_values = [v for v in (idle_before, idle_after) if v is not None]
+    idle_w = float(np.mean(idle_values)) if idle_values else None
+    gross = primary.joules / inferences if primary.joules is not None else None
+    idle_j = idle_w * window.seconds / inferences if idle_w is not None and gross is not None else None
+    if window.seconds < window_s * 0.9:
+        flags.append(f"window {window.seconds:.2f}s shorter than {window_s}s")
+    if idle_w is None and primary.label != UNAVAILABLE:
+        flags.append(f"idle power unavailable: {why_before or why_after}")
+    co2 = window.readings.get("codecarbon")
+    row.update(
+        valid=window.valid, flags="; ".join(flags + window.reasons),
+        inferences=inferences, iterations=iterations, window_s=window.seconds, warmup_iterations=len(warm),
+        latency_p50_ms=p50, latency_p95_ms=p95, latency_p99_ms=p99, throughput_per_s=inferences / window.seconds,
+        energy_source=primary.source, energy_label=primary.label,
+        j_per_inf_gross=gross, j_per_inf_idle=idle_j,
+        j_per_inf_net=(gross - idle_j) if idle_j is not None else None, idle_power_w=idle_w,
+        integrated_label=cross.label if cross else UNAVAILABLE,
+        j_per_inf_gross_integrated=(cross.joules / inferences) if cross and cross.joules is not None else None,
+        counter_vs_integrated=window.disagreement,
+        sampler_hz=cross.extra.get("sampler_hz") if cross else None,
+        co2e_g_per_inf_estimated=(co2.extra["co2e_g"] / inferences) if co2 and co2.joules is not None else None,
+        peak_memory_bytes=int(torch.cuda.max_memory_allocated()) if device == "cuda" else None,
+        power_limit_w=state.get("power_limit_w"), sm_clock_mhz=state.get("sm_clock_mhz"),
+        mem_clock_mhz=state.get("mem_clock_mhz"), temperature_c=state.get("temperature_c"),
+        throttle_reasons=state.get("throttle_reasons"),
+    )
+    if not window.valid:
+        row["status"] = "invalid"
+        row["reason"] = "; ".join(window.reasons)
+    return row
+
+
+def not_applicable(cell: Cell, reason: str) -> dict[str, Any]:
+    return {"status": "not_applicable", "reason": reason, "valid": True, "flags": "", "energy_label": UNAVAILABLE}
+
+
+def combine_trials(files: list[str | Path], out: str | Path) -> pd.DataFrame:
+    """All trials of all devices and models in one table (fixed row order)."""
+    frames = [io.read_parquet(f) for f in files]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=MEASUREMENT_SCHEMA.names)
+    df = df.sort_values(["device", "model", "trial", "cell_order"]).reset_index(drop=True)
+    io.write_parquet(df, out, MEASUREMENT_SCHEMA, {"files": [str(f) for f in files],
+                                                   "provenance": [io.read_metadata(f) for f in files]})
+    return df
+
+
+def run_trial(
+    model_dir: str | Path,
+    dev_tokens: str | Path,
+    out: str | Path,
+    *,
+    model_name: str,
+    device: str,
+    variant_names: list[str],
+    artifacts: Mapping[str, str | Path],
+    variant_params: Mapping[str, Mapping[str, Any]],
+    trial: int,
+    seed: int,
+    cfg: Mapping[str, Any],
+    max_length: int,
+    threads: int | None = None,
+    monitor: EnergyMonitor | None = None,
+) -> pd.DataFrame:
+    """Measure every cell of one trial and write one Parquet file (atomically, at the end)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from greenbench.evaluate import prepared_footprint
+
+    if threads:
+        torch.set_num_threads(threads)
+    models.seed_everything(seed + trial)
+    tokens = data.subset(io.read_parquet(dev_tokens), int(cfg["max_inputs"]), seed)
+    tokenizer = models.load_tokenizer(str(model_dir))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    monitor = monitor or EnergyMonitor.for_device(device, float(cfg["sampler_hz"]), codecarbon_country=cfg["codecarbon_country"])
+    monitor_off = monitor.without_sampler()
+    prepared, reasons, sizes = {}, {}, {}
+    for name in variant_names:
+        reason = variants.get(name).applicability(device)
+        if reason is None:
+            try:
+                prepared[name] = variants.get(name).prepare(models.load_classifier(str(model_dir)), device,
+                                                            artifacts.get(name), variant_params.get(name, {}))
+                sizes[name] = prepared_footprint(prepared[name])["size_bytes"]
+            except Exception as exc:
+                reason = f"could not prepare: {type(exc).__name__}: {exc}"
+        if reason:
+            reasons[name] = reason
+    batches_cache: dict[tuple[int, str], list] = {}
+    cells = plan_cells(variant_names, cfg["batch_sizes"], cfg["paddings"], cfg["modes"], bool(cfg["overhead_check"]), seed, trial)
+    rows = []
+    for order, cell in enumerate(tqdm(cells, desc=f"trial {trial} ({device})", unit="cell")):
+        base = {"trial": trial, "cell_order": order, "model": model_name, "device": device, **asdict(cell)}
+        if cell.variant in reasons:
+            rows.append(base | not_applicable(cell, reasons[cell.variant]))
+            continue
+        if cell.mode == "cuda_graph" and device != "cuda":
+            rows.append(base | not_applicable(cell, "CUDA graphs need a CUDA device"))
+            continue
+        if cell.mode == "cuda_graph" and cell.padding != "fixed":
+            rows.append(base | not_applicable(cell, "CUDA graph replay needs one input shape: fixed padding only"))
+            continue
+        key = (cell.batch_size, cell.padding)
+        if key not in batches_cache:
+            batches_cache[key] = make_batches(tokens, cell.batch_size, cell.padding, max_length, pad_id, device)
+        if not batches_cache[key]:
+            rows.append(base | not_applicable(cell, f"fewer than {cell.batch_size} inputs for a full fixed-padding batch"))
+            continue
+        try:
+            row = measure_cell(prepared[cell.variant], cell, batches_cache[key], device, cfg,
+                               monitor if cell.sampler else monitor_off)
+        except Exception as exc:  # e.g. CUDA graph capture of a data-dependent router
+            log.warning("cell %s failed: %s", cell, exc)
+            row = {"status": "invalid", "reason": f"{type(exc).__name__}: {exc}", "valid": False, "flags": "",
+                   "energy_label": UNAVAILABLE}
+        rows.append(base | row | {"size_bytes": sizes.get(cell.variant)})
+    df = pd.DataFrame(rows)
+    for name in MEASUREMENT_SCHEMA.names:
+        if name not in df.columns:
+            df[name] = None
+    df = df[MEASUREMENT_SCHEMA.names].sort_values("cell_order").reset_index(drop=True)
+    df["device_name"] = _cpu_name() if device == "cpu" else monitor.identity.get("device_name")
+    meta = provenance.collect(cfg, trial=trial, device=device, model=model_name, **monitor.identity,
+                              cuda=getattr(torch.version, "cuda", None), threads=torch.get_num_threads())
+    io.write_parquet(df, out, MEASUREMENT_SCHEMA, meta)
+    ok = df[df.status == "ok"]
+    log.info("trial %d on %s: %d cells measured, %d not applicable, %d invalid -> %s", trial, device, len(ok),
+             int((df.status == "not_applicable").sum()), int((df.status == "invalid").sum()), out)
+    return df
+
+
+def _cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()

@@ -1,0 +1,205 @@
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from greenbench import io, models
+from greenbench.data import DATASET_SCHEMA
+from greenbench.energy import MEASURED, UNAVAILABLE, EnergyMonitor
+from greenbench.energy.meters import NvmlCounter, PowerSampler, RaplMeter, dedupe, integrate_power
+from greenbench.energy.protocol import MEASUREMENT_SCHEMA, plan_cells, run_trial
+
+from conftest import toy_sentences
+
+
+class NVMLError(Exception):
+    pass
+
+
+class FakeNvml:
+    """Counter and power consistent with a constant ``watts`` draw; knobs for failure modes."""
+
+    def __init__(self, watts=100.0, start_mj=0, wrap_at=2**64, unsupported=False, fail_after=None, update_hz=None):
+        self.watts, self.start_mj, self.wrap_at = watts, start_mj, wrap_at
+        self.unsupported, self.fail_after, self.update_hz = unsupported, fail_after, update_hz
+        self.t0, self.calls = time.perf_counter(), 0
+
+    def _tick(self):
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise NVMLError("NVML_ERROR_GPU_IS_LOST")
+
+    def energy_mj(self):
+        self._tick()
+        if self.unsupported:
+            raise NVMLError("NVML_ERROR_NOT_SUPPORTED")
+        return int(self.start_mj + self.watts * (time.perf_counter() - self.t0) * 1000) % self.wrap_at
+
+    def power_mw(self):
+        self._tick()
+        return self.watts * 1000.0
+
+    def state(self):
+        return {"power_limit_w": 700.0, "sm_clock_mhz": 1980, "mem_clock_mhz": 2619, "temperature_c": 40,
+                "throttle_reasons": 0}
+
+    def identity(self):
+        return {"device_name": "FakeGPU", "device_uuid": "GPU-fake", "driver": "0"}
+
+
+def fake_monitor(backend, hz=100.0):
+    return EnergyMonitor(NvmlCounter(backend, wrap_at=backend.wrap_at), PowerSampler(backend, hz),
+                         state=backend.state, identity=backend.identity())
+
+
+def test_counter_and_integrated_power_agree():
+    backend = FakeNvml(watts=250.0)
+    monitor = fake_monitor(backend)
+    monitor.begin_window()
+    time.sleep(0.5)
+    window = monitor.end_window()
+    assert window.primary.label == MEASURED and window.primary.source == "nvml_counter"
+    assert window.primary.joules == pytest.approx(250.0 * window.seconds, rel=0.05)
+    assert window.cross_check.joules == pytest.approx(window.primary.joules, rel=0.05)
+    assert window.disagreement < 0.05 and window.valid
+    assert window.cross_check.extra["sampler_hz"] >= 20
+
+
+def test_counter_wraparound():
+    backend = FakeNvml(watts=100.0, start_mj=2**32 - 5_000, wrap_at=2**32)
+    counter = NvmlCounter(backend, wrap_at=2**32)
+    counter.begin()
+    time.sleep(0.2)
+    reading = counter.end()
+    assert reading.extra["wrapped"] and reading.valid
+    assert reading.joules == pytest.approx(100.0 * 0.2, rel=0.25)
+
+
+def test_implausible_jump_is_invalid_not_silent():
+    backend = FakeNvml(watts=100.0)
+    counter = NvmlCounter(backend, max_plausible_w=50.0)
+    counter.begin()
+    time.sleep(0.05)
+    reading = counter.end()
+    assert not reading.valid and "implausible" in reading.reason
+
+
+def test_unsupported_counter_is_labelled_unavailable():
+    counter = NvmlCounter(FakeNvml(unsupported=True))
+    counter.begin()
+    reading = counter.end()
+    assert reading.label == UNAVAILABLE and reading.joules is None and "NOT_SUPPORTED" in reading.reason
+
+
+def test_nvml_error_mid_window_invalidates_with_reason():
+    backend = FakeNvml(fail_after=3)
+    monitor = fake_monitor(backend, hz=50)
+    monitor.begin_window()
+    time.sleep(0.2)
+    window = monitor.end_window()
+    assert not window.valid
+    assert any("GPU_IS_LOST" in r for r in window.reasons)
+
+
+def test_sampler_rejects_low_rate():
+    with pytest.raises(ValueError, match="20 Hz"):
+        PowerSampler(FakeNvml(), hz=5)
+
+
+def test_rapl_unreadable_is_labelled(tmp_path):
+    meter = RaplMeter(root=str(tmp_path))
+    meter.begin()
+    reading = meter.end()
+    assert reading.label == UNAVAILABLE and "no RAPL zones" in reading.reason
+
+
+def test_rapl_reads_and_wraps(tmp_path):
+    zone = tmp_path / "intel-rapl:0"
+    zone.mkdir()
+    (zone / "name").write_text("package-0\n")
+    (zone / "max_energy_range_uj").write_text("1000000\n")
+    (zone / "energy_uj").write_text("999000\n")
+    meter = RaplMeter(root=str(tmp_path))
+    meter.begin()
+    (zone / "energy_uj").write_text("1000\n")  # wrapped past the max range
+    reading = meter.end()
+    assert reading.label == MEASURED and reading.joules == pytest.approx(0.002001, rel=1e-6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(1, 500), st.floats(0.1, 10), st.integers(2, 50))
+def test_integral_of_constant_power(watts, seconds, n):
+    times = list(np.linspace(0, seconds, n))
+    assert integrate_power(times, [watts] * n, 0.0, seconds) == pytest.approx(watts * seconds)
+    t, w = dedupe(times, [watts] * n)
+    assert len(t) == 1 and integrate_power(t, w, 0.0, seconds) == pytest.approx(watts * seconds)
+
+
+@given(st.lists(st.floats(0, 1000, allow_nan=False), min_size=1, max_size=50))
+def test_dedupe_keeps_every_change(values):
+    times = list(range(len(values)))
+    t, w = dedupe(times, values)
+    assert all(a != b for a, b in zip(w, w[1:]))
+    assert w[0] == values[0] and set(w) == set(values)
+
+
+def test_cell_order_is_seeded_and_differs_between_trials():
+    args = (["fp32", "int8_dynamic"], [1, 8], ["dynamic", "fixed"], ["eager"], True, 42)
+    a, b, c = plan_cells(*args, trial=0), plan_cells(*args, trial=0), plan_cells(*args, trial=1)
+    assert a == b and a != c and sorted(map(str, a)) == sorted(map(str, c))
+    assert sum(not cell.sampler for cell in a) == 1 and len(a) == 9
+
+
+CFG = {"batch_sizes": [1, 4], "paddings": ["dynamic", "fixed"], "modes": ["eager", "cuda_graph"],
+       "window_s": {"cpu": 0.1, "cuda": 0.1}, "min_iterations": 2, "warmup": {"min_iters": 2, "max_s": 0.3, "tolerance": 0.5},
+       "idle_s": 0.05, "sampler_hz": 50, "overhead_check": True, "cooldown_max_temp_c": 0, "max_inputs": 16,
+       "codecarbon_country": "DEU"}
+
+
+@pytest.fixture(scope="module")
+def dev_tokens(tmp_path_factory, tiny_model_dir):
+    root = tmp_path_factory.mktemp("energy")
+    io.write_parquet(toy_sentences(32, 3), root / "dev.parquet", DATASET_SCHEMA)
+    models.tokenize_split(root / "dev.parquet", f"path:{tiny_model_dir}", 16, root / "tok.parquet")
+    return root / "tok.parquet"
+
+
+def _trial(tiny_model_dir, dev_tokens, out, monitor=None):
+    return run_trial(tiny_model_dir, dev_tokens, out, model_name="tiny", device="cpu",
+                     variant_names=["fp32", "int8_dynamic", "fp16"], artifacts={}, variant_params={}, trial=0, seed=1,
+                     cfg=CFG, max_length=16, threads=1, monitor=monitor)
+
+
+def test_cpu_trial_is_labelled_and_complete(tiny_model_dir, dev_tokens, tmp_path):
+    df = _trial(tiny_model_dir, dev_tokens, tmp_path / "trial.parquet")
+    assert list(df.columns) == MEASUREMENT_SCHEMA.names
+    # 3 variants x 2 batches x 2 paddings x 2 modes + 1 overhead cell
+    assert len(df) == 25 and df.cell_order.tolist() == list(range(25))
+    fp16 = df[df.variant == "fp16"]
+    assert (fp16.status == "not_applicable").all() and fp16.reason.str.contains("cuda").all()
+    graphs = df[(df.mode == "cuda_graph") & (df.variant != "fp16")]
+    assert (graphs.status == "not_applicable").all()
+    ok = df[df.status == "ok"]
+    assert len(ok) == 2 * 2 * 2 + 1
+    assert ok.energy_label.isin(["measured", "estimated", "unavailable"]).all()
+    # never a silent zero: a number is there exactly when the label says it was measured or estimated
+    has_value = ok.j_per_inf_gross.notna()
+    assert (has_value == ok.energy_label.isin(["measured", "estimated"])).all()
+    assert (ok.j_per_inf_gross[has_value] > 0).all()
+    assert (ok.latency_p50_ms > 0).all() and (ok.latency_p99_ms >= ok.latency_p50_ms).all()
+    assert (ok.inferences >= ok.iterations).all()
+    meta = io.read_metadata(tmp_path / "trial.parquet")
+    assert meta["trial"] == 0 and "git_commit" in meta and "config_hash" in meta
+
+
+def test_meter_failure_marks_cells_invalid_and_trial_goes_on(tiny_model_dir, dev_tokens, tmp_path):
+    backend = FakeNvml(fail_after=40)
+    df = _trial(tiny_model_dir, dev_tokens, tmp_path / "trial.parquet", monitor=fake_monitor(backend))
+    measured = df[df.status.isin(["ok", "invalid"])]
+    assert len(measured) == 9  # every applicable cell still has a row
+    invalid = measured[measured.status == "invalid"]
+    assert len(invalid) >= 1 and invalid.reason.str.contains("GPU_IS_LOST").all() and not invalid.valid.any()
+    ok = measured[measured.status == "ok"]
+    assert (ok.energy_source == "nvml_counter").all()

@@ -1,0 +1,49 @@
+rule measure_energy:
+    input:
+        model=paths.BASELINE,
+        dev=paths.TOKENS.format(model="{model}", split="dev"),
+        artifacts=energy_artifacts,
+        lib=lib("data", "models", "batching", "evaluate")
+        + variant_modules()
+        + energy_modules(),
+    output:
+        paths.ENERGY_TRIAL,
+    log:
+        f"{LOGS}/measure_energy/{{device}}/{{model}}/trial-{{trial}}.log",
+    benchmark:
+        f"{BENCHMARKS}/measure_energy/{{device}}/{{model}}/trial-{{trial}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["compute"]["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=lambda w: 1 if w.device == "cuda" else 0,
+    params:
+        energy=config["energy"],
+        variants=config["variants"],
+        study_variants=config["study"]["variants"],
+        max_length=lambda w: model_spec(w)["max_length"],
+        seed=config["seed"],
+    script:
+        "../../scripts/measure_energy.py"
+
+
+rule collect_energy:
+    input:
+        trials=expand(
+            paths.ENERGY_TRIAL,
+            device=config["study"]["devices"],
+            model=config["study"]["models"],
+            trial=range(config["energy"]["trials"]),
+        ),
+        lib=lib() + energy_modules(),
+    output:
+        paths.ENERGY_ALL,
+    log:
+        f"{LOGS}/collect_energy.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../../scripts/collect_energy.py"
