@@ -127,6 +127,8 @@ def build(model_dir: Path, train_tokens: Path, out_dir: Path, device: str, param
     tokens = io.read_parquet(train_tokens)
     used = set(data.subset(tokens, finetune_subset, seed)["idx"]) if finetune_subset else set()
     held_out = tokens[~tokens["idx"].isin(used)] if len(used) < len(tokens) else tokens
+    # SST-2 train mixes sub-sentence phrases with sentences; calibrate on sentence-like inputs.
+    held_out = held_out[held_out["length"] >= int(params["calibration_min_tokens"])]
     calib = data.subset(held_out.reset_index(drop=True), int(params["calibration_size"]), seed + 1)
     tokenizer = models.load_tokenizer(str(model_dir))
     estimator = ComplexityEstimator.fit(list(tokens["input_ids"]), len(tokenizer))
@@ -136,7 +138,8 @@ def build(model_dir: Path, train_tokens: Path, out_dir: Path, device: str, param
     scores = estimator.score_numpy(list(calib["input_ids"]))
     sched, report = calibrate(scores, preds[0].prediction, preds[0].confidence, preds[1].prediction,
                               calib["label"].to_numpy(), float(params["tolerance"]), bool(params["use_confidence"]))
-    report.update(tiers=tiers, held_out=len(used) < len(tokens), **asdict(sched))
+    report.update(tiers=tiers, held_out=len(used) < len(tokens), min_tokens=int(params["calibration_min_tokens"]),
+                  **asdict(sched))
     with io.atomic_directory(out_dir) as tmp:
         estimator.save(tmp)
         io.write_json(report, tmp / "calibration.json")

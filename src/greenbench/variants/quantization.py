@@ -29,9 +29,9 @@ def _int8_dynamic(model, device, artifact=None, params=None) -> Prepared:
     import warnings
 
     import torch
-    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-    spec = {name: default_dynamic_qconfig for name in quantizable_linear_names(model)}
+    spec = {name: per_channel_dynamic_qconfig for name in quantizable_linear_names(model)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         quantized = quantize_dynamic(model.float().eval(), qconfig_spec=spec, dtype=torch.qint8)
@@ -61,7 +61,7 @@ def _torchao(config_name: str, **kwargs):
 
 
 register(Variant("int8_dynamic", "quantization", ("cpu",),
-                 "int8 dynamic quantization of encoder Linear layers (torch.ao, CPU)", _int8_dynamic))
+                 "int8 dynamic per-channel quantization of encoder Linear layers (torch.ao, CPU)", _int8_dynamic))
 register(Variant("int8_weight_only", "quantization", ("cuda",), "int8 weight-only (torchao), bf16 activations",
                  _torchao("Int8WeightOnlyConfig"), requirements=_torchao_required))
 register(Variant("int4_weight_only", "quantization", ("cuda",), "int4 weight-only, group size 128 (torchao), bf16 activations",
