@@ -88,11 +88,19 @@ class AdaptiveScheduler:
         return np.where(self.route_cheap(scores) & self.keep_cheap(cheap_confidence), 0, 1)
 
 
-def calibrate(scores, cheap_pred, cheap_conf, precise_pred, labels, tolerance: float, use_confidence: bool = True):
-    """Pick thresholds maximising the cheap share with accuracy >= precise accuracy - tolerance.
+def calibrate(scores, cheap_pred, cheap_conf, precise_pred, labels, tolerance: float, use_confidence: bool = True,
+              criterion: str = "agreement"):
+    """Pick thresholds maximising the cheap share on the calibration slice, subject to
 
-    Pure function of its arrays (all on the calibration slice). Returns (scheduler, report).
+    - ``agreement``: routed predictions differ from the precise tier's on at most ``tolerance``
+      of queries (label-free fidelity; it bounds the accuracy lost on any data set the
+      disagreement rate carries over to), or
+    - ``accuracy``: routed accuracy >= precise accuracy - ``tolerance``.
+
+    Pure function of its arrays. Returns (scheduler, report).
     """
+    if criterion not in ("agreement", "accuracy"):
+        raise ValueError(f"unknown calibration criterion '{criterion}'")
     scores, cheap_pred, cheap_conf = map(np.asarray, (scores, cheap_pred, cheap_conf))
     precise_pred, labels = np.asarray(precise_pred), np.asarray(labels)
     precise_acc = float((precise_pred == labels).mean())
@@ -105,14 +113,21 @@ def calibrate(scores, cheap_pred, cheap_conf, precise_pred, labels, tolerance: f
             pred = np.where(tier == 0, cheap_pred, precise_pred)
             acc = float((pred == labels).mean())
             share = float((tier == 0).mean())
-            if acc + 1e-12 < precise_acc - tolerance:
+            disagreement = float((pred != precise_pred).mean())
+            if criterion == "accuracy" and acc + 1e-12 < precise_acc - tolerance:
+                continue
+            if criterion == "agreement" and disagreement > tolerance + 1e-12:
                 continue
             key = (share, acc)
             if best is None or key > best[0]:
                 best = (key, sched)
     (share, acc), sched = best  # q=0 (all precise) always qualifies
+    tier = sched.final_tier(scores, cheap_conf)
+    routed = np.where(tier == 0, cheap_pred, precise_pred)
     report = {"precise_accuracy": precise_acc, "cheap_accuracy": float((cheap_pred == labels).mean()),
-              "routed_accuracy": acc, "cheap_share": share, "tolerance": tolerance, "examples": int(len(labels))}
+              "routed_accuracy": acc, "cheap_share": share, "tolerance": tolerance, "criterion": criterion,
+              "disagreement": float((routed != precise_pred).mean()),
+              "cheap_disagreement": float((cheap_pred != precise_pred).mean()), "examples": int(len(labels))}
     return sched, report
 
 
@@ -137,7 +152,8 @@ def build(model_dir: Path, train_tokens: Path, out_dir: Path, device: str, param
     preds = [predict(get(name).prepare(copy.deepcopy(base), device, None, {}), calib, 64, pad_id) for name in tiers]
     scores = estimator.score_numpy(list(calib["input_ids"]))
     sched, report = calibrate(scores, preds[0].prediction, preds[0].confidence, preds[1].prediction,
-                              calib["label"].to_numpy(), float(params["tolerance"]), bool(params["use_confidence"]))
+                              calib["label"].to_numpy(), float(params["tolerance"]), bool(params["use_confidence"]),
+                              params["criterion"])
     report.update(tiers=tiers, held_out=len(used) < len(tokens), min_tokens=int(params["calibration_min_tokens"]),
                   **asdict(sched))
     with io.atomic_directory(out_dir) as tmp:
