@@ -80,17 +80,33 @@ def test_lint_and_format_clean():
     assert fmt.returncode == 0, fmt.stderr
 
 
-@pytest.mark.workflow
-def test_smoke_run_end_to_end_then_nothing_to_do_then_exact_rerun(project, data_mirror):
-    env = {"GREENBENCH_DATA": str(data_mirror)}
-    smoke = ("--cores", "2", "--configfile", "config/smoke.yaml")
-    started = time.monotonic()
-    proc = run(project, *smoke, env=env)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    elapsed = time.monotonic() - started
+SMOKE = ("--cores", "2", "--configfile", "config/smoke.yaml")
 
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory, data_mirror):
+    """One complete smoke run, shared by the tests below (the rerun test goes last: it edits code)."""
+    root = tmp_path_factory.mktemp("smoke")
+    for name in TREE:
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    env = {"GREENBENCH_DATA": str(data_mirror)}
+    started = time.monotonic()
+    proc = run(root, *SMOKE, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    print(f"smoke run took {time.monotonic() - started:.1f} s")
+    return root, env
+
+
+def _png_ok(path: Path) -> bool:
+    data = path.read_bytes()
+    return data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000
+
+
+@pytest.mark.workflow
+def test_smoke_accuracy_and_energy_outputs(smoke):
     import pandas as pd
 
+    project, _ = smoke
     summary = pd.read_parquet(project / "results" / "eval" / "summary.parquet")
     assert summary.status.isin(["ok", "not_applicable"]).all()
     ok = summary[summary.status == "ok"]
@@ -101,13 +117,35 @@ def test_smoke_run_end_to_end_then_nothing_to_do_then_exact_rerun(project, data_
     assert (project / "results" / "logs" / "finetune_baseline" / "minilm.log").exists()
     assert (project / "results" / "benchmarks" / "finetune_baseline" / "minilm.tsv").exists()
 
-    again = run(project, "-n", *smoke, env=env)
-    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout
 
+@pytest.mark.workflow
+def test_smoke_figures_tables_claims_and_report(smoke):
+    from greenbench.paths import FIGURES
+
+    project, env = smoke
+    for name in FIGURES:
+        assert _png_ok(project / "results" / "figures" / f"{name}.png"), name
+        assert (project / "results" / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+    claims = (project / "results" / "paper" / "claims.md").read_text()
+    assert "| claim |" in claims and "batch 8" in claims and "not testable" in claims
+    assert "## Accuracy on SST-2 dev" in (project / "results" / "paper" / "tables.md").read_text()
+    assert "\\begin{tabular}" in (project / "results" / "paper" / "tables.tex").read_text()
+    report = run(project, "--configfile", "config/smoke.yaml", "--report", "results/report.html", env=env)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert (project / "results" / "report.html").stat().st_size > 10_000
+
+
+@pytest.mark.workflow
+def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
+    project, env = smoke
+    again = run(project, "-n", *SMOKE, env=env)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout
     time.sleep(1.1)  # mtime resolution; Snakemake also compares checksums, so really edit the module
     module = project / "src" / "greenbench" / "energy" / "protocol.py"
     module.write_text(module.read_text() + "\n# edited by the rerun test\n")
-    rerun = run(project, "-n", *smoke, env=env)
+    rerun = run(project, "-n", *SMOKE, env=env)
     counts = job_counts(rerun.stdout + rerun.stderr)
-    assert counts == {"measure_energy": 2, "collect_energy": 1, "all": 1}, rerun.stdout
-    print(f"smoke run took {elapsed:.1f} s")
+    # protocol.py feeds measure_energy (2 trials); downstream of it: collect, aggregate, pareto, figures, paper
+    assert counts == {"measure_energy": 2, "collect_energy": 1, "aggregate": 1, "pareto": 1, "figures": 1,
+                      "paper": 1, "all": 1}, rerun.stdout
+    assert "finetune_baseline" not in counts and "evaluate" not in counts

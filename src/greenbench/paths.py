@@ -9,3 +9,11 @@ EVAL = "results/eval/{device}/{model}/{variant}.parquet"
 EVAL_SUMMARY = "results/eval/summary.parquet"
 ENERGY_TRIAL = "results/energy/{device}/{model}/trial-{trial}.parquet"
 ENERGY_ALL = "results/energy/measurements.parquet"
+STATS_DIR = "results/stats"
+STATS_TABLES = ("energy", "accuracy", "ratios", "carbon", "overhead")
+PARETO_POINTS = "results/pareto/points.parquet"
+PARETO_HYPERVOLUME = "results/pareto/hypervolume.parquet"
+FIGURES_DIR = "results/figures"
+FIGURES = ("accuracy_by_variant", "latency_vs_throughput", "energy_by_batch", "pareto_accuracy_energy",
+           "difficulty_by_length")
+PAPER_DIR = "results/paper"

@@ -46,5 +46,20 @@ def energy_artifacts(wildcards):
     return out
 
 
+def eval_files():
+    return expand(
+        paths.EVAL,
+        device=config["study"]["devices"],
+        model=config["study"]["models"],
+        variant=config["study"]["variants"],
+    )
+
+
 def all_targets():
-    return [paths.EVAL_SUMMARY, paths.ENERGY_ALL]
+    return [
+        paths.EVAL_SUMMARY,
+        paths.ENERGY_ALL,
+        paths.PARETO_POINTS,
+        f"{paths.PAPER_DIR}/claims.md",
+        *expand(f"{paths.FIGURES_DIR}/{{name}}.png", name=paths.FIGURES),
+    ]

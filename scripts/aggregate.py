@@ -1,0 +1,10 @@
+"""Snakemake entry point: statistics over trials and evaluations."""
+
+from pathlib import Path
+
+from greenbench.aggregate import aggregate
+from greenbench.log import logged_script
+
+with logged_script(snakemake.log[0], "aggregate"):
+    aggregate(snakemake.input.measurements, list(snakemake.input.predictions), Path(snakemake.output[0]).parent,
+              snakemake.params.stats, snakemake.params.seed)

@@ -1,0 +1,10 @@
+"""Snakemake entry point: tables (Markdown, LaTeX) and the claims check."""
+
+from pathlib import Path
+
+from greenbench.log import logged_script
+from greenbench.paper import write_paper
+
+with logged_script(snakemake.log[0], "paper"):
+    write_paper(Path(snakemake.input.stats[0]).parent, snakemake.input.measurements, Path(snakemake.output.claims).parent,
+                snakemake.params.stats["bootstrap"], snakemake.params.seed)

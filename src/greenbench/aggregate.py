@@ -1,0 +1,157 @@
+"""Statistics over the measurement trials and evaluations -> tidy tables under results/stats/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from greenbench import io, stats
+from greenbench.log import get_logger
+
+log = get_logger(__name__)
+
+CELL = ["device", "model", "variant", "batch_size", "padding", "mode"]
+METRICS = ["latency_p50_ms", "throughput_per_s", "j_per_inf_gross", "j_per_inf_net"]
+BASELINE_VARIANT = "fp32"
+
+F64, I64, STR = pa.float64(), pa.int64(), pa.string()
+CELL_FIELDS = [("device", STR), ("model", STR), ("variant", STR), ("batch_size", I64), ("padding", STR), ("mode", STR)]
+ENERGY_STATS_SCHEMA = pa.schema(CELL_FIELDS + [("metric", STR), ("n_trials", I64), ("mean", F64), ("sd", F64),
+                                               ("ci_low", F64), ("ci_high", F64), ("cv", F64), ("energy_label", STR)])
+ACCURACY_SCHEMA = pa.schema([("device", STR), ("model", STR), ("variant", STR), ("status", STR), ("examples", I64),
+                             ("accuracy", F64), ("ci_low", F64), ("ci_high", F64), ("delta_vs_fp32", F64)])
+RATIO_SCHEMA = pa.schema(CELL_FIELDS + [("metric", STR), ("baseline", STR), ("n_pairs", I64), ("ratio", F64),
+                                        ("ci_low", F64), ("ci_high", F64), ("p_value", F64), ("p_holm", F64),
+                                        ("effect_size_dz", F64), ("energy_label", STR)])
+CARBON_SCHEMA = pa.schema(CELL_FIELDS + [("grid", STR), ("intensity_g_per_kwh", F64), ("g_per_1000_inf", F64),
+                                         ("ci_low", F64), ("ci_high", F64), ("energy_label", STR)])
+OVERHEAD_SCHEMA = pa.schema(CELL_FIELDS + [("n_pairs", I64), ("energy_ratio_on_off", F64), ("ci_low", F64),
+                                           ("ci_high", F64), ("throughput_ratio_on_off", F64), ("energy_label", STR)])
+
+
+def usable(measurements: pd.DataFrame) -> pd.DataFrame:
+    """Valid, measured cells with the sampler on (the overhead check's 'off' cells are separate)."""
+    m = measurements
+    return m[(m.status == "ok") & m.valid.astype(bool) & m.sampler.astype(bool)]
+
+
+def _label(group: pd.DataFrame) -> str:
+    labels = sorted(set(group["energy_label"].dropna()))
+    return "+".join(labels) if labels else "unavailable"
+
+
+def energy_stats(measurements: pd.DataFrame, n_boot: int, level: float, seed: int) -> pd.DataFrame:
+    rows = []
+    for key, g in usable(measurements).groupby(CELL, sort=True):
+        for metric in METRICS:
+            values = g[metric].dropna().to_numpy(dtype=float)
+            row = dict(zip(CELL, key), metric=metric, n_trials=len(values), energy_label=_label(g) if metric.startswith("j_") else "measured")
+            if len(values):
+                ci = stats.bootstrap_ci(values, n_boot=n_boot, level=level, seed=seed)
+                row.update(mean=ci.estimate, sd=float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
+                           ci_low=ci.low, ci_high=ci.high, cv=stats.cv(values))
+            else:
+                row.update(mean=np.nan, sd=np.nan, ci_low=np.nan, ci_high=np.nan, cv=np.nan, energy_label="unavailable")
+            rows.append(row)
+    return pd.DataFrame(rows, columns=ENERGY_STATS_SCHEMA.names)
+
+
+def accuracy_stats(prediction_files: list[str | Path], n_boot: int, level: float, seed: int) -> pd.DataFrame:
+    rows = []
+    for path in prediction_files:
+        meta = io.read_metadata(path)
+        preds = io.read_parquet(path)
+        row = {"device": meta["device"], "model": meta["model"], "variant": meta["variant"], "status": meta["status"],
+               "examples": len(preds)}
+        if len(preds):
+            ci = stats.bootstrap_ci((preds.prediction == preds.label).to_numpy(float), n_boot=n_boot, level=level, seed=seed)
+            row.update(accuracy=ci.estimate, ci_low=ci.low, ci_high=ci.high)
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=ACCURACY_SCHEMA.names)
+    base = df[df.variant == BASELINE_VARIANT].set_index(["device", "model"])["accuracy"]
+    df["delta_vs_fp32"] = [acc - base.get((d, m), np.nan) for d, m, acc in zip(df.device, df.model, df.accuracy)]
+    return df.sort_values(["device", "model", "variant"]).reset_index(drop=True)
+
+
+def paired_ratios(measurements: pd.DataFrame, n_boot: int, level: float, seed: int) -> pd.DataFrame:
+    """Each variant against fp32 in the same trial and cell (paired), with Holm-corrected tests."""
+    m = usable(measurements)
+    rows = []
+    for key, g in m.groupby(CELL, sort=True):
+        if key[2] == BASELINE_VARIANT:
+            continue
+        base = m
+        for col, val in zip(CELL, key):
+            if col != "variant":
+                base = base[base[col] == val]
+        base = base[base.variant == BASELINE_VARIANT]
+        merged = g.merge(base, on="trial", suffixes=("", "_base"))
+        for metric in METRICS:
+            pair = merged[[metric, f"{metric}_base"]].dropna()
+            row = dict(zip(CELL, key), metric=metric, baseline=BASELINE_VARIANT, n_pairs=len(pair),
+                       energy_label=_label(g) if metric.startswith("j_") else "measured")
+            if len(pair) and (pair[f"{metric}_base"] > 0).all() and (pair[metric] >= 0).all():
+                ci = stats.paired_ratio(pair[metric], pair[f"{metric}_base"], n_boot=n_boot, level=level, seed=seed)
+                p, d = stats.paired_test(pair[metric], pair[f"{metric}_base"])
+                row.update(ratio=ci.estimate, ci_low=ci.low, ci_high=ci.high, p_value=p, effect_size_dz=d)
+            rows.append(row)
+    df = pd.DataFrame(rows, columns=RATIO_SCHEMA.names)
+    df["p_holm"] = stats.holm(df["p_value"].to_numpy(dtype=float)) if len(df) else []
+    return df
+
+
+def carbon_table(measurements: pd.DataFrame, intensities: Mapping[str, float], n_boot: int, level: float, seed: int) -> pd.DataFrame:
+    rows = []
+    for key, g in usable(measurements).groupby(CELL, sort=True):
+        values = g["j_per_inf_gross"].dropna().to_numpy(float)
+        if not len(values):
+            continue
+        ci = stats.bootstrap_ci(values, n_boot=n_boot, level=level, seed=seed)
+        for grid, intensity in sorted(intensities.items()):
+            rows.append(dict(zip(CELL, key), grid=grid, intensity_g_per_kwh=float(intensity),
+                             g_per_1000_inf=stats.gco2_per_1000(ci.estimate, intensity),
+                             ci_low=stats.gco2_per_1000(ci.low, intensity), ci_high=stats.gco2_per_1000(ci.high, intensity),
+                             energy_label=_label(g)))
+    return pd.DataFrame(rows, columns=CARBON_SCHEMA.names)
+
+
+def overhead(measurements: pd.DataFrame, n_boot: int, level: float, seed: int) -> pd.DataFrame:
+    """Harness overhead: the same cell with the power sampler on vs off, paired by trial."""
+    m = measurements[(measurements.status == "ok") & measurements.valid.astype(bool)]
+    off = m[~m.sampler.astype(bool)]
+    rows = []
+    for key, g in off.groupby(CELL, sort=True):
+        on = m[m.sampler.astype(bool)]
+        for col, val in zip(CELL, key):
+            on = on[on[col] == val]
+        merged = on.merge(g, on="trial", suffixes=("_on", "_off")).dropna(subset=["j_per_inf_gross_on", "j_per_inf_gross_off"])
+        row = dict(zip(CELL, key), n_pairs=len(merged), energy_label=_label(g))
+        if len(merged):
+            ci = stats.paired_ratio(merged.j_per_inf_gross_on, merged.j_per_inf_gross_off, n_boot=n_boot, level=level, seed=seed)
+            row.update(energy_ratio_on_off=ci.estimate, ci_low=ci.low, ci_high=ci.high,
+                       throughput_ratio_on_off=float(merged.throughput_per_s_on.mean() / merged.throughput_per_s_off.mean()))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=OVERHEAD_SCHEMA.names)
+
+
+def aggregate(measurements_path: str | Path, prediction_files: list[str | Path], out_dir: str | Path,
+              cfg: Mapping[str, Any], seed: int) -> dict[str, pd.DataFrame]:
+    measurements = io.read_parquet(measurements_path)
+    n_boot, level = int(cfg["bootstrap"]), float(cfg["confidence"])
+    out_dir = Path(out_dir)
+    tables = {
+        "energy": (energy_stats(measurements, n_boot, level, seed), ENERGY_STATS_SCHEMA),
+        "accuracy": (accuracy_stats(prediction_files, n_boot, level, seed), ACCURACY_SCHEMA),
+        "ratios": (paired_ratios(measurements, n_boot, level, seed), RATIO_SCHEMA),
+        "carbon": (carbon_table(measurements, cfg["grid_intensities"], n_boot, level, seed), CARBON_SCHEMA),
+        "overhead": (overhead(measurements, n_boot, level, seed), OVERHEAD_SCHEMA),
+    }
+    meta = {"bootstrap": n_boot, "confidence": level, "seed": seed, "source": str(measurements_path)}
+    for name, (df, schema) in tables.items():
+        io.write_parquet(df, out_dir / f"{name}.parquet", schema, meta)
+    log.info("aggregated %d measurement rows into %s", len(measurements), out_dir)
+    return {name: df for name, (df, _) in tables.items()}

@@ -1,0 +1,179 @@
+"""The seeds' headline claims, each set beside what this run measured, with a verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from greenbench import stats
+
+SUPPORTED, CONTRADICTED, INCONCLUSIVE, UNTESTABLE = ("supported", "contradicted", "inconclusive",
+                                                     "not testable on this device/study")
+
+
+@dataclass
+class Evidence:
+    measurements: pd.DataFrame   # usable cells only (valid, sampler on)
+    accuracy: pd.DataFrame
+    n_boot: int = 2000
+    seed: int = 0
+
+    def device(self) -> str | None:
+        devices = set(self.measurements.device)
+        return "cuda" if "cuda" in devices else ("cpu" if "cpu" in devices else None)
+
+    def cells(self, **where) -> pd.DataFrame:
+        m = self.measurements
+        for k, v in where.items():
+            m = m[m[k] == v]
+        return m
+
+    def paired(self, metric: str, a: dict, b: dict) -> tuple[stats.Interval | None, str]:
+        """Ratio mean(a)/mean(b) of ``metric``, paired by (model, trial)."""
+        ca, cb = self.cells(**a), self.cells(**b)
+        merged = ca.merge(cb, on=["model", "trial"], suffixes=("_a", "_b"))[[f"{metric}_a", f"{metric}_b", "energy_label_a"]].dropna()
+        if merged.empty:
+            return None, ""
+        ci = stats.paired_ratio(merged[f"{metric}_a"], merged[f"{metric}_b"], n_boot=self.n_boot, seed=self.seed)
+        return ci, "+".join(sorted(set(merged.energy_label_a)))
+
+    def accuracy_delta(self, variant: str, device: str) -> float | None:
+        acc = self.accuracy[(self.accuracy.device == device) & (self.accuracy.status == "ok")].set_index("variant")["accuracy"]
+        if variant not in acc or "fp32" not in acc:
+            return None
+        return float(acc[variant] - acc["fp32"])
+
+
+@dataclass
+class Claim:
+    id: str
+    source: str
+    claim: str
+    check: Callable[[Evidence], tuple[str, str]]   # -> (measured, verdict)
+
+
+def _range_verdict(ci: stats.Interval, low: float, high: float) -> str:
+    """contradicted: the interval misses the claimed range; supported: the estimate is inside it
+    (and so the interval overlaps it); inconclusive: the interval overlaps but the estimate is outside."""
+    if ci.high < low or ci.low > high:
+        return CONTRADICTED
+    return SUPPORTED if low <= ci.estimate <= high else INCONCLUSIVE
+
+
+def _fmt(ci: stats.Interval, label: str = "") -> str:
+    tag = f" [energy {label}]" if label and label != "measured" else ""
+    return f"{ci.estimate:.3f} (95% CI {ci.low:.3f}–{ci.high:.3f}){tag}"
+
+
+def _precision_ratio(metric: str, low: float, high: float):
+    def check(ev: Evidence) -> tuple[str, str]:
+        parts, verdicts = [], []
+        for v in ("fp16", "bf16"):
+            ci, label = ev.paired(metric, {"variant": v, "batch_size": 8, "mode": "eager", "padding": "dynamic"},
+                                  {"variant": "fp32", "batch_size": 8, "mode": "eager", "padding": "dynamic"})
+            if ci is not None:
+                parts.append(f"{v}/fp32 = {_fmt(ci, label)}")
+                verdicts.append(_range_verdict(ci, low, high))
+        if not verdicts:
+            return "fp16/bf16 not measured (GPU-only variants)", UNTESTABLE
+        verdict = SUPPORTED if all(v == SUPPORTED for v in verdicts) else (
+            CONTRADICTED if all(v == CONTRADICTED for v in verdicts) else INCONCLUSIVE)
+        return "; ".join(parts), verdict
+    return check
+
+
+def _batch_ratio(metric: str, low: float, high: float):
+    def check(ev: Evidence) -> tuple[str, str]:
+        device = ev.device()
+        ci, label = ev.paired(metric, {"variant": "fp32", "batch_size": 8, "mode": "eager", "padding": "dynamic", "device": device},
+                              {"variant": "fp32", "batch_size": 1, "mode": "eager", "padding": "dynamic", "device": device})
+        if ci is None:
+            return "batch 1 and 8 not both measured", UNTESTABLE
+        return f"batch8/batch1 on {device} = {_fmt(ci, label)}", _range_verdict(ci, low, high)
+    return check
+
+
+def _precision_accuracy(ev: Evidence) -> tuple[str, str]:
+    deltas = {v: ev.accuracy_delta(v, "cuda") for v in ("fp16", "bf16")}
+    deltas = {k: d for k, d in deltas.items() if d is not None}
+    if not deltas:
+        return "fp16/bf16 not evaluated (GPU-only variants)", UNTESTABLE
+    text = "; ".join(f"{k} − fp32 = {100 * d:+.2f} pts" for k, d in deltas.items())
+    return text, SUPPORTED if all(abs(d) <= 0.005 for d in deltas.values()) else CONTRADICTED
+
+
+def _cheaper_at_similar_accuracy(variant: str, max_loss: float, min_ratio: float = 0.0):
+    def check(ev: Evidence) -> tuple[str, str]:
+        device = ev.device()
+        ci, label = ev.paired("j_per_inf_gross", {"variant": variant, "batch_size": 8, "mode": "eager", "padding": "dynamic", "device": device},
+                              {"variant": "fp32", "batch_size": 8, "mode": "eager", "padding": "dynamic", "device": device})
+        delta = ev.accuracy_delta(variant, device) if device else None
+        if ci is None or delta is None:
+            return f"{variant} not measured on {device}", UNTESTABLE
+        measured = f"energy {variant}/fp32 at batch 8 on {device} = {_fmt(ci, label)}; accuracy {100 * delta:+.2f} pts"
+        cheaper = ci.high < 1.0 and ci.low >= min_ratio
+        if cheaper and delta >= -max_loss:
+            return measured, SUPPORTED
+        if ci.low >= 1.0 or delta < -max_loss:
+            return measured, CONTRADICTED
+        return measured, INCONCLUSIVE
+    return check
+
+
+def _absent(what: str):
+    return lambda ev: (f"{what} not in this study", UNTESTABLE)
+
+
+CLAIMS = [
+    Claim("precision-latency", "002 precision/batch Pareto study",
+          "FP16/BF16 give about 30% lower latency than FP32 (ratio 0.6–0.8)", _precision_ratio("latency_p50_ms", 0.6, 0.8)),
+    Claim("precision-energy", "002 precision/batch Pareto study",
+          "FP16/BF16 give about 25% lower energy/emissions than FP32 (ratio 0.65–0.85)", _precision_ratio("j_per_inf_gross", 0.65, 0.85)),
+    Claim("precision-accuracy", "002 precision/batch Pareto study",
+          "accuracy stays nearly constant across precisions (within 0.5 points)", _precision_accuracy),
+    Claim("batch-throughput", "002 precision/batch Pareto study",
+          "batch 8 gives 2–3× the throughput of batch 1", _batch_ratio("throughput_per_s", 2.0, 3.0)),
+    Claim("batch-energy", "002 precision/batch Pareto study",
+          "batch 8 uses about 20% less energy per sample than batch 1 (ratio 0.7–0.9)", _batch_ratio("j_per_inf_gross", 0.7, 0.9)),
+    Claim("int8-energy", "004 pruning/quantization energy study",
+          "INT8 reduces energy (by up to 50%) with negligible accuracy loss (≤ 1 point)", _cheaper_at_similar_accuracy("int8_dynamic", 0.01, 0.5)),
+    Claim("adaptive-energy", "000 four-stage framework",
+          "adaptive per-query precision saves energy at competitive accuracy (≤ 1 point)", _cheaper_at_similar_accuracy("adaptive", 0.01)),
+    Claim("pruning-energy", "004 pruning/quantization energy study",
+          "pruning about 20% of parameters saves about 15% energy at about 12% accuracy loss", _absent("structured pruning")),
+    Claim("topk-attention", "000 four-stage framework / 001 dynamic sparsification",
+          "top-k sparse attention drastically reduces computation at competitive accuracy", _absent("top-k attention")),
+    Claim("spiking-attention", "000 four-stage framework",
+          "spiking self-attention gains energy efficiency with competitive accuracy", _absent("spiking self-attention")),
+    Claim("carbon-aware", "000 four-stage framework",
+          "carbon-aware routing across regions minimises the carbon footprint of inference", _absent("the carbon-aware scheduler")),
+]
+
+
+def check_claims(evidence: Evidence) -> pd.DataFrame:
+    rows = []
+    for claim in CLAIMS:
+        measured, verdict = claim.check(evidence)
+        rows.append({"id": claim.id, "source": claim.source, "claim": claim.claim, "measured": measured, "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def to_markdown(df: pd.DataFrame, device_note: str) -> str:
+    lines = ["# Claims check", "", device_note, "",
+             "Verdicts: *supported* (the estimate lies in the claimed range, or the 95% interval lies on the claimed side), "
+             "*contradicted* (the interval lies entirely outside), *inconclusive* (in between), *not testable* (no data on this "
+             "device or variant not in this study). Energy on CPU without RAPL is a codecarbon *estimate* and is marked so.", "",
+             "| claim | source | measured here | verdict |", "|---|---|---|---|"]
+    for r in df.itertuples():
+        lines.append(f"| {r.claim} | {r.source} | {r.measured} | **{r.verdict}** |")
+    return "\n".join(lines) + "\n"
+
+
+def summary_counts(df: pd.DataFrame) -> dict[str, int]:
+    return {k: int(v) for k, v in df.verdict.value_counts().items()}
+
+
+__all__ = ["CLAIMS", "Evidence", "check_claims", "to_markdown", "summary_counts", "np"]

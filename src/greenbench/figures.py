@@ -1,0 +1,166 @@
+"""Paper figures: seaborn, one style, readable in grayscale (markers and hatches, not colour alone),
+each saved as PDF and PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from greenbench import io
+from greenbench.log import get_logger
+
+log = get_logger(__name__)
+
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">"]
+
+
+def _style():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import seaborn as sns
+
+    sns.set_theme(context="paper", style="whitegrid", palette="gray", font_scale=1.1)
+    return sns
+
+
+def save(fig, stem: str | Path) -> list[Path]:
+    """Write ``stem``.pdf and ``stem``.png atomically."""
+    import matplotlib.pyplot as plt
+
+    stem = Path(stem)
+    outs = []
+    for ext in ("pdf", "png"):
+        final = stem.with_suffix(f".{ext}")
+        tmp = final.with_name(f".{final.name}.tmp.{ext}")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(tmp, dpi=150, bbox_inches="tight")
+        tmp.replace(final)
+        outs.append(final)
+    plt.close(fig)
+    return outs
+
+
+def _empty(ax, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, transform=ax.transAxes)
+    ax.set_axis_off()
+
+
+def accuracy_by_variant(accuracy: pd.DataFrame, ax) -> None:
+    ok = accuracy[accuracy.status == "ok"].sort_values("accuracy")
+    if ok.empty:
+        return _empty(ax, "no evaluated variants")
+    labels = [f"{v}\n({d})" for v, d in zip(ok.variant, ok.device)]
+    ax.barh(labels, ok.accuracy, xerr=[ok.accuracy - ok.ci_low, ok.ci_high - ok.accuracy], color="0.6",
+            edgecolor="black", hatch="//", capsize=3)
+    ax.set_xlabel("accuracy on SST-2 dev (95% bootstrap CI)")
+    ax.set_xlim(max(0.0, ok.ci_low.min() - 0.05), min(1.0, ok.ci_high.max() + 0.02))
+    na = accuracy[accuracy.status != "ok"]
+    if len(na):
+        ax.set_title(f"not applicable here: {', '.join(sorted(set(na.variant)))}", fontsize=8)
+
+
+def _metric(energy: pd.DataFrame, metric: str) -> pd.DataFrame:
+    return energy[energy.metric == metric]
+
+
+def latency_vs_throughput(energy: pd.DataFrame, ax) -> None:
+    lat = _metric(energy, "latency_p50_ms").set_index(["device", "model", "variant", "batch_size", "padding", "mode"])["mean"]
+    thr = _metric(energy, "throughput_per_s").set_index(["device", "model", "variant", "batch_size", "padding", "mode"])["mean"]
+    df = pd.concat({"latency": lat, "throughput": thr}, axis=1).dropna().reset_index()
+    if df.empty:
+        return _empty(ax, "no measured cells")
+    for marker, (variant, g) in zip(MARKERS * 3, df.groupby("variant")):
+        ax.plot(g.throughput, g.latency, marker=marker, linestyle="", color="black", fillstyle="none", label=variant)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("throughput (inferences/s)")
+    ax.set_ylabel("batch latency p50 (ms)")
+    ax.legend(fontsize=7, ncol=2)
+
+
+def energy_by_batch(energy: pd.DataFrame, ax) -> None:
+    e = _metric(energy, "j_per_inf_gross").dropna(subset=["mean"])
+    if e.empty:
+        return _empty(ax, "energy unavailable on this device (see measurements' energy_label)")
+    sns = _style()
+    sns.barplot(data=e, x="variant", y="mean", hue="batch_size", ax=ax, palette="Greys", edgecolor="black", errorbar=None)
+    for container, hatch in zip(ax.containers, ["", "//", "xx", "..", "\\\\", "++"] * 5):
+        for patch in container:
+            patch.set_hatch(hatch)
+            patch.set_facecolor("white" if hatch else "0.7")
+    ax.legend(title="batch size", fontsize=8)
+    ax.set_ylabel(f"J per inference, gross ({'+'.join(sorted(set(e.energy_label)))})")
+    ax.set_xlabel("variant")
+    ax.tick_params(axis="x", rotation=30)
+
+
+def pareto_plot(points: pd.DataFrame, ax) -> None:
+    p = points[points.objectives == "accuracy-energy"]
+    if p.empty:
+        return _empty(ax, "no accuracy-energy points (energy unavailable?)")
+    for marker, (variant, g) in zip(MARKERS * 3, p.groupby("variant")):
+        ax.plot(g.j_per_inf_gross, g.accuracy, marker=marker, linestyle="", color="black", fillstyle="none", label=variant)
+    front = p[p.on_front].sort_values("j_per_inf_gross")
+    for _, g in front.groupby(["device", "model", "batch_size", "padding", "mode"]):
+        ax.plot(g.j_per_inf_gross, g.accuracy, color="0.3", linewidth=1, linestyle="--")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"J per inference, gross ({'+'.join(sorted(set(p.energy_label.dropna())))})")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=7, ncol=2)
+
+
+def difficulty(prediction_files: list[str | Path], ax) -> None:
+    rows = []
+    for path in prediction_files:
+        meta = io.read_metadata(path)
+        df = io.read_parquet(path)
+        if df.empty:
+            continue
+        df["variant"], df["device"] = meta["variant"], meta["device"]
+        rows.append(df)
+    if not rows:
+        return _empty(ax, "no predictions")
+    df = pd.concat(rows)
+    df["length bin"] = pd.qcut(df["length"], q=4, duplicates="drop").astype(str)
+    df["correct"] = (df.prediction == df.label).astype(float)
+    table = df.groupby(["variant", "length bin"], observed=True)["correct"].mean().reset_index()
+    for marker, (variant, g) in zip(MARKERS * 3, table.groupby("variant")):
+        ax.plot(g["length bin"], g["correct"], marker=marker, color="black", fillstyle="none", label=variant)
+    ax.set_xlabel("sentence length bin (tokens, quartiles)")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=7, ncol=2)
+
+
+def draw(name: str, plot: Callable, *args, out_dir: str | Path, size=(6, 4)) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    _style()
+    fig, ax = plt.subplots(figsize=size)
+    plot(*args, ax)
+    fig.tight_layout()
+    return save(fig, Path(out_dir) / name)
+
+
+FIGURES = {
+    "accuracy_by_variant": "accuracy",
+    "latency_vs_throughput": "energy",
+    "energy_by_batch": "energy",
+    "pareto_accuracy_energy": "points",
+    "difficulty_by_length": "predictions",
+}
+
+
+def make_all(accuracy_path, energy_path, points_path, prediction_files, out_dir) -> list[Path]:
+    accuracy, energy, points = (io.read_parquet(p) for p in (accuracy_path, energy_path, points_path))
+    outs = []
+    outs += draw("accuracy_by_variant", accuracy_by_variant, accuracy, out_dir=out_dir)
+    outs += draw("latency_vs_throughput", latency_vs_throughput, energy, out_dir=out_dir)
+    outs += draw("energy_by_batch", energy_by_batch, energy, out_dir=out_dir)
+    outs += draw("pareto_accuracy_energy", pareto_plot, points, out_dir=out_dir)
+    outs += draw("difficulty_by_length", difficulty, list(prediction_files), out_dir=out_dir)
+    log.info("wrote %d figure files to %s", len(outs), out_dir)
+    return outs

@@ -1,0 +1,72 @@
+"""Paper outputs: tables in Markdown and LaTeX, and the claims check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from greenbench import aggregate, claims, io
+from greenbench.log import get_logger
+
+log = get_logger(__name__)
+
+
+def _fmt_ci(mean, low, high, digits=3) -> str:
+    if pd.isna(mean):
+        return "n/a"
+    if pd.isna(low):
+        return f"{mean:.{digits}g}"
+    return f"{mean:.{digits}g} [{low:.{digits}g}, {high:.{digits}g}]"
+
+
+def accuracy_table(acc: pd.DataFrame) -> pd.DataFrame:
+    out = acc.copy()
+    out["accuracy (95% CI)"] = [_fmt_ci(a, lo, hi, 4) if s == "ok" else "not applicable"
+                                for a, lo, hi, s in zip(acc.accuracy, acc.ci_low, acc.ci_high, acc.status)]
+    out["Δ vs fp32 (pts)"] = [f"{100 * d:+.2f}" if pd.notna(d) else "" for d in acc.delta_vs_fp32]
+    return out[["device", "model", "variant", "accuracy (95% CI)", "Δ vs fp32 (pts)"]]
+
+
+def energy_table(energy: pd.DataFrame) -> pd.DataFrame:
+    keys = aggregate.CELL
+    wide = {}
+    for metric, title in (("latency_p50_ms", "latency p50 ms"), ("throughput_per_s", "throughput /s"),
+                          ("j_per_inf_gross", "J/inf gross"), ("j_per_inf_net", "J/inf net")):
+        m = energy[energy.metric == metric].set_index(keys)
+        wide[title] = [_fmt_ci(a, lo, hi) for a, lo, hi in zip(m["mean"], m.ci_low, m.ci_high)]
+        wide["_index"] = m.index
+        if metric == "j_per_inf_gross":
+            wide["energy label"] = list(m.energy_label)
+            wide["trials"] = list(m.n_trials)
+    if "_index" not in wide:
+        return pd.DataFrame(columns=keys)
+    index = wide.pop("_index")
+    return pd.DataFrame(wide, index=index).reset_index()
+
+
+def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: str | Path, n_boot: int, seed: int) -> pd.DataFrame:
+    stats_dir, out_dir = Path(stats_dir), Path(out_dir)
+    acc = io.read_parquet(stats_dir / "accuracy.parquet")
+    energy = io.read_parquet(stats_dir / "energy.parquet")
+    ratios = io.read_parquet(stats_dir / "ratios.parquet")
+    measurements = aggregate.usable(io.read_parquet(measurements_path))
+    tables = {"Accuracy on SST-2 dev": accuracy_table(acc), "Latency, throughput and energy per cell": energy_table(energy),
+              "Paired ratios against fp32 (same trial and cell)": ratios.assign(
+                  ratio=[_fmt_ci(r, lo, hi) for r, lo, hi in zip(ratios.ratio, ratios.ci_low, ratios.ci_high)])[
+                  aggregate.CELL + ["metric", "n_pairs", "ratio", "p_holm", "effect_size_dz", "energy_label"]]}
+    md = ["# greenbench tables", ""]
+    tex = ["% greenbench tables (generated)"]
+    for title, df in tables.items():
+        md += [f"## {title}", "", df.to_markdown(index=False) if len(df) else "_no rows_", ""]
+        tex += [f"% {title}", df.to_latex(index=False, escape=True, caption=title, na_rep="n/a") if len(df) else "% no rows", ""]
+    io.write_text("\n".join(md), out_dir / "tables.md")
+    io.write_text("\n".join(tex), out_dir / "tables.tex")
+    evidence = claims.Evidence(measurements, acc, n_boot=n_boot, seed=seed)
+    verdicts = claims.check_claims(evidence)
+    devices = ", ".join(sorted(set(measurements.device))) or "none"
+    names = ", ".join(sorted(set(measurements.device_name.dropna()))) or "unknown"
+    note = f"Measured on: {devices} ({names}). Counts: {claims.summary_counts(verdicts)}."
+    io.write_text(claims.to_markdown(verdicts, note), out_dir / "claims.md")
+    log.info("paper outputs in %s: %s", out_dir, claims.summary_counts(verdicts))
+    return verdicts

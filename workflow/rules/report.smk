@@ -1,0 +1,93 @@
+rule aggregate:
+    input:
+        measurements=paths.ENERGY_ALL,
+        predictions=eval_files(),
+        lib=lib("aggregate", "stats"),
+    output:
+        expand(f"{paths.STATS_DIR}/{{table}}.parquet", table=paths.STATS_TABLES),
+    log:
+        f"{LOGS}/aggregate.log",
+    benchmark:
+        f"{BENCHMARKS}/aggregate.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        stats=config["stats"],
+        seed=config["seed"],
+    script:
+        "../../scripts/aggregate.py"
+
+
+rule pareto:
+    input:
+        accuracy=f"{paths.STATS_DIR}/accuracy.parquet",
+        energy=f"{paths.STATS_DIR}/energy.parquet",
+        lib=lib("fronts", "pareto"),
+    output:
+        points=paths.PARETO_POINTS,
+        hypervolume=paths.PARETO_HYPERVOLUME,
+    log:
+        f"{LOGS}/pareto.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../../scripts/pareto.py"
+
+
+rule figures:
+    input:
+        accuracy=f"{paths.STATS_DIR}/accuracy.parquet",
+        energy=f"{paths.STATS_DIR}/energy.parquet",
+        points=paths.PARETO_POINTS,
+        predictions=eval_files(),
+        lib=lib("figures"),
+    output:
+        report(
+            expand(
+                f"{paths.FIGURES_DIR}/{{name}}.png",
+                name=paths.FIGURES,
+            ),
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
+        expand(f"{paths.FIGURES_DIR}/{{name}}.pdf", name=paths.FIGURES),
+    log:
+        f"{LOGS}/figures.log",
+    benchmark:
+        f"{BENCHMARKS}/figures.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    script:
+        "../../scripts/figures.py"
+
+
+rule paper:
+    input:
+        stats=expand(f"{paths.STATS_DIR}/{{table}}.parquet", table=paths.STATS_TABLES),
+        measurements=paths.ENERGY_ALL,
+        lib=lib("paper", "claims", "aggregate", "stats"),
+    output:
+        tables_md=f"{paths.PAPER_DIR}/tables.md",
+        tables_tex=f"{paths.PAPER_DIR}/tables.tex",
+        claims=report(
+            f"{paths.PAPER_DIR}/claims.md",
+            caption="../report/claims.rst",
+            category="Claims",
+        ),
+    log:
+        f"{LOGS}/paper.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        stats=config["stats"],
+        seed=config["seed"],
+    script:
+        "../../scripts/paper.py"
