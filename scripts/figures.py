@@ -6,5 +6,6 @@ from greenbench.figures import make_all
 from greenbench.log import logged_script
 
 with logged_script(snakemake.log[0], "figures"):
-    make_all(snakemake.input.accuracy, snakemake.input.energy, snakemake.input.points, list(snakemake.input.predictions),
+    i = snakemake.input
+    make_all(i.accuracy, i.energy, i.points, list(i.predictions), i.forecasts, i.forecast_metrics, i.schedule,
              Path(snakemake.output[0]).parent)

@@ -145,7 +145,8 @@ def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
     module.write_text(module.read_text() + "\n# edited by the rerun test\n")
     rerun = run(project, "-n", *SMOKE, env=env)
     counts = job_counts(rerun.stdout + rerun.stderr)
-    # protocol.py feeds measure_energy (2 trials); downstream of it: collect, aggregate, pareto, figures, paper
-    assert counts == {"measure_energy": 2, "collect_energy": 1, "aggregate": 1, "pareto": 1, "figures": 1,
-                      "paper": 1, "all": 1}, rerun.stdout
-    assert "finetune_baseline" not in counts and "evaluate" not in counts
+    # protocol.py feeds measure_energy (2 trials); downstream of it: collect, aggregate, pareto, the
+    # schedule simulation (it uses the measured J/inference), figures, paper
+    assert counts == {"measure_energy": 2, "collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 1,
+                      "figures": 1, "paper": 1, "all": 1}, rerun.stdout
+    assert "finetune_baseline" not in counts and "evaluate" not in counts and "forecast_carbon" not in counts

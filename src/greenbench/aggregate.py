@@ -15,7 +15,7 @@ from greenbench.log import get_logger
 log = get_logger(__name__)
 
 CELL = ["device", "model", "variant", "batch_size", "padding", "mode"]
-METRICS = ["latency_p50_ms", "throughput_per_s", "j_per_inf_gross", "j_per_inf_net"]
+METRICS = ["latency_p50_ms", "latency_p95_ms", "throughput_per_s", "j_per_inf_gross", "j_per_inf_net"]
 BASELINE_VARIANT = "fp32"
 
 F64, I64, STR = pa.float64(), pa.int64(), pa.string()

@@ -93,6 +93,16 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
                 out.append(f"{key}: unknown variant '{tier}'")
             elif REGISTRY[tier].build is not None or device not in REGISTRY[tier].devices:
                 out.append(f"{key}: '{tier}' cannot be a tier on {device}")
+    carbon = config.get("carbon", {})
+    zones = set(carbon.get("zones", []))
+    sched = carbon.get("schedule", {})
+    for key in ("origin_shares", "latency_ms"):
+        if key in sched and set(sched[key]) != zones:
+            out.append(f"config key 'carbon.schedule.{key}': must name exactly the zones in carbon.zones "
+                       f"({', '.join(sorted(zones))}), has {', '.join(sorted(sched[key]))}")
+    for origin, row in sched.get("latency_ms", {}).items():
+        if set(row) != zones:
+            out.append(f"config key 'carbon.schedule.latency_ms.{origin}': must give a latency to every zone in carbon.zones")
     return out
 
 

@@ -135,6 +135,52 @@ def difficulty(prediction_files: list[str | Path], ax) -> None:
     ax.legend(fontsize=7, ncol=2)
 
 
+def forecast_vs_actual(forecasts: pd.DataFrame, ax) -> None:
+    if forecasts.empty:
+        return _empty(ax, "no forecasts")
+    zone = sorted(forecasts.zone.unique())[0]
+    f = forecasts[(forecasts.zone == zone) & (forecasts.lead_h <= 24)].copy()
+    f["timestamp"] = f["origin"] + pd.to_timedelta(f["lead_h"] - 1, unit="h")
+    first = f.timestamp.min()
+    f = f[f.timestamp < first + pd.Timedelta(days=7)]
+    actual = f[f.model == f.model.iloc[0]].sort_values("timestamp")
+    ax.plot(actual.timestamp, actual.actual, color="black", linewidth=1.5, label="actual")
+    for style, model in zip(["--", ":", "-."], ["tcn", "seasonal_naive_24h", "ridge"]):
+        m = f[f.model == model].sort_values("timestamp")
+        if m.empty:
+            continue
+        ax.plot(m.timestamp, m.forecast, color="0.3", linestyle=style, linewidth=1, label=model)
+        if model == "tcn":
+            ax.fill_between(m.timestamp, m.low, m.high, color="0.85", label="tcn interval")
+    ax.set_ylabel(f"{zone} gCO2e/kWh (day-ahead)")
+    ax.tick_params(axis="x", rotation=30)
+    ax.legend(fontsize=7)
+
+
+def mape_by_lead(metrics: pd.DataFrame, ax) -> None:
+    if metrics.empty:
+        return _empty(ax, "no forecast metrics")
+    m = metrics.groupby(["model", "lead_h"])["mape"].mean().reset_index()
+    for style, (model, g) in zip(["-", "--", ":", "-."], m.groupby("model")):
+        ax.plot(g.lead_h, g.mape, color="black", linestyle=style, label=model)
+    ax.set_xlabel("lead time (h)")
+    ax.set_ylabel("MAPE (%), mean over zones")
+    ax.legend(fontsize=7)
+
+
+def scheduler_front(schedule: pd.DataFrame, ax) -> None:
+    if schedule.empty:
+        return _empty(ax, "no schedule results")
+    w = schedule[schedule.policy == "weighted"].sort_values("weight")
+    ax.plot(w.latency_p95_ms, w.g_per_1000_requests, color="0.4", linestyle="--", marker=".", label="weighted sweep")
+    for marker, (_, r) in zip(MARKERS, schedule[schedule.policy != "weighted"].iterrows()):
+        ax.plot(r.latency_p95_ms, r.g_per_1000_requests, marker=marker, color="black", fillstyle="none",
+                linestyle="", label=r.policy)
+    ax.set_xlabel("latency p95 (ms)")
+    ax.set_ylabel(f"gCO2e per 1,000 requests ({schedule.energy_label.iloc[0]} energy)")
+    ax.legend(fontsize=7)
+
+
 def draw(name: str, plot: Callable, *args, out_dir: str | Path, size=(6, 4)) -> list[Path]:
     import matplotlib.pyplot as plt
 
@@ -145,16 +191,8 @@ def draw(name: str, plot: Callable, *args, out_dir: str | Path, size=(6, 4)) -> 
     return save(fig, Path(out_dir) / name)
 
 
-FIGURES = {
-    "accuracy_by_variant": "accuracy",
-    "latency_vs_throughput": "energy",
-    "energy_by_batch": "energy",
-    "pareto_accuracy_energy": "points",
-    "difficulty_by_length": "predictions",
-}
-
-
-def make_all(accuracy_path, energy_path, points_path, prediction_files, out_dir) -> list[Path]:
+def make_all(accuracy_path, energy_path, points_path, prediction_files, forecasts_path, forecast_metrics_path,
+             schedule_path, out_dir) -> list[Path]:
     accuracy, energy, points = (io.read_parquet(p) for p in (accuracy_path, energy_path, points_path))
     outs = []
     outs += draw("accuracy_by_variant", accuracy_by_variant, accuracy, out_dir=out_dir)
@@ -162,5 +200,8 @@ def make_all(accuracy_path, energy_path, points_path, prediction_files, out_dir)
     outs += draw("energy_by_batch", energy_by_batch, energy, out_dir=out_dir)
     outs += draw("pareto_accuracy_energy", pareto_plot, points, out_dir=out_dir)
     outs += draw("difficulty_by_length", difficulty, list(prediction_files), out_dir=out_dir)
+    outs += draw("forecast_vs_actual", forecast_vs_actual, io.read_parquet(forecasts_path), out_dir=out_dir, size=(8, 4))
+    outs += draw("forecast_mape_by_lead", mape_by_lead, io.read_parquet(forecast_metrics_path), out_dir=out_dir)
+    outs += draw("scheduler_front", scheduler_front, io.read_parquet(schedule_path), out_dir=out_dir)
     log.info("wrote %d figure files to %s", len(outs), out_dir)
     return outs

@@ -45,7 +45,8 @@ def energy_table(energy: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(wide, index=index).reset_index()
 
 
-def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: str | Path, n_boot: int, seed: int) -> pd.DataFrame:
+def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: str | Path, n_boot: int, seed: int,
+                forecast_metrics_path: str | Path | None = None, schedule_path: str | Path | None = None) -> pd.DataFrame:
     stats_dir, out_dir = Path(stats_dir), Path(out_dir)
     acc = io.read_parquet(stats_dir / "accuracy.parquet")
     energy = io.read_parquet(stats_dir / "energy.parquet")
@@ -62,7 +63,19 @@ def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: s
         tex += [f"% {title}", df.to_latex(index=False, escape=True, caption=title, na_rep="n/a") if len(df) else "% no rows", ""]
     io.write_text("\n".join(md), out_dir / "tables.md")
     io.write_text("\n".join(tex), out_dir / "tables.tex")
-    evidence = claims.Evidence(measurements, acc, n_boot=n_boot, seed=seed)
+    forecast = io.read_parquet(forecast_metrics_path) if forecast_metrics_path else None
+    schedule = io.read_parquet(schedule_path) if schedule_path else None
+    if forecast is not None:
+        from greenbench.carbon.forecast import day1_summary
+
+        day1 = day1_summary(forecast).pivot(index="zone", columns="model", values="mape").reset_index()
+        md += ["## Day-1 MAPE (%) by zone and forecaster (mean over lead 1-24 h, test period)", "",
+               day1.to_markdown(index=False, floatfmt=".2f"), ""]
+        io.write_text("\n".join(md), out_dir / "tables.md")
+    if schedule is not None:
+        md += ["## Carbon-aware scheduling", "", schedule.to_markdown(index=False, floatfmt=".4g"), ""]
+        io.write_text("\n".join(md), out_dir / "tables.md")
+    evidence = claims.Evidence(measurements, acc, n_boot=n_boot, seed=seed, forecast=forecast, schedule=schedule)
     verdicts = claims.check_claims(evidence)
     devices = ", ".join(sorted(set(measurements.device))) or "none"
     names = ", ".join(sorted(set(measurements.device_name.dropna()))) or "unknown"

@@ -61,5 +61,7 @@ def all_targets():
         paths.ENERGY_ALL,
         paths.PARETO_POINTS,
         f"{paths.PAPER_DIR}/claims.md",
+        paths.FORECAST_METRICS,
+        *expand(paths.SCHEDULE, scenario=config["carbon"]["schedule"]["scenarios"]),
         *expand(f"{paths.FIGURES_DIR}/{{name}}.png", name=paths.FIGURES),
     ]

@@ -44,6 +44,11 @@ rule figures:
         energy=f"{paths.STATS_DIR}/energy.parquet",
         points=paths.PARETO_POINTS,
         predictions=eval_files(),
+        forecasts=paths.FORECASTS,
+        forecast_metrics=paths.FORECAST_METRICS,
+        schedule=paths.SCHEDULE.format(
+            scenario=config["carbon"]["schedule"]["scenarios"][0]
+        ),
         lib=lib("figures"),
     output:
         report(
@@ -72,6 +77,10 @@ rule paper:
     input:
         stats=expand(f"{paths.STATS_DIR}/{{table}}.parquet", table=paths.STATS_TABLES),
         measurements=paths.ENERGY_ALL,
+        forecast_metrics=paths.FORECAST_METRICS,
+        schedule=paths.SCHEDULE.format(
+            scenario=config["carbon"]["schedule"]["scenarios"][0]
+        ),
         lib=lib("paper", "claims", "aggregate", "stats"),
     output:
         tables_md=f"{paths.PAPER_DIR}/tables.md",

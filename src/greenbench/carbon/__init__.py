@@ -1,0 +1,1 @@
+"""Carbon stage: grid-intensity traces, forecasters, and the carbon-aware scheduling simulation."""

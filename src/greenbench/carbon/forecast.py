@@ -1,0 +1,306 @@
+"""Forecasters of hourly carbon intensity (seasonal-naive, ridge on lags + calendar, TCN) with
+split-conformal prediction intervals, and a rolling-origin evaluation (one origin per day)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from greenbench import io, provenance
+from greenbench.carbon import metrics
+from greenbench.log import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Windows:
+    """Supervised windows: x (n, lookback) history, y (n, horizon) future, calendar of the origin."""
+
+    x: np.ndarray
+    y: np.ndarray
+    hour: np.ndarray       # origin hour of day (0-23)
+    dow: np.ndarray        # origin day of week
+    zone: np.ndarray
+    origin: np.ndarray     # origin timestamps (first forecast hour)
+
+
+def make_windows(values: np.ndarray, times: pd.DatetimeIndex, zone: str, lookback: int, horizon: int,
+                 origins: np.ndarray) -> Windows:
+    """Windows whose first forecast hour is at each index in ``origins``."""
+    origins = np.asarray([o for o in origins if o - lookback >= 0 and o + horizon <= len(values)], dtype=int)
+    idx_x = origins[:, None] + np.arange(-lookback, 0)[None, :]
+    idx_y = origins[:, None] + np.arange(horizon)[None, :]
+    t = times[origins]
+    return Windows(values[idx_x], values[idx_y], np.asarray(t.hour), np.asarray(t.dayofweek),
+                   np.full(len(origins), zone), np.asarray(t))
+
+
+def concat(ws: list[Windows]) -> Windows:
+    return Windows(*(np.concatenate([getattr(w, f) for w in ws]) for f in Windows.__dataclass_fields__))
+
+
+class SeasonalNaive:
+    """y[t+h] = y[t+h - k*period] for the smallest k that reaches into the history."""
+
+    def __init__(self, period: int):
+        self.period = period
+        self.name = f"seasonal_naive_{period}h"
+
+    def fit(self, train: Windows, seed: int = 0) -> "SeasonalNaive":
+        if train.x.shape[1] < self.period:
+            raise ValueError(f"{self.name} needs a lookback of at least {self.period} h")
+        return self
+
+    def predict(self, w: Windows) -> np.ndarray:
+        horizon = w.y.shape[1]
+        lookback = w.x.shape[1]
+        h = np.arange(horizon)
+        k = h // self.period + 1
+        return w.x[:, lookback + h - k * self.period]
+
+
+def _features(w: Windows, lookback_used: int) -> np.ndarray:
+    scale = w.x.mean(axis=1, keepdims=True) + 1e-6
+    lags = w.x[:, -lookback_used:] / scale
+    hour = np.eye(24)[w.hour]
+    dow = np.eye(7)[w.dow]
+    return np.hstack([lags, hour, dow, np.ones((len(w.x), 1))]), scale
+
+
+class Ridge:
+    """Direct multi-output ridge regression on scaled lags and origin calendar (one model, all zones)."""
+
+    name = "ridge"
+
+    def __init__(self, alpha: float = 1.0, lags: int = 168):
+        self.alpha, self.lags = alpha, lags
+
+    def fit(self, train: Windows, seed: int = 0) -> "Ridge":
+        self.lags = min(self.lags, train.x.shape[1])
+        X, scale = _features(train, self.lags)
+        Y = train.y / scale
+        A = X.T @ X + self.alpha * np.eye(X.shape[1])
+        self.W = np.linalg.solve(A, X.T @ Y)
+        return self
+
+    def predict(self, w: Windows) -> np.ndarray:
+        X, scale = _features(w, self.lags)
+        return (X @ self.W) * scale
+
+
+class TCN:
+    """Causal dilated 1-D convolutions over the (scaled) history plus origin calendar, direct
+    multi-horizon output. Trained seeded with AdamW on MAE."""
+
+    name = "tcn"
+
+    def __init__(self, lookback: int, horizon: int, channels: int = 32, levels: int = 5, kernel: int = 3,
+                 epochs: int = 10, batch_size: int = 256, learning_rate: float = 2e-3, max_train_windows: int = 0):
+        self.cfg = dict(lookback=lookback, horizon=horizon, channels=channels, levels=levels, kernel=kernel,
+                        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                        max_train_windows=max_train_windows)
+        self.net = None
+
+    def _build(self):
+        import torch
+        from torch import nn
+
+        c = self.cfg
+
+        class CausalBlock(nn.Module):
+            def __init__(self, cin, cout, dilation):
+                super().__init__()
+                self.pad = (c["kernel"] - 1) * dilation
+                self.conv1 = nn.Conv1d(cin, cout, c["kernel"], dilation=dilation)
+                self.conv2 = nn.Conv1d(cout, cout, c["kernel"], dilation=dilation)
+                self.skip = nn.Conv1d(cin, cout, 1) if cin != cout else nn.Identity()
+                self.act = nn.GELU()
+
+            def forward(self, x):
+                h = self.act(self.conv1(nn.functional.pad(x, (self.pad, 0))))
+                h = self.act(self.conv2(nn.functional.pad(h, (self.pad, 0))))
+                return self.act(h + self.skip(x))
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                layers, cin = [], 1
+                for i in range(c["levels"]):
+                    layers.append(CausalBlock(cin, c["channels"], 2 ** i))
+                    cin = c["channels"]
+                self.tcn = nn.Sequential(*layers)
+                self.head = nn.Sequential(nn.Linear(c["channels"] * 2 + 31, 256), nn.GELU(),
+                                          nn.Linear(256, c["horizon"]))
+
+            def forward(self, x, cal):
+                h = self.tcn(x.unsqueeze(1))
+                summary = torch.cat([h[:, :, -1], h.mean(dim=2), cal], dim=1)
+                return self.head(summary)
+
+        return Net()
+
+    def _tensors(self, w: Windows):
+        import torch
+
+        scale = w.x.mean(axis=1, keepdims=True) + 1e-6
+        x = torch.as_tensor(w.x / scale - 1.0, dtype=torch.float32)
+        cal = torch.as_tensor(np.hstack([np.eye(24)[w.hour], np.eye(7)[w.dow]]), dtype=torch.float32)
+        return x, cal, scale
+
+    def fit(self, train: Windows, seed: int = 0) -> "TCN":
+        import torch
+        from tqdm.auto import tqdm
+
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        if self.cfg["max_train_windows"] and len(train.x) > self.cfg["max_train_windows"]:
+            keep = np.sort(rng.choice(len(train.x), self.cfg["max_train_windows"], replace=False))
+            train = Windows(*(getattr(train, f)[keep] for f in Windows.__dataclass_fields__))
+        self.net = self._build()
+        x, cal, scale = self._tensors(train)
+        y = torch.as_tensor(train.y / scale - 1.0, dtype=torch.float32)
+        opt = torch.optim.AdamW(self.net.parameters(), lr=self.cfg["learning_rate"], weight_decay=1e-4)
+        steps = self.cfg["epochs"] * int(np.ceil(len(x) / self.cfg["batch_size"]))
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.cfg["learning_rate"], total_steps=max(steps, 1))
+        self.history = []
+        self.net.train()
+        with tqdm(total=steps, desc="train tcn", unit="step", mininterval=5) as bar:
+            for epoch in range(self.cfg["epochs"]):
+                perm = torch.as_tensor(rng.permutation(len(x)))
+                losses = []
+                for start in range(0, len(x), self.cfg["batch_size"]):
+                    b = perm[start:start + self.cfg["batch_size"]]
+                    loss = torch.nn.functional.l1_loss(self.net(x[b], cal[b]), y[b])
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    losses.append(loss.item())
+                    bar.update(1)
+                self.history.append({"epoch": epoch, "train_mae_scaled": float(np.mean(losses))})
+                bar.set_postfix(loss=f"{np.mean(losses):.4f}")
+        self.net.eval()
+        return self
+
+    def predict(self, w: Windows) -> np.ndarray:
+        import torch
+
+        x, cal, scale = self._tensors(w)
+        with torch.inference_mode():
+            out = torch.cat([self.net(x[i:i + 4096], cal[i:i + 4096]) for i in range(0, len(x), 4096)]).numpy()
+        return (out + 1.0) * scale
+
+    def save(self, directory: Path) -> None:
+        import torch
+
+        torch.save(self.net.state_dict(), directory / "tcn.pt")
+        (directory / "tcn.json").write_text(json.dumps({"config": self.cfg, "history": self.history}, indent=2))
+
+
+def conformal_halfwidths(actual: np.ndarray, forecast: np.ndarray, level: float) -> np.ndarray:
+    """Per-lead-time split-conformal half-widths of *relative* errors (finite-sample quantile)."""
+    rel = np.abs(actual - forecast) / np.maximum(np.abs(forecast), 1e-6)
+    n = rel.shape[0]
+    q = min(1.0, np.ceil((n + 1) * level) / n)
+    return np.quantile(rel, q, axis=0, method="higher")
+
+
+def zone_windows(traces: pd.DataFrame, zones, lookback: int, horizon: int, start: str, end: str, stride: int,
+                 daily: bool = False) -> Windows:
+    ws = []
+    for zone in zones:
+        g = traces[traces.zone == zone]
+        times = pd.DatetimeIndex(g["timestamp"])
+        values = g["ci"].to_numpy(float)
+        lo, hi = pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
+        candidates = np.flatnonzero((times >= lo) & (times < hi))
+        if daily:
+            candidates = candidates[times[candidates].hour == 0]
+        else:
+            candidates = candidates[::stride]
+        ws.append(make_windows(values, times, zone, lookback, horizon, candidates))
+    return concat(ws)
+
+
+METRICS_SCHEMA = pa.schema([("zone", pa.string()), ("model", pa.string()), ("lead_h", pa.int64()), ("mape", pa.float64()),
+                            ("mae", pa.float64()), ("coverage", pa.float64()), ("nominal_coverage", pa.float64()),
+                            ("origins", pa.int64())])
+FORECASTS_SCHEMA = pa.schema([("zone", pa.string()), ("model", pa.string()), ("origin", pa.timestamp("s", tz="UTC")),
+                              ("lead_h", pa.int64()), ("forecast", pa.float64()), ("low", pa.float64()),
+                              ("high", pa.float64()), ("actual", pa.float64())])
+
+
+def build_models(cfg: Mapping[str, Any]) -> list:
+    t = cfg["tcn"]
+    return [SeasonalNaive(24), SeasonalNaive(168), Ridge(alpha=float(cfg["ridge_alpha"])),
+            TCN(cfg["lookback_h"], cfg["horizon_h"], t["channels"], t["levels"], t["kernel"], t["epochs"],
+                t["batch_size"], t["learning_rate"], t["max_train_windows"])]
+
+
+def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, metrics_out: str | Path,
+                    forecasts_out: str | Path, model_dir: str | Path) -> pd.DataFrame:
+    """Train on the train period (last ``calibration_days`` held out for conformal intervals),
+    evaluate with daily rolling origins over the test period."""
+    traces = io.read_parquet(traces_path)
+    zones = list(cfg["zones"])
+    lookback, horizon = int(cfg["lookback_h"]), int(cfg["horizon_h"])
+    lookback_eff = max(lookback, 168)  # seasonal-naive 168 h needs a week of history
+    train_end = pd.Timestamp(cfg["train_end"], tz="UTC")
+    calib_start = train_end - pd.Timedelta(days=int(cfg["calibration_days"]))
+    fit = zone_windows(traces, zones, lookback_eff, horizon, cfg["train_start"], str(calib_start), int(cfg["train_stride_h"]))
+    calib = zone_windows(traces, zones, lookback_eff, horizon, str(calib_start), str(train_end), 1, daily=True)
+    test = zone_windows(traces, zones, lookback_eff, horizon, cfg["test_start"], cfg["test_end"], 1, daily=True)
+    if len(test.x) == 0:
+        raise ValueError("no test origins: check carbon.forecast.test_start/test_end against the traces")
+    level = float(cfg["interval_level"])
+    metric_rows, forecast_frames = [], []
+    with io.atomic_directory(model_dir) as tmp:
+        for model in build_models(cfg):
+            if model.name == "tcn":
+                # the TCN sees the last `lookback` hours only
+                cut = lambda w: Windows(w.x[:, -lookback:], w.y, w.hour, w.dow, w.zone, w.origin)  # noqa: E731
+                model.fit(cut(fit), seed)
+                predict = lambda w, m=model: m.predict(cut(w))  # noqa: E731
+                model.save(tmp)
+            else:
+                model.fit(fit, seed)
+                predict = model.predict
+            calib_pred, pred = predict(calib), predict(test)
+            low, high = np.empty_like(pred), np.empty_like(pred)
+            for zone in zones:  # per-zone, per-lead conformal half-widths
+                half = conformal_halfwidths(calib.y[calib.zone == zone], calib_pred[calib.zone == zone], level)
+                sel = test.zone == zone
+                low[sel], high[sel] = pred[sel] * (1 - half), pred[sel] * (1 + half)
+            for zone in zones:
+                sel = test.zone == zone
+                a, f, lo, hi = test.y[sel], pred[sel], low[sel], high[sel]
+                for lead, (m1, m2, cov) in enumerate(zip(metrics.mape(a, f), metrics.mae(a, f),
+                                                         metrics.coverage(a, lo, hi)), start=1):
+                    metric_rows.append({"zone": zone, "model": model.name, "lead_h": lead, "mape": m1, "mae": m2,
+                                        "coverage": cov, "nominal_coverage": 100 * level, "origins": int(sel.sum())})
+                n = int(sel.sum())
+                forecast_frames.append(pd.DataFrame({
+                    "zone": zone, "model": model.name, "origin": np.repeat(test.origin[sel], horizon),
+                    "lead_h": np.tile(np.arange(1, horizon + 1), n), "forecast": f.ravel(), "low": lo.ravel(),
+                    "high": hi.ravel(), "actual": a.ravel()}))
+            log.info("%s: day-1 MAPE %s", model.name, {z: round(metrics.day1(metrics.mape(test.y[test.zone == z], pred[test.zone == z])), 2) for z in zones})
+        io.write_json({"config": dict(cfg), "seed": seed, "provenance": provenance.collect()}, tmp / "forecasting.json")
+    table = pd.DataFrame(metric_rows, columns=METRICS_SCHEMA.names)
+    meta = {"train": [cfg["train_start"], str(calib_start)], "calibration": [str(calib_start), str(train_end)],
+            "test": [cfg["test_start"], cfg["test_end"]], "interval": "split conformal on relative errors, per zone and lead time"}
+    io.write_parquet(table, metrics_out, METRICS_SCHEMA, meta)
+    io.write_parquet(pd.concat(forecast_frames, ignore_index=True), forecasts_out, FORECASTS_SCHEMA, meta)
+    return table
+
+
+def day1_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Day-1 MAPE (mean over lead 1-24 h), MAE and coverage per zone and model."""
+    d = table[table.lead_h <= 24]
+    return d.groupby(["zone", "model"], sort=True)[["mape", "mae", "coverage"]].mean().reset_index()

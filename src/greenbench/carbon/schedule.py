@@ -1,0 +1,211 @@
+"""Carbon-aware routing simulation: hourly request streams from several origins, served in one
+of several zones; policies from carbon-agnostic to the perfect-information oracle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from greenbench import io
+from greenbench.log import get_logger
+
+log = get_logger(__name__)
+J_PER_KWH = 3.6e6
+
+RESULT_SCHEMA = pa.schema([
+    ("policy", pa.string()), ("weight", pa.float64()), ("requests", pa.int64()),
+    ("g_per_1000_requests", pa.float64()), ("latency_p95_ms", pa.float64()), ("slo_violations", pa.int64()),
+    ("slo_violation_share", pa.float64()), ("gap_closed", pa.float64()), ("deferred_requests", pa.int64()),
+    ("energy_j_per_request", pa.float64()), ("energy_label", pa.string()), ("forecaster", pa.string()),
+])
+
+
+@dataclass
+class Scenario:
+    zones: list[str]
+    hours: pd.DatetimeIndex
+    requests: np.ndarray          # (hours, origins) interactive request counts
+    deferrable: np.ndarray        # (hours, origins) deferrable request counts
+    latency: np.ndarray           # (origins, zones) network RTT ms
+    actual: np.ndarray            # (hours, zones) actual intensity g/kWh
+    forecast: np.ndarray          # (hours, zones) day-ahead forecast, issued at 00:00 UTC each day
+    static_ci: np.ndarray         # (zones,) mean intensity of the training period
+    slo_ms: float
+    energy_j: float               # per request, PUE included
+    inference_ms: tuple[float, float]  # lognormal (mu, sigma) of inference latency
+    inference_p95_ms: float
+
+
+def request_counts(hours: pd.DatetimeIndex, shares: np.ndarray, mean_rate: float, amplitude: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Poisson counts with a diurnal rate peaking at 12:00 UTC."""
+    rate = mean_rate * (1 + amplitude * np.sin(2 * np.pi * (np.asarray(hours.hour) - 6) / 24))
+    return rng.poisson(rate[:, None] * shares[None, :])
+
+
+def lognormal_from_percentiles(p50: float, p95: float) -> tuple[float, float]:
+    mu = np.log(max(p50, 1e-6))
+    sigma = max((np.log(max(p95, p50 * 1.0001)) - mu) / 1.6449, 1e-6)
+    return float(mu), float(sigma)
+
+
+def _choose(score: np.ndarray, feasible: np.ndarray) -> np.ndarray:
+    """argmin of score over feasible zones; score (hours, zones), feasible (origins, zones) -> (hours, origins)."""
+    masked = np.where(feasible[None, :, :], score[:, None, :], np.inf)
+    return masked.argmin(axis=2)
+
+
+def assign(sc: Scenario, policy: str, weight: float = 0.5) -> np.ndarray:
+    """Zone index per (hour, origin) for the interactive requests."""
+    feasible = sc.latency + sc.inference_p95_ms <= sc.slo_ms
+    feasible[np.arange(len(sc.latency)), sc.latency.argmin(axis=1)] = True   # the nearest zone is always allowed
+    n_hours = len(sc.hours)
+    if policy == "nearest":
+        return np.broadcast_to(sc.latency.argmin(axis=1), (n_hours, len(sc.latency))).copy()
+    if policy == "static_greenest":
+        return _choose(np.broadcast_to(sc.static_ci, (n_hours, len(sc.zones))), feasible)
+    if policy in ("forecast_greedy", "temporal_shift"):
+        return _choose(sc.forecast, feasible)
+    if policy in ("oracle", "oracle_shift"):
+        return _choose(sc.actual, feasible)
+    if policy == "weighted":
+        ci_norm = sc.forecast / np.nanmax(sc.forecast)
+        lat_norm = sc.latency / sc.slo_ms
+        score = weight * ci_norm[:, None, :] + (1 - weight) * lat_norm[None, :, :]
+        return score.argmin(axis=2)
+    raise ValueError(f"unknown policy '{policy}'")
+
+
+def defer(sc: Scenario, window_h: int, use_actual: bool) -> tuple[np.ndarray, np.ndarray]:
+    """For deferrable work arriving at hour t: the (hour, zone) with the lowest intensity in [t, t+window]."""
+    ci = sc.actual if use_actual else sc.forecast
+    n = len(sc.hours)
+    best_hour = np.empty(n, dtype=int)
+    best_zone = np.empty(n, dtype=int)
+    for t in range(n):
+        block = ci[t:min(n, t + window_h + 1)]
+        flat = int(np.argmin(block))
+        best_hour[t], best_zone[t] = t + flat // block.shape[1], flat % block.shape[1]
+    return best_hour, best_zone
+
+
+def evaluate_policy(sc: Scenario, policy: str, rng: np.random.Generator, weight: float = float("nan"),
+                    window_h: int = 0) -> dict[str, Any]:
+    zone_idx = assign(sc, policy, 0.5 if np.isnan(weight) else weight)
+    hours_i = np.arange(len(sc.hours))[:, None]
+    ci_served = sc.actual[hours_i, zone_idx]                                   # (hours, origins)
+    grams = (sc.requests * ci_served).sum() * sc.energy_j / J_PER_KWH
+    total = int(sc.requests.sum())
+    deferred = 0
+    d_counts = sc.deferrable.sum(axis=1)                                       # deferrable per hour
+    if policy in ("temporal_shift", "oracle_shift") and window_h > 0:
+        hour, zone = defer(sc, window_h, use_actual=(policy == "oracle_shift"))
+        grams += (d_counts * sc.actual[hour, zone]).sum() * sc.energy_j / J_PER_KWH
+        deferred = int(d_counts[hour != np.arange(len(hour))].sum())
+    else:  # deferrable work served like interactive work, at arrival
+        grams += (sc.deferrable * ci_served).sum() * sc.energy_j / J_PER_KWH
+    total += int(d_counts.sum())
+    # latency of interactive requests: RTT + lognormal inference latency, sampled per request
+    rtt = sc.latency[np.arange(sc.latency.shape[0])[None, :], zone_idx]        # (hours, origins)
+    per_request_rtt = np.repeat(rtt.ravel(), sc.requests.ravel())
+    latency = per_request_rtt + rng.lognormal(sc.inference_ms[0], sc.inference_ms[1], size=per_request_rtt.size)
+    # the SLO is on each flow's p95 latency: a flow (hour, origin) served where RTT + inference p95
+    # exceeds the SLO counts all its requests as violations
+    violations = int(sc.requests[rtt + sc.inference_p95_ms > sc.slo_ms].sum())
+    return {"policy": policy, "weight": weight, "requests": total, "g_per_1000_requests": 1000 * grams / total,
+            "latency_p95_ms": float(np.percentile(latency, 95)) if latency.size else float("nan"),
+            "slo_violations": violations, "slo_violation_share": violations / max(latency.size, 1),
+            "deferred_requests": deferred}
+
+
+def build_scenario(traces: pd.DataFrame, forecasts: pd.DataFrame, energy_j: float, inference_p50_ms: float,
+                   inference_p95_ms: float, cfg: Mapping[str, Any], seed: int) -> Scenario:
+    zones = list(cfg["zones"])
+    start = pd.Timestamp(cfg["start"], tz="UTC")
+    hours = pd.date_range(start, periods=int(cfg["days"]) * 24, freq="h")
+    wide = traces.pivot(index="timestamp", columns="zone", values="ci")
+    missing = [z for z in zones if z not in wide.columns]
+    if missing:
+        raise ValueError(f"carbon.schedule zones {missing} are not in the traces (carbon.zones)")
+    actual = wide.reindex(hours)[zones].to_numpy(float)
+    if np.isnan(actual).any():
+        raise ValueError(f"traces do not cover the simulation window {hours[0]}..{hours[-1]}")
+    train = wide[(wide.index >= pd.Timestamp(cfg["static_from"], tz="UTC")) & (wide.index < start)]
+    f = forecasts[forecasts.model == cfg["forecaster"]].copy()
+    if f.empty:
+        raise ValueError(f"forecaster '{cfg['forecaster']}' has no forecasts (carbon.schedule.forecaster)")
+    f["timestamp"] = f["origin"] + pd.to_timedelta(f["lead_h"] - 1, unit="h")
+    f = f[(f.lead_h <= 24)]  # day-ahead: the forecast issued at 00:00 covers that day
+    fwide = f.pivot_table(index="timestamp", columns="zone", values="forecast").reindex(hours)[zones]
+    if fwide.isna().any().any():
+        raise ValueError("forecasts do not cover the simulation window; move carbon.schedule.start into the test period")
+    shares = np.array([float(cfg["origin_shares"][z]) for z in zones])
+    latency = np.array([[float(cfg["latency_ms"][o][z]) for z in zones] for o in zones])
+    rng = np.random.default_rng(seed)
+    counts = request_counts(hours, shares / shares.sum(), float(cfg["mean_requests_per_hour"]),
+                            float(cfg["diurnal_amplitude"]), rng)
+    deferrable = rng.binomial(counts, float(cfg["deferrable_share"]))
+    return Scenario(zones, hours, counts - deferrable, deferrable, latency, actual, fwide.to_numpy(float),
+                    train[zones].mean().to_numpy(float), float(cfg["slo_ms"]), energy_j * float(cfg["pue"]),
+                    lognormal_from_percentiles(inference_p50_ms, inference_p95_ms), float(inference_p95_ms))
+
+
+def simulate(sc: Scenario, cfg: Mapping[str, Any], seed: int) -> pd.DataFrame:
+    rows = []
+    for i, policy in enumerate(["nearest", "static_greenest", "forecast_greedy", "oracle", "temporal_shift", "oracle_shift"]):
+        rows.append(evaluate_policy(sc, policy, np.random.default_rng([seed, i]), window_h=int(cfg["deferral_window_h"])))
+    for j, w in enumerate(cfg["weights"]):
+        rows.append(evaluate_policy(sc, "weighted", np.random.default_rng([seed, 100 + j]), weight=float(w)))
+    df = pd.DataFrame(rows)
+    df["gap_closed"] = gap_closed(df)
+    return df
+
+
+def gap_closed(df: pd.DataFrame) -> np.ndarray:
+    """Share of the static-greenest -> oracle gap a policy closes. Temporal shifting is compared
+    with the oracle that may shift too; every other policy with the spatial oracle."""
+    g = df.set_index("policy")["g_per_1000_requests"]
+    static = g["static_greenest"]
+    out = []
+    for policy, value in zip(df.policy, df.g_per_1000_requests):
+        oracle = g["oracle_shift"] if policy in ("temporal_shift", "oracle_shift") else g["oracle"]
+        gap = static - oracle
+        out.append((static - value) / gap if gap > 0 else np.nan)
+    return np.asarray(out)
+
+
+def energy_per_request(energy_stats: pd.DataFrame, cell: Mapping[str, Any]) -> tuple[float, float, float, str]:
+    """J per inference (gross), latency p50 and p95 proxy (ms) of the configured measured cell."""
+    e = energy_stats
+    for key in ("variant", "batch_size", "padding", "mode"):
+        e = e[e[key] == cell[key]]
+    if cell.get("device"):
+        e = e[e.device == cell["device"]]
+    j = e[e.metric == "j_per_inf_gross"].dropna(subset=["mean"])
+    lat = e[e.metric == "latency_p50_ms"]
+    lat95 = e[e.metric == "latency_p95_ms"]
+    if j.empty or lat.empty or lat95.empty:
+        raise ValueError(f"no measured energy for carbon.schedule.energy cell {dict(cell)}: "
+                         "is it in the study, and was energy available (not 'unavailable')?")
+    # a request's inference latency at this batch size is the batch latency
+    return (float(j["mean"].iloc[0]), float(lat["mean"].iloc[0]), float(lat95["mean"].iloc[0]),
+            str(j["energy_label"].iloc[0]))
+
+
+def run_schedule(traces_path, forecasts_path, energy_stats_path, out, cfg: Mapping[str, Any], seed: int) -> pd.DataFrame:
+    energy_j, p50, p95, label = energy_per_request(io.read_parquet(energy_stats_path), cfg["energy"])
+    sc = build_scenario(io.read_parquet(traces_path), io.read_parquet(forecasts_path), energy_j, p50, p95, cfg, seed)
+    df = simulate(sc, cfg, seed)
+    df["energy_j_per_request"] = sc.energy_j
+    df["energy_label"] = label
+    df["forecaster"] = cfg["forecaster"]
+    io.write_parquet(df, out, RESULT_SCHEMA, {"window": [str(sc.hours[0]), str(sc.hours[-1])], "zones": sc.zones,
+                                              "pue": cfg["pue"], "slo_ms": sc.slo_ms, "seed": seed,
+                                              "inference_latency_ms_p50": p50})
+    log.info("schedule: %s", df[["policy", "weight", "g_per_1000_requests", "gap_closed", "slo_violations"]].round(3).to_dict("records"))
+    return df

@@ -1,0 +1,147 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from greenbench import io
+from greenbench.carbon import forecast, metrics, schedule, traces
+
+EM_HEADER = ("Datetime (UTC),Country,Zone Name,Zone Id,Carbon Intensity gCO₂eq/kWh (direct),"
+             "Carbon Intensity gCO₂eq/kWh (LCA),Low Carbon Percentage,Renewable Percentage,Data Source,"
+             "Data Estimated,Data Estimation Method")
+
+
+def em_file(tmp_path, rows, name="DE_2021_hourly.csv"):
+    lines = [EM_HEADER] + [f"{ts},Germany,Germany,DE,{v},{v + 50},50,30,entsoe.eu,{str(est).lower()},"
+                           for ts, v, est in rows]
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def hours(n, start="2021-01-01 00:00:00"):
+    return [str(t) for t in pd.date_range(start, periods=n, freq="h")]
+
+
+def test_reads_electricity_maps_export(tmp_path):
+    path = em_file(tmp_path, [(t, 100 + i, i == 1) for i, t in enumerate(hours(5))])
+    out = traces.prepare_traces([path], tmp_path / "t.parquet", "direct", 3)
+    assert out.ci.tolist() == [100, 101, 102, 103, 104] and out.estimated.tolist() == [False, True, False, False, False]
+    assert str(out.timestamp.dt.tz) == "UTC" and not out.interpolated.any()
+    lca = traces.prepare_traces([path], tmp_path / "l.parquet", "lca", 3)
+    assert lca.ci.iloc[0] == 150
+    assert io.read_metadata(tmp_path / "t.parquet")["attribution"].startswith("Electricity Maps")
+
+
+def test_reads_generic_long_csv(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("timestamp,zone,carbon_intensity_gco2_per_kwh\n" +
+                    "".join(f"{t}Z,XX,{10 * i}\n" for i, t in enumerate(hours(4))))
+    out = traces.prepare_traces([path], tmp_path / "t.parquet", "direct", 0)
+    assert out.zone.unique().tolist() == ["XX"] and out.ci.tolist() == [0, 10, 20, 30]
+
+
+def test_short_gap_is_interpolated_and_flagged(tmp_path):
+    ts = hours(6)
+    path = em_file(tmp_path, [(ts[0], 100, False), (ts[1], 110, False), (ts[4], 140, False), (ts[5], 150, False)])
+    out = traces.prepare_traces([path], tmp_path / "t.parquet", "direct", 2)
+    assert out.ci.tolist() == pytest.approx([100, 110, 120, 130, 140, 150])
+    assert out.interpolated.tolist() == [False, False, True, True, False, False]
+
+
+@pytest.mark.parametrize("case, message, line", [
+    ("long_gap", "gap of 3 missing hours", 4),
+    ("duplicate", "duplicate timestamp", 4),
+    ("negative", "negative carbon intensity", 3),
+    ("unordered", "not increasing", 4),
+    ("off_hour", "not on the hour", 2),
+])
+def test_bad_traces_fail_naming_file_and_line(tmp_path, case, message, line):
+    ts = hours(8)
+    rows = {
+        "long_gap": [(ts[0], 1, False), (ts[1], 1, False), (ts[5], 1, False)],
+        "duplicate": [(ts[0], 1, False), (ts[1], 1, False), (ts[1], 2, False)],
+        "negative": [(ts[0], 1, False), (ts[1], -5, False), (ts[2], 1, False)],
+        "unordered": [(ts[0], 1, False), (ts[2], 1, False), (ts[1], 1, False)],
+        "off_hour": [("2021-01-01 00:30:00", 1, False), (ts[1], 1, False)],
+    }[case]
+    path = em_file(tmp_path, rows)
+    with pytest.raises(traces.TraceError) as err:
+        traces.prepare_traces([path], tmp_path / "t.parquet", "direct", 2)
+    assert message in str(err.value) and f"{path}:{line}:" in str(err.value)
+    assert not (tmp_path / "t.parquet").exists()
+
+
+def test_unknown_header_is_an_error(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(traces.TraceError, match=":1: unknown header"):
+        traces.read_trace(path)
+
+
+def test_metrics_basics():
+    a = np.array([[100.0, 200.0], [50.0, 0.0]])
+    f = np.array([[110.0, 180.0], [50.0, 5.0]])
+    assert metrics.mape(a, f).tolist() == pytest.approx([5.0, 10.0])  # zero actual ignored
+    assert metrics.mae(a, f).tolist() == pytest.approx([5.0, 12.5])
+    assert metrics.coverage(a, f - 11, f + 11).tolist() == pytest.approx([100.0, 50.0])
+    assert metrics.day1(np.arange(48)) == pytest.approx(11.5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(24, 200), st.integers(0, 5))
+def test_seasonal_naive_is_exact_on_periodic_series(lookback_extra, seed):
+    rng = np.random.default_rng(seed)
+    day = rng.uniform(50, 500, 24)
+    values = np.tile(day, 30)
+    times = pd.date_range("2022-01-01", periods=len(values), freq="h", tz="UTC")
+    w = forecast.make_windows(values, times, "Z", 24 + lookback_extra, 48, np.arange(300, 400))
+    pred = forecast.SeasonalNaive(24).fit(w).predict(w)
+    assert np.allclose(pred, w.y)
+
+
+def test_conformal_covers_exchangeable_errors():
+    rng = np.random.default_rng(0)
+    f_cal, f_test = rng.uniform(50, 150, (5000, 4)), rng.uniform(50, 150, (5000, 4))
+    y_cal = f_cal * (1 + rng.normal(0, 0.1, f_cal.shape))
+    y_test = f_test * (1 + rng.normal(0, 0.1, f_test.shape))
+    half = forecast.conformal_halfwidths(y_cal, f_cal, 0.9)
+    cov = metrics.coverage(y_test, f_test * (1 - half), f_test * (1 + half))
+    assert np.all(np.abs(cov - 90) < 1.5)
+
+
+def _scenario(rng, n_hours=48):
+    zones = ["A", "B", "C"]
+    actual = rng.uniform(10, 500, (n_hours, 3))
+    return schedule.Scenario(
+        zones=zones, hours=pd.date_range("2022-01-01", periods=n_hours, freq="h", tz="UTC"),
+        requests=rng.integers(0, 50, (n_hours, 3)), deferrable=rng.integers(0, 20, (n_hours, 3)),
+        latency=np.array([[5.0, 20, 60], [20, 5, 30], [60, 30, 5]]), actual=actual,
+        forecast=actual * rng.uniform(0.8, 1.2, actual.shape), static_ci=actual.mean(axis=0),
+        slo_ms=50.0, energy_j=1.0, inference_ms=(np.log(10.0), 0.1), inference_p95_ms=12.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000))
+def test_scheduler_oracle_bounds_and_feasibility(seed):
+    rng = np.random.default_rng(seed)
+    sc = _scenario(rng)
+    cfg = {"deferral_window_h": 6, "weights": [0.0, 1.0]}
+    df = schedule.simulate(sc, cfg, seed)
+    g = df.groupby("policy")["g_per_1000_requests"].min()
+    for policy in ("nearest", "static_greenest", "forecast_greedy"):
+        assert g["oracle"] <= g[policy] + 1e-12            # nobody beats perfect information spatially
+    assert g["oracle_shift"] <= g["oracle"] + 1e-12         # waiting can only help the oracle
+    hard = df[df.policy.isin(["nearest", "static_greenest", "forecast_greedy", "oracle"])]
+    assert (hard.slo_violations == 0).all()                  # hard-feasible policies never break the SLO
+    assert df.loc[df.policy == "oracle", "gap_closed"].isna().all() or \
+        df.loc[df.policy == "oracle", "gap_closed"].iloc[0] == pytest.approx(1.0)
+    assert (df.requests == df.requests.iloc[0]).all()
+
+
+def test_lognormal_from_percentiles():
+    mu, sigma = schedule.lognormal_from_percentiles(10.0, 20.0)
+    samples = np.random.default_rng(0).lognormal(mu, sigma, 200_000)
+    assert np.percentile(samples, 50) == pytest.approx(10.0, rel=0.02)
+    assert np.percentile(samples, 95) == pytest.approx(20.0, rel=0.03)

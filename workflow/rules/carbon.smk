@@ -1,0 +1,87 @@
+rule retrieve_carbon:
+    output:
+        paths.CARBON_TRACE_CSV,
+    log:
+        f"{LOGS}/retrieve_carbon/{{zone}}_{{year}}.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    script:
+        "../../scripts/retrieve_carbon.py"
+
+
+rule prepare_traces:
+    input:
+        csv=expand(
+            paths.CARBON_TRACE_CSV,
+            zone=config["carbon"]["zones"],
+            year=sorted(config["carbon"]["years"]),
+        ),
+        lib=lib("carbon/__init__", "carbon/traces"),
+    output:
+        paths.CARBON_TRACES,
+    log:
+        f"{LOGS}/prepare_traces.log",
+    benchmark:
+        f"{BENCHMARKS}/prepare_traces.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        column=config["carbon"]["column"],
+        max_gap_hours=config["carbon"]["max_gap_hours"],
+    script:
+        "../../scripts/prepare_traces.py"
+
+
+rule forecast_carbon:
+    input:
+        traces=paths.CARBON_TRACES,
+        lib=lib("carbon/__init__", "carbon/forecast", "carbon/metrics"),
+    output:
+        metrics=paths.FORECAST_METRICS,
+        forecasts=paths.FORECASTS,
+        model=directory(paths.FORECASTER_DIR),
+    log:
+        f"{LOGS}/forecast_carbon.log",
+    benchmark:
+        f"{BENCHMARKS}/forecast_carbon.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["compute"]["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    params:
+        forecast=config["carbon"]["forecast"],
+        zones=config["carbon"]["zones"],
+        seed=config["seed"],
+    script:
+        "../../scripts/forecast_carbon.py"
+
+
+rule simulate_schedule:
+    input:
+        traces=paths.CARBON_TRACES,
+        forecasts=paths.FORECASTS,
+        energy=f"{paths.STATS_DIR}/energy.parquet",
+        lib=lib("carbon/__init__", "carbon/schedule"),
+    output:
+        paths.SCHEDULE,
+    log:
+        f"{LOGS}/simulate_schedule/{{scenario}}.log",
+    benchmark:
+        f"{BENCHMARKS}/simulate_schedule/{{scenario}}.tsv"
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        schedule=config["carbon"]["schedule"],
+        zones=config["carbon"]["zones"],
+        seed=config["seed"],
+    script:
+        "../../scripts/simulate_schedule.py"
