@@ -64,7 +64,8 @@ def test_finetune_learns_and_is_deterministic(tokens, tiny_model_dir, tmp_path):
         assert (tmp_path / "a" / "model" / name).exists()
     log = io.read_parquet(tmp_path / "a" / "model" / "training_log.parquet")
     assert log.step.tolist() == list(range(96))
-    assert list(preds.columns) == ["idx", "label", "prediction", "confidence", "length"]
+    assert list(preds.columns) == ["idx", "label", "prediction", "confidence", "length", "route"]
+    assert (preds.route == -1).all()  # no router in fp32
     assert preds.idx.tolist() == sorted(preds.idx) and ((preds.confidence >= 0.5) & (preds.confidence <= 1)).all()
     assert meta["accuracy"] == pytest.approx((preds.prediction == preds.label).mean())
 

@@ -118,3 +118,4 @@ def test_router_sends_each_query_to_one_tier(tiny):
         split = _Router(cheap, precise, est, AdaptiveScheduler(5.5, 0.0), ["a", "b"])  # lengths 3..8
         split.forward(ids, mask)
         assert split.info["tier_counts"] == [3, 3]
+        assert split.last_routes.tolist() == [0, 0, 0, 1, 1, 1]

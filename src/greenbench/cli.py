@@ -84,6 +84,94 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_build_variant(args) -> int:
+    from greenbench.variants import get
+
+    cfg = _config(args)
+    recipe = get(args.variant)
+    if recipe.build is None:
+        print(f"variant '{args.variant}' has nothing to build")
+        return 0
+    recipe.build(paths.BASELINE.format(model=args.model), paths.TOKENS.format(model=args.model, split="train"),
+                 paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=args.variant), args.device,
+                 cfg["variants"].get(args.variant, {}), cfg["seed"], cfg["finetune"])
+    return 0
+
+
+def cmd_measure_energy(args) -> int:
+    """One trial (or several) on this host; on a GPU host: --device cuda."""
+    from greenbench.energy.protocol import run_trial
+    from greenbench.variants import get
+
+    cfg = _config(args)
+    spec = cfg["models"][args.model]
+    names = args.variant or cfg["study"]["variants"]
+    artifacts = {}
+    for name in names:
+        path = Path(paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=name))
+        if get(name).build is not None and path.exists():
+            artifacts[name] = path
+    energy = dict(cfg["energy"])
+    for key in ("batch_sizes", "paddings", "modes"):
+        if getattr(args, key):
+            energy[key] = getattr(args, key)
+    for trial in args.trial or range(cfg["energy"]["trials"]):
+        run_trial(paths.BASELINE.format(model=args.model), paths.TOKENS.format(model=args.model, split="dev"),
+                  args.out.format(device=args.device, model=args.model, trial=trial) if args.out else
+                  paths.ENERGY_TRIAL.format(device=args.device, model=args.model, trial=trial),
+                  model_name=args.model, device=args.device, variant_names=names, artifacts=artifacts,
+                  variant_params=cfg["variants"], trial=int(trial), seed=cfg["seed"], cfg=energy,
+                  max_length=spec["max_length"], threads=cfg["compute"]["threads"])
+    return 0
+
+
+def cmd_carbon(args) -> int:
+    """prepare traces -> forecasts -> schedule, with the layout's paths."""
+    from greenbench.carbon import forecast, schedule, traces
+
+    cfg = _config(args)
+    c = cfg["carbon"]
+    files = [traces.retrieve_trace(z, y, paths.CARBON_TRACE_CSV.format(zone=z, year=y))
+             for z in c["zones"] for y in sorted(c["years"])]
+    traces.prepare_traces(files, paths.CARBON_TRACES, c["column"], c["max_gap_hours"])
+    table = forecast.run_forecasting(paths.CARBON_TRACES, {**c["forecast"], "zones": c["zones"]}, cfg["seed"],
+                                     paths.FORECAST_METRICS, paths.FORECASTS, paths.FORECASTER_DIR)
+    print(forecast.day1_summary(table).pivot(index="zone", columns="model", values="mape").round(2).to_string())
+    energy_stats = Path(paths.STATS_DIR) / "energy.parquet"
+    if energy_stats.exists():
+        for scenario in c["schedule"]["scenarios"]:
+            schedule.run_schedule(paths.CARBON_TRACES, paths.FORECASTS, energy_stats,
+                                  paths.SCHEDULE.format(scenario=scenario), {**c["schedule"], "zones": c["zones"]},
+                                  cfg["seed"])
+    else:
+        print(f"skipping the schedule simulation: {energy_stats} does not exist yet (run `greenbench report` first)")
+    return 0
+
+
+def cmd_report(args) -> int:
+    """aggregate -> Pareto -> paper tables and claims (figures need the carbon outputs too)."""
+    import glob
+
+    from greenbench.aggregate import aggregate
+    from greenbench.energy.protocol import combine_trials
+    from greenbench.fronts import write_fronts
+    from greenbench.paper import write_paper
+
+    cfg = _config(args)
+    trials = sorted(glob.glob("results/energy/*/*/trial-*.parquet"))
+    combine_trials(trials, paths.ENERGY_ALL)
+    preds = sorted(glob.glob(paths.EVAL.format(device="*", model="*", variant="*")))
+    aggregate(paths.ENERGY_ALL, preds, paths.STATS_DIR, cfg["stats"], cfg["seed"])
+    write_fronts(f"{paths.STATS_DIR}/accuracy.parquet", f"{paths.STATS_DIR}/energy.parquet", paths.PARETO_POINTS,
+                 paths.PARETO_HYPERVOLUME)
+    schedule = paths.SCHEDULE.format(scenario=cfg["carbon"]["schedule"]["scenarios"][0])
+    verdicts = write_paper(paths.STATS_DIR, paths.ENERGY_ALL, paths.PAPER_DIR, cfg["stats"]["bootstrap"], cfg["seed"],
+                           forecast_metrics_path=paths.FORECAST_METRICS if Path(paths.FORECAST_METRICS).exists() else None,
+                           schedule_path=schedule if Path(schedule).exists() else None)
+    print(verdicts[["id", "verdict"]].to_string(index=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="greenbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +197,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--variant", action="append")
+    p = add("build-variant", cmd_build_variant, "build a variant's artifact (e.g. adaptive calibration)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--variant", required=True)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p = add("measure-energy", cmd_measure_energy, "energy/latency trials on this host")
+    p.add_argument("--model", required=True)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--variant", action="append", help="default: study.variants")
+    p.add_argument("--trial", type=int, action="append", help="default: all of energy.trials")
+    p.add_argument("--batch-sizes", dest="batch_sizes", type=int, nargs="+")
+    p.add_argument("--paddings", nargs="+", choices=["dynamic", "fixed"])
+    p.add_argument("--modes", nargs="+", choices=["eager", "cuda_graph"])
+    p.add_argument("--out", help="output pattern with {device}, {model}, {trial} (default: the workflow layout)")
+    add("carbon", cmd_carbon, "carbon traces, forecasters and the scheduling simulation")
+    add("report", cmd_report, "statistics, Pareto fronts, tables and the claims check from existing results")
     return parser
 
 

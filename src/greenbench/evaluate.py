@@ -24,6 +24,7 @@ PREDICTIONS_SCHEMA = pa.schema(
         pa.field("prediction", pa.int8(), nullable=False),
         pa.field("confidence", pa.float32(), nullable=False),
         pa.field("length", pa.int32(), nullable=False),
+        pa.field("route", pa.int8(), nullable=False),  # adaptive router's tier (0 cheap, 1 precise); -1 = no router
     ]
 )
 
@@ -52,10 +53,13 @@ def predict(prepared: variants.Prepared, tokens: pd.DataFrame, batch_size: int, 
 
     order = np.argsort(tokens["length"].to_numpy(), kind="stable")
     probs = np.zeros((len(tokens), models.NUM_LABELS), dtype=np.float32)
+    routes = np.full(len(tokens), -1, dtype=np.int8)
     with torch.inference_mode():
         for batch in tqdm(list(iter_batches(tokens, batch_size, pad_id, order=order)), desc="evaluate", unit="batch", mininterval=5):
             logits = prepared.forward(batch.input_ids.to(prepared.device), batch.attention_mask.to(prepared.device))
             probs[batch.rows] = torch.softmax(logits, dim=-1).cpu().numpy()
+            if prepared.last_routes is not None:
+                routes[batch.rows] = prepared.last_routes.cpu().numpy()
     return pd.DataFrame(
         {
             "idx": tokens["idx"].to_numpy(dtype=np.int32),
@@ -63,6 +67,7 @@ def predict(prepared: variants.Prepared, tokens: pd.DataFrame, batch_size: int, 
             "prediction": probs.argmax(axis=1).astype(np.int8),
             "confidence": probs.max(axis=1).astype(np.float32),
             "length": tokens["length"].to_numpy(dtype=np.int32),
+            "route": routes,
         }
     )
 

@@ -113,26 +113,44 @@ def pareto_plot(points: pd.DataFrame, ax) -> None:
     ax.legend(fontsize=7, ncol=2)
 
 
-def difficulty(prediction_files: list[str | Path], ax) -> None:
+def _predictions(prediction_files) -> pd.DataFrame:
     rows = []
     for path in prediction_files:
         meta = io.read_metadata(path)
         df = io.read_parquet(path)
         if df.empty:
             continue
-        df["variant"], df["device"] = meta["variant"], meta["device"]
-        rows.append(df)
-    if not rows:
-        return _empty(ax, "no predictions")
-    df = pd.concat(rows)
-    df["length bin"] = pd.qcut(df["length"], q=4, duplicates="drop").astype(str)
+        rows.append(df.assign(variant=meta["variant"], device=meta["device"]))
+    return pd.concat(rows) if rows else pd.DataFrame()
+
+
+def difficulty(prediction_files: list[str | Path], axes) -> None:
+    """Accuracy by length and by confidence quartile per variant, and the adaptive router's choices."""
+    df = _predictions(prediction_files)
+    if df.empty:
+        for ax in axes:
+            _empty(ax, "no predictions")
+        return
     df["correct"] = (df.prediction == df.label).astype(float)
-    table = df.groupby(["variant", "length bin"], observed=True)["correct"].mean().reset_index()
-    for marker, (variant, g) in zip(MARKERS * 3, table.groupby("variant")):
-        ax.plot(g["length bin"], g["correct"], marker=marker, color="black", fillstyle="none", label=variant)
-    ax.set_xlabel("sentence length bin (tokens, quartiles)")
-    ax.set_ylabel("accuracy")
-    ax.legend(fontsize=7, ncol=2)
+    df["length bin"] = pd.qcut(df["length"], q=4, duplicates="drop").astype(str)
+    df["confidence bin"] = pd.cut(df["confidence"], [0.5, 0.7, 0.9, 0.99, 1.0], include_lowest=True).astype(str)
+    for ax, col in zip(axes[:2], ["length bin", "confidence bin"]):
+        table = df.groupby(["variant", col], observed=True)["correct"].mean().reset_index()
+        for marker, (variant, g) in zip(MARKERS * 3, table.groupby("variant")):
+            ax.plot(g[col], g["correct"], marker=marker, color="black", fillstyle="none", label=variant)
+        ax.set_xlabel(f"{col} ({'tokens' if col.startswith('length') else 'max softmax'})")
+        ax.set_ylabel("accuracy")
+        ax.tick_params(axis="x", rotation=30)
+    axes[0].legend(fontsize=6, ncol=2)
+    routed = df[df.route >= 0]
+    if routed.empty:
+        return _empty(axes[2], "no adaptive router in this study")
+    share = routed.groupby("length bin", observed=True)["route"].apply(lambda r: float((r == 0).mean())).reset_index()
+    axes[2].bar(share["length bin"], share["route"], color="0.7", edgecolor="black", hatch="//")
+    axes[2].set_ylim(0, 1)
+    axes[2].set_xlabel("length bin (tokens)")
+    axes[2].set_ylabel("share answered by the cheap tier")
+    axes[2].tick_params(axis="x", rotation=30)
 
 
 def forecast_vs_actual(forecasts: pd.DataFrame, ax) -> None:
@@ -181,11 +199,11 @@ def scheduler_front(schedule: pd.DataFrame, ax) -> None:
     ax.legend(fontsize=7)
 
 
-def draw(name: str, plot: Callable, *args, out_dir: str | Path, size=(6, 4)) -> list[Path]:
+def draw(name: str, plot: Callable, *args, out_dir: str | Path, size=(6, 4), panels: int = 1) -> list[Path]:
     import matplotlib.pyplot as plt
 
     _style()
-    fig, ax = plt.subplots(figsize=size)
+    fig, ax = plt.subplots(1, panels, figsize=size)
     plot(*args, ax)
     fig.tight_layout()
     return save(fig, Path(out_dir) / name)
@@ -199,7 +217,7 @@ def make_all(accuracy_path, energy_path, points_path, prediction_files, forecast
     outs += draw("latency_vs_throughput", latency_vs_throughput, energy, out_dir=out_dir)
     outs += draw("energy_by_batch", energy_by_batch, energy, out_dir=out_dir)
     outs += draw("pareto_accuracy_energy", pareto_plot, points, out_dir=out_dir)
-    outs += draw("difficulty_by_length", difficulty, list(prediction_files), out_dir=out_dir)
+    outs += draw("difficulty_by_length", difficulty, list(prediction_files), out_dir=out_dir, size=(14, 4), panels=3)
     outs += draw("forecast_vs_actual", forecast_vs_actual, io.read_parquet(forecasts_path), out_dir=out_dir, size=(8, 4))
     outs += draw("forecast_mape_by_lead", mape_by_lead, io.read_parquet(forecast_metrics_path), out_dir=out_dir)
     outs += draw("scheduler_front", scheduler_front, io.read_parquet(schedule_path), out_dir=out_dir)

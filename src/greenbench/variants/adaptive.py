@@ -191,6 +191,7 @@ class _Router(Prepared):
         rest = (~answered).nonzero(as_tuple=True)[0]
         if rest.numel():
             logits[rest] = self.precise.forward(*self._trim(input_ids[rest], attention_mask[rest]))
+        self.last_routes = (~answered).to(torch.int8)
         self.info["tier_counts"][0] += int(answered.sum())
         self.info["tier_counts"][1] += int(rest.numel())
         return logits

@@ -23,6 +23,7 @@ class Prepared:
     device: str
     context: Callable[[], ContextManager] = contextlib.nullcontext
     info: dict[str, Any] = field(default_factory=dict)
+    last_routes: Any = None  # routers: the tier (0 cheap, 1 precise) of each row of the last forward
 
     def forward(self, input_ids, attention_mask):
         with self.context():
