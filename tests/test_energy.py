@@ -203,3 +203,33 @@ def test_meter_failure_marks_cells_invalid_and_trial_goes_on(tiny_model_dir, dev
     assert len(invalid) >= 1 and invalid.reason.str.contains("GPU_IS_LOST").all() and not invalid.valid.any()
     ok = measured[measured.status == "ok"]
     assert (ok.energy_source == "nvml_counter").all()
+
+
+class _Scripted:
+    """A meter whose windows return scripted joules (idle, busy, idle, ...)."""
+
+    source = "scripted"
+
+    def __init__(self, joules):
+        self.joules = list(joules)
+
+    def begin(self):
+        pass
+
+    def end(self):
+        from greenbench.energy.meters import ESTIMATED, Reading
+
+        return Reading(self.source, ESTIMATED, self.joules.pop(0))
+
+
+def test_negative_net_energy_is_withheld_not_reported(tiny_model_dir, dev_tokens):
+    from greenbench import variants
+    from greenbench.energy.protocol import Cell, make_batches, measure_cell
+
+    prepared = variants.get("fp32").prepare(models.load_classifier(str(tiny_model_dir)), "cpu", None, {})
+    batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
+    # idle windows report far more energy than the busy window: an estimator lagging behind
+    monitor = EnergyMonitor(_Scripted([100.0, 0.01, 100.0]))
+    row = measure_cell(prepared, Cell("fp32", 4, "dynamic", "eager"), batches, "cpu", CFG, monitor)
+    assert row["j_per_inf_gross"] > 0 and row["j_per_inf_net"] is None
+    assert "net energy not resolvable" in row["flags"]

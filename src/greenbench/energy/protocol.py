@@ -219,6 +219,12 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
         flags.append(f"window {window.seconds:.2f}s shorter than {window_s}s")
     if idle_w is None and primary.label != UNAVAILABLE:
         flags.append(f"idle power unavailable: {why_before or why_after}")
+    net = (gross - idle_j) if idle_j is not None else None
+    if net is not None and net <= 0:
+        # the meter cannot resolve load above idle in this window (e.g. codecarbon's 1 s load sampling
+        # lags short windows): no net value rather than a negative one
+        flags.append(f"net energy not resolvable: idle {idle_j:.4g} J/inf >= gross {gross:.4g} J/inf")
+        net = None
     co2 = window.readings.get("codecarbon")
     row.update(
         valid=window.valid, flags="; ".join(flags + window.reasons),
@@ -226,7 +232,7 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
         latency_p50_ms=p50, latency_p95_ms=p95, latency_p99_ms=p99, throughput_per_s=inferences / window.seconds,
         energy_source=primary.source, energy_label=primary.label,
         j_per_inf_gross=gross, j_per_inf_idle=idle_j,
-        j_per_inf_net=(gross - idle_j) if idle_j is not None else None, idle_power_w=idle_w,
+        j_per_inf_net=net, idle_power_w=idle_w,
         integrated_label=cross.label if cross else UNAVAILABLE,
         j_per_inf_gross_integrated=(cross.joules / inferences) if cross and cross.joules is not None else None,
         counter_vs_integrated=window.disagreement,
