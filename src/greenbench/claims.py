@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 
 from greenbench import stats
@@ -209,4 +208,4 @@ def summary_counts(df: pd.DataFrame) -> dict[str, int]:
     return {k: int(v) for k, v in df.verdict.value_counts().items()}
 
 
-__all__ = ["CLAIMS", "Evidence", "check_claims", "to_markdown", "summary_counts", "np"]
+__all__ = ["CLAIMS", "Evidence", "check_claims", "to_markdown", "summary_counts"]

@@ -87,11 +87,7 @@ def evaluate(
     variant_params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write per-example predictions; a variant that does not apply writes an empty, labelled file."""
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
-    models.seed_everything(seed)
+    models.prepare_runtime(seed, threads)
     recipe = variants.get(variant)
     reason = recipe.applicability(device)
     meta: dict[str, Any] = {"model": model_name, "variant": variant, "device": device, "family": recipe.family}

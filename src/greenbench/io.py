@@ -24,6 +24,18 @@ def _tmp_sibling(path: Path, suffix: str = "") -> Path:
     return Path(name)
 
 
+@contextlib.contextmanager
+def atomic_file(path: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` that replaces it only if the block succeeds."""
+    path = Path(path)
+    tmp = _tmp_sibling(path, suffix)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_parquet(
     df: pd.DataFrame,
     path: str | Path,
@@ -45,12 +57,8 @@ def write_parquet(
         meta = dict(table.schema.metadata or {})
         meta[METADATA_KEY] = json.dumps(metadata, sort_keys=True, default=str).encode()
         table = table.replace_schema_metadata(meta)
-    tmp = _tmp_sibling(path, ".parquet")
-    try:
+    with atomic_file(path, ".parquet") as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -68,36 +76,21 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
 
 def write_json(obj: Any, path: str | Path) -> Path:
-    path = Path(path)
-    tmp = _tmp_sibling(path, ".json")
-    try:
+    with atomic_file(path, ".json") as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def write_text(text: str, path: str | Path) -> Path:
-    path = Path(path)
-    tmp = _tmp_sibling(path)
-    try:
+    with atomic_file(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def copy_file(src: str | Path, dst: str | Path) -> Path:
-    dst = Path(dst)
-    tmp = _tmp_sibling(dst)
-    try:
+    with atomic_file(dst) as tmp:
         shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dst
+    return Path(dst)
 
 
 @contextlib.contextmanager

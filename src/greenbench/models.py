@@ -64,6 +64,15 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
+def prepare_runtime(seed: int, threads: int | None = None) -> None:
+    """Threads and seeds for a job: the same seed gives the same predictions on CPU."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    seed_everything(seed)
+
+
 def load_tokenizer(name_or_path: str):
     from transformers import AutoTokenizer
 

@@ -126,11 +126,7 @@ def finetune_baseline(
     model_name: str = "model",
 ) -> dict[str, Any]:
     """Fine-tune (or, with ``finetune=False``, just package) the baseline into ``out_dir``."""
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
-    models.seed_everything(seed)
+    models.prepare_runtime(seed, threads)
     name_or_path = models.resolve_source(source)
     tokenizer = models.load_tokenizer(name_or_path)
     model = models.load_classifier(name_or_path)

@@ -4,7 +4,6 @@ of several zones; policies from carbon-agnostic to the perfect-information oracl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np

@@ -6,7 +6,6 @@ import csv
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -160,4 +159,4 @@ def series(traces: pd.DataFrame, zone: str) -> pd.Series:
     return pd.Series(g["ci"].to_numpy(float), index=pd.DatetimeIndex(g["timestamp"]))
 
 
-__all__ = ["TraceError", "read_trace", "validate_and_fill", "prepare_traces", "retrieve_trace", "series", "np"]
+__all__ = ["TraceError", "read_trace", "validate_and_fill", "prepare_traces", "retrieve_trace", "series"]

@@ -286,9 +286,7 @@ def run_trial(
 
     from greenbench.evaluate import prepared_footprint
 
-    if threads:
-        torch.set_num_threads(threads)
-    models.seed_everything(seed + trial)
+    models.prepare_runtime(seed + trial, threads)
     tokens = data.subset(io.read_parquet(dev_tokens), int(cfg["max_inputs"]), seed)
     tokenizer = models.load_tokenizer(str(model_dir))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
