@@ -127,8 +127,7 @@ def _cheaper_at_similar_accuracy(variant: str, max_loss: float, min_ratio: float
 def _carbon_aware(ev: Evidence) -> tuple[str, str]:
     if ev.schedule is None or ev.schedule.empty:
         return "scheduler not simulated", UNTESTABLE
-    g = ev.schedule.set_index(ev.schedule.policy.where(ev.schedule.policy != "weighted",
-                                                       "weighted"))
+    g = ev.schedule[ev.schedule.policy != "weighted"].set_index("policy")
     nearest = float(g.loc["nearest", "g_per_1000_requests"])
     greedy = float(g.loc["forecast_greedy", "g_per_1000_requests"])
     static = float(g.loc["static_greenest", "g_per_1000_requests"])
