@@ -119,3 +119,75 @@ def test_router_sends_each_query_to_one_tier(tiny):
         split.forward(ids, mask)
         assert split.info["tier_counts"] == [3, 3]
         assert split.last_routes.tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def _logits(prepared, ids, mask):
+    with torch.inference_mode():
+        return prepared.forward(ids, mask)
+
+
+def test_topk_with_k_at_least_length_equals_dense(tiny):
+    ids, mask = _batch(n=4, width=8)
+    dense = variants.get("dense_eager").prepare(copy.deepcopy(tiny), "cpu", None, {})
+    topk = variants.get("topk8").prepare(copy.deepcopy(tiny), "cpu", None, {})  # 8 >= every length here
+    assert torch.allclose(_logits(dense, ids, mask), _logits(topk, ids, mask), atol=1e-5)
+    sdpa = variants.get("fp32").prepare(copy.deepcopy(tiny), "cpu", None, {})
+    assert torch.allclose(_logits(dense, ids, mask), _logits(sdpa, ids, mask), atol=1e-4)
+
+
+def test_sparse_attention_respects_padding_and_sparsifies():
+    from greenbench.variants.sparse_attention import sparse_attention
+
+    class M(torch.nn.Module):
+        def __init__(self, rule):
+            super().__init__()
+            self.config = type("C", (), {"greenbench_sparse": rule})()
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 10, 4, generator=g) for _ in range(3))
+    mask = torch.zeros(2, 1, 1, 10)
+    mask[:, :, :, 7:] = torch.finfo(torch.float32).min  # last 3 keys are padding
+    _, probs = sparse_attention(M({"kind": "topk", "k": 4}), q, k, v, mask)
+    assert probs.shape == (2, 3, 10, 10)
+    assert torch.allclose(probs.sum(-1), torch.ones(2, 3, 10))
+    assert ((probs > 0).sum(-1) <= 4).all() and (probs[..., 7:] == 0).all()
+    _, probs = sparse_attention(M({"kind": "threshold", "tau": 0.5}), q, k, v, mask)
+    assert torch.allclose(probs.sum(-1), torch.ones(2, 3, 10)) and (probs[..., 7:] == 0).all()
+    assert ((probs > 0).sum(-1) < 7).float().mean() > 0.5  # most rows drop some keys
+
+
+def test_sparse_attention_passes_gradients():
+    from greenbench.variants.sparse_attention import sparse_attention
+
+    class M(torch.nn.Module):
+        config = type("C", (), {"greenbench_sparse": {"kind": "topk", "k": 3}})()
+
+    q = torch.randn(1, 2, 6, 4, requires_grad=True)
+    out, _ = sparse_attention(M(), q, torch.randn(1, 2, 6, 4), torch.randn(1, 2, 6, 4), None)
+    out.sum().backward()
+    assert q.grad is not None and torch.isfinite(q.grad).all() and q.grad.abs().sum() > 0
+
+
+def test_sparse_attention_accepts_boolean_masks():
+    from greenbench.variants.sparse_attention import sparse_attention
+
+    class M(torch.nn.Module):
+        config = type("C", (), {"greenbench_sparse": {"kind": "topk", "k": 10}})()
+
+    g = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(1, 1, 5, 4, generator=g) for _ in range(3))
+    keep = torch.tensor([True, True, True, False, False]).view(1, 1, 1, 5)
+    additive = torch.zeros(1, 1, 1, 5).masked_fill(~keep, torch.finfo(torch.float32).min)
+    out_bool, p_bool = sparse_attention(M(), q, k, v, keep)
+    out_add, p_add = sparse_attention(M(), q, k, v, additive)
+    assert torch.allclose(out_bool, out_add) and (p_bool[..., 3:] == 0).all()
+
+
+def test_sparse_variant_ignores_padding_in_a_real_model(tiny):
+    """Appending padding must not change a sentence's logits (the kernel receives the padding mask)."""
+    topk = variants.get("topk16").prepare(copy.deepcopy(tiny), "cpu", None, {})
+    ids = torch.tensor([[5, 6, 7, 8]])
+    short = _logits(topk, ids, torch.ones_like(ids))
+    padded_ids = torch.tensor([[5, 6, 7, 8, 0, 0, 0]])
+    padded = _logits(topk, padded_ids, torch.tensor([[1, 1, 1, 1, 0, 0, 0]]))
+    assert torch.allclose(short, padded, atol=1e-5)
