@@ -34,10 +34,8 @@ def save(fig, stem: str | Path) -> list[Path]:
     outs = []
     for ext in ("pdf", "png"):
         final = stem.with_suffix(f".{ext}")
-        tmp = final.with_name(f".{final.name}.tmp.{ext}")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(tmp, dpi=150, bbox_inches="tight")
-        tmp.replace(final)
+        with io.atomic_file(final) as tmp:
+            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
         outs.append(final)
     plt.close(fig)
     return outs

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from greenbench.variants.base import Prepared, Variant, get, register
+from greenbench.variants.base import Prepared, Variant, cuda_available, get, register
 
 SCORE_QUANTILES = np.round(np.arange(0.0, 1.0001, 0.05), 2)
 CONFIDENCE_GRID = (0.0, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -212,12 +212,6 @@ def _prepare(model, device, artifact, params) -> Prepared:
     return router
 
 
-def _requirements(device: str) -> str | None:
-    from greenbench.variants.base import cuda_available
-
-    return cuda_available(device)
-
-
 register(Variant("adaptive", "adaptive", ("cpu", "cuda"),
                  "per-query precision: complexity estimator + confidence gate routes to a cheap or a precise tier",
-                 _prepare, requirements=_requirements, build=build))
+                 _prepare, requirements=cuda_available, build=build))
