@@ -71,21 +71,31 @@ def cmd_finetune(args) -> int:
     return 0
 
 
+def _artifact(args, variant: str) -> Path | None:
+    """The built artifact of ``variant`` for this model and device, when the recipe has one and it exists."""
+    from greenbench.variants import get
+
+    path = Path(paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=variant))
+    return path if get(variant).build is not None and path.exists() else None
+
+
 def cmd_evaluate(args) -> int:
     from greenbench.evaluate import evaluate
+    from greenbench.variants import params_for
 
     cfg = _config(args)
     for variant in args.variant or cfg["study"]["variants"]:
         result = evaluate(paths.BASELINE.format(model=args.model), paths.TOKENS.format(model=args.model, split="dev"),
                           variant, args.device, paths.EVAL.format(device=args.device, model=args.model, variant=variant),
                           batch_size=cfg["evaluate"]["batch_size"], dev_subset=cfg["evaluate"]["dev_subset"],
-                          seed=cfg["seed"], threads=cfg["compute"]["threads"], model_name=args.model)
+                          seed=cfg["seed"], threads=cfg["compute"]["threads"], model_name=args.model,
+                          artifact=_artifact(args, variant), variant_params=params_for(cfg["variants"], variant))
         print(f"{args.model}/{variant}/{args.device}: {result['status']} accuracy={result['accuracy']}")
     return 0
 
 
 def cmd_build_variant(args) -> int:
-    from greenbench.variants import get
+    from greenbench.variants import get, params_for
 
     cfg = _config(args)
     recipe = get(args.variant)
@@ -94,23 +104,18 @@ def cmd_build_variant(args) -> int:
         return 0
     recipe.build(paths.BASELINE.format(model=args.model), paths.TOKENS.format(model=args.model, split="train"),
                  paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=args.variant), args.device,
-                 cfg["variants"].get(args.variant, {}), cfg["seed"], cfg["finetune"])
+                 params_for(cfg["variants"], args.variant), cfg["seed"], cfg["finetune"])
     return 0
 
 
 def cmd_measure_energy(args) -> int:
     """One trial (or several) on this host; on a GPU host: --device cuda."""
     from greenbench.energy.protocol import run_trial
-    from greenbench.variants import get
 
     cfg = _config(args)
     spec = cfg["models"][args.model]
     names = args.variant or cfg["study"]["variants"]
-    artifacts = {}
-    for name in names:
-        path = Path(paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=name))
-        if get(name).build is not None and path.exists():
-            artifacts[name] = path
+    artifacts = {name: path for name in names if (path := _artifact(args, name)) is not None}
     energy = dict(cfg["energy"])
     for key in ("batch_sizes", "paddings", "modes"):
         if getattr(args, key):

@@ -86,6 +86,10 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         if name not in REGISTRY:
             out.append(f"config key 'study.variants[{i}]': unknown variant '{name}' "
                        f"(known: {', '.join(sorted(REGISTRY))})")
+            continue
+        for block in REGISTRY[name].config_blocks:
+            if block not in config.get("variants", {}):
+                out.append(f"config key 'variants.{block}': required by variant '{name}' (study.variants[{i}])")
     for device, tiers in config.get("variants", {}).get("adaptive", {}).get("tiers", {}).items():
         for i, tier in enumerate(tiers):
             key = f"config key 'variants.adaptive.tiers.{device}[{i}]'"

@@ -42,6 +42,11 @@ SUMMARY_SCHEMA = pa.schema(
         pa.field("parameters", pa.int64()),
         pa.field("linear_weight_bytes", pa.int64()),
         pa.field("variant_info", pa.string()),       # JSON: e.g. the adaptive router's tier counts
+        # per dev sentence, from greenbench.flops (matrix products only)
+        pa.field("macs_dense", pa.float64()),        # dense-equivalent MACs at this architecture
+        pa.field("macs_effective", pa.float64()),    # MACs an ideal kernel skipping removed work would do
+        pa.field("acs", pa.float64()),               # spike-driven accumulates (spiking attention)
+        pa.field("theoretical_energy_uj", pa.float64()),  # 4.6 pJ/MAC + 0.9 pJ/AC at 45 nm: a model, not measured
     ]
 )
 
@@ -103,20 +108,49 @@ def evaluate(
     prepared = recipe.prepare(models.load_classifier(str(model_dir)), device, artifact, variant_params or {})
     size = prepared_footprint(prepared)
     started = time.perf_counter()
-    preds = predict(prepared, tokens, batch_size, pad_id)
+    with variants.recording_stats():  # firing rates, kept attention: read by the compute count below
+        preds = predict(prepared, tokens, batch_size, pad_id)
     elapsed = time.perf_counter() - started
     accuracy = float((preds["prediction"] == preds["label"]).mean())
+    info, compute = dict(prepared.info), compute_counts(prepared, preds["length"])
+    if "firing_rates" in compute:
+        info["firing_rates"] = compute.pop("firing_rates")
     meta.update(status="ok", reason="", accuracy=accuracy, examples=len(preds), eval_seconds=round(elapsed, 3),
-                variant_info=prepared.info, **size)
+                variant_info=info, compute=compute, **size)
     io.write_parquet(preds, out, PREDICTIONS_SCHEMA, meta | {"provenance": provenance.collect()})
     log.info("%s/%s on %s: accuracy %.4f on %d examples (%.1f s)", model_name, variant, device, accuracy, len(preds), elapsed)
     return meta
+
+
+def compute_counts(prepared: variants.Prepared, lengths) -> dict[str, Any]:
+    """MACs/ACs per sentence over ``lengths`` (``flops``); spiking layers add their firing rates."""
+    from greenbench import flops
+
+    try:
+        specs = flops.describe(prepared.model)
+    except ValueError as exc:  # an architecture the MAC counter does not know: say so, do not guess
+        log.warning("no MAC count: %s", exc)
+        return {"macs_dense": None, "macs_effective": None, "acs": None, "theoretical_energy_uj": None,
+                "unavailable": str(exc)}
+    out: dict[str, Any] = flops.per_sentence(specs, lengths)
+    out["energy_model"] = flops.ENERGY_MODEL
+    rates = [s.attention.get("firing_rates") for s in specs if s.attention.get("kind") == "spiking"]
+    if rates:
+        out["firing_rates"] = rates
+    return out
 
 
 def prepared_footprint(prepared: variants.Prepared) -> dict[str, int]:
     """Footprint of everything the variant keeps resident (every tier of a router)."""
     parts = [variants.footprint(m) for m in getattr(prepared, "components", [prepared.model])]
     return {key: sum(p[key] for p in parts) for key in parts[0]}
+
+
+COMPUTE_COLUMNS = ("macs_dense", "macs_effective", "acs", "theoretical_energy_uj")
+
+
+def _float_or_nan(value) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def _int_or_none(value) -> int | None:
@@ -132,12 +166,13 @@ def summarize(prediction_files: list[str | Path], out: str | Path) -> pd.DataFra
             "model": meta["model"], "variant": meta["variant"], "device": meta["device"],
             "status": meta["status"], "reason": meta.get("reason") or "",
             "examples": int(meta.get("examples") or 0),
-            "accuracy": float("nan") if meta.get("accuracy") is None else float(meta["accuracy"]),
-            "eval_seconds": float("nan") if meta.get("eval_seconds") is None else float(meta["eval_seconds"]),
+            "accuracy": _float_or_nan(meta.get("accuracy")),
+            "eval_seconds": _float_or_nan(meta.get("eval_seconds")),
             "size_bytes": _int_or_none(meta.get("size_bytes")),
             "parameters": _int_or_none(meta.get("parameters")),
             "linear_weight_bytes": _int_or_none(meta.get("linear_weight_bytes")),
             "variant_info": json.dumps(meta.get("variant_info") or {}, sort_keys=True),
+            **{key: _float_or_nan((meta.get("compute") or {}).get(key)) for key in COMPUTE_COLUMNS},
         })
     df = pd.DataFrame(rows, columns=SUMMARY_SCHEMA.names).astype(
         {"size_bytes": "Int64", "parameters": "Int64", "linear_weight_bytes": "Int64"}).sort_values(["model", "variant", "device"]).reset_index(drop=True)

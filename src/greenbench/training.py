@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,20 @@ def _linear_schedule(optimizer, warmup: int, total: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def distillation_loss(student_logits, hard_loss, teacher, batch, distill: Mapping[str, Any]):
+    """Hinton-style knowledge distillation mixed with the hard-label loss."""
+    import torch
+    import torch.nn.functional as F
+
+    alpha = float(distill.get("alpha", 0.5))
+    temperature = float(distill.get("temperature", 2.0))
+    with torch.no_grad():
+        teacher_logits = teacher(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits.float()
+    soft = F.kl_div(F.log_softmax(student_logits.float() / temperature, -1), F.log_softmax(teacher_logits / temperature, -1),
+                    reduction="batchmean", log_target=True) * temperature**2
+    return (1 - alpha) * hard_loss + alpha * soft
+
+
 def train_classifier(
     model,
     tokens: pd.DataFrame,
@@ -72,8 +86,16 @@ def train_classifier(
     seed: int,
     pad_id: int,
     desc: str = "fine-tune",
+    teacher=None,
+    distill: Mapping[str, Any] | None = None,
+    after_step: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
-    """Train ``model`` in place; return the per-step training log."""
+    """Train ``model`` in place; return the per-step training log.
+
+    With ``teacher``, the loss is ``(1 - alpha) * CE + alpha * T^2 * KL(teacher || student)`` at
+    temperature ``T`` (``distill = {"alpha": ..., "temperature": ...}``). ``after_step`` runs after
+    every optimizer step (e.g. to re-apply pruning masks).
+    """
     import torch
     from tqdm.auto import tqdm
 
@@ -88,6 +110,7 @@ def train_classifier(
     rng = np.random.default_rng(seed)
     lengths = tokens["length"].to_numpy()
     records = []
+    device = next(model.parameters()).device
     model.train()
     step = 0
     with tqdm(total=total, desc=desc, unit="step", mininterval=5) as bar:
@@ -96,8 +119,13 @@ def train_classifier(
             for batch in iter_batches(tokens, batch_size, pad_id, order=order):
                 if step >= total:
                     break
+                if device.type != "cpu":
+                    batch.input_ids, batch.attention_mask, batch.labels = (
+                        t.to(device) for t in (batch.input_ids, batch.attention_mask, batch.labels))
                 out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, labels=batch.labels)
                 loss = out.loss
+                if teacher is not None:
+                    loss = distillation_loss(out.logits, loss, teacher, batch, distill or {})
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {step}; lower finetune.learning_rate")
                 loss.backward()
@@ -105,6 +133,8 @@ def train_classifier(
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
+                if after_step is not None:
+                    after_step()
                 records.append({"step": step, "epoch": epoch, "loss": float(loss.item()),
                                 "learning_rate": float(scheduler.get_last_lr()[0])})
                 step += 1

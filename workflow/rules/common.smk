@@ -16,6 +16,13 @@ def variant_modules():
     return [str(p) for p in sorted(Path("src/greenbench/variants").glob("*.py"))]
 
 
+def variant_params(name):
+    """A recipe's parameters: `variants.<name>` plus the shared blocks (recovery, pruning)."""
+    from greenbench.variants import params_for
+
+    return params_for(config["variants"], name)
+
+
 def model_spec(wildcards):
     return config["models"][wildcards.model]
 

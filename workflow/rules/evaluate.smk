@@ -20,7 +20,7 @@ rule evaluate:
         gpu=lambda w: 1 if w.device == "cuda" else 0,
     params:
         evaluate=config["evaluate"],
-        variant=lambda w: config["variants"].get(w.variant, {}),
+        variant=lambda w: variant_params(w.variant),
         seed=config["seed"],
     script:
         "../../scripts/evaluate.py"

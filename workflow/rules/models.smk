@@ -42,7 +42,7 @@ rule build_variant:
         runtime=120,
         gpu=lambda w: 1 if w.device == "cuda" else 0,
     params:
-        variant=lambda w: config["variants"].get(w.variant, {}),
+        variant=lambda w: variant_params(w.variant),
         finetune=config["finetune"],
         seed=config["seed"],
     script:

@@ -298,7 +298,7 @@ def run_trial(
         if reason is None:
             try:
                 prepared[name] = variants.get(name).prepare(models.load_classifier(str(model_dir)), device,
-                                                            artifacts.get(name), variant_params.get(name, {}))
+                                                            artifacts.get(name), variants.params_for(variant_params, name))
                 sizes[name] = prepared_footprint(prepared[name])["size_bytes"]
             except Exception as exc:
                 reason = f"could not prepare: {type(exc).__name__}: {exc}"

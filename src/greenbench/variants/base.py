@@ -52,6 +52,7 @@ class Variant:
     requirements: Callable[[str], str | None] = _no_requirement  # why it cannot run here, or None
     # build(model_dir, train_tokens, out_dir, device, params, seed, finetune_params) -> report
     build: Callable[..., Any] | None = None
+    config_blocks: tuple[str, ...] = ()  # blocks under `variants` the recipe reads (checked before any job)
 
     def applicability(self, device: str) -> str | None:
         """``None`` when this variant runs on ``device``, else the reason it does not."""
@@ -78,6 +79,35 @@ def get(name: str) -> Variant:
         return REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown variant '{name}' (known: {', '.join(sorted(REGISTRY))})") from None
+
+
+_RECORDING = {"on": False}
+
+
+@contextlib.contextmanager
+def recording_stats():
+    """Inside, kernels that keep statistics (spiking firing rates, kept attention) record them.
+    Off by default so measured forwards carry no bookkeeping (and CUDA graphs see no syncs)."""
+    previous = _RECORDING["on"]
+    _RECORDING["on"] = True
+    try:
+        yield
+    finally:
+        _RECORDING["on"] = previous
+
+
+def is_recording() -> bool:
+    return _RECORDING["on"]
+
+
+SHARED_BLOCKS = ("recovery", "pruning")  # config blocks under `variants` that several recipes read
+
+
+def params_for(variants_config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The parameters a recipe sees: its own block (``variants.<name>``) plus the shared blocks."""
+    params = {key: variants_config[key] for key in SHARED_BLOCKS if key in variants_config}
+    params.update(variants_config.get(name) or {})
+    return params
 
 
 def cuda_available(device: str) -> str | None:
