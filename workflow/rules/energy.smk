@@ -3,7 +3,7 @@ rule measure_energy:
         model=paths.BASELINE,
         dev=paths.TOKENS.format(model="{model}", split="dev"),
         artifacts=energy_artifacts,
-        lib=lib("data", "models", "batching", "evaluate")
+        lib=lib("data", "models", "batching", "evaluate", "flops")
         + variant_modules()
         + energy_modules(),
     output:

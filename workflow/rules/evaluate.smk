@@ -3,7 +3,7 @@ rule evaluate:
         model=paths.BASELINE,
         dev=paths.TOKENS.format(model="{model}", split="dev"),
         artifact=variant_artifact,
-        lib=lib("data", "models", "batching", "evaluate", "workflow")
+        lib=lib("data", "models", "batching", "evaluate", "flops", "workflow")
         + variant_modules(),
     output:
         paths.EVAL,

@@ -27,7 +27,8 @@ rule build_variant:
     input:
         model=paths.BASELINE,
         train=paths.TOKENS.format(model="{model}", split="train"),
-        lib=lib("data", "models", "batching", "evaluate") + variant_modules(),
+        lib=lib("data", "models", "batching", "evaluate", "training", "flops")
+        + variant_modules(),
     output:
         directory(paths.VARIANT_ARTIFACT),
     log:
