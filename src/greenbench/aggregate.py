@@ -23,7 +23,11 @@ CELL_FIELDS = [("device", STR), ("model", STR), ("variant", STR), ("batch_size",
 ENERGY_STATS_SCHEMA = pa.schema(CELL_FIELDS + [("metric", STR), ("n_trials", I64), ("mean", F64), ("sd", F64),
                                                ("ci_low", F64), ("ci_high", F64), ("cv", F64), ("energy_label", STR)])
 ACCURACY_SCHEMA = pa.schema([("device", STR), ("model", STR), ("variant", STR), ("status", STR), ("examples", I64),
-                             ("accuracy", F64), ("ci_low", F64), ("ci_high", F64), ("delta_vs_fp32", F64)])
+                             ("accuracy", F64), ("ci_low", F64), ("ci_high", F64), ("delta_vs_fp32", F64),
+                             # footprint and compute per sentence (greenbench.flops; theoretical energy is a model)
+                             ("parameters", F64), ("size_bytes", F64), ("macs_dense", F64), ("macs_effective", F64),
+                             ("acs", F64), ("theoretical_energy_uj", F64)])
+COMPUTE_KEYS = ("macs_dense", "macs_effective", "acs", "theoretical_energy_uj")
 RATIO_SCHEMA = pa.schema(CELL_FIELDS + [("metric", STR), ("baseline", STR), ("n_pairs", I64), ("ratio", F64),
                                         ("ci_low", F64), ("ci_high", F64), ("p_value", F64), ("p_holm", F64),
                                         ("effect_size_dz", F64), ("energy_label", STR)])
@@ -70,8 +74,13 @@ def accuracy_stats(prediction_files: list[str | Path], n_boot: int, level: float
         if len(preds):
             ci = stats.bootstrap_ci((preds.prediction == preds.label).to_numpy(float), n_boot=n_boot, level=level, seed=seed)
             row.update(accuracy=ci.estimate, ci_low=ci.low, ci_high=ci.high)
+        compute = meta.get("compute") or {}
+        row.update({key: compute.get(key) for key in COMPUTE_KEYS})
+        row.update(parameters=meta.get("parameters"), size_bytes=meta.get("size_bytes"))
         rows.append(row)
     df = pd.DataFrame(rows, columns=ACCURACY_SCHEMA.names)
+    numeric = ["parameters", "size_bytes", *COMPUTE_KEYS]
+    df[numeric] = df[numeric].astype(float)
     base = df[df.variant == BASELINE_VARIANT].set_index(["device", "model"])["accuracy"]
     df["delta_vs_fp32"] = [acc - base.get((d, m), np.nan) for d, m, acc in zip(df.device, df.model, df.accuracy)]
     return df.sort_values(["device", "model", "variant"]).reset_index(drop=True)

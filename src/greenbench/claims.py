@@ -124,6 +124,71 @@ def _cheaper_at_similar_accuracy(variant: str, max_loss: float, min_ratio: float
     return check
 
 
+def _accuracy_row(ev: Evidence, variant: str, device: str | None):
+    acc = ev.accuracy[(ev.accuracy.device == device) & (ev.accuracy.status == "ok") & (ev.accuracy.variant == variant)]
+    return None if acc.empty else acc.iloc[0]
+
+
+def _batch8(ev: Evidence, metric: str, variant: str, device: str | None):
+    cell = {"batch_size": 8, "mode": "eager", "padding": "dynamic", "device": device}
+    return ev.paired(metric, {"variant": variant, **cell}, {"variant": "fp32", **cell})
+
+
+def _pruning_energy(ev: Evidence) -> tuple[str, str]:
+    """The structured-pruning variant closest to the claimed 20% parameter cut, against fp32."""
+    device = ev.device()
+    base = _accuracy_row(ev, "fp32", device)
+    found = []
+    for variant in ("prune_ffn25", "prune_heads25", "prune_heads50"):
+        row = _accuracy_row(ev, variant, device)
+        ci, label = _batch8(ev, "j_per_inf_gross", variant, device)
+        if base is not None and row is not None and ci is not None:
+            found.append((abs(1 - row.parameters / base.parameters - 0.20), variant, row, ci, label))
+    if not found:
+        return "structured pruning not measured on this device", UNTESTABLE
+    parts = [f"{v}: {100 * (1 - r.parameters / base.parameters):.1f}% fewer parameters, energy/fp32 {_fmt(ci, label)}, "
+             f"accuracy {100 * (r.accuracy - base.accuracy):+.2f} pts" for _, v, r, ci, label in sorted(found, key=lambda f: f[1])]
+    _, variant, row, ci, _ = min(found, key=lambda f: f[0])
+    return (f"{'; '.join(parts)} — verdict on {variant} (closest to 20%): energy ratio vs the claimed ≈0.85 (0.75–0.95)",
+            _range_verdict(ci, 0.75, 0.95))
+
+
+def _topk_attention(ev: Evidence) -> tuple[str, str]:
+    device = ev.device()
+    base = _accuracy_row(ev, "fp32", device)
+    variant = next((v for v in ("topk16_ft", "topk16") if _accuracy_row(ev, v, device) is not None), None)
+    if base is None or variant is None or pd.isna(base.macs_dense):
+        return "top-k attention not evaluated on this device", UNTESTABLE
+    row = _accuracy_row(ev, variant, device)
+    macs = row.macs_effective / base.macs_dense
+    delta = row.accuracy - base.accuracy
+    ci, _ = _batch8(ev, "latency_p50_ms", variant, device)
+    text = (f"{variant}: effective MACs/fp32 = {macs:.3f} (theoretical, over dev lengths); accuracy {100 * delta:+.2f} pts"
+            + (f"; measured latency/fp32 at batch 8 = {_fmt(ci)}" if ci is not None else ""))
+    if macs > 0.9 or (ci is not None and ci.low > 1.0):
+        return text, CONTRADICTED
+    if macs <= 0.5 and delta >= -0.01 and (ci is None or ci.high < 1.0):
+        return text, SUPPORTED
+    return text, INCONCLUSIVE
+
+
+def _spiking_attention(ev: Evidence) -> tuple[str, str]:
+    device = ev.device()
+    base, row = _accuracy_row(ev, "fp32", device), _accuracy_row(ev, "spiking", device)
+    if base is None or row is None:
+        return "spiking self-attention not evaluated on this device", UNTESTABLE
+    delta = row.accuracy - base.accuracy
+    theory = row.theoretical_energy_uj / base.theoretical_energy_uj
+    ci, label = _batch8(ev, "j_per_inf_gross", "spiking", device)
+    text = (f"accuracy {100 * delta:+.2f} pts; theoretical 45 nm energy/fp32 = {theory:.3f} (a model, not a measurement)"
+            + (f"; measured energy/fp32 at batch 8 on {device} = {_fmt(ci, label)}" if ci is not None else ""))
+    if ci is None:
+        return text + "; no hardware measurement", UNTESTABLE
+    if ci.low > 1.0 or delta < -0.02:
+        return text, CONTRADICTED
+    return text, SUPPORTED if ci.high < 1.0 else INCONCLUSIVE
+
+
 def _carbon_aware(ev: Evidence) -> tuple[str, str]:
     if ev.schedule is None or ev.schedule.empty:
         return "scheduler not simulated", UNTESTABLE
@@ -152,10 +217,6 @@ def _forecast_skill(ev: Evidence) -> tuple[str, str]:
     return text, SUPPORTED if (ratio < 1).all() else (CONTRADICTED if (ratio >= 1).all() else INCONCLUSIVE)
 
 
-def _absent(what: str):
-    return lambda ev: (f"{what} not in this study", UNTESTABLE)
-
-
 CLAIMS = [
     Claim("precision-latency", "002 precision/batch Pareto study",
           "FP16/BF16 give about 30% lower latency than FP32 (ratio 0.6–0.8)", _precision_ratio("latency_p50_ms", 0.6, 0.8)),
@@ -172,11 +233,11 @@ CLAIMS = [
     Claim("adaptive-energy", "000 four-stage framework",
           "adaptive per-query precision saves energy at competitive accuracy (≤ 1 point)", _cheaper_at_similar_accuracy("adaptive", 0.01)),
     Claim("pruning-energy", "004 pruning/quantization energy study",
-          "pruning about 20% of parameters saves about 15% energy at about 12% accuracy loss", _absent("structured pruning")),
+          "pruning about 20% of parameters saves about 15% energy at about 12% accuracy loss", _pruning_energy),
     Claim("topk-attention", "000 four-stage framework / 001 dynamic sparsification",
-          "top-k sparse attention drastically reduces computation at competitive accuracy", _absent("top-k attention")),
+          "top-k sparse attention drastically reduces computation at competitive accuracy", _topk_attention),
     Claim("spiking-attention", "000 four-stage framework",
-          "spiking self-attention gains energy efficiency with competitive accuracy", _absent("spiking self-attention")),
+          "spiking self-attention gains energy efficiency with competitive accuracy (within 2 points)", _spiking_attention),
     Claim("carbon-aware", "000 four-stage framework",
           "carbon-aware routing across regions reduces the carbon footprint of inference (vs nearest region)", _carbon_aware),
     Claim("tcn-forecast", "eco4cast TCN (carbon data source) / 000 stage 4",

@@ -196,6 +196,29 @@ def scheduler_front(schedule: pd.DataFrame, ax) -> None:
     ax.legend(fontsize=7)
 
 
+def firing_rates(summary: pd.DataFrame, ax) -> None:
+    """Per-layer firing rates of the spiking self-attention neurons (Q, K, V, attention output)."""
+    import json
+
+    rows = []
+    for _, r in summary[summary.status == "ok"].iterrows():
+        for layer, rates in enumerate(json.loads(r.variant_info).get("firing_rates") or []):
+            rows += [{"run": f"{r.variant} ({r.device})", "layer": layer, "neuron": k, "rate": v} for k, v in (rates or {}).items()]
+    if not rows:
+        return _empty(ax, "no spiking variant in this study")
+    df = pd.DataFrame(rows)
+    neurons = ["q", "k", "v", "out"]
+    width = 0.8 / len(neurons)
+    for i, (neuron, hatch) in enumerate(zip(neurons, ["", "//", "..", "xx"])):
+        g = df[df.neuron == neuron].groupby("layer")["rate"].mean()
+        ax.bar(g.index + (i - 1.5) * width, g.values, width, color=str(0.2 + 0.2 * i), edgecolor="black", hatch=hatch,
+               label=neuron)
+    ax.set_xlabel("encoder layer")
+    ax.set_ylabel("firing rate (spikes per neuron per step)")
+    ax.set_title(", ".join(sorted(df.run.unique())), fontsize=8)
+    ax.legend(fontsize=7, ncol=4)
+
+
 def draw(name: str, plot: Callable, *args, out_dir: str | Path, size=(6, 4), panels: int = 1) -> list[Path]:
     import matplotlib.pyplot as plt
 
@@ -207,7 +230,7 @@ def draw(name: str, plot: Callable, *args, out_dir: str | Path, size=(6, 4), pan
 
 
 def make_all(accuracy_path, energy_path, points_path, prediction_files, forecasts_path, forecast_metrics_path,
-             schedule_path, out_dir) -> list[Path]:
+             schedule_path, eval_summary_path, out_dir) -> list[Path]:
     accuracy, energy, points = (io.read_parquet(p) for p in (accuracy_path, energy_path, points_path))
     outs = []
     outs += draw("accuracy_by_variant", accuracy_by_variant, accuracy, out_dir=out_dir)
@@ -218,5 +241,6 @@ def make_all(accuracy_path, energy_path, points_path, prediction_files, forecast
     outs += draw("forecast_vs_actual", forecast_vs_actual, io.read_parquet(forecasts_path), out_dir=out_dir, size=(8, 4))
     outs += draw("forecast_mape_by_lead", mape_by_lead, io.read_parquet(forecast_metrics_path), out_dir=out_dir)
     outs += draw("scheduler_front", scheduler_front, io.read_parquet(schedule_path), out_dir=out_dir)
+    outs += draw("spiking_firing_rates", firing_rates, io.read_parquet(eval_summary_path), out_dir=out_dir)
     log.info("wrote %d figure files to %s", len(outs), out_dir)
     return outs

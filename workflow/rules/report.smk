@@ -49,6 +49,7 @@ rule figures:
         schedule=paths.SCHEDULE.format(
             scenario=config["carbon"]["schedule"]["scenarios"][0]
         ),
+        eval_summary=paths.EVAL_SUMMARY,
         lib=lib("figures"),
     output:
         report(
