@@ -105,8 +105,12 @@ SHARED_BLOCKS = ("recovery", "pruning")  # config blocks under `variants` that s
 
 def params_for(variants_config: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The parameters a recipe sees: its own block (``variants.<name>``) plus the shared blocks."""
-    params = {key: variants_config[key] for key in SHARED_BLOCKS if key in variants_config}
-    params.update(variants_config.get(name) or {})
+    params = {key: dict(variants_config[key]) for key in SHARED_BLOCKS if key in variants_config}
+    for key, value in (variants_config.get(name) or {}).items():
+        if key in SHARED_BLOCKS and isinstance(value, Mapping):  # per-variant override of a shared block
+            params[key] = {**params.get(key, {}), **value}
+        else:
+            params[key] = value
     return params
 
 
