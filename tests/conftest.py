@@ -33,6 +33,18 @@ def make_tiny_bert(out: Path, seed: int = 0, layers: int = 2, heads: int = 4, hi
     return out
 
 
+def padded_batch(n: int = 6, width: int = 12, seed: int = 0, first_length: int = 3):
+    """Random token ids with right padding: row i keeps ``first_length + i`` tokens."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, 30, (n, width), generator=g)
+    mask = torch.ones_like(ids)
+    for i in range(n):
+        mask[i, first_length + i:] = 0
+    return ids * mask, mask
+
+
 def toy_sentences(n: int = 64, seed: int = 0) -> pd.DataFrame:
     """A learnable toy sentiment set in the prepared-dataset schema."""
     import numpy as np

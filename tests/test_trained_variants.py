@@ -14,7 +14,7 @@ from greenbench import flops, io, models, variants
 from greenbench.evaluate import predict
 from greenbench.variants import encoder, pruning, spiking
 
-from conftest import toy_sentences
+from conftest import padded_batch, toy_sentences
 
 SPIKING = {"time_steps": 4, "tau": 2.0, "v_threshold": 1.0, "attn_threshold": 0.5, "scale": 0.125, "surrogate_alpha": 2.0}
 VARIANTS_CONFIG = {
@@ -43,12 +43,7 @@ def train_tokens(tiny_model_dir, tmp_path_factory):
 
 
 def _batch(n=5, width=10, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(5, 30, (n, width), generator=g)
-    mask = torch.ones_like(ids)
-    for i in range(n):
-        mask[i, 4 + i:] = 0
-    return ids * mask, mask
+    return padded_batch(n, width, seed, first_length=4)
 
 
 def _logits(model, ids, mask):
@@ -249,3 +244,11 @@ def test_config_names_the_missing_block_for_a_trained_variant():
     cfg = {"study": {"models": [], "variants": ["spiking"]}, "variants": {"recovery": {}}, "models": {}}
     errors = semantic_errors(cfg)
     assert any("'variants.spiking'" in e and "study.variants[0]" in e for e in errors)
+
+
+def test_a_variant_block_can_override_the_shared_recovery_block():
+    cfg = {"recovery": {"train_subset": 6000, "epochs": 1}, "spiking": {"time_steps": 4, "recovery": {"train_subset": 20000}}}
+    params = variants.params_for(cfg, "spiking")
+    assert params["recovery"] == {"train_subset": 20000, "epochs": 1} and params["time_steps"] == 4
+    assert variants.params_for(cfg, "magnitude50")["recovery"]["train_subset"] == 6000
+    assert cfg["recovery"]["train_subset"] == 6000  # the shared block itself is untouched

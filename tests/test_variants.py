@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from greenbench import models, variants
 from greenbench.variants.adaptive import AdaptiveScheduler, ComplexityEstimator, _Router, calibrate
 
+from conftest import padded_batch
+
 
 def test_registry_declares_devices_and_explains_non_applicability():
     assert {"fp32", "tf32", "fp16", "bf16", "autocast_fp16", "int8_dynamic", "int8_weight_only",
@@ -36,12 +38,7 @@ def tiny(tiny_model_dir):
 
 
 def _batch(n=6, width=12, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(5, 30, (n, width), generator=g)
-    mask = torch.ones_like(ids)
-    for i in range(n):
-        mask[i, 3 + i:] = 0
-    return ids * mask, mask
+    return padded_batch(n, width, seed, first_length=3)
 
 
 def test_int8_dynamic_shrinks_linears_keeps_head_and_agrees(tiny):
