@@ -12,7 +12,7 @@ $(BIN)/.greenbench-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[test,workflow,energy]"
+	$(BIN)/python -m pip install --quiet -e ".[test,workflow,energy,slurm]"
 	touch $@
 
 install: $(BIN)/.greenbench-installed

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +16,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
+TREE = ("workflow", "config", "scripts", "src", "envs")  # what a workflow run needs from the checkout
+SMOKE = ("--cores", "2", "--configfile", "config/smoke.yaml")
 WORDS = ("good great fine bad awful dull movie film plot actor story funny boring charming "
          "not very a the it is was and but of , . ! ' s n't").split()
 
@@ -72,3 +78,29 @@ def data_mirror() -> Path:
     if not (root / "sst2" / "dev.tsv").exists():
         pytest.skip(f"no SST-2 mirror at {root} (set GREENBENCH_DATA)")
     return root
+
+
+def copy_tree(root: Path) -> Path:
+    """A copy of the workflow tree under ``root``, so runs never touch the checkout's results/."""
+    for name in TREE:
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    return root
+
+
+def run(cwd: Path, *args: str, env: dict | None = None, timeout: int = 1200) -> subprocess.CompletedProcess:
+    """``snakemake *args`` in ``cwd`` with this interpreter."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def smoke(tmp_path_factory, data_mirror):
+    """One complete local smoke run, shared by the workflow and SLURM tests."""
+    root = copy_tree(tmp_path_factory.mktemp("smoke"))
+    env = {"GREENBENCH_DATA": str(data_mirror)}
+    started = time.monotonic()
+    proc = run(root, *SMOKE, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    print(f"smoke run took {time.monotonic() - started:.1f} s")
+    return root, env

@@ -233,3 +233,64 @@ def test_negative_net_energy_is_withheld_not_reported(tiny_model_dir, dev_tokens
     row = measure_cell(prepared, Cell("fp32", 4, "dynamic", "eager"), batches, "cpu", CFG, monitor)
     assert row["j_per_inf_gross"] > 0 and row["j_per_inf_net"] is None
     assert "net energy not resolvable" in row["flags"]
+
+
+def test_dynamic_batches_are_length_bucketed_but_in_seeded_random_order(dev_tokens):
+    from greenbench.energy.protocol import make_batches
+
+    tokens = io.read_parquet(dev_tokens)
+    a = make_batches(tokens, 4, "dynamic", 16, 0, "cpu", seed=3)
+    b = make_batches(tokens, 4, "dynamic", 16, 0, "cpu", seed=3)
+    c = make_batches(tokens, 4, "dynamic", 16, 0, "cpu", seed=4)
+    widths = [int(ids.shape[1]) for ids, _ in a]
+    assert widths == [int(ids.shape[1]) for ids, _ in b]
+    assert widths != sorted(widths)  # not the sorted order, where a short window sees only short sentences
+    assert sorted(widths) == sorted(int(ids.shape[1]) for ids, _ in c)  # the same buckets, another order
+    assert sum(int(ids.shape[0]) for ids, _ in a) == len(tokens)
+
+
+@given(st.floats(1e-4, 1.0), st.floats(0.05, 10.0), st.integers(1, 2000), st.integers(1, 50))
+def test_window_iterations_fill_the_window_and_whole_passes(per_iter, window, n_batches, min_iters):
+    from greenbench.energy.protocol import window_iterations
+
+    it = window_iterations(per_iter, window, n_batches, min_iters)
+    assert it >= min_iters and it * per_iter >= window * (1 - 1e-9)
+    if n_batches * per_iter <= 3 * window:
+        assert it % n_batches == 0
+
+
+@given(st.lists(st.tuples(st.floats(1e-4, 1.0), st.integers(1, 128), st.integers(1, 64)), min_size=1, max_size=40),
+       st.floats(0.01, 10.0))
+def test_length_split_conserves_the_window_energy(iters, j_per_inf):
+    import json
+
+    from greenbench.aggregate import length_split
+    from greenbench.energy.protocol import length_profile
+
+    lat, lengths, sizes = (list(x) for x in zip(*iters))
+    profile = length_profile(lat, lengths, sizes)
+    assert sum(b["inferences"] for b in profile.values()) == sum(sizes)
+    assert sum(b["seconds"] for b in profile.values()) == pytest.approx(sum(lat))
+    row = {"length_profile": json.dumps(profile), "j_per_inf_gross": j_per_inf, "inferences": sum(sizes)}
+    parts = length_split(row)
+    total = sum(p["j_per_inf"] * p["inferences"] for p in parts)
+    assert total == pytest.approx(j_per_inf * sum(sizes))
+
+
+def test_trial_records_length_profiles_for_dynamic_padding_only(tiny_model_dir, dev_tokens, tmp_path):
+    import json
+
+    from greenbench.aggregate import energy_by_length
+
+    df = _trial(tiny_model_dir, dev_tokens, tmp_path / "trial.parquet")
+    ok = df[df.status == "ok"]
+    dyn, fixed = ok[ok.padding == "dynamic"], ok[ok.padding == "fixed"]
+    assert dyn.length_profile.notna().all() and fixed.length_profile.isna().all()
+    for _, row in dyn.iterrows():
+        assert sum(b["inferences"] for b in json.loads(row.length_profile).values()) == row.inferences
+    by_length = energy_by_length(df, n_boot=50, level=0.95, seed=0)
+    measured = dyn[dyn.sampler & dyn.j_per_inf_gross.notna()]
+    assert set(by_length.variant) == set(measured.variant)
+    assert (by_length.ci_low <= by_length.j_per_inf_gross).all() and (by_length.j_per_inf_gross <= by_length.ci_high).all()
+    shares = by_length.groupby(["variant", "batch_size"]).share_of_inferences.sum()
+    assert np.allclose(shares, 1.0)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -12,15 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
-
-TREE = ("workflow", "config", "scripts", "src", "envs")
-
-
-def run(cwd: Path, *args: str, env: dict | None = None, timeout: int = 1200) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+from conftest import REPO, SMOKE, copy_tree, run
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -42,9 +32,7 @@ def job_counts(output: str) -> dict[str, int]:
 @pytest.fixture()
 def project(tmp_path) -> Path:
     """A copy of the workflow tree, so runs never touch the checkout's results/."""
-    for name in TREE:
-        shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    return tmp_path
+    return copy_tree(tmp_path)
 
 
 @pytest.mark.parametrize("extra", [[], ["--configfile", "config/smoke.yaml"], ["--configfile", "config/paper.yaml"]])
@@ -78,23 +66,6 @@ def test_lint_and_format_clean():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "workflow"], cwd=REPO, capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stderr
-
-
-SMOKE = ("--cores", "2", "--configfile", "config/smoke.yaml")
-
-
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory, data_mirror):
-    """One complete smoke run, shared by the tests below (the rerun test goes last: it edits code)."""
-    root = tmp_path_factory.mktemp("smoke")
-    for name in TREE:
-        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    env = {"GREENBENCH_DATA": str(data_mirror)}
-    started = time.monotonic()
-    proc = run(root, *SMOKE, env=env)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    print(f"smoke run took {time.monotonic() - started:.1f} s")
-    return root, env
 
 
 def _png_ok(path: Path) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -35,6 +36,10 @@ CARBON_SCHEMA = pa.schema(CELL_FIELDS + [("grid", STR), ("intensity_g_per_kwh", 
                                          ("ci_low", F64), ("ci_high", F64), ("energy_label", STR)])
 OVERHEAD_SCHEMA = pa.schema(CELL_FIELDS + [("n_pairs", I64), ("energy_ratio_on_off", F64), ("ci_low", F64),
                                            ("ci_high", F64), ("throughput_ratio_on_off", F64), ("energy_label", STR)])
+LENGTH_SCHEMA = pa.schema(CELL_FIELDS + [("length_bin", STR), ("bin_lo", I64), ("n_trials", I64),
+                                         ("share_of_inferences", F64), ("share_of_seconds", F64),
+                                         ("j_per_inf_gross", F64), ("ci_low", F64), ("ci_high", F64),
+                                         ("energy_label", STR)])
 
 
 def usable(measurements: pd.DataFrame) -> pd.DataFrame:
@@ -128,6 +133,42 @@ def carbon_table(measurements: pd.DataFrame, intensities: Mapping[str, float], n
     return pd.DataFrame(rows, columns=CARBON_SCHEMA.names)
 
 
+def length_split(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One dynamic-padding window's gross energy split over its token-length bins in proportion to the
+    time spent on each (power taken as constant within the window): J per inference per bin."""
+    profile = json.loads(row["length_profile"])
+    total_s = sum(b["seconds"] for b in profile.values())
+    total_j = float(row["j_per_inf_gross"]) * int(row["inferences"])
+    return [{"length_bin": key, "bin_lo": b["lo"], "inferences": b["inferences"], "seconds": b["seconds"],
+             "j_per_inf": total_j * b["seconds"] / total_s / b["inferences"]}
+            for key, b in profile.items() if b["inferences"] and total_s > 0]
+
+
+def energy_by_length(measurements: pd.DataFrame, n_boot: int, level: float, seed: int) -> pd.DataFrame:
+    """Gross J per inference by sentence-length bin for every dynamic-padding cell, over trials
+    (an attribution of measured energy by measured time, labelled with the meter's label)."""
+    m = usable(measurements)
+    if "length_profile" not in m:
+        return pd.DataFrame(columns=LENGTH_SCHEMA.names)
+    m = m[(m.padding == "dynamic") & m.length_profile.notna() & m.j_per_inf_gross.notna()]
+    parts = [dict(zip(CELL, (r[c] for c in CELL)), trial=r["trial"], energy_label=r["energy_label"], **part)
+             for r in m.to_dict("records") for part in length_split(r)]
+    if not parts:
+        return pd.DataFrame(columns=LENGTH_SCHEMA.names)
+    split = pd.DataFrame(parts)
+    rows = []
+    for key, cell in split.groupby(CELL, sort=True):
+        totals = cell.groupby("length_bin")[["inferences", "seconds"]].sum()
+        for (length_bin, lo), g in cell.groupby(["length_bin", "bin_lo"], sort=False):
+            values = g["j_per_inf"].to_numpy(dtype=float)
+            ci = stats.bootstrap_ci(values, n_boot=n_boot, level=level, seed=seed)
+            rows.append(dict(zip(CELL, key), length_bin=length_bin, bin_lo=int(lo), n_trials=len(values),
+                             share_of_inferences=float(totals.loc[length_bin, "inferences"] / totals["inferences"].sum()),
+                             share_of_seconds=float(totals.loc[length_bin, "seconds"] / totals["seconds"].sum()),
+                             j_per_inf_gross=ci.estimate, ci_low=ci.low, ci_high=ci.high, energy_label=_label(g)))
+    return pd.DataFrame(rows, columns=LENGTH_SCHEMA.names).sort_values(CELL + ["bin_lo"]).reset_index(drop=True)
+
+
 def overhead(measurements: pd.DataFrame, n_boot: int, level: float, seed: int) -> pd.DataFrame:
     """Harness overhead: the same cell with the power sampler on vs off, paired by trial."""
     m = measurements[(measurements.status == "ok") & measurements.valid.astype(bool)]
@@ -158,6 +199,7 @@ def aggregate(measurements_path: str | Path, prediction_files: list[str | Path],
         "ratios": (paired_ratios(measurements, n_boot, level, seed), RATIO_SCHEMA),
         "carbon": (carbon_table(measurements, cfg["grid_intensities"], n_boot, level, seed), CARBON_SCHEMA),
         "overhead": (overhead(measurements, n_boot, level, seed), OVERHEAD_SCHEMA),
+        "energy_by_length": (energy_by_length(measurements, n_boot, level, seed), LENGTH_SCHEMA),
     }
     meta = {"bootstrap": n_boot, "confidence": level, "seed": seed, "source": str(measurements_path)}
     for name, (df, schema) in tables.items():

@@ -121,11 +121,33 @@ def _predictions(prediction_files) -> pd.DataFrame:
     return pd.concat(rows) if rows else pd.DataFrame()
 
 
-def difficulty(prediction_files: list[str | Path], axes) -> None:
-    """Accuracy by length and by confidence quartile per variant, and the adaptive router's choices."""
+def energy_by_length_panel(by_length: pd.DataFrame, ax) -> None:
+    """Gross J per sentence by length bin (measured window energy split by measured time), batch 8
+    (or the nearest batch measured), dynamic padding, eager, one line per variant."""
+    if by_length.empty:
+        return _empty(ax, "no dynamic-padding energy measured")
+    batches = sorted(set(by_length.batch_size))
+    batch = min(batches, key=lambda b: abs(b - 8))
+    df = by_length[(by_length.batch_size == batch) & (by_length["mode"] == "eager")]
+    df = df[df.device == sorted(set(df.device))[0]] if not df.empty else df
+    for marker, (variant, g) in zip(MARKERS * 3, df.groupby("variant")):
+        g = g.sort_values("bin_lo")
+        ax.errorbar(g.length_bin, g.j_per_inf_gross, yerr=[g.j_per_inf_gross - g.ci_low, g.ci_high - g.j_per_inf_gross],
+                    marker=marker, color="black", fillstyle="none", capsize=2, linewidth=0.8, label=variant)
+    ax.set_yscale("log")
+    ax.set_xlabel("length bin (tokens, padded batch)")
+    label = "+".join(sorted(set(df.energy_label.dropna()))) or "unavailable"
+    ax.set_ylabel(f"J per sentence, gross ({label}; batch {batch})")
+    ax.legend(fontsize=6, ncol=2)
+
+
+def difficulty(prediction_files: list[str | Path], by_length: pd.DataFrame, axes) -> None:
+    """Accuracy by length and by confidence bin per variant, the adaptive router's choices, and
+    energy per sentence by length."""
+    energy_by_length_panel(by_length, axes[3])
     df = _predictions(prediction_files)
     if df.empty:
-        for ax in axes:
+        for ax in axes[:3]:
             _empty(ax, "no predictions")
         return
     df["correct"] = (df.prediction == df.label).astype(float)
@@ -230,14 +252,15 @@ def draw(name: str, plot: Callable, *args, out_dir: str | Path, size=(6, 4), pan
 
 
 def make_all(accuracy_path, energy_path, points_path, prediction_files, forecasts_path, forecast_metrics_path,
-             schedule_path, eval_summary_path, out_dir) -> list[Path]:
+             schedule_path, eval_summary_path, energy_by_length_path, out_dir) -> list[Path]:
     accuracy, energy, points = (io.read_parquet(p) for p in (accuracy_path, energy_path, points_path))
     outs = []
     outs += draw("accuracy_by_variant", accuracy_by_variant, accuracy, out_dir=out_dir)
     outs += draw("latency_vs_throughput", latency_vs_throughput, energy, out_dir=out_dir)
     outs += draw("energy_by_batch", energy_by_batch, energy, out_dir=out_dir)
     outs += draw("pareto_accuracy_energy", pareto_plot, points, out_dir=out_dir)
-    outs += draw("difficulty_by_length", difficulty, list(prediction_files), out_dir=out_dir, size=(14, 4), panels=3)
+    outs += draw("difficulty_by_length", difficulty, list(prediction_files), io.read_parquet(energy_by_length_path),
+                 out_dir=out_dir, size=(18, 4), panels=4)
     outs += draw("forecast_vs_actual", forecast_vs_actual, io.read_parquet(forecasts_path), out_dir=out_dir, size=(8, 4))
     outs += draw("forecast_mape_by_lead", mape_by_lead, io.read_parquet(forecast_metrics_path), out_dir=out_dir)
     outs += draw("scheduler_front", scheduler_front, io.read_parquet(schedule_path), out_dir=out_dir)

@@ -27,6 +27,7 @@ rule prepare_traces:
     conda:
         CONDA_ENV
     resources:
+        **placement(),
         mem_mb=2000,
         runtime=10,
     params:
@@ -52,6 +53,7 @@ rule forecast_carbon:
         CONDA_ENV
     threads: config["compute"]["threads"]
     resources:
+        **placement(),
         mem_mb=6000,
         runtime=60,
     params:
@@ -77,6 +79,7 @@ rule simulate_schedule:
     conda:
         CONDA_ENV
     resources:
+        **placement(),
         mem_mb=4000,
         runtime=20,
     params:

@@ -41,6 +41,34 @@ def variant_artifact(wildcards):
     return artifact_of(wildcards.device, wildcards.model, wildcards.variant)
 
 
+def gpus(wildcards):
+    """GPUs a device-bound job asks for: one on cuda, none on cpu (SLURM adds --gpus only when > 0)."""
+    return 1 if getattr(wildcards, "device", "cpu") == "cuda" else 0
+
+
+def placement(device_bound=False):
+    """SLURM placement from config `hpc` (site values; empty keys leave the cluster's or profile's defaults).
+
+    Device-bound rules (a {device} wildcard) go to `gpu_partition` with `gpu_model` on cuda and to
+    `cpu_partition` on cpu; every other rule goes to `cpu_partition`. Local runs ignore these keys.
+    """
+    hpc = config["hpc"]
+    out = {}
+    if hpc["account"]:
+        out["slurm_account"] = hpc["account"]
+    if device_bound:
+        out["gpu"] = gpus
+        if hpc["cpu_partition"] or hpc["gpu_partition"]:
+            out["slurm_partition"] = lambda w: hpc[
+                "gpu_partition" if gpus(w) else "cpu_partition"
+            ]
+        if hpc["gpu_model"]:
+            out["gpu_model"] = lambda w: hpc["gpu_model"] if gpus(w) else ""
+    elif hpc["cpu_partition"]:
+        out["slurm_partition"] = hpc["cpu_partition"]
+    return out
+
+
 def energy_modules():
     return [str(p) for p in sorted(Path("src/greenbench/energy").glob("*.py"))]
 

@@ -25,6 +25,7 @@ rule prepare_dataset:
     conda:
         CONDA_ENV
     resources:
+        **placement(),
         mem_mb=2000,
         runtime=10,
     script:
@@ -44,6 +45,7 @@ rule tokenize:
     conda:
         CONDA_ENV
     resources:
+        **placement(),
         mem_mb=4000,
         runtime=20,
     params:

@@ -16,9 +16,10 @@ rule measure_energy:
         CONDA_ENV
     threads: config["compute"]["threads"]
     resources:
+        **placement(device_bound=True),
         mem_mb=8000,
         runtime=120,
-        gpu=lambda w: 1 if w.device == "cuda" else 0,
+        energy_meter=1,  # one measurement at a time per host (the default profile caps it at 1)
     params:
         energy=config["energy"],
         variants=config["variants"],

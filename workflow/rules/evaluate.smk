@@ -15,9 +15,9 @@ rule evaluate:
         CONDA_ENV
     threads: config["compute"]["threads"]
     resources:
+        **placement(device_bound=True),
         mem_mb=4000,
         runtime=60,
-        gpu=lambda w: 1 if w.device == "cuda" else 0,
     params:
         evaluate=config["evaluate"],
         variant=lambda w: variant_params(w.variant),

@@ -12,6 +12,7 @@ rule finetune_baseline:
         CONDA_ENV
     threads: config["compute"]["threads"]
     resources:
+        **placement(),
         mem_mb=8000,
         runtime=240,
     params:
@@ -39,9 +40,9 @@ rule build_variant:
         CONDA_ENV
     threads: config["compute"]["threads"]
     resources:
+        **placement(device_bound=True),
         mem_mb=8000,
         runtime=120,
-        gpu=lambda w: 1 if w.device == "cuda" else 0,
     params:
         variant=lambda w: variant_params(w.variant),
         finetune=config["finetune"],

@@ -12,6 +12,7 @@ rule aggregate:
     conda:
         CONDA_ENV
     resources:
+        **placement(),
         mem_mb=4000,
         runtime=30,
     params:
@@ -50,6 +51,7 @@ rule figures:
             scenario=config["carbon"]["schedule"]["scenarios"][0]
         ),
         eval_summary=paths.EVAL_SUMMARY,
+        energy_by_length=f"{paths.STATS_DIR}/energy_by_length.parquet",
         lib=lib("figures"),
     output:
         report(
@@ -68,6 +70,7 @@ rule figures:
     conda:
         CONDA_ENV
     resources:
+        **placement(),
         mem_mb=4000,
         runtime=20,
     script:

@@ -5,6 +5,7 @@ cells in a seeded random order inside each trial, every value labelled."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import statistics
 import time
@@ -37,7 +38,10 @@ MEASUREMENT_SCHEMA = pa.schema([
     ("peak_memory_bytes", I64), ("size_bytes", I64),
     ("power_limit_w", F64), ("sm_clock_mhz", F64), ("mem_clock_mhz", F64), ("temperature_c", F64),
     ("throttle_reasons", I64), ("device_name", STR),
+    # dynamic padding: the window's seconds and inferences per token-length bin (JSON), for J by length
+    ("length_profile", STR),
 ])
+LENGTH_BINS = (0, 16, 32, 64)  # bin edges in tokens (a batch's padded length); the last bin is open
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,11 @@ def plan_cells(variant_names, batch_sizes, paddings, modes, overhead: bool, seed
     return [cells[i] for i in order]
 
 
-def make_batches(tokens: pd.DataFrame, batch_size: int, padding: str, max_length: int, pad_id: int, device: str):
-    """Device-resident (ids, mask) batches. dynamic: length-bucketed, padded per batch;
+def make_batches(tokens: pd.DataFrame, batch_size: int, padding: str, max_length: int, pad_id: int, device: str,
+                 seed: int = 0):
+    """Device-resident (ids, mask) batches. dynamic: length-bucketed (padded per batch), then put in a
+    seeded random order, so that any prefix of the cycle a window runs is an unbiased sample of the
+    dev length distribution (in sorted order a short window would see only the shortest sentences);
     fixed: every sequence padded to ``max_length``, full batches only."""
     import torch
 
@@ -69,6 +76,8 @@ def make_batches(tokens: pd.DataFrame, batch_size: int, padding: str, max_length
     if padding == "dynamic":
         order = np.argsort(tokens["length"].to_numpy(), kind="stable")
         batches = list(iter_batches(tokens, batch_size, pad_id, order=order))
+        shuffle = np.random.default_rng([seed, batch_size]).permutation(len(batches))
+        batches = [batches[i] for i in shuffle]
     elif padding == "fixed":
         usable = (len(tokens) // batch_size) * batch_size
         batches = list(iter_batches(tokens.iloc[:usable], batch_size, pad_id, fixed_length=max_length))
@@ -138,9 +147,21 @@ def warm_up(step, batches, sync, min_iters: int, max_seconds: float, tolerance: 
     return lat
 
 
+def window_iterations(per_iter_s: float, window_s: float, n_batches: int, min_iterations: int,
+                      whole_pass_factor: float = 3.0) -> int:
+    """Iterations that fill ``window_s``; rounded up to whole passes over the batches when a pass
+    costs at most ``whole_pass_factor`` windows, so the window covers the inputs exactly."""
+    iterations = max(int(min_iterations), math.ceil(window_s / max(per_iter_s, 1e-6)))
+    if n_batches and n_batches * per_iter_s <= whole_pass_factor * window_s:
+        iterations = math.ceil(iterations / n_batches) * n_batches
+    return iterations
+
+
 def timed_window(step, batches, sync, iterations: int, monitor: EnergyMonitor):
-    """The measured window: synchronised edges, per-iteration latency (synchronised too)."""
+    """The measured window: synchronised edges, per-iteration latency (synchronised too).
+    Returns the window, per-iteration latencies (s), inferences and per-iteration padded lengths."""
     latencies = np.empty(iterations)
+    lengths = np.empty(iterations, dtype=np.int64)
     inferences = 0
     sync()
     monitor.begin_window()
@@ -149,9 +170,24 @@ def timed_window(step, batches, sync, iterations: int, monitor: EnergyMonitor):
         step(batch)
         sync()
         latencies[i] = time.perf_counter() - t0
+        lengths[i] = int(batch[0].shape[1])
         inferences += int(batch[0].shape[0])
     window = monitor.end_window()
-    return window, latencies, inferences
+    return window, latencies, inferences, lengths
+
+
+def length_profile(latencies, lengths, batch_sizes) -> dict[str, dict[str, float]]:
+    """Seconds and inferences of a window per token-length bin (``LENGTH_BINS``), keyed "lo-hi"."""
+    edges = list(LENGTH_BINS) + [np.inf]
+    bins = np.digitize(np.asarray(lengths), edges[1:-1], right=True)
+    out = {}
+    for b in np.unique(bins):
+        sel = bins == b
+        hi = edges[b + 1]
+        key = f"{edges[b] + 1}-{int(hi)}" if np.isfinite(hi) else f">{edges[b]}"
+        out[key] = {"lo": int(edges[b]) + 1, "seconds": float(np.asarray(latencies)[sel].sum()),
+                    "inferences": int(np.asarray(batch_sizes)[sel].sum())}
+    return out
 
 
 def idle_power(monitor: EnergyMonitor, seconds: float, sync) -> tuple[float | None, str]:
@@ -198,7 +234,7 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
                        float(cfg["warmup"]["tolerance"]))
         per_iter = statistics.median(warm[-int(cfg["warmup"]["min_iters"]):])
         window_s = float(cfg["window_s"][device])
-        iterations = max(int(cfg["min_iterations"]), math.ceil(window_s / max(per_iter, 1e-6)))
+        iterations = window_iterations(per_iter, window_s, len(batches), int(cfg["min_iterations"]))
         note = cool_down(monitor, float(cfg.get("cooldown_max_temp_c") or 0))
         if note:
             flags.append(note)
@@ -207,7 +243,7 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         state = monitor.state()
-        window, latencies, inferences = timed_window(step, batches, sync, iterations, monitor)
+        window, latencies, inferences, lengths = timed_window(step, batches, sync, iterations, monitor)
         idle_after, why_after = idle_power(monitor, idle_s, sync)
     p50, p95, p99 = _percentiles(latencies)
     primary, cross = window.primary, window.cross_check
@@ -242,11 +278,17 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
         power_limit_w=state.get("power_limit_w"), sm_clock_mhz=state.get("sm_clock_mhz"),
         mem_clock_mhz=state.get("mem_clock_mhz"), temperature_c=state.get("temperature_c"),
         throttle_reasons=state.get("throttle_reasons"),
+        length_profile=json.dumps(length_profile(latencies, lengths, _batch_sizes(batches, iterations)))
+        if cell.padding == "dynamic" else None,
     )
     if not window.valid:
         row["status"] = "invalid"
         row["reason"] = "; ".join(window.reasons)
     return row
+
+
+def _batch_sizes(batches, iterations: int) -> list[int]:
+    return [int(b[0].shape[0]) for _, b in zip(range(iterations), itertools.cycle(batches))]
 
 
 def not_applicable(cell: Cell, reason: str) -> dict[str, Any]:
@@ -320,7 +362,7 @@ def run_trial(
             continue
         key = (cell.batch_size, cell.padding)
         if key not in batches_cache:
-            batches_cache[key] = make_batches(tokens, cell.batch_size, cell.padding, max_length, pad_id, device)
+            batches_cache[key] = make_batches(tokens, cell.batch_size, cell.padding, max_length, pad_id, device, seed)
         if not batches_cache[key]:
             rows.append(base | not_applicable(cell, f"fewer than {cell.batch_size} inputs for a full fixed-padding batch"))
             continue
