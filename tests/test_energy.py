@@ -294,3 +294,7 @@ def test_trial_records_length_profiles_for_dynamic_padding_only(tiny_model_dir, 
     assert (by_length.ci_low <= by_length.j_per_inf_gross).all() and (by_length.j_per_inf_gross <= by_length.ci_high).all()
     shares = by_length.groupby(["variant", "batch_size"]).share_of_inferences.sum()
     assert np.allclose(shares, 1.0)
+    from greenbench.paper import length_table
+
+    table = length_table(by_length)
+    assert len(table) == len(by_length.groupby(["variant", "batch_size"])) and "1-16" in table.columns

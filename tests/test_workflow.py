@@ -99,7 +99,8 @@ def test_smoke_figures_tables_claims_and_report(smoke):
         assert (project / "results" / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
     claims = (project / "results" / "paper" / "claims.md").read_text()
     assert "| claim |" in claims and "batch 8" in claims and "not testable" in claims
-    assert "## Accuracy on SST-2 dev" in (project / "results" / "paper" / "tables.md").read_text()
+    tables = (project / "results" / "paper" / "tables.md").read_text()
+    assert "## Accuracy on SST-2 dev" in tables and "J per sentence by sentence length" in tables
     assert "\\begin{tabular}" in (project / "results" / "paper" / "tables.tex").read_text()
     report = run(project, "--configfile", "config/smoke.yaml", "--report", "results/report.html", env=env)
     assert report.returncode == 0, report.stderr[-3000:]

@@ -59,6 +59,18 @@ def energy_table(energy: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(wide, index=index).reset_index()
 
 
+def length_table(by_length: pd.DataFrame) -> pd.DataFrame:
+    """J per sentence by length bin, one row per dynamic-padding cell, bins as columns (with shares)."""
+    if by_length.empty:
+        return pd.DataFrame()
+    df = by_length.sort_values(aggregate.CELL + ["bin_lo"])
+    df = df.assign(cell=[f"{_fmt_ci(j, lo, hi)} ({100 * s:.0f}% of sentences)"
+                         for j, lo, hi, s in zip(df.j_per_inf_gross, df.ci_low, df.ci_high, df.share_of_inferences)])
+    bins = list(dict.fromkeys(df.length_bin))
+    wide = df.pivot_table(index=aggregate.CELL + ["energy_label"], columns="length_bin", values="cell", aggfunc="first")
+    return wide[[b for b in bins if b in wide.columns]].reset_index().rename_axis(columns=None)
+
+
 def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: str | Path, n_boot: int, seed: int,
                 forecast_metrics_path: str | Path | None = None, schedule_path: str | Path | None = None) -> pd.DataFrame:
     stats_dir, out_dir = Path(stats_dir), Path(out_dir)
@@ -72,7 +84,9 @@ def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: s
               "Latency, throughput and energy per cell": energy_table(energy),
               "Paired ratios against fp32 (same trial and cell)": ratios.assign(
                   ratio=[_fmt_ci(r, lo, hi) for r, lo, hi in zip(ratios.ratio, ratios.ci_low, ratios.ci_high)])[
-                  aggregate.CELL + ["metric", "n_pairs", "ratio", "p_holm", "effect_size_dz", "energy_label"]]}
+                  aggregate.CELL + ["metric", "n_pairs", "ratio", "p_holm", "effect_size_dz", "energy_label"]],
+              "Gross J per sentence by sentence length (tokens; window energy split by measured time)":
+                  length_table(io.read_parquet(stats_dir / "energy_by_length.parquet"))}
     md = ["# greenbench tables", ""]
     tex = ["% greenbench tables (generated)"]
     for title, df in tables.items():
