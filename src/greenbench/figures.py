@@ -151,12 +151,13 @@ def difficulty(prediction_files: list[str | Path], by_length: pd.DataFrame, axes
             _empty(ax, "no predictions")
         return
     df["correct"] = (df.prediction == df.label).astype(float)
-    df["length bin"] = pd.qcut(df["length"], q=4, duplicates="drop").astype(str)
-    df["confidence bin"] = pd.cut(df["confidence"], [0.5, 0.7, 0.9, 0.99, 1.0], include_lowest=True).astype(str)
+    # ordered categories: bins plot low to high (as strings "(3.999, 17.0]" would sort after "(17.0, ...")
+    df["length bin"] = pd.qcut(df["length"], q=4, duplicates="drop")
+    df["confidence bin"] = pd.cut(df["confidence"], [0.5, 0.7, 0.9, 0.99, 1.0], include_lowest=True)
     for ax, col in zip(axes[:2], ["length bin", "confidence bin"]):
-        table = df.groupby(["variant", col], observed=True)["correct"].mean().reset_index()
+        table = df.groupby(["variant", col], observed=True)["correct"].mean().reset_index().sort_values(["variant", col])
         for marker, (variant, g) in zip(MARKERS * 3, table.groupby("variant")):
-            ax.plot(g[col], g["correct"], marker=marker, color="black", fillstyle="none", label=variant)
+            ax.plot(g[col].astype(str), g["correct"], marker=marker, color="black", fillstyle="none", label=variant)
         ax.set_xlabel(f"{col} ({'tokens' if col.startswith('length') else 'max softmax'})")
         ax.set_ylabel("accuracy")
         ax.tick_params(axis="x", rotation=30)
@@ -165,7 +166,8 @@ def difficulty(prediction_files: list[str | Path], by_length: pd.DataFrame, axes
     if routed.empty:
         return _empty(axes[2], "no adaptive router in this study")
     share = routed.groupby("length bin", observed=True)["route"].apply(lambda r: float((r == 0).mean())).reset_index()
-    axes[2].bar(share["length bin"], share["route"], color="0.7", edgecolor="black", hatch="//")
+    share = share.sort_values("length bin")
+    axes[2].bar(share["length bin"].astype(str), share["route"], color="0.7", edgecolor="black", hatch="//")
     axes[2].set_ylim(0, 1)
     axes[2].set_xlabel("length bin (tokens)")
     axes[2].set_ylabel("share answered by the cheap tier")

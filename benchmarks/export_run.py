@@ -1,0 +1,70 @@
+"""Copy the headline outputs of a finished run into benchmarks/results/<name>/ (CSV, Markdown, PNG).
+
+    python benchmarks/export_run.py --results results --out benchmarks/results/cpu-default-YYYY-MM-DD
+
+The CSVs are the Parquet tables as they are (no rounding); provenance.json is the metadata of the
+first energy trial (git commit, versions, config hash, device).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from greenbench import io
+
+TABLES = {  # csv name -> parquet under results/
+    "eval_summary.csv": "eval/summary.parquet",
+    "energy_stats.csv": "stats/energy.parquet",
+    "ratios_vs_fp32.csv": "stats/ratios.parquet",
+    "harness_overhead.csv": "stats/overhead.parquet",
+    "energy_by_length.csv": "stats/energy_by_length.parquet",
+    "accuracy_stats.csv": "stats/accuracy.parquet",
+    "schedule_europe.csv": "carbon/schedule/europe.parquet",
+}
+COPIES = ["paper/claims.md", "paper/tables.md", "figures/difficulty_by_length.png", "figures/energy_by_batch.png",
+          "figures/pareto_accuracy_energy.png", "figures/forecast_vs_actual.png", "figures/scheduler_front.png",
+          "figures/spiking_firing_rates.png", "figures/accuracy_by_variant.png"]
+
+
+def export(results: Path, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, rel in TABLES.items():
+        src = results / rel
+        if not src.exists():
+            raise FileNotFoundError(f"{src}: missing; run the pipeline to the end first")
+        io.read_parquet(src).to_csv(out / name, index=False)
+        written.append(out / name)
+    metrics = results / "carbon" / "forecast_metrics.parquet"
+    if metrics.exists():
+        from greenbench.carbon.forecast import day1_summary
+
+        day1_summary(io.read_parquet(metrics)).to_csv(out / "forecast_day1.csv", index=False)
+        written.append(out / "forecast_day1.csv")
+    for rel in COPIES:
+        shutil.copyfile(results / rel, out / Path(rel).name)
+        written.append(out / Path(rel).name)
+    trials = sorted((results / "energy").glob("*/*/trial-*.parquet"))
+    if trials:
+        meta = io.read_metadata(trials[0])
+        keep = {k: meta.get(k) for k in ("git_commit", "versions", "platform", "processor", "threads", "config_hash",
+                                          "device_name")}
+        (out / "provenance.json").write_text(json.dumps(keep, indent=2) + "\n")
+        written.append(out / "provenance.json")
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    for path in export(args.results, args.out):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
