@@ -159,10 +159,10 @@ def window_iterations(per_iter_s: float, window_s: float, n_batches: int, min_it
 
 def timed_window(step, batches, sync, iterations: int, monitor: EnergyMonitor):
     """The measured window: synchronised edges, per-iteration latency (synchronised too).
-    Returns the window, per-iteration latencies (s), inferences and per-iteration padded lengths."""
+    Returns the window and, per iteration, latency (s), batch size and padded length."""
     latencies = np.empty(iterations)
+    sizes = np.empty(iterations, dtype=np.int64)
     lengths = np.empty(iterations, dtype=np.int64)
-    inferences = 0
     sync()
     monitor.begin_window()
     for i, batch in zip(range(iterations), itertools.cycle(batches)):
@@ -170,10 +170,9 @@ def timed_window(step, batches, sync, iterations: int, monitor: EnergyMonitor):
         step(batch)
         sync()
         latencies[i] = time.perf_counter() - t0
-        lengths[i] = int(batch[0].shape[1])
-        inferences += int(batch[0].shape[0])
+        sizes[i], lengths[i] = batch[0].shape
     window = monitor.end_window()
-    return window, latencies, inferences, lengths
+    return window, latencies, sizes, lengths
 
 
 def length_profile(latencies, lengths, batch_sizes) -> dict[str, dict[str, float]]:
@@ -243,7 +242,8 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         state = monitor.state()
-        window, latencies, inferences, lengths = timed_window(step, batches, sync, iterations, monitor)
+        window, latencies, sizes, lengths = timed_window(step, batches, sync, iterations, monitor)
+        inferences = int(sizes.sum())
         idle_after, why_after = idle_power(monitor, idle_s, sync)
     p50, p95, p99 = _percentiles(latencies)
     primary, cross = window.primary, window.cross_check
@@ -278,17 +278,13 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
         power_limit_w=state.get("power_limit_w"), sm_clock_mhz=state.get("sm_clock_mhz"),
         mem_clock_mhz=state.get("mem_clock_mhz"), temperature_c=state.get("temperature_c"),
         throttle_reasons=state.get("throttle_reasons"),
-        length_profile=json.dumps(length_profile(latencies, lengths, _batch_sizes(batches, iterations)))
+        length_profile=json.dumps(length_profile(latencies, lengths, sizes))
         if cell.padding == "dynamic" else None,
     )
     if not window.valid:
         row["status"] = "invalid"
         row["reason"] = "; ".join(window.reasons)
     return row
-
-
-def _batch_sizes(batches, iterations: int) -> list[int]:
-    return [int(b[0].shape[0]) for _, b in zip(range(iterations), itertools.cycle(batches))]
 
 
 def not_applicable(cell: Cell, reason: str) -> dict[str, Any]:
