@@ -9,8 +9,6 @@ first energy trial (git commit, versions, config hash, device).
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 from pathlib import Path
 
 from greenbench import io
@@ -36,23 +34,23 @@ def export(results: Path, out: Path) -> list[Path]:
         src = results / rel
         if not src.exists():
             raise FileNotFoundError(f"{src}: missing; run the pipeline to the end first")
-        io.read_parquet(src).to_csv(out / name, index=False)
+        io.write_text(io.read_parquet(src).to_csv(index=False), out / name)
         written.append(out / name)
     metrics = results / "carbon" / "forecast_metrics.parquet"
     if metrics.exists():
         from greenbench.carbon.forecast import day1_summary
 
-        day1_summary(io.read_parquet(metrics)).to_csv(out / "forecast_day1.csv", index=False)
+        io.write_text(day1_summary(io.read_parquet(metrics)).to_csv(index=False), out / "forecast_day1.csv")
         written.append(out / "forecast_day1.csv")
     for rel in COPIES:
-        shutil.copyfile(results / rel, out / Path(rel).name)
+        io.copy_file(results / rel, out / Path(rel).name)
         written.append(out / Path(rel).name)
     trials = sorted((results / "energy").glob("*/*/trial-*.parquet"))
     if trials:
         meta = io.read_metadata(trials[0])
         keep = {k: meta.get(k) for k in ("git_commit", "versions", "platform", "processor", "threads", "config_hash",
                                           "device_name")}
-        (out / "provenance.json").write_text(json.dumps(keep, indent=2) + "\n")
+        io.write_json(keep, out / "provenance.json")
         written.append(out / "provenance.json")
     return written
 

@@ -17,6 +17,7 @@ from conftest import copy_tree, run
 
 SLURM_CONF = os.environ.get("SLURM_CONF", "/etc/slurm/slurm.conf")
 # Site options a cluster without accounting storage needs; everything else comes from the profile.
+PROFILE = ("--workflow-profile", "workflow/profiles/slurm", "--configfile", "config/smoke.yaml")
 SITE = ("--slurm-status-command", "squeue", "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "2",
         "--slurm-keep-successful-logs")
 
@@ -51,8 +52,7 @@ def test_smoke_study_on_slurm_matches_local_run(cluster, smoke, tmp_path):
     local_root, env = smoke
     project = copy_tree(tmp_path)
     started = time.monotonic()
-    proc = run(project, "--workflow-profile", "workflow/profiles/slurm", "--configfile", "config/smoke.yaml",
-               "--jobs", "4", *SITE, env={**env, **cluster}, timeout=2400)
+    proc = run(project, *PROFILE, "--jobs", "4", *SITE, env={**env, **cluster}, timeout=2400)
     print(f"SLURM smoke run took {time.monotonic() - started:.1f} s")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
 
@@ -75,6 +75,5 @@ def test_smoke_study_on_slurm_matches_local_run(cluster, smoke, tmp_path):
     assert energy.energy_label.isin(["measured", "estimated", "unavailable"]).all()
     assert (project / "results" / "paper" / "claims.md").stat().st_size > 0
     # and a rerun has nothing to do
-    again = run(project, "-n", "--workflow-profile", "workflow/profiles/slurm", "--configfile", "config/smoke.yaml",
-                *SITE, env={**env, **cluster})
+    again = run(project, "-n", *PROFILE, *SITE, env={**env, **cluster})
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
