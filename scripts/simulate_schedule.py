@@ -5,4 +5,4 @@ from greenbench.log import logged_script
 
 with logged_script(snakemake.log[0], "simulate_schedule"):
     run_schedule(snakemake.input.traces, snakemake.input.forecasts, snakemake.input.energy, snakemake.output[0],
-                 {**snakemake.params.schedule, "zones": snakemake.params.zones}, snakemake.params.seed)
+                 snakemake.params.schedule, snakemake.params.seed)

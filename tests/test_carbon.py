@@ -111,14 +111,21 @@ def test_conformal_covers_exchangeable_errors():
     assert np.all(np.abs(cov - 90) < 1.5)
 
 
-def _scenario(rng, n_hours=48):
+def _issued(actual, rng, leads):
+    """Forecasts issued every hour: forecast[t, k] is for hour t + k (the last hour repeats past the end)."""
+    n = len(actual)
+    idx = np.minimum(np.arange(n)[:, None] + np.arange(leads)[None, :], n - 1)
+    return actual[idx] * rng.uniform(0.8, 1.2, (n, leads, actual.shape[1]))
+
+
+def _scenario(rng, n_hours=48, leads=7):
     zones = ["A", "B", "C"]
     actual = rng.uniform(10, 500, (n_hours, 3))
     return schedule.Scenario(
         zones=zones, hours=pd.date_range("2022-01-01", periods=n_hours, freq="h", tz="UTC"),
         requests=rng.integers(0, 50, (n_hours, 3)), deferrable=rng.integers(0, 20, (n_hours, 3)),
         latency=np.array([[5.0, 20, 60], [20, 5, 30], [60, 30, 5]]), actual=actual,
-        forecast=actual * rng.uniform(0.8, 1.2, actual.shape), static_ci=actual.mean(axis=0),
+        forecast=_issued(actual, rng, leads), static_ci=actual.mean(axis=0),
         slo_ms=50.0, energy_j=1.0, inference_ms=(np.log(10.0), 0.1), inference_p95_ms=12.0)
 
 
@@ -138,6 +145,62 @@ def test_scheduler_oracle_bounds_and_feasibility(seed):
     assert df.loc[df.policy == "oracle", "gap_closed"].isna().all() or \
         df.loc[df.policy == "oracle", "gap_closed"].iloc[0] == pytest.approx(1.0)
     assert (df.requests == df.requests.iloc[0]).all()
+
+
+def test_perfect_forecasts_match_the_oracle():
+    rng = np.random.default_rng(3)
+    sc = _scenario(rng)
+    n = len(sc.hours)
+    sc.forecast = sc.actual[np.minimum(np.arange(n)[:, None] + np.arange(7)[None, :], n - 1)]
+    df = schedule.simulate(sc, {"deferral_window_h": 6, "weights": [1.0]}, 0).set_index("policy")
+    assert df.loc["forecast_greedy", "g_per_1000_requests"] == pytest.approx(df.loc["oracle", "g_per_1000_requests"])
+    assert df.loc["temporal_shift", "g_per_1000_requests"] == pytest.approx(df.loc["oracle_shift", "g_per_1000_requests"])
+
+
+def test_deferral_needs_forecasts_that_reach_the_window():
+    sc = _scenario(np.random.default_rng(0), leads=3)
+    with pytest.raises(ValueError, match="deferral needs 7"):
+        schedule.defer(sc, 6, use_actual=False)
+
+
+def test_rolling_conformal_uses_only_observed_errors_and_follows_drift():
+    rng = np.random.default_rng(0)
+    days, horizon = 400, 48
+    origins = pd.date_range("2021-01-01", periods=days, freq="D", tz="UTC").to_numpy()
+    scale = np.where(np.arange(days) < 200, 0.2, 0.05)[:, None]     # errors shrink half-way
+    f = rng.uniform(50, 150, (days, horizon))
+    y = f * (1 + rng.normal(0, 1, f.shape) * scale)
+    rel = forecast.relative_errors(y, f)
+    test = np.arange(200, days)
+    half = forecast.rolling_conformal_halfwidths(origins, rel, origins[test], horizon, 0.9, window=60)
+    later = test[60:]
+    cov = metrics.coverage(y[later], f[later] * (1 - half[60:]), f[later] * (1 + half[60:]))
+    assert abs(cov.mean() - 90) < 2.5 and np.all(np.abs(cov - 90) < 8)   # after one window it tracks the new errors
+    fixed = forecast.conformal_halfwidths(y[:200], f[:200], 0.9)
+    assert np.all(fixed > 2 * half[-1])                          # a fixed calibration would over-cover
+    # the first test origin may only use origins whose 48 h were over by then: not the day before
+    first = forecast.rolling_conformal_halfwidths(origins[:199], rel[:199], origins[200:201], horizon, 0.9, 60)
+    assert np.allclose(half[0], first[0])
+    with pytest.raises(ValueError, match="calibration_days"):
+        forecast.rolling_conformal_halfwidths(origins, rel, origins[:3], horizon, 0.9, window=60)
+
+
+def test_scenario_serves_a_subset_of_zones_to_every_origin():
+    carbon = {"zones": ["A", "B", "C"], "schedule": {"scenarios": {"all": {}, "no_c": {"zones": ["A", "B"]}}, "slo_ms": 50}}
+    assert schedule.scenario_config(carbon, "all")["zones"] == ["A", "B", "C"]
+    cfg = schedule.scenario_config(carbon, "no_c")
+    assert cfg["zones"] == ["A", "B"] and cfg["scenario"] == "no_c" and "scenarios" not in cfg
+    with pytest.raises(ValueError, match="unknown scenario 'x'"):
+        schedule.scenario_config(carbon, "x")
+    # three origins, two serving zones: origin C's nearest serving zone is B
+    rng = np.random.default_rng(1)
+    sc = _scenario(rng)
+    sc.zones, sc.actual, sc.forecast = ["A", "B"], sc.actual[:, :2], sc.forecast[:, :, :2]
+    sc.latency, sc.static_ci = sc.latency[:, :2], sc.static_ci[:2]
+    near = schedule.assign(sc, "nearest")
+    assert near.shape == (48, 3) and (near[:, 2] == 1).all()
+    df = schedule.simulate(sc, {"deferral_window_h": 6, "weights": [1.0]}, 0)
+    assert df.requests.iloc[0] == sc.requests.sum() + sc.deferrable.sum()
 
 
 def test_lognormal_from_percentiles():

@@ -28,6 +28,9 @@ def test_shipped_configs_are_valid(extra):
         (lambda c: c["models"]["minilm"].update(source="ftp://x"), "models.minilm.source"),
         (lambda c: c["study"].update(models=["nope"]), "study.models[0]"),          # undefined model
         (lambda c: c["study"].update(variants=["fp7"]), "study.variants[0]"),       # unknown variant
+        (lambda c: c["carbon"]["schedule"]["scenarios"].update(x={"zones": ["NL"]}),
+         "carbon.schedule.scenarios.x.zones"),                                      # zone without traces
+        (lambda c: c["carbon"]["schedule"].update(scenarios=["europe"]), "carbon.schedule.scenarios"),  # old list form
     ],
 )
 def test_bad_config_names_the_key(mutate, key):

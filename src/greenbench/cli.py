@@ -140,13 +140,14 @@ def cmd_carbon(args) -> int:
              for z in c["zones"] for y in sorted(c["years"])]
     traces.prepare_traces(files, paths.CARBON_TRACES, c["column"], c["max_gap_hours"])
     table = forecast.run_forecasting(paths.CARBON_TRACES, {**c["forecast"], "zones": c["zones"]}, cfg["seed"],
-                                     paths.FORECAST_METRICS, paths.FORECASTS, paths.FORECASTER_DIR)
+                                     paths.FORECAST_METRICS, paths.FORECASTS, paths.FORECASTER_DIR,
+                                     paths.FORECASTS_HOURLY, forecast.hourly_window(c["schedule"]))
     print(forecast.day1_summary(table).pivot(index="zone", columns="model", values="mape").round(2).to_string())
     energy_stats = Path(paths.STATS_DIR) / "energy.parquet"
     if energy_stats.exists():
         for scenario in c["schedule"]["scenarios"]:
-            schedule.run_schedule(paths.CARBON_TRACES, paths.FORECASTS, energy_stats,
-                                  paths.SCHEDULE.format(scenario=scenario), {**c["schedule"], "zones": c["zones"]},
+            schedule.run_schedule(paths.CARBON_TRACES, paths.FORECASTS_HOURLY, energy_stats,
+                                  paths.SCHEDULE.format(scenario=scenario), schedule.scenario_config(c, scenario),
                                   cfg["seed"])
     else:
         print(f"skipping the schedule simulation: {energy_stats} does not exist yet (run `greenbench report` first)")
@@ -169,10 +170,11 @@ def cmd_report(args) -> int:
     aggregate(paths.ENERGY_ALL, preds, paths.STATS_DIR, cfg["stats"], cfg["seed"])
     write_fronts(f"{paths.STATS_DIR}/accuracy.parquet", f"{paths.STATS_DIR}/energy.parquet", paths.PARETO_POINTS,
                  paths.PARETO_HYPERVOLUME)
-    schedule = paths.SCHEDULE.format(scenario=cfg["carbon"]["schedule"]["scenarios"][0])
+    schedules = [p for p in (paths.SCHEDULE.format(scenario=s) for s in cfg["carbon"]["schedule"]["scenarios"])
+                 if Path(p).exists()]
     verdicts = write_paper(paths.STATS_DIR, paths.ENERGY_ALL, paths.PAPER_DIR, cfg["stats"]["bootstrap"], cfg["seed"],
                            forecast_metrics_path=paths.FORECAST_METRICS if Path(paths.FORECAST_METRICS).exists() else None,
-                           schedule_path=schedule if Path(schedule).exists() else None)
+                           schedule_path=schedules or None)
     print(verdicts[["id", "verdict"]].to_string(index=False))
     return 0
 

@@ -107,6 +107,11 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
     for origin, row in sched.get("latency_ms", {}).items():
         if set(row) != zones:
             out.append(f"config key 'carbon.schedule.latency_ms.{origin}': must give a latency to every zone in carbon.zones")
+    for name, over in (sched.get("scenarios") or {}).items():
+        extra = sorted(set((over or {}).get("zones", [])) - zones)
+        if extra:
+            out.append(f"config key 'carbon.schedule.scenarios.{name}.zones': {', '.join(extra)} not in carbon.zones "
+                       "(a scenario serves from zones that have traces and forecasts)")
     return out
 
 

@@ -210,11 +210,17 @@ def mape_by_lead(metrics: pd.DataFrame, ax) -> None:
 def scheduler_front(schedule: pd.DataFrame, ax) -> None:
     if schedule.empty:
         return _empty(ax, "no schedule results")
-    w = schedule[schedule.policy == "weighted"].sort_values("weight")
-    ax.plot(w.latency_p95_ms, w.g_per_1000_requests, color="0.4", linestyle="--", marker=".", label="weighted sweep")
-    for marker, (_, r) in zip(MARKERS, schedule[schedule.policy != "weighted"].iterrows()):
-        ax.plot(r.latency_p95_ms, r.g_per_1000_requests, marker=marker, color="black", fillstyle="none",
-                linestyle="", label=r.policy)
+    import matplotlib.pyplot as plt
+
+    if "scenario" not in schedule:
+        schedule = schedule.assign(scenario="")
+    for color, (scenario, s) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], schedule.groupby("scenario", sort=False)):
+        w = s[s.policy == "weighted"].sort_values("weight")
+        ax.plot(w.latency_p95_ms, w.g_per_1000_requests, color=color, linestyle="--", marker=".",
+                label=f"{scenario}: weighted sweep")
+        for marker, (_, r) in zip(MARKERS, s[s.policy != "weighted"].iterrows()):
+            ax.plot(r.latency_p95_ms, r.g_per_1000_requests, marker=marker, color=color, fillstyle="none",
+                    linestyle="", label=f"{scenario}: {r.policy}")
     ax.set_xlabel("latency p95 (ms)")
     ax.set_ylabel(f"gCO2e per 1,000 requests ({schedule.energy_label.iloc[0]} energy)")
     ax.legend(fontsize=7)
@@ -265,7 +271,9 @@ def make_all(accuracy_path, energy_path, points_path, prediction_files, forecast
                  out_dir=out_dir, size=(18, 4), panels=4)
     outs += draw("forecast_vs_actual", forecast_vs_actual, io.read_parquet(forecasts_path), out_dir=out_dir, size=(8, 4))
     outs += draw("forecast_mape_by_lead", mape_by_lead, io.read_parquet(forecast_metrics_path), out_dir=out_dir)
-    outs += draw("scheduler_front", scheduler_front, io.read_parquet(schedule_path), out_dir=out_dir)
+    from greenbench.carbon.schedule import read_results
+
+    outs += draw("scheduler_front", scheduler_front, read_results(schedule_path), out_dir=out_dir)
     outs += draw("spiking_firing_rates", firing_rates, io.read_parquet(eval_summary_path), out_dir=out_dir)
     log.info("wrote %d figure files to %s", len(outs), out_dir)
     return outs

@@ -95,7 +95,12 @@ def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: s
     io.write_text("\n".join(md), out_dir / "tables.md")
     io.write_text("\n".join(tex), out_dir / "tables.tex")
     forecast = io.read_parquet(forecast_metrics_path) if forecast_metrics_path else None
-    schedule = io.read_parquet(schedule_path) if schedule_path else None
+    if schedule_path:
+        from greenbench.carbon.schedule import read_results
+
+        schedule = read_results(schedule_path)
+    else:
+        schedule = None
     if forecast is not None:
         from greenbench.carbon.forecast import day1_summary
 

@@ -44,6 +44,7 @@ rule forecast_carbon:
     output:
         metrics=paths.FORECAST_METRICS,
         forecasts=paths.FORECASTS,
+        hourly=paths.FORECASTS_HOURLY,
         model=directory(paths.FORECASTER_DIR),
     log:
         f"{LOGS}/forecast_carbon.log",
@@ -58,6 +59,7 @@ rule forecast_carbon:
         runtime=60,
     params:
         forecast=config["carbon"]["forecast"],
+        hourly=hourly_forecast_window(),
         zones=config["carbon"]["zones"],
         seed=config["seed"],
     script:
@@ -67,7 +69,7 @@ rule forecast_carbon:
 rule simulate_schedule:
     input:
         traces=paths.CARBON_TRACES,
-        forecasts=paths.FORECASTS,
+        forecasts=paths.FORECASTS_HOURLY,
         energy=f"{paths.STATS_DIR}/energy.parquet",
         lib=lib("carbon/__init__", "carbon/schedule"),
     output:
@@ -83,8 +85,7 @@ rule simulate_schedule:
         mem_mb=4000,
         runtime=20,
     params:
-        schedule=config["carbon"]["schedule"],
-        zones=config["carbon"]["zones"],
+        schedule=lambda w: schedule_scenario(w.scenario),
         seed=config["seed"],
     script:
         "../../scripts/simulate_schedule.py"

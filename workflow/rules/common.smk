@@ -69,6 +69,26 @@ def placement(device_bound=False):
     return out
 
 
+def hourly_forecast_window():
+    """The simulation window the forecasters issue hourly forecasts for."""
+    from greenbench.carbon.forecast import hourly_window
+
+    return hourly_window(config["carbon"]["schedule"])
+
+
+def schedule_scenario(name):
+    """carbon.schedule with one scenario's overrides."""
+    from greenbench.carbon.schedule import scenario_config
+
+    return scenario_config(config["carbon"], name)
+
+
+def schedule_results():
+    return expand(
+        paths.SCHEDULE, scenario=list(config["carbon"]["schedule"]["scenarios"])
+    )
+
+
 def energy_modules():
     return [str(p) for p in sorted(Path("src/greenbench/energy").glob("*.py"))]
 
@@ -97,6 +117,6 @@ def all_targets():
         paths.PARETO_POINTS,
         f"{paths.PAPER_DIR}/claims.md",
         paths.FORECAST_METRICS,
-        *expand(paths.SCHEDULE, scenario=config["carbon"]["schedule"]["scenarios"]),
+        *schedule_results(),
         *expand(f"{paths.FIGURES_DIR}/{{name}}.png", name=paths.FIGURES),
     ]

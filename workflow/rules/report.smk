@@ -47,9 +47,7 @@ rule figures:
         predictions=eval_files(),
         forecasts=paths.FORECASTS,
         forecast_metrics=paths.FORECAST_METRICS,
-        schedule=paths.SCHEDULE.format(
-            scenario=config["carbon"]["schedule"]["scenarios"][0]
-        ),
+        schedule=schedule_results(),
         eval_summary=paths.EVAL_SUMMARY,
         energy_by_length=f"{paths.STATS_DIR}/energy_by_length.parquet",
         lib=lib("figures"),
@@ -82,9 +80,7 @@ rule paper:
         stats=expand(f"{paths.STATS_DIR}/{{table}}.parquet", table=paths.STATS_TABLES),
         measurements=paths.ENERGY_ALL,
         forecast_metrics=paths.FORECAST_METRICS,
-        schedule=paths.SCHEDULE.format(
-            scenario=config["carbon"]["schedule"]["scenarios"][0]
-        ),
+        schedule=schedule_results(),
         lib=lib("paper", "claims", "aggregate", "stats"),
     output:
         tables_md=f"{paths.PAPER_DIR}/tables.md",

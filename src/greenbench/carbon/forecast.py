@@ -1,5 +1,5 @@
 """Forecasters of hourly carbon intensity (seasonal-naive, ridge on lags + calendar, TCN) with
-split-conformal prediction intervals, and a rolling-origin evaluation (one origin per day)."""
+rolling split-conformal prediction intervals, and a rolling-origin evaluation (one origin per day)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def make_windows(values: np.ndarray, times: pd.DatetimeIndex, zone: str, lookbac
     idx_x = origins[:, None] + np.arange(-lookback, 0)[None, :]
     idx_y = origins[:, None] + np.arange(horizon)[None, :]
     t = times[origins]
-    return Windows(values[idx_x], values[idx_y], np.asarray(t.hour), np.asarray(t.dayofweek),
+    return Windows(values[idx_x], values[idx_y], np.asarray(t.hour), np.asarray(t.day_of_week),
                    np.full(len(origins), zone), np.asarray(t))
 
 
@@ -66,33 +66,52 @@ class SeasonalNaive:
         return w.x[:, lookback + h - k * self.period]
 
 
-def _features(w: Windows, lookback_used: int) -> np.ndarray:
-    scale = w.x.mean(axis=1, keepdims=True) + 1e-6
-    lags = w.x[:, -lookback_used:] / scale
-    hour = np.eye(24)[w.hour]
-    dow = np.eye(7)[w.dow]
-    return np.hstack([lags, hour, dow, np.ones((len(w.x), 1))]), scale
+def _log_features(w: Windows, lags: int) -> tuple[np.ndarray, np.ndarray]:
+    """Log intensities of the last ``lags`` hours relative to the last one, day-of-week, intercept;
+    and the last log intensity (the level the targets are relative to)."""
+    logs = np.log(np.maximum(w.x[:, -lags:], 1.0))
+    last = logs[:, -1:]
+    return np.hstack([logs - last, np.eye(7)[w.dow], np.ones((len(w.x), 1))]), last
 
 
 class Ridge:
-    """Direct multi-output ridge regression on scaled lags and origin calendar (one model, all zones)."""
+    """Direct multi-output ridge regression in log space, one model per zone and origin hour: the
+    targets are log(y / last value), so the squared loss tracks relative (MAPE-like) error and each
+    zone keeps its own daily shape. Falls back to the zone's all-hours model for an hour it never saw."""
 
     name = "ridge"
 
     def __init__(self, alpha: float = 1.0, lags: int = 168):
         self.alpha, self.lags = alpha, lags
 
+    def _solve(self, w: Windows, sel: np.ndarray) -> np.ndarray:
+        X, last = _log_features(_subset(w, sel), self.lags)
+        Y = np.log(np.maximum(w.y[sel], 1.0)) - last
+        return np.linalg.solve(X.T @ X + self.alpha * np.eye(X.shape[1]), X.T @ Y)
+
     def fit(self, train: Windows, seed: int = 0) -> "Ridge":
         self.lags = min(self.lags, train.x.shape[1])
-        X, scale = _features(train, self.lags)
-        Y = train.y / scale
-        A = X.T @ X + self.alpha * np.eye(X.shape[1])
-        self.W = np.linalg.solve(A, X.T @ Y)
+        self.W = {}
+        for zone in np.unique(train.zone):
+            in_zone = train.zone == zone
+            self.W[(zone, None)] = self._solve(train, in_zone)
+            for hour in np.unique(train.hour[in_zone]):
+                self.W[(zone, int(hour))] = self._solve(train, in_zone & (train.hour == hour))
         return self
 
     def predict(self, w: Windows) -> np.ndarray:
-        X, scale = _features(w, self.lags)
-        return (X @ self.W) * scale
+        X, last = _log_features(w, self.lags)
+        out = np.empty(w.y.shape)
+        for key in {(z, int(h)) for z, h in zip(w.zone, w.hour)}:
+            if (key[0], None) not in self.W:
+                raise ValueError(f"ridge was not trained on zone {key[0]}")
+            sel = (w.zone == key[0]) & (w.hour == key[1])
+            out[sel] = np.exp(X[sel] @ self.W.get(key, self.W[(key[0], None)]) + last[sel])
+        return out
+
+
+def _subset(w: Windows, sel: np.ndarray) -> Windows:
+    return Windows(*(getattr(w, f)[sel] for f in Windows.__dataclass_fields__))
 
 
 class TCN:
@@ -162,7 +181,7 @@ class TCN:
         rng = np.random.default_rng(seed)
         if self.cfg["max_train_windows"] and len(train.x) > self.cfg["max_train_windows"]:
             keep = np.sort(rng.choice(len(train.x), self.cfg["max_train_windows"], replace=False))
-            train = Windows(*(getattr(train, f)[keep] for f in Windows.__dataclass_fields__))
+            train = _subset(train, keep)
         self.net = self._build()
         x, cal, scale = self._tensors(train)
         y = torch.as_tensor(train.y / scale - 1.0, dtype=torch.float32)
@@ -206,10 +225,42 @@ class TCN:
 
 def conformal_halfwidths(actual: np.ndarray, forecast: np.ndarray, level: float) -> np.ndarray:
     """Per-lead-time split-conformal half-widths of *relative* errors (finite-sample quantile)."""
-    rel = np.abs(actual - forecast) / np.maximum(np.abs(forecast), 1e-6)
+    return _conformal_quantile(relative_errors(actual, forecast), level)
+
+
+def relative_errors(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
+    return np.abs(actual - forecast) / np.maximum(np.abs(forecast), 1e-6)
+
+
+def _conformal_quantile(rel: np.ndarray, level: float) -> np.ndarray:
     n = rel.shape[0]
     q = min(1.0, np.ceil((n + 1) * level) / n)
     return np.quantile(rel, q, axis=0, method="higher")
+
+
+def rolling_conformal_halfwidths(pool_origins: np.ndarray, pool_rel: np.ndarray, origins: np.ndarray, horizon: int,
+                                 level: float, window: int) -> np.ndarray:
+    """Half-widths (origins, horizon) for each forecast origin from the relative errors of the
+    ``window`` most recent earlier origins whose whole horizon had been observed by then.
+
+    ``pool_*`` hold every origin with known errors (calibration and test, any order). Only errors
+    that were observable at the forecast origin are used, so the interval is a real-time one that
+    follows drift in the error distribution (a fixed calibration year over-covers when the next
+    year's errors are smaller)."""
+    def ns(t):
+        return pd.DatetimeIndex(t).as_unit("ns").asi8
+
+    start = ns(pool_origins)
+    order = np.argsort(start, kind="stable")
+    known_at, pool_rel = start[order] + horizon * 3_600_000_000_000, pool_rel[order]
+    out = np.empty((len(origins), pool_rel.shape[1]))
+    for i, (origin, stamp) in enumerate(zip(ns(origins), pd.DatetimeIndex(origins))):
+        known = np.flatnonzero(known_at <= origin)[-window:]
+        if len(known) < int(np.ceil(1 / (1 - level))):
+            raise ValueError(f"too few calibration origins before {stamp} for a {level:.0%} interval "
+                             f"({len(known)}): lengthen carbon.forecast.calibration_days")
+        out[i] = _conformal_quantile(pool_rel[known], level)
+    return out
 
 
 def zone_windows(traces: pd.DataFrame, zones, lookback: int, horizon: int, start: str, end: str, stride: int,
@@ -236,6 +287,15 @@ FORECASTS_SCHEMA = pa.schema([("zone", pa.string()), ("model", pa.string()), ("o
                               ("lead_h", pa.int64()), ("forecast", pa.float64()), ("low", pa.float64()),
                               ("high", pa.float64()), ("actual", pa.float64())])
 
+def hourly_window(schedule_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The hours the scheduling simulation routes, and how far ahead it looks (deferral window + 1)."""
+    return {"start": str(schedule_cfg["start"]), "hours": 24 * int(schedule_cfg["days"]),
+            "leads": int(schedule_cfg["deferral_window_h"]) + 1}
+
+
+HOURLY_SCHEMA = pa.schema([("zone", pa.string()), ("model", pa.string()), ("origin", pa.timestamp("s", tz="UTC")),
+                           ("lead_h", pa.int64()), ("forecast", pa.float64()), ("actual", pa.float64())])
+
 
 def build_models(cfg: Mapping[str, Any]) -> list:
     t = cfg["tcn"]
@@ -245,9 +305,14 @@ def build_models(cfg: Mapping[str, Any]) -> list:
 
 
 def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, metrics_out: str | Path,
-                    forecasts_out: str | Path, model_dir: str | Path) -> pd.DataFrame:
+                    forecasts_out: str | Path, model_dir: str | Path, hourly_out: str | Path | None = None,
+                    hourly: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Train on the train period (last ``calibration_days`` held out for conformal intervals),
-    evaluate with daily rolling origins over the test period."""
+    evaluate with daily rolling origins over the test period.
+
+    With ``hourly`` ({start, hours, leads}) also issue a forecast every hour of that window (what a
+    router consults: issued at the hour with the history up to it) and write the first ``leads`` lead
+    times of each to ``hourly_out``."""
     traces = io.read_parquet(traces_path)
     zones = list(cfg["zones"])
     lookback, horizon = int(cfg["lookback_h"]), int(cfg["horizon_h"])
@@ -260,7 +325,15 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
     if len(test.x) == 0:
         raise ValueError("no test origins: check carbon.forecast.test_start/test_end against the traces")
     level = float(cfg["interval_level"])
-    metric_rows, forecast_frames = [], []
+    if hourly is not None:
+        h_start = pd.Timestamp(hourly["start"], tz="UTC")
+        h_end = h_start + pd.Timedelta(hours=int(hourly["hours"]))
+        h_leads = min(int(hourly["leads"]), horizon)
+        every_hour = zone_windows(traces, zones, lookback_eff, horizon, str(h_start), str(h_end), 1)
+        if len(every_hour.x) != len(zones) * int(hourly["hours"]):
+            raise ValueError(f"the traces do not cover {h_start}..{h_end} plus the forecast horizon "
+                             "(carbon.schedule.start/days)")
+    metric_rows, forecast_frames, hourly_frames = [], [], []
     with io.atomic_directory(model_dir) as tmp:
         for model in build_models(cfg):
             if model.name == "tcn":
@@ -274,9 +347,12 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
                 predict = model.predict
             calib_pred, pred = predict(calib), predict(test)
             low, high = np.empty_like(pred), np.empty_like(pred)
-            for zone in zones:  # per-zone, per-lead conformal half-widths
-                half = conformal_halfwidths(calib.y[calib.zone == zone], calib_pred[calib.zone == zone], level)
-                sel = test.zone == zone
+            for zone in zones:  # per-zone, per-lead rolling conformal half-widths
+                c, sel = calib.zone == zone, test.zone == zone
+                half = rolling_conformal_halfwidths(
+                    np.concatenate([calib.origin[c], test.origin[sel]]),
+                    relative_errors(np.vstack([calib.y[c], test.y[sel]]), np.vstack([calib_pred[c], pred[sel]])),
+                    test.origin[sel], horizon, level, window=int(cfg["calibration_days"]))
                 low[sel], high[sel] = pred[sel] * (1 - half), pred[sel] * (1 + half)
             for zone in zones:
                 sel = test.zone == zone
@@ -290,13 +366,23 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
                     "zone": zone, "model": model.name, "origin": np.repeat(test.origin[sel], horizon),
                     "lead_h": np.tile(np.arange(1, horizon + 1), n), "forecast": f.ravel(), "low": lo.ravel(),
                     "high": hi.ravel(), "actual": a.ravel()}))
+            if hourly is not None:
+                hp = predict(every_hour)[:, :h_leads]
+                hourly_frames.append(pd.DataFrame({
+                    "zone": np.repeat(every_hour.zone, h_leads), "model": model.name,
+                    "origin": np.repeat(every_hour.origin, h_leads), "lead_h": np.tile(np.arange(1, h_leads + 1), len(hp)),
+                    "forecast": hp.ravel(), "actual": every_hour.y[:, :h_leads].ravel()}))
             log.info("%s: day-1 MAPE %s", model.name, {z: round(metrics.day1(metrics.mape(test.y[test.zone == z], pred[test.zone == z])), 2) for z in zones})
         io.write_json({"config": dict(cfg), "seed": seed, "provenance": provenance.collect()}, tmp / "forecasting.json")
     table = pd.DataFrame(metric_rows, columns=METRICS_SCHEMA.names)
     meta = {"train": [cfg["train_start"], str(calib_start)], "calibration": [str(calib_start), str(train_end)],
-            "test": [cfg["test_start"], cfg["test_end"]], "interval": "split conformal on relative errors, per zone and lead time"}
+            "test": [cfg["test_start"], cfg["test_end"]], "interval": "rolling split conformal on relative errors, per zone and lead time: each origin uses "
+            "the calibration_days most recent origins whose errors were observable by then"}
     io.write_parquet(table, metrics_out, METRICS_SCHEMA, meta)
     io.write_parquet(pd.concat(forecast_frames, ignore_index=True), forecasts_out, FORECASTS_SCHEMA, meta)
+    if hourly is not None:
+        io.write_parquet(pd.concat(hourly_frames, ignore_index=True), hourly_out, HOURLY_SCHEMA,
+                         {"window": [str(h_start), str(h_end)], "issued": "every hour, with the history up to it"})
     return table
 
 

@@ -17,22 +17,39 @@ log = get_logger(__name__)
 J_PER_KWH = 3.6e6
 
 RESULT_SCHEMA = pa.schema([
-    ("policy", pa.string()), ("weight", pa.float64()), ("requests", pa.int64()),
+    ("scenario", pa.string()), ("policy", pa.string()), ("weight", pa.float64()), ("requests", pa.int64()),
     ("g_per_1000_requests", pa.float64()), ("latency_p95_ms", pa.float64()), ("slo_violations", pa.int64()),
     ("slo_violation_share", pa.float64()), ("gap_closed", pa.float64()), ("deferred_requests", pa.int64()),
     ("energy_j_per_request", pa.float64()), ("energy_label", pa.string()), ("forecaster", pa.string()),
+    ("oracle_saving_pct", pa.float64()),
 ])
+
+
+def scenario_config(carbon_cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The schedule config of one scenario: ``carbon.schedule`` with the scenario's overrides (its
+    serving ``zones``, by default every ``carbon.zones``). Requests still come from every origin in
+    ``origin_shares``."""
+    scenarios = carbon_cfg["schedule"]["scenarios"]
+    if name not in scenarios:
+        raise ValueError(f"unknown scenario '{name}': carbon.schedule.scenarios has {sorted(scenarios)}")
+    over = scenarios[name] or {}
+    zones = list(over.get("zones", carbon_cfg["zones"]))
+    extra = [z for z in zones if z not in carbon_cfg["zones"]]
+    if extra:
+        raise ValueError(f"carbon.schedule.scenarios.{name}.zones: {extra} are not in carbon.zones (no traces or forecasts)")
+    base = {k: v for k, v in carbon_cfg["schedule"].items() if k != "scenarios"}
+    return {**base, **{k: v for k, v in over.items() if k != "zones"}, "zones": zones, "scenario": name}
 
 
 @dataclass
 class Scenario:
     zones: list[str]
     hours: pd.DatetimeIndex
-    requests: np.ndarray          # (hours, origins) interactive request counts
+    requests: np.ndarray          # (hours, origins) interactive request counts (origins: origin_shares)
     deferrable: np.ndarray        # (hours, origins) deferrable request counts
     latency: np.ndarray           # (origins, zones) network RTT ms
     actual: np.ndarray            # (hours, zones) actual intensity g/kWh
-    forecast: np.ndarray          # (hours, zones) day-ahead forecast, issued at 00:00 UTC each day
+    forecast: np.ndarray          # (hours, leads, zones) forecast issued at each hour for it and the next leads-1
     static_ci: np.ndarray         # (zones,) mean intensity of the training period
     slo_ms: float
     energy_j: float               # per request, PUE included
@@ -69,11 +86,11 @@ def assign(sc: Scenario, policy: str, weight: float = 0.5) -> np.ndarray:
     if policy == "static_greenest":
         return _choose(np.broadcast_to(sc.static_ci, (n_hours, len(sc.zones))), feasible)
     if policy in ("forecast_greedy", "temporal_shift"):
-        return _choose(sc.forecast, feasible)
+        return _choose(sc.forecast[:, 0, :], feasible)
     if policy in ("oracle", "oracle_shift"):
         return _choose(sc.actual, feasible)
     if policy == "weighted":
-        ci_norm = sc.forecast / np.nanmax(sc.forecast)
+        ci_norm = sc.forecast[:, 0, :] / np.nanmax(sc.forecast[:, 0, :])
         lat_norm = sc.latency / sc.slo_ms
         score = weight * ci_norm[:, None, :] + (1 - weight) * lat_norm[None, :, :]
         return score.argmin(axis=2)
@@ -81,13 +98,16 @@ def assign(sc: Scenario, policy: str, weight: float = 0.5) -> np.ndarray:
 
 
 def defer(sc: Scenario, window_h: int, use_actual: bool) -> tuple[np.ndarray, np.ndarray]:
-    """For deferrable work arriving at hour t: the (hour, zone) with the lowest intensity in [t, t+window]."""
-    ci = sc.actual if use_actual else sc.forecast
+    """For deferrable work arriving at hour t: the (hour, zone) with the lowest intensity in [t, t+window],
+    as known (oracle) or as forecast at t."""
     n = len(sc.hours)
+    if not use_actual and sc.forecast.shape[1] < window_h + 1:
+        raise ValueError(f"the forecasts reach {sc.forecast.shape[1]} h ahead; deferral needs {window_h + 1}")
     best_hour = np.empty(n, dtype=int)
     best_zone = np.empty(n, dtype=int)
     for t in range(n):
-        block = ci[t:min(n, t + window_h + 1)]
+        end = min(n, t + window_h + 1)
+        block = sc.actual[t:end] if use_actual else sc.forecast[t, :end - t]
         flat = int(np.argmin(block))
         best_hour[t], best_zone[t] = t + flat // block.shape[1], flat % block.shape[1]
     return best_hour, best_zone
@@ -135,21 +155,30 @@ def build_scenario(traces: pd.DataFrame, forecasts: pd.DataFrame, energy_j: floa
     if np.isnan(actual).any():
         raise ValueError(f"traces do not cover the simulation window {hours[0]}..{hours[-1]}")
     train = wide[(wide.index >= pd.Timestamp(cfg["static_from"], tz="UTC")) & (wide.index < start)]
-    f = forecasts[forecasts.model == cfg["forecaster"]].copy()
+    f = forecasts[forecasts.model == cfg["forecaster"]]
     if f.empty:
         raise ValueError(f"forecaster '{cfg['forecaster']}' has no forecasts (carbon.schedule.forecaster)")
-    f["timestamp"] = f["origin"] + pd.to_timedelta(f["lead_h"] - 1, unit="h")
-    f = f[(f.lead_h <= 24)]  # day-ahead: the forecast issued at 00:00 covers that day
-    fwide = f.pivot_table(index="timestamp", columns="zone", values="forecast").reindex(hours)[zones]
-    if fwide.isna().any().any():
-        raise ValueError("forecasts do not cover the simulation window; move carbon.schedule.start into the test period")
-    shares = np.array([float(cfg["origin_shares"][z]) for z in zones])
-    latency = np.array([[float(cfg["latency_ms"][o][z]) for z in zones] for o in zones])
+    leads = int(f.lead_h.max())
+    issued = f.pivot_table(index="origin", columns=["lead_h", "zone"], values="forecast")
+    cols = pd.MultiIndex.from_product([range(1, leads + 1), zones])
+    issued = issued.reindex(index=hours, columns=cols)
+    if issued.isna().any().any():
+        raise ValueError("the hourly forecasts do not cover the simulation window and zones; "
+                         "rerun forecast_carbon after changing carbon.schedule")
+    forecast = issued.to_numpy(float).reshape(len(hours), leads, len(zones))
+    origins = list(cfg["origin_shares"])
+    shares = np.array([float(cfg["origin_shares"][o]) for o in origins])
+    if shares.sum() <= 0:
+        raise ValueError("carbon.schedule.origin_shares must not all be zero")
+    absent = [f"{o}.{z}" for o in origins for z in zones if z not in cfg["latency_ms"].get(o, {})]
+    if absent:
+        raise ValueError(f"carbon.schedule.latency_ms has no round-trip time for {absent} (origin.zone)")
+    latency = np.array([[float(cfg["latency_ms"][o][z]) for z in zones] for o in origins])
     rng = np.random.default_rng(seed)
     counts = request_counts(hours, shares / shares.sum(), float(cfg["mean_requests_per_hour"]),
                             float(cfg["diurnal_amplitude"]), rng)
     deferrable = rng.binomial(counts, float(cfg["deferrable_share"]))
-    return Scenario(zones, hours, counts - deferrable, deferrable, latency, actual, fwide.to_numpy(float),
+    return Scenario(zones, hours, counts - deferrable, deferrable, latency, actual, forecast,
                     train[zones].mean().to_numpy(float), float(cfg["slo_ms"]), energy_j * float(cfg["pue"]),
                     lognormal_from_percentiles(inference_p50_ms, inference_p95_ms), float(inference_p95_ms))
 
@@ -178,6 +207,12 @@ def gap_closed(df: pd.DataFrame) -> np.ndarray:
     return np.asarray(out)
 
 
+def read_results(paths) -> pd.DataFrame:
+    """Every scenario's results in one frame (a path or a list of paths)."""
+    paths = [paths] if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__") else list(paths)
+    return pd.concat([io.read_parquet(p) for p in paths], ignore_index=True)
+
+
 def energy_per_request(energy_stats: pd.DataFrame, cell: Mapping[str, Any]) -> tuple[float, float, float, str]:
     """J per inference (gross), latency p50 and p95 proxy (ms) of the configured measured cell."""
     e = energy_stats
@@ -200,9 +235,13 @@ def run_schedule(traces_path, forecasts_path, energy_stats_path, out, cfg: Mappi
     energy_j, p50, p95, label = energy_per_request(io.read_parquet(energy_stats_path), cfg["energy"])
     sc = build_scenario(io.read_parquet(traces_path), io.read_parquet(forecasts_path), energy_j, p50, p95, cfg, seed)
     df = simulate(sc, cfg, seed)
+    df.insert(0, "scenario", cfg.get("scenario", ""))
     df["energy_j_per_request"] = sc.energy_j
     df["energy_label"] = label
     df["forecaster"] = cfg["forecaster"]
+    g = df.set_index("policy")["g_per_1000_requests"]
+    # how much there is to gain over static-greenest at all: a tiny gap makes "share closed" noise
+    df["oracle_saving_pct"] = 100 * (1 - g["oracle"] / g["static_greenest"])
     io.write_parquet(df, out, RESULT_SCHEMA, {"window": [str(sc.hours[0]), str(sc.hours[-1])], "zones": sc.zones,
                                               "pue": cfg["pue"], "slo_ms": sc.slo_ms, "seed": seed,
                                               "inference_latency_ms_p50": p50})
