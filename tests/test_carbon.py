@@ -101,6 +101,25 @@ def test_seasonal_naive_is_exact_on_periodic_series(lookback_extra, seed):
     assert np.allclose(pred, w.y)
 
 
+def test_ridge_learns_each_zones_daily_shape_in_relative_terms():
+    times = pd.date_range("2022-01-01", periods=24 * 60, freq="h", tz="UTC")
+    rng = np.random.default_rng(0)
+    ws = []
+    for zone, peak in (("A", 6), ("B", 18)):      # opposite daily shapes, levels two orders apart
+        shape = 1 + 0.5 * np.cos(2 * np.pi * (np.arange(len(times)) - peak) / 24)
+        level = (10 if zone == "A" else 1000) * np.exp(np.cumsum(rng.normal(0, 0.002, len(times))))
+        ws.append(forecast.make_windows(shape * level, times, zone, 48, 24, np.arange(48, len(times) - 24)))
+    w = forecast.concat(ws)
+    model = forecast.Ridge(alpha=1e-3, lags=48).fit(w)
+    assert metrics.mape(w.y, model.predict(w)).max() < 2.0
+    # an origin hour it never saw falls back to the zone's all-hours model; an unknown zone is an error
+    only_midnight = forecast.Ridge(alpha=1e-3, lags=48).fit(forecast._subset(w, w.hour == 0))
+    pred = only_midnight.predict(w)
+    assert np.isfinite(pred).all() and metrics.mape(w.y[w.hour == 0], pred[w.hour == 0]).max() < 2.0
+    with pytest.raises(ValueError, match="zone C"):
+        model.predict(forecast.make_windows(np.ones(200), times[:200], "C", 48, 24, np.arange(48, 100)))
+
+
 def test_conformal_covers_exchangeable_errors():
     rng = np.random.default_rng(0)
     f_cal, f_test = rng.uniform(50, 150, (5000, 4)), rng.uniform(50, 150, (5000, 4))

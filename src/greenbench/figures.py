@@ -214,16 +214,20 @@ def scheduler_front(schedule: pd.DataFrame, ax) -> None:
 
     if "scenario" not in schedule:
         schedule = schedule.assign(scenario="")
-    for color, (scenario, s) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], schedule.groupby("scenario", sort=False)):
+    from matplotlib.lines import Line2D
+
+    handles, markers = [], {}
+    for color, (scenario, s) in zip(plt.get_cmap("tab10").colors, schedule.groupby("scenario", sort=False)):
         w = s[s.policy == "weighted"].sort_values("weight")
-        ax.plot(w.latency_p95_ms, w.g_per_1000_requests, color=color, linestyle="--", marker=".",
-                label=f"{scenario}: weighted sweep")
-        for marker, (_, r) in zip(MARKERS, s[s.policy != "weighted"].iterrows()):
-            ax.plot(r.latency_p95_ms, r.g_per_1000_requests, marker=marker, color=color, fillstyle="none",
-                    linestyle="", label=f"{scenario}: {r.policy}")
+        ax.plot(w.latency_p95_ms, w.g_per_1000_requests, color=color, linestyle="--", marker=".")
+        handles.append(Line2D([], [], color=color, linestyle="--", marker=".", label=f"{scenario or 'scenario'}: weighted sweep"))
+        for _, r in s[s.policy != "weighted"].iterrows():
+            marker = markers.setdefault(r.policy, MARKERS[len(markers) % len(MARKERS)])
+            ax.plot(r.latency_p95_ms, r.g_per_1000_requests, marker=marker, color=color, fillstyle="none", linestyle="")
+    handles += [Line2D([], [], marker=m, color="black", fillstyle="none", linestyle="", label=p) for p, m in markers.items()]
     ax.set_xlabel("latency p95 (ms)")
     ax.set_ylabel(f"gCO2e per 1,000 requests ({schedule.energy_label.iloc[0]} energy)")
-    ax.legend(fontsize=7)
+    ax.legend(handles=handles, fontsize=7)
 
 
 def firing_rates(summary: pd.DataFrame, ax) -> None:
