@@ -20,10 +20,10 @@ TABLES = {  # csv name -> parquet under results/
     "harness_overhead.csv": "stats/overhead.parquet",
     "energy_by_length.csv": "stats/energy_by_length.parquet",
     "accuracy_stats.csv": "stats/accuracy.parquet",
-    "schedule_europe.csv": "carbon/schedule/europe.parquet",
 }
 COPIES = ["paper/claims.md", "paper/tables.md", "figures/difficulty_by_length.png", "figures/energy_by_batch.png",
           "figures/pareto_accuracy_energy.png", "figures/forecast_vs_actual.png", "figures/scheduler_front.png",
+          "figures/forecast_mape_by_lead.png",
           "figures/spiking_firing_rates.png", "figures/accuracy_by_variant.png"]
 
 
@@ -36,6 +36,9 @@ def export(results: Path, out: Path) -> list[Path]:
             raise FileNotFoundError(f"{src}: missing; run the pipeline to the end first")
         io.write_text(io.read_parquet(src).to_csv(index=False), out / name)
         written.append(out / name)
+    for schedule in sorted((results / "carbon" / "schedule").glob("*.parquet")):  # one per scenario
+        io.write_text(io.read_parquet(schedule).to_csv(index=False), out / f"schedule_{schedule.stem}.csv")
+        written.append(out / f"schedule_{schedule.stem}.csv")
     metrics = results / "carbon" / "forecast_metrics.parquet"
     if metrics.exists():
         from greenbench.carbon.forecast import day1_summary
