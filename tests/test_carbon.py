@@ -222,6 +222,52 @@ def test_scenario_serves_a_subset_of_zones_to_every_origin():
     assert df.requests.iloc[0] == sc.requests.sum() + sc.deferrable.sum()
 
 
+def _synthetic_traces(path, future_scale=1.0, changed_from=None):
+    times = pd.date_range("2021-01-01", periods=24 * 120, freq="h", tz="UTC")
+    rng = np.random.default_rng(0)
+    frames = []
+    for zone, level in (("A", 300.0), ("B", 60.0)):
+        ci = level * (1 + 0.3 * np.sin(2 * np.pi * np.arange(len(times)) / 24)) * np.exp(rng.normal(0, 0.05, len(times)))
+        if changed_from is not None:
+            ci = np.where(times >= changed_from, ci * future_scale, ci)
+        frames.append(pd.DataFrame({"timestamp": times, "zone": zone, "ci": ci, "estimated": False, "interpolated": False}))
+    io.write_parquet(pd.concat(frames, ignore_index=True), path, traces.TRACE_SCHEMA)
+    return path
+
+
+FORECAST_CFG = {"zones": ["A", "B"], "lookback_h": 48, "horizon_h": 48, "train_start": "2021-01-01",
+                "train_end": "2021-03-01", "calibration_days": 20, "test_start": "2021-03-01", "test_end": "2021-04-20",
+                "train_stride_h": 6, "interval_level": 0.9, "ridge_alpha": 1.0,
+                "tcn": {"channels": 4, "levels": 2, "kernel": 2, "epochs": 1, "batch_size": 64, "learning_rate": 0.01,
+                        "max_train_windows": 200}}
+
+
+def _forecast(tmp, name, **trace_kw):
+    out = tmp / name
+    out.mkdir()
+    forecast.run_forecasting(_synthetic_traces(out / "traces.parquet", **trace_kw), FORECAST_CFG, 0, out / "m.parquet",
+                             out / "f.parquet", out / "model", out / "h.parquet",
+                             {"start": "2021-04-01", "hours": 48, "leads": 7})
+    return io.read_parquet(out / "m.parquet"), io.read_parquet(out / "f.parquet"), io.read_parquet(out / "h.parquet")
+
+
+def test_hourly_forecasts_are_aligned_and_causal(tmp_path):
+    metrics_table, daily, hourly = _forecast(tmp_path, "base")
+    assert set(metrics_table.model) == {"seasonal_naive_24h", "seasonal_naive_168h", "ridge", "tcn"}
+    assert metrics_table.coverage.notna().all() and daily[["low", "high"]].notna().all().all()
+    # one forecast per zone, model and hour of the window, 7 leads each; lead k at origin t is hour t + k - 1
+    assert len(hourly) == 2 * 4 * 48 * 7
+    tr = io.read_parquet(tmp_path / "base" / "traces.parquet").set_index(["zone", "timestamp"])["ci"]
+    target = hourly.origin + pd.to_timedelta(hourly.lead_h - 1, unit="h")
+    assert np.allclose(hourly.actual, tr.loc[list(zip(hourly.zone, target))].to_numpy())
+    # forecasts issued at 12:00 on 1 April must not move when everything from then on changes
+    cut = pd.Timestamp("2021-04-01 12:00", tz="UTC")
+    _, _, changed = _forecast(tmp_path, "changed", future_scale=3.0, changed_from=cut)
+    before = hourly.origin <= cut
+    assert np.allclose(hourly.forecast[before], changed.forecast[before])
+    assert not np.allclose(hourly.forecast[~before], changed.forecast[~before])
+
+
 def test_lognormal_from_percentiles():
     mu, sigma = schedule.lognormal_from_percentiles(10.0, 20.0)
     samples = np.random.default_rng(0).lognormal(mu, sigma, 200_000)
