@@ -125,7 +125,10 @@ def test_conformal_covers_exchangeable_errors():
     f_cal, f_test = rng.uniform(50, 150, (5000, 4)), rng.uniform(50, 150, (5000, 4))
     y_cal = f_cal * (1 + rng.normal(0, 0.1, f_cal.shape))
     y_test = f_test * (1 + rng.normal(0, 0.1, f_test.shape))
-    half = forecast.conformal_halfwidths(y_cal, f_cal, 0.9)
+    days = pd.date_range("2000-01-01", periods=5001, freq="D", tz="UTC")
+    # with a window as long as the calibration set and an origin after it, this is plain split conformal
+    half = forecast.rolling_conformal_halfwidths(days[:-1], forecast.relative_errors(y_cal, f_cal), days[-1:],
+                                                 24, 0.9, window=5000)[0]
     cov = metrics.coverage(y_test, f_test * (1 - half), f_test * (1 + half))
     assert np.all(np.abs(cov - 90) < 1.5)
 
@@ -195,7 +198,7 @@ def test_rolling_conformal_uses_only_observed_errors_and_follows_drift():
     later = test[60:]
     cov = metrics.coverage(y[later], f[later] * (1 - half[60:]), f[later] * (1 + half[60:]))
     assert abs(cov.mean() - 90) < 2.5 and np.all(np.abs(cov - 90) < 8)   # after one window it tracks the new errors
-    fixed = forecast.conformal_halfwidths(y[:200], f[:200], 0.9)
+    fixed = forecast.rolling_conformal_halfwidths(origins[:200], rel[:200], origins[202:203], horizon, 0.9, 200)[0]
     assert np.all(fixed > 2 * half[-1])                          # a fixed calibration would over-cover
     # the first test origin may only use origins whose 48 h were over by then: not the day before
     first = forecast.rolling_conformal_halfwidths(origins[:199], rel[:199], origins[200:201], horizon, 0.9, 60)

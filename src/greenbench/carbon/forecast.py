@@ -223,16 +223,12 @@ class TCN:
         (directory / "tcn.json").write_text(json.dumps({"config": self.cfg, "history": self.history}, indent=2))
 
 
-def conformal_halfwidths(actual: np.ndarray, forecast: np.ndarray, level: float) -> np.ndarray:
-    """Per-lead-time split-conformal half-widths of *relative* errors (finite-sample quantile)."""
-    return _conformal_quantile(relative_errors(actual, forecast), level)
-
-
 def relative_errors(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
     return np.abs(actual - forecast) / np.maximum(np.abs(forecast), 1e-6)
 
 
 def _conformal_quantile(rel: np.ndarray, level: float) -> np.ndarray:
+    """Per-lead split-conformal half-widths of relative errors (the finite-sample quantile)."""
     n = rel.shape[0]
     q = min(1.0, np.ceil((n + 1) * level) / n)
     return np.quantile(rel, q, axis=0, method="higher")
@@ -325,6 +321,8 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
     if len(test.x) == 0:
         raise ValueError("no test origins: check carbon.forecast.test_start/test_end against the traces")
     level = float(cfg["interval_level"])
+    if (hourly is None) != (hourly_out is None):
+        raise ValueError("hourly forecasts need both a window (hourly) and a destination (hourly_out)")
     if hourly is not None:
         h_start = pd.Timestamp(hourly["start"], tz="UTC")
         h_end = h_start + pd.Timedelta(hours=int(hourly["hours"]))
