@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -269,6 +270,16 @@ def test_hourly_forecasts_are_aligned_and_causal(tmp_path):
     before = hourly.origin <= cut
     assert np.allclose(hourly.forecast[before], changed.forecast[before])
     assert not np.allclose(hourly.forecast[~before], changed.forecast[~before])
+
+
+def test_read_results_concatenates_scenarios_and_names_old_ones(tmp_path):
+    new = pd.DataFrame({"scenario": ["x", "x"], "policy": ["nearest", "oracle"], "g_per_1000_requests": [2.0, 1.0]})
+    old = new.drop(columns="scenario")
+    io.write_parquet(new, tmp_path / "new.parquet", pa.Schema.from_pandas(new, preserve_index=False))
+    io.write_parquet(old, tmp_path / "old.parquet", pa.Schema.from_pandas(old, preserve_index=False))
+    both = schedule.read_results([tmp_path / "new.parquet", tmp_path / "old.parquet"])
+    assert both.scenario.tolist() == ["x", "x", "", ""]
+    assert schedule.read_results(str(tmp_path / "old.parquet")).scenario.tolist() == ["", ""]
 
 
 def test_lognormal_from_percentiles():

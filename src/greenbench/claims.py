@@ -20,7 +20,7 @@ class Evidence:
     n_boot: int = 2000
     seed: int = 0
     forecast: pd.DataFrame | None = None   # forecast metrics by zone, model, lead
-    schedule: pd.DataFrame | None = None   # scheduler simulation, one row per policy
+    schedule: pd.DataFrame | None = None   # scheduler simulation (schedule.read_results), one row per scenario and policy
 
     def device(self) -> str | None:
         devices = set(self.measurements.device)
@@ -192,9 +192,8 @@ def _spiking_attention(ev: Evidence) -> tuple[str, str]:
 def _carbon_aware(ev: Evidence) -> tuple[str, str]:
     if ev.schedule is None or ev.schedule.empty:
         return "scheduler not simulated", UNTESTABLE
-    schedule = ev.schedule if "scenario" in ev.schedule else ev.schedule.assign(scenario="")
     texts, better = [], []
-    for scenario, s in schedule.groupby("scenario", sort=False):
+    for scenario, s in ev.schedule.groupby("scenario", sort=False):
         g = s[s.policy != "weighted"].set_index("policy")
         nearest = float(g.loc["nearest", "g_per_1000_requests"])
         greedy = float(g.loc["forecast_greedy", "g_per_1000_requests"])
@@ -205,7 +204,7 @@ def _carbon_aware(ev: Evidence) -> tuple[str, str]:
                      f"{static:.4g}, forecast-greedy {greedy:.4g} ({100 * (1 - greedy / nearest):.1f}% below nearest; "
                      f"closes {100 * gap:.0f}% of the static→oracle gap, which is {room:.1f}% of static)")
         better.append(greedy < nearest)
-    text = "; ".join(texts) + f" [simulation; energy {schedule.energy_label.iloc[0]}]"
+    text = "; ".join(texts) + f" [simulation; energy {ev.schedule.energy_label.iloc[0]}]"
     return text, SUPPORTED if all(better) else CONTRADICTED
 
 

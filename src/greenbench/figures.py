@@ -211,9 +211,6 @@ def scheduler_front(schedule: pd.DataFrame, ax) -> None:
     if schedule.empty:
         return _empty(ax, "no schedule results")
     import matplotlib.pyplot as plt
-
-    if "scenario" not in schedule:
-        schedule = schedule.assign(scenario="")
     from matplotlib.lines import Line2D
 
     handles, markers = [], {}

@@ -208,9 +208,11 @@ def gap_closed(df: pd.DataFrame) -> np.ndarray:
 
 
 def read_results(paths) -> pd.DataFrame:
-    """Every scenario's results in one frame (a path or a list of paths)."""
+    """Every scenario's results in one frame (a path or a list of paths); results written before
+    scenarios had names get an empty ``scenario``."""
     paths = [paths] if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__") else list(paths)
-    return pd.concat([io.read_parquet(p) for p in paths], ignore_index=True)
+    frames = [io.read_parquet(p) for p in paths]
+    return pd.concat([f if "scenario" in f else f.assign(scenario="") for f in frames], ignore_index=True)
 
 
 def energy_per_request(energy_stats: pd.DataFrame, cell: Mapping[str, Any]) -> tuple[float, float, float, str]:
