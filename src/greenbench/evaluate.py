@@ -106,6 +106,12 @@ def evaluate(
     tokenizer = models.load_tokenizer(str(model_dir))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     prepared = recipe.prepare(models.load_classifier(str(model_dir)), device, artifact, variant_params or {})
+    precision_note = models.reset_matmul_precision()  # a library that flipped fp32 matmuls to TF32 is undone, and said
+    if precision_note:
+        log.warning("%s/%s on %s: %s", model_name, variant, device, precision_note)
+        meta["precision_note"] = precision_note
+    if prepared.caveat:
+        meta["caveat"] = prepared.caveat
     size = prepared_footprint(prepared)
     started = time.perf_counter()
     with variants.recording_stats():  # firing rates, kept attention: read by the compute count below
@@ -128,7 +134,8 @@ def compute_counts(prepared: variants.Prepared, lengths) -> dict[str, Any]:
 
     try:
         specs = flops.describe(prepared.model)
-    except ValueError as exc:  # an architecture the MAC counter does not know: say so, do not guess
+    except Exception as exc:  # an architecture or tensor type the MAC counter does not know: say so, do not guess
+        exc = f"{type(exc).__name__}: {exc}"
         log.warning("no MAC count: %s", exc)
         return {"macs_dense": None, "macs_effective": None, "acs": None, "theoretical_energy_uj": None,
                 "unavailable": str(exc)}

@@ -115,12 +115,16 @@ def _weight_of(linear):
 def _density(linears) -> float:
     import torch
 
+    from greenbench.variants.base import is_packed
+
     total = nonzero = 0
     for linear in linears:
         w = _weight_of(linear)
+        if is_packed(w):  # torchao's quantized weights: dense by construction, and count_nonzero is not
+            return 1.0    # implemented for them (they report a float dtype, so the check below would not catch them)
         if w.is_quantized:
             w = w.dequantize()
-        elif not torch.is_floating_point(w):  # torchao/packed tensors: assume dense
+        elif not torch.is_floating_point(w):
             return 1.0
         total += w.numel()
         nonzero += int(torch.count_nonzero(w))

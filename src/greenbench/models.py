@@ -64,13 +64,37 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
-def prepare_runtime(seed: int, threads: int | None = None) -> None:
-    """Threads and seeds for a job: the same seed gives the same predictions on CPU."""
+def prepare_runtime(seed: int, threads: int | None = None, deterministic: bool = True) -> None:
+    """Threads and seeds for a job: the same seed gives the same predictions on CPU.
+
+    ``deterministic`` turns torch's deterministic algorithms on (training, evaluation) or off
+    (energy measurement: on CUDA they add fill kernels to every allocation and pick slower
+    kernels, which would be measured as the variant's cost). Either way float32 matmuls start in
+    full IEEE precision (``reset_matmul_precision``)."""
     import torch
 
     if threads:
         torch.set_num_threads(threads)
-    seed_everything(seed)
+    seed_everything(seed, deterministic)
+    if not deterministic:
+        torch.use_deterministic_algorithms(False)
+    reset_matmul_precision()
+
+
+def reset_matmul_precision() -> str:
+    """Put float32 matmuls back to full precision (no TF32) and say what was found if it was not.
+
+    A library that flips the process-wide setting (torchao <= 0.17 did, when quantizing) would make
+    every later fp32 cell silently a TF32 cell; callers reset before each cell and flag a finding."""
+    import torch
+
+    found = torch.get_float32_matmul_precision()
+    tf32 = bool(torch.backends.cuda.matmul.allow_tf32)
+    torch.set_float32_matmul_precision("highest")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    if found != "highest" or tf32:
+        return f"float32 matmul precision was '{found}' (TF32 {'on' if tf32 else 'off'}); reset to 'highest'"
+    return ""
 
 
 def load_tokenizer(name_or_path: str):

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 MEASURED, ESTIMATED, UNAVAILABLE = "measured", "estimated", "unavailable"
 
 
@@ -28,28 +30,63 @@ class Reading:
 
 
 # --------------------------------------------------------------------------- NVML
-class NvmlBackend:
-    """Thin wrapper over pynvml so tests can substitute a fake with the same methods."""
+POWER_FIELDS = {
+    # what the sampler integrates, by where the driver gave it
+    "instant": "NVML_FI_DEV_POWER_INSTANT (instantaneous)",
+    "average": "nvmlDeviceGetPowerUsage (a trailing average: about 1 s on Ampere/Hopper)",
+}
 
-    def __init__(self, index: int = 0):
+
+def field_value(value) -> float:
+    """The number in an ``nvmlFieldValue_t``, read by its ``valueType`` (nvml-py 12/13)."""
+    members = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal", 6: "usVal"}
+    return float(getattr(value.value, members.get(int(value.valueType), "uiVal")))
+
+
+class NvmlBackend:
+    """Thin wrapper over pynvml so tests can substitute a fake with the same methods.
+
+    The device is taken by UUID when one is given (``for_torch_device`` passes torch's), never by
+    torch's index: torch numbers the devices ``CUDA_VISIBLE_DEVICES`` leaves visible, NVML numbers
+    every device on the host, so index 0 in torch can be another GPU in NVML."""
+
+    def __init__(self, index: int = 0, uuid: str | None = None):
         import pynvml
 
         self.nvml = pynvml
         pynvml.nvmlInit()
-        self.handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        if uuid:
+            self.handle = pynvml.nvmlDeviceGetHandleByUUID(uuid.encode() if isinstance(uuid, str) else uuid)
+        else:
+            self.handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        self.power_field = ""  # "instant" or "average", set by the first power read
+
+    @classmethod
+    def for_torch_device(cls, device_index: int | None = None) -> "NvmlBackend":
+        import torch
+
+        index = torch.cuda.current_device() if device_index is None else device_index
+        return cls(uuid=torch_device_uuid(index))
 
     def energy_mj(self) -> int:
         return int(self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle))
 
     def power_mw(self) -> float:
-        """Instantaneous power where the driver offers it, else the (averaged) power usage."""
-        try:
-            value = self.nvml.nvmlDeviceGetFieldValues(self.handle, [self.nvml.NVML_FI_DEV_POWER_INSTANT])[0]
-            if value.nvmlReturn == self.nvml.NVML_SUCCESS:
-                return float(value.value.uiVal)
-        except (AttributeError, self.nvml.NVMLError):
-            pass
-        return float(self.nvml.nvmlDeviceGetPowerUsage(self.handle))
+        """Instantaneous power where the driver offers it, else the (averaged) power usage;
+        ``power_field`` says which (the first read decides, so one window never mixes them)."""
+        n = self.nvml
+        if self.power_field in ("", "instant"):
+            try:
+                value = n.nvmlDeviceGetFieldValues(self.handle, [n.NVML_FI_DEV_POWER_INSTANT])[0]
+                if value.nvmlReturn == n.NVML_SUCCESS:
+                    self.power_field = "instant"
+                    return field_value(value)
+            except (AttributeError, n.NVMLError):
+                pass
+            if self.power_field == "instant":
+                raise n.NVMLError(n.NVML_ERROR_UNKNOWN)
+        self.power_field = "average"
+        return float(n.nvmlDeviceGetPowerUsage(self.handle))
 
     def state(self) -> dict[str, Any]:
         n, h = self.nvml, self.handle
@@ -75,6 +112,14 @@ class NvmlBackend:
         as_str = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
         return {"device_name": as_str(n.nvmlDeviceGetName(h)), "device_uuid": as_str(n.nvmlDeviceGetUUID(h)),
                 "driver": as_str(n.nvmlSystemGetDriverVersion())}
+
+
+def torch_device_uuid(index: int) -> str:
+    """NVML's UUID ("GPU-...") of torch's CUDA device ``index``."""
+    import torch
+
+    uuid = str(torch.cuda.get_device_properties(index).uuid)
+    return uuid if uuid.startswith(("GPU-", "MIG-")) else f"GPU-{uuid}"
 
 
 class NvmlCounter:
@@ -116,14 +161,18 @@ class NvmlCounter:
 
 
 def integrate_power(times: list[float], watts: list[float], t_start: float, t_end: float) -> float:
-    """Trapezoidal integral of power over [t_start, t_end], holding the edge samples flat."""
+    """Integral of power over [t_start, t_end] as a step function: each reading holds until the next
+    one (NVML reports a value until the sensor updates it, so the power between two distinct
+    readings is the earlier one, not a ramp). Before the first reading inside the window the last
+    reading before it holds (or, lacking one, the first reading)."""
     if not times:
         raise ValueError("no power samples")
-    pts = [(t, w) for t, w in zip(times, watts) if t_start <= t <= t_end]
-    first = next(((t, w) for t, w in zip(times, watts) if t >= t_start), (times[-1], watts[-1]))
-    last = next(((t, w) for t, w in zip(reversed(times), reversed(watts)) if t <= t_end), (times[0], watts[0]))
-    pts = [(t_start, first[1])] + pts + [(t_end, last[1])]
-    return sum((t1 - t0) * (w0 + w1) / 2.0 for (t0, w0), (t1, w1) in zip(pts, pts[1:]))
+    before = [(t, w) for t, w in zip(times, watts) if t <= t_start]
+    inside = [(t, w) for t, w in zip(times, watts) if t_start < t < t_end]
+    start_w = before[-1][1] if before else (inside[0][1] if inside else watts[0])
+    steps = [(t_start, start_w)] + inside
+    edges = [t for t, _ in steps[1:]] + [t_end]
+    return sum((t1 - t0) * w for (t0, w), t1 in zip(steps, edges))
 
 
 def dedupe(times: list[float], watts: list[float]) -> tuple[list[float], list[float]]:
@@ -136,34 +185,62 @@ def dedupe(times: list[float], watts: list[float]) -> tuple[list[float], list[fl
     return out_t, out_w
 
 
+def summarize_states(states: list[dict[str, Any]]) -> dict[str, Any]:
+    """Device state over a window, from snapshots taken during it: the lowest SM and memory clocks
+    (a throttled stretch shows), the highest temperature, every throttle reason seen (OR)."""
+    def values(key):
+        return [s[key] for s in states if s.get(key) is not None]
+
+    out: dict[str, Any] = {"state_samples": len(states)}
+    for key, pick in (("sm_clock_mhz", min), ("mem_clock_mhz", min), ("temperature_c", max), ("power_limit_w", min)):
+        vals = values(key)
+        out[key] = pick(vals) if vals else None
+    reasons = values("throttle_reasons")
+    out["throttle_reasons"] = int(np.bitwise_or.reduce(np.asarray(reasons, dtype=np.uint64))) if reasons else None
+    return out
+
+
 class PowerSampler:
-    """A thread polling NVML power at ``hz`` (>= 20); integrated over the window as a cross-check."""
+    """A thread polling NVML power at ``hz`` (>= 20); integrated over the window as a cross-check.
+
+    Every ``state_every_s`` it also snapshots the device state (clocks, temperature, throttle
+    reasons), so the state a window reports is the state *during* the window."""
 
     source = "nvml_power_integrated"
 
-    def __init__(self, backend, hz: float = 50.0):
+    def __init__(self, backend, hz: float = 50.0, state_every_s: float = 0.5):
         if hz < 20:
             raise ValueError(f"power sampler rate {hz} Hz is below the 20 Hz minimum")
-        self.backend, self.period = backend, 1.0 / hz
+        self.backend, self.period, self.state_every_s = backend, 1.0 / hz, state_every_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.times: list[float] = []
         self.watts: list[float] = []
+        self.states: list[dict[str, Any]] = []
         self.error = ""
 
     def _run(self) -> None:
+        read_state = getattr(self.backend, "state", None)
+        next_state = time.perf_counter()
         while not self._stop.is_set():
             try:
                 w = self.backend.power_mw() / 1000.0
             except Exception as exc:
                 self.error = f"NVML error while sampling power: {type(exc).__name__}: {exc}"
                 return
-            self.times.append(time.perf_counter())
+            now = time.perf_counter()
+            self.times.append(now)
             self.watts.append(w)
+            if read_state is not None and now >= next_state:
+                try:
+                    self.states.append(read_state())
+                except Exception:  # state is context, never a reason to lose the window
+                    pass
+                next_state = now + self.state_every_s
             self._stop.wait(self.period)
 
     def begin(self) -> None:
-        self.times, self.watts, self.error = [], [], ""
+        self.times, self.watts, self.states, self.error = [], [], [], ""
         self._stop.clear()
         self._t0 = time.perf_counter()
         self._thread = threading.Thread(target=self._run, name="greenbench-power-sampler", daemon=True)
@@ -174,17 +251,20 @@ class PowerSampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        field = getattr(self.backend, "power_field", "") or "unknown"
+        extra: dict[str, Any] = {"power_field": field, "state": summarize_states(self.states)}
         if self.error:
-            return Reading(self.source, MEASURED, None, self.error, valid=False)
+            return Reading(self.source, MEASURED, None, self.error, valid=False, extra=extra)
         if len(self.times) < 2:
-            return Reading(self.source, MEASURED, None, "fewer than 2 power samples in the window", valid=False)
+            return Reading(self.source, MEASURED, None, "fewer than 2 power samples in the window", valid=False,
+                           extra=extra)
         raw = len(self.times)
         achieved_hz = raw / max(t_end - self._t0, 1e-9)
         times, watts = dedupe(self.times, self.watts)
         joules = integrate_power(times, watts, self._t0, t_end)
-        return Reading(self.source, MEASURED, joules,
-                       extra={"samples": raw, "distinct_samples": len(times), "sampler_hz": achieved_hz,
-                              "mean_power_w": joules / max(t_end - self._t0, 1e-9)})
+        extra.update(samples=raw, distinct_samples=len(times), sampler_hz=achieved_hz,
+                     mean_power_w=joules / max(t_end - self._t0, 1e-9))
+        return Reading(self.source, MEASURED, joules, extra=extra)
 
 
 # --------------------------------------------------------------------------- RAPL

@@ -35,6 +35,12 @@ class Window:
         return abs(a - b) / a
 
     @property
+    def state_during(self) -> dict[str, Any] | None:
+        """Device state summarised from snapshots taken during the window (by the power sampler), if any."""
+        state = self.cross_check.extra.get("state") if self.cross_check else None
+        return state if state and state.get("state_samples") else None
+
+    @property
     def valid(self) -> bool:
         return all(r.valid for r in self.readings.values())
 
@@ -63,9 +69,7 @@ class EnergyMonitor:
         if device == "cuda":
             if backend is None:
                 try:
-                    import torch
-
-                    backend = NvmlBackend(torch.cuda.current_device())
+                    backend = NvmlBackend.for_torch_device()
                 except Exception as exc:  # no pynvml, no driver
                     return cls(_Unavailable("nvml_counter", f"NVML unavailable: {type(exc).__name__}: {exc}"))
             cross = PowerSampler(backend, sampler_hz) if sampler else None

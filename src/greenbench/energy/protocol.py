@@ -1,6 +1,13 @@
 """The measurement protocol: pre-tokenized device-resident inputs, warm-up until latency
 settles, windows sized to the sensor, idle power with the model loaded around each cell,
-cells in a seeded random order inside each trial, every value labelled."""
+cells in a seeded random order inside each trial, every value labelled.
+
+Serving mode: every window is *closed-loop* — one batch in flight, the host waits for its result
+(device sync) before it issues the next, as a latency-bound server answering one request at a
+time does. That is also how per-iteration latency is read (host clock around a synchronised
+step). With CUDA graphs this exposes each replay's launch cost instead of hiding it behind a
+queue of launches, which is the batch-1 serving case graphs are used for; a pipelined
+(throughput) mode without per-iteration syncs is not measured."""
 
 from __future__ import annotations
 
@@ -38,6 +45,9 @@ MEASUREMENT_SCHEMA = pa.schema([
     ("peak_memory_bytes", I64), ("size_bytes", I64),
     ("power_limit_w", F64), ("sm_clock_mhz", F64), ("mem_clock_mhz", F64), ("temperature_c", F64),
     ("throttle_reasons", I64), ("device_name", STR),
+    # state above: summarised from snapshots taken during the window (True) or read right after it (False)
+    ("state_during_window", BOOL),
+    ("power_field", STR),  # the power reading the sampler integrated: instant | average (NVML) | empty
     # dynamic padding: the window's seconds and inferences per token-length bin (JSON), for J by length
     ("length_profile", STR),
 ])
@@ -59,6 +69,11 @@ def plan_cells(variant_names, batch_sizes, paddings, modes, overhead: bool, seed
     if overhead and cells:
         ref = cells[0]
         cells.append(Cell(ref.variant, ref.batch_size, ref.padding, ref.mode, sampler=False))
+    return shuffle_cells(cells, seed, trial)
+
+
+def shuffle_cells(cells: list[Cell], seed: int, trial: int) -> list[Cell]:
+    """The cells in the trial's seeded random order (interleaving: drift cancels, pairs stay close)."""
     order = np.random.default_rng([seed, trial]).permutation(len(cells))
     return [cells[i] for i in order]
 
@@ -189,9 +204,13 @@ def length_profile(latencies, lengths, batch_sizes) -> dict[str, dict[str, float
     return out
 
 
-def idle_power(monitor: EnergyMonitor, seconds: float, sync) -> tuple[float | None, str]:
-    """Power with the model loaded and nothing running (W) from the primary meter, or None + why."""
+def idle_power(monitor: EnergyMonitor, seconds: float, sync, settle_s: float = 0.0) -> tuple[float | None, str]:
+    """Power with the model loaded and nothing running (W) from the primary meter, or None + why.
+    ``settle_s`` passes first, so the tail of the last load (clocks and power ramping down, a
+    counter that updates every ~100 ms) is not counted as idle."""
     sync()
+    if settle_s > 0:
+        time.sleep(settle_s)
     monitor.begin_window()
     time.sleep(seconds)
     window = monitor.end_window()
@@ -222,8 +241,16 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
     import torch
 
     sync = _sync(device)
-    flags: list[str] = []
+    flags: list[str] = [prepared.caveat] if prepared.caveat else []
+    precision_note = models.reset_matmul_precision()
+    if precision_note:
+        flags.append(precision_note)
     row: dict[str, Any] = {"status": "ok", "reason": ""}
+    baseline_bytes = 0
+    if device == "cuda":  # this cell's own working memory: from here, so graph capture pools count too
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        baseline_bytes = torch.cuda.memory_allocated()
     with torch.inference_mode():
         if cell.mode == "cuda_graph":
             step = cuda_graph_step(prepared, batches)
@@ -238,13 +265,16 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
         if note:
             flags.append(note)
         idle_s = float(cfg["idle_s"])
-        idle_before, why_before = idle_power(monitor, idle_s, sync)
-        if device == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        state = monitor.state()
+        settle_s = float((cfg.get("idle_settle_s") or {}).get(device, 0.0))
+        idle_before, why_before = idle_power(monitor, idle_s, sync, settle_s)
         window, latencies, sizes, lengths = timed_window(step, batches, sync, iterations, monitor)
+        state = window.state_during
+        state_during = state is not None
+        if state is None:
+            state = monitor.state()
+        peak_bytes = int(torch.cuda.max_memory_allocated() - baseline_bytes) if device == "cuda" else None
         inferences = int(sizes.sum())
-        idle_after, why_after = idle_power(monitor, idle_s, sync)
+        idle_after, why_after = idle_power(monitor, idle_s, sync, settle_s)
     p50, p95, p99 = _percentiles(latencies)
     primary, cross = window.primary, window.cross_check
     idle_values = [v for v in (idle_before, idle_after) if v is not None]
@@ -274,7 +304,8 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
         counter_vs_integrated=window.disagreement,
         sampler_hz=cross.extra.get("sampler_hz") if cross else None,
         co2e_g_per_inf_estimated=(co2.extra["co2e_g"] / inferences) if co2 and co2.joules is not None else None,
-        peak_memory_bytes=int(torch.cuda.max_memory_allocated()) if device == "cuda" else None,
+        peak_memory_bytes=peak_bytes, state_during_window=state_during,
+        power_field=cross.extra.get("power_field") if cross else None,
         power_limit_w=state.get("power_limit_w"), sm_clock_mhz=state.get("sm_clock_mhz"),
         mem_clock_mhz=state.get("mem_clock_mhz"), temperature_c=state.get("temperature_c"),
         throttle_reasons=state.get("throttle_reasons"),
@@ -285,6 +316,18 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
         row["status"] = "invalid"
         row["reason"] = "; ".join(window.reasons)
     return row
+
+
+def refusal(cell: Cell, device: str, prepared) -> str | None:
+    """Why a prepared variant's cell cannot be measured here (decided before any work), or None."""
+    if cell.mode == "cuda_graph":
+        if device != "cuda":
+            return "CUDA graphs need a CUDA device"
+        if cell.padding != "fixed":
+            return "CUDA graph replay needs one input shape: fixed padding only"
+        if not getattr(prepared, "graph_safe", True):
+            return f"variant '{cell.variant}' cannot be captured in a CUDA graph (data-dependent control flow)"
+    return None
 
 
 def not_applicable(cell: Cell, reason: str) -> dict[str, Any]:
@@ -317,14 +360,18 @@ def run_trial(
     max_length: int,
     threads: int | None = None,
     monitor: EnergyMonitor | None = None,
+    cells: list[Cell] | None = None,
 ) -> pd.DataFrame:
-    """Measure every cell of one trial and write one Parquet file (atomically, at the end)."""
+    """Measure every cell of one trial and write one Parquet file (atomically, at the end).
+
+    The cells are the full grid of ``cfg`` (batch sizes x paddings x modes, plus the overhead
+    cell) unless ``cells`` names them; either way they run in the trial's seeded random order."""
     import torch
     from tqdm.auto import tqdm
 
     from greenbench.evaluate import prepared_footprint
 
-    models.prepare_runtime(seed + trial, threads)
+    models.prepare_runtime(seed + trial, threads, deterministic=False)
     tokens = data.subset(io.read_parquet(dev_tokens), int(cfg["max_inputs"]), seed)
     tokenizer = models.load_tokenizer(str(model_dir))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -343,18 +390,17 @@ def run_trial(
         if reason:
             reasons[name] = reason
     batches_cache: dict[tuple[int, str], list] = {}
-    cells = plan_cells(variant_names, cfg["batch_sizes"], cfg["paddings"], cfg["modes"], bool(cfg["overhead_check"]), seed, trial)
+    if cells is None:
+        cells = plan_cells(variant_names, cfg["batch_sizes"], cfg["paddings"], cfg["modes"], bool(cfg["overhead_check"]),
+                           seed, trial)
+    else:
+        cells = shuffle_cells(list(cells), seed, trial)
     rows = []
     for order, cell in enumerate(tqdm(cells, desc=f"trial {trial} ({device})", unit="cell")):
         base = {"trial": trial, "cell_order": order, "model": model_name, "device": device, **asdict(cell)}
-        if cell.variant in reasons:
-            rows.append(base | not_applicable(cell, reasons[cell.variant]))
-            continue
-        if cell.mode == "cuda_graph" and device != "cuda":
-            rows.append(base | not_applicable(cell, "CUDA graphs need a CUDA device"))
-            continue
-        if cell.mode == "cuda_graph" and cell.padding != "fixed":
-            rows.append(base | not_applicable(cell, "CUDA graph replay needs one input shape: fixed padding only"))
+        reason = reasons.get(cell.variant) or refusal(cell, device, prepared[cell.variant])
+        if reason:
+            rows.append(base | not_applicable(cell, reason))
             continue
         key = (cell.batch_size, cell.padding)
         if key not in batches_cache:

@@ -165,7 +165,8 @@ def build(model_dir: Path, train_tokens: Path, out_dir: Path, device: str, param
 class _Router(Prepared):
     def __init__(self, cheap: Prepared, precise: Prepared, estimator: ComplexityEstimator,
                  scheduler: AdaptiveScheduler, tiers: list[str]):
-        super().__init__(model=None, device=precise.device)
+        # routing is data-dependent (nonzero, .any(), per-tier shapes): nothing a CUDA graph can capture
+        super().__init__(model=None, device=precise.device, graph_safe=False)
         self.cheap, self.precise, self.estimator, self.scheduler = cheap, precise, estimator, scheduler
         self.info = {"tiers": tiers, "tier_counts": [0, 0], "cheap_forwards": 0, **asdict(scheduler)}
 

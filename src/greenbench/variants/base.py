@@ -24,6 +24,10 @@ class Prepared:
     context: Callable[[], ContextManager] = contextlib.nullcontext
     info: dict[str, Any] = field(default_factory=dict)
     last_routes: Any = None  # routers: the tier (0 cheap, 1 precise) of each row of the last forward
+    # False when ``forward`` cannot be captured in a CUDA graph (data-dependent control flow, host
+    # syncs): graph cells of such a variant are refused as not applicable instead of failing mid-capture
+    graph_safe: bool = True
+    caveat: str = ""  # what a reader of its energy numbers must know (e.g. which kernel really runs)
 
     def forward(self, input_ids, attention_mask):
         with self.context():
@@ -132,11 +136,26 @@ def _tensors(value) -> list:
     return []
 
 
+def is_packed(tensor) -> bool:
+    """A tensor subclass that stores its data in inner tensors (torchao's quantized weights): its
+    reported dtype and ``element_size`` are those of the values it stands for, not of its storage."""
+    return hasattr(type(tensor), "__tensor_flatten__")
+
+
+def storage_bytes(tensor) -> int:
+    """Bytes a tensor really holds: the sum over the inner tensors of a packed subclass (int4 data,
+    scales, zero points), ``numel * element_size`` for a plain one."""
+    if is_packed(tensor):
+        names, _ = tensor.__tensor_flatten__()
+        return sum(storage_bytes(getattr(tensor, name)) for name in names)
+    return int(tensor.numel() * tensor.element_size())
+
+
 def footprint(model) -> dict[str, int]:
     """Serialized size, stored parameter count and bytes held by linear-layer weights.
 
-    Works for quantized modules too (their packed weights live in the state dict, not in
-    ``parameters()``).
+    Works for quantized modules too: torch.ao's packed weights live in the state dict, not in
+    ``parameters()``, and torchao's packed tensors are counted by what they store.
     """
     import torch
 
@@ -147,7 +166,7 @@ def footprint(model) -> dict[str, int]:
     linear_bytes = 0
     for module in model.modules():
         if isinstance(module, torch.nn.Linear):
-            linear_bytes += module.weight.numel() * module.weight.element_size()
+            linear_bytes += storage_bytes(module.weight)
         elif hasattr(module, "weight") and callable(getattr(module, "weight")) and "Linear" in type(module).__name__:
             weight = module.weight()  # quantized dynamic Linear exposes weight() -> qtensor
             linear_bytes += weight.numel() * weight.element_size()
