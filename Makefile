@@ -5,14 +5,20 @@ TORCH  ?= torch==2.13.0
 CORES  ?= 1
 CONFIG ?=
 BIN    := $(VENV)/bin
+# The GPU extra (nvidia-ml-py, torchao) when this host has an NVIDIA GPU.
+comma  := ,
+EXTRAS := test,workflow,energy,slurm$(if $(shell command -v nvidia-smi 2>/dev/null),$(comma)gpu)
+KIT    ?= gpu-kit
+PIECE  ?= 0
+TORCHAO_WHEEL ?= torchao==0.18.0
 
-.PHONY: install run smoke test lint format clean
+.PHONY: install run smoke test lint format clean gpu-kit gpu-check
 
 $(BIN)/.greenbench-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[test,workflow,energy,slurm]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $@
 
 install: $(BIN)/.greenbench-installed
@@ -32,6 +38,23 @@ lint: install
 
 format: install
 	$(BIN)/snakefmt workflow
+
+# Where the study ran: the fine-tuned baseline (float16), tokens and the torchao wheel, < 60 MB.
+gpu-kit: install
+	rm -rf $(KIT).wheels && $(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: -d $(KIT).wheels "$(TORCHAO_WHEEL)"
+	$(BIN)/python -m greenbench gpu-kit --out $(KIT) $(foreach w,$(wildcard $(KIT).wheels/*.whl),--wheel $(w))
+	rm -rf $(KIT).wheels
+
+# On the GPU node (no venv, no Snakemake, no network): the node's python3 with the kit's wheels.
+# PIECE=0 is the quick check (< 8 min); PIECE=1..9 the rest of the paper grid; FULL=1 runs 1..9 in turn.
+gpu-check:
+	@test -f $(KIT)/kit.json || { echo "no $(KIT)/kit.json: run 'make gpu-kit' where the study ran and copy $(KIT)/ here"; exit 2; }
+	@if ls $(KIT)/wheels/*.whl >/dev/null 2>&1; then python3 -m pip install --quiet --no-index --no-deps --no-compile \
+	    --upgrade --target $(KIT)/site $(KIT)/wheels/*.whl; fi
+	PYTHONPATH=src:$(KIT)/site HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 \
+	    python3 -m greenbench gpu-check --kit $(KIT) $(if $(FULL),--list-pieces,--piece $(PIECE)) $(GPU_CHECK_ARGS)
+	$(if $(FULL),for p in 1 2 3 4 5 6 7 8 9; do PYTHONPATH=src:$(KIT)/site HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+	    python3 -m greenbench gpu-check --kit $(KIT) --piece $$p $(GPU_CHECK_ARGS) || exit 1; done)
 
 clean:
 	rm -rf results .snakemake

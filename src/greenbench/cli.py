@@ -179,6 +179,57 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_gpu_kit(args) -> int:
+    """Pack the fine-tuned baseline (half precision), tokens and wheels for an offline GPU node."""
+    from greenbench.gpucheck import make_kit
+
+    cfg = _config(args)
+    spec = cfg["models"][args.model]
+    baseline = Path(paths.BASELINE.format(model=args.model))
+    if not baseline.exists():
+        raise FileNotFoundError(f"{baseline} does not exist: fine-tune first (`snakemake --cores 1 {baseline}`)")
+    manifest = make_kit(baseline, paths.TOKENS.format(model=args.model, split="train"),
+                        paths.TOKENS.format(model=args.model, split="dev"), args.out, model_name=args.model,
+                        max_length=spec["max_length"], wheels=args.wheel or [], dtype=args.dtype,
+                        batch_size=cfg["evaluate"]["batch_size"])
+    print(f"GPU kit in {args.out}: {manifest['size_mb']} MB ({manifest['source']}; wheels: "
+          f"{', '.join(manifest['wheels']) or 'none'}); rounding changed {manifest['cpu_predictions_changed_by_rounding']} "
+          f"of {manifest['dev_examples']} CPU predictions")
+    return 0
+
+
+def cmd_gpu_check(args) -> int:
+    """Validate the GPU paths from a kit: accuracy, energy trials, summary.md (no Snakemake needed)."""
+    from greenbench import gpucheck
+
+    if args.list_pieces:
+        for piece in gpucheck.plan_pieces():
+            print(f"piece {piece.number}: {piece.description} ({len(piece.cells)} cells, {piece.settings} protocol)")
+        return 0
+    try:
+        cfg, validated = _config(args), "validated against the schema"
+    except ModuleNotFoundError as exc:  # a bare GPU node without jsonschema: the repository's own config, as CI validated it
+        from greenbench.config import load_config, resolve_devices
+
+        files = args.config or [DEFAULT_CONFIG]
+        cfg = load_config([DEFAULT_CONFIG, *[f for f in files if f != DEFAULT_CONFIG]])
+        cfg["study"]["devices"] = resolve_devices(cfg["study"]["devices"])
+        validated = f"not schema-validated here ({exc.name} missing); {', '.join(files)} as committed"
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("no CUDA device is visible: use --device cpu for the rehearsal")
+    out = Path(args.out) if args.out else gpucheck.default_out(args.device)
+    if args.piece:
+        out = out / f"piece-{args.piece}"
+    text = gpucheck.run_check(args.kit, out, cfg, device=args.device, piece=args.piece, trials=args.trials,
+                              tiny=args.tiny, budget_s=args.budget_s, validated=validated)
+    print(text)
+    print(f"outputs in {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="greenbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -217,6 +268,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paddings", nargs="+", choices=["dynamic", "fixed"])
     p.add_argument("--modes", nargs="+", choices=["eager", "cuda_graph"])
     p.add_argument("--out", help="output pattern with {device}, {model}, {trial} (default: the workflow layout)")
+    p = add("gpu-kit", cmd_gpu_kit, "pack the fine-tuned baseline, tokens and wheels for an offline GPU node")
+    p.add_argument("--model", default="minilm")
+    p.add_argument("--out", default="gpu-kit")
+    p.add_argument("--dtype", default="float16", choices=["float16", "bfloat16"])
+    p.add_argument("--wheel", action="append", help="a wheel the node lacks (e.g. torchao); repeatable")
+    p = add("gpu-check", cmd_gpu_check, "validate every GPU path from a kit: accuracy, energy trials, summary.md")
+    p.add_argument("--kit", default="gpu-kit")
+    p.add_argument("--out", help="default: benchmarks/results/<gpu>-<date> (piece N: .../piece-N)")
+    p.add_argument("--device", default="cuda", choices=["cpu", "cuda"], help="cpu: the rehearsal")
+    p.add_argument("--piece", type=int, default=0, help="0: the quick check; 1..9: the rest of the paper grid")
+    p.add_argument("--list-pieces", action="store_true")
+    p.add_argument("--trials", type=int, help="default: energy.trials")
+    p.add_argument("--tiny", action="store_true", help="tiny sizes (the CI rehearsal)")
+    p.add_argument("--budget-s", dest="budget_s", type=float, default=450.0,
+                   help="no trial starts that would end after this many seconds (the allocation's limit)")
     add("carbon", cmd_carbon, "carbon traces, forecasters and the scheduling simulation")
     add("report", cmd_report, "statistics, Pareto fronts, tables and the claims check from existing results")
     return parser

@@ -6,7 +6,6 @@ import copy
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import jsonschema
 import yaml
 
 DEFAULT_SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -43,7 +42,7 @@ def load_config(paths: Iterable[str | Path]) -> dict[str, Any]:
     return config
 
 
-def _key_path(error: jsonschema.ValidationError) -> str:
+def _key_path(error) -> str:
     parts = [str(p) for p in error.absolute_path]
     if error.validator == "additionalProperties":
         # Name the unexpected key itself, not only its parent.
@@ -57,7 +56,7 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(parts) or "<top level>"
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
+def _describe(error) -> str:
     if error.validator == "additionalProperties":
         return "unknown key (not in the schema; check the spelling)"
     if error.validator == "required":
@@ -65,10 +64,24 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return error.message
 
 
+def _specific(error):
+    """For a value matching none of a oneOf's forms, the error of the form it came closest to
+    (e.g. ``study.devices[0]: 'tpu' is not one of ['cpu', 'cuda']``, not "valid under none")."""
+    import jsonschema
+
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        same_type = [e for e in error.context if e.validator not in ("type", "const")]
+        return _specific(jsonschema.exceptions.best_match(same_type or error.context))
+    return error
+
+
 def schema_errors(config: Mapping[str, Any], schema_path: str | Path = DEFAULT_SCHEMA) -> list[str]:
+    import jsonschema  # imported here: the GPU kit runs where only the library's core dependencies are
+
     schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    errors = sorted((_specific(e) for e in validator.iter_errors(config)),
+                    key=lambda e: (list(map(str, e.absolute_path)), e.message))
     return [f"config key '{_key_path(e)}': {_describe(e)}" for e in errors]
 
 
@@ -116,10 +129,29 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
 
 
 def validate_config(config: Mapping[str, Any], schema_path: str | Path = DEFAULT_SCHEMA) -> dict[str, Any]:
-    """Raise :class:`ConfigError` naming every bad key; return the config unchanged otherwise."""
+    """Raise :class:`ConfigError` naming every bad key; return the config otherwise, with
+    ``study.devices: auto`` resolved to the devices this host has (``resolve_devices``)."""
     problems = schema_errors(config, schema_path)
     if not problems:
         problems = semantic_errors(config)
     if problems:
         raise ConfigError("invalid greenbench config:\n  " + "\n  ".join(problems))
-    return dict(config)
+    out = dict(config)
+    out["study"] = {**config["study"], "devices": resolve_devices(config["study"]["devices"])}
+    return out
+
+
+def detected_devices() -> list[str]:
+    """cpu, plus cuda when torch sees a GPU."""
+    try:
+        import torch
+
+        has_cuda = bool(torch.cuda.is_available())
+    except Exception:
+        has_cuda = False
+    return ["cpu", "cuda"] if has_cuda else ["cpu"]
+
+
+def resolve_devices(devices: str | list[str]) -> list[str]:
+    """``auto`` -> the devices present (``detected_devices``); a list stays as it is."""
+    return detected_devices() if devices == "auto" else list(devices)
