@@ -107,6 +107,71 @@ def test_smoke_figures_tables_claims_and_report(smoke):
     assert (project / "results" / "report.html").stat().st_size > 10_000
 
 
+DOWNSTREAM_OF_ENERGY = {"collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1,
+                        "paper": 1, "all": 1}
+DOWNSTREAM_OF_EVAL = {"eval_summary": 1, "measure_energy": 2, **DOWNSTREAM_OF_ENERGY}
+# trained variants of the smoke study that read the shared `recovery` block
+RECOVERY_READERS = 6  # topk16_ft, prune_heads25, prune_heads50, prune_ffn25, magnitude50, spiking
+
+RERUN_MATRIX = [
+    # (config override, the dry run's jobs per rule: exactly these, no more, no fewer)
+    ({"energy": {"trials": 3}}, {"measure_energy": 1, **DOWNSTREAM_OF_ENERGY}),
+    ({"energy": {"window_s": {"cpu": 0.4}}}, {"measure_energy": 2, **DOWNSTREAM_OF_ENERGY}),
+    ({"variants": {"recovery": {"learning_rate": 5.0e-5}}},
+     {"build_variant": RECOVERY_READERS, "evaluate": RECOVERY_READERS, **DOWNSTREAM_OF_EVAL}),
+    ({"variants": {"spiking": {"time_steps": 2}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
+    ({"variants": {"adaptive": {"tolerance": 0.01}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
+    ({"evaluate": {"batch_size": 32}}, {"evaluate": 20, **DOWNSTREAM_OF_EVAL, "measure_energy": 0}),
+    ({"study": {"variants": None}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),  # + topk8_ft
+    ({"carbon": {"forecast": {"tcn": {"epochs": 1}}}},
+     {"forecast_carbon": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
+    ({"carbon": {"schedule": {"pue": 1.5}}}, {"simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
+    ({"stats": {"bootstrap": 200}},
+     {"aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
+]
+
+
+def _override(project: Path, override: dict) -> dict:
+    import yaml
+
+    if override.get("study", {}).get("variants", 1) is None:  # append a variant to the smoke study's list
+        base = yaml.safe_load((project / "config" / "config.yaml").read_text())
+        override = {"study": {"variants": base["study"]["variants"] + ["topk8_ft"]}}
+    return override
+
+
+@pytest.mark.workflow
+def test_rerun_matrix_a_config_edit_reruns_exactly_its_readers(smoke):
+    """Each single config edit dry-runs to exactly the jobs that read the edited key and their
+    dependents; the same config with its keys sorted reruns nothing."""
+    import yaml
+
+    project, env = smoke
+    for override, expected in RERUN_MATRIX:
+        override = _override(project, override)
+        (project / "edit.yaml").write_text(yaml.safe_dump(override))
+        dry = run(project, "-n", "--cores", "2", "--configfile", "config/smoke.yaml", "edit.yaml", env=env)
+        assert dry.returncode == 0, dry.stderr[-3000:]
+        counts = job_counts(dry.stdout + dry.stderr)
+        assert counts == {k: v for k, v in expected.items() if v}, (override, counts)
+        if override == {"energy": {"trials": 3}}:
+            assert "trial-2.parquet" in dry.stdout and "trial-0.parquet" not in dry.stdout.split("collect_energy")[0]
+    # a YAML tool that sorts keys (and writes 3 as 3.0) must not rerun anything
+    originals = {name: (project / "config" / name).read_text() for name in ("config.yaml", "smoke.yaml")}
+    try:
+        for name, text in originals.items():
+            data = yaml.safe_load(text)
+            energy = data.get("energy", {})
+            if "min_iterations" in energy:
+                energy["min_iterations"] = float(energy["min_iterations"])
+            (project / "config" / name).write_text(yaml.safe_dump(data, sort_keys=True))
+        dry = run(project, "-n", *SMOKE, env=env)
+        assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:]
+    finally:
+        for name, text in originals.items():
+            (project / "config" / name).write_text(text)
+
+
 @pytest.mark.workflow
 def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
     project, env = smoke
@@ -114,8 +179,12 @@ def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout
     time.sleep(1.1)  # mtime resolution; Snakemake also compares checksums, so really edit the module
     module = project / "src" / "greenbench" / "energy" / "protocol.py"
-    module.write_text(module.read_text() + "\n# edited by the rerun test\n")
-    rerun = run(project, "-n", *SMOKE, env=env)
+    original = module.read_text()
+    module.write_text(original + "\n# edited by the rerun test\n")
+    try:
+        rerun = run(project, "-n", *SMOKE, env=env)
+    finally:
+        module.write_text(original)  # later tests share this finished run
     counts = job_counts(rerun.stdout + rerun.stderr)
     # protocol.py feeds measure_energy (2 trials); downstream of it: collect, aggregate, pareto, the
     # schedule simulation (it uses the measured J/inference), figures, paper

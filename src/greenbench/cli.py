@@ -80,22 +80,24 @@ def _artifact(args, variant: str) -> Path | None:
 
 
 def cmd_evaluate(args) -> int:
+    from greenbench import wiring
     from greenbench.evaluate import evaluate
-    from greenbench.variants import params_for
 
     cfg = _config(args)
+    settings = wiring.evaluate_settings(cfg)
     for variant in args.variant or cfg["study"]["variants"]:
         result = evaluate(paths.BASELINE.format(model=args.model), paths.TOKENS.format(model=args.model, split="dev"),
                           variant, args.device, paths.EVAL.format(device=args.device, model=args.model, variant=variant),
-                          batch_size=cfg["evaluate"]["batch_size"], dev_subset=cfg["evaluate"]["dev_subset"],
+                          batch_size=settings["batch_size"], dev_subset=settings["dev_subset"],
                           seed=cfg["seed"], threads=cfg["compute"]["threads"], model_name=args.model,
-                          artifact=_artifact(args, variant), variant_params=params_for(cfg["variants"], variant))
+                          artifact=_artifact(args, variant), variant_params=wiring.variant_params(cfg, variant))
         print(f"{args.model}/{variant}/{args.device}: {result['status']} accuracy={result['accuracy']}")
     return 0
 
 
 def cmd_build_variant(args) -> int:
-    from greenbench.variants import get, params_for
+    from greenbench import wiring
+    from greenbench.variants import get
 
     cfg = _config(args)
     recipe = get(args.variant)
@@ -104,19 +106,20 @@ def cmd_build_variant(args) -> int:
         return 0
     recipe.build(paths.BASELINE.format(model=args.model), paths.TOKENS.format(model=args.model, split="train"),
                  paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=args.variant), args.device,
-                 params_for(cfg["variants"], args.variant), cfg["seed"], cfg["finetune"])
+                 wiring.variant_params(cfg, args.variant), cfg["seed"], wiring.build_finetune(cfg, args.variant))
     return 0
 
 
 def cmd_measure_energy(args) -> int:
     """One trial (or several) on this host; on a GPU host: --device cuda."""
+    from greenbench import wiring
     from greenbench.energy.protocol import run_trial
 
     cfg = _config(args)
     spec = cfg["models"][args.model]
     names = args.variant or cfg["study"]["variants"]
     artifacts = {name: path for name in names if (path := _artifact(args, name)) is not None}
-    energy = dict(cfg["energy"])
+    energy = wiring.energy_protocol(cfg)
     for key in ("batch_sizes", "paddings", "modes"):
         if getattr(args, key):
             energy[key] = getattr(args, key)
@@ -125,7 +128,7 @@ def cmd_measure_energy(args) -> int:
                   args.out.format(device=args.device, model=args.model, trial=trial) if args.out else
                   paths.ENERGY_TRIAL.format(device=args.device, model=args.model, trial=trial),
                   model_name=args.model, device=args.device, variant_names=names, artifacts=artifacts,
-                  variant_params=cfg["variants"], trial=int(trial), seed=cfg["seed"], cfg=energy,
+                  variant_params={name: wiring.variant_params(cfg, name) for name in names}, trial=int(trial), seed=cfg["seed"], cfg=energy,
                   max_length=spec["max_length"], threads=cfg["compute"]["threads"])
     return 0
 

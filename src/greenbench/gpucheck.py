@@ -227,7 +227,7 @@ def run_check(kit: str | Path, out: str | Path, cfg: Mapping[str, Any], *, devic
             continue
         path = out / "energy" / device / model_name / f"trial-{trial}.parquet"
         run_trial(baseline, tokens["dev"], path, model_name=model_name, device=device, variant_names=list(KIT_VARIANTS),
-                  artifacts=artifacts, variant_params=cfg["variants"], trial=trial, seed=seed, cfg=energy,
+                  artifacts=artifacts, variant_params={v: _variant_params(cfg, v, tiny) for v in KIT_VARIANTS}, trial=trial, seed=seed, cfg=energy,
                   max_length=int(manifest["max_length"]), threads=threads, cells=list(cells))
         trial_files.append(path)
         combine_trials(trial_files, out / "energy" / "measurements.parquet")
@@ -242,9 +242,9 @@ def run_check(kit: str | Path, out: str | Path, cfg: Mapping[str, Any], *, devic
 
 
 def _variant_params(cfg, name: str, tiny: bool) -> dict[str, Any]:
-    from greenbench.variants import params_for
+    from greenbench.wiring import variant_params
 
-    params = params_for(cfg["variants"], name)
+    params = variant_params(cfg, name)
     if tiny and name == "adaptive":
         params["calibration_size"] = 64
         params["calibration_min_tokens"] = 1
@@ -254,6 +254,7 @@ def _variant_params(cfg, name: str, tiny: bool) -> dict[str, Any]:
 def _build_artifacts(baseline: Path, tokens, work: Path, cfg, device: str, tiny: bool) -> dict[str, Path]:
     """Artifacts of the kit's variants that have a build step (the adaptive router's calibration)."""
     from greenbench import variants
+    from greenbench.wiring import build_finetune
 
     artifacts = {}
     for name in KIT_VARIANTS:
@@ -261,7 +262,7 @@ def _build_artifacts(baseline: Path, tokens, work: Path, cfg, device: str, tiny:
         if recipe.build is None or recipe.applicability(device) is not None:
             continue
         target = work / "variants" / name
-        finetune = dict(cfg["finetune"]) | ({"train_subset": 0} if tiny else {})
+        finetune = build_finetune(cfg, name) | ({"train_subset": 0} if tiny else {})
         recipe.build(baseline, tokens["train"], target, device, _variant_params(cfg, name, tiny), int(cfg["seed"]),
                      finetune)
         artifacts[name] = target

@@ -58,8 +58,8 @@ rule forecast_carbon:
         mem_mb=6000,
         runtime=60,
     params:
-        forecast=config["carbon"]["forecast"],
-        hourly=hourly_forecast_window(),
+        forecast=wiring.canonical(config["carbon"]["forecast"]),
+        hourly=wiring.canonical(hourly_forecast_window()),
         zones=config["carbon"]["zones"],
         seed=config["seed"],
     script:
@@ -85,7 +85,7 @@ rule simulate_schedule:
         mem_mb=4000,
         runtime=20,
     params:
-        schedule=lambda w: schedule_scenario(w.scenario),
+        schedule=lambda w: wiring.canonical(schedule_scenario(w.scenario)),
         seed=config["seed"],
     script:
         "../../scripts/simulate_schedule.py"

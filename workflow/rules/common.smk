@@ -17,10 +17,8 @@ def variant_modules():
 
 
 def variant_params(name):
-    """A recipe's parameters: `variants.<name>` plus the shared blocks (recovery, pruning)."""
-    from greenbench.variants import params_for
-
-    return params_for(config["variants"], name)
+    """A recipe's parameters: `variants.<name>` plus the shared blocks it declares (canonical)."""
+    return wiring.variant_params(config, name)
 
 
 def model_spec(wildcards):

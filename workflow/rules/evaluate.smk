@@ -19,7 +19,7 @@ rule evaluate:
         mem_mb=4000,
         runtime=60,
     params:
-        evaluate=config["evaluate"],
+        evaluate=wiring.evaluate_settings(config),
         variant=lambda w: variant_params(w.variant),
         seed=config["seed"],
     script:

@@ -18,7 +18,7 @@ rule finetune_baseline:
     params:
         source=lambda w: model_spec(w)["source"],
         finetune=lambda w: model_spec(w)["finetune"],
-        train=config["finetune"],
+        train=wiring.canonical(config["finetune"]),
         seed=config["seed"],
     script:
         "../../scripts/finetune_baseline.py"
@@ -45,7 +45,7 @@ rule build_variant:
         runtime=120,
     params:
         variant=lambda w: variant_params(w.variant),
-        finetune=config["finetune"],
+        finetune=lambda w: wiring.build_finetune(config, w.variant),
         seed=config["seed"],
     script:
         "../../scripts/build_variant.py"

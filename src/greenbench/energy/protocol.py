@@ -353,7 +353,7 @@ def run_trial(
     device: str,
     variant_names: list[str],
     artifacts: Mapping[str, str | Path],
-    variant_params: Mapping[str, Mapping[str, Any]],
+    variant_params: Mapping[str, Mapping[str, Any]],  # per variant name, as wiring.variant_params gives them
     trial: int,
     seed: int,
     cfg: Mapping[str, Any],
@@ -383,7 +383,7 @@ def run_trial(
         if reason is None:
             try:
                 prepared[name] = variants.get(name).prepare(models.load_classifier(str(model_dir)), device,
-                                                            artifacts.get(name), variants.params_for(variant_params, name))
+                                                            artifacts.get(name), variant_params.get(name) or {})
                 sizes[name] = prepared_footprint(prepared[name])["size_bytes"]
             except Exception as exc:
                 reason = f"could not prepare: {type(exc).__name__}: {exc}"

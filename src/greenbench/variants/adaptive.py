@@ -215,4 +215,4 @@ def _prepare(model, device, artifact, params) -> Prepared:
 
 register(Variant("adaptive", "adaptive", ("cpu", "cuda"),
                  "per-query precision: complexity estimator + confidence gate routes to a cheap or a precise tier",
-                 _prepare, requirements=cuda_available, build=build))
+                 _prepare, requirements=cuda_available, build=build, finetune_keys=("train_subset",)))

@@ -57,6 +57,7 @@ class Variant:
     # build(model_dir, train_tokens, out_dir, device, params, seed, finetune_params) -> report
     build: Callable[..., Any] | None = None
     config_blocks: tuple[str, ...] = ()  # blocks under `variants` the recipe reads (checked before any job)
+    finetune_keys: tuple[str, ...] = ()  # keys of the top-level `finetune` block its build reads
 
     def applicability(self, device: str) -> str | None:
         """``None`` when this variant runs on ``device``, else the reason it does not."""
@@ -108,8 +109,11 @@ SHARED_BLOCKS = ("recovery", "pruning")  # config blocks under `variants` that s
 
 
 def params_for(variants_config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """The parameters a recipe sees: its own block (``variants.<name>``) plus the shared blocks."""
-    params = {key: dict(variants_config[key]) for key in SHARED_BLOCKS if key in variants_config}
+    """The parameters a recipe sees: its own block (``variants.<name>``) plus the shared blocks its
+    recipe declares (``Variant.config_blocks``), and nothing else, so a change to a shared block
+    reruns only the variants that read it."""
+    declared = REGISTRY[name].config_blocks if name in REGISTRY else SHARED_BLOCKS
+    params = {key: dict(variants_config[key]) for key in SHARED_BLOCKS if key in variants_config and key in declared}
     for key, value in (variants_config.get(name) or {}).items():
         if key in SHARED_BLOCKS and isinstance(value, Mapping):  # per-variant override of a shared block
             params[key] = {**params.get(key, {}), **value}

@@ -1,0 +1,58 @@
+"""What each job reads from the configuration: one place, used by the Snakefile's rules (as
+``params``) and by the CLI, so a new key is plumbed once.
+
+Every function returns exactly the slice a job reads, in canonical form (mappings with sorted
+keys, integral floats as ints): Snakemake compares a job's params by their ``repr``, so a config
+rewritten with its keys in another order, or ``2.0`` for ``2``, reruns nothing, and a change to a
+key reruns exactly the jobs whose slice holds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+
+def canonical(value: Any) -> Any:
+    """Sorted mappings, lists element-wise, integral floats as ints (``1.0e-4`` stays a float)."""
+    if isinstance(value, Mapping):
+        return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def variant_params(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A recipe's parameters: its own block plus the shared blocks it declares."""
+    from greenbench.variants import params_for
+
+    return canonical(params_for(config["variants"], name))
+
+
+def build_finetune(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The keys of ``finetune`` a variant's build reads (the adaptive router: which train sentences
+    the baseline saw, so it calibrates on others)."""
+    from greenbench.variants import get
+
+    return canonical({key: config["finetune"][key] for key in get(name).finetune_keys})
+
+
+def study_variant_params(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Every study variant's parameters (an energy trial prepares them all)."""
+    return {name: variant_params(config, name) for name in config["study"]["variants"]}
+
+
+def energy_protocol(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The measurement protocol one trial follows: ``energy`` without ``trials`` (how many trials
+    there are decides which trial jobs exist, not what any of them does)."""
+    return canonical({k: v for k, v in config["energy"].items() if k != "trials"})
+
+
+def evaluate_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    return canonical(config["evaluate"])
+
+
+def finetune_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
+    spec = config["models"][model]
+    return canonical({"source": spec["source"], "finetune": spec["finetune"], "train": config["finetune"]})

@@ -1,0 +1,45 @@
+"""What each job reads: narrow, canonical params (the rerun matrix in test_workflow checks the DAG)."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from greenbench import wiring
+from greenbench.config import load_config
+
+CONFIG = load_config(["config/config.yaml"])
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False) | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+                           max_leaves=20)
+
+
+@given(st.dictionaries(st.text(max_size=5), json_values, max_size=6))
+def test_canonical_is_independent_of_key_order_and_idempotent(mapping):
+    reordered = dict(reversed(list(mapping.items())))
+    assert repr(wiring.canonical(mapping)) == repr(wiring.canonical(reordered))
+    assert wiring.canonical(wiring.canonical(mapping)) == wiring.canonical(mapping)
+
+
+def test_canonical_normalises_integral_floats_only():
+    assert repr(wiring.canonical({"b": 2.0, "a": [3.0, 0.5, 1e-4]})) == "{'a': [3, 0.5, 0.0001], 'b': 2}"
+
+
+def test_a_variant_reads_its_block_and_only_the_shared_blocks_it_declares():
+    assert wiring.variant_params(CONFIG, "fp32") == {}
+    assert wiring.variant_params(CONFIG, "int8_dynamic") == {}
+    assert set(wiring.variant_params(CONFIG, "adaptive")) == set(CONFIG["variants"]["adaptive"])
+    assert set(wiring.variant_params(CONFIG, "magnitude50")) == {"recovery"}
+    assert set(wiring.variant_params(CONFIG, "prune_heads50")) == {"recovery", "pruning"}
+    spiking = wiring.variant_params(CONFIG, "spiking")
+    assert spiking["recovery"]["train_subset"] == 20000 and spiking["recovery"]["epochs"] == 1  # override merged
+    assert "pruning" not in spiking
+
+
+def test_a_trial_reads_the_protocol_not_the_trial_count():
+    protocol = wiring.energy_protocol(CONFIG)
+    assert "trials" not in protocol and protocol["window_s"] == CONFIG["energy"]["window_s"]
+
+
+def test_builds_read_only_the_finetune_keys_they_declare():
+    assert wiring.build_finetune(CONFIG, "adaptive") == {"train_subset": CONFIG["finetune"]["train_subset"]}
+    assert wiring.build_finetune(CONFIG, "prune_heads50") == {}
