@@ -7,6 +7,5 @@ from greenbench.log import logged_script
 
 with logged_script(snakemake.log[0], "forecast_carbon"):
     torch.set_num_threads(snakemake.threads)
-    run_forecasting(snakemake.input.traces, {**snakemake.params.forecast, "zones": snakemake.params.zones},
-                    snakemake.params.seed, snakemake.output.metrics, snakemake.output.forecasts, snakemake.output.model,
-                    snakemake.output.hourly, snakemake.params.hourly)
+    run_forecasting(snakemake.input.traces, snakemake.params.forecast, snakemake.params.seed,
+                    snakemake.output.metrics, snakemake.output.forecasts, snakemake.output.model)

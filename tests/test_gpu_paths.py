@@ -146,3 +146,25 @@ def test_devices_auto_is_what_the_host_has(monkeypatch):
     assert validate_config(load_config(["config/config.yaml"]))["study"]["devices"] == ["cpu"]
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_devices("auto") == ["cpu", "cuda"] and resolve_devices(["cuda"]) == ["cuda"]
+
+
+def test_meters_come_from_a_registry_per_device(monkeypatch):
+    from greenbench.energy import monitor as mon
+
+    cuda = EnergyMonitor.for_device("cuda", backend=FakeNvml(), sampler_hz=40)
+    assert cuda.primary.source == "nvml_counter" and cuda.cross_check.source == "nvml_power_integrated"
+    assert EnergyMonitor.for_device("cuda", backend=FakeNvml(), sampler=False).cross_check is None
+    with pytest.raises(ValueError, match="no energy monitor for device 'tpu'"):
+        EnergyMonitor.for_device("tpu")
+    monkeypatch.setattr(mon, "MONITORS", dict(mon.MONITORS))
+
+    @mon.register_monitor("tpu")
+    def tpu_monitor(**_):
+        return EnergyMonitor(mon._Unavailable("tpu_counter", "no TPU meter here"))
+
+    window = EnergyMonitor.for_device("tpu")
+    window.begin_window()
+    reading = window.end_window().primary
+    assert reading.label == "unavailable" and reading.reason == "no TPU meter here"
+    with pytest.raises(ValueError, match="registered twice"):
+        mon.register_monitor("tpu")(tpu_monitor)

@@ -43,3 +43,54 @@ def test_a_trial_reads_the_protocol_not_the_trial_count():
 def test_builds_read_only_the_finetune_keys_they_declare():
     assert wiring.build_finetune(CONFIG, "adaptive") == {"train_subset": CONFIG["finetune"]["train_subset"]}
     assert wiring.build_finetune(CONFIG, "prune_heads50") == {}
+
+
+def _module_graph():
+    """greenbench module -> the greenbench modules it imports (anywhere in it, function level too)."""
+    import ast
+    from pathlib import Path
+
+    from greenbench.workflow import _imported, _module_file
+
+    src = Path("src")
+    graph = {}
+    for file in sorted(src.rglob("*.py")):
+        parts = list(file.relative_to(src).with_suffix("").parts)
+        is_pkg = parts[-1] == "__init__"
+        name = ".".join(parts[:-1] if is_pkg else parts)
+        package = name if is_pkg else name.rpartition(".")[0]
+        graph[name] = {m for m in _imported(ast.parse(file.read_text()), package, src)
+                       if _module_file(src, m) is not None and m != name}
+    return graph
+
+
+def test_no_import_cycles_between_modules():
+    graph = _module_graph()
+    state, cycles = {}, []
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, cycles
+
+
+def test_rule_inputs_are_the_modules_a_script_really_imports():
+    from greenbench.workflow import module_closure
+
+    assert module_closure("src", "scripts/prepare_dataset.py") == [
+        "src/greenbench/__init__.py", "src/greenbench/data.py", "src/greenbench/io.py", "src/greenbench/log.py",
+        "src/greenbench/provenance.py"]
+    build = module_closure("src", "scripts/build_variant.py")
+    # the adaptive recipe imports greenbench.inference inside a function: still an input
+    assert "src/greenbench/inference.py" in build and "src/greenbench/variants/spiking.py" in build
+    assert not any("carbon" in f for f in build)
+    assert "src/greenbench/carbon/forecast.py" in module_closure("src", "scripts/forecast_hourly.py")

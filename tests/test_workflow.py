@@ -124,7 +124,9 @@ RERUN_MATRIX = [
     ({"evaluate": {"batch_size": 32}}, {"evaluate": 20, **DOWNSTREAM_OF_EVAL, "measure_energy": 0}),
     ({"study": {"variants": None}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),  # + topk8_ft
     ({"carbon": {"forecast": {"tcn": {"epochs": 1}}}},
-     {"forecast_carbon": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
+     {"forecast_carbon": 1, "forecast_hourly": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
+    ({"carbon": {"schedule": {"start": "2022-02-02"}}},  # the router's window: no forecaster retrains
+     {"forecast_hourly": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
     ({"carbon": {"schedule": {"pue": 1.5}}}, {"simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
     ({"stats": {"bootstrap": 200}},
      {"aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),

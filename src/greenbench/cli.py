@@ -135,6 +135,7 @@ def cmd_measure_energy(args) -> int:
 
 def cmd_carbon(args) -> int:
     """prepare traces -> forecasts -> schedule, with the layout's paths."""
+    from greenbench import wiring
     from greenbench.carbon import forecast, schedule, traces
 
     cfg = _config(args)
@@ -142,9 +143,11 @@ def cmd_carbon(args) -> int:
     files = [traces.retrieve_trace(z, y, paths.CARBON_TRACE_CSV.format(zone=z, year=y))
              for z in c["zones"] for y in sorted(c["years"])]
     traces.prepare_traces(files, paths.CARBON_TRACES, c["column"], c["max_gap_hours"])
-    table = forecast.run_forecasting(paths.CARBON_TRACES, {**c["forecast"], "zones": c["zones"]}, cfg["seed"],
-                                     paths.FORECAST_METRICS, paths.FORECASTS, paths.FORECASTER_DIR,
-                                     paths.FORECASTS_HOURLY, forecast.hourly_window(c["schedule"]))
+    settings = wiring.forecast_settings(cfg)
+    table = forecast.run_forecasting(paths.CARBON_TRACES, settings, cfg["seed"], paths.FORECAST_METRICS,
+                                     paths.FORECASTS, paths.FORECASTER_DIR)
+    forecast.issue_hourly(paths.CARBON_TRACES, paths.FORECASTER_DIR, settings, forecast.hourly_window(c["schedule"]),
+                          paths.FORECASTS_HOURLY)
     print(forecast.day1_summary(table).pivot(index="zone", columns="model", values="mape").round(2).to_string())
     energy_stats = Path(paths.STATS_DIR) / "energy.parquet"
     if energy_stats.exists():

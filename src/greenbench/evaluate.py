@@ -7,12 +7,11 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from greenbench import data, io, models, provenance, variants
-from greenbench.batching import iter_batches
+from greenbench.inference import predict  # noqa: F401  (re-exported: evaluate.predict)
 from greenbench.log import get_logger
 
 log = get_logger(__name__)
@@ -49,32 +48,6 @@ SUMMARY_SCHEMA = pa.schema(
         pa.field("theoretical_energy_uj", pa.float64()),  # 4.6 pJ/MAC + 0.9 pJ/AC at 45 nm: a model, not measured
     ]
 )
-
-
-def predict(prepared: variants.Prepared, tokens: pd.DataFrame, batch_size: int, pad_id: int) -> pd.DataFrame:
-    """Predictions in ``tokens`` order; batches are formed by length to limit padding."""
-    import torch
-    from tqdm.auto import tqdm
-
-    order = np.argsort(tokens["length"].to_numpy(), kind="stable")
-    probs = np.zeros((len(tokens), models.NUM_LABELS), dtype=np.float32)
-    routes = np.full(len(tokens), -1, dtype=np.int8)
-    with torch.inference_mode():
-        for batch in tqdm(list(iter_batches(tokens, batch_size, pad_id, order=order)), desc="evaluate", unit="batch", mininterval=5):
-            logits = prepared.forward(batch.input_ids.to(prepared.device), batch.attention_mask.to(prepared.device))
-            probs[batch.rows] = torch.softmax(logits, dim=-1).cpu().numpy()
-            if prepared.last_routes is not None:
-                routes[batch.rows] = prepared.last_routes.cpu().numpy()
-    return pd.DataFrame(
-        {
-            "idx": tokens["idx"].to_numpy(dtype=np.int32),
-            "label": tokens["label"].to_numpy(dtype=np.int8),
-            "prediction": probs.argmax(axis=1).astype(np.int8),
-            "confidence": probs.max(axis=1).astype(np.float32),
-            "length": tokens["length"].to_numpy(dtype=np.int32),
-            "route": routes,
-        }
-    )
 
 
 def evaluate(

@@ -57,7 +57,7 @@ def make_kit(model_dir: str | Path, train_tokens: str | Path, dev_tokens: str | 
     import torch
 
     from greenbench import variants
-    from greenbench.evaluate import predict
+    from greenbench.inference import predict
 
     dev = io.read_parquet(dev_tokens)
     tokenizer = models.load_tokenizer(str(model_dir))

@@ -49,6 +49,11 @@ def energy_protocol(config: Mapping[str, Any]) -> dict[str, Any]:
     return canonical({k: v for k, v in config["energy"].items() if k != "trials"})
 
 
+def forecast_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The forecasters' settings and zones (the scheduling window is not among them)."""
+    return canonical({**config["carbon"]["forecast"], "zones": config["carbon"]["zones"]})
+
+
 def evaluate_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return canonical(config["evaluate"])
 

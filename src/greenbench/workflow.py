@@ -24,3 +24,61 @@ def optional_input(value) -> str | None:
     if len(items) > 1:
         raise ValueError(f"expected at most one input, got {items}")
     return items[0] if items else None
+
+
+def _module_file(src: Path, name: str) -> Path | None:
+    base = src.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported(tree, package: str, src: Path | None = None) -> set[str]:
+    """Names of greenbench modules an AST imports, anywhere in it (function-level imports too).
+    With ``src``, ``from pkg import submodule`` names the submodule only (not ``pkg`` itself)."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "greenbench")
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolve against the importing module's package
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            if base.split(".")[0] != "greenbench":
+                continue
+            subs = {f"{base}.{a.name}" for a in node.names}  # kept only where a module of that name exists
+            if src is None or not all(_module_file(src, m) for m in subs):
+                found.add(base)
+            found.update(subs)
+    return found
+
+
+def module_closure(src: str | Path, script: str | Path) -> list[str]:
+    """Every greenbench source file ``script`` imports, directly or through other greenbench
+    modules (package ``__init__`` files included), as paths relative to ``src``'s parent: a rule
+    lists exactly these as inputs, so editing one reruns exactly the jobs that import it."""
+    import ast
+
+    src = Path(src)
+    todo = [(Path(script), "")]
+    seen: dict[str, Path] = {}
+    while todo:
+        path, package = todo.pop()
+        for name in _imported(ast.parse(path.read_text(encoding="utf-8")), package):
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__ too
+                module = ".".join(parts[:i])
+                if module in seen:
+                    continue
+                file = _module_file(src, module)
+                if file is None:
+                    continue
+                seen[module] = file
+                pkg = module if file.name == "__init__.py" else module.rpartition(".")[0]
+                todo.append((file, pkg))
+    root = src.parent
+    return sorted(str(f.relative_to(root)) for f in seen.values())

@@ -17,7 +17,7 @@ rule prepare_traces:
             zone=config["carbon"]["zones"],
             year=sorted(config["carbon"]["years"]),
         ),
-        lib=lib("carbon/__init__", "carbon/traces"),
+        lib=lib("prepare_traces"),
     output:
         paths.CARBON_TRACES,
     log:
@@ -40,11 +40,10 @@ rule prepare_traces:
 rule forecast_carbon:
     input:
         traces=paths.CARBON_TRACES,
-        lib=lib("carbon/__init__", "carbon/forecast", "carbon/metrics"),
+        lib=lib("forecast_carbon"),
     output:
         metrics=paths.FORECAST_METRICS,
         forecasts=paths.FORECASTS,
-        hourly=paths.FORECASTS_HOURLY,
         model=directory(paths.FORECASTER_DIR),
     log:
         f"{LOGS}/forecast_carbon.log",
@@ -58,12 +57,35 @@ rule forecast_carbon:
         mem_mb=6000,
         runtime=60,
     params:
-        forecast=wiring.canonical(config["carbon"]["forecast"]),
-        hourly=wiring.canonical(hourly_forecast_window()),
-        zones=config["carbon"]["zones"],
+        forecast=wiring.forecast_settings(config),
         seed=config["seed"],
     script:
         "../../scripts/forecast_carbon.py"
+
+
+rule forecast_hourly:
+    input:
+        traces=paths.CARBON_TRACES,
+        model=paths.FORECASTER_DIR,
+        lib=lib("forecast_hourly"),
+    output:
+        paths.FORECASTS_HOURLY,
+    log:
+        f"{LOGS}/forecast_hourly.log",
+    benchmark:
+        f"{BENCHMARKS}/forecast_hourly.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["compute"]["threads"]
+    resources:
+        **placement(),
+        mem_mb=4000,
+        runtime=20,
+    params:
+        forecast=wiring.forecast_settings(config),
+        window=wiring.canonical(hourly_forecast_window()),
+    script:
+        "../../scripts/forecast_hourly.py"
 
 
 rule simulate_schedule:
@@ -71,7 +93,7 @@ rule simulate_schedule:
         traces=paths.CARBON_TRACES,
         forecasts=paths.FORECASTS_HOURLY,
         energy=f"{paths.STATS_DIR}/energy.parquet",
-        lib=lib("carbon/__init__", "carbon/schedule"),
+        lib=lib("simulate_schedule"),
     output:
         paths.SCHEDULE,
     log:

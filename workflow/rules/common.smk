@@ -6,14 +6,11 @@ BENCHMARKS = "results/benchmarks"
 CONDA_ENV = "../../envs/greenbench.yaml"
 
 
-def lib(*modules):
-    """Library modules imported by a job, as inputs (editing one reruns exactly its dependents)."""
-    core = ("__init__", "log", "io", "provenance")
-    return [f"src/greenbench/{m}.py" for m in dict.fromkeys(core + modules)]
-
-
-def variant_modules():
-    return [str(p) for p in sorted(Path("src/greenbench/variants").glob("*.py"))]
+def lib(script):
+    """The library files a rule's script imports, directly or not (derived from the imports by
+    greenbench.workflow.module_closure): editing one reruns exactly the jobs that import it.
+    """
+    return module_closure("src", f"scripts/{script}.py")
 
 
 def variant_params(name):
@@ -85,10 +82,6 @@ def schedule_results():
     return expand(
         paths.SCHEDULE, scenario=list(config["carbon"]["schedule"]["scenarios"])
     )
-
-
-def energy_modules():
-    return [str(p) for p in sorted(Path("src/greenbench/energy").glob("*.py"))]
 
 
 def energy_artifacts(wildcards):

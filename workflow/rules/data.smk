@@ -15,7 +15,7 @@ rule retrieve_sst2:
 rule prepare_dataset:
     input:
         tsv=paths.SST2_TSV,
-        lib=lib("data"),
+        lib=lib("prepare_dataset"),
     output:
         paths.DATASET,
     log:
@@ -35,7 +35,7 @@ rule prepare_dataset:
 rule tokenize:
     input:
         dataset=paths.DATASET,
-        lib=lib("models"),
+        lib=lib("tokenize"),
     output:
         paths.TOKENS,
     log:

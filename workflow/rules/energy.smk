@@ -3,9 +3,7 @@ rule measure_energy:
         model=paths.BASELINE,
         dev=paths.TOKENS.format(model="{model}", split="dev"),
         artifacts=energy_artifacts,
-        lib=lib("data", "models", "batching", "evaluate", "flops")
-        + variant_modules()
-        + energy_modules(),
+        lib=lib("measure_energy"),
     output:
         paths.ENERGY_TRIAL,
     log:
@@ -38,7 +36,7 @@ rule collect_energy:
             model=config["study"]["models"],
             trial=range(config["energy"]["trials"]),
         ),
-        lib=lib() + energy_modules(),
+        lib=lib("collect_energy"),
     output:
         paths.ENERGY_ALL,
     log:

@@ -3,8 +3,7 @@ rule evaluate:
         model=paths.BASELINE,
         dev=paths.TOKENS.format(model="{model}", split="dev"),
         artifact=variant_artifact,
-        lib=lib("data", "models", "batching", "evaluate", "flops", "workflow")
-        + variant_modules(),
+        lib=lib("evaluate"),
     output:
         paths.EVAL,
     log:
@@ -34,7 +33,7 @@ rule eval_summary:
             model=config["study"]["models"],
             variant=config["study"]["variants"],
         ),
-        lib=lib("evaluate"),
+        lib=lib("eval_summary"),
     output:
         paths.EVAL_SUMMARY,
     log:

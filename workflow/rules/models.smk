@@ -1,7 +1,7 @@
 rule finetune_baseline:
     input:
         train=paths.TOKENS.format(model="{model}", split="train"),
-        lib=lib("data", "models", "batching", "training"),
+        lib=lib("finetune_baseline"),
     output:
         directory(paths.BASELINE),
     log:
@@ -28,8 +28,7 @@ rule build_variant:
     input:
         model=paths.BASELINE,
         train=paths.TOKENS.format(model="{model}", split="train"),
-        lib=lib("data", "models", "batching", "evaluate", "training", "flops")
-        + variant_modules(),
+        lib=lib("build_variant"),
     output:
         directory(paths.VARIANT_ARTIFACT),
     log:

@@ -2,7 +2,7 @@ rule aggregate:
     input:
         measurements=paths.ENERGY_ALL,
         predictions=eval_files(),
-        lib=lib("aggregate", "stats"),
+        lib=lib("aggregate"),
     output:
         expand(f"{paths.STATS_DIR}/{{table}}.parquet", table=paths.STATS_TABLES),
     log:
@@ -26,7 +26,7 @@ rule pareto:
     input:
         accuracy=f"{paths.STATS_DIR}/accuracy.parquet",
         energy=f"{paths.STATS_DIR}/energy.parquet",
-        lib=lib("fronts", "pareto"),
+        lib=lib("pareto"),
     output:
         points=paths.PARETO_POINTS,
         hypervolume=paths.PARETO_HYPERVOLUME,
@@ -81,7 +81,7 @@ rule paper:
         measurements=paths.ENERGY_ALL,
         forecast_metrics=paths.FORECAST_METRICS,
         schedule=schedule_results(),
-        lib=lib("paper", "claims", "aggregate", "stats"),
+        lib=lib("paper"),
     output:
         tables_md=f"{paths.PAPER_DIR}/tables.md",
         tables_tex=f"{paths.PAPER_DIR}/tables.tex",

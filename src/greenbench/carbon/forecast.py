@@ -4,6 +4,7 @@ rolling split-conformal prediction intervals, and a rolling-origin evaluation (o
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -222,6 +223,50 @@ class TCN:
         torch.save(self.net.state_dict(), directory / "tcn.pt")
         (directory / "tcn.json").write_text(json.dumps({"config": self.cfg, "history": self.history}, indent=2))
 
+    @classmethod
+    def load(cls, directory: Path) -> "TCN":
+        import torch
+
+        meta = json.loads((Path(directory) / "tcn.json").read_text())
+        model = cls(**meta["config"])
+        model.net = model._build()
+        model.net.load_state_dict(torch.load(Path(directory) / "tcn.pt", map_location="cpu", weights_only=True))
+        model.net.eval()
+        model.history = meta["history"]
+        return model
+
+
+def save_fitted(model, directory: Path) -> None:
+    """A fitted forecaster into ``directory`` (the TCN as weights + config, the others pickled)."""
+    if isinstance(model, TCN):
+        model.save(directory)
+    else:
+        with open(Path(directory) / f"{model.name}.pkl", "wb") as handle:
+            pickle.dump(model, handle)
+
+
+def load_fitted(directory: str | Path, cfg: Mapping[str, Any]) -> list:
+    """The forecasters ``run_forecasting`` fitted, in the order ``build_models`` makes them."""
+    directory = Path(directory)
+    out = []
+    for model in build_models(cfg):
+        if isinstance(model, TCN):
+            out.append(TCN.load(directory))
+            continue
+        path = directory / f"{model.name}.pkl"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: rerun the forecasting stage (forecast_carbon)")
+        with open(path, "rb") as handle:
+            out.append(pickle.load(handle))
+    return out
+
+
+def _predictor(model, lookback: int):
+    """``predict(windows)``; the TCN sees the last ``lookback`` hours only."""
+    if isinstance(model, TCN):
+        return lambda w: model.predict(Windows(w.x[:, -lookback:], w.y, w.hour, w.dow, w.zone, w.origin))
+    return model.predict
+
 
 def relative_errors(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
     return np.abs(actual - forecast) / np.maximum(np.abs(forecast), 1e-6)
@@ -300,15 +345,41 @@ def build_models(cfg: Mapping[str, Any]) -> list:
                 t["batch_size"], t["learning_rate"], t["max_train_windows"])]
 
 
-def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, metrics_out: str | Path,
-                    forecasts_out: str | Path, model_dir: str | Path, hourly_out: str | Path | None = None,
-                    hourly: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """Train on the train period (last ``calibration_days`` held out for conformal intervals),
-    evaluate with daily rolling origins over the test period.
+def issue_hourly(traces_path: str | Path, model_dir: str | Path, cfg: Mapping[str, Any], hourly: Mapping[str, Any],
+                 out: str | Path) -> pd.DataFrame:
+    """With the fitted forecasters in ``model_dir``, issue a forecast every hour of the window
+    ``hourly`` ({start, hours, leads}) — what a router consults: issued at the hour with the history
+    up to it — and write the first ``leads`` lead times of each to ``out``. Its own job, so the
+    scheduling window never retrains a forecaster."""
+    traces = io.read_parquet(traces_path)
+    zones = list(cfg["zones"])
+    lookback, horizon = int(cfg["lookback_h"]), int(cfg["horizon_h"])
+    lookback_eff = max(lookback, 168)
+    h_start = pd.Timestamp(hourly["start"], tz="UTC")
+    h_end = h_start + pd.Timedelta(hours=int(hourly["hours"]))
+    h_leads = min(int(hourly["leads"]), horizon)
+    every_hour = zone_windows(traces, zones, lookback_eff, horizon, str(h_start), str(h_end), 1)
+    if len(every_hour.x) != len(zones) * int(hourly["hours"]):
+        raise ValueError(f"the traces do not cover {h_start}..{h_end} plus the forecast horizon "
+                         "(carbon.schedule.start/days)")
+    frames = []
+    for model in load_fitted(model_dir, cfg):
+        hp = _predictor(model, lookback)(every_hour)[:, :h_leads]
+        frames.append(pd.DataFrame({
+            "zone": np.repeat(every_hour.zone, h_leads), "model": model.name,
+            "origin": np.repeat(every_hour.origin, h_leads), "lead_h": np.tile(np.arange(1, h_leads + 1), len(hp)),
+            "forecast": hp.ravel(), "actual": every_hour.y[:, :h_leads].ravel()}))
+    table = pd.concat(frames, ignore_index=True)
+    io.write_parquet(table, out, HOURLY_SCHEMA, {"window": [str(h_start), str(h_end)],
+                                                "issued": "every hour, with the history up to it"})
+    return table
 
-    With ``hourly`` ({start, hours, leads}) also issue a forecast every hour of that window (what a
-    router consults: issued at the hour with the history up to it) and write the first ``leads`` lead
-    times of each to ``hourly_out``."""
+
+def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, metrics_out: str | Path,
+                    forecasts_out: str | Path, model_dir: str | Path) -> pd.DataFrame:
+    """Train on the train period (last ``calibration_days`` held out for conformal intervals),
+    evaluate with daily rolling origins over the test period; the fitted forecasters go to
+    ``model_dir`` (``issue_hourly`` uses them)."""
     traces = io.read_parquet(traces_path)
     zones = list(cfg["zones"])
     lookback, horizon = int(cfg["lookback_h"]), int(cfg["horizon_h"])
@@ -321,28 +392,15 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
     if len(test.x) == 0:
         raise ValueError("no test origins: check carbon.forecast.test_start/test_end against the traces")
     level = float(cfg["interval_level"])
-    if (hourly is None) != (hourly_out is None):
-        raise ValueError("hourly forecasts need both a window (hourly) and a destination (hourly_out)")
-    if hourly is not None:
-        h_start = pd.Timestamp(hourly["start"], tz="UTC")
-        h_end = h_start + pd.Timedelta(hours=int(hourly["hours"]))
-        h_leads = min(int(hourly["leads"]), horizon)
-        every_hour = zone_windows(traces, zones, lookback_eff, horizon, str(h_start), str(h_end), 1)
-        if len(every_hour.x) != len(zones) * int(hourly["hours"]):
-            raise ValueError(f"the traces do not cover {h_start}..{h_end} plus the forecast horizon "
-                             "(carbon.schedule.start/days)")
-    metric_rows, forecast_frames, hourly_frames = [], [], []
+    metric_rows, forecast_frames = [], []
     with io.atomic_directory(model_dir) as tmp:
         for model in build_models(cfg):
-            if model.name == "tcn":
-                # the TCN sees the last `lookback` hours only
-                cut = lambda w: Windows(w.x[:, -lookback:], w.y, w.hour, w.dow, w.zone, w.origin)  # noqa: E731
-                model.fit(cut(fit), seed)
-                predict = lambda w, m=model: m.predict(cut(w))  # noqa: E731
-                model.save(tmp)
+            predict = _predictor(model, lookback)
+            if isinstance(model, TCN):  # the TCN sees the last `lookback` hours only
+                model.fit(Windows(fit.x[:, -lookback:], fit.y, fit.hour, fit.dow, fit.zone, fit.origin), seed)
             else:
                 model.fit(fit, seed)
-                predict = model.predict
+            save_fitted(model, tmp)
             calib_pred, pred = predict(calib), predict(test)
             low, high = np.empty_like(pred), np.empty_like(pred)
             for zone in zones:  # per-zone, per-lead rolling conformal half-widths
@@ -364,12 +422,6 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
                     "zone": zone, "model": model.name, "origin": np.repeat(test.origin[sel], horizon),
                     "lead_h": np.tile(np.arange(1, horizon + 1), n), "forecast": f.ravel(), "low": lo.ravel(),
                     "high": hi.ravel(), "actual": a.ravel()}))
-            if hourly is not None:
-                hp = predict(every_hour)[:, :h_leads]
-                hourly_frames.append(pd.DataFrame({
-                    "zone": np.repeat(every_hour.zone, h_leads), "model": model.name,
-                    "origin": np.repeat(every_hour.origin, h_leads), "lead_h": np.tile(np.arange(1, h_leads + 1), len(hp)),
-                    "forecast": hp.ravel(), "actual": every_hour.y[:, :h_leads].ravel()}))
             log.info("%s: day-1 MAPE %s", model.name, {z: round(metrics.day1(metrics.mape(test.y[test.zone == z], pred[test.zone == z])), 2) for z in zones})
         io.write_json({"config": dict(cfg), "seed": seed, "provenance": provenance.collect()}, tmp / "forecasting.json")
     table = pd.DataFrame(metric_rows, columns=METRICS_SCHEMA.names)
@@ -378,9 +430,6 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
             "the calibration_days most recent origins whose errors were observable by then"}
     io.write_parquet(table, metrics_out, METRICS_SCHEMA, meta)
     io.write_parquet(pd.concat(forecast_frames, ignore_index=True), forecasts_out, FORECASTS_SCHEMA, meta)
-    if hourly is not None:
-        io.write_parquet(pd.concat(hourly_frames, ignore_index=True), hourly_out, HOURLY_SCHEMA,
-                         {"window": [str(h_start), str(h_end)], "issued": "every hour, with the history up to it"})
     return table
 
 

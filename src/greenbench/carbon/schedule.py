@@ -4,7 +4,7 @@ of several zones; policies from carbon-agnostic to the perfect-information oracl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -76,25 +76,74 @@ def _choose(score: np.ndarray, feasible: np.ndarray) -> np.ndarray:
     return masked.argmin(axis=2)
 
 
+@dataclass(frozen=True)
+class Policy:
+    """A routing policy. ``choose(scenario, feasible, weight)`` gives the zone index per (hour,
+    origin) for interactive requests (``feasible``: (origins, zones), the zones whose RTT + inference
+    p95 meet the SLO, the nearest always included). ``shifts`` says whether deferrable work waits for
+    a greener hour, planned on the forecasts or on the actual intensities; ``oracle`` is the policy
+    with perfect information its share of the gap is measured against; a ``swept`` policy runs once
+    per carbon weight in ``carbon.schedule.weights``."""
+
+    name: str
+    choose: Callable[[Scenario, np.ndarray, float], np.ndarray]
+    shifts: str | None = None      # None | "forecast" | "actual"
+    oracle: str = "oracle"
+    swept: bool = False
+
+
+POLICIES: dict[str, Policy] = {}
+
+
+def register_policy(policy: Policy) -> Policy:
+    if policy.name in POLICIES:
+        raise ValueError(f"policy '{policy.name}' registered twice")
+    if policy.shifts not in (None, "forecast", "actual"):
+        raise ValueError(f"policy '{policy.name}': shifts must be None, 'forecast' or 'actual'")
+    POLICIES[policy.name] = policy
+    return policy
+
+
+def _nearest(sc: Scenario, feasible: np.ndarray, weight: float) -> np.ndarray:
+    return np.broadcast_to(sc.latency.argmin(axis=1), (len(sc.hours), len(sc.latency))).copy()
+
+
+def _static_greenest(sc: Scenario, feasible: np.ndarray, weight: float) -> np.ndarray:
+    return _choose(np.broadcast_to(sc.static_ci, (len(sc.hours), len(sc.zones))), feasible)
+
+
+def _forecast_greedy(sc: Scenario, feasible: np.ndarray, weight: float) -> np.ndarray:
+    return _choose(sc.forecast[:, 0, :], feasible)  # the forecast issued at the hour, one hour ahead
+
+
+def _actual_greedy(sc: Scenario, feasible: np.ndarray, weight: float) -> np.ndarray:
+    return _choose(sc.actual, feasible)
+
+
+def _weighted(sc: Scenario, feasible: np.ndarray, weight: float) -> np.ndarray:
+    ci_norm = sc.forecast[:, 0, :] / np.nanmax(sc.forecast[:, 0, :])
+    lat_norm = sc.latency / sc.slo_ms
+    score = weight * ci_norm[:, None, :] + (1 - weight) * lat_norm[None, :, :]
+    return score.argmin(axis=2)
+
+
+# Registration order is evaluation order (each policy's latency draws are seeded by its position).
+register_policy(Policy("nearest", _nearest))
+register_policy(Policy("static_greenest", _static_greenest))
+register_policy(Policy("forecast_greedy", _forecast_greedy))
+register_policy(Policy("oracle", _actual_greedy))
+register_policy(Policy("temporal_shift", _forecast_greedy, shifts="forecast", oracle="oracle_shift"))
+register_policy(Policy("oracle_shift", _actual_greedy, shifts="actual", oracle="oracle_shift"))
+register_policy(Policy("weighted", _weighted, swept=True))
+
+
 def assign(sc: Scenario, policy: str, weight: float = 0.5) -> np.ndarray:
     """Zone index per (hour, origin) for the interactive requests."""
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy '{policy}' (known: {', '.join(POLICIES)})")
     feasible = sc.latency + sc.inference_p95_ms <= sc.slo_ms
     feasible[np.arange(len(sc.latency)), sc.latency.argmin(axis=1)] = True   # the nearest zone is always allowed
-    n_hours = len(sc.hours)
-    if policy == "nearest":
-        return np.broadcast_to(sc.latency.argmin(axis=1), (n_hours, len(sc.latency))).copy()
-    if policy == "static_greenest":
-        return _choose(np.broadcast_to(sc.static_ci, (n_hours, len(sc.zones))), feasible)
-    if policy in ("forecast_greedy", "temporal_shift"):
-        return _choose(sc.forecast[:, 0, :], feasible)
-    if policy in ("oracle", "oracle_shift"):
-        return _choose(sc.actual, feasible)
-    if policy == "weighted":
-        ci_norm = sc.forecast[:, 0, :] / np.nanmax(sc.forecast[:, 0, :])
-        lat_norm = sc.latency / sc.slo_ms
-        score = weight * ci_norm[:, None, :] + (1 - weight) * lat_norm[None, :, :]
-        return score.argmin(axis=2)
-    raise ValueError(f"unknown policy '{policy}'")
+    return POLICIES[policy].choose(sc, feasible, weight)
 
 
 def defer(sc: Scenario, window_h: int, use_actual: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -122,8 +171,9 @@ def evaluate_policy(sc: Scenario, policy: str, rng: np.random.Generator, weight:
     total = int(sc.requests.sum())
     deferred = 0
     d_counts = sc.deferrable.sum(axis=1)                                       # deferrable per hour
-    if policy in ("temporal_shift", "oracle_shift") and window_h > 0:
-        hour, zone = defer(sc, window_h, use_actual=(policy == "oracle_shift"))
+    shifts = POLICIES[policy].shifts
+    if shifts and window_h > 0:
+        hour, zone = defer(sc, window_h, use_actual=(shifts == "actual"))
         grams += (d_counts * sc.actual[hour, zone]).sum() * sc.energy_j / J_PER_KWH
         deferred = int(d_counts[hour != np.arange(len(hour))].sum())
     else:  # deferrable work served like interactive work, at arrival
@@ -185,10 +235,11 @@ def build_scenario(traces: pd.DataFrame, forecasts: pd.DataFrame, energy_j: floa
 
 def simulate(sc: Scenario, cfg: Mapping[str, Any], seed: int) -> pd.DataFrame:
     rows = []
-    for i, policy in enumerate(["nearest", "static_greenest", "forecast_greedy", "oracle", "temporal_shift", "oracle_shift"]):
+    for i, policy in enumerate(p.name for p in POLICIES.values() if not p.swept):
         rows.append(evaluate_policy(sc, policy, np.random.default_rng([seed, i]), window_h=int(cfg["deferral_window_h"])))
-    for j, w in enumerate(cfg["weights"]):
-        rows.append(evaluate_policy(sc, "weighted", np.random.default_rng([seed, 100 + j]), weight=float(w)))
+    for policy in (p.name for p in POLICIES.values() if p.swept):
+        for j, w in enumerate(cfg["weights"]):
+            rows.append(evaluate_policy(sc, policy, np.random.default_rng([seed, 100 + j]), weight=float(w)))
     df = pd.DataFrame(rows)
     df["gap_closed"] = gap_closed(df)
     return df
@@ -201,7 +252,7 @@ def gap_closed(df: pd.DataFrame) -> np.ndarray:
     static = g["static_greenest"]
     out = []
     for policy, value in zip(df.policy, df.g_per_1000_requests):
-        oracle = g["oracle_shift"] if policy in ("temporal_shift", "oracle_shift") else g["oracle"]
+        oracle = g[POLICIES[policy].oracle if policy in POLICIES else "oracle"]
         gap = static - oracle
         out.append((static - value) / gap if gap > 0 else np.nan)
     return np.asarray(out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from greenbench.energy.meters import (
     UNAVAILABLE,
@@ -66,19 +66,11 @@ class EnergyMonitor:
     @classmethod
     def for_device(cls, device: str, sampler_hz: float = 50.0, sampler: bool = True, backend=None,
                    codecarbon_country: str = "DEU") -> "EnergyMonitor":
-        if device == "cuda":
-            if backend is None:
-                try:
-                    backend = NvmlBackend.for_torch_device()
-                except Exception as exc:  # no pynvml, no driver
-                    return cls(_Unavailable("nvml_counter", f"NVML unavailable: {type(exc).__name__}: {exc}"))
-            cross = PowerSampler(backend, sampler_hz) if sampler else None
-            return cls(NvmlCounter(backend), cross, state=backend.state, identity=backend.identity())
-        rapl = RaplMeter()
-        estimate = CodecarbonEstimate(codecarbon_country)
-        if rapl.zones:
-            return cls(rapl, None, extras=[estimate])
-        return cls(estimate, None, extras=[_Unavailable("rapl", rapl.reason)])
+        """The monitor registered for ``device`` (``MONITORS``; add one with ``register_monitor``)."""
+        if device not in MONITORS:
+            raise ValueError(f"no energy monitor for device '{device}' (registered: {', '.join(MONITORS)})")
+        return MONITORS[device](sampler_hz=sampler_hz, sampler=sampler, backend=backend,
+                                codecarbon_country=codecarbon_country)
 
     def without_sampler(self) -> "EnergyMonitor":
         """The same meters minus the power sampler (to measure the harness's own overhead)."""
@@ -118,3 +110,41 @@ class _Unavailable:
 
     def end(self) -> Reading:
         return Reading(self.source, UNAVAILABLE, None, self.reason)
+
+
+# --------------------------------------------------------------------------- the registry of meters per device
+MONITORS: dict[str, Callable[..., EnergyMonitor]] = {}
+
+
+def register_monitor(device: str):
+    """Register ``factory(sampler_hz, sampler, backend, codecarbon_country) -> EnergyMonitor`` for a device."""
+    def decorate(factory):
+        if device in MONITORS:
+            raise ValueError(f"an energy monitor for '{device}' is registered twice")
+        MONITORS[device] = factory
+        return factory
+
+    return decorate
+
+
+@register_monitor("cuda")
+def nvml_monitor(sampler_hz: float = 50.0, sampler: bool = True, backend=None, **_) -> EnergyMonitor:
+    """NVML energy counter (primary) + NVML power sampler (cross-check, and device state during windows)."""
+    if backend is None:
+        try:
+            backend = NvmlBackend.for_torch_device()
+        except Exception as exc:  # no pynvml, no driver
+            return EnergyMonitor(_Unavailable("nvml_counter", f"NVML unavailable: {type(exc).__name__}: {exc}"))
+    cross = PowerSampler(backend, sampler_hz) if sampler else None
+    return EnergyMonitor(NvmlCounter(backend), cross, state=backend.state, identity=backend.identity())
+
+
+@register_monitor("cpu")
+def cpu_monitor(codecarbon_country: str = "DEU", **_) -> EnergyMonitor:
+    """RAPL package + DRAM (measured) when readable, else codecarbon (estimated); codecarbon's CO2e
+    estimate rides along either way."""
+    rapl = RaplMeter()
+    estimate = CodecarbonEstimate(codecarbon_country)
+    if rapl.zones:
+        return EnergyMonitor(rapl, None, extras=[estimate])
+    return EnergyMonitor(estimate, None, extras=[_Unavailable("rapl", rapl.reason)])

@@ -135,7 +135,7 @@ def build(model_dir: Path, train_tokens: Path, out_dir: Path, device: str, param
           seed: int, finetune_params: Mapping[str, Any]) -> dict[str, Any]:
     """Fit the estimator on train and calibrate thresholds on a held-out train slice."""
     from greenbench import data, io, models
-    from greenbench.evaluate import predict
+    from greenbench.inference import predict
 
     tiers = list(params["tiers"][device])
     finetune_subset = int(finetune_params["train_subset"])
