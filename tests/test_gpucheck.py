@@ -122,3 +122,26 @@ def test_criteria_verdicts_follow_the_numbers():
     assert table.tolist() == ["met", "MISSED", "met", "met", "met"]
     empty = gpucheck.criteria(pd.DataFrame(), {}, float("nan"), pd.DataFrame())
     assert (empty.verdict == "not measured").all()
+
+
+def test_a_failing_step_is_reported_and_the_rest_goes_on(kit, tmp_path, monkeypatch):
+    from greenbench import evaluate as evaluate_module
+
+    path, _ = kit
+    monkeypatch.chdir(cli.Path(__file__).resolve().parents[1])
+    real = evaluate_module.evaluate
+
+    def flaky(model_dir, dev, variant, *args, **kwargs):
+        if variant == "adaptive":
+            raise RuntimeError("simulated driver fault")
+        return real(model_dir, dev, variant, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "evaluate", flaky)
+    out = tmp_path / "check"
+    assert cli.main(["gpu-check", "--device", "cpu", "--tiny", "--trials", "1", "--kit", str(path),
+                     "--out", str(out)]) == 0
+    text = (out / "summary.md").read_text()
+    assert "evaluate adaptive: RuntimeError: simulated driver fault" in text
+    summary = io.read_parquet(out / "eval" / "summary.parquet")
+    assert "adaptive" not in set(summary.variant) and "fp32" in set(summary.variant)
+    assert (out / "energy" / "measurements.parquet").exists()

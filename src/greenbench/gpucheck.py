@@ -203,11 +203,12 @@ def run_check(kit: str | Path, out: str | Path, cfg: Mapping[str, Any], *, devic
     tokens = {split: kit / "tokens" / f"{split}.parquet" for split in ("train", "dev")}
     context = {"kit": manifest, "piece": {"number": plan.number, "description": plan.description},
                "device": device, "tiny": tiny, "config": validated, "host": platform.node()}
-    artifacts: dict[str, Path] = {}
+    failures: list[str] = []
+    context["failures"] = failures
     if piece == 0:
-        artifacts = _accuracy(baseline, tokens, out, work, cfg, device, model_name, tiny)
+        artifacts = _accuracy(baseline, tokens, out, work, cfg, device, model_name, tiny, failures)
     else:
-        artifacts = _build_artifacts(baseline, tokens, work, cfg, device, tiny)
+        artifacts = _build_artifacts(baseline, tokens, work, cfg, device, tiny, failures)
     energy = energy_settings(cfg["energy"], plan, tiny)
     cells = plan.cells
     if tiny:  # the rehearsal's few inputs cannot fill a fixed batch of 64
@@ -221,14 +222,21 @@ def run_check(kit: str | Path, out: str | Path, cfg: Mapping[str, Any], *, devic
     skipped = []
     from greenbench.energy.protocol import combine_trials, run_trial
 
+    params = {v: _variant_params(cfg, v, tiny) for v in KIT_VARIANTS}
     for trial in range(n_trials):
         if time.perf_counter() - started + per_trial > budget_s:
             skipped.append(trial)
             continue
         path = out / "energy" / device / model_name / f"trial-{trial}.parquet"
-        run_trial(baseline, tokens["dev"], path, model_name=model_name, device=device, variant_names=list(KIT_VARIANTS),
-                  artifacts=artifacts, variant_params={v: _variant_params(cfg, v, tiny) for v in KIT_VARIANTS}, trial=trial, seed=seed, cfg=energy,
-                  max_length=int(manifest["max_length"]), threads=threads, cells=list(cells))
+        try:
+            run_trial(baseline, tokens["dev"], path, model_name=model_name, device=device,
+                      variant_names=list(KIT_VARIANTS), artifacts=artifacts, variant_params=params, trial=trial,
+                      seed=seed, cfg=energy, max_length=int(manifest["max_length"]), threads=threads,
+                      cells=list(cells))
+        except Exception as exc:
+            log.exception("trial %d failed", trial)
+            failures.append(f"trial {trial}: {type(exc).__name__}: {exc}")
+            continue
         trial_files.append(path)
         combine_trials(trial_files, out / "energy" / "measurements.parquet")
         context.update(trials_done=len(trial_files), trials_skipped_for_budget=skipped,
@@ -251,7 +259,8 @@ def _variant_params(cfg, name: str, tiny: bool) -> dict[str, Any]:
     return params
 
 
-def _build_artifacts(baseline: Path, tokens, work: Path, cfg, device: str, tiny: bool) -> dict[str, Path]:
+def _build_artifacts(baseline: Path, tokens, work: Path, cfg, device: str, tiny: bool,
+                     failures: list[str]) -> dict[str, Path]:
     """Artifacts of the kit's variants that have a build step (the adaptive router's calibration)."""
     from greenbench import variants
     from greenbench.wiring import build_finetune
@@ -263,25 +272,35 @@ def _build_artifacts(baseline: Path, tokens, work: Path, cfg, device: str, tiny:
             continue
         target = work / "variants" / name
         finetune = build_finetune(cfg, name) | ({"train_subset": 0} if tiny else {})
-        recipe.build(baseline, tokens["train"], target, device, _variant_params(cfg, name, tiny), int(cfg["seed"]),
-                     finetune)
-        artifacts[name] = target
+        try:
+            recipe.build(baseline, tokens["train"], target, device, _variant_params(cfg, name, tiny),
+                         int(cfg["seed"]), finetune)
+            artifacts[name] = target
+        except Exception as exc:  # its cells become "could not prepare" rows; the rest goes on
+            log.exception("build %s on %s failed", name, device)
+            failures.append(f"build {name}: {type(exc).__name__}: {exc}")
     return artifacts
 
 
 def _accuracy(baseline: Path, tokens, out: Path, work: Path, cfg, device: str, model_name: str,
-              tiny: bool) -> dict[str, Path]:
+              tiny: bool, failures: list[str]) -> dict[str, Path]:
     from greenbench.evaluate import evaluate, summarize
 
-    artifacts = _build_artifacts(baseline, tokens, work, cfg, device, tiny)
+    artifacts = _build_artifacts(baseline, tokens, work, cfg, device, tiny, failures)
     files = []
     for name in KIT_VARIANTS:
         path = out / "eval" / device / model_name / f"{name}.parquet"
-        evaluate(baseline, tokens["dev"], name, device, path, batch_size=int(cfg["evaluate"]["batch_size"]),
-                 dev_subset=64 if tiny else 0, seed=int(cfg["seed"]), threads=cfg["compute"]["threads"],
-                 model_name=model_name, artifact=artifacts.get(name), variant_params=_variant_params(cfg, name, tiny))
-        files.append(path)
-    summarize(files, out / "eval" / "summary.parquet")
+        try:
+            evaluate(baseline, tokens["dev"], name, device, path, batch_size=int(cfg["evaluate"]["batch_size"]),
+                     dev_subset=64 if tiny else 0, seed=int(cfg["seed"]), threads=cfg["compute"]["threads"],
+                     model_name=model_name, artifact=artifacts.get(name),
+                     variant_params=_variant_params(cfg, name, tiny))
+            files.append(path)
+        except Exception as exc:  # one broken path must not cost the allocation the others' results
+            log.exception("evaluate %s on %s failed", name, device)
+            failures.append(f"evaluate {name}: {type(exc).__name__}: {exc}")
+    if files:
+        summarize(files, out / "eval" / "summary.parquet")
     return artifacts
 
 
@@ -438,6 +457,8 @@ def write_summary(out: str | Path, context: Mapping[str, Any]) -> str:
         lines += ["## Cells (means over trials)", "", _table(shown)]
     lines += [f"## Harness overhead", "", f"sampler on / off: energy {_fmt(overhead, '.4f')}, throughput "
               f"{_fmt(throughput, '.4f')}", "", "## CUDA graph vs eager at batch 1", "", _table(graphs),
+              "## Failures (a step that raised; everything else went on)", "",
+              "\n".join(f"- {f}" for f in context.get("failures") or []) or "(none)", "",
               "## Invalid and not-applicable cells", "",
               _table(refused_cells(measurements)) if not measurements.empty else "(no trial yet)\n"]
     text = "\n".join(lines)
