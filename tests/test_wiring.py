@@ -94,3 +94,13 @@ def test_rule_inputs_are_the_modules_a_script_really_imports():
     assert "src/greenbench/inference.py" in build and "src/greenbench/variants/spiking.py" in build
     assert not any("carbon" in f for f in build)
     assert "src/greenbench/carbon/forecast.py" in module_closure("src", "scripts/forecast_hourly.py")
+
+
+def test_validated_config_has_integral_floats_as_ints():
+    from greenbench.config import validate_config
+
+    cfg = load_config(["config/config.yaml"])
+    cfg["energy"]["trials"] = 2.0  # valid JSON-schema integer; range(2.0) would raise in the DAG
+    out = validate_config(cfg)
+    assert out["energy"]["trials"] == 2 and isinstance(out["energy"]["trials"], int)
+    assert isinstance(out["variants"]["recovery"]["learning_rate"], float)

@@ -51,6 +51,14 @@ def test_bad_config_fails_before_any_job(project):
     assert not (project / "results").exists()
 
 
+def test_integral_floats_are_integers_in_the_dag(project):
+    # a YAML tool writing 3 as 3.0: valid as an integer, so the DAG must treat it as 3 (not raise in range())
+    (project / "floats.yaml").write_text("energy:\n  trials: 3.0\n")
+    proc = run(project, "-n", "--cores", "1", "--configfile", "config/smoke.yaml", "floats.yaml")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert job_counts(proc.stdout + proc.stderr)["measure_energy"] == 3
+
+
 def test_malformed_tsv_fails_naming_file_and_line(project):
     sst2 = project / "resources" / "sst2"
     sst2.mkdir(parents=True)

@@ -129,15 +129,17 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
 
 
 def validate_config(config: Mapping[str, Any], schema_path: str | Path = DEFAULT_SCHEMA) -> dict[str, Any]:
-    """Raise :class:`ConfigError` naming every bad key; return the config otherwise, with
-    ``study.devices: auto`` resolved to the devices this host has (``resolve_devices``)."""
+    """Raise :class:`ConfigError` naming every bad key; return the config otherwise, in canonical
+    form (``wiring.canonical``) with ``study.devices: auto`` resolved to the devices this host has."""
     problems = schema_errors(config, schema_path)
     if not problems:
         problems = semantic_errors(config)
     if problems:
         raise ConfigError("invalid greenbench config:\n  " + "\n  ".join(problems))
-    out = dict(config)
-    out["study"] = {**config["study"], "devices": resolve_devices(config["study"]["devices"])}
+    from greenbench.wiring import canonical
+
+    out = canonical(config)  # integral floats as ints: `trials: 2.0` (valid as an integer) is 2 everywhere
+    out["study"]["devices"] = resolve_devices(config["study"]["devices"])
     return out
 
 
