@@ -50,111 +50,118 @@ def cmd_prepare_dataset(args) -> int:
 
 
 def cmd_tokenize(args) -> int:
-    from greenbench.models import tokenize_split
+    from greenbench import stages, wiring
 
     cfg = _config(args)
-    spec = cfg["models"][args.model]
     for split in args.split:
-        tokenize_split(paths.DATASET.format(split=split), spec["source"], spec["max_length"],
-                       paths.TOKENS.format(model=args.model, split=split))
+        _stage("tokenize").run(stages.job({"dataset": paths.DATASET.format(split=split)},
+                                   stages.Output([paths.TOKENS.format(model=args.model, split=split)]),
+                                   wiring.tokenize(cfg, args.model), model=args.model))
     return 0
+
+
+def _stage(name: str):
+    """The stage module ``greenbench.stages.<name>`` (each has ``run(job)``)."""
+    import importlib
+
+    return importlib.import_module(f"greenbench.stages.{name}")
+
+
+def _inputs(model: str) -> dict[str, str]:
+    return {"model": paths.BASELINE.format(model=model), "train": paths.TOKENS.format(model=model, split="train"),
+            "dev": paths.TOKENS.format(model=model, split="dev")}
 
 
 def cmd_finetune(args) -> int:
-    from greenbench.training import finetune_baseline
+    from greenbench import stages, wiring
 
     cfg = _config(args)
-    spec = cfg["models"][args.model]
-    finetune_baseline(paths.TOKENS.format(model=args.model, split="train"), spec["source"],
-                      paths.BASELINE.format(model=args.model), cfg["finetune"], cfg["seed"],
-                      finetune=spec["finetune"], threads=cfg["compute"]["threads"], model_name=args.model)
+    _stage("finetune").run(stages.job(_inputs(args.model), stages.Output([paths.BASELINE.format(model=args.model)]),
+                               wiring.finetune(cfg, args.model), cfg["compute"]["threads"], model=args.model))
     return 0
 
 
-def _artifact(args, variant: str) -> Path | None:
+def _artifact(args, variant: str) -> str | None:
     """The built artifact of ``variant`` for this model and device, when the recipe has one and it exists."""
     from greenbench.variants import get
 
-    path = Path(paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=variant))
-    return path if get(variant).build is not None and path.exists() else None
+    path = paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=variant)
+    return path if get(variant).build is not None and Path(path).exists() else None
 
 
 def cmd_evaluate(args) -> int:
-    from greenbench import wiring
-    from greenbench.evaluate import evaluate
+    from greenbench import stages, wiring
 
     cfg = _config(args)
-    settings = wiring.evaluate_settings(cfg)
     for variant in args.variant or cfg["study"]["variants"]:
-        result = evaluate(paths.BASELINE.format(model=args.model), paths.TOKENS.format(model=args.model, split="dev"),
-                          variant, args.device, paths.EVAL.format(device=args.device, model=args.model, variant=variant),
-                          batch_size=settings["batch_size"], dev_subset=settings["dev_subset"],
-                          seed=cfg["seed"], threads=cfg["compute"]["threads"], model_name=args.model,
-                          artifact=_artifact(args, variant), variant_params=wiring.variant_params(cfg, variant))
+        out = paths.EVAL.format(device=args.device, model=args.model, variant=variant)
+        result = _stage("evaluate").run(stages.job(_inputs(args.model) | {"artifact": _artifact(args, variant)},
+                                            stages.Output([out]), wiring.evaluate(cfg, variant),
+                                            cfg["compute"]["threads"], model=args.model, variant=variant,
+                                            device=args.device))
         print(f"{args.model}/{variant}/{args.device}: {result['status']} accuracy={result['accuracy']}")
     return 0
 
 
 def cmd_build_variant(args) -> int:
-    from greenbench import wiring
+    from greenbench import stages, wiring
     from greenbench.variants import get
 
     cfg = _config(args)
-    recipe = get(args.variant)
-    if recipe.build is None:
+    if get(args.variant).build is None:
         print(f"variant '{args.variant}' has nothing to build")
         return 0
-    recipe.build(paths.BASELINE.format(model=args.model), paths.TOKENS.format(model=args.model, split="train"),
-                 paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=args.variant), args.device,
-                 wiring.variant_params(cfg, args.variant), cfg["seed"], wiring.build_finetune(cfg, args.variant))
+    out = paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=args.variant)
+    _stage("build_variant").run(stages.job(_inputs(args.model), stages.Output([out]), wiring.build_variant(cfg, args.variant),
+                                    cfg["compute"]["threads"], model=args.model, variant=args.variant,
+                                    device=args.device))
     return 0
 
 
 def cmd_measure_energy(args) -> int:
     """One trial (or several) on this host; on a GPU host: --device cuda."""
-    from greenbench import wiring
-    from greenbench.energy.protocol import run_trial
+    from greenbench import stages, wiring
 
     cfg = _config(args)
-    spec = cfg["models"][args.model]
     names = args.variant or cfg["study"]["variants"]
-    artifacts = {name: path for name in names if (path := _artifact(args, name)) is not None}
-    energy = wiring.energy_protocol(cfg)
+    artifacts = [path for name in names if (path := _artifact(args, name)) is not None]
+    settings = wiring.measure_energy(cfg, args.model, names)
     for key in ("batch_sizes", "paddings", "modes"):
         if getattr(args, key):
-            energy[key] = getattr(args, key)
+            settings["energy"][key] = getattr(args, key)
     for trial in args.trial or range(cfg["energy"]["trials"]):
-        run_trial(paths.BASELINE.format(model=args.model), paths.TOKENS.format(model=args.model, split="dev"),
-                  args.out.format(device=args.device, model=args.model, trial=trial) if args.out else
-                  paths.ENERGY_TRIAL.format(device=args.device, model=args.model, trial=trial),
-                  model_name=args.model, device=args.device, variant_names=names, artifacts=artifacts,
-                  variant_params={name: wiring.variant_params(cfg, name) for name in names}, trial=int(trial), seed=cfg["seed"], cfg=energy,
-                  max_length=spec["max_length"], threads=cfg["compute"]["threads"])
+        out = (args.out.format(device=args.device, model=args.model, trial=trial) if args.out else
+               paths.ENERGY_TRIAL.format(device=args.device, model=args.model, trial=trial))
+        _stage("measure_energy").run(stages.job(_inputs(args.model) | {"artifacts": artifacts}, stages.Output([out]), settings,
+                                         cfg["compute"]["threads"], model=args.model, device=args.device,
+                                         trial=str(trial)))
     return 0
 
 
 def cmd_carbon(args) -> int:
     """prepare traces -> forecasts -> schedule, with the layout's paths."""
-    from greenbench import wiring
-    from greenbench.carbon import forecast, schedule, traces
+    from greenbench import stages, wiring
+    from greenbench.carbon import forecast, traces
 
     cfg = _config(args)
     c = cfg["carbon"]
     files = [traces.retrieve_trace(z, y, paths.CARBON_TRACE_CSV.format(zone=z, year=y))
              for z in c["zones"] for y in sorted(c["years"])]
     traces.prepare_traces(files, paths.CARBON_TRACES, c["column"], c["max_gap_hours"])
-    settings = wiring.forecast_settings(cfg)
-    table = forecast.run_forecasting(paths.CARBON_TRACES, settings, cfg["seed"], paths.FORECAST_METRICS,
-                                     paths.FORECASTS, paths.FORECASTER_DIR)
-    forecast.issue_hourly(paths.CARBON_TRACES, paths.FORECASTER_DIR, settings, forecast.hourly_window(c["schedule"]),
-                          paths.FORECASTS_HOURLY)
+    threads = cfg["compute"]["threads"]
+    table = _stage("forecast_carbon").run(stages.job(
+        {"traces": paths.CARBON_TRACES},
+        stages.Output(metrics=paths.FORECAST_METRICS, forecasts=paths.FORECASTS, model=paths.FORECASTER_DIR),
+        wiring.forecast_carbon(cfg), threads))
+    _stage("forecast_hourly").run(stages.job({"traces": paths.CARBON_TRACES, "model": paths.FORECASTER_DIR},
+                                      stages.Output([paths.FORECASTS_HOURLY]), wiring.forecast_hourly(cfg), threads))
     print(forecast.day1_summary(table).pivot(index="zone", columns="model", values="mape").round(2).to_string())
     energy_stats = Path(paths.STATS_DIR) / "energy.parquet"
     if energy_stats.exists():
         for scenario in c["schedule"]["scenarios"]:
-            schedule.run_schedule(paths.CARBON_TRACES, paths.FORECASTS_HOURLY, energy_stats,
-                                  paths.SCHEDULE.format(scenario=scenario), schedule.scenario_config(c, scenario),
-                                  cfg["seed"])
+            _stage("simulate_schedule").run(stages.job(
+                {"traces": paths.CARBON_TRACES, "forecasts": paths.FORECASTS_HOURLY, "energy": str(energy_stats)},
+                stages.Output([paths.SCHEDULE.format(scenario=scenario)]), wiring.simulate_schedule(cfg, scenario)))
     else:
         print(f"skipping the schedule simulation: {energy_stats} does not exist yet (run `greenbench report` first)")
     return 0

@@ -38,11 +38,6 @@ def build_finetune(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     return canonical({key: config["finetune"][key] for key in get(name).finetune_keys})
 
 
-def study_variant_params(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Every study variant's parameters (an energy trial prepares them all)."""
-    return {name: variant_params(config, name) for name in config["study"]["variants"]}
-
-
 def energy_protocol(config: Mapping[str, Any]) -> dict[str, Any]:
     """The measurement protocol one trial follows: ``energy`` without ``trials`` (how many trials
     there are decides which trial jobs exist, not what any of them does)."""
@@ -61,3 +56,47 @@ def evaluate_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 def finetune_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
     spec = config["models"][model]
     return canonical({"source": spec["source"], "finetune": spec["finetune"], "train": config["finetune"]})
+
+
+# --------------------------------------------------------------------------- one settings slice per stage
+# Each is a rule's ``params: settings=...`` and what the CLI hands the same stage (greenbench.stages).
+def tokenize(config: Mapping[str, Any], model: str) -> dict[str, Any]:
+    spec = config["models"][model]
+    return canonical({"source": spec["source"], "max_length": spec["max_length"]})
+
+
+def finetune(config: Mapping[str, Any], model: str) -> dict[str, Any]:
+    return canonical({**finetune_settings(config, model), "seed": config["seed"]})
+
+
+def build_variant(config: Mapping[str, Any], variant: str) -> dict[str, Any]:
+    return canonical({"variant": variant_params(config, variant), "finetune": build_finetune(config, variant),
+                      "seed": config["seed"]})
+
+
+def evaluate(config: Mapping[str, Any], variant: str) -> dict[str, Any]:
+    return canonical({"evaluate": evaluate_settings(config), "variant": variant_params(config, variant),
+                      "seed": config["seed"]})
+
+
+def measure_energy(config: Mapping[str, Any], model: str, variants: list[str] | None = None) -> dict[str, Any]:
+    names = list(variants or config["study"]["variants"])
+    return canonical({"energy": energy_protocol(config), "variants": {n: variant_params(config, n) for n in names},
+                      "study_variants": names, "max_length": config["models"][model]["max_length"],
+                      "seed": config["seed"]})
+
+
+def forecast_carbon(config: Mapping[str, Any]) -> dict[str, Any]:
+    return canonical({"forecast": forecast_settings(config), "seed": config["seed"]})
+
+
+def forecast_hourly(config: Mapping[str, Any]) -> dict[str, Any]:
+    from greenbench.carbon.forecast import hourly_window
+
+    return canonical({"forecast": forecast_settings(config), "window": hourly_window(config["carbon"]["schedule"])})
+
+
+def simulate_schedule(config: Mapping[str, Any], scenario: str) -> dict[str, Any]:
+    from greenbench.carbon.schedule import scenario_config
+
+    return canonical({"schedule": scenario_config(config["carbon"], scenario), "seed": config["seed"]})

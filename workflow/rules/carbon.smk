@@ -57,8 +57,7 @@ rule forecast_carbon:
         mem_mb=6000,
         runtime=60,
     params:
-        forecast=wiring.forecast_settings(config),
-        seed=config["seed"],
+        settings=wiring.forecast_carbon(config),
     script:
         "../../scripts/forecast_carbon.py"
 
@@ -82,8 +81,7 @@ rule forecast_hourly:
         mem_mb=4000,
         runtime=20,
     params:
-        forecast=wiring.forecast_settings(config),
-        window=wiring.canonical(hourly_forecast_window()),
+        settings=wiring.forecast_hourly(config),
     script:
         "../../scripts/forecast_hourly.py"
 
@@ -107,7 +105,6 @@ rule simulate_schedule:
         mem_mb=4000,
         runtime=20,
     params:
-        schedule=lambda w: wiring.canonical(schedule_scenario(w.scenario)),
-        seed=config["seed"],
+        settings=lambda w: wiring.simulate_schedule(config, w.scenario),
     script:
         "../../scripts/simulate_schedule.py"

@@ -13,15 +13,6 @@ def lib(script):
     return module_closure("src", f"scripts/{script}.py")
 
 
-def variant_params(name):
-    """A recipe's parameters: `variants.<name>` plus the shared blocks it declares (canonical)."""
-    return wiring.variant_params(config, name)
-
-
-def model_spec(wildcards):
-    return config["models"][wildcards.model]
-
-
 def artifact_of(device, model, variant):
     """The built artifact of a variant that needs one (calibration, pruned weights), where it applies."""
     from greenbench.variants import get
@@ -62,20 +53,6 @@ def placement(device_bound=False):
     elif hpc["cpu_partition"]:
         out["slurm_partition"] = hpc["cpu_partition"]
     return out
-
-
-def hourly_forecast_window():
-    """The simulation window the forecasters issue hourly forecasts for."""
-    from greenbench.carbon.forecast import hourly_window
-
-    return hourly_window(config["carbon"]["schedule"])
-
-
-def schedule_scenario(name):
-    """carbon.schedule with one scenario's overrides."""
-    from greenbench.carbon.schedule import scenario_config
-
-    return scenario_config(config["carbon"], name)
 
 
 def schedule_results():

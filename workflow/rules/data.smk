@@ -49,7 +49,6 @@ rule tokenize:
         mem_mb=4000,
         runtime=20,
     params:
-        source=lambda w: model_spec(w)["source"],
-        max_length=lambda w: model_spec(w)["max_length"],
+        settings=lambda w: wiring.tokenize(config, w.model),
     script:
         "../../scripts/tokenize.py"

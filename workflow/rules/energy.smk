@@ -19,11 +19,7 @@ rule measure_energy:
         runtime=120,
         energy_meter=1,  # one measurement at a time per host (the default profile caps it at 1)
     params:
-        energy=wiring.energy_protocol(config),
-        variants=wiring.study_variant_params(config),
-        study_variants=config["study"]["variants"],
-        max_length=lambda w: model_spec(w)["max_length"],
-        seed=config["seed"],
+        settings=lambda w: wiring.measure_energy(config, w.model),
     script:
         "../../scripts/measure_energy.py"
 

@@ -18,9 +18,7 @@ rule evaluate:
         mem_mb=4000,
         runtime=60,
     params:
-        evaluate=wiring.evaluate_settings(config),
-        variant=lambda w: variant_params(w.variant),
-        seed=config["seed"],
+        settings=lambda w: wiring.evaluate(config, w.variant),
     script:
         "../../scripts/evaluate.py"
 

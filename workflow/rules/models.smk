@@ -16,10 +16,7 @@ rule finetune_baseline:
         mem_mb=8000,
         runtime=240,
     params:
-        source=lambda w: model_spec(w)["source"],
-        finetune=lambda w: model_spec(w)["finetune"],
-        train=wiring.canonical(config["finetune"]),
-        seed=config["seed"],
+        settings=lambda w: wiring.finetune(config, w.model),
     script:
         "../../scripts/finetune_baseline.py"
 
@@ -43,8 +40,6 @@ rule build_variant:
         mem_mb=8000,
         runtime=120,
     params:
-        variant=lambda w: variant_params(w.variant),
-        finetune=lambda w: wiring.build_finetune(config, w.variant),
-        seed=config["seed"],
+        settings=lambda w: wiring.build_variant(config, w.variant),
     script:
         "../../scripts/build_variant.py"

@@ -1,0 +1,36 @@
+"""The CLI runs the same stage modules with the same settings as the rules (greenbench.stages + wiring)."""
+
+import shutil
+
+import yaml
+
+from greenbench import cli, io, models, paths, wiring
+from greenbench.config import load_config
+from greenbench.data import DATASET_SCHEMA
+
+from conftest import REPO, toy_sentences
+
+
+def test_cli_stages_without_snakemake(tmp_path, tiny_model_dir, monkeypatch):
+    cfg = load_config([REPO / "config" / "config.yaml", REPO / "config" / "smoke.yaml"])
+    cfg["models"] = {"tiny": {"source": f"path:{tiny_model_dir}", "finetune": False, "max_length": 16}}
+    cfg["study"].update(models=["tiny"], variants=["fp32", "int8_dynamic"], devices=["cpu"])
+    cfg["energy"].update(batch_sizes=[2], window_s={"cpu": 0.05, "cuda": 0.05}, idle_s=0.02, max_inputs=16,
+                         warmup={"min_iters": 2, "max_s": 0.2, "tolerance": 0.5}, min_iterations=2)
+    (tmp_path / "my.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.chdir(tmp_path)
+    for split in ("train", "dev"):
+        io.write_parquet(toy_sentences(24, 1), paths.DATASET.format(split=split), DATASET_SCHEMA)
+    assert cli.main(["tokenize", "--config", "my.yaml", "--model", "tiny"]) == 0
+    shutil.copytree(tiny_model_dir, paths.BASELINE.format(model="tiny"))
+    assert cli.main(["evaluate", "--config", "my.yaml", "--model", "tiny"]) == 0
+    meta = io.read_metadata(paths.EVAL.format(device="cpu", model="tiny", variant="int8_dynamic"))
+    assert meta["status"] == "ok" and meta["examples"] == 24
+    assert cli.main(["measure-energy", "--config", "my.yaml", "--model", "tiny", "--trial", "1"]) == 0
+    trial = io.read_parquet(paths.ENERGY_TRIAL.format(device="cpu", model="tiny", trial=1))
+    assert set(trial[trial.status == "ok"].variant) == {"fp32", "int8_dynamic"} and (trial.trial == 1).all()
+    # the settings the CLI handed the stage are the rule's: the same wiring function
+    settings = wiring.measure_energy(cfg, "tiny")
+    assert "trials" not in settings["energy"] and set(settings["variants"]) == {"fp32", "int8_dynamic"}
+    tokens = io.read_metadata(paths.TOKENS.format(model="tiny", split="dev"))
+    assert tokens["max_length"] == 16 and models.NUM_LABELS == 2
