@@ -41,6 +41,54 @@ def test_bad_config_names_the_key(mutate, key):
     assert f"'{key}'" in str(err.value)
 
 
+def _fc(**kw):
+    return lambda c: c["carbon"]["forecast"].update(**kw)
+
+
+def _sched(**kw):
+    return lambda c: c["carbon"]["schedule"].update(**kw)
+
+
+@pytest.mark.parametrize(
+    "mutate, key, words",
+    [
+        (_fc(test_end="tomorrow"), "carbon.forecast.test_end", "date"),
+        (_fc(test_end="2022-02-30"), "carbon.forecast.test_end", "date"),
+        (_fc(train_start="2021/01/01"), "carbon.forecast.train_start", "date"),
+        (_sched(start="2022-13-01"), "carbon.schedule.start", "date"),
+        (_fc(train_end="2020-12-01"), "carbon.forecast.train_end", "after"),
+        (_fc(test_end="2021-12-01"), "carbon.forecast.test_end", "after"),
+        (_fc(test_start="2021-06-01"), "carbon.forecast.test_start", "after"),
+        (_fc(calibration_days=400), "carbon.forecast.calibration_days", "nothing to fit"),
+        (_fc(test_end="2023-03-01"), "carbon.forecast.test_end", "outside the traces"),
+        (_sched(start="2022-12-28"), "carbon.schedule.days", "past the traces"),
+        (_sched(start="2021-01-02", static_from="2021-01-01"), "carbon.schedule.start", "history"),
+        (_sched(static_from="2022-03-01"), "carbon.schedule.static_from", "before"),
+        (lambda c: c["carbon"].update(years=[2022]), "carbon.forecast.train_start", "outside the traces"),
+        (lambda c: c["carbon"]["schedule"]["energy"].update(variant="topk8_ft"),
+         "carbon.schedule.energy.variant", "not measured"),
+        (lambda c: c["carbon"]["schedule"]["energy"].update(batch_size=3), "carbon.schedule.energy.batch_size",
+         "not measured"),
+        (lambda c: c["carbon"]["schedule"]["energy"].update(device="cuda"), "carbon.schedule.energy.device",
+         "not measured"),
+        (lambda c: c["carbon"]["schedule"]["energy"].update(mode="cuda_graph"), "carbon.schedule.energy.mode",
+         "cuda"),
+        (lambda c: c["carbon"]["schedule"].update(origin_shares={z: 0 for z in c["carbon"]["zones"]}),
+         "carbon.schedule.origin_shares", "every share is 0"),
+    ],
+)
+def test_dates_windows_and_the_served_cell_are_checked_before_any_job(mutate, key, words, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = merged("smoke.yaml")
+    mutate(cfg)
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    message = str(err.value)
+    assert f"'{key}'" in message and words in message, message
+
+
 def test_deep_merge_merges_mappings_and_replaces_lists():
     base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
     out = deep_merge(base, {"a": {"c": [3]}, "e": 2})

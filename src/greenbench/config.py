@@ -79,7 +79,8 @@ def schema_errors(config: Mapping[str, Any], schema_path: str | Path = DEFAULT_S
     import jsonschema  # imported here: the GPU kit runs where only the library's core dependencies are
 
     schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
+    # formats (e.g. `format: date`) are enforced, not just annotations: '2022-02-30' or 'tomorrow' is an error
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     errors = sorted((_specific(e) for e in validator.iter_errors(config)),
                     key=lambda e: (list(map(str, e.absolute_path)), e.message))
     return [f"config key '{_key_path(e)}': {_describe(e)}" for e in errors]
@@ -120,11 +121,87 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
     for origin, row in sched.get("latency_ms", {}).items():
         if set(row) != zones:
             out.append(f"config key 'carbon.schedule.latency_ms.{origin}': must give a latency to every zone in carbon.zones")
+    out += _date_errors(carbon)
+    out += _schedule_cell_errors(config)
+    shares = sched.get("origin_shares") or {}
+    if shares and sum(float(v) for v in shares.values()) <= 0:
+        out.append("config key 'carbon.schedule.origin_shares': every share is 0 (no user sends a request)")
     for name, over in (sched.get("scenarios") or {}).items():
         extra = sorted(set((over or {}).get("zones", [])) - zones)
         if extra:
             out.append(f"config key 'carbon.schedule.scenarios.{name}.zones': {', '.join(extra)} not in carbon.zones "
                        "(a scenario serves from zones that have traces and forecasts)")
+    return out
+
+
+def _date_errors(carbon: Mapping[str, Any]) -> list[str]:
+    """Date order and every window inside the years that have traces (checked before any job)."""
+    import datetime as dt
+
+    out: list[str] = []
+    fc, sched, years = carbon.get("forecast", {}), carbon.get("schedule", {}), carbon.get("years") or []
+    try:
+        d = {f"carbon.forecast.{k}": dt.date.fromisoformat(fc[k]) for k in ("train_start", "train_end", "test_start", "test_end")}
+        d |= {f"carbon.schedule.{k}": dt.date.fromisoformat(sched[k]) for k in ("start", "static_from")}
+    except (KeyError, TypeError, ValueError):
+        return out  # the schema has named the missing or malformed date already
+    for a, b in (("train_start", "train_end"), ("train_end", "test_start"), ("test_start", "test_end")):
+        ka, kb = f"carbon.forecast.{a}", f"carbon.forecast.{b}"
+        if not (d[ka] < d[kb] or (a, b) == ("train_end", "test_start") and d[ka] <= d[kb]):
+            out.append(f"config key '{kb}': {d[kb]} must come after {ka} ({d[ka]})")
+    calib = d["carbon.forecast.train_end"] - dt.timedelta(days=int(fc.get("calibration_days", 0)))
+    if calib <= d["carbon.forecast.train_start"]:
+        out.append(f"config key 'carbon.forecast.calibration_days': {fc.get('calibration_days')} days before train_end "
+                   f"({d['carbon.forecast.train_end']}) leave nothing to fit on after train_start")
+    if d["carbon.schedule.static_from"] >= d["carbon.schedule.start"]:
+        out.append(f"config key 'carbon.schedule.static_from': {d['carbon.schedule.static_from']} must come before "
+                   f"carbon.schedule.start ({d['carbon.schedule.start']})")
+    if not years:
+        return out
+    first, end = dt.datetime(min(years), 1, 1), dt.datetime(max(years) + 1, 1, 1)  # traces cover [first, end)
+    horizon = dt.timedelta(hours=int(fc.get("horizon_h", 0)))
+    lookback = dt.timedelta(hours=max(int(fc.get("lookback_h", 0)), 168))
+    span = f"the traces of carbon.years ({min(years)}–{max(years)}) cover {first.date()} to {end.date()}"
+    as_dt = {k: dt.datetime.combine(v, dt.time()) for k, v in d.items()}
+    for key, value in as_dt.items():
+        if not first <= value <= end:
+            out.append(f"config key '{key}': {value.date()} is outside the traces: {span}")
+    if as_dt["carbon.forecast.test_end"] + horizon - dt.timedelta(days=1) > end:
+        out.append(f"config key 'carbon.forecast.test_end': the last origin's {horizon} horizon runs past the traces: {span}")
+    sched_start = as_dt["carbon.schedule.start"]
+    sched_end = sched_start + dt.timedelta(days=int(sched.get("days", 0)))
+    if sched_start - lookback < first:
+        out.append(f"config key 'carbon.schedule.start': {sched_start.date()} leaves less than the forecasters' "
+                   f"{lookback} of history: {span}")
+    if sched_end + horizon > end:
+        out.append(f"config key 'carbon.schedule.days': the window {sched_start.date()}..{sched_end.date()} plus the "
+                   f"{horizon} forecast horizon runs past the traces: {span}")
+    return out
+
+
+def _schedule_cell_errors(config: Mapping[str, Any]) -> list[str]:
+    """The schedule's served cell must be one the energy trials measure."""
+    from greenbench.variants import REGISTRY
+
+    cell = config.get("carbon", {}).get("schedule", {}).get("energy") or {}
+    study, energy = config.get("study", {}), config.get("energy", {})
+    key = "config key 'carbon.schedule.energy"
+    out = []
+    if not cell:
+        return out
+    devices = resolve_devices(study.get("devices") or [])
+    checks = (("variant", study.get("variants", []), "study.variants"), ("batch_size", energy.get("batch_sizes", []),
+              "energy.batch_sizes"), ("padding", energy.get("paddings", []), "energy.paddings"),
+              ("mode", energy.get("modes", []), "energy.modes"), ("device", devices, "study.devices"))
+    for field, allowed, where in checks:
+        if cell.get(field) not in allowed:
+            out.append(f"{key}.{field}': {cell.get(field)!r} is not measured ({where}: {allowed})")
+    recipe = REGISTRY.get(cell.get("variant"))
+    if recipe is not None and cell.get("device") not in recipe.devices:
+        out.append(f"{key}.device': variant '{recipe.name}' does not run on {cell.get('device')} "
+                   f"(it applies to {', '.join(recipe.devices)})")
+    if cell.get("mode") == "cuda_graph" and (cell.get("device") != "cuda" or cell.get("padding") != "fixed"):
+        out.append(f"{key}.mode': cuda_graph cells exist only on cuda with fixed padding")
     return out
 
 
