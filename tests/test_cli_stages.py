@@ -17,6 +17,7 @@ def test_cli_stages_without_snakemake(tmp_path, tiny_model_dir, monkeypatch):
     cfg["study"].update(models=["tiny"], variants=["fp32", "int8_dynamic"], devices=["cpu"])
     cfg["energy"].update(batch_sizes=[2], window_s={"cpu": 0.05, "cuda": 0.05}, idle_s=0.02, max_inputs=16,
                          warmup={"min_iters": 2, "max_s": 0.2, "tolerance": 0.5}, min_iterations=2)
+    cfg["carbon"]["schedule"]["energy"]["batch_size"] = 2  # the served cell must be a measured one
     (tmp_path / "my.yaml").write_text(yaml.safe_dump(cfg))
     monkeypatch.chdir(tmp_path)
     for split in ("train", "dev"):
