@@ -57,6 +57,10 @@ def test_short_gap_is_interpolated_and_flagged(tmp_path):
     ("negative", "negative carbon intensity", 3),
     ("unordered", "not increasing", 4),
     ("off_hour", "not on the hour", 2),
+    ("inf", "not a finite number", 3),
+    ("nan", "not a finite number", 2),
+    ("neg_inf", "not a finite number", 4),
+    ("absurd", "above the plausible ceiling", 3),
 ])
 def test_bad_traces_fail_naming_file_and_line(tmp_path, case, message, line):
     ts = hours(8)
@@ -66,12 +70,31 @@ def test_bad_traces_fail_naming_file_and_line(tmp_path, case, message, line):
         "negative": [(ts[0], 1, False), (ts[1], -5, False), (ts[2], 1, False)],
         "unordered": [(ts[0], 1, False), (ts[2], 1, False), (ts[1], 1, False)],
         "off_hour": [("2021-01-01 00:30:00", 1, False), (ts[1], 1, False)],
+        "inf": [(ts[0], 1, False), (ts[1], float("inf"), False)],
+        "nan": [(ts[0], float("nan"), False), (ts[1], 1, False)],
+        "neg_inf": [(ts[0], 1, False), (ts[1], 1, False), (ts[2], float("-inf"), False)],
+        "absurd": [(ts[0], 1, False), (ts[1], 1e12, False)],
     }[case]
     path = em_file(tmp_path, rows)
     with pytest.raises(traces.TraceError) as err:
         traces.prepare_traces([path], tmp_path / "t.parquet", "direct", 2)
     assert message in str(err.value) and f"{path}:{line}:" in str(err.value)
     assert not (tmp_path / "t.parquet").exists()
+
+
+def test_a_row_of_another_zone_is_blamed_on_its_own_file_and_line(tmp_path):
+    ts = hours(4)
+    de = em_file(tmp_path, [(t, 100, False) for t in ts])
+    text = de.read_text().splitlines()
+    text[3] = text[3].replace(",DE,", ",FR,")  # one foreign row on line 4
+    de.write_text("\n".join(text) + "\n")
+    with pytest.raises(traces.TraceError) as err:
+        traces.prepare_traces([de], tmp_path / "t.parquet", "direct", 2)
+    assert f"{de}:4: zone 'FR' in a file named for zone 'DE'" in str(err.value)
+    whole = em_file(tmp_path, [(t, 100, False) for t in ts], name="PL_2021_hourly.csv")  # a DE file named PL
+    with pytest.raises(traces.TraceError, match=f"{whole}:2: zone 'DE' in a file named for zone 'PL'"):
+        traces.prepare_traces([whole], tmp_path / "t.parquet", "direct", 2)
+    assert traces.zone_of_file("US-CAL-CISO_2022_hourly.csv") == "US-CAL-CISO" and traces.zone_of_file("x.csv") is None
 
 
 def test_unknown_header_is_an_error(tmp_path):

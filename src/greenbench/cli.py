@@ -147,7 +147,7 @@ def cmd_carbon(args) -> int:
     c = cfg["carbon"]
     files = [traces.retrieve_trace(z, y, paths.CARBON_TRACE_CSV.format(zone=z, year=y))
              for z in c["zones"] for y in sorted(c["years"])]
-    traces.prepare_traces(files, paths.CARBON_TRACES, c["column"], c["max_gap_hours"])
+    traces.prepare_traces(files, paths.CARBON_TRACES, c["column"], c["max_gap_hours"], c["max_ci_g_per_kwh"])
     threads = cfg["compute"]["threads"]
     table = _stage("forecast_carbon").run(stages.job(
         {"traces": paths.CARBON_TRACES},

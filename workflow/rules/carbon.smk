@@ -33,6 +33,7 @@ rule prepare_traces:
     params:
         column=config["carbon"]["column"],
         max_gap_hours=config["carbon"]["max_gap_hours"],
+        max_ci=config["carbon"]["max_ci_g_per_kwh"],
     script:
         "../../scripts/prepare_traces.py"
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -67,9 +69,22 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return rows[0][1], rows[1:]
 
 
-def read_trace(path: str | Path, column: str = "direct") -> pd.DataFrame:
-    """Parse either format into zone, timestamp, ci, estimated, line (source line numbers kept)."""
+DEFAULT_MAX_CI = 2000.0  # gCO2e/kWh: above the dirtiest real grid-hours (lignite plants run ~1,100)
+
+
+def zone_of_file(path: str | Path) -> str | None:
+    """The zone a ``{zone}_{year}_hourly.csv`` file is named for (None for other names)."""
+    match = re.fullmatch(r"(.+)_(\d{4})_hourly", Path(path).stem)
+    return match.group(1) if match else None
+
+
+def read_trace(path: str | Path, column: str = "direct", max_ci: float = DEFAULT_MAX_CI) -> pd.DataFrame:
+    """Parse either format into zone, timestamp, ci, estimated, line (source line numbers kept).
+
+    Every value must be a finite number in [0, ``max_ci``] gCO2e/kWh, and every row's zone the zone
+    the file is named for (``{zone}_{year}_hourly.csv``): errors name the file and line."""
     path = Path(path)
+    expected_zone = zone_of_file(path)
     header, rows = _read_rows(path)
     if EM_TIME in header:
         want = EM_COLUMNS[column]
@@ -90,9 +105,17 @@ def read_trace(path: str | Path, column: str = "direct") -> pd.DataFrame:
             value = float(r[ic])
         except (IndexError, ValueError) as exc:
             raise TraceError(f"{path}:{line}: cannot parse timestamp/value ({exc})") from None
+        if not math.isfinite(value):
+            raise TraceError(f"{path}:{line}: carbon intensity {r[ic]!r} is not a finite number")
+        if value > max_ci:
+            raise TraceError(f"{path}:{line}: carbon intensity {value:g} gCO2e/kWh is above the plausible ceiling "
+                             f"{max_ci:g} (carbon.max_ci_g_per_kwh)")
+        zone = r[iz].strip()
+        if expected_zone is not None and zone != expected_zone:
+            raise TraceError(f"{path}:{line}: zone '{zone}' in a file named for zone '{expected_zone}'")
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         estimated = ie is not None and r[ie].strip().lower() == "true"
-        records.append((r[iz].strip(), ts, value, estimated, line))
+        records.append((zone, ts, value, estimated, line))
     return pd.DataFrame(records, columns=["zone", "timestamp", "ci", "estimated", "line"]).assign(source=str(path))
 
 
@@ -139,14 +162,15 @@ def validate_and_fill(df: pd.DataFrame, max_gap_hours: int) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)[TRACE_SCHEMA.names]
 
 
-def prepare_traces(files: list[str | Path], out: str | Path, column: str, max_gap_hours: int) -> pd.DataFrame:
-    frames = [read_trace(f, column) for f in files]
+def prepare_traces(files: list[str | Path], out: str | Path, column: str, max_gap_hours: int,
+                   max_ci: float = DEFAULT_MAX_CI) -> pd.DataFrame:
+    frames = [read_trace(f, column, max_ci) for f in files]
     # stable sort by zone only: within a zone, rows keep file order, so an unordered file is caught
     merged = pd.concat(frames, ignore_index=True).sort_values("zone", kind="stable")
     # duplicates across files (overlapping exports) are errors too: validate on the merged series
     table = validate_and_fill(merged, max_gap_hours)
     meta = provenance.collect(files=[str(f) for f in files], sha256={str(f): provenance.file_sha256(f) for f in files},
-                              column=column, max_gap_hours=max_gap_hours,
+                              column=column, max_gap_hours=max_gap_hours, max_ci=max_ci,
                               attribution="Electricity Maps (electricitymaps.com), ODbL")
     io.write_parquet(table, out, TRACE_SCHEMA, meta)
     log.info("traces: %d zones, %d hours, %d interpolated -> %s", table.zone.nunique(), len(table),
