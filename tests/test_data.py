@@ -75,6 +75,21 @@ def test_retrieve_prefers_existing_then_mirror(tmp_path, monkeypatch):
     assert "local copy" in dest.read_text()
 
 
+def test_a_malformed_mirror_is_not_copied_so_fixing_it_is_enough(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    (mirror / "sst2").mkdir(parents=True)
+    bad = mirror / "sst2" / "dev.tsv"
+    bad.write_text("sentence\tlabel\nfine\t1\nbroken row\n")
+    monkeypatch.setenv(data.MIRROR_ENV, str(mirror))
+    dest = tmp_path / "resources" / "sst2" / "dev.tsv"
+    with pytest.raises(data.DataValidationError, match=f"{bad}:3"):
+        data.retrieve_sst2("dev", dest, hub_fallback=False)
+    assert not dest.exists()  # nothing kept: a rerun after fixing the mirror just works
+    bad.write_text(GOOD)
+    data.retrieve_sst2("dev", dest, hub_fallback=False)
+    assert dest.read_text() == GOOD
+
+
 def test_retrieve_without_any_copy_says_what_to_put_where(tmp_path, monkeypatch):
     monkeypatch.delenv(data.MIRROR_ENV, raising=False)
     dest = tmp_path / "resources" / "sst2" / "train.tsv"

@@ -168,3 +168,19 @@ def test_meters_come_from_a_registry_per_device(monkeypatch):
     assert reading.label == "unavailable" and reading.reason == "no TPU meter here"
     with pytest.raises(ValueError, match="registered twice"):
         mon.register_monitor("tpu")(tpu_monitor)
+
+
+def test_a_cell_without_a_working_meter_says_why_in_its_row(tiny_model_dir):
+    from greenbench import variants
+    from greenbench.energy.monitor import _Unavailable
+    from greenbench.energy.protocol import make_batches, measure_cell
+
+    from test_energy import CFG, toy_sentences
+
+    prepared = variants.get("fp32").prepare(models.load_classifier(str(tiny_model_dir)), "cpu", None, {})
+    tokens = models.tokenize_dataset(toy_sentences(8, 1), models.load_tokenizer(str(tiny_model_dir)), 16)
+    batches = make_batches(tokens, 4, "dynamic", 16, 0, "cpu")
+    monitor = EnergyMonitor(_Unavailable("codecarbon", "codecarbon is not installed (pip install greenbench[energy])"))
+    row = measure_cell(prepared, Cell("fp32", 4, "dynamic", "eager"), batches, "cpu", CFG, monitor)
+    assert row["status"] == "ok" and row["energy_label"] == "unavailable" and row["j_per_inf_gross"] is None
+    assert "codecarbon is not installed" in row["reason"] and row["latency_p50_ms"] > 0

@@ -50,6 +50,7 @@ def retrieve_sst2(split: str, dest: str | Path, hub_fallback: bool = True) -> Pa
         return dest
     mirror = mirror_path(split)
     if mirror is not None and mirror.exists():
+        read_sst2_tsv(mirror)  # a malformed mirror fails here, naming its file and line, and nothing is kept
         log.info("copying %s from the %s mirror %s", split, MIRROR_ENV, mirror)
         return io.copy_file(mirror, dest)
     if hub_fallback:
@@ -75,7 +76,10 @@ def _download_from_hub(split: str, dest: Path) -> Path:
     ds = load_dataset("glue", "sst2", split=hub_split)
     lines = ["sentence\tlabel"] + [f"{row['sentence']}\t{row['label']}" for row in ds]
     log.info("downloaded %d rows of %s from the Hugging Face Hub", len(lines) - 1, split)
-    return io.write_text("\n".join(lines) + "\n", dest)
+    with io.atomic_file(dest) as tmp:  # kept only once it validates
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        read_sst2_tsv(tmp)
+    return dest
 
 
 def read_sst2_tsv(path: str | Path) -> pd.DataFrame:

@@ -315,6 +315,8 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
     if not window.valid:
         row["status"] = "invalid"
         row["reason"] = "; ".join(window.reasons)
+    elif primary.label == UNAVAILABLE:  # latency is measured, energy is not: say why in the row itself
+        row["reason"] = f"energy unavailable: {primary.reason or 'no meter reading'}"
     return row
 
 
