@@ -110,3 +110,12 @@ def test_load_config_reports_yaml_errors(tmp_path):
     bad.write_text("seed: [1,\n")
     with pytest.raises(ConfigError, match="broken.yaml"):
         load_config([bad])
+
+
+def test_a_key_given_twice_is_an_error_naming_file_and_lines(tmp_path):
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("energy:\n  trials: 2\n  idle_s: 1.0\n  trials: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_config([dup])
+    assert str(dup) in str(err.value) and "'trials' is given twice (first on line 2)" in str(err.value)
+    assert "line 4" in str(err.value)

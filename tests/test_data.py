@@ -112,3 +112,10 @@ def test_subset_is_seeded_and_ordered():
     assert a.equals(b) and a.idx.is_monotonic_increasing and len(a) == 10
     assert not a.equals(data.subset(df, 10, seed=2))
     assert data.subset(df, 0, seed=1) is df
+
+
+def test_control_characters_in_a_sentence_are_an_error(tmp_path):
+    path = tmp_path / "dev.tsv"
+    path.write_text("sentence\tlabel\nfine film\t1\nbro\x00ken\t0\n")
+    with pytest.raises(data.DataValidationError, match=f"{path}:3: control character"):
+        data.read_sst2_tsv(path)

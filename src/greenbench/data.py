@@ -119,6 +119,10 @@ def read_sst2_tsv(path: str | Path) -> pd.DataFrame:
         if not sentence.strip():
             errors.append(f"{path}:{lineno}: empty sentence")
             continue
+        control = next((ch for ch in sentence if ord(ch) < 32 and ch != "\t" or ord(ch) == 127), None)
+        if control is not None:
+            errors.append(f"{path}:{lineno}: control character {control!r} in the sentence (a corrupted file?)")
+            continue
         if label not in ("0", "1"):
             errors.append(f"{path}:{lineno}: label must be 0 or 1, found {label!r}")
             continue

@@ -141,6 +141,9 @@ def tokenize_split(dataset_parquet: str | Path, source: str, max_length: int, ou
         truncated=int((tokens["length"] >= max_length).sum()),
     )
     io.write_parquet(tokens, out, TOKENS_SCHEMA, meta)
+    if meta["truncated"]:
+        log.warning("%s: %d of %d sentences reached max_length=%d tokens and were truncated", dataset_parquet,
+                    meta["truncated"], len(tokens), max_length)
     log.info("tokenized %d rows (mean length %.1f, max %d) -> %s", len(tokens), tokens.length.mean(), tokens.length.max(), out)
     return tokens
 
