@@ -32,6 +32,10 @@ def points_table(accuracy: pd.DataFrame, energy: pd.DataFrame) -> pd.DataFrame:
     wide = energy.pivot_table(index=SETTING + ["variant"], columns="metric", values=["mean", "ci_low", "ci_high"])
     wide.columns = [f"{metric}:{stat}" for stat, metric in wide.columns]
     wide = wide.reset_index()
+    for metric in ("j_per_inf_gross", "latency_p50_ms"):  # a metric never measured (no working meter): NaN, so
+        for stat in ("mean", "ci_low", "ci_high"):           # fronts are drawn on the objectives that exist
+            if f"{metric}:{stat}" not in wide.columns:
+                wide[f"{metric}:{stat}"] = np.nan
     labels = energy[energy.metric == "j_per_inf_gross"].set_index(SETTING + ["variant"])["energy_label"]
     wide["energy_label"] = [labels.get(tuple(r)) for r in wide[SETTING + ["variant"]].itertuples(index=False)]
     acc = accuracy[accuracy.status == "ok"][["device", "model", "variant", "accuracy", "ci_low", "ci_high"]]
