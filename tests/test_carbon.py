@@ -333,3 +333,18 @@ def test_a_new_policy_is_one_registration(monkeypatch):
     assert row.gap_closed >= 1 - 1e-9
     with pytest.raises(ValueError, match="unknown policy"):
         schedule.assign(sc, "no_such_policy")
+
+
+def test_schedule_without_energy_keeps_latency_and_labels_grams_unavailable():
+    cell = {"variant": "int8_dynamic", "batch_size": 8, "padding": "dynamic", "mode": "eager", "device": "cpu"}
+    stats = pd.DataFrame([dict(cell, metric=m, mean=v, energy_label=lab) for m, v, lab in (
+        ("latency_p50_ms", 20.0, "measured"), ("latency_p95_ms", 35.0, "measured"))])
+    energy, p50, p95, label = schedule.energy_per_request(stats, cell)
+    assert np.isnan(energy) and (p50, p95) == (20.0, 35.0) and label == "unavailable"
+    with pytest.raises(ValueError, match="was not measured"):
+        schedule.energy_per_request(stats.assign(variant="fp32"), cell)
+    sc = _scenario(np.random.default_rng(1))
+    sc = schedule.Scenario(**{**sc.__dict__, "energy_j": float("nan")})
+    df = schedule.simulate(sc, {"deferral_window_h": 6, "weights": [0.5]}, 0)
+    assert df.g_per_1000_requests.isna().all() and (df.slo_violations >= 0).all()
+    assert df.latency_p95_ms.notna().all()

@@ -276,9 +276,11 @@ def energy_per_request(energy_stats: pd.DataFrame, cell: Mapping[str, Any]) -> t
     j = e[e.metric == "j_per_inf_gross"].dropna(subset=["mean"])
     lat = e[e.metric == "latency_p50_ms"]
     lat95 = e[e.metric == "latency_p95_ms"]
-    if j.empty or lat.empty or lat95.empty:
-        raise ValueError(f"no measured energy for carbon.schedule.energy cell {dict(cell)}: "
-                         "is it in the study, and was energy available (not 'unavailable')?")
+    if lat.empty or lat95.empty:
+        raise ValueError(f"carbon.schedule.energy cell {dict(cell)} was not measured: is it in the study?")
+    if j.empty:  # latency measured, energy not (no working meter): routing and SLOs still hold, grams do not
+        log.warning("no energy value for the served cell %s: gCO2e are unavailable, latency results stand", dict(cell))
+        return float("nan"), float(lat["mean"].iloc[0]), float(lat95["mean"].iloc[0]), "unavailable"
     # a request's inference latency at this batch size is the batch latency
     return (float(j["mean"].iloc[0]), float(lat["mean"].iloc[0]), float(lat95["mean"].iloc[0]),
             str(j["energy_label"].iloc[0]))

@@ -148,3 +148,21 @@ def cpu_monitor(codecarbon_country: str = "DEU", **_) -> EnergyMonitor:
     if rapl.zones:
         return EnergyMonitor(rapl, None, extras=[estimate])
     return EnergyMonitor(estimate, None, extras=[_Unavailable("rapl", rapl.reason)])
+
+
+def no_meter_reason(device: str) -> str | None:
+    """Why no energy value can be taken on ``device`` here (so a run can say so before it starts), or None."""
+    import importlib.util
+
+    if device == "cuda":
+        return None if importlib.util.find_spec("pynvml") else "nvidia-ml-py is not installed (pip install greenbench[gpu])"
+    rapl = RaplMeter()
+    if rapl.zones:
+        return None
+    if importlib.util.find_spec("codecarbon") is None:
+        return f"{rapl.reason}, and codecarbon is not installed (pip install greenbench[energy])"
+    try:
+        import codecarbon  # noqa: F401  (importable in name only, e.g. broken)
+    except Exception as exc:
+        return f"{rapl.reason}, and codecarbon cannot be imported: {type(exc).__name__}: {exc}"
+    return None
