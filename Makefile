@@ -23,7 +23,9 @@ $(BIN)/.greenbench-installed: pyproject.toml
 
 install: $(BIN)/.greenbench-installed
 
+# validate-config first: a YAML syntax error or a missing file is named with its file and line
 run: install
+	$(if $(CONFIG),$(BIN)/python -m greenbench validate-config --config $(CONFIG))
 	$(BIN)/snakemake --cores $(CORES) $(if $(CONFIG),--configfile $(CONFIG))
 
 smoke: install

@@ -51,6 +51,15 @@ def test_bad_config_fails_before_any_job(project):
     assert not (project / "results").exists()
 
 
+def test_a_key_given_twice_fails_before_any_job_naming_file_and_lines(project):
+    (project / "dup.yaml").write_text("energy:\n  trials: 2\n  trials: 3\n")
+    proc = run(project, "-n", "--cores", "1", "--configfile", "dup.yaml")
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "dup.yaml" in out and "'trials' is given twice (first on line 2)" in out
+    assert not (project / "results").exists()
+
+
 def test_integral_floats_are_integers_in_the_dag(project):
     # a YAML tool writing 3 as 3.0: valid as an integer, so the DAG must treat it as 3 (not raise in range())
     (project / "floats.yaml").write_text("energy:\n  trials: 3.0\n")
