@@ -298,3 +298,15 @@ def test_trial_records_length_profiles_for_dynamic_padding_only(tiny_model_dir, 
 
     table = length_table(by_length)
     assert len(table) == len(by_length.groupby(["variant", "batch_size"])) and "1-16" in table.columns
+
+
+def test_trial_log_says_its_estimate_first_and_each_cell(tiny_model_dir, dev_tokens, tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="greenbench"):
+        _trial(tiny_model_dir, dev_tokens, tmp_path / "trial.parquet")
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("greenbench.energy")]
+    assert messages[0].startswith("trial 0 on cpu: 25 cells, 9 to measure, about ")
+    cells = [m for m in messages if m.startswith("cell ")]
+    assert len(cells) == 25 and cells[-1].startswith("cell 25/25 ")
+    assert any("not_applicable" in m for m in cells) and any(": ok, p50 " in m for m in cells)

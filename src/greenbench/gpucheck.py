@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from greenbench import data, io, models, provenance
-from greenbench.energy.protocol import Cell
+from greenbench.energy.protocol import Cell, estimate_trial_seconds
 from greenbench.log import get_logger
 
 log = get_logger(__name__)
@@ -161,15 +161,6 @@ def energy_settings(cfg_energy: Mapping[str, Any], piece: Piece, tiny: bool) -> 
     return out
 
 
-def estimate_trial_seconds(cells, energy: Mapping[str, Any], device: str) -> float:
-    """Rough wall time of one trial: per measured cell warm-up, two settled idle windows and the window."""
-    settle = float((energy.get("idle_settle_s") or {}).get(device, 0.0))
-    per_cell = (min(float(energy["warmup"]["max_s"]), 0.5) + float(energy["window_s"][device])
-                + 2 * (float(energy["idle_s"]) + settle) + 0.3)
-    measured = [c for c in cells if not (c.mode == "cuda_graph" and (device != "cuda" or c.variant == "adaptive"))]
-    return 5.0 + per_cell * len(measured)
-
-
 # --------------------------------------------------------------------------- the check
 def default_out(device: str) -> Path:
     """benchmarks/results/<gpu>-<date> (e.g. nvidia-h100-80gb-hbm3-2026-11-24)."""
@@ -214,7 +205,8 @@ def run_check(kit: str | Path, out: str | Path, cfg: Mapping[str, Any], *, devic
     if tiny:  # the rehearsal's few inputs cannot fill a fixed batch of 64
         cells = tuple(dict.fromkeys(replace(c, batch_size=min(c.batch_size, 8)) for c in cells))
     n_trials = int(trials if trials is not None else cfg["energy"]["trials"])
-    per_trial = estimate_trial_seconds(cells, energy, device)
+    per_trial = estimate_trial_seconds(sum(1 for c in cells if not (
+        c.mode == "cuda_graph" and (device != "cuda" or c.variant == "adaptive"))), energy, device)
     log.info("piece %d (%s): %d cells x %d trials, about %.0f s per trial", plan.number, plan.description,
              len(cells), n_trials, per_trial)
     context["estimate_s_per_trial"] = round(per_trial, 1)

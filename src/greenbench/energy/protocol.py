@@ -320,6 +320,15 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
     return row
 
 
+def estimate_trial_seconds(measured_cells: int, cfg: Mapping[str, Any], device: str) -> float:
+    """Rough wall time of one trial, said before it starts: per measured cell, warm-up (at most 0.5 s
+    assumed), two settled idle windows and the window, plus a few seconds to prepare."""
+    settle = float((cfg.get("idle_settle_s") or {}).get(device, 0.0))
+    per_cell = (min(float(cfg["warmup"]["max_s"]), 0.5) + float(cfg["window_s"][device])
+                + 2 * (float(cfg["idle_s"]) + settle) + 0.3)
+    return 5.0 + per_cell * measured_cells
+
+
 def refusal(cell: Cell, device: str, prepared) -> str | None:
     """Why a prepared variant's cell cannot be measured here (decided before any work), or None."""
     if cell.mode == "cuda_graph":
@@ -398,7 +407,13 @@ def run_trial(
     else:
         cells = shuffle_cells(list(cells), seed, trial)
     rows = []
+    started = time.perf_counter()
+    to_measure = sum(1 for c in cells if c.variant not in reasons and not refusal(c, device, prepared[c.variant]))
+    log.info("trial %d on %s: %d cells, %d to measure, about %.0f s (estimate)", trial, device, len(cells), to_measure,
+             estimate_trial_seconds(to_measure, cfg, device))
     for order, cell in enumerate(tqdm(cells, desc=f"trial {trial} ({device})", unit="cell")):
+        if rows:
+            _progress(rows[-1], len(cells), started)
         base = {"trial": trial, "cell_order": order, "model": model_name, "device": device, **asdict(cell)}
         reason = reasons.get(cell.variant) or refusal(cell, device, prepared[cell.variant])
         if reason:
@@ -418,6 +433,8 @@ def run_trial(
             row = {"status": "invalid", "reason": f"{type(exc).__name__}: {exc}", "valid": False, "flags": "",
                    "energy_label": UNAVAILABLE}
         rows.append(base | row | {"size_bytes": sizes.get(cell.variant)})
+    if rows:
+        _progress(rows[-1], len(cells), started)
     df = pd.DataFrame(rows)
     for name in MEASUREMENT_SCHEMA.names:
         if name not in df.columns:
@@ -431,6 +448,16 @@ def run_trial(
     log.info("trial %d on %s: %d cells measured, %d not applicable, %d invalid -> %s", trial, device, len(ok),
              int((df.status == "not_applicable").sum()), int((df.status == "invalid").sum()), out)
     return df
+
+
+def _progress(row: Mapping[str, Any], total: int, started: float) -> None:
+    """One line per finished cell in the job's log (not only the terminal's progress bar)."""
+    j, p50 = row.get("j_per_inf_gross"), row.get("latency_p50_ms")
+    log.info("cell %d/%d %s batch %d %s %s%s: %s, p50 %s ms, %s J/inf (%s) [%.0f s elapsed]%s", row["cell_order"] + 1,
+             total, row["variant"], row["batch_size"], row["padding"], row["mode"],
+             "" if row["sampler"] else " (sampler off)", row["status"], f"{p50:.3g}" if p50 else "–",
+             f"{j:.3g}" if j is not None else "–", row.get("energy_label"), time.perf_counter() - started,
+             f" — {row['reason']}" if row.get("reason") else "")
 
 
 def _cpu_name() -> str:
