@@ -44,7 +44,7 @@ format: install
 # Where the study ran: the fine-tuned baseline (float16), tokens and the torchao wheel, < 60 MB.
 gpu-kit: install
 	rm -rf $(KIT).wheels && $(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: -d $(KIT).wheels "$(TORCHAO_WHEEL)"
-	$(BIN)/python -m greenbench gpu-kit --out $(KIT) $(foreach w,$(wildcard $(KIT).wheels/*.whl),--wheel $(w))
+	$(BIN)/python -m greenbench gpu-kit --out $(KIT) $$(for w in $(KIT).wheels/*.whl; do printf -- '--wheel %s ' "$$w"; done)
 	rm -rf $(KIT).wheels
 
 # On the GPU node (no venv, no Snakemake, no network): the node's python3 with the kit's wheels.

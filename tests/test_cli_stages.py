@@ -1,5 +1,6 @@
 """The CLI runs the same stage modules with the same settings as the rules (greenbench.stages + wiring)."""
 
+import json
 import shutil
 
 import yaml
@@ -35,3 +36,8 @@ def test_cli_stages_without_snakemake(tmp_path, tiny_model_dir, monkeypatch):
     assert "trials" not in settings["energy"] and set(settings["variants"]) == {"fp32", "int8_dynamic"}
     tokens = io.read_metadata(paths.TOKENS.format(model="tiny", split="dev"))
     assert tokens["max_length"] == 16 and models.NUM_LABELS == 2
+    # the GPU kit from the same layout (what `make gpu-kit` runs, wheels aside)
+    assert cli.main(["gpu-kit", "--config", "my.yaml", "--model", "tiny", "--out", "kit"]) == 0
+    kit = json.loads((tmp_path / "kit" / "kit.json").read_text())
+    assert kit["model"] == "tiny" and kit["max_length"] == 16 and kit["dev_examples"] == 24
+    assert cli.main(["gpu-kit", "--config", "my.yaml", "--model", "absent", "--out", "kit2"]) != 0

@@ -23,7 +23,12 @@ def _config(args) -> dict[str, Any]:
     files = args.config or [DEFAULT_CONFIG]
     if DEFAULT_CONFIG not in files and Path(DEFAULT_CONFIG).exists():
         files = [DEFAULT_CONFIG, *files]  # like Snakemake: overrides merge over the default
-    return validate_config(load_config(files))
+    cfg = validate_config(load_config(files))
+    model = getattr(args, "model", None)
+    if model and model not in cfg["models"]:
+        raise ConfigError(f"--model {model}: not defined under 'models' in {', '.join(map(str, files))} "
+                          f"(defined: {', '.join(sorted(cfg['models']))})")
+    return cfg
 
 
 def cmd_validate_config(args) -> int:
