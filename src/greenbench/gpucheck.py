@@ -15,6 +15,7 @@ Two halves:
 
 from __future__ import annotations
 
+import copy
 import json
 import platform
 import shutil
@@ -66,8 +67,8 @@ def make_kit(model_dir: str | Path, train_tokens: str | Path, dev_tokens: str | 
     rounded = models.load_classifier(str(model_dir)).to(getattr(torch, dtype))
     fp32 = variants.get(BASELINE)
     preds_orig = predict(fp32.prepare(original, "cpu", None, {}), dev, batch_size, pad_id)
-    preds_round = predict(fp32.prepare(models.load_classifier(str(model_dir)).to(getattr(torch, dtype)).float(),
-                                       "cpu", None, {}), dev, batch_size, pad_id)
+    # the node's "fp32": the rounded weights upcast (a copy: `rounded` itself is saved in half precision)
+    preds_round = predict(fp32.prepare(copy.deepcopy(rounded).float(), "cpu", None, {}), dev, batch_size, pad_id)
     manifest = {
         "model": model_name, "max_length": int(max_length), "dtype": dtype,
         "source": f"fine-tuned baseline shipped as {dtype} safetensors, upcast to fp32 on the node",

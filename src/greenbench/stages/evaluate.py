@@ -5,16 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 
-def _optional(value) -> str | None:
-    from greenbench.workflow import optional_input
-
-    return optional_input(value)
-
-
 def run(j) -> dict[str, Any]:
     from greenbench.evaluate import evaluate
+    from greenbench.workflow import optional_input
 
     s, w = j.params.settings, j.wildcards
     return evaluate(j.input.model, j.input.dev, w.variant, w.device, j.output[0], batch_size=s["evaluate"]["batch_size"],
                     dev_subset=s["evaluate"]["dev_subset"], seed=s["seed"], threads=j.threads, model_name=w.model,
-                    artifact=_optional(getattr(j.input, "artifact", None)), variant_params=s["variant"])
+                    artifact=optional_input(getattr(j.input, "artifact", None)), variant_params=s["variant"])
