@@ -5,7 +5,7 @@ TORCH  ?= torch==2.13.0
 CORES  ?= 1
 CONFIG ?=
 BIN    := $(VENV)/bin
-# The GPU extra (nvidia-ml-py, torchao) when this host has an NVIDIA GPU.
+# The GPU extra (nvidia-ml-py) when this host has an NVIDIA GPU.
 comma  := ,
 EXTRAS := test,workflow,energy,slurm$(if $(shell command -v nvidia-smi 2>/dev/null),$(comma)gpu)
 KIT    ?= gpu-kit

@@ -77,13 +77,13 @@ def test_cpu_rehearsal_writes_the_pipeline_tables_and_a_summary(kit, tmp_path, m
     assert set(summary.variant) == set(gpucheck.KIT_VARIANTS)
     by_variant = summary.set_index("variant")
     assert by_variant.loc["fp32", "status"] == "ok" and by_variant.loc["adaptive", "status"] == "ok"
-    assert (by_variant.loc[["fp16", "bf16", "tf32", "int8_weight_only"], "status"] == "not_applicable").all()
+    assert (by_variant.loc[["fp16", "tf32", "int8_weight_only"], "status"] == "not_applicable").all()
     trials = sorted((out / "energy" / "cpu" / "tiny").glob("trial-*.parquet"))
     assert len(trials) == 2
     m = io.read_parquet(out / "energy" / "measurements.parquet")
     assert list(m.columns) == MEASUREMENT_SCHEMA.names
     ok = m[m.status == "ok"]
-    assert set(ok.variant) == {"fp32", "adaptive"} and (~ok.sampler).sum() == 2  # the overhead cell, per trial
+    assert set(ok.variant) == {"fp32", "bf16", "adaptive"} and (~ok.sampler).sum() == 2  # the overhead cell, per trial
     assert ok.energy_label.isin(["measured", "estimated", "unavailable"]).all()
     refused = m[m.status == "not_applicable"]
     assert refused[refused.variant == "fp16"].reason.str.contains("cuda").all()

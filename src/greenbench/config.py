@@ -105,9 +105,42 @@ def schema_errors(config: Mapping[str, Any], schema_path: str | Path = DEFAULT_S
     return [f"config key '{_key_path(e)}': {_describe(e)}" for e in errors]
 
 
+def _runtime_errors(study: Mapping[str, Any]) -> list[str]:
+    from greenbench.runtimes import RUNTIMES
+    from greenbench.variants import REGISTRY
+
+    out = []
+    for runtime, recipes in (study.get("runtimes") or {}).items():
+        if runtime not in RUNTIMES:
+            out.append(f"config key 'study.runtimes.{runtime}': unknown runtime (known: {', '.join(sorted(RUNTIMES))}; "
+                       "eager is every name in study.variants)")
+        for i, recipe in enumerate([] if recipes == "all" else recipes):
+            if recipe not in REGISTRY:
+                out.append(f"config key 'study.runtimes.{runtime}[{i}]': unknown variant '{recipe}' "
+                           f"(known: {', '.join(sorted(REGISTRY))})")
+    return out
+
+
+def study_cells(study: Mapping[str, Any]) -> list[str]:
+    """``study.variants`` then, per runtime of ``study.runtimes``, ``<recipe>@<runtime>`` for the
+    recipes it names (``all``: the eager variants), without repeats: every cell the study runs."""
+    from greenbench.variants import cell_name, split_name
+
+    eager = list(study.get("variants", []))
+    cells = list(eager)
+    for runtime, recipes in (study.get("runtimes") or {}).items():
+        for recipe in ([split_name(v)[0] for v in eager] if recipes == "all" else recipes):
+            name = cell_name(recipe, runtime)
+            if name not in cells:
+                cells.append(name)
+    return cells
+
+
 def semantic_errors(config: Mapping[str, Any]) -> list[str]:
     """Cross-key checks the schema cannot express."""
+    from greenbench.runtimes import RUNTIMES
     from greenbench.variants import REGISTRY
+    from greenbench.variants.base import EAGER, split_name
 
     out = []
     models = config.get("models", {})
@@ -115,14 +148,19 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         if name not in models:
             out.append(f"config key 'study.models[{i}]': model '{name}' is not defined under 'models' "
                        f"(defined: {', '.join(sorted(models)) or 'none'})")
+    out += _runtime_errors(config.get("study", {}))
     for i, name in enumerate(config.get("study", {}).get("variants", [])):
-        if name not in REGISTRY:
-            out.append(f"config key 'study.variants[{i}]': unknown variant '{name}' "
+        recipe, runtime = split_name(name)
+        if recipe not in REGISTRY:
+            out.append(f"config key 'study.variants[{i}]': unknown variant '{recipe}' "
                        f"(known: {', '.join(sorted(REGISTRY))})")
             continue
-        for block in REGISTRY[name].config_blocks:
+        if runtime != EAGER and runtime not in RUNTIMES:
+            out.append(f"config key 'study.variants[{i}]': unknown runtime '{runtime}' in '{name}' "
+                       f"(known: {', '.join(sorted(RUNTIMES))})")
+        for block in REGISTRY[recipe].config_blocks:
             if block not in config.get("variants", {}):
-                out.append(f"config key 'variants.{block}': required by variant '{name}' (study.variants[{i}])")
+                out.append(f"config key 'variants.{block}': required by variant '{recipe}' (study.variants[{i}])")
     for device, tiers in config.get("variants", {}).get("adaptive", {}).get("tiers", {}).items():
         for i, tier in enumerate(tiers):
             key = f"config key 'variants.adaptive.tiers.{device}[{i}]'"
@@ -200,7 +238,7 @@ def _date_errors(carbon: Mapping[str, Any]) -> list[str]:
 
 def _schedule_cell_errors(config: Mapping[str, Any]) -> list[str]:
     """The schedule's served cell must be one the energy trials measure."""
-    from greenbench.variants import REGISTRY
+    from greenbench import variants
 
     cell = config.get("carbon", {}).get("schedule", {}).get("energy") or {}
     study, energy = config.get("study", {}), config.get("energy", {})
@@ -209,13 +247,17 @@ def _schedule_cell_errors(config: Mapping[str, Any]) -> list[str]:
     if not cell:
         return out
     devices = resolve_devices(study.get("devices") or [])
-    checks = (("variant", study.get("variants", []), "study.variants"), ("batch_size", energy.get("batch_sizes", []),
+    cells = study_cells(study)
+    checks = (("variant", cells, "study.variants and study.runtimes"), ("batch_size", energy.get("batch_sizes", []),
               "energy.batch_sizes"), ("padding", energy.get("paddings", []), "energy.paddings"),
               ("mode", energy.get("modes", []), "energy.modes"), ("device", devices, "study.devices"))
     for field, allowed, where in checks:
         if cell.get(field) not in allowed:
             out.append(f"{key}.{field}': {cell.get(field)!r} is not measured ({where}: {allowed})")
-    recipe = REGISTRY.get(cell.get("variant"))
+    try:
+        recipe = variants.get(str(cell.get("variant"))) if cell.get("variant") in cells else None
+    except KeyError:
+        recipe = None
     if recipe is not None and cell.get("device") not in recipe.devices:
         out.append(f"{key}.device': variant '{recipe.name}' does not run on {cell.get('device')} "
                    f"(it applies to {', '.join(recipe.devices)})")
@@ -236,6 +278,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path = DEFAULT
 
     out = canonical(config)  # integral floats as ints: `trials: 2.0` (valid as an integer) is 2 everywhere
     out["study"]["devices"] = resolve_devices(config["study"]["devices"])
+    out["study"]["variants"] = study_cells(out["study"])  # runtimes expanded: the cells every rule reads
     return out
 
 

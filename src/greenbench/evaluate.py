@@ -30,7 +30,9 @@ PREDICTIONS_SCHEMA = pa.schema(
 SUMMARY_SCHEMA = pa.schema(
     [
         pa.field("model", pa.string()),
-        pa.field("variant", pa.string()),
+        pa.field("variant", pa.string()),       # the cell: <recipe> (PyTorch eager) or <recipe>@<runtime>
+        pa.field("recipe", pa.string()),
+        pa.field("runtime", pa.string()),
         pa.field("device", pa.string()),
         pa.field("status", pa.string()),        # ok | not_applicable
         pa.field("reason", pa.string()),
@@ -41,6 +43,9 @@ SUMMARY_SCHEMA = pa.schema(
         pa.field("parameters", pa.int64()),
         pa.field("linear_weight_bytes", pa.int64()),
         pa.field("variant_info", pa.string()),       # JSON: e.g. the adaptive router's tier counts
+        # a runtime's build cost: export + fusion + quantization, or compilation (NaN for eager cells)
+        pa.field("runtime_build_s", pa.float64()),
+        pa.field("runtime_artifact_bytes", pa.int64()),
         # per dev sentence, from greenbench.flops (matrix products only)
         pa.field("macs_dense", pa.float64()),        # dense-equivalent MACs at this architecture
         pa.field("macs_effective", pa.float64()),    # MACs an ideal kernel skipping removed work would do
@@ -68,7 +73,14 @@ def evaluate(
     models.prepare_runtime(seed, threads)
     recipe = variants.get(variant)
     reason = recipe.applicability(device)
-    meta: dict[str, Any] = {"model": model_name, "variant": variant, "device": device, "family": recipe.family}
+    meta: dict[str, Any] = {"model": model_name, "variant": variant, "device": device, "family": recipe.family,
+                            "recipe": recipe.recipe_name, "runtime": recipe.runtime}
+    prepared = None
+    if reason is None:
+        try:
+            prepared = recipe.prepare(models.load_classifier(str(model_dir)), device, artifact, variant_params or {})
+        except variants.NotApplicable as exc:  # decided when the runtime artifact was built
+            reason = str(exc)
     if reason is not None:
         log.warning("%s/%s on %s: not applicable: %s", model_name, variant, device, reason)
         meta.update(status="not_applicable", reason=reason, accuracy=None, examples=0, eval_seconds=None)
@@ -78,7 +90,6 @@ def evaluate(
     tokens = data.subset(io.read_parquet(dev_tokens), dev_subset, seed)
     tokenizer = models.load_tokenizer(str(model_dir))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    prepared = recipe.prepare(models.load_classifier(str(model_dir)), device, artifact, variant_params or {})
     precision_note = models.reset_matmul_precision()  # a library that flipped fp32 matmuls to TF32 is undone, and said
     if precision_note:
         log.warning("%s/%s on %s: %s", model_name, variant, device, precision_note)
@@ -122,6 +133,8 @@ def compute_counts(prepared: variants.Prepared, lengths) -> dict[str, Any]:
 
 def prepared_footprint(prepared: variants.Prepared) -> dict[str, int]:
     """Footprint of everything the variant keeps resident (every tier of a router)."""
+    if prepared.resident is not None:  # an ONNX graph: what the session holds, not the torch module
+        return dict(prepared.resident)
     parts = [variants.footprint(m) for m in getattr(prepared, "components", [prepared.model])]
     return {key: sum(p[key] for p in parts) for key in parts[0]}
 
@@ -144,6 +157,7 @@ def summarize(prediction_files: list[str | Path], out: str | Path) -> pd.DataFra
         meta = io.read_metadata(path)
         rows.append({
             "model": meta["model"], "variant": meta["variant"], "device": meta["device"],
+            **dict(zip(("recipe", "runtime"), variants.split_name(meta["variant"]))),
             "status": meta["status"], "reason": meta.get("reason") or "",
             "examples": int(meta.get("examples") or 0),
             "accuracy": _float_or_nan(meta.get("accuracy")),
@@ -152,9 +166,13 @@ def summarize(prediction_files: list[str | Path], out: str | Path) -> pd.DataFra
             "parameters": _int_or_none(meta.get("parameters")),
             "linear_weight_bytes": _int_or_none(meta.get("linear_weight_bytes")),
             "variant_info": json.dumps(meta.get("variant_info") or {}, sort_keys=True),
+            "runtime_build_s": _float_or_nan(((meta.get("variant_info") or {}).get("runtime_build") or {}).get("build_s")),
+            "runtime_artifact_bytes": _int_or_none(((meta.get("variant_info") or {}).get("runtime_build") or {})
+                                                   .get("artifact_bytes")),
             **{key: _float_or_nan((meta.get("compute") or {}).get(key)) for key in COMPUTE_COLUMNS},
         })
     df = pd.DataFrame(rows, columns=SUMMARY_SCHEMA.names).astype(
-        {"size_bytes": "Int64", "parameters": "Int64", "linear_weight_bytes": "Int64"}).sort_values(["model", "variant", "device"]).reset_index(drop=True)
+        {"size_bytes": "Int64", "parameters": "Int64", "linear_weight_bytes": "Int64",
+                                                 "runtime_artifact_bytes": "Int64"}).sort_values(["model", "variant", "device"]).reset_index(drop=True)
     io.write_parquet(df, out, SUMMARY_SCHEMA, {"files": [str(p) for p in prediction_files]})
     return df

@@ -24,10 +24,15 @@ def canonical(value: Any) -> Any:
 
 
 def variant_params(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """A recipe's parameters: its own block plus the shared blocks it declares."""
-    from greenbench.variants import params_for
+    """A recipe's parameters: its own block plus the shared blocks it declares; a cell run by a
+    runtime adds that runtime's options (``runtimes.<runtime>``) under ``runtime``."""
+    from greenbench.variants import params_for, split_name
 
-    return canonical(params_for(config["variants"], name))
+    params = params_for(config["variants"], name)
+    runtime = split_name(name)[1]
+    if runtime != "eager":
+        params["runtime"] = dict((config.get("runtimes") or {}).get(runtime) or {})
+    return canonical(params)
 
 
 def build_finetune(config: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -23,6 +23,16 @@ def artifact_of(device, model, variant):
     return [paths.VARIANT_ARTIFACT.format(device=device, model=model, variant=variant)]
 
 
+def recipe_artifact(wildcards):
+    """A runtime cell's build starts from its recipe's own artifact (pruned weights), if it has one."""
+    from greenbench.runtimes import source_recipe
+
+    source = source_recipe(wildcards.variant)
+    if source is None:
+        return []
+    return artifact_of(wildcards.device, wildcards.model, source)
+
+
 def variant_artifact(wildcards):
     return artifact_of(wildcards.device, wildcards.model, wildcards.variant)
 

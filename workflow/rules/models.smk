@@ -25,6 +25,7 @@ rule build_variant:
     input:
         model=paths.BASELINE,
         train=paths.TOKENS.format(model="{model}", split="train"),
+        recipe=recipe_artifact,
         lib=lib("build_variant"),
     output:
         directory(paths.VARIANT_ARTIFACT),

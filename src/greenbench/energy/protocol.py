@@ -34,6 +34,7 @@ log = get_logger(__name__)
 F64, I64, STR, BOOL = pa.float64(), pa.int64(), pa.string(), pa.bool_()
 MEASUREMENT_SCHEMA = pa.schema([
     ("trial", I64), ("cell_order", I64), ("model", STR), ("variant", STR), ("device", STR),
+    ("recipe", STR), ("runtime", STR),  # the variant name split: <recipe>@<runtime> (eager when no @)
     ("batch_size", I64), ("padding", STR), ("mode", STR), ("sampler", BOOL),
     ("status", STR), ("reason", STR), ("valid", BOOL), ("flags", STR),
     ("inferences", I64), ("iterations", I64), ("window_s", F64), ("warmup_iterations", I64),
@@ -396,6 +397,8 @@ def run_trial(
                 prepared[name] = variants.get(name).prepare(models.load_classifier(str(model_dir)), device,
                                                             artifacts.get(name), variant_params.get(name) or {})
                 sizes[name] = prepared_footprint(prepared[name])["size_bytes"]
+            except variants.NotApplicable as exc:  # decided when the runtime artifact was built
+                reason = str(exc)
             except Exception as exc:
                 reason = f"could not prepare: {type(exc).__name__}: {exc}"
         if reason:
@@ -436,6 +439,7 @@ def run_trial(
     if rows:
         _progress(rows[-1], len(cells), started)
     df = pd.DataFrame(rows)
+    df["recipe"], df["runtime"] = zip(*(variants.split_name(v) for v in df["variant"])) if len(df) else ([], [])
     for name in MEASUREMENT_SCHEMA.names:
         if name not in df.columns:
             df[name] = None

@@ -28,6 +28,9 @@ class Prepared:
     # syncs): graph cells of such a variant are refused as not applicable instead of failing mid-capture
     graph_safe: bool = True
     caveat: str = ""  # what a reader of its energy numbers must know (e.g. which kernel really runs)
+    # what the variant keeps resident when it is not a torch module (an ONNX graph): size_bytes,
+    # parameters, linear_weight_bytes; None = counted from the torch modules (``footprint``)
+    resident: dict[str, int] | None = None
 
     def forward(self, input_ids, attention_mask):
         with self.context():
@@ -41,6 +44,25 @@ PrepareFn = Callable[[Any, str, "Path | None", Mapping[str, Any]], Prepared]
 
 def _no_requirement(device: str) -> str | None:
     return None
+
+
+class NotApplicable(Exception):
+    """Raised by ``prepare`` when a combination turns out not to run here (an export that failed at
+    build time): callers record a not-applicable row with this reason instead of failing."""
+
+
+RUNTIME_SEP = "@"  # a study cell's name: ``<recipe>`` (eager) or ``<recipe>@<runtime>``
+EAGER = "eager"
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``"int8_dynamic@onnxruntime"`` -> ``("int8_dynamic", "onnxruntime")``; a plain name is eager."""
+    recipe, sep, runtime = name.partition(RUNTIME_SEP)
+    return recipe, (runtime if sep else EAGER)
+
+
+def cell_name(recipe: str, runtime: str) -> str:
+    return recipe if runtime == EAGER else f"{recipe}{RUNTIME_SEP}{runtime}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +80,12 @@ class Variant:
     build: Callable[..., Any] | None = None
     config_blocks: tuple[str, ...] = ()  # blocks under `variants` the recipe reads (checked before any job)
     finetune_keys: tuple[str, ...] = ()  # keys of the top-level `finetune` block its build reads
+    recipe: str = ""        # the recipe a runtime runs (composed names); "" = this variant's own name
+    runtime: str = EAGER    # execution runtime (greenbench.runtimes); eager = PyTorch as written
+
+    @property
+    def recipe_name(self) -> str:
+        return self.recipe or self.name
 
     def applicability(self, device: str) -> str | None:
         """``None`` when this variant runs on ``device``, else the reason it does not."""
@@ -80,6 +108,7 @@ def register(variant: Variant) -> Variant:
 
 
 def get(name: str) -> Variant:
+    """A registered recipe (``greenbench.variants.get`` also composes ``<recipe>@<runtime>``)."""
     try:
         return REGISTRY[name]
     except KeyError:
@@ -112,6 +141,7 @@ def params_for(variants_config: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The parameters a recipe sees: its own block (``variants.<name>``) plus the shared blocks its
     recipe declares (``Variant.config_blocks``), and nothing else, so a change to a shared block
     reruns only the variants that read it."""
+    name = split_name(name)[0]  # a runtime runs the recipe with the recipe's parameters
     declared = REGISTRY[name].config_blocks if name in REGISTRY else SHARED_BLOCKS
     params = {key: dict(variants_config[key]) for key in SHARED_BLOCKS if key in variants_config and key in declared}
     for key, value in (variants_config.get(name) or {}).items():

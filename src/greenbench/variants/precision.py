@@ -49,7 +49,8 @@ register(Variant("tf32", "precision", ("cuda",), "FP32 weights, TF32 tensor-core
                  requirements=cuda_available))
 register(Variant("fp16", "precision", ("cuda",), "native FP16 weights and activations", _native("float16"),
                  requirements=cuda_available))
-register(Variant("bf16", "precision", ("cuda",), "native BF16 weights and activations", _native("bfloat16"),
+# bf16 runs on CPUs too: fast where the CPU has bf16 matrix units (AMX, AVX512-BF16), slow elsewhere
+register(Variant("bf16", "precision", ("cpu", "cuda"), "native BF16 weights and activations", _native("bfloat16"),
                  requirements=cuda_available))
 register(Variant("autocast_fp16", "precision", ("cuda",), "FP32 weights, FP16 autocast", _autocast_fp16,
                  requirements=cuda_available))

@@ -53,6 +53,10 @@ def _torchao_required(device: str, min_capability: tuple[int, int] | None = None
     reason = cuda_available(device)
     if reason:
         return reason
+    return _torchao_installed(device, min_capability)
+
+
+def _torchao_installed(device: str, min_capability: tuple[int, int] | None = None) -> str | None:
     if importlib.util.find_spec("torchao") is None:
         return "torchao is not installed (pip install greenbench[gpu])"
     from importlib.metadata import PackageNotFoundError, version
@@ -92,6 +96,23 @@ def _torchao(config_name: str, caveat: str = "", **kwargs):
     return prepare
 
 
+def _int8_dynamic_ao(model, device, artifact=None, params=None) -> Prepared:
+    """torchao's int8 dynamic activation + int8 per-channel weight path on CPU (fp32 activations
+    quantized per token at run time): the successor of torch.ao's ``quantize_dynamic``."""
+    import torch
+    import torchao.quantization as tq
+
+    model = model.float().to(device).eval()
+    tq.quantize_(model, tq.Int8DynamicActivationInt8WeightConfig(),
+                 filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and not _keep_high_precision(fqn))
+    return Prepared(model, device, info={"torchao_config": "Int8DynamicActivationInt8WeightConfig"},
+                    caveat=INT8_AO_CAVEAT)
+
+
+# In eager mode torchao's int8 dynamic path quantizes activations and calls torch._int_mm op by op;
+# under torch.compile (runtime torch_compile) inductor fuses them into oneDNN int8 kernels.
+INT8_AO_CAVEAT = ("eager mode: torchao quantizes activations op by op (slow on CPU); its int8 kernels are fused "
+                  "under torch.compile (runtime torch_compile)")
 # torchao 0.18's Int8WeightOnlyConfig has no int8 matmul in eager mode: every forward dequantizes the
 # weight to bf16 and runs a bf16 matmul, so eager cells measure the dequantization too.
 INT8_WO_CAVEAT = ("eager mode: torchao dequantizes the int8 weight to bf16 on every forward (no int8 kernel "
@@ -103,6 +124,9 @@ INT4_CAVEAT = ("tinygemm int4 kernel (tile_packed_to_4d): in_features padded to 
 
 register(Variant("int8_dynamic", "quantization", ("cpu",),
                  "int8 dynamic per-channel quantization of encoder Linear layers (torch.ao, CPU)", _int8_dynamic))
+register(Variant("int8_dynamic_ao", "quantization", ("cpu",),
+                 "int8 dynamic activations + int8 per-channel weights of encoder Linear layers (torchao, CPU)",
+                 _int8_dynamic_ao, requirements=_torchao_installed))
 register(Variant("int8_weight_only", "quantization", ("cuda",), "int8 weight-only (torchao), bf16 activations",
                  _torchao("Int8WeightOnlyConfig", caveat=INT8_WO_CAVEAT), requirements=_torchao_required))
 register(Variant("int4_weight_only", "quantization", ("cuda",),
