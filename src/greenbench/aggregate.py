@@ -11,19 +11,24 @@ import pandas as pd
 import pyarrow as pa
 
 from greenbench import io, stats
+from greenbench.names import split_name
 from greenbench.log import get_logger
 
 log = get_logger(__name__)
 
-CELL = ["device", "model", "variant", "batch_size", "padding", "mode"]
+# a cell's variant is <recipe> (PyTorch eager) or <recipe>@<runtime>; recipe and runtime are that name split
+CELL = ["device", "model", "variant", "recipe", "runtime", "batch_size", "padding", "mode"]
+VARIANT_KEYS = ("variant", "recipe", "runtime")
 METRICS = ["latency_p50_ms", "latency_p95_ms", "throughput_per_s", "j_per_inf_gross", "j_per_inf_net"]
 BASELINE_VARIANT = "fp32"
 
 F64, I64, STR = pa.float64(), pa.int64(), pa.string()
-CELL_FIELDS = [("device", STR), ("model", STR), ("variant", STR), ("batch_size", I64), ("padding", STR), ("mode", STR)]
+CELL_FIELDS = [("device", STR), ("model", STR), ("variant", STR), ("recipe", STR), ("runtime", STR), ("batch_size", I64),
+               ("padding", STR), ("mode", STR)]
 ENERGY_STATS_SCHEMA = pa.schema(CELL_FIELDS + [("metric", STR), ("n_trials", I64), ("mean", F64), ("sd", F64),
                                                ("ci_low", F64), ("ci_high", F64), ("cv", F64), ("energy_label", STR)])
-ACCURACY_SCHEMA = pa.schema([("device", STR), ("model", STR), ("variant", STR), ("status", STR), ("examples", I64),
+ACCURACY_SCHEMA = pa.schema([("device", STR), ("model", STR), ("variant", STR), ("recipe", STR), ("runtime", STR),
+                             ("status", STR), ("reason", STR), ("examples", I64),
                              ("accuracy", F64), ("ci_low", F64), ("ci_high", F64), ("delta_vs_fp32", F64),
                              # footprint and compute per sentence (greenbench.flops; theoretical energy is a model)
                              ("parameters", F64), ("size_bytes", F64), ("macs_dense", F64), ("macs_effective", F64),
@@ -42,9 +47,17 @@ LENGTH_SCHEMA = pa.schema(CELL_FIELDS + [("length_bin", STR), ("bin_lo", I64), (
                                          ("energy_label", STR)])
 
 
+def with_runtime(df: pd.DataFrame) -> pd.DataFrame:
+    """``recipe`` and ``runtime`` columns from ``variant`` (tables written before the runtime axis lack them)."""
+    if "recipe" in df.columns and "runtime" in df.columns:
+        return df
+    split = [split_name(str(v)) for v in df["variant"]]
+    return df.assign(recipe=[r for r, _ in split], runtime=[t for _, t in split])
+
+
 def usable(measurements: pd.DataFrame) -> pd.DataFrame:
     """Valid, measured cells with the sampler on (the overhead check's 'off' cells are separate)."""
-    m = measurements
+    m = with_runtime(measurements)
     return m[(m.status == "ok") & m.valid.astype(bool) & m.sampler.astype(bool)]
 
 
@@ -75,7 +88,7 @@ def accuracy_stats(prediction_files: list[str | Path], n_boot: int, level: float
         meta = io.read_metadata(path)
         preds = io.read_parquet(path)
         row = {"device": meta["device"], "model": meta["model"], "variant": meta["variant"], "status": meta["status"],
-               "examples": len(preds)}
+               "reason": meta.get("reason") or "", "examples": len(preds)}
         if len(preds):
             ci = stats.bootstrap_ci((preds.prediction == preds.label).to_numpy(float), n_boot=n_boot, level=level, seed=seed)
             row.update(accuracy=ci.estimate, ci_low=ci.low, ci_high=ci.high)
@@ -83,7 +96,8 @@ def accuracy_stats(prediction_files: list[str | Path], n_boot: int, level: float
         row.update({key: compute.get(key) for key in COMPUTE_KEYS})
         row.update(parameters=meta.get("parameters"), size_bytes=meta.get("size_bytes"))
         rows.append(row)
-    df = pd.DataFrame(rows, columns=ACCURACY_SCHEMA.names)
+    df = pd.DataFrame(rows, columns=[c for c in ACCURACY_SCHEMA.names if c not in ("recipe", "runtime")])
+    df = with_runtime(df)[ACCURACY_SCHEMA.names]
     numeric = ["parameters", "size_bytes", *COMPUTE_KEYS]
     df[numeric] = df[numeric].astype(float)
     base = df[df.variant == BASELINE_VARIANT].set_index(["device", "model"])["accuracy"]
@@ -100,7 +114,7 @@ def paired_ratios(measurements: pd.DataFrame, n_boot: int, level: float, seed: i
             continue
         base = m
         for col, val in zip(CELL, key):
-            if col != "variant":
+            if col not in VARIANT_KEYS:
                 base = base[base[col] == val]
         base = base[base.variant == BASELINE_VARIANT]
         merged = g.merge(base, on="trial", suffixes=("", "_base"))
@@ -171,7 +185,8 @@ def energy_by_length(measurements: pd.DataFrame, n_boot: int, level: float, seed
 
 def overhead(measurements: pd.DataFrame, n_boot: int, level: float, seed: int) -> pd.DataFrame:
     """Harness overhead: the same cell with the power sampler on vs off, paired by trial."""
-    m = measurements[(measurements.status == "ok") & measurements.valid.astype(bool)]
+    m = with_runtime(measurements)
+    m = m[(m.status == "ok") & m.valid.astype(bool)]
     off = m[~m.sampler.astype(bool)]
     rows = []
     for key, g in off.groupby(CELL, sort=True):

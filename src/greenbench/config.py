@@ -124,7 +124,7 @@ def _runtime_errors(study: Mapping[str, Any]) -> list[str]:
 def study_cells(study: Mapping[str, Any]) -> list[str]:
     """``study.variants`` then, per runtime of ``study.runtimes``, ``<recipe>@<runtime>`` for the
     recipes it names (``all``: the eager variants), without repeats: every cell the study runs."""
-    from greenbench.variants import cell_name, split_name
+    from greenbench.names import cell_name, split_name
 
     eager = list(study.get("variants", []))
     cells = list(eager)
@@ -140,7 +140,7 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
     """Cross-key checks the schema cannot express."""
     from greenbench.runtimes import RUNTIMES
     from greenbench.variants import REGISTRY
-    from greenbench.variants.base import EAGER, split_name
+    from greenbench.names import EAGER, split_name
 
     out = []
     models = config.get("models", {})

@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from greenbench import data, io, models, provenance, variants
+from greenbench.names import split_name
 from greenbench.inference import predict  # noqa: F401  (re-exported: evaluate.predict)
 from greenbench.log import get_logger
 
@@ -157,7 +158,7 @@ def summarize(prediction_files: list[str | Path], out: str | Path) -> pd.DataFra
         meta = io.read_metadata(path)
         rows.append({
             "model": meta["model"], "variant": meta["variant"], "device": meta["device"],
-            **dict(zip(("recipe", "runtime"), variants.split_name(meta["variant"]))),
+            **dict(zip(("recipe", "runtime"), split_name(meta["variant"]))),
             "status": meta["status"], "reason": meta.get("reason") or "",
             "examples": int(meta.get("examples") or 0),
             "accuracy": _float_or_nan(meta.get("accuracy")),

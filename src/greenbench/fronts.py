@@ -19,7 +19,7 @@ OBJECTIVES = {  # name -> [(column, sense)]
 }
 F64, I64, STR, BOOL = pa.float64(), pa.int64(), pa.string(), pa.bool_()
 POINTS_SCHEMA = pa.schema([("device", STR), ("model", STR), ("batch_size", I64), ("padding", STR), ("mode", STR),
-                           ("objectives", STR), ("variant", STR), ("accuracy", F64), ("j_per_inf_gross", F64),
+                           ("objectives", STR), ("variant", STR), ("recipe", STR), ("runtime", STR), ("accuracy", F64), ("j_per_inf_gross", F64),
                            ("latency_p50_ms", F64), ("on_front", BOOL), ("on_uncertain_front", BOOL),
                            ("energy_label", STR)])
 HV_SCHEMA = pa.schema([("device", STR), ("model", STR), ("batch_size", I64), ("padding", STR), ("mode", STR),
@@ -69,7 +69,10 @@ def compute_fronts(accuracy: pd.DataFrame, energy: pd.DataFrame) -> tuple[pd.Dat
             hv_rows.append(dict(zip(SETTING, setting), objectives=name, points=len(g), front_size=int(plain.sum()),
                                 hypervolume=pareto.hypervolume(mean, senses, ref),
                                 reference=", ".join(f"{c}={r:.6g}" for c, r in zip(cols, ref))))
-    return (pd.DataFrame(point_rows, columns=POINTS_SCHEMA.names), pd.DataFrame(hv_rows, columns=HV_SCHEMA.names))
+    from greenbench.aggregate import with_runtime
+
+    points = pd.DataFrame(point_rows, columns=[c for c in POINTS_SCHEMA.names if c not in ("recipe", "runtime")])
+    return with_runtime(points)[POINTS_SCHEMA.names], pd.DataFrame(hv_rows, columns=HV_SCHEMA.names)
 
 
 def write_fronts(accuracy_path: str | Path, energy_path: str | Path, points_out: str | Path, hv_out: str | Path):

@@ -26,7 +26,8 @@ def canonical(value: Any) -> Any:
 def variant_params(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     """A recipe's parameters: its own block plus the shared blocks it declares; a cell run by a
     runtime adds that runtime's options (``runtimes.<runtime>``) under ``runtime``."""
-    from greenbench.variants import params_for, split_name
+    from greenbench.names import split_name
+    from greenbench.variants import params_for
 
     params = params_for(config["variants"], name)
     runtime = split_name(name)[1]

@@ -51,18 +51,8 @@ class NotApplicable(Exception):
     build time): callers record a not-applicable row with this reason instead of failing."""
 
 
-RUNTIME_SEP = "@"  # a study cell's name: ``<recipe>`` (eager) or ``<recipe>@<runtime>``
-EAGER = "eager"
-
-
-def split_name(name: str) -> tuple[str, str]:
-    """``"int8_dynamic@onnxruntime"`` -> ``("int8_dynamic", "onnxruntime")``; a plain name is eager."""
-    recipe, sep, runtime = name.partition(RUNTIME_SEP)
-    return recipe, (runtime if sep else EAGER)
-
-
-def cell_name(recipe: str, runtime: str) -> str:
-    return recipe if runtime == EAGER else f"{recipe}{RUNTIME_SEP}{runtime}"
+# a study cell's name: ``<recipe>`` (eager) or ``<recipe>@<runtime>`` (greenbench.names)
+from greenbench.names import EAGER, RUNTIME_SEP, cell_name, split_name  # noqa: E402,F401
 
 
 @dataclass(frozen=True)

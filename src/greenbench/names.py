@@ -1,0 +1,17 @@
+"""Study cell names: ``<recipe>`` (PyTorch eager) or ``<recipe>@<runtime>``. Pure, importable by
+the statistics without pulling in the variant and runtime registries."""
+
+from __future__ import annotations
+
+RUNTIME_SEP = "@"
+EAGER = "eager"
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``"int8_dynamic@onnxruntime"`` -> ``("int8_dynamic", "onnxruntime")``; a plain name is eager."""
+    recipe, sep, runtime = name.partition(RUNTIME_SEP)
+    return recipe, (runtime if sep else EAGER)
+
+
+def cell_name(recipe: str, runtime: str) -> str:
+    return recipe if runtime == EAGER else f"{recipe}{RUNTIME_SEP}{runtime}"
