@@ -31,6 +31,11 @@ def test_cli_stages_without_snakemake(tmp_path, tiny_model_dir, monkeypatch):
     assert cli.main(["measure-energy", "--config", "my.yaml", "--model", "tiny", "--trial", "1"]) == 0
     trial = io.read_parquet(paths.ENERGY_TRIAL.format(device="cpu", model="tiny", trial=1))
     assert set(trial[trial.status == "ok"].variant) == {"fp32", "int8_dynamic"} and (trial.trial == 1).all()
+    # several trials: one process each, like the workflow's trial jobs
+    assert cli.main(["measure-energy", "--config", "my.yaml", "--model", "tiny", "--trial", "2", "--trial", "3",
+                     "--variant", "fp32"]) == 0
+    for n in (2, 3):
+        assert (io.read_parquet(paths.ENERGY_TRIAL.format(device="cpu", model="tiny", trial=n)).trial == n).all()
     # the settings the CLI handed the stage are the rule's: the same wiring function
     settings = wiring.measure_energy(cfg, "tiny")
     assert "trials" not in settings["energy"] and set(settings["variants"]) == {"fp32", "int8_dynamic"}

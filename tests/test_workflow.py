@@ -124,6 +124,27 @@ def test_smoke_figures_tables_claims_and_report(smoke):
     assert (project / "results" / "report.html").stat().st_size > 10_000
 
 
+@pytest.mark.workflow
+def test_smoke_runs_an_onnxruntime_and_a_torch_compile_cell_end_to_end(smoke):
+    from greenbench import io
+
+    project, _ = smoke
+    summary = io.read_parquet(project / "results" / "eval" / "summary.parquet").set_index("variant")
+    for cell, runtime in (("int8_dynamic@onnxruntime", "onnxruntime"), ("fp32@torch_compile", "torch_compile")):
+        row = summary.loc[cell]
+        assert row.status == "ok" and row.runtime == runtime and row.runtime_build_s > 0, row.to_dict()
+    # torch.compile of fp32 gives fp32's answers; ONNX Runtime int8 stays near them
+    assert abs(summary.loc["fp32@torch_compile", "accuracy"] - summary.loc["fp32", "accuracy"]) <= 0.001
+    m = io.read_parquet(project / "results" / "energy" / "measurements.parquet")
+    ok = m[(m.status == "ok") & m.sampler]
+    assert {"onnxruntime", "torch_compile", "eager"} <= set(ok.runtime)
+    ratios = io.read_parquet(project / "results" / "stats" / "ratios.parquet")
+    assert {"int8_dynamic@onnxruntime", "fp32@torch_compile"} <= set(ratios.variant)
+    points = io.read_parquet(project / "results" / "pareto" / "points.parquet")
+    assert "onnxruntime" in set(points.runtime)
+    assert "runtime-lever" in (project / "results" / "paper" / "claims.md").read_text()
+
+
 DOWNSTREAM_OF_ENERGY = {"collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1,
                         "paper": 1, "all": 1}
 DOWNSTREAM_OF_EVAL = {"eval_summary": 1, "measure_energy": 2, **DOWNSTREAM_OF_ENERGY}
@@ -139,7 +160,7 @@ RERUN_MATRIX = [
     ({"variants": {"spiking": {"time_steps": 2}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
     ({"variants": {"adaptive": {"tolerance": 0.01}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
     ({"evaluate": {"batch_size": 32}},  # accuracy only: no energy trial reads it
-     {"evaluate": 20, "eval_summary": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1,
+     {"evaluate": 23, "eval_summary": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1,
       "paper": 1, "all": 1}),
     ({"study": {"variants": None}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),  # + topk8_ft
     ({"carbon": {"forecast": {"tcn": {"epochs": 1}}}},
@@ -147,6 +168,9 @@ RERUN_MATRIX = [
     ({"carbon": {"schedule": {"start": "2022-02-02"}}},  # the router's window: no forecaster retrains
      {"forecast_hourly": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
     ({"carbon": {"schedule": {"pue": 1.5}}}, {"simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
+    # a runtime's options: its cell's build, evaluation and the trials that measure it; no other cell
+    ({"runtimes": {"onnxruntime": {"fuse": False}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
+    ({"runtimes": {"torch_compile_cudagraphs": {"freezing": False}}}, {}),  # no such cell in the smoke study
     ({"stats": {"bootstrap": 200}},
      {"aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
 ]

@@ -124,9 +124,30 @@ def cmd_build_variant(args) -> int:
 
 
 def cmd_measure_energy(args) -> int:
-    """One trial (or several) on this host; on a GPU host: --device cuda."""
+    """One trial (or several) on this host; on a GPU host: --device cuda.
+
+    Several trials run one process each, as the workflow's trial jobs do: a trial's compiled
+    kernels, ONNX Runtime sessions and allocator state never carry into the next one."""
+    trials = list(args.trial or range(_config(args)["energy"]["trials"]))
+    if len(trials) == 1:
+        return _measure_trial(args, trials[0])
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    for trial in trials:
+        process = context.Process(target=_measure_trial, args=(args, trial))
+        process.start()
+        process.join()
+        if process.exitcode != 0:
+            log.error("trial %d ended with exit code %s; later trials not run", trial, process.exitcode)
+            return 1
+    return 0
+
+
+def _measure_trial(args, trial: int) -> int:
     from greenbench import stages, wiring
 
+    configure()  # a spawned trial process starts with no logging set up
     cfg = _config(args)
     names = args.variant or cfg["study"]["variants"]
     artifacts = [path for name in names if (path := _artifact(args, name)) is not None]
@@ -134,12 +155,11 @@ def cmd_measure_energy(args) -> int:
     for key in ("batch_sizes", "paddings", "modes"):
         if getattr(args, key):
             settings["energy"][key] = getattr(args, key)
-    for trial in args.trial or range(cfg["energy"]["trials"]):
-        out = (args.out.format(device=args.device, model=args.model, trial=trial) if args.out else
-               paths.ENERGY_TRIAL.format(device=args.device, model=args.model, trial=trial))
-        _stage("measure_energy").run(stages.job(_inputs(args.model) | {"artifacts": artifacts}, stages.Output([out]), settings,
-                                         cfg["compute"]["threads"], model=args.model, device=args.device,
-                                         trial=str(trial)))
+    out = (args.out.format(device=args.device, model=args.model, trial=trial) if args.out else
+           paths.ENERGY_TRIAL.format(device=args.device, model=args.model, trial=trial))
+    _stage("measure_energy").run(stages.job(_inputs(args.model) | {"artifacts": artifacts}, stages.Output([out]), settings,
+                                     cfg["compute"]["threads"], model=args.model, device=args.device,
+                                     trial=str(trial)))
     return 0
 
 

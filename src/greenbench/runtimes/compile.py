@@ -2,7 +2,9 @@
 
 ``torch_compile`` compiles with dynamic shapes (one graph serves every batch size and length) and,
 on CPU, inductor's weight freezing (constants folded, weights pre-packed for oneDNN: that is where
-the CPU speed comes from). ``torch_compile_cudagraphs`` is ``mode="reduce-overhead"`` on CUDA:
+the CPU speed comes from); ``mode`` (``runtimes.torch_compile.mode``) picks inductor's mode:
+``max-autotune-no-cudagraphs`` benchmarks GEMM templates per shape (on CPUs with AMX, its bf16/int8
+micro-kernels) at the cost of a longer compile. ``torch_compile_cudagraphs`` is ``mode="reduce-overhead"`` on CUDA:
 inductor's kernels replayed from CUDA graphs.
 
 Build compiles on real train batches of several shapes with inductor's on-disk cache pointed into
@@ -67,6 +69,9 @@ def _compile(prepared: Prepared, device: str, options: Mapping[str, Any], mode: 
     import torch
     import torch._inductor.config as inductor
 
+    mode = mode or options.get("mode") or None  # the runtime's own mode (cudagraphs) wins over the option
+    if mode == "default":
+        mode = None
     freezing = bool(options.get("freezing", True)) and device == "cpu"
     inductor.freezing = freezing  # read when a graph is compiled (its first call), process-wide
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
@@ -92,7 +97,7 @@ def _make(mode: str | None):
             with torch.inference_mode():
                 for ids, mask in samples:
                     compiled.forward(ids, mask)
-            report = {"compile_s": round(time.perf_counter() - started, 3), "mode": mode or "default",
+            report = {"compile_s": round(time.perf_counter() - started, 3), "mode": compiled.info["compile_mode"],
                       "freezing": compiled.info["freezing"], "shapes": [list(ids.shape) for ids, _ in samples]}
             report.update(agreement(prepared, compiled, samples))
             torch._dynamo.reset()
