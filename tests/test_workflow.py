@@ -142,7 +142,7 @@ def test_smoke_runs_an_onnxruntime_and_a_torch_compile_cell_end_to_end(smoke):
     assert {"int8_dynamic@onnxruntime", "fp32@torch_compile"} <= set(ratios.variant)
     points = io.read_parquet(project / "results" / "pareto" / "points.parquet")
     assert "onnxruntime" in set(points.runtime)
-    assert "runtime-lever" in (project / "results" / "paper" / "claims.md").read_text()
+    assert "runtime lever fp32@torch_compile/fp32" in (project / "results" / "paper" / "claims.md").read_text()
 
 
 DOWNSTREAM_OF_ENERGY = {"collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1,
