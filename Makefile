@@ -48,7 +48,8 @@ gpu-kit: install
 	rm -rf $(KIT).wheels
 
 # On the GPU node (no venv, no Snakemake, no network): the node's python3 with the kit's wheels.
-# PIECE=0 is the quick check (< 8 min); PIECE=1..9 the rest of the paper grid; FULL=1 runs 1..9 in turn.
+# PIECE=0 is the quick check (< 8 min); PIECE=1..9 the rest of the paper grid; FULL=1 runs 1..9 in turn;
+# PIECE=10 the runtime axis (torch.compile, CUDA graphs via inductor, ONNX Runtime).
 gpu-check:
 	@test -f $(KIT)/kit.json || { echo "no $(KIT)/kit.json: run 'make gpu-kit' where the study ran and copy $(KIT)/ here"; exit 2; }
 	@if ls $(KIT)/wheels/*.whl >/dev/null 2>&1; then python3 -m pip install --quiet --no-index --no-deps --no-compile \

@@ -48,14 +48,30 @@ def test_kit_over_the_allocation_limit_is_refused(tiny_model_dir, kit, tmp_path)
 
 def test_pieces_cover_the_paper_grid_with_fp32_beside_every_group():
     pieces = gpucheck.plan_pieces()
-    assert pieces[0].settings == "quick" and len(pieces) == 1 + 9
-    grid = {(c.variant, c.batch_size, c.padding, c.mode) for p in pieces[1:] for c in p.cells if c.sampler}
+    assert pieces[0].settings == "quick" and len(pieces) == 1 + 9 + 1
+    grid = {(c.variant, c.batch_size, c.padding, c.mode) for p in pieces[1:10] for c in p.cells if c.sampler}
     assert len(grid) == 8 * 3 * 3
     for piece in pieces:
         assert sum(not c.sampler for c in piece.cells) == 1  # one overhead cell each
         groups = {(c.batch_size, c.padding, c.mode) for c in piece.cells if c.sampler and c.variant != "adaptive"}
         for group in groups:
             assert ("fp32", *group) in {(c.variant, c.batch_size, c.padding, c.mode) for c in piece.cells}
+
+
+def test_runtime_piece_builds_evaluates_and_measures_runtime_cells_in_fresh_processes(kit, tmp_path, monkeypatch):
+    path, _ = kit
+    monkeypatch.chdir(cli.Path(__file__).resolve().parents[1])
+    piece = gpucheck.plan_pieces()[10]
+    assert piece.isolated and piece.accuracy and set(gpucheck.RUNTIME_CELLS) <= set(piece.variants)
+    out = tmp_path / "check"
+    assert cli.main(["gpu-check", "--device", "cpu", "--tiny", "--trials", "1", "--piece", "10", "--kit", str(path),
+                     "--out", str(out)]) == 0
+    out = out / "piece-10"
+    summary = io.read_parquet(out / "eval" / "summary.parquet").set_index("variant")
+    assert summary.loc["fp32@torch_compile", "status"] == "ok" and summary.loc["fp32@onnxruntime", "status"] == "ok"
+    assert "cuda" in summary.loc["fp16@torch_compile_cudagraphs", "reason"]  # CUDA-only runtime, on a CPU
+    m = io.read_parquet(out / "energy" / "measurements.parquet")
+    assert {"fp32@torch_compile", "fp32@onnxruntime"} <= set(m[m.status == "ok"].variant)
 
 
 def test_quick_piece_fits_eight_minutes_on_a_gpu():

@@ -315,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kit", default="gpu-kit")
     p.add_argument("--out", help="default: benchmarks/results/<gpu>-<date> (piece N: .../piece-N)")
     p.add_argument("--device", default="cuda", choices=["cpu", "cuda"], help="cpu: the rehearsal")
-    p.add_argument("--piece", type=int, default=0, help="0: the quick check; 1..9: the rest of the paper grid")
+    p.add_argument("--piece", type=int, default=0, help="0: the quick check; 1..9: the rest of the paper grid; 10: runtimes")
     p.add_argument("--list-pieces", action="store_true")
     p.add_argument("--trials", type=int, help="default: energy.trials")
     p.add_argument("--tiny", action="store_true", help="tiny sizes (the CI rehearsal)")

@@ -35,6 +35,9 @@ from greenbench.log import get_logger
 log = get_logger(__name__)
 
 KIT_VARIANTS = ("fp32", "tf32", "fp16", "bf16", "autocast_fp16", "int8_weight_only", "int4_weight_only", "adaptive")
+# the runtime axis on the GPU (its own piece: compiling takes minutes, and each trial runs in its own process)
+RUNTIME_CELLS = ("fp32@torch_compile", "fp16@torch_compile", "fp32@torch_compile_cudagraphs",
+                 "fp16@torch_compile_cudagraphs", "fp32@onnxruntime", "fp16@onnxruntime")
 KIT_MAX_MB = 60.0  # what one copy into an allocation may carry (the lent machines take 64 MiB, the tree included)
 BASELINE = "fp32"
 
@@ -121,6 +124,9 @@ class Piece:
     description: str
     cells: tuple[Cell, ...]
     settings: str  # "quick": short windows sized to fit 8 minutes; "config": the config's protocol
+    variants: tuple[str, ...] = KIT_VARIANTS
+    accuracy: bool = False   # evaluate (and build) every variant of the piece on dev first
+    isolated: bool = False   # each trial in a fresh process (compiled kernels and sessions never carry over)
 
 
 def _overhead(cell: Cell) -> Cell:
@@ -134,16 +140,23 @@ def plan_pieces(variant_names=KIT_VARIANTS) -> list[Piece]:
     """Piece 0, the quick check: every variant at batch 64 (fixed padding), fp32/fp16/bf16 eager and
     CUDA-graph at batch 1, one dynamic-padding cell, the adaptive router's refused graph cell, the
     overhead cell. Pieces 1..9: the paper grid (batch 1/8/64 x fixed-eager, dynamic-eager,
-    fixed-graph) one group at a time, every variant with fp32 beside it for pairing."""
+    fixed-graph) one group at a time, every variant with fp32 beside it for pairing. Piece 10: the
+    runtime axis (torch.compile, inductor CUDA graphs, ONNX Runtime) beside fp32/fp16 eager, built and
+    evaluated first, each trial in its own process."""
     names = list(variant_names)
     quick = [Cell(v, 64, "fixed", "eager") for v in names]
     quick += [Cell(v, 1, "fixed", mode) for v in names if v in ("fp32", "fp16", "bf16") for mode in ("eager", "cuda_graph")]
     quick += [Cell(v, 1, "fixed", "cuda_graph") for v in names if v == "adaptive"]
     quick += [Cell(BASELINE, 64, "dynamic", "eager"), _overhead(Cell(BASELINE, 64, "fixed", "eager"))]
-    pieces = [Piece(0, "quick check (short windows)", tuple(quick), "quick")]
+    pieces = [Piece(0, "quick check (short windows)", tuple(quick), "quick", accuracy=True)]
     for i, (b, p, m) in enumerate(GROUPS, start=1):
         cells = [Cell(v, b, p, m) for v in names]
         pieces.append(Piece(i, f"batch {b}, {p} padding, {m}", tuple(cells + [_overhead(cells[0])]), "config"))
+    runtime_names = (BASELINE, "fp16", *RUNTIME_CELLS)
+    cells = [Cell(v, b, "fixed", "eager") for b in (8, 64) for v in runtime_names]
+    pieces.append(Piece(len(pieces), "runtimes: torch.compile (+ CUDA graphs) and ONNX Runtime beside eager, batch 8 "
+                        "and 64, fixed padding; builds and accuracy first", tuple(cells + [_overhead(cells[0])]),
+                        "quick", variants=runtime_names, accuracy=True, isolated=True))
     return pieces
 
 
@@ -197,10 +210,11 @@ def run_check(kit: str | Path, out: str | Path, cfg: Mapping[str, Any], *, devic
                "device": device, "tiny": tiny, "config": validated, "host": platform.node()}
     failures: list[str] = []
     context["failures"] = failures
-    if piece == 0:
-        artifacts = _accuracy(baseline, tokens, out, work, cfg, device, model_name, tiny, failures)
+    names = plan.variants
+    if plan.accuracy:
+        artifacts = _accuracy(baseline, tokens, out, work, cfg, device, model_name, tiny, failures, names)
     else:
-        artifacts = _build_artifacts(baseline, tokens, work, cfg, device, tiny, failures)
+        artifacts = _build_artifacts(baseline, tokens, work, cfg, device, tiny, failures, names)
     energy = energy_settings(cfg["energy"], plan, tiny)
     cells = plan.cells
     if tiny:  # the rehearsal's few inputs cannot fill a fixed batch of 64
@@ -215,17 +229,20 @@ def run_check(kit: str | Path, out: str | Path, cfg: Mapping[str, Any], *, devic
     skipped = []
     from greenbench.energy.protocol import combine_trials, run_trial
 
-    params = {v: _variant_params(cfg, v, tiny) for v in KIT_VARIANTS}
+    params = {v: _variant_params(cfg, v, tiny) for v in names}
     for trial in range(n_trials):
         if time.perf_counter() - started + per_trial > budget_s:
             skipped.append(trial)
             continue
         path = out / "energy" / device / model_name / f"trial-{trial}.parquet"
+        kwargs = dict(model_name=model_name, device=device, variant_names=list(names), artifacts=artifacts,
+                      variant_params=params, trial=trial, seed=seed, cfg=energy, max_length=int(manifest["max_length"]),
+                      threads=threads, cells=list(cells))
         try:
-            run_trial(baseline, tokens["dev"], path, model_name=model_name, device=device,
-                      variant_names=list(KIT_VARIANTS), artifacts=artifacts, variant_params=params, trial=trial,
-                      seed=seed, cfg=energy, max_length=int(manifest["max_length"]), threads=threads,
-                      cells=list(cells))
+            if plan.isolated:
+                _isolated(run_trial, baseline, tokens["dev"], path, **kwargs)
+            else:
+                run_trial(baseline, tokens["dev"], path, **kwargs)
         except Exception as exc:
             log.exception("trial %d failed", trial)
             failures.append(f"trial {trial}: {type(exc).__name__}: {exc}")
@@ -242,6 +259,17 @@ def run_check(kit: str | Path, out: str | Path, cfg: Mapping[str, Any], *, devic
     return text
 
 
+def _isolated(function, *args, **kwargs) -> None:
+    """``function(*args, **kwargs)`` in a fresh (spawned) process; raise if it does not end cleanly."""
+    import multiprocessing
+
+    process = multiprocessing.get_context("spawn").Process(target=function, args=args, kwargs=kwargs)
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"the trial's process ended with exit code {process.exitcode}")
+
+
 def _variant_params(cfg, name: str, tiny: bool) -> dict[str, Any]:
     from greenbench.wiring import variant_params
 
@@ -249,17 +277,19 @@ def _variant_params(cfg, name: str, tiny: bool) -> dict[str, Any]:
     if tiny and name == "adaptive":
         params["calibration_size"] = 64
         params["calibration_min_tokens"] = 1
+    if tiny and "mode" in params.get("runtime", {}):
+        params["runtime"]["mode"] = "default"  # the rehearsal checks the path, not autotuned speed
     return params
 
 
 def _build_artifacts(baseline: Path, tokens, work: Path, cfg, device: str, tiny: bool,
-                     failures: list[str]) -> dict[str, Path]:
+                     failures: list[str], names=KIT_VARIANTS) -> dict[str, Path]:
     """Artifacts of the kit's variants that have a build step (the adaptive router's calibration)."""
     from greenbench import variants
     from greenbench.wiring import build_finetune
 
     artifacts = {}
-    for name in KIT_VARIANTS:
+    for name in names:
         recipe = variants.get(name)
         if recipe.build is None or recipe.applicability(device) is not None:
             continue
@@ -276,12 +306,12 @@ def _build_artifacts(baseline: Path, tokens, work: Path, cfg, device: str, tiny:
 
 
 def _accuracy(baseline: Path, tokens, out: Path, work: Path, cfg, device: str, model_name: str,
-              tiny: bool, failures: list[str]) -> dict[str, Path]:
+              tiny: bool, failures: list[str], names=KIT_VARIANTS) -> dict[str, Path]:
     from greenbench.evaluate import evaluate, summarize
 
-    artifacts = _build_artifacts(baseline, tokens, work, cfg, device, tiny, failures)
+    artifacts = _build_artifacts(baseline, tokens, work, cfg, device, tiny, failures, names)
     files = []
-    for name in KIT_VARIANTS:
+    for name in names:
         path = out / "eval" / device / model_name / f"{name}.parquet"
         try:
             evaluate(baseline, tokens["dev"], name, device, path, batch_size=int(cfg["evaluate"]["batch_size"]),
