@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from greenbench import io, stats
-from greenbench.names import split_name
+from greenbench.names import with_runtime
 from greenbench.log import get_logger
 
 log = get_logger(__name__)
@@ -45,14 +45,6 @@ LENGTH_SCHEMA = pa.schema(CELL_FIELDS + [("length_bin", STR), ("bin_lo", I64), (
                                          ("share_of_inferences", F64), ("share_of_seconds", F64),
                                          ("j_per_inf_gross", F64), ("ci_low", F64), ("ci_high", F64),
                                          ("energy_label", STR)])
-
-
-def with_runtime(df: pd.DataFrame) -> pd.DataFrame:
-    """``recipe`` and ``runtime`` columns from ``variant`` (tables written before the runtime axis lack them)."""
-    if "recipe" in df.columns and "runtime" in df.columns:
-        return df
-    split = [split_name(str(v)) for v in df["variant"]]
-    return df.assign(recipe=[r for r, _ in split], runtime=[t for _, t in split])
 
 
 def usable(measurements: pd.DataFrame) -> pd.DataFrame:

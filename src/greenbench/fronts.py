@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from greenbench import io, pareto
+from greenbench.names import with_runtime
 
 SETTING = ["device", "model", "batch_size", "padding", "mode"]
 OBJECTIVES = {  # name -> [(column, sense)]
@@ -69,8 +70,6 @@ def compute_fronts(accuracy: pd.DataFrame, energy: pd.DataFrame) -> tuple[pd.Dat
             hv_rows.append(dict(zip(SETTING, setting), objectives=name, points=len(g), front_size=int(plain.sum()),
                                 hypervolume=pareto.hypervolume(mean, senses, ref),
                                 reference=", ".join(f"{c}={r:.6g}" for c, r in zip(cols, ref))))
-    from greenbench.aggregate import with_runtime
-
     points = pd.DataFrame(point_rows, columns=[c for c in POINTS_SCHEMA.names if c not in ("recipe", "runtime")])
     return with_runtime(points)[POINTS_SCHEMA.names], pd.DataFrame(hv_rows, columns=HV_SCHEMA.names)
 

@@ -15,3 +15,12 @@ def split_name(name: str) -> tuple[str, str]:
 
 def cell_name(recipe: str, runtime: str) -> str:
     return recipe if runtime == EAGER else f"{recipe}{RUNTIME_SEP}{runtime}"
+
+
+def with_runtime(df):
+    """``recipe`` and ``runtime`` columns split from a DataFrame's ``variant`` (kept when present:
+    tables written before the runtime axis lack them)."""
+    if "recipe" in df.columns and "runtime" in df.columns:
+        return df
+    split = [split_name(str(v)) for v in df["variant"]]
+    return df.assign(recipe=[r for r, _ in split], runtime=[t for _, t in split])

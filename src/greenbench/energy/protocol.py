@@ -28,6 +28,7 @@ from greenbench import data, io, models, provenance, variants
 from greenbench.energy.meters import UNAVAILABLE
 from greenbench.energy.monitor import EnergyMonitor
 from greenbench.log import get_logger
+from greenbench.names import with_runtime
 
 log = get_logger(__name__)
 
@@ -438,8 +439,7 @@ def run_trial(
         rows.append(base | row | {"size_bytes": sizes.get(cell.variant)})
     if rows:
         _progress(rows[-1], len(cells), started)
-    df = pd.DataFrame(rows)
-    df["recipe"], df["runtime"] = zip(*(variants.split_name(v) for v in df["variant"])) if len(df) else ([], [])
+    df = with_runtime(pd.DataFrame(rows))
     for name in MEASUREMENT_SCHEMA.names:
         if name not in df.columns:
             df[name] = None
