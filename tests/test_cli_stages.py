@@ -3,6 +3,7 @@
 import json
 import shutil
 
+import pytest
 import yaml
 
 from greenbench import cli, io, models, paths, wiring
@@ -31,11 +32,17 @@ def test_cli_stages_without_snakemake(tmp_path, tiny_model_dir, monkeypatch):
     assert cli.main(["measure-energy", "--config", "my.yaml", "--model", "tiny", "--trial", "1"]) == 0
     trial = io.read_parquet(paths.ENERGY_TRIAL.format(device="cpu", model="tiny", trial=1))
     assert set(trial[trial.status == "ok"].variant) == {"fp32", "int8_dynamic"} and (trial.trial == 1).all()
-    # several trials: one process each, like the workflow's trial jobs
-    assert cli.main(["measure-energy", "--config", "my.yaml", "--model", "tiny", "--trial", "2", "--trial", "3",
-                     "--variant", "fp32"]) == 0
-    for n in (2, 3):
+    # a trial after the first stage (energy.trials: 3) follows the stopping plan: without the first stage, refused
+    with pytest.raises(SystemExit, match="trial-0.parquet"):
+        cli.main(["measure-energy", "--config", "my.yaml", "--model", "tiny", "--trial", "3"])
+    # several trials: one process each, like the workflow's trial jobs; trial 3 runs what the plan names
+    assert cli.main(["measure-energy", "--config", "my.yaml", "--model", "tiny", "--trial", "0", "--trial", "2",
+                     "--trial", "3", "--variant", "fp32"]) == 0
+    for n in (0, 2, 3):
         assert (io.read_parquet(paths.ENERGY_TRIAL.format(device="cpu", model="tiny", trial=n)).trial == n).all()
+    plan = io.read_parquet(paths.ENERGY_PLAN.format(device="cpu", model="tiny"))
+    later = io.read_parquet(paths.ENERGY_TRIAL.format(device="cpu", model="tiny", trial=3))
+    assert set(later.variant) == set(plan[plan.trials > 3].variant) & {"fp32"} and (later.status == "ok").all()
     # the settings the CLI handed the stage are the rule's: the same wiring function
     settings = wiring.measure_energy(cfg, "tiny")
     assert "trials" not in settings["energy"] and set(settings["variants"]) == {"fp32", "int8_dynamic"}

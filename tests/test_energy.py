@@ -115,6 +115,33 @@ def test_rapl_unreadable_is_labelled(tmp_path):
     assert reading.label == UNAVAILABLE and "no RAPL zones" in reading.reason
 
 
+def test_rapl_readable_only_by_root_says_how_to_grant_access(tmp_path, monkeypatch):
+    import builtins
+
+    from greenbench.energy import meters, monitor
+
+    zone = tmp_path / "intel-rapl:0"
+    zone.mkdir()
+    (zone / "name").write_text("package-0\n")
+    (zone / "max_energy_range_uj").write_text("1000000\n")
+    (zone / "energy_uj").write_text("5\n")
+    real_open = builtins.open
+
+    def root_only(path, *args, **kwargs):  # as on Linux >= 5.10 for a non-root user
+        if str(path).endswith("energy_uj"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", root_only)
+    meter = RaplMeter(root=str(tmp_path))
+    assert meter.denied and not meter.zones and meters.RAPL_GRANT in meter.reason
+    monkeypatch.setattr(monitor, "RaplMeter", lambda: RaplMeter(root=str(tmp_path)))
+    note = monitor.rapl_access_note()
+    assert note and "chmod a+r" in note and "estimated" in note
+    monkeypatch.setattr(builtins, "open", real_open)
+    assert monitor.rapl_access_note() is None  # readable: nothing to say
+
+
 def test_rapl_reads_and_wraps(tmp_path):
     zone = tmp_path / "intel-rapl:0"
     zone.mkdir()
@@ -310,3 +337,68 @@ def test_trial_log_says_its_estimate_first_and_each_cell(tiny_model_dir, dev_tok
     cells = [m for m in messages if m.startswith("cell ")]
     assert len(cells) == 25 and cells[-1].startswith("cell 25/25 ")
     assert any("not_applicable" in m for m in cells) and any(": ok, p50 " in m for m in cells)
+
+
+def test_pass_rounding_only_where_batches_differ():
+    from greenbench.energy.protocol import Cell, pass_batches
+
+    assert pass_batches(Cell("fp32", 8, "dynamic", "eager"), 109) == 109
+    assert pass_batches(Cell("fp32", 8, "fixed", "eager"), 109) == 0   # identical batches: any prefix is exact
+    assert pass_batches(Cell("fp32", 1, "dynamic", "eager"), 872) == 0  # sized by the sensor
+
+
+def test_shared_idle_window_takes_the_previous_cells_idle_after(tiny_model_dir, dev_tokens):
+    from greenbench import variants
+    from greenbench.energy.protocol import Cell, make_batches, measure_cell
+
+    prepared = variants.get("fp32").prepare(models.load_classifier(str(tiny_model_dir)), "cpu", None, {})
+    batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
+    cell = Cell("fp32", 4, "dynamic", "eager")
+    # own idle windows: idle-before (2 J), busy, idle-after (4 J)
+    own = measure_cell(prepared, cell, batches, "cpu", CFG, EnergyMonitor(_Scripted([2.0, 50.0, 4.0])))
+    # shared: the scripted meter gives only the busy and idle-after windows; idle-before is handed over
+    shared = measure_cell(prepared, cell, batches, "cpu", CFG, EnergyMonitor(_Scripted([50.0, 4.0])),
+                          idle_before=(2.0 / CFG["idle_s"], ""))
+    assert own["idle_power_w"] == pytest.approx(3.0 / CFG["idle_s"], rel=0.2)
+    assert shared["idle_power_w"] == pytest.approx(3.0 / CFG["idle_s"], rel=0.2)
+    assert shared["_idle_after"][0] == pytest.approx(4.0 / CFG["idle_s"], rel=0.2)
+
+
+def _trial_rows(values: dict[str, list[float]], batch=8):
+    rows = []
+    for variant, js in values.items():
+        for trial, j in enumerate(js):
+            rows.append({"trial": trial, "variant": variant, "batch_size": batch, "padding": "dynamic", "mode": "eager",
+                         "status": "ok", "valid": True, "sampler": True, "j_per_inf_gross": j,
+                         "throughput_per_s": 100.0})
+    import pandas as pd
+
+    return pd.DataFrame(rows)
+
+
+def test_plan_gives_noisy_cells_more_trials_and_their_baseline_follows():
+    from greenbench.energy import plan
+
+    stage1 = _trial_rows({"fp32": [1.0, 1.0, 1.0], "steady": [0.5, 0.5001, 0.4999], "noisy": [0.5, 0.7, 0.4]})
+    df = plan.plan_trials(stage1, target=0.03, level=0.95, first_stage=3, max_trials=8, device="cpu", model="m")
+    trials = df.drop_duplicates(plan.KEY).set_index("variant").trials
+    assert trials["steady"] == 3 and trials["noisy"] == 8 and trials["fp32"] == 8  # the baseline pairs every trial
+    assert df[df.variant == "noisy"].capped.all()
+    assert [c.variant for c in plan.cells_for_trial(df, 3)] == ["fp32", "noisy"]
+    assert plan.cells_for_trial(df, 8) == []
+    assert plan.budget_summary(df, 3)["later_cell_trials"] == 10
+
+
+def test_a_later_trial_measures_only_the_planned_cells(tiny_model_dir, dev_tokens, tmp_path):
+    from greenbench.energy.protocol import Cell
+
+    cells = [Cell("fp32", 4, "dynamic", "eager"), Cell("int8_dynamic", 4, "dynamic", "eager")]
+    cfg = {**CFG, "share_idle": {"cpu": True}}
+    df = run_trial(tiny_model_dir, dev_tokens, tmp_path / "t.parquet", model_name="tiny", device="cpu",
+                   variant_names=["fp32", "int8_dynamic"], artifacts={}, variant_params={}, trial=3, seed=1, cfg=cfg,
+                   max_length=16, threads=1, cells=cells)
+    assert sorted(df.variant) == ["fp32", "int8_dynamic"] and (df.status == "ok").all()
+    empty = run_trial(tiny_model_dir, dev_tokens, tmp_path / "e.parquet", model_name="tiny", device="cpu",
+                      variant_names=[], artifacts={}, variant_params={}, trial=4, seed=1, cfg=cfg, max_length=16,
+                      threads=1, cells=[])
+    assert empty.empty and io.read_parquet(tmp_path / "e.parquet").empty

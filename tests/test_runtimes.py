@@ -62,7 +62,7 @@ def test_runtime_options_reach_only_the_cells_they_run():
 
 
 def test_composed_cells_carry_recipe_devices_and_static_refusals():
-    assert "onnxruntime" in RUNTIMES and "torch_compile" in RUNTIMES
+    assert {"onnxruntime", "torch_compile", "aot_inductor"} <= set(RUNTIMES)
     cell = variants.get("int8_dynamic@onnxruntime")
     assert (cell.recipe_name, cell.runtime, cell.devices, cell.family) == ("int8_dynamic", "onnxruntime", ("cpu",),
                                                                           "quantization")
@@ -150,3 +150,30 @@ def test_torch_compile_builds_a_kernel_cache_and_matches_eager(tiny_model_dir, t
     assert report["report"]["max_abs_logit_diff"] < 1e-4
     assert (preds.prediction.to_numpy() == eager_preds.prediction.to_numpy()).all()
     assert meta["runtime"] == "torch_compile" and meta["variant_info"]["freezing"] is True
+
+
+def test_aot_inductor_builds_one_package_that_later_jobs_load_without_compiling(tiny_model_dir, tokens, tmp_path,
+                                                                                  monkeypatch):
+    import torch
+
+    _, _, eager_preds = _build_and_evaluate("fp32", tiny_model_dir, tokens, tmp_path)
+    report, meta, preds = _build_and_evaluate("fp32@aot_inductor", tiny_model_dir, tokens, tmp_path,
+                                              {"runtime": {"freezing": True, "max_autotune": False}})
+    assert report["status"] == "ok", report
+    built = report["report"]
+    assert built["export_s"] > 0 and built["compile_s"] > 0 and built["max_abs_logit_diff"] < 1e-4
+    assert (tmp_path / "variants" / "fp32@aot_inductor" / "model.pt2").stat().st_size > 0
+    assert (preds.prediction.to_numpy() == eager_preds.prediction.to_numpy()).all()
+    assert meta["runtime"] == "aot_inductor" and meta["variant_info"]["freezing"] is True
+
+    # loading compiles nothing: a second evaluation with inductor's compiler disabled gives the same predictions
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("load compiled")
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", no_compiling)
+    monkeypatch.setattr(torch, "compile", no_compiling)
+    params = {"runtime": {"freezing": True, "max_autotune": False}}
+    evaluate(tiny_model_dir, tokens["dev"], "fp32@aot_inductor", "cpu", tmp_path / "again.parquet", batch_size=8,
+             seed=0, threads=1, artifact=tmp_path / "variants" / "fp32@aot_inductor", variant_params=params)
+    again = io.read_parquet(tmp_path / "again.parquet")
+    assert (again.prediction.to_numpy() == preds.prediction.to_numpy()).all()

@@ -101,7 +101,18 @@ def test_smoke_accuracy_and_energy_outputs(smoke):
     assert {"fp32", "int8_dynamic", "adaptive"} <= set(ok.variant) and ok.accuracy.between(0, 1).all()
     assert (summary[summary.status == "not_applicable"].accuracy.isna()).all()
     energy = pd.read_parquet(project / "results" / "energy" / "measurements.parquet")
-    assert set(energy.trial) == {0, 1} and energy.energy_label.isin(["measured", "estimated", "unavailable"]).all()
+    assert energy.energy_label.isin(["measured", "estimated", "unavailable"]).all()
+    # sequential stopping: trials 0-1 measure every cell; trial 2 only what the plan names, with its baseline
+    first = energy[energy.trial < 2].groupby("trial").size()
+    assert set(energy.trial) <= {0, 1, 2} and (first == first.iloc[0]).all()
+    plan = pd.read_parquet(project / "results" / "energy" / "cpu" / "minilm" / "plan.parquet")
+    later = energy[energy.trial == 2]
+    assert set(later.variant) == set(plan[plan.trials > 2].variant) and len(later) < first.iloc[0]
+    if len(later):
+        assert "fp32" in set(later.variant)
+    stopping = pd.read_parquet(project / "results" / "stats" / "stopping.parquet")
+    assert stopping.outcome.isin(["target", "cap"]).all() and (stopping.trials >= 2).all()
+    assert (stopping[stopping.outcome == "target"].j_half_width <= 0.05 + 1e-9).all()
     assert (project / "results" / "logs" / "finetune_baseline" / "minilm.log").exists()
     assert (project / "results" / "benchmarks" / "finetune_baseline" / "minilm.tsv").exists()
 
@@ -130,11 +141,13 @@ def test_smoke_runs_an_onnxruntime_and_a_torch_compile_cell_end_to_end(smoke):
 
     project, _ = smoke
     summary = io.read_parquet(project / "results" / "eval" / "summary.parquet").set_index("variant")
-    for cell, runtime in (("int8_dynamic@onnxruntime", "onnxruntime"), ("fp32@torch_compile", "torch_compile")):
+    for cell, runtime in (("int8_dynamic@onnxruntime", "onnxruntime"), ("fp32@torch_compile", "torch_compile"),
+                          ("fp32@aot_inductor", "aot_inductor")):
         row = summary.loc[cell]
         assert row.status == "ok" and row.runtime == runtime and row.runtime_build_s > 0, row.to_dict()
     # torch.compile of fp32 gives fp32's answers; ONNX Runtime int8 stays near them
-    assert abs(summary.loc["fp32@torch_compile", "accuracy"] - summary.loc["fp32", "accuracy"]) <= 0.001
+    for cell in ("fp32@torch_compile", "fp32@aot_inductor"):
+        assert abs(summary.loc[cell, "accuracy"] - summary.loc["fp32", "accuracy"]) <= 0.001
     m = io.read_parquet(project / "results" / "energy" / "measurements.parquet")
     ok = m[(m.status == "ok") & m.sampler]
     assert {"onnxruntime", "torch_compile", "eager"} <= set(ok.runtime)
@@ -147,20 +160,25 @@ def test_smoke_runs_an_onnxruntime_and_a_torch_compile_cell_end_to_end(smoke):
 
 DOWNSTREAM_OF_ENERGY = {"collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1,
                         "paper": 1, "all": 1}
-DOWNSTREAM_OF_EVAL = {"eval_summary": 1, "measure_energy": 2, **DOWNSTREAM_OF_ENERGY}
+# the smoke study's trials: 2 for every cell, then a third for the cells the stopping plan names
+ALL_TRIALS = {"measure_energy": 3, "plan_energy": 1}
+DOWNSTREAM_OF_EVAL = {"eval_summary": 1, **ALL_TRIALS, **DOWNSTREAM_OF_ENERGY}
 # trained variants of the smoke study that read the shared `recovery` block
 RECOVERY_READERS = 6  # topk16_ft, prune_heads25, prune_heads50, prune_ffn25, magnitude50, spiking
 
 RERUN_MATRIX = [
     # (config override, the dry run's jobs per rule: exactly these, no more, no fewer)
+    # three first-stage trials: the cap (3) leaves no later trial, so trial 2 measures every cell, no plan
     ({"energy": {"trials": 3}}, {"measure_energy": 1, **DOWNSTREAM_OF_ENERGY}),
-    ({"energy": {"window_s": {"cpu": 0.4}}}, {"measure_energy": 2, **DOWNSTREAM_OF_ENERGY}),
+    # a higher cap: the plan again, the later trials (2, and the new 3), never the first stage
+    ({"energy": {"stopping": {"max_trials": 4}}}, {"measure_energy": 2, "plan_energy": 1, **DOWNSTREAM_OF_ENERGY}),
+    ({"energy": {"window_s": {"cpu": 0.4}}}, {**ALL_TRIALS, **DOWNSTREAM_OF_ENERGY}),
     ({"variants": {"recovery": {"learning_rate": 5.0e-5}}},
      {"build_variant": RECOVERY_READERS, "evaluate": RECOVERY_READERS, **DOWNSTREAM_OF_EVAL}),
     ({"variants": {"spiking": {"time_steps": 2}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
     ({"variants": {"adaptive": {"tolerance": 0.01}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
     ({"evaluate": {"batch_size": 32}},  # accuracy only: no energy trial reads it
-     {"evaluate": 23, "eval_summary": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1,
+     {"evaluate": 24, "eval_summary": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1,
       "paper": 1, "all": 1}),
     ({"study": {"variants": None}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),  # + topk8_ft
     ({"carbon": {"forecast": {"tcn": {"epochs": 1}}}},
@@ -170,6 +188,7 @@ RERUN_MATRIX = [
     ({"carbon": {"schedule": {"pue": 1.5}}}, {"simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
     # a runtime's options: its cell's build, evaluation and the trials that measure it; no other cell
     ({"runtimes": {"onnxruntime": {"fuse": False}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
+    ({"runtimes": {"aot_inductor": {"freezing": False}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
     ({"runtimes": {"torch_compile_cudagraphs": {"freezing": False}}}, {}),  # no such cell in the smoke study
     ({"stats": {"bootstrap": 200}},
      {"aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
@@ -231,8 +250,8 @@ def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
     finally:
         module.write_text(original)  # later tests share this finished run
     counts = job_counts(rerun.stdout + rerun.stderr)
-    # protocol.py feeds measure_energy (2 trials); downstream of it: collect, aggregate, pareto, the
-    # schedule simulation (it uses the measured J/inference), figures, paper
-    assert counts == {"measure_energy": 2, "collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2,
+    # protocol.py feeds measure_energy (3 trials) and the stopping plan; downstream of them: collect,
+    # aggregate, pareto, the schedule simulation (it uses the measured J/inference), figures, paper
+    assert counts == {**ALL_TRIALS, "collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2,
                       "figures": 1, "paper": 1, "all": 1}, rerun.stdout
     assert "finetune_baseline" not in counts and "evaluate" not in counts and "forecast_carbon" not in counts

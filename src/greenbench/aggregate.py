@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from greenbench import io, stats
+from greenbench import io, stats, stopping
 from greenbench.names import with_runtime
 from greenbench.log import get_logger
 
@@ -34,9 +34,16 @@ ACCURACY_SCHEMA = pa.schema([("device", STR), ("model", STR), ("variant", STR), 
                              ("parameters", F64), ("size_bytes", F64), ("macs_dense", F64), ("macs_effective", F64),
                              ("acs", F64), ("theoretical_energy_uj", F64)])
 COMPUTE_KEYS = ("macs_dense", "macs_effective", "acs", "theoretical_energy_uj")
+# ratio: geometric mean of the per-trial ratios; interval: Student t on the log ratios with the SD of
+# the first stage of trials (Stein's two-stage interval, greenbench.stopping; with no later trials, the
+# plain t interval), exact under sequential stopping where a percentile bootstrap of 3-8 pairs undercovers
 RATIO_SCHEMA = pa.schema(CELL_FIELDS + [("metric", STR), ("baseline", STR), ("n_pairs", I64), ("ratio", F64),
-                                        ("ci_low", F64), ("ci_high", F64), ("p_value", F64), ("p_holm", F64),
-                                        ("effect_size_dz", F64), ("energy_label", STR)])
+                                        ("ci_low", F64), ("ci_high", F64), ("half_width", F64), ("p_value", F64),
+                                        ("p_holm", F64), ("effect_size_dz", F64), ("energy_label", STR)])
+# per measured cell: trials it took and what its J/inf and ratio intervals achieved against the target
+STOPPING_SCHEMA = pa.schema(CELL_FIELDS + [("trials", I64), ("first_stage", I64), ("target", F64),
+                                           ("metric", STR), ("j_per_inf", F64), ("j_half_width", F64),
+                                           ("ratio_half_width", F64), ("outcome", STR)])
 CARBON_SCHEMA = pa.schema(CELL_FIELDS + [("grid", STR), ("intensity_g_per_kwh", F64), ("g_per_1000_inf", F64),
                                          ("ci_low", F64), ("ci_high", F64), ("energy_label", STR)])
 OVERHEAD_SCHEMA = pa.schema(CELL_FIELDS + [("n_pairs", I64), ("energy_ratio_on_off", F64), ("ci_low", F64),
@@ -97,31 +104,82 @@ def accuracy_stats(prediction_files: list[str | Path], n_boot: int, level: float
     return df.sort_values(["device", "model", "variant"]).reset_index(drop=True)
 
 
-def paired_ratios(measurements: pd.DataFrame, n_boot: int, level: float, seed: int) -> pd.DataFrame:
+def _baseline_of(m: pd.DataFrame, key: tuple) -> pd.DataFrame:
+    base = m
+    for col, val in zip(CELL, key):
+        if col not in VARIANT_KEYS:
+            base = base[base[col] == val]
+    return base[base.variant == BASELINE_VARIANT]
+
+
+def ratio_interval(a: pd.Series, b: pd.Series, trials: pd.Series, first_stage: int, level: float) -> stats.Interval | None:
+    """Stein's interval of a paired ratio (pairs in trial order; the first stage gives the SD), or
+    None when fewer than two first-stage pairs exist."""
+    order = np.argsort(trials.to_numpy(), kind="stable")
+    n0 = int((trials < first_stage).sum())
+    if n0 < 2:
+        return None
+    return stopping.paired_log_ratio(a.to_numpy(float)[order], b.to_numpy(float)[order], n0, level)
+
+
+def paired_ratios(measurements: pd.DataFrame, first_stage: int, level: float) -> pd.DataFrame:
     """Each variant against fp32 in the same trial and cell (paired), with Holm-corrected tests."""
     m = usable(measurements)
     rows = []
     for key, g in m.groupby(CELL, sort=True):
         if key[2] == BASELINE_VARIANT:
             continue
-        base = m
-        for col, val in zip(CELL, key):
-            if col not in VARIANT_KEYS:
-                base = base[base[col] == val]
-        base = base[base.variant == BASELINE_VARIANT]
-        merged = g.merge(base, on="trial", suffixes=("", "_base"))
+        merged = g.merge(_baseline_of(m, key), on="trial", suffixes=("", "_base"))
         for metric in METRICS:
-            pair = merged[[metric, f"{metric}_base"]].dropna()
+            pair = merged[["trial", metric, f"{metric}_base"]].dropna()
             row = dict(zip(CELL, key), metric=metric, baseline=BASELINE_VARIANT, n_pairs=len(pair),
                        energy_label=_label(g) if metric.startswith("j_") else "measured")
-            if len(pair) and (pair[f"{metric}_base"] > 0).all() and (pair[metric] >= 0).all():
-                ci = stats.paired_ratio(pair[metric], pair[f"{metric}_base"], n_boot=n_boot, level=level, seed=seed)
+            if len(pair) and (pair[f"{metric}_base"] > 0).all() and (pair[metric] > 0).all():
+                ci = ratio_interval(pair[metric], pair[f"{metric}_base"], pair.trial, first_stage, level)
                 p, d = stats.paired_test(pair[metric], pair[f"{metric}_base"])
-                row.update(ratio=ci.estimate, ci_low=ci.low, ci_high=ci.high, p_value=p, effect_size_dz=d)
+                if ci is None:
+                    row.update(ratio=float(np.exp(np.log(pair[metric] / pair[f"{metric}_base"]).mean())))
+                else:
+                    row.update(ratio=ci.estimate, ci_low=ci.low, ci_high=ci.high,
+                               half_width=stopping.relative_half_width(ci))
+                row.update(p_value=p, effect_size_dz=d)
             rows.append(row)
     df = pd.DataFrame(rows, columns=RATIO_SCHEMA.names)
     df["p_holm"] = stats.holm(df["p_value"].to_numpy(dtype=float)) if len(df) else []
     return df
+
+
+def stopping_table(measurements: pd.DataFrame, ratios: pd.DataFrame, first_stage: int, targets: Mapping[str, float],
+                   level: float) -> pd.DataFrame:
+    """What sequential stopping achieved per cell: trials, the J/inf interval's and the ratio's
+    relative half-widths (Stein), and whether they reached the target or the cap stopped them."""
+    from greenbench.energy.plan import metric_of
+
+    m = usable(measurements)
+    rows = []
+    for key, g in m.groupby(CELL, sort=True):
+        metric = metric_of(g)
+        values = g.sort_values("trial")
+        values = values[values[metric] > 0]
+        target = float(targets.get(key[0], 0) or 0)
+        row = dict(zip(CELL, key), trials=len(values), first_stage=first_stage, target=target, metric=metric)
+        n0 = int((values.trial < first_stage).sum())
+        if n0 >= 2:
+            ci = stopping.log_interval(values[metric].to_numpy(float), n0, level)
+            row.update(j_per_inf=ci.estimate, j_half_width=stopping.relative_half_width(ci))
+        r = ratios[(ratios.metric == metric)]
+        for col, val in zip(CELL, key):
+            r = r[r[col] == val]
+        row["ratio_half_width"] = float(r.half_width.iloc[0]) if len(r) else np.nan
+        widths = [w for w in (row.get("j_half_width"), row["ratio_half_width"]) if w is not None and np.isfinite(w)]
+        if not widths:
+            row["outcome"] = "no interval"
+        elif not target:
+            row["outcome"] = "fixed trials"
+        else:
+            row["outcome"] = "target" if max(widths) <= target + 1e-9 else "cap"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=STOPPING_SCHEMA.names)
 
 
 def carbon_table(measurements: pd.DataFrame, intensities: Mapping[str, float], n_boot: int, level: float, seed: int) -> pd.DataFrame:
@@ -199,11 +257,15 @@ def aggregate(measurements_path: str | Path, prediction_files: list[str | Path],
               cfg: Mapping[str, Any], seed: int) -> dict[str, pd.DataFrame]:
     measurements = io.read_parquet(measurements_path)
     n_boot, level = int(cfg["bootstrap"]), float(cfg["confidence"])
+    first_stage = int(cfg.get("first_stage") or measurements.trial.max() + 1 if len(measurements) else 0)
+    ratios = paired_ratios(measurements, first_stage, level)
     out_dir = Path(out_dir)
     tables = {
         "energy": (energy_stats(measurements, n_boot, level, seed), ENERGY_STATS_SCHEMA),
         "accuracy": (accuracy_stats(prediction_files, n_boot, level, seed), ACCURACY_SCHEMA),
-        "ratios": (paired_ratios(measurements, n_boot, level, seed), RATIO_SCHEMA),
+        "ratios": (ratios, RATIO_SCHEMA),
+        "stopping": (stopping_table(measurements, ratios, first_stage, cfg.get("targets") or {}, level),
+                     STOPPING_SCHEMA),
         "carbon": (carbon_table(measurements, cfg["grid_intensities"], n_boot, level, seed), CARBON_SCHEMA),
         "overhead": (overhead(measurements, n_boot, level, seed), OVERHEAD_SCHEMA),
         "energy_by_length": (energy_by_length(measurements, n_boot, level, seed), LENGTH_SCHEMA),

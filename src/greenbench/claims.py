@@ -7,7 +7,7 @@ from typing import Callable
 
 import pandas as pd
 
-from greenbench import stats
+from greenbench import stats, stopping
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, UNTESTABLE = ("supported", "contradicted", "inconclusive",
                                                      "not testable on this device/study")
@@ -21,6 +21,8 @@ class Evidence:
     seed: int = 0
     forecast: pd.DataFrame | None = None   # forecast metrics by zone, model, lead
     schedule: pd.DataFrame | None = None   # scheduler simulation (schedule.read_results), one row per scenario and policy
+    first_stage: int = 0   # trials every cell ran (Stein's intervals take their SD from them); 0 = all trials
+    level: float = 0.95
 
     def device(self) -> str | None:
         devices = set(self.measurements.device)
@@ -33,13 +35,20 @@ class Evidence:
         return m
 
     def paired(self, metric: str, a: dict, b: dict) -> tuple[stats.Interval | None, str]:
-        """Ratio mean(a)/mean(b) of ``metric``, paired by (model, trial)."""
+        """Ratio of ``metric`` a/b paired by (model, trial): geometric mean of the per-trial ratios with
+        the same t interval as ``stats/ratios`` (Stein's, the SD from the first stage of trials)."""
         ca, cb = self.cells(**a), self.cells(**b)
-        merged = ca.merge(cb, on=["model", "trial"], suffixes=("_a", "_b"))[[f"{metric}_a", f"{metric}_b", "energy_label_a"]].dropna()
+        merged = ca.merge(cb, on=["model", "trial"], suffixes=("_a", "_b"))
+        merged = merged[["trial", f"{metric}_a", f"{metric}_b", "energy_label_a"]].dropna().sort_values("trial")
+        merged = merged[(merged[f"{metric}_a"] > 0) & (merged[f"{metric}_b"] > 0)]
         if merged.empty:
             return None, ""
-        ci = stats.paired_ratio(merged[f"{metric}_a"], merged[f"{metric}_b"], n_boot=self.n_boot, seed=self.seed)
-        return ci, "+".join(sorted(set(merged.energy_label_a)))
+        label = "+".join(sorted(set(merged.energy_label_a)))
+        n0 = int((merged.trial < self.first_stage).sum()) if self.first_stage else len(merged)
+        if n0 < 2:  # one pair: the estimate, no interval
+            ratio = float((merged[f"{metric}_a"] / merged[f"{metric}_b"]).iloc[0])
+            return stats.Interval(ratio, ratio, ratio), label
+        return stopping.paired_log_ratio(merged[f"{metric}_a"], merged[f"{metric}_b"], n0, self.level), label
 
     def accuracy_delta(self, variant: str, device: str) -> float | None:
         acc = self.accuracy[(self.accuracy.device == device) & (self.accuracy.status == "ok")].set_index("variant")["accuracy"]

@@ -127,14 +127,21 @@ def cmd_measure_energy(args) -> int:
     """One trial (or several) on this host; on a GPU host: --device cuda.
 
     Several trials run one process each, as the workflow's trial jobs do: a trial's compiled
-    kernels, ONNX Runtime sessions and allocator state never carry into the next one."""
-    trials = list(args.trial or range(_config(args)["energy"]["trials"]))
-    if len(trials) == 1:
-        return _measure_trial(args, trials[0])
+    kernels, ONNX Runtime sessions and allocator state never carry into the next one. With
+    sequential stopping on, the trials after the first stage follow the plan the first stage
+    gives (written beside the trials), as the workflow's plan_energy job does."""
+    from greenbench import wiring
+
+    cfg = _config(args)
+    trials = list(args.trial or range(wiring.energy_trials(cfg, args.device)))
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     for trial in trials:
+        if trial >= cfg["energy"]["trials"]:
+            _plan(args, cfg)
+        if len(trials) == 1:
+            return _measure_trial(args, trial)
         process = context.Process(target=_measure_trial, args=(args, trial))
         process.start()
         process.join()
@@ -142,6 +149,32 @@ def cmd_measure_energy(args) -> int:
             log.error("trial %d ended with exit code %s; later trials not run", trial, process.exitcode)
             return 1
     return 0
+
+
+def _trial_path(args, trial) -> str:
+    return (args.out.format(device=args.device, model=args.model, trial=trial) if args.out else
+            paths.ENERGY_TRIAL.format(device=args.device, model=args.model, trial=trial))
+
+
+def _plan_path(args) -> str:
+    if args.out:
+        return str(Path(_trial_path(args, 0)).with_name("plan.parquet"))
+    return paths.ENERGY_PLAN.format(device=args.device, model=args.model)
+
+
+def _plan(args, cfg) -> None:
+    """The stopping plan from the first stage's trial files (made once; missing trials are an error)."""
+    from greenbench import stages, wiring
+
+    first = [_trial_path(args, t) for t in range(cfg["energy"]["trials"])]
+    missing = [f for f in first if not Path(f).exists()]
+    if missing:
+        raise SystemExit(f"trials after the first stage need the first stage's files; missing: {', '.join(missing)}")
+    out = _plan_path(args)
+    if Path(out).exists() and all(Path(out).stat().st_mtime >= Path(f).stat().st_mtime for f in first):
+        return
+    _stage("plan_energy").run(stages.job({"trials": first}, stages.Output([out]), wiring.plan_energy(cfg, args.device),
+                                         model=args.model, device=args.device))
 
 
 def _measure_trial(args, trial: int) -> int:
@@ -155,9 +188,10 @@ def _measure_trial(args, trial: int) -> int:
     for key in ("batch_sizes", "paddings", "modes"):
         if getattr(args, key):
             settings["energy"][key] = getattr(args, key)
-    out = (args.out.format(device=args.device, model=args.model, trial=trial) if args.out else
-           paths.ENERGY_TRIAL.format(device=args.device, model=args.model, trial=trial))
-    _stage("measure_energy").run(stages.job(_inputs(args.model) | {"artifacts": artifacts}, stages.Output([out]), settings,
+    inputs = _inputs(args.model) | {"artifacts": artifacts}
+    if trial >= cfg["energy"]["trials"]:
+        inputs["plan"] = _plan_path(args)
+    _stage("measure_energy").run(stages.job(inputs, stages.Output([_trial_path(args, trial)]), settings,
                                      cfg["compute"]["threads"], model=args.model, device=args.device,
                                      trial=str(trial)))
     return 0
@@ -196,6 +230,7 @@ def cmd_report(args) -> int:
     """aggregate -> Pareto -> paper tables and claims (figures need the carbon outputs too)."""
     import glob
 
+    from greenbench import wiring
     from greenbench.aggregate import aggregate
     from greenbench.energy.protocol import combine_trials
     from greenbench.fronts import write_fronts
@@ -205,14 +240,14 @@ def cmd_report(args) -> int:
     trials = sorted(glob.glob("results/energy/*/*/trial-*.parquet"))
     combine_trials(trials, paths.ENERGY_ALL)
     preds = sorted(glob.glob(paths.EVAL.format(device="*", model="*", variant="*")))
-    aggregate(paths.ENERGY_ALL, preds, paths.STATS_DIR, cfg["stats"], cfg["seed"])
+    aggregate(paths.ENERGY_ALL, preds, paths.STATS_DIR, wiring.aggregate(cfg), cfg["seed"])
     write_fronts(f"{paths.STATS_DIR}/accuracy.parquet", f"{paths.STATS_DIR}/energy.parquet", paths.PARETO_POINTS,
                  paths.PARETO_HYPERVOLUME)
     schedules = [p for p in (paths.SCHEDULE.format(scenario=s) for s in cfg["carbon"]["schedule"]["scenarios"])
                  if Path(p).exists()]
     verdicts = write_paper(paths.STATS_DIR, paths.ENERGY_ALL, paths.PAPER_DIR, cfg["stats"]["bootstrap"], cfg["seed"],
                            forecast_metrics_path=paths.FORECAST_METRICS if Path(paths.FORECAST_METRICS).exists() else None,
-                           schedule_path=schedules or None)
+                           schedule_path=schedules or None, first_stage=wiring.aggregate(cfg)["first_stage"])
     print(verdicts[["id", "verdict"]].to_string(index=False))
     return 0
 

@@ -179,6 +179,7 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         if set(row) != zones:
             out.append(f"config key 'carbon.schedule.latency_ms.{origin}': must give a latency to every zone in carbon.zones")
     out += _date_errors(carbon)
+    out += _stopping_errors(config.get("energy", {}))
     out += _schedule_cell_errors(config)
     shares = sched.get("origin_shares") or {}
     if shares and sum(float(v) for v in shares.values()) <= 0:
@@ -188,6 +189,20 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         if extra:
             out.append(f"config key 'carbon.schedule.scenarios.{name}.zones': {', '.join(extra)} not in carbon.zones "
                        "(a scenario serves from zones that have traces and forecasts)")
+    return out
+
+
+def _stopping_errors(energy: Mapping[str, Any]) -> list[str]:
+    stop, trials = energy.get("stopping") or {}, energy.get("trials")
+    if not stop or not any((stop.get("target") or {}).values()) or not isinstance(trials, int):
+        return []
+    out = []
+    if trials < 2:
+        out.append(f"config key 'energy.trials': sequential stopping needs a first stage of at least 2 trials (has "
+                   f"{trials}); set energy.stopping.target to 0 for a fixed number of trials")
+    if int(stop.get("max_trials", 0)) < trials:
+        out.append(f"config key 'energy.stopping.max_trials': {stop.get('max_trials')} is below energy.trials ({trials}), "
+                   "the first stage every cell runs")
     return out
 
 

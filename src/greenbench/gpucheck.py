@@ -44,6 +44,7 @@ BASELINE = "fp32"
 # Acceptance criteria (issue 14), checked in the summary.
 MAX_DISAGREEMENT = 0.03     # median |counter - integrated| / counter
 MAX_CV_BATCH8 = 0.02        # CV of net J/inference across trials, batch >= 8
+KIT_TRIALS = 5              # the kit's fixed trial count (the study's sequential stopping is not used here)
 MAX_OVERHEAD = 0.01         # sampler on vs off, energy
 MAX_HALF_DELTA_PTS = 0.3    # bf16/fp16 accuracy vs fp32, points
 MIN_GRAPH_SPEEDUP = 5.0     # CUDA-graph replay vs eager latency at batch 1
@@ -219,7 +220,7 @@ def run_check(kit: str | Path, out: str | Path, cfg: Mapping[str, Any], *, devic
     cells = plan.cells
     if tiny:  # the rehearsal's few inputs cannot fill a fixed batch of 64
         cells = tuple(dict.fromkeys(replace(c, batch_size=min(c.batch_size, 8)) for c in cells))
-    n_trials = int(trials if trials is not None else cfg["energy"]["trials"])
+    n_trials = int(trials if trials is not None else KIT_TRIALS)
     per_trial = estimate_trial_seconds(sum(1 for c in cells if not (
         c.mode == "cuda_graph" and (device != "cuda" or c.variant == "adaptive"))), energy, device)
     log.info("piece %d (%s): %d cells x %d trials, about %.0f s per trial", plan.number, plan.description,

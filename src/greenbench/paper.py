@@ -72,7 +72,8 @@ def length_table(by_length: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: str | Path, n_boot: int, seed: int,
-                forecast_metrics_path: str | Path | None = None, schedule_path: str | Path | None = None) -> pd.DataFrame:
+                forecast_metrics_path: str | Path | None = None, schedule_path: str | Path | None = None,
+                first_stage: int = 0) -> pd.DataFrame:
     stats_dir, out_dir = Path(stats_dir), Path(out_dir)
     acc = io.read_parquet(stats_dir / "accuracy.parquet")
     energy = io.read_parquet(stats_dir / "energy.parquet")
@@ -111,7 +112,8 @@ def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: s
     if schedule is not None:
         md += ["## Carbon-aware scheduling", "", schedule.to_markdown(index=False, floatfmt=".4g"), ""]
         io.write_text("\n".join(md), out_dir / "tables.md")
-    evidence = claims.Evidence(measurements, acc, n_boot=n_boot, seed=seed, forecast=forecast, schedule=schedule)
+    evidence = claims.Evidence(measurements, acc, n_boot=n_boot, seed=seed, forecast=forecast, schedule=schedule,
+                               first_stage=first_stage)
     verdicts = claims.check_claims(evidence)
     devices = ", ".join(sorted(set(measurements.device))) or "none"
     names = ", ".join(sorted(set(measurements.device_name.dropna()))) or "unknown"

@@ -45,9 +45,19 @@ def build_finetune(config: Mapping[str, Any], name: str) -> dict[str, Any]:
 
 
 def energy_protocol(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The measurement protocol one trial follows: ``energy`` without ``trials`` (how many trials
-    there are decides which trial jobs exist, not what any of them does)."""
-    return canonical({k: v for k, v in config["energy"].items() if k != "trials"})
+    """The measurement protocol one trial follows: ``energy`` without ``trials`` and ``stopping``
+    (how many trials there are decides which trial jobs exist and what the plan says, not what any
+    trial does with a cell)."""
+    return canonical({k: v for k, v in config["energy"].items() if k not in ("trials", "stopping")})
+
+
+def energy_trials(config: Mapping[str, Any], device: str) -> int:
+    """How many trial jobs a device has: the first stage, plus the later ones up to the cap when
+    sequential stopping is on for it (the plan decides which cells each later trial measures)."""
+    from greenbench.energy.plan import settings_enabled
+
+    energy = config["energy"]
+    return int(energy["stopping"]["max_trials"]) if settings_enabled(energy, device) else int(energy["trials"])
 
 
 def forecast_settings(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,6 +100,22 @@ def measure_energy(config: Mapping[str, Any], model: str, variants: list[str] | 
     return canonical({"energy": energy_protocol(config), "variants": {n: variant_params(config, n) for n in names},
                       "study_variants": names, "max_length": config["models"][model]["max_length"],
                       "seed": config["seed"]})
+
+
+def plan_energy(config: Mapping[str, Any], device: str) -> dict[str, Any]:
+    """The stopping rule's slice: first stage, cap, this device's target, the interval level."""
+    energy = config["energy"]
+    return canonical({"first_stage": energy["trials"], "max_trials": energy["stopping"]["max_trials"],
+                      "target": energy["stopping"]["target"].get(device, 0), "level": config["stats"]["confidence"]})
+
+
+def aggregate(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Statistics settings plus what the intervals need to know about the trials: the first stage
+    (Stein's intervals take their SD from it) and each device's stopping target."""
+    return canonical({**config["stats"], "first_stage": config["energy"]["trials"],
+                      "targets": {d: (config["energy"]["stopping"]["target"].get(d, 0)
+                                      if energy_trials(config, d) > config["energy"]["trials"] else 0)
+                                  for d in config["study"]["devices"]}})
 
 
 def forecast_carbon(config: Mapping[str, Any]) -> dict[str, Any]:

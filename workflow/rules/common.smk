@@ -79,6 +79,23 @@ def energy_artifacts(wildcards):
     return out
 
 
+def energy_plan_input(wildcards):
+    """A trial after the first stage measures the cells the stopping plan names (greenbench.energy.plan)."""
+    if int(wildcards.trial) < config["energy"]["trials"]:
+        return []
+    return [paths.ENERGY_PLAN.format(device=wildcards.device, model=wildcards.model)]
+
+
+def all_energy_trials():
+    """Every trial job: the first stage, plus the later ones on devices with sequential stopping."""
+    return [
+        paths.ENERGY_TRIAL.format(device=device, model=model, trial=trial)
+        for device in config["study"]["devices"]
+        for model in config["study"]["models"]
+        for trial in range(wiring.energy_trials(config, device))
+    ]
+
+
 def eval_files():
     return expand(
         paths.EVAL,

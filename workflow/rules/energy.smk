@@ -3,6 +3,7 @@ rule measure_energy:
         model=paths.BASELINE,
         dev=paths.TOKENS.format(model="{model}", split="dev"),
         artifacts=energy_artifacts,
+        plan=energy_plan_input,
         lib=lib("measure_energy"),
     output:
         paths.ENERGY_TRIAL,
@@ -24,14 +25,31 @@ rule measure_energy:
         "../../scripts/measure_energy.py"
 
 
-rule collect_energy:
+rule plan_energy:
     input:
-        trials=expand(
+        trials=lambda w: expand(
             paths.ENERGY_TRIAL,
-            device=config["study"]["devices"],
-            model=config["study"]["models"],
+            device=w.device,
+            model=w.model,
             trial=range(config["energy"]["trials"]),
         ),
+        lib=lib("plan_energy"),
+    output:
+        paths.ENERGY_PLAN,
+    log:
+        f"{LOGS}/plan_energy/{{device}}/{{model}}.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        settings=lambda w: wiring.plan_energy(config, w.device),
+    script:
+        "../../scripts/plan_energy.py"
+
+
+rule collect_energy:
+    input:
+        trials=all_energy_trials(),
         lib=lib("collect_energy"),
     output:
         paths.ENERGY_ALL,

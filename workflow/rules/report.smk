@@ -16,7 +16,7 @@ rule aggregate:
         mem_mb=4000,
         runtime=30,
     params:
-        stats=wiring.canonical(config["stats"]),
+        stats=wiring.aggregate(config),
         seed=config["seed"],
     script:
         "../../scripts/aggregate.py"
@@ -96,7 +96,7 @@ rule paper:
     conda:
         CONDA_ENV
     params:
-        stats=wiring.canonical(config["stats"]),
+        stats=wiring.aggregate(config),
         seed=config["seed"],
     script:
         "../../scripts/paper.py"

@@ -268,6 +268,10 @@ class PowerSampler:
 
 
 # --------------------------------------------------------------------------- RAPL
+# Since Linux 5.10 (CVE-2020-8694) RAPL's energy counters are readable by root only. Until reboot:
+RAPL_GRANT = "sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj /sys/class/powercap/intel-rapl:*/*/energy_uj"
+
+
 class RaplMeter:
     """CPU package (+ DRAM) energy from /sys/class/powercap (Intel RAPL, also AMD on recent kernels)."""
 
@@ -276,12 +280,18 @@ class RaplMeter:
     def __init__(self, root: str = "/sys/class/powercap"):
         self.zones = []
         self.reason = ""
+        self.denied = False  # zones exist but this user may not read them (root-only by default)
         for zone in sorted(glob.glob(os.path.join(root, "intel-rapl:*"))):
             name_file = os.path.join(zone, "name")
             try:
                 name = open(name_file).read().strip()
                 max_range = int(open(os.path.join(zone, "max_energy_range_uj")).read())
                 open(os.path.join(zone, "energy_uj")).read()
+            except PermissionError as exc:
+                self.denied = True
+                self.reason = (f"RAPL zone {zone} is not readable by this user ({exc.strerror}; root-only by "
+                               f"default since Linux 5.10): grant read access with `{RAPL_GRANT}`")
+                continue
             except (OSError, ValueError) as exc:
                 self.reason = f"RAPL zone {zone} unreadable: {exc}"
                 continue

@@ -150,6 +150,15 @@ def cpu_monitor(codecarbon_country: str = "DEU", **_) -> EnergyMonitor:
     return EnergyMonitor(estimate, None, extras=[_Unavailable("rapl", rapl.reason)])
 
 
+def rapl_access_note() -> str | None:
+    """Where RAPL exists but cannot be read: what to run for measured CPU energy (else None)."""
+    rapl = RaplMeter()
+    if rapl.zones or not rapl.denied:
+        return None
+    return (f"{rapl.reason}. Until then CPU energy is codecarbon's estimate (labelled estimated), not a "
+            "measurement")
+
+
 def no_meter_reason(device: str) -> str | None:
     """Why no energy value can be taken on ``device`` here (so a run can say so before it starts), or None."""
     import importlib.util

@@ -167,11 +167,22 @@ def warm_up(step, batches, sync, min_iters: int, max_seconds: float, tolerance: 
 def window_iterations(per_iter_s: float, window_s: float, n_batches: int, min_iterations: int,
                       whole_pass_factor: float = 3.0) -> int:
     """Iterations that fill ``window_s``; rounded up to whole passes over the batches when a pass
-    costs at most ``whole_pass_factor`` windows, so the window covers the inputs exactly."""
+    costs at most ``whole_pass_factor`` windows, so the window covers the inputs exactly
+    (``n_batches`` 0: no rounding)."""
     iterations = max(int(min_iterations), math.ceil(window_s / max(per_iter_s, 1e-6)))
     if n_batches and n_batches * per_iter_s <= whole_pass_factor * window_s:
         iterations = math.ceil(iterations / n_batches) * n_batches
     return iterations
+
+
+def pass_batches(cell: "Cell", n_batches: int) -> int:
+    """How many batches a window must round up to (0 = none). Fixed padding: every batch has the
+    same shape and cost, so any prefix is exact — no rounding. Batch 1: the window is sized by the
+    sensor alone; its batches are a seeded random order, drawn afresh in every trial, so a partial
+    pass is an unbiased sample of dev's lengths. Other dynamic batches: whole passes."""
+    if cell.padding == "fixed" or cell.batch_size == 1:
+        return 0
+    return n_batches
 
 
 def timed_window(step, batches, sync, iterations: int, monitor: EnergyMonitor):
@@ -238,8 +249,11 @@ def _percentiles(latencies: np.ndarray) -> tuple[float, float, float]:
     return float(p50), float(p95), float(p99)
 
 
-def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, Any], monitor: EnergyMonitor) -> dict[str, Any]:
-    """Measure one cell; an NVML/meter failure marks the cell invalid with its reason."""
+def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, Any], monitor: EnergyMonitor,
+                 idle_before: tuple[float | None, str] | None = None) -> dict[str, Any]:
+    """Measure one cell; an NVML/meter failure marks the cell invalid with its reason.
+    ``idle_before``: the previous cell's idle-after window (``energy.share_idle``), measured with
+    nothing running between it and this cell's warm-up, instead of a window of this cell's own."""
     import torch
 
     sync = _sync(device)
@@ -262,13 +276,13 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
                        float(cfg["warmup"]["tolerance"]))
         per_iter = statistics.median(warm[-int(cfg["warmup"]["min_iters"]):])
         window_s = float(cfg["window_s"][device])
-        iterations = window_iterations(per_iter, window_s, len(batches), int(cfg["min_iterations"]))
+        iterations = window_iterations(per_iter, window_s, pass_batches(cell, len(batches)), int(cfg["min_iterations"]))
         note = cool_down(monitor, float(cfg.get("cooldown_max_temp_c") or 0))
         if note:
             flags.append(note)
         idle_s = float(cfg["idle_s"])
         settle_s = float((cfg.get("idle_settle_s") or {}).get(device, 0.0))
-        idle_before, why_before = idle_power(monitor, idle_s, sync, settle_s)
+        idle_before, why_before = idle_before if idle_before is not None else idle_power(monitor, idle_s, sync, settle_s)
         window, latencies, sizes, lengths = timed_window(step, batches, sync, iterations, monitor)
         state = window.state_during
         state_during = state is not None
@@ -314,6 +328,7 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
         length_profile=json.dumps(length_profile(latencies, lengths, sizes))
         if cell.padding == "dynamic" else None,
     )
+    row["_idle_after"] = (idle_after, why_after)
     if not window.valid:
         row["status"] = "invalid"
         row["reason"] = "; ".join(window.reasons)
@@ -326,9 +341,14 @@ def estimate_trial_seconds(measured_cells: int, cfg: Mapping[str, Any], device: 
     """Rough wall time of one trial, said before it starts: per measured cell, warm-up (at most 0.5 s
     assumed), two settled idle windows and the window, plus a few seconds to prepare."""
     settle = float((cfg.get("idle_settle_s") or {}).get(device, 0.0))
+    idle_windows = 1 if shares_idle(cfg, device) else 2
     per_cell = (min(float(cfg["warmup"]["max_s"]), 0.5) + float(cfg["window_s"][device])
-                + 2 * (float(cfg["idle_s"]) + settle) + 0.3)
+                + idle_windows * (float(cfg["idle_s"]) + settle) + 0.3)
     return 5.0 + per_cell * measured_cells
+
+
+def shares_idle(cfg: Mapping[str, Any], device: str) -> bool:
+    return bool((cfg.get("share_idle") or {}).get(device, False))
 
 
 def refusal(cell: Cell, device: str, prepared) -> str | None:
@@ -411,6 +431,7 @@ def run_trial(
     else:
         cells = shuffle_cells(list(cells), seed, trial)
     rows = []
+    share_idle, last_idle = shares_idle(cfg, device), None
     started = time.perf_counter()
     to_measure = sum(1 for c in cells if c.variant not in reasons and not refusal(c, device, prepared[c.variant]))
     log.info("trial %d on %s: %d cells, %d to measure, about %.0f s (estimate)", trial, device, len(cells), to_measure,
@@ -425,21 +446,26 @@ def run_trial(
             continue
         key = (cell.batch_size, cell.padding)
         if key not in batches_cache:
-            batches_cache[key] = make_batches(tokens, cell.batch_size, cell.padding, max_length, pad_id, device, seed)
+            batches_cache[key] = make_batches(tokens, cell.batch_size, cell.padding, max_length, pad_id, device,
+                                              seed + trial)
         if not batches_cache[key]:
             rows.append(base | not_applicable(cell, f"fewer than {cell.batch_size} inputs for a full fixed-padding batch"))
             continue
         try:
             row = measure_cell(prepared[cell.variant], cell, batches_cache[key], device, cfg,
-                               monitor if cell.sampler else monitor_off)
+                               monitor if cell.sampler else monitor_off,
+                               idle_before=last_idle if cell.sampler else None)
         except Exception as exc:  # e.g. CUDA graph capture of a data-dependent router
             log.warning("cell %s failed: %s", cell, exc)
             row = {"status": "invalid", "reason": f"{type(exc).__name__}: {exc}", "valid": False, "flags": "",
                    "energy_label": UNAVAILABLE}
+        idle_after = row.pop("_idle_after", None)
+        # the next cell may take this idle window as its own idle-before only when nothing ran since
+        last_idle = idle_after if share_idle and cell.sampler else None
         rows.append(base | row | {"size_bytes": sizes.get(cell.variant)})
     if rows:
         _progress(rows[-1], len(cells), started)
-    df = with_runtime(pd.DataFrame(rows))
+    df = with_runtime(pd.DataFrame(rows)) if rows else pd.DataFrame(columns=MEASUREMENT_SCHEMA.names)
     for name in MEASUREMENT_SCHEMA.names:
         if name not in df.columns:
             df[name] = None
