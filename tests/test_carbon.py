@@ -1,3 +1,4 @@
+import json
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -281,10 +282,10 @@ def _forecast(tmp, name, **trace_kw):
 
 def test_hourly_forecasts_are_aligned_and_causal(tmp_path):
     metrics_table, daily, hourly = _forecast(tmp_path, "base")
-    assert set(metrics_table.model) == {"seasonal_naive_24h", "seasonal_naive_168h", "ridge", "tcn"}
+    assert set(metrics_table.model) == {"seasonal_naive_24h", "seasonal_naive_168h", "ridge", "tcn", "selected"}
     assert metrics_table.coverage.notna().all() and daily[["low", "high"]].notna().all().all()
     # one forecast per zone, model and hour of the window, 7 leads each; lead k at origin t is hour t + k - 1
-    assert len(hourly) == 2 * 4 * 48 * 7
+    assert len(hourly) == 2 * 5 * 48 * 7
     tr = io.read_parquet(tmp_path / "base" / "traces.parquet").set_index(["zone", "timestamp"])["ci"]
     target = hourly.origin + pd.to_timedelta(hourly.lead_h - 1, unit="h")
     assert np.allclose(hourly.actual, tr.loc[list(zip(hourly.zone, target))].to_numpy())
@@ -294,6 +295,36 @@ def test_hourly_forecasts_are_aligned_and_causal(tmp_path):
     before = hourly.origin <= cut
     assert np.allclose(hourly.forecast[before], changed.forecast[before])
     assert not np.allclose(hourly.forecast[~before], changed.forecast[~before])
+
+
+def test_selected_forecaster_is_the_validation_winner_per_zone_and_lead(tmp_path):
+    metrics_table, daily, hourly = _forecast(tmp_path, "sel")
+    selected = metrics_table[metrics_table.model == "selected"]
+    base = metrics_table[metrics_table.model != "selected"]
+    assert selected.choice.notna().all() and base.choice.isna().all()
+    assert set(selected.choice) <= set(base.model)
+    choice = json.loads((tmp_path / "sel" / "model" / "selection.json").read_text())["choice"]
+    for row in selected.itertuples():  # its test MAPE is the chosen model's at that zone and lead
+        assert row.choice == choice[row.zone][row.lead_h - 1]
+        chosen = base[(base.model == row.choice) & (base.zone == row.zone) & (base.lead_h == row.lead_h)]
+        assert row.mape == pytest.approx(float(chosen.mape.iloc[0]))
+    # the hourly forecasts the router reads compose the same way
+    h = hourly.set_index(["zone", "origin", "lead_h", "model"]).forecast
+    for zone in ("A", "B"):
+        for lead in (1, 7):
+            sel = h.xs((zone, lead, "selected"), level=("zone", "lead_h", "model"))
+            pick = h.xs((zone, lead, choice[zone][lead - 1]), level=("zone", "lead_h", "model"))
+            assert np.allclose(sel.to_numpy(), pick.to_numpy())
+    skill = forecast.skill_by_lead(metrics_table)
+    assert "seasonal_naive_24h" not in set(skill.model) and skill.skill.notna().all()
+
+
+def test_selection_takes_the_lowest_validation_mape_and_the_simpler_model_on_ties():
+    mape = {"Z": {"seasonal_naive_24h": np.array([5.0, 3.0, 4.0]), "tcn": np.array([4.0, 3.0, np.nan])}}
+    assert forecast.select_by_validation(mape) == {"Z": ["tcn", "seasonal_naive_24h", "seasonal_naive_24h"]}
+    preds = {"seasonal_naive_24h": np.zeros((2, 3)), "tcn": np.ones((2, 3))}
+    out = forecast.compose_selected(preds, np.array(["Z", "Z"]), {"Z": ["tcn", "seasonal_naive_24h", "tcn"]})
+    assert out.tolist() == [[1.0, 0.0, 1.0], [1.0, 0.0, 1.0]]
 
 
 def test_read_results_concatenates_scenarios_and_names_old_ones(tmp_path):

@@ -402,3 +402,16 @@ def test_a_later_trial_measures_only_the_planned_cells(tiny_model_dir, dev_token
                       variant_names=[], artifacts={}, variant_params={}, trial=4, seed=1, cfg=cfg, max_length=16,
                       threads=1, cells=[])
     assert empty.empty and io.read_parquet(tmp_path / "e.parquet").empty
+
+
+def test_budget_estimate_counts_the_cells_a_trial_measures():
+    import copy
+
+    from greenbench import config as gconfig
+    from greenbench.energy.plan import budget_estimate
+
+    cfg = copy.deepcopy(gconfig.load_config(["config/config.yaml"]))
+    cfg["study"].update(variants=["fp32", "fp16", "int8_dynamic"], runtimes={}, devices=["cpu"])
+    b = budget_estimate(gconfig.validate_config(cfg), "cpu")
+    assert b["cells_per_trial"] == 2 * 3 * 2  # fp16 is CUDA-only; no CUDA graphs on a CPU
+    assert b["first_stage"] == 3 and b["later_trials"] == 5 and b["later_max_s"] > b["first_stage_s"] > 0

@@ -71,7 +71,7 @@ def test_smoke_study_on_slurm_matches_local_run(cluster, smoke, tmp_path):
 
     # energy labelled, every trial present, and the paper outputs there
     energy = pd.read_parquet(project / "results" / "energy" / "measurements.parquet")
-    assert set(energy.trial) == {0, 1}
+    assert {0, 1} <= set(energy.trial) <= {0, 1, 2}  # trial 2: the cells sequential stopping named
     assert energy.energy_label.isin(["measured", "estimated", "unavailable"]).all()
     assert (project / "results" / "paper" / "claims.md").stat().st_size > 0
     # and a rerun has nothing to do

@@ -3,6 +3,8 @@ each saved as PDF and PNG."""
 
 from __future__ import annotations
 
+import itertools
+
 from pathlib import Path
 from typing import Callable
 
@@ -207,6 +209,23 @@ def mape_by_lead(metrics: pd.DataFrame, ax) -> None:
     ax.legend(fontsize=7)
 
 
+def forecast_skill(metrics: pd.DataFrame, ax) -> None:
+    """Skill of the selected forecaster (1 - MAPE/MAPE of 'same hour yesterday') by lead, per zone."""
+    from greenbench.carbon.forecast import SELECTED, skill_by_lead
+
+    if metrics.empty or SELECTED not in set(metrics.model):
+        return _empty(ax, "no selected forecaster in the metrics")
+    skill = skill_by_lead(metrics)
+    skill = skill[skill.model == SELECTED]
+    for style, (zone, g) in zip(itertools.cycle(["-", "--", ":", "-."]), skill.groupby("zone")):
+        ax.plot(g.lead_h, g.skill, color="black", linestyle=style, linewidth=1, label=zone)
+    ax.axhline(0.0, color="0.5", linewidth=0.8)
+    ax.set_xlabel("lead time (h)")
+    ax.set_ylabel("skill vs seasonal-naive 24 h (1 - MAPE ratio)")
+    ax.set_title("selected forecaster (per zone and lead, by validation MAPE)", fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
+
+
 def scheduler_front(schedule: pd.DataFrame, ax) -> None:
     if schedule.empty:
         return _empty(ax, "no schedule results")
@@ -272,6 +291,7 @@ def make_all(accuracy_path, energy_path, points_path, prediction_files, forecast
                  out_dir=out_dir, size=(18, 4), panels=4)
     outs += draw("forecast_vs_actual", forecast_vs_actual, io.read_parquet(forecasts_path), out_dir=out_dir, size=(8, 4))
     outs += draw("forecast_mape_by_lead", mape_by_lead, io.read_parquet(forecast_metrics_path), out_dir=out_dir)
+    outs += draw("forecast_skill", forecast_skill, io.read_parquet(forecast_metrics_path), out_dir=out_dir)
     from greenbench.carbon.schedule import read_results
 
     outs += draw("scheduler_front", scheduler_front, read_results(schedule_path), out_dir=out_dir)

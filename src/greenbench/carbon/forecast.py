@@ -323,7 +323,12 @@ def zone_windows(traces: pd.DataFrame, zones, lookback: int, horizon: int, start
 
 METRICS_SCHEMA = pa.schema([("zone", pa.string()), ("model", pa.string()), ("lead_h", pa.int64()), ("mape", pa.float64()),
                             ("mae", pa.float64()), ("coverage", pa.float64()), ("nominal_coverage", pa.float64()),
-                            ("origins", pa.int64())])
+                            ("origins", pa.int64()),
+                            # `selected` only: the forecaster chosen for this zone and lead, and its validation MAPE
+                            ("choice", pa.string()), ("validation_mape", pa.float64())])
+SELECTED = "selected"   # per zone and lead, the forecaster with the lowest MAPE on the validation origins
+SELECTION_FILE = "selection.json"
+NAIVE = "seasonal_naive_24h"
 FORECASTS_SCHEMA = pa.schema([("zone", pa.string()), ("model", pa.string()), ("origin", pa.timestamp("s", tz="UTC")),
                               ("lead_h", pa.int64()), ("forecast", pa.float64()), ("low", pa.float64()),
                               ("high", pa.float64()), ("actual", pa.float64())])
@@ -345,6 +350,30 @@ def build_models(cfg: Mapping[str, Any]) -> list:
                 t["batch_size"], t["learning_rate"], t["max_train_windows"])]
 
 
+def select_by_validation(validation_mape: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, list[str]]:
+    """Per zone and lead, the forecaster with the lowest validation MAPE ({zone: {model: mape by lead}}
+    -> {zone: [model per lead]}); ties go to the earlier model (the simpler: naive first)."""
+    out = {}
+    for zone, by_model in validation_mape.items():
+        names = list(by_model)
+        table = np.vstack([np.nan_to_num(np.asarray(by_model[n], float), nan=np.inf) for n in names])
+        out[zone] = [names[i] for i in np.argmin(table, axis=0)]
+    return out
+
+
+def compose_selected(predictions: Mapping[str, np.ndarray], zones: np.ndarray,
+                     selection: Mapping[str, list[str]]) -> np.ndarray:
+    """The selected forecaster's predictions: per row's zone and per lead, the chosen model's column."""
+    first = next(iter(predictions.values()))
+    out = np.empty_like(first)
+    leads = first.shape[1]
+    for zone, choice in selection.items():
+        rows = zones == zone
+        for lead in range(leads):
+            out[rows, lead] = predictions[choice[lead]][rows, lead]
+    return out
+
+
 def issue_hourly(traces_path: str | Path, model_dir: str | Path, cfg: Mapping[str, Any], hourly: Mapping[str, Any],
                  out: str | Path) -> pd.DataFrame:
     """With the fitted forecasters in ``model_dir``, issue a forecast every hour of the window
@@ -362,17 +391,31 @@ def issue_hourly(traces_path: str | Path, model_dir: str | Path, cfg: Mapping[st
     if len(every_hour.x) != len(zones) * int(hourly["hours"]):
         raise ValueError(f"the traces do not cover {h_start}..{h_end} plus the forecast horizon "
                          "(carbon.schedule.start/days)")
+    selection = load_selection(model_dir, zones)
+    predictions = {model.name: _predictor(model, lookback)(every_hour)[:, :h_leads]
+                   for model in load_fitted(model_dir, cfg)}
+    predictions[SELECTED] = compose_selected(predictions, every_hour.zone, selection)
     frames = []
-    for model in load_fitted(model_dir, cfg):
-        hp = _predictor(model, lookback)(every_hour)[:, :h_leads]
+    for name, hp in predictions.items():
         frames.append(pd.DataFrame({
-            "zone": np.repeat(every_hour.zone, h_leads), "model": model.name,
+            "zone": np.repeat(every_hour.zone, h_leads), "model": name,
             "origin": np.repeat(every_hour.origin, h_leads), "lead_h": np.tile(np.arange(1, h_leads + 1), len(hp)),
             "forecast": hp.ravel(), "actual": every_hour.y[:, :h_leads].ravel()}))
     table = pd.concat(frames, ignore_index=True)
     io.write_parquet(table, out, HOURLY_SCHEMA, {"window": [str(h_start), str(h_end)],
                                                 "issued": "every hour, with the history up to it"})
     return table
+
+
+def load_selection(model_dir: str | Path, zones) -> dict[str, list[str]]:
+    path = Path(model_dir) / SELECTION_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: rerun the forecasting stage (forecast_carbon)")
+    selection = json.loads(path.read_text())["choice"]
+    missing = sorted(set(zones) - set(selection))
+    if missing:
+        raise ValueError(f"{path}: no forecaster chosen for {', '.join(missing)}: rerun forecast_carbon")
+    return selection
 
 
 def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, metrics_out: str | Path,
@@ -393,6 +436,33 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
         raise ValueError("no test origins: check carbon.forecast.test_start/test_end against the traces")
     level = float(cfg["interval_level"])
     metric_rows, forecast_frames = [], []
+    calib_preds, test_preds = {}, {}
+
+    def evaluate(name: str, calib_pred: np.ndarray, pred: np.ndarray, choice=None, validation=None) -> None:
+        low, high = np.empty_like(pred), np.empty_like(pred)
+        for zone in zones:  # per-zone, per-lead rolling conformal half-widths
+            c, sel = calib.zone == zone, test.zone == zone
+            half = rolling_conformal_halfwidths(
+                np.concatenate([calib.origin[c], test.origin[sel]]),
+                relative_errors(np.vstack([calib.y[c], test.y[sel]]), np.vstack([calib_pred[c], pred[sel]])),
+                test.origin[sel], horizon, level, window=int(cfg["calibration_days"]))
+            low[sel], high[sel] = pred[sel] * (1 - half), pred[sel] * (1 + half)
+        for zone in zones:
+            sel = test.zone == zone
+            a, f, lo, hi = test.y[sel], pred[sel], low[sel], high[sel]
+            for lead, (m1, m2, cov) in enumerate(zip(metrics.mape(a, f), metrics.mae(a, f),
+                                                     metrics.coverage(a, lo, hi)), start=1):
+                metric_rows.append({"zone": zone, "model": name, "lead_h": lead, "mape": m1, "mae": m2,
+                                    "coverage": cov, "nominal_coverage": 100 * level, "origins": int(sel.sum()),
+                                    "choice": choice[zone][lead - 1] if choice else None,
+                                    "validation_mape": float(validation[zone][lead - 1]) if validation else None})
+            n = int(sel.sum())
+            forecast_frames.append(pd.DataFrame({
+                "zone": zone, "model": name, "origin": np.repeat(test.origin[sel], horizon),
+                "lead_h": np.tile(np.arange(1, horizon + 1), n), "forecast": f.ravel(), "low": lo.ravel(),
+                "high": hi.ravel(), "actual": a.ravel()}))
+        log.info("%s: day-1 MAPE %s", name, {z: round(metrics.day1(metrics.mape(test.y[test.zone == z], pred[test.zone == z])), 2) for z in zones})
+
     with io.atomic_directory(model_dir) as tmp:
         for model in build_models(cfg):
             predict = _predictor(model, lookback)
@@ -401,30 +471,24 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
             else:
                 model.fit(fit, seed)
             save_fitted(model, tmp)
-            calib_pred, pred = predict(calib), predict(test)
-            low, high = np.empty_like(pred), np.empty_like(pred)
-            for zone in zones:  # per-zone, per-lead rolling conformal half-widths
-                c, sel = calib.zone == zone, test.zone == zone
-                half = rolling_conformal_halfwidths(
-                    np.concatenate([calib.origin[c], test.origin[sel]]),
-                    relative_errors(np.vstack([calib.y[c], test.y[sel]]), np.vstack([calib_pred[c], pred[sel]])),
-                    test.origin[sel], horizon, level, window=int(cfg["calibration_days"]))
-                low[sel], high[sel] = pred[sel] * (1 - half), pred[sel] * (1 + half)
-            for zone in zones:
-                sel = test.zone == zone
-                a, f, lo, hi = test.y[sel], pred[sel], low[sel], high[sel]
-                for lead, (m1, m2, cov) in enumerate(zip(metrics.mape(a, f), metrics.mae(a, f),
-                                                         metrics.coverage(a, lo, hi)), start=1):
-                    metric_rows.append({"zone": zone, "model": model.name, "lead_h": lead, "mape": m1, "mae": m2,
-                                        "coverage": cov, "nominal_coverage": 100 * level, "origins": int(sel.sum())})
-                n = int(sel.sum())
-                forecast_frames.append(pd.DataFrame({
-                    "zone": zone, "model": model.name, "origin": np.repeat(test.origin[sel], horizon),
-                    "lead_h": np.tile(np.arange(1, horizon + 1), n), "forecast": f.ravel(), "low": lo.ravel(),
-                    "high": hi.ravel(), "actual": a.ravel()}))
-            log.info("%s: day-1 MAPE %s", model.name, {z: round(metrics.day1(metrics.mape(test.y[test.zone == z], pred[test.zone == z])), 2) for z in zones})
+            calib_preds[model.name], test_preds[model.name] = predict(calib), predict(test)
+            evaluate(model.name, calib_preds[model.name], test_preds[model.name])
+        # the selected forecaster: per zone and lead, the model with the lowest MAPE on the validation
+        # (calibration) origins, which precede the test and were never fitted on
+        validation = {z: {name: metrics.mape(calib.y[calib.zone == z], p[calib.zone == z])
+                          for name, p in calib_preds.items()} for z in zones}
+        choice = select_by_validation(validation)
+        evaluate(SELECTED, compose_selected(calib_preds, calib.zone, choice),
+                 compose_selected(test_preds, test.zone, choice), choice,
+                 {z: [validation[z][choice[z][i]][i] for i in range(horizon)] for z in zones})
+        io.write_json({"choice": choice, "validation": [str(calib_start), str(train_end)],
+                       "rule": "lowest validation MAPE per zone and lead"}, tmp / SELECTION_FILE)
         io.write_json({"config": dict(cfg), "seed": seed, "provenance": provenance.collect()}, tmp / "forecasting.json")
     table = pd.DataFrame(metric_rows, columns=METRICS_SCHEMA.names)
+    for zone, ratio in day1_vs_naive(table, SELECTED).items():
+        if ratio > 1.0:  # the validation choice did not carry over to the test period: say so
+            log.warning("%s: the selected forecaster's day-1 MAPE is %.2fx seasonal-naive-24h's on the test period "
+                        "(worse than 'same hour yesterday')", zone, ratio)
     meta = {"train": [cfg["train_start"], str(calib_start)], "calibration": [str(calib_start), str(train_end)],
             "test": [cfg["test_start"], cfg["test_end"]], "interval": "rolling split conformal on relative errors, per zone and lead time: each origin uses "
             "the calibration_days most recent origins whose errors were observable by then"}
@@ -437,3 +501,19 @@ def day1_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Day-1 MAPE (mean over lead 1-24 h), MAE and coverage per zone and model."""
     d = table[table.lead_h <= 24]
     return d.groupby(["zone", "model"], sort=True)[["mape", "mae", "coverage"]].mean().reset_index()
+
+
+def day1_vs_naive(table: pd.DataFrame, model: str) -> dict[str, float]:
+    """Per zone, ``model``'s day-1 MAPE divided by seasonal-naive-24h's (below 1: better than yesterday)."""
+    d = day1_summary(table).pivot(index="zone", columns="model", values="mape")
+    if model not in d or NAIVE not in d:
+        return {}
+    return {str(z): float(r) for z, r in (d[model] / d[NAIVE]).items()}
+
+
+def skill_by_lead(table: pd.DataFrame) -> pd.DataFrame:
+    """Skill 1 - MAPE / MAPE(seasonal-naive-24h) per zone, model and lead (0: as good as yesterday)."""
+    naive = table[table.model == NAIVE].set_index(["zone", "lead_h"])["mape"]
+    out = table[table.model != NAIVE][["zone", "model", "lead_h", "mape"]].copy()
+    out["skill"] = 1.0 - out["mape"].to_numpy() / naive.reindex(pd.MultiIndex.from_frame(out[["zone", "lead_h"]])).to_numpy()
+    return out.reset_index(drop=True)

@@ -106,3 +106,23 @@ def settings_enabled(energy: Mapping[str, Any], device: str) -> bool:
     """Whether a device's study runs trials beyond the first stage."""
     stop = energy.get("stopping") or {}
     return bool((stop.get("target") or {}).get(device)) and int(stop.get("max_trials", 0)) > int(energy["trials"])
+
+
+def budget_estimate(config: Mapping[str, Any], device: str) -> dict[str, Any]:
+    """What the energy trials of one device will cost, said before any job runs: measured cells per
+    trial (applicable variants x batch sizes x paddings x modes; CUDA graphs only on cuda with fixed
+    padding), the first stage's duration and the most the later trials can add (every cell to the cap)."""
+    from greenbench import variants
+    from greenbench.energy.protocol import estimate_trial_seconds
+
+    energy = config["energy"]
+    applicable = [n for n in config["study"]["variants"] if variants.get(n).applicability(device) is None]
+    per_variant = sum(1 for p in energy["paddings"] for mode in energy["modes"]
+                      if mode == "eager" or (device == "cuda" and p == "fixed")) * len(energy["batch_sizes"])
+    cells = len(applicable) * per_variant
+    models = len(config["study"]["models"])
+    trial_s = estimate_trial_seconds(cells, energy, device)
+    first = int(energy["trials"])
+    later = int(energy["stopping"]["max_trials"]) - first if settings_enabled(energy, device) else 0
+    return {"cells_per_trial": cells, "first_stage": first, "first_stage_s": models * first * trial_s,
+            "later_trials": later, "later_max_s": models * later * trial_s}
