@@ -60,6 +60,12 @@ def usable(measurements: pd.DataFrame) -> pd.DataFrame:
     return m[(m.status == "ok") & m.valid.astype(bool) & m.sampler.astype(bool)]
 
 
+def metric_of(group: pd.DataFrame) -> str:
+    """What a cell's stopping is decided and reported on: its energy, or its throughput where energy
+    is unavailable."""
+    return "j_per_inf_gross" if group["j_per_inf_gross"].notna().any() else "throughput_per_s"
+
+
 def _label(group: pd.DataFrame) -> str:
     labels = sorted(set(group["energy_label"].dropna()))
     return "+".join(labels) if labels else "unavailable"
@@ -112,16 +118,6 @@ def _baseline_of(m: pd.DataFrame, key: tuple) -> pd.DataFrame:
     return base[base.variant == BASELINE_VARIANT]
 
 
-def ratio_interval(a: pd.Series, b: pd.Series, trials: pd.Series, first_stage: int, level: float) -> stats.Interval | None:
-    """Stein's interval of a paired ratio (pairs in trial order; the first stage gives the SD), or
-    None when fewer than two first-stage pairs exist."""
-    order = np.argsort(trials.to_numpy(), kind="stable")
-    n0 = int((trials < first_stage).sum())
-    if n0 < 2:
-        return None
-    return stopping.paired_log_ratio(a.to_numpy(float)[order], b.to_numpy(float)[order], n0, level)
-
-
 def paired_ratios(measurements: pd.DataFrame, first_stage: int, level: float) -> pd.DataFrame:
     """Each variant against fp32 in the same trial and cell (paired), with Holm-corrected tests."""
     m = usable(measurements)
@@ -135,7 +131,8 @@ def paired_ratios(measurements: pd.DataFrame, first_stage: int, level: float) ->
             row = dict(zip(CELL, key), metric=metric, baseline=BASELINE_VARIANT, n_pairs=len(pair),
                        energy_label=_label(g) if metric.startswith("j_") else "measured")
             if len(pair) and (pair[f"{metric}_base"] > 0).all() and (pair[metric] > 0).all():
-                ci = ratio_interval(pair[metric], pair[f"{metric}_base"], pair.trial, first_stage, level)
+                ci = stopping.paired_log_ratio_by_trial(pair[metric], pair[f"{metric}_base"], pair.trial, first_stage,
+                                                        level)
                 p, d = stats.paired_test(pair[metric], pair[f"{metric}_base"])
                 if ci is None:
                     row.update(ratio=float(np.exp(np.log(pair[metric] / pair[f"{metric}_base"]).mean())))
@@ -153,8 +150,6 @@ def stopping_table(measurements: pd.DataFrame, ratios: pd.DataFrame, first_stage
                    level: float) -> pd.DataFrame:
     """What sequential stopping achieved per cell: trials, the J/inf interval's and the ratio's
     relative half-widths (Stein), and whether they reached the target or the cap stopped them."""
-    from greenbench.energy.plan import metric_of
-
     m = usable(measurements)
     rows = []
     for key, g in m.groupby(CELL, sort=True):
@@ -257,7 +252,8 @@ def aggregate(measurements_path: str | Path, prediction_files: list[str | Path],
               cfg: Mapping[str, Any], seed: int) -> dict[str, pd.DataFrame]:
     measurements = io.read_parquet(measurements_path)
     n_boot, level = int(cfg["bootstrap"]), float(cfg["confidence"])
-    first_stage = int(cfg.get("first_stage") or measurements.trial.max() + 1 if len(measurements) else 0)
+    # the trials every cell ran; without the setting, every trial counts as first stage
+    first_stage = int(cfg.get("first_stage") or (measurements.trial.max() + 1 if len(measurements) else 0))
     ratios = paired_ratios(measurements, first_stage, level)
     out_dir = Path(out_dir)
     tables = {

@@ -44,11 +44,13 @@ class Evidence:
         if merged.empty:
             return None, ""
         label = "+".join(sorted(set(merged.energy_label_a)))
-        n0 = int((merged.trial < self.first_stage).sum()) if self.first_stage else len(merged)
-        if n0 < 2:  # one pair: the estimate, no interval
+        first_stage = self.first_stage or int(merged.trial.max()) + 1
+        ci = stopping.paired_log_ratio_by_trial(merged[f"{metric}_a"], merged[f"{metric}_b"], merged.trial,
+                                                first_stage, self.level)
+        if ci is None:  # fewer than two first-stage pairs: the first pair's ratio, no interval
             ratio = float((merged[f"{metric}_a"] / merged[f"{metric}_b"]).iloc[0])
             return stats.Interval(ratio, ratio, ratio), label
-        return stopping.paired_log_ratio(merged[f"{metric}_a"], merged[f"{metric}_b"], n0, self.level), label
+        return ci, label
 
     def accuracy_delta(self, variant: str, device: str) -> float | None:
         acc = self.accuracy[(self.accuracy.device == device) & (self.accuracy.status == "ok")].set_index("variant")["accuracy"]

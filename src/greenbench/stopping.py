@@ -107,6 +107,18 @@ def paired_log_ratio(a: Sequence[float], b: Sequence[float], n0: int, level: flo
     return log_interval(a / b, n0, level)
 
 
+def paired_log_ratio_by_trial(a: Sequence[float], b: Sequence[float], trials: Sequence[int], first_stage: int,
+                              level: float) -> Interval | None:
+    """``paired_log_ratio`` of pairs taken in any order, labelled by trial: trials below
+    ``first_stage`` are the first stage. None when fewer than two first-stage pairs exist."""
+    trials = np.asarray(trials)
+    order = np.argsort(trials, kind="stable")
+    n0 = int((trials < first_stage).sum())
+    if n0 < 2:
+        return None
+    return paired_log_ratio(np.asarray(a, dtype=float)[order], np.asarray(b, dtype=float)[order], n0, level)
+
+
 def relative_half_width(ci: Interval) -> float:
     """The wider side of a (positive) interval relative to its estimate."""
     return max(ci.high / ci.estimate - 1.0, 1.0 - ci.low / ci.estimate)

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from greenbench import stopping
+from greenbench.aggregate import metric_of, usable
 from greenbench.energy.protocol import Cell
 
 BASELINE = "fp32"
@@ -28,21 +29,11 @@ PLAN_SCHEMA = pa.schema([("device", STR), ("model", STR), ("variant", STR), ("ba
                          ("needed", I64), ("capped", BOOL), ("trials", I64)])
 
 
-def metric_of(group: pd.DataFrame) -> str:
-    """What a cell's budget is set on: its energy, or its throughput where energy is unavailable."""
-    return "j_per_inf_gross" if group["j_per_inf_gross"].notna().any() else "throughput_per_s"
-
-
-def _usable(measurements: pd.DataFrame) -> pd.DataFrame:
-    m = measurements
-    return m[(m.status == "ok") & m.valid.astype(bool) & m.sampler.astype(bool)]
-
-
 def stage_values(measurements: pd.DataFrame) -> dict[tuple, dict[str, pd.Series]]:
     """Per cell (KEY), the log-scale series its stopping is decided on, indexed by trial:
     ``j_per_inf`` (log of the metric) and, for every non-baseline cell whose baseline was measured,
     ``ratio_vs_fp32`` (log of the paired ratio)."""
-    m = _usable(measurements)
+    m = usable(measurements)
     out: dict[tuple, dict[str, pd.Series]] = {}
     for key, g in m.groupby(KEY, sort=True):
         metric = metric_of(g)
