@@ -75,6 +75,9 @@ def _sched(**kw):
          "cuda"),
         (lambda c: c["carbon"]["schedule"].update(origin_shares={z: 0 for z in c["carbon"]["zones"]}),
          "carbon.schedule.origin_shares", "every share is 0"),
+        # sequential stopping: Stein's first stage needs two trials, and the cap cannot undercut it
+        (lambda c: c["energy"].update(trials=1), "energy.trials", "at least 2 trials"),
+        (lambda c: c["energy"]["stopping"].update(max_trials=1), "energy.stopping.max_trials", "below energy.trials"),
     ],
 )
 def test_dates_windows_and_the_served_cell_are_checked_before_any_job(mutate, key, words, monkeypatch):
