@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 TORCH  ?= torch==2.13.0
-CORES  ?= 1
+# Snakemake cores: compute.threads (2) where the host has them. Every compute job asks for
+# compute.threads, so jobs still run one at a time and no build runs beside an energy trial.
+CORES  ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -ge 2 ] && echo 2 || echo 1)
 CONFIG ?=
 BIN    := $(VENV)/bin
 # The GPU extra (nvidia-ml-py) when this host has an NVIDIA GPU.

@@ -31,6 +31,8 @@ def test_shipped_configs_are_valid(extra):
         (lambda c: c["carbon"]["schedule"]["scenarios"].update(x={"zones": ["NL"]}),
          "carbon.schedule.scenarios.x.zones"),                                      # zone without traces
         (lambda c: c["carbon"]["schedule"].update(scenarios=["europe"]), "carbon.schedule.scenarios"),  # old list form
+        (lambda c: c["energy"].update(paddings={"cpu": ["dynamic"]}), "energy.paddings.cuda"),  # per device: both
+        (lambda c: c["energy"].update(paddings={"cpu": ["wide"], "cuda": ["fixed"]}), "energy.paddings.cpu.0"),
     ],
 )
 def test_bad_config_names_the_key(mutate, key):
@@ -75,6 +77,10 @@ def _sched(**kw):
          "cuda"),
         (lambda c: c["carbon"]["schedule"].update(origin_shares={z: 0 for z in c["carbon"]["zones"]}),
          "carbon.schedule.origin_shares", "every share is 0"),
+        # per-device paddings: the served cell's padding must be measured on its own device
+        (lambda c: (c["energy"].update(paddings={"cpu": ["dynamic"], "cuda": ["fixed"]}),
+                    c["carbon"]["schedule"]["energy"].update(padding="fixed")),
+         "carbon.schedule.energy.padding", "not measured"),
         # sequential stopping: Stein's first stage needs two trials, and the cap cannot undercut it
         (lambda c: c["energy"].update(trials=1), "energy.trials", "at least 2 trials"),
         (lambda c: c["energy"]["stopping"].update(max_trials=1), "energy.stopping.max_trials", "below energy.trials"),

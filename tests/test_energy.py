@@ -413,5 +413,15 @@ def test_budget_estimate_counts_the_cells_a_trial_measures():
     cfg = copy.deepcopy(gconfig.load_config(["config/config.yaml"]))
     cfg["study"].update(variants=["fp32", "fp16", "int8_dynamic"], runtimes={}, devices=["cpu"])
     b = budget_estimate(gconfig.validate_config(cfg), "cpu")
-    assert b["cells_per_trial"] == 2 * 3 * 2  # fp16 is CUDA-only; no CUDA graphs on a CPU
+    assert b["cells_per_trial"] == 2 * 3 * 1  # fp16 is CUDA-only; the default measures dynamic padding on a CPU
     assert b["first_stage"] == 3 and b["later_trials"] == 5 and b["later_max_s"] > b["first_stage_s"] > 0
+    cfg["energy"]["paddings"] = ["dynamic", "fixed"]  # one list for every device
+    assert budget_estimate(gconfig.validate_config(cfg), "cpu")["cells_per_trial"] == 2 * 3 * 2  # no CUDA graphs
+
+
+def test_paddings_are_one_list_or_one_list_per_device():
+    from greenbench.energy.protocol import paddings_for
+
+    assert paddings_for({"paddings": ["fixed"]}, "cuda") == ["fixed"]
+    per_device = {"paddings": {"cpu": ["dynamic"], "cuda": ["dynamic", "fixed"]}}
+    assert paddings_for(per_device, "cpu") == ["dynamic"] and paddings_for(per_device, "cuda") == ["dynamic", "fixed"]

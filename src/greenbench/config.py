@@ -263,8 +263,11 @@ def _schedule_cell_errors(config: Mapping[str, Any]) -> list[str]:
         return out
     devices = resolve_devices(study.get("devices") or [])
     cells = study_cells(study)
+    paddings = energy.get("paddings", [])
+    if isinstance(paddings, Mapping):
+        paddings = paddings.get(str(cell.get("device")), [])
     checks = (("variant", cells, "study.variants and study.runtimes"), ("batch_size", energy.get("batch_sizes", []),
-              "energy.batch_sizes"), ("padding", energy.get("paddings", []), "energy.paddings"),
+              "energy.batch_sizes"), ("padding", paddings, "energy.paddings"),
               ("mode", energy.get("modes", []), "energy.modes"), ("device", devices, "study.devices"))
     for field, allowed, where in checks:
         if cell.get(field) not in allowed:

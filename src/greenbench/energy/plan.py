@@ -104,11 +104,11 @@ def budget_estimate(config: Mapping[str, Any], device: str) -> dict[str, Any]:
     trial (applicable variants x batch sizes x paddings x modes; CUDA graphs only on cuda with fixed
     padding), the first stage's duration and the most the later trials can add (every cell to the cap)."""
     from greenbench import variants
-    from greenbench.energy.protocol import estimate_trial_seconds
+    from greenbench.energy.protocol import estimate_trial_seconds, paddings_for
 
     energy = config["energy"]
     applicable = [n for n in config["study"]["variants"] if variants.get(n).applicability(device) is None]
-    per_variant = sum(1 for p in energy["paddings"] for mode in energy["modes"]
+    per_variant = sum(1 for p in paddings_for(energy, device) for mode in energy["modes"]
                       if mode == "eager" or (device == "cuda" and p == "fixed")) * len(energy["batch_sizes"])
     cells = len(applicable) * per_variant
     models = len(config["study"]["models"])

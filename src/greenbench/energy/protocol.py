@@ -65,6 +65,13 @@ class Cell:
     sampler: bool = True
 
 
+def paddings_for(energy: Mapping[str, Any], device: str) -> list[str]:
+    """``energy.paddings`` for one device: the list itself, or the device's entry of a per-device
+    mapping (``{cpu: [dynamic], cuda: [dynamic, fixed]}``; a device without an entry measures none)."""
+    paddings = energy["paddings"]
+    return list(paddings.get(device, [])) if isinstance(paddings, Mapping) else list(paddings)
+
+
 def plan_cells(variant_names, batch_sizes, paddings, modes, overhead: bool, seed: int, trial: int) -> list[Cell]:
     """Every cell of the trial in a seeded random order (the order differs between trials)."""
     cells = [Cell(v, int(b), p, m) for v, b, p, m in itertools.product(variant_names, batch_sizes, paddings, modes)]
@@ -426,7 +433,7 @@ def run_trial(
             reasons[name] = reason
     batches_cache: dict[tuple[int, str], list] = {}
     if cells is None:
-        cells = plan_cells(variant_names, cfg["batch_sizes"], cfg["paddings"], cfg["modes"], bool(cfg["overhead_check"]),
+        cells = plan_cells(variant_names, cfg["batch_sizes"], paddings_for(cfg, device), cfg["modes"], bool(cfg["overhead_check"]),
                            seed, trial)
     else:
         cells = shuffle_cells(list(cells), seed, trial)
