@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from greenbench.aggregate import aggregate
-from greenbench.log import logged_script
+from greenbench.footprint import tracked
 
-with logged_script(snakemake.log[0], "aggregate"):
+with tracked(snakemake, "aggregate"):
     aggregate(snakemake.input.measurements, list(snakemake.input.predictions), Path(snakemake.output[0]).parent,
               snakemake.params.stats, snakemake.params.seed)

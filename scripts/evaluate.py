@@ -1,7 +1,7 @@
 """Snakemake entry point: per-example predictions of one (model, variant, device)."""
 
 from greenbench.stages import evaluate as stage
-from greenbench.log import logged_script
+from greenbench.footprint import tracked
 
-with logged_script(snakemake.log[0], "evaluate"):
+with tracked(snakemake, "evaluate"):
     stage.run(snakemake)

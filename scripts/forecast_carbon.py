@@ -1,7 +1,7 @@
 """Snakemake entry point: train forecasters on the train period, rolling-origin evaluation on the test period."""
 
 from greenbench.stages import forecast_carbon as stage
-from greenbench.log import logged_script
+from greenbench.footprint import tracked
 
-with logged_script(snakemake.log[0], "forecast_carbon"):
+with tracked(snakemake, "forecast_carbon"):
     stage.run(snakemake)

@@ -1,7 +1,7 @@
 """Snakemake entry point: forecasts issued every hour of the scheduling window by the fitted forecasters."""
 
 from greenbench.stages import forecast_hourly as stage
-from greenbench.log import logged_script
+from greenbench.footprint import tracked
 
-with logged_script(snakemake.log[0], "forecast_hourly"):
+with tracked(snakemake, "forecast_hourly"):
     stage.run(snakemake)

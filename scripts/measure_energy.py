@@ -1,7 +1,7 @@
 """Snakemake entry point: one measurement trial (all cells, shuffled) for one model on one device."""
 
 from greenbench.stages import measure_energy as stage
-from greenbench.log import logged_script
+from greenbench.footprint import tracked
 
-with logged_script(snakemake.log[0], "measure_energy"):
+with tracked(snakemake, "measure_energy"):
     stage.run(snakemake)

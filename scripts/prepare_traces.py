@@ -4,5 +4,6 @@ from greenbench.carbon.traces import prepare_traces
 from greenbench.log import logged_script
 
 with logged_script(snakemake.log[0], "prepare_traces"):
-    prepare_traces(list(snakemake.input.csv), snakemake.output[0], snakemake.params.column, snakemake.params.max_gap_hours,
-                   snakemake.params.max_ci)
+    p = snakemake.params
+    prepare_traces(list(snakemake.input.csv), snakemake.output[0], p.column, p.max_gap_hours, p.max_ci,
+                   sources=p.sources, zones=list(p.zones), years=list(p.years))

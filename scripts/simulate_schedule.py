@@ -1,7 +1,7 @@
 """Snakemake entry point: carbon-aware routing simulation for one scenario."""
 
 from greenbench.stages import simulate_schedule as stage
-from greenbench.log import logged_script
+from greenbench.footprint import tracked
 
-with logged_script(snakemake.log[0], "simulate_schedule"):
+with tracked(snakemake, "simulate_schedule"):
     stage.run(snakemake)

@@ -1,7 +1,7 @@
 """Snakemake entry point: tokenize one split for one model."""
 
 from greenbench.stages import tokenize as stage
-from greenbench.log import logged_script
+from greenbench.footprint import tracked
 
-with logged_script(snakemake.log[0], "tokenize"):
+with tracked(snakemake, "tokenize"):
     stage.run(snakemake)

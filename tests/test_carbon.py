@@ -258,7 +258,8 @@ def _synthetic_traces(path, future_scale=1.0, changed_from=None):
         ci = level * (1 + 0.3 * np.sin(2 * np.pi * np.arange(len(times)) / 24)) * np.exp(rng.normal(0, 0.05, len(times)))
         if changed_from is not None:
             ci = np.where(times >= changed_from, ci * future_scale, ci)
-        frames.append(pd.DataFrame({"timestamp": times, "zone": zone, "ci": ci, "estimated": False, "interpolated": False}))
+        frames.append(pd.DataFrame({"timestamp": times, "zone": zone, "ci": ci, "estimated": False, "interpolated": False,
+                                    "suspicious": False}))
     io.write_parquet(pd.concat(frames, ignore_index=True), path, traces.TRACE_SCHEMA)
     return path
 

@@ -20,6 +20,7 @@ def test_cli_stages_without_snakemake(tmp_path, tiny_model_dir, monkeypatch):
     cfg["energy"].update(batch_sizes=[2], window_s={"cpu": 0.05, "cuda": 0.05}, idle_s=0.02, max_inputs=16,
                          warmup={"min_iters": 2, "max_s": 0.2, "tolerance": 0.5}, min_iterations=2)
     cfg["carbon"]["schedule"]["energy"]["batch_size"] = 2  # the served cell must be a measured one
+    cfg["footprint"]["amortization"]["batch_size"] = 2    # and so must the amortized one
     (tmp_path / "my.yaml").write_text(yaml.safe_dump(cfg))
     monkeypatch.chdir(tmp_path)
     for split in ("train", "dev"):
@@ -53,3 +54,24 @@ def test_cli_stages_without_snakemake(tmp_path, tiny_model_dir, monkeypatch):
     kit = json.loads((tmp_path / "kit" / "kit.json").read_text())
     assert kit["model"] == "tiny" and kit["max_length"] == 16 and kit["dev_examples"] == 24
     assert cli.main(["gpu-kit", "--config", "my.yaml", "--model", "absent", "--out", "kit2"]) != 0
+
+
+def test_cli_carbon_runs_carbon_only_and_reuses_trained_forecasters(tmp_path, monkeypatch, capsys):
+    """`greenbench carbon` with the served cell given directly: no inference study needed; a second
+    call with the same settings and traces trains nothing."""
+    cfg = load_config([REPO / "config" / "config.yaml", REPO / "config" / "smoke.yaml",
+                       REPO / "config" / "carbon-only.yaml"])
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["carbon", "--config", "c.yaml"]) == 0
+    schedule = io.read_parquet(paths.SCHEDULE.format(scenario="europe"))
+    assert (schedule.energy_label == "given").all() and (schedule.energy_j_per_request > 0).all()
+    trained = (tmp_path / paths.FORECASTER_DIR / "forecasting.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert cli.main(["carbon", "--config", "c.yaml"]) == 0
+    assert "forecasters unchanged" in capsys.readouterr().out
+    assert (tmp_path / paths.FORECASTER_DIR / "forecasting.json").stat().st_mtime_ns == trained
+    cfg["carbon"]["forecast"]["ridge_alpha"] = 10.0  # a setting changed: trained again
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    assert cli.main(["carbon", "--config", "c.yaml"]) == 0
+    assert "forecasters unchanged" not in capsys.readouterr().out

@@ -98,6 +98,54 @@ def test_dates_windows_and_the_served_cell_are_checked_before_any_job(mutate, ke
     assert f"'{key}'" in message and words in message, message
 
 
+def test_zone_tables_and_the_served_cell_are_replaced_whole_not_merged(tmp_path):
+    from greenbench.config import load_config, replace_tables
+
+    user = tmp_path / "grid.yaml"
+    user.write_text("carbon:\n  schedule:\n    origin_shares: {BE: 1}\n    scenarios: {mine: {}}\n"
+                    "    energy: {j_per_request: 0.3, latency_p50_ms: 20, latency_p95_ms: 40}\n    pue: 1.4\n")
+    files = load_config(["config/config.yaml", user])
+    sched = files["carbon"]["schedule"]
+    assert sched["origin_shares"] == {"BE": 1} and list(sched["scenarios"]) == ["mine"]
+    assert sched["energy"] == {"j_per_request": 0.3, "latency_p50_ms": 20, "latency_p95_ms": 40}
+    assert sched["pue"] == 1.4 and sched["slo_ms"] == 80  # settings still merge
+    def merge_all(base, over):  # Snakemake's own merge: every nested mapping merges
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = merge_all(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        return out
+
+    snakemake_merge = merge_all(load_config(["config/config.yaml"]), load_config([user]))  # keeps DE..PL rows
+    assert set(snakemake_merge["carbon"]["schedule"]["origin_shares"]) > {"BE"}
+    assert replace_tables(snakemake_merge, files)["carbon"]["schedule"]["origin_shares"] == {"BE": 1}
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda s: s["scenarios"].update(far={"origin_shares": {"DE": 1, "XX": 1}}), "carbon.schedule.scenarios.far.latency_ms"),
+    (lambda s: s["scenarios"].update(none={"origin_shares": {"DE": 0}}), "carbon.schedule.scenarios.none.origin_shares"),
+    (lambda s: s["scenarios"].update(x={"latency_ms": {"DE": {"DE": 5}}}), "carbon.schedule.scenarios.x.latency_ms"),
+    (lambda s: s["scenarios"].update(x={"slo_ms": 0}), "carbon.schedule.scenarios.x.slo_ms"),
+    (lambda s: s.update(energy={"j_per_request": 0.3, "latency_p50_ms": 50, "latency_p95_ms": 40}),
+     "carbon.schedule.energy.latency_p95_ms"),
+    (lambda s: s.update(energy={"j_per_request": 0.3, "latency_p50_ms": 50}), "carbon.schedule.energy"),
+])
+def test_scenario_overrides_and_a_given_served_cell_are_checked_before_any_job(mutate, key):
+    cfg = merged()
+    mutate(cfg["carbon"]["schedule"])
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    assert f"'{key}" in str(err.value), str(err.value)
+
+
+def test_a_given_served_cell_needs_no_measurement():
+    from greenbench.carbon.schedule import energy_per_request
+
+    cfg = merged()
+    cfg["carbon"]["schedule"]["energy"] = {"j_per_request": 0.3, "latency_p50_ms": 20, "latency_p95_ms": 40}
+    validate_config(cfg)
+    assert energy_per_request(None, cfg["carbon"]["schedule"]["energy"]) == (0.3, 20.0, 40.0, "given")
+
+
 def test_deep_merge_merges_mappings_and_replaces_lists():
     base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
     out = deep_merge(base, {"a": {"c": [3]}, "e": 2})

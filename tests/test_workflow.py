@@ -43,6 +43,36 @@ def test_dry_run_each_config(project, extra):
     assert counts.get("finetune_baseline", 0) >= 1 and counts.get("eval_summary") == 1
 
 
+def test_a_carbon_only_config_plans_no_inference_study(project):
+    proc = run(project, "-n", "--cores", "1", "carbon", "--configfile", "config/carbon-only.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts.get("simulate_schedule") == 2 and counts.get("forecast_carbon") == 1
+    assert not {"finetune_baseline", "build_variant", "evaluate", "measure_energy", "aggregate"} & set(counts)
+
+
+def test_a_users_own_grid_replaces_the_default_zones_tables_and_scenarios(project):
+    """zones, origin shares, latencies and scenarios of a user's file replace the default's (not merged),
+    and a scenario can override the users, the network and the SLO."""
+    (project / "grid.yaml").write_text(
+        "carbon:\n  zones: [BE, NL]\n  schedule:\n"
+        "    origin_shares: {BE: 0.4, NL: 0.6}\n"
+        "    latency_ms: {BE: {BE: 4, NL: 9}, NL: {BE: 9, NL: 4}}\n"
+        "    scenarios:\n      benelux: {}\n"
+        "      only_nl: {zones: [NL], origin_shares: {BE: 1, NL: 0}, slo_ms: 60}\n"
+        "    energy: {j_per_request: 0.3, latency_p50_ms: 20, latency_p95_ms: 40}\n"
+        "footprint: {zone: NL}\n")
+    proc = run(project, "-n", "--cores", "1", "carbon", "--configfile", "grid.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "results/carbon/schedule/only_nl.parquet" in out and "europe_without_fr" not in out
+    (project / "bad_grid.yaml").write_text(
+        (project / "grid.yaml").read_text().replace("latency_ms: {BE: {BE: 4, NL: 9}, NL: {BE: 9, NL: 4}}",
+                                                   "latency_ms: {BE: {BE: 4, NL: 9}, NL: {NL: 4}}"))
+    proc = run(project, "-n", "--cores", "1", "carbon", "--configfile", "bad_grid.yaml")
+    assert proc.returncode != 0 and "'carbon.schedule.latency_ms.NL'" in proc.stdout + proc.stderr
+
+
 def test_bad_config_fails_before_any_job(project):
     (project / "bad.yaml").write_text("finetune:\n  epochs: zero\n")
     proc = run(project, "-n", "--cores", "1", "--configfile", "bad.yaml")
@@ -118,6 +148,29 @@ def test_smoke_accuracy_and_energy_outputs(smoke):
     assert (project / "results" / "benchmarks" / "finetune_baseline" / "minilm.tsv").exists()
 
 
+
+@pytest.mark.workflow
+def test_smoke_has_a_labelled_footprint_row_for_every_compute_job(smoke):
+    import pandas as pd
+
+    from greenbench.footprint import STAGES
+
+    project, _ = smoke
+    table = pd.read_parquet(project / "results" / "stats" / "footprint.parquet")
+    # one row per compute job the smoke DAG ran: its benchmark files count them (every compute rule has one)
+    bench = project / "results" / "benchmarks"
+    expected = {rule: len(list((bench / rule).rglob("*.tsv"))) if (bench / rule).is_dir() else
+                int((bench / f"{rule}.tsv").exists()) for rule in STAGES}
+    assert table.groupby("job").size().to_dict() == {r: n for r, n in expected.items() if n}
+    assert table.target.is_unique and (table.wall_s > 0).all()
+    assert table.energy_label.isin(["measured", "estimated", "unavailable"]).all()
+    missing = table[table.energy_j.isna()]
+    assert (missing.energy_label == "unavailable").all() and (missing.energy_reason != "").all()  # no silent zeros
+    assert ((table.co2e_g - table.energy_j / 3.6e6 * table.ci_g_per_kwh).abs().fillna(0) < 1e-9).all()
+    cost = (project / "results" / "paper" / "footprint.md").read_text()
+    assert "# What this study cost" in cost and "measure" in cost and "fine-tune" in cost
+
+
 @pytest.mark.workflow
 def test_smoke_figures_tables_claims_and_report(smoke):
     from greenbench.paths import FIGURES
@@ -179,7 +232,7 @@ RERUN_MATRIX = [
     ({"variants": {"spiking": {"time_steps": 2}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
     ({"variants": {"adaptive": {"tolerance": 0.01}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
     ({"evaluate": {"batch_size": 32}},  # accuracy only: no energy trial reads it
-     {"evaluate": 24, "eval_summary": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1,
+     {"evaluate": 21, "eval_summary": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1,
       "paper": 1, "all": 1}),
     ({"study": {"variants": None}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),  # + topk8_ft
     ({"carbon": {"forecast": {"tcn": {"epochs": 1}}}},
@@ -193,7 +246,12 @@ RERUN_MATRIX = [
     ({"runtimes": {"torch_compile_cudagraphs": {"freezing": False}}}, {}),  # no such cell in the smoke study
     ({"stats": {"bootstrap": 200}},
      {"aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
+    # the study's own footprint: its pricing grid and the amortization reread only the tables
+    ({"footprint": {"zone": "FR"}}, {"figures": 1, "paper": 1, "all": 1}),
+    ({"footprint": {"amortization": {"inferences": [100, 1000000]}}}, {"figures": 1, "paper": 1, "all": 1}),
 ]
+# every rerun compute job leaves a new footprint row: the footprint table and the amortization follow
+COST = {"footprint": 1, "amortize": 1}
 
 
 def _override(project: Path, override: dict) -> dict:
@@ -218,6 +276,8 @@ def test_rerun_matrix_a_config_edit_reruns_exactly_its_readers(smoke):
         dry = run(project, "-n", "--cores", "2", "--configfile", "config/smoke.yaml", "edit.yaml", env=env)
         assert dry.returncode == 0, dry.stderr[-3000:]
         counts = job_counts(dry.stdout + dry.stderr)
+        expected = {**expected, **COST, **({"footprint": 0} if "footprint" in override and
+                                           "zone" not in override["footprint"] else {})} if expected else {}
         assert counts == {k: v for k, v in expected.items() if v}, (override, counts)
         if override == {"energy": {"trials": 3}}:
             assert "trial-2.parquet" in dry.stdout and "trial-0.parquet" not in dry.stdout.split("collect_energy")[0]
@@ -254,5 +314,5 @@ def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
     # protocol.py feeds measure_energy (3 trials) and the stopping plan; downstream of them: collect,
     # aggregate, pareto, the schedule simulation (it uses the measured J/inference), figures, paper
     assert counts == {**ALL_TRIALS, "collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2,
-                      "figures": 1, "paper": 1, "all": 1}, rerun.stdout
+                      "figures": 1, "paper": 1, "all": 1, **COST}, rerun.stdout
     assert "finetune_baseline" not in counts and "evaluate" not in counts and "forecast_carbon" not in counts

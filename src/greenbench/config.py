@@ -15,14 +15,43 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message names every offending key."""
 
 
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge like Snakemake's ``--configfile``: nested mappings merge, everything else replaces."""
+# Tables keyed by zone or by name, and the served cell: a later config file that gives one replaces it
+# whole (a user's grid brings its own origins, latencies and scenarios; merging would keep the default
+# European rows, and a served cell given as J per request would keep the measured cell's keys).
+TABLES = (("carbon", "schedule", "origin_shares"), ("carbon", "schedule", "latency_ms"),
+          ("carbon", "schedule", "scenarios"), ("carbon", "schedule", "energy"))
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any], _at: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Merge like Snakemake's ``--configfile``: nested mappings merge, everything else replaces; the
+    ``TABLES`` are replaced whole."""
     out = copy.deepcopy(dict(base))
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
+        here = (*_at, key)
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and here not in TABLES:
+            out[key] = deep_merge(out[key], value, here)
         else:
             out[key] = copy.deepcopy(value)
+    return out
+
+
+def _get(config: Mapping[str, Any], path: tuple[str, ...]):
+    for key in path:
+        if not isinstance(config, Mapping) or key not in config:
+            return None
+        config = config[key]
+    return config
+
+
+def replace_tables(merged: Mapping[str, Any], files: Mapping[str, Any]) -> dict[str, Any]:
+    """``merged`` (Snakemake's own merge of the config files) with every table in ``TABLES`` taken from
+    ``files`` (``load_config`` of the same files, which replaces tables whole)."""
+    out = copy.deepcopy(dict(merged))
+    for path in TABLES:
+        value = _get(files, path)
+        parent = _get(out, path[:-1])
+        if value is not None and isinstance(parent, dict):
+            parent[path[-1]] = copy.deepcopy(value)
     return out
 
 
@@ -178,6 +207,24 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
     for origin, row in sched.get("latency_ms", {}).items():
         if set(row) != zones:
             out.append(f"config key 'carbon.schedule.latency_ms.{origin}': must give a latency to every zone in carbon.zones")
+    from greenbench.carbon.traces import resolve_sources
+
+    for i, spec in enumerate(resolve_sources(carbon.get("sources"))):
+        key = f"config key 'carbon.sources[{i}]"
+        if not spec["files"]:
+            out.append(f"{key}.path': {spec['path']!r} matches no file (relative to {Path.cwd()})")
+        if spec.get("format") == "wide":
+            for needed in ("zone", "intensity_column"):
+                if not spec.get(needed):
+                    out.append(f"{key}.{needed}': a wide trace needs it (one zone per file; the column to read)")
+    grid = config.get("footprint", {}).get("zone")
+    if grid is not None and grid not in zones:
+        out.append(f"config key 'footprint.zone': '{grid}' is not in carbon.zones ({', '.join(sorted(zones))}): "
+                   "the study's footprint is priced at one of the zones whose traces it reads")
+    amortized = config.get("footprint", {}).get("amortization", {}).get("batch_size")
+    if amortized is not None and amortized not in config.get("energy", {}).get("batch_sizes", [amortized]):
+        out.append(f"config key 'footprint.amortization.batch_size': {amortized} is not measured "
+                   f"(energy.batch_sizes: {config['energy']['batch_sizes']})")
     out += _date_errors(carbon)
     out += _stopping_errors(config.get("energy", {}))
     out += _schedule_cell_errors(config)
@@ -189,6 +236,17 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         if extra:
             out.append(f"config key 'carbon.schedule.scenarios.{name}.zones': {', '.join(extra)} not in carbon.zones "
                        "(a scenario serves from zones that have traces and forecasts)")
+        over = over or {}
+        key = f"config key 'carbon.schedule.scenarios.{name}"
+        serving = list(over.get("zones", carbon.get("zones", [])))
+        origins = over.get("origin_shares", shares)
+        latency = over.get("latency_ms", sched.get("latency_ms", {}))
+        if "origin_shares" in over and sum(float(v) for v in origins.values()) <= 0:
+            out.append(f"{key}.origin_shares': every share is 0 (no user sends a request)")
+        absent = [f"{o}.{z}" for o in origins for z in serving if z not in (latency.get(o) or {})]
+        if absent and ("origin_shares" in over or "latency_ms" in over):
+            out.append(f"{key}.latency_ms': no round-trip time for {', '.join(absent[:6])}"
+                       f"{' …' if len(absent) > 6 else ''} (origin.zone; every origin to every serving zone)")
     return out
 
 
@@ -259,7 +317,9 @@ def _schedule_cell_errors(config: Mapping[str, Any]) -> list[str]:
     study, energy = config.get("study", {}), config.get("energy", {})
     key = "config key 'carbon.schedule.energy"
     out = []
-    if not cell:
+    if not cell or "j_per_request" in cell:  # given directly: nothing measured to check against
+        if cell and float(cell.get("latency_p95_ms", 0)) < float(cell.get("latency_p50_ms", 0)):
+            out.append(f"{key}.latency_p95_ms': below latency_p50_ms")
         return out
     devices = resolve_devices(study.get("devices") or [])
     cells = study_cells(study)

@@ -269,6 +269,25 @@ def firing_rates(summary: pd.DataFrame, ax) -> None:
     ax.legend(fontsize=7, ncol=4)
 
 
+def amortization(curves: pd.DataFrame, ax) -> None:
+    """Lifecycle J per inference (fine-tune + build + N inferences, over N) against deployment volume."""
+    if curves.empty or curves.total_j.isna().all():
+        return _empty(ax, "no build energy or no measured J/inference (see results/stats/footprint.parquet)")
+    styles = itertools.cycle(itertools.product(["-", "--", ":", "-."], MARKERS))
+    for (device, variant), g in curves.dropna(subset=["total_j"]).groupby(["device", "variant"]):
+        style, marker = next(styles)
+        base = variant == "fp32"
+        ax.plot(g.inferences, g.j_per_inference, linestyle=style, marker=marker, markersize=3,
+                color="black" if base else "0.45", linewidth=1.6 if base else 0.9,
+                label=f"{variant} ({device})" if curves.device.nunique() > 1 else variant)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("inferences served (deployment volume N)")
+    ax.set_ylabel("J per inference, build included")
+    ax.set_title("(fine-tune + build + N x measured J/inference) / N", fontsize=8)
+    ax.legend(fontsize=6, ncol=2)
+
+
 def draw(name: str, plot: Callable, *args, out_dir: str | Path, size=(6, 4), panels: int = 1) -> list[Path]:
     import matplotlib.pyplot as plt
 
@@ -280,7 +299,7 @@ def draw(name: str, plot: Callable, *args, out_dir: str | Path, size=(6, 4), pan
 
 
 def make_all(accuracy_path, energy_path, points_path, prediction_files, forecasts_path, forecast_metrics_path,
-             schedule_path, eval_summary_path, energy_by_length_path, out_dir) -> list[Path]:
+             schedule_path, eval_summary_path, energy_by_length_path, out_dir, amortization_curves_path=None) -> list[Path]:
     accuracy, energy, points = (io.read_parquet(p) for p in (accuracy_path, energy_path, points_path))
     outs = []
     outs += draw("accuracy_by_variant", accuracy_by_variant, accuracy, out_dir=out_dir)
@@ -296,5 +315,10 @@ def make_all(accuracy_path, energy_path, points_path, prediction_files, forecast
 
     outs += draw("scheduler_front", scheduler_front, read_results(schedule_path), out_dir=out_dir)
     outs += draw("spiking_firing_rates", firing_rates, io.read_parquet(eval_summary_path), out_dir=out_dir)
+    from greenbench.amortization import CURVE_SCHEMA
+
+    curves = (io.read_parquet(amortization_curves_path) if amortization_curves_path
+              else pd.DataFrame(columns=CURVE_SCHEMA.names))
+    outs += draw("amortization", amortization, curves, out_dir=out_dir, size=(7, 4.5))
     log.info("wrote %d figure files to %s", len(outs), out_dir)
     return outs

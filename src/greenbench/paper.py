@@ -73,7 +73,8 @@ def length_table(by_length: pd.DataFrame) -> pd.DataFrame:
 
 def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: str | Path, n_boot: int, seed: int,
                 forecast_metrics_path: str | Path | None = None, schedule_path: str | Path | None = None,
-                first_stage: int = 0) -> pd.DataFrame:
+                first_stage: int = 0, footprint_path: str | Path | None = None,
+                amortization_path: str | Path | None = None, horizon: float = 1e9) -> pd.DataFrame:
     stats_dir, out_dir = Path(stats_dir), Path(out_dir)
     acc = io.read_parquet(stats_dir / "accuracy.parquet")
     energy = io.read_parquet(stats_dir / "energy.parquet")
@@ -112,8 +113,25 @@ def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: s
     if schedule is not None:
         md += ["## Carbon-aware scheduling", "", schedule.to_markdown(index=False, floatfmt=".4g"), ""]
         io.write_text("\n".join(md), out_dir / "tables.md")
+    lifecycle = io.read_parquet(amortization_path) if amortization_path else None
+    if lifecycle is not None:
+        from greenbench import amortization
+
+        section = ["## Lifecycle energy: when each variant pays back its build (against fp32 eager)", "",
+                   "Build = the baseline fine-tune + the variant's own build (rewrite, recovery fine-tune, export or "
+                   "compile), one measurement each from results/stats/footprint.parquet; break-even N from the J/inference "
+                   "ratio's 95% interval.", "", amortization.to_markdown(lifecycle) if len(lifecycle) else "_no rows_", ""]
+        md += section
+        io.write_text("\n".join(md), out_dir / "tables.md")
+    if footprint_path:
+        from greenbench import footprint
+
+        text = footprint.to_markdown(io.read_parquet(footprint_path))
+        if lifecycle is not None:
+            text += "\n" + "\n".join(section)
+        io.write_text(text, out_dir / "footprint.md")
     evidence = claims.Evidence(measurements, acc, n_boot=n_boot, seed=seed, forecast=forecast, schedule=schedule,
-                               first_stage=first_stage)
+                               first_stage=first_stage, amortization=lifecycle, horizon=horizon)
     verdicts = claims.check_claims(evidence)
     devices = ", ".join(sorted(set(measurements.device))) or "none"
     names = ", ".join(sorted(set(measurements.device_name.dropna()))) or "unknown"

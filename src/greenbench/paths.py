@@ -17,7 +17,7 @@ PARETO_HYPERVOLUME = "results/pareto/hypervolume.parquet"
 FIGURES_DIR = "results/figures"
 FIGURES = ("accuracy_by_variant", "latency_vs_throughput", "energy_by_batch", "pareto_accuracy_energy",
            "difficulty_by_length", "forecast_vs_actual", "forecast_mape_by_lead", "forecast_skill", "scheduler_front",
-           "spiking_firing_rates")
+           "spiking_firing_rates", "amortization")
 PAPER_DIR = "results/paper"
 CARBON_TRACE_CSV = "resources/carbon/{zone}_{year}_hourly.csv"
 CARBON_TRACES = "results/carbon/traces.parquet"
@@ -26,3 +26,14 @@ FORECASTS = "results/carbon/forecasts.parquet"
 FORECASTS_HOURLY = "results/carbon/forecasts_hourly.parquet"
 FORECASTER_DIR = "results/carbon/forecaster"
 SCHEDULE = "results/carbon/schedule/{scenario}.parquet"
+FOOTPRINT_DIR = "results/footprint"  # one row per compute job (greenbench.footprint)
+FOOTPRINT = "results/stats/footprint.parquet"
+AGGREGATE_JOB = "results/stats/aggregate"  # names the aggregate job's footprint row (it writes several tables)
+
+
+def footprint_of(output: str) -> str:
+    """Where the job that writes ``output`` (a path or a wildcard pattern) leaves its footprint row."""
+    relative = output.removeprefix("results/").removesuffix(".parquet")
+    return f"{FOOTPRINT_DIR}/{relative}.parquet"
+AMORTIZATION = "results/stats/amortization.parquet"  # break-even against fp32 eager, per variant
+AMORTIZATION_CURVES = "results/stats/amortization_curves.parquet"  # J per inference against deployment volume

@@ -128,6 +128,16 @@ def forecast_hourly(config: Mapping[str, Any]) -> dict[str, Any]:
     return canonical({"forecast": forecast_settings(config), "window": hourly_window(config["carbon"]["schedule"])})
 
 
+def footprint(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The grid the study's own footprint is priced at."""
+    return canonical({"zone": config["footprint"]["zone"]})
+
+
+def amortize(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The cell whose J/inference is amortized and the deployment volumes to tabulate."""
+    return canonical(config["footprint"]["amortization"])
+
+
 def simulate_schedule(config: Mapping[str, Any], scenario: str) -> dict[str, Any]:
     from greenbench.carbon.schedule import scenario_config
 

@@ -57,10 +57,17 @@ def _imported(tree, package: str, src: Path | None = None) -> set[str]:
     return found
 
 
-def module_closure(src: str | Path, script: str | Path) -> list[str]:
+# Modules that measure a job rather than shape what it writes (the per-job footprint window): a
+# rule whose script only wraps its work in them does not list them, so editing the meter code does
+# not rerun the fine-tune. The rules that compute from them (footprint, paper) do list them.
+INSTRUMENTATION = ("greenbench.footprint",)
+
+
+def module_closure(src: str | Path, script: str | Path, exclude: tuple[str, ...] = ()) -> list[str]:
     """Every greenbench source file ``script`` imports, directly or through other greenbench
     modules (package ``__init__`` files included), as paths relative to ``src``'s parent: a rule
-    lists exactly these as inputs, so editing one reruns exactly the jobs that import it."""
+    lists exactly these as inputs, so editing one reruns exactly the jobs that import it.
+    Modules in ``exclude`` (and what only they import) are left out."""
     import ast
 
     src = Path(src)
@@ -72,6 +79,8 @@ def module_closure(src: str | Path, script: str | Path) -> list[str]:
             parts = name.split(".")
             for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__ too
                 module = ".".join(parts[:i])
+                if module in exclude:
+                    break
                 if module in seen:
                     continue
                 file = _module_file(src, module)

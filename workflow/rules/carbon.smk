@@ -12,11 +12,7 @@ rule retrieve_carbon:
 
 rule prepare_traces:
     input:
-        csv=expand(
-            paths.CARBON_TRACE_CSV,
-            zone=config["carbon"]["zones"],
-            year=sorted(config["carbon"]["years"]),
-        ),
+        csv=trace_files(),
         lib=lib("prepare_traces"),
     output:
         paths.CARBON_TRACES,
@@ -34,6 +30,9 @@ rule prepare_traces:
         column=config["carbon"]["column"],
         max_gap_hours=config["carbon"]["max_gap_hours"],
         max_ci=config["carbon"]["max_ci_g_per_kwh"],
+        sources=trace_sources(),
+        zones=config["carbon"]["zones"],
+        years=sorted(config["carbon"]["years"]),
     script:
         "../../scripts/prepare_traces.py"
 
@@ -46,6 +45,7 @@ rule forecast_carbon:
         metrics=paths.FORECAST_METRICS,
         forecasts=paths.FORECASTS,
         model=directory(paths.FORECASTER_DIR),
+        footprint=paths.footprint_of(paths.FORECAST_METRICS),
     log:
         f"{LOGS}/forecast_carbon.log",
     benchmark:
@@ -70,6 +70,7 @@ rule forecast_hourly:
         lib=lib("forecast_hourly"),
     output:
         paths.FORECASTS_HOURLY,
+        footprint=paths.footprint_of(paths.FORECASTS_HOURLY),
     log:
         f"{LOGS}/forecast_hourly.log",
     benchmark:
@@ -91,10 +92,11 @@ rule simulate_schedule:
     input:
         traces=paths.CARBON_TRACES,
         forecasts=paths.FORECASTS_HOURLY,
-        energy=f"{paths.STATS_DIR}/energy.parquet",
+        energy=served_energy(),
         lib=lib("simulate_schedule"),
     output:
         paths.SCHEDULE,
+        footprint=paths.footprint_of(paths.SCHEDULE),
     log:
         f"{LOGS}/simulate_schedule/{{scenario}}.log",
     benchmark:
@@ -109,3 +111,12 @@ rule simulate_schedule:
         settings=lambda w: wiring.simulate_schedule(config, w.scenario),
     script:
         "../../scripts/simulate_schedule.py"
+
+
+rule carbon:
+    # the carbon stage alone (traces, forecasts, routing): with carbon.schedule.energy given
+    # directly (J per request, latencies) it plans no fine-tune, build or energy trial
+    input:
+        paths.FORECAST_METRICS,
+        schedule_results(),
+    localrule: True

@@ -10,7 +10,8 @@ def lib(script):
     """The library files a rule's script imports, directly or not (derived from the imports by
     greenbench.workflow.module_closure): editing one reruns exactly the jobs that import it.
     """
-    return module_closure("src", f"scripts/{script}.py")
+    exclude = () if script in ("footprint", "paper") else INSTRUMENTATION
+    return module_closure("src", f"scripts/{script}.py", exclude)
 
 
 def artifact_of(device, model, variant):
@@ -65,6 +66,35 @@ def placement(device_bound=False):
     return out
 
 
+def trace_sources():
+    """carbon.sources with each entry's files (its glob resolved), or [] for the Electricity Maps exports."""
+    from greenbench.carbon.traces import resolve_sources
+
+    return resolve_sources(config["carbon"].get("sources"))
+
+
+def trace_files():
+    """The trace files prepare_traces reads: every carbon.sources file, else one export per zone and year."""
+    sources = trace_sources()
+    if sources:
+        return sorted({f for spec in sources for f in spec["files"]})
+    return expand(
+        paths.CARBON_TRACE_CSV,
+        zone=config["carbon"]["zones"],
+        year=sorted(config["carbon"]["years"]),
+    )
+
+
+def served_energy():
+    """The energy statistics the routing simulation reads, unless the config gives the served cell's
+    J per request and latencies directly (a carbon-only study)."""
+    from greenbench.carbon.schedule import energy_is_given
+
+    if energy_is_given(config["carbon"]["schedule"]["energy"]):
+        return []
+    return [f"{paths.STATS_DIR}/energy.parquet"]
+
+
 def schedule_results():
     return expand(
         paths.SCHEDULE, scenario=list(config["carbon"]["schedule"]["scenarios"])
@@ -105,6 +135,28 @@ def eval_files():
     )
 
 
+def footprint_rows():
+    """Every compute job's footprint row (greenbench.footprint): the same jobs the DAG runs."""
+    from greenbench.runtimes import source_recipe
+
+    models, devices = config["study"]["models"], config["study"]["devices"]
+    outputs = [
+        paths.TOKENS.format(model=m, split=s) for m in models for s in ("train", "dev")
+    ]
+    outputs += [paths.BASELINE.format(model=m) for m in models]
+    builds = []
+    for device in devices:
+        for model in models:
+            for cell in config["study"]["variants"]:
+                builds += artifact_of(device, model, cell)
+                if source_recipe(cell) is not None:
+                    builds += artifact_of(device, model, source_recipe(cell))
+    outputs += list(dict.fromkeys(builds))
+    outputs += eval_files() + all_energy_trials() + schedule_results()
+    outputs += [paths.FORECAST_METRICS, paths.FORECASTS_HOURLY, paths.AGGREGATE_JOB]
+    return [paths.footprint_of(o) for o in outputs]
+
+
 def all_targets():
     return [
         paths.EVAL_SUMMARY,
@@ -112,6 +164,7 @@ def all_targets():
         paths.PARETO_POINTS,
         f"{paths.PAPER_DIR}/claims.md",
         paths.FORECAST_METRICS,
+        paths.FOOTPRINT,
         *schedule_results(),
         *expand(f"{paths.FIGURES_DIR}/{{name}}.png", name=paths.FIGURES),
     ]

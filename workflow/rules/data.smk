@@ -38,6 +38,7 @@ rule tokenize:
         lib=lib("tokenize"),
     output:
         paths.TOKENS,
+        footprint=paths.footprint_of(paths.TOKENS),
     log:
         f"{LOGS}/tokenize/{{model}}/{{split}}.log",
     benchmark:

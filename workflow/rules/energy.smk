@@ -7,6 +7,7 @@ rule measure_energy:
         lib=lib("measure_energy"),
     output:
         paths.ENERGY_TRIAL,
+        footprint=paths.footprint_of(paths.ENERGY_TRIAL),
     log:
         f"{LOGS}/measure_energy/{{device}}/{{model}}/trial-{{trial}}.log",
     benchmark:

@@ -6,6 +6,7 @@ rule evaluate:
         lib=lib("evaluate"),
     output:
         paths.EVAL,
+        footprint=paths.footprint_of(paths.EVAL),
     log:
         f"{LOGS}/evaluate/{{device}}/{{model}}/{{variant}}.log",
     benchmark:

@@ -4,6 +4,7 @@ rule finetune_baseline:
         lib=lib("finetune_baseline"),
     output:
         directory(paths.BASELINE),
+        footprint=paths.footprint_of(paths.BASELINE),
     log:
         f"{LOGS}/finetune_baseline/{{model}}.log",
     benchmark:
@@ -29,6 +30,7 @@ rule build_variant:
         lib=lib("build_variant"),
     output:
         directory(paths.VARIANT_ARTIFACT),
+        footprint=paths.footprint_of(paths.VARIANT_ARTIFACT),
     log:
         f"{LOGS}/build_variant/{{device}}/{{model}}/{{variant}}.log",
     benchmark:

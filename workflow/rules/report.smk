@@ -5,6 +5,7 @@ rule aggregate:
         lib=lib("aggregate"),
     output:
         expand(f"{paths.STATS_DIR}/{{table}}.parquet", table=paths.STATS_TABLES),
+        footprint=paths.footprint_of(paths.AGGREGATE_JOB),
     log:
         f"{LOGS}/aggregate.log",
     benchmark:
@@ -50,6 +51,7 @@ rule figures:
         schedule=schedule_results(),
         eval_summary=paths.EVAL_SUMMARY,
         energy_by_length=f"{paths.STATS_DIR}/energy_by_length.parquet",
+        amortization_curves=paths.AMORTIZATION_CURVES,
         lib=lib("figures"),
     output:
         report(
@@ -81,10 +83,17 @@ rule paper:
         measurements=paths.ENERGY_ALL,
         forecast_metrics=paths.FORECAST_METRICS,
         schedule=schedule_results(),
+        footprint=paths.FOOTPRINT,
+        amortization=paths.AMORTIZATION,
         lib=lib("paper"),
     output:
         tables_md=f"{paths.PAPER_DIR}/tables.md",
         tables_tex=f"{paths.PAPER_DIR}/tables.tex",
+        footprint=report(
+            f"{paths.PAPER_DIR}/footprint.md",
+            caption="../report/footprint.rst",
+            category="What the study cost",
+        ),
         claims=report(
             f"{paths.PAPER_DIR}/claims.md",
             caption="../report/claims.rst",
@@ -98,5 +107,44 @@ rule paper:
     params:
         stats=wiring.aggregate(config),
         seed=config["seed"],
+        horizon=max(config["footprint"]["amortization"]["inferences"]),
     script:
         "../../scripts/paper.py"
+
+
+rule footprint:
+    input:
+        rows=footprint_rows(),
+        traces=paths.CARBON_TRACES,
+        lib=lib("footprint"),
+    output:
+        paths.FOOTPRINT,
+    log:
+        f"{LOGS}/footprint.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        settings=wiring.footprint(config),
+    script:
+        "../../scripts/footprint.py"
+
+
+rule amortize:
+    input:
+        footprint=paths.FOOTPRINT,
+        energy=f"{paths.STATS_DIR}/energy.parquet",
+        ratios=f"{paths.STATS_DIR}/ratios.parquet",
+        lib=lib("amortize"),
+    output:
+        break_even=paths.AMORTIZATION,
+        curves=paths.AMORTIZATION_CURVES,
+    log:
+        f"{LOGS}/amortize.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        settings=wiring.amortize(config),
+    script:
+        "../../scripts/amortize.py"

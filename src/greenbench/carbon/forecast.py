@@ -299,7 +299,7 @@ def rolling_conformal_halfwidths(pool_origins: np.ndarray, pool_rel: np.ndarray,
         known = np.flatnonzero(known_at <= origin)[-window:]
         if len(known) < int(np.ceil(1 / (1 - level))):
             raise ValueError(f"too few calibration origins before {stamp} for a {level:.0%} interval "
-                             f"({len(known)}): lengthen carbon.forecast.calibration_days")
+                             f"({len(known)}): lengthen carbon.forecast.calibration_days (or conformal_window_days)")
         out[i] = _conformal_quantile(pool_rel[known], level)
     return out
 
@@ -418,6 +418,12 @@ def load_selection(model_dir: str | Path, zones) -> dict[str, list[str]]:
     return selection
 
 
+def conformal_window(cfg: Mapping[str, Any]) -> int:
+    """How many recent origins each rolling conformal interval uses: ``conformal_window_days``, or
+    ``calibration_days`` (the validation period before ``train_end``) when not given."""
+    return int(cfg.get("conformal_window_days") or cfg["calibration_days"])
+
+
 def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, metrics_out: str | Path,
                     forecasts_out: str | Path, model_dir: str | Path) -> pd.DataFrame:
     """Train on the train period (last ``calibration_days`` held out for conformal intervals),
@@ -445,7 +451,7 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
             half = rolling_conformal_halfwidths(
                 np.concatenate([calib.origin[c], test.origin[sel]]),
                 relative_errors(np.vstack([calib.y[c], test.y[sel]]), np.vstack([calib_pred[c], pred[sel]])),
-                test.origin[sel], horizon, level, window=int(cfg["calibration_days"]))
+                test.origin[sel], horizon, level, window=conformal_window(cfg))
             low[sel], high[sel] = pred[sel] * (1 - half), pred[sel] * (1 + half)
         for zone in zones:
             sel = test.zone == zone
@@ -491,7 +497,7 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
                         "(worse than 'same hour yesterday')", zone, ratio)
     meta = {"train": [cfg["train_start"], str(calib_start)], "calibration": [str(calib_start), str(train_end)],
             "test": [cfg["test_start"], cfg["test_end"]], "interval": "rolling split conformal on relative errors, per zone and lead time: each origin uses "
-            "the calibration_days most recent origins whose errors were observable by then"}
+            f"the {conformal_window(cfg)} most recent origins whose errors were observable by then"}
     io.write_parquet(table, metrics_out, METRICS_SCHEMA, meta)
     io.write_parquet(pd.concat(forecast_frames, ignore_index=True), forecasts_out, FORECASTS_SCHEMA, meta)
     return table

@@ -1,4 +1,5 @@
-"""Read and validate hourly carbon-intensity traces (Electricity Maps export, or a generic long CSV)."""
+"""Read and validate hourly carbon-intensity traces (Electricity Maps export, a generic long CSV, or a wide CSV
+with one intensity column among others)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ TRACE_SCHEMA = pa.schema([
     pa.field("timestamp", pa.timestamp("s", tz="UTC"), nullable=False),
     pa.field("ci", pa.float64(), nullable=False),            # gCO2e/kWh
     pa.field("estimated", pa.bool_(), nullable=False),       # flagged estimated by the data provider
-    pa.field("interpolated", pa.bool_(), nullable=False),    # filled by greenbench (short gap)
+    pa.field("interpolated", pa.bool_(), nullable=False),    # filled by greenbench (short gap or empty value)
+    pa.field("suspicious", pa.bool_(), nullable=False),      # kept but flagged: a plateau or a collapse (see suspicious)
 ])
 
 
@@ -78,31 +80,67 @@ def zone_of_file(path: str | Path) -> str | None:
     return match.group(1) if match else None
 
 
-def read_trace(path: str | Path, column: str = "direct", max_ci: float = DEFAULT_MAX_CI) -> pd.DataFrame:
-    """Parse either format into zone, timestamp, ci, estimated, line (source line numbers kept).
+FORMATS = ("electricitymaps", "long", "wide")
 
-    Every value must be a finite number in [0, ``max_ci``] gCO2e/kWh, and every row's zone the zone
-    the file is named for (``{zone}_{year}_hourly.csv``): errors name the file and line."""
-    path = Path(path)
-    expected_zone = zone_of_file(path)
-    header, rows = _read_rows(path)
+
+def _header_format(header: list[str]) -> str | None:
     if EM_TIME in header:
+        return "electricitymaps"
+    if tuple(h.strip() for h in header[:3]) == LONG_COLUMNS:
+        return "long"
+    return None
+
+
+def read_trace(path: str | Path, column: str = "direct", max_ci: float = DEFAULT_MAX_CI, fmt: str = "auto",
+               zone: str | None = None, timestamp_column: str = "timestamp",
+               intensity_column: str | None = None) -> pd.DataFrame:
+    """Parse one file into zone, timestamp, ci, estimated, line (source line numbers kept).
+
+    Formats: ``electricitymaps`` (the export: Datetime (UTC), Zone Id, the intensity columns),
+    ``long`` (timestamp, zone, carbon_intensity_gco2_per_kwh), ``wide`` (one zone per file, given as
+    ``zone``: a timestamp column and any number of others, e.g. EIA-930-derived generation by fuel,
+    of which ``intensity_column`` is read); ``auto`` tells the first two apart by their header.
+    An empty value is a gap (filled later up to ``carbon.max_gap_hours`` hours, flagged). Every value
+    must be a finite number in [0, ``max_ci``] gCO2e/kWh, and every row's zone the zone the file is
+    named for (``{zone}_{year}_hourly.csv``) or given: errors name the file and line."""
+    path = Path(path)
+    expected_zone = zone or zone_of_file(path)
+    header, rows = _read_rows(path)
+    found = _header_format(header)
+    fmt = found if fmt == "auto" else fmt
+    if fmt is None:
+        raise TraceError(f"{path}:1: unknown header; expected the Electricity Maps export or "
+                         f"'{','.join(LONG_COLUMNS)}' (or give carbon.sources[].format: wide with its columns)")
+    ie = iz = None
+    if fmt == "electricitymaps":
         want = EM_COLUMNS[column]
         missing = [c for c in (EM_TIME, EM_ZONE, want) if c not in header]
         if missing:
             raise TraceError(f"{path}:1: Electricity Maps header lacks {missing}")
         it, iz, ic = header.index(EM_TIME), header.index(EM_ZONE), header.index(want)
         ie = header.index(EM_ESTIMATED) if EM_ESTIMATED in header else None
-    elif tuple(h.strip() for h in header[:3]) == LONG_COLUMNS:
-        it, iz, ic, ie = 0, 1, 2, None
+    elif fmt == "long":
+        if found != "long":
+            raise TraceError(f"{path}:1: a long trace starts with the header '{','.join(LONG_COLUMNS)}'")
+        it, iz, ic = 0, 1, 2
+    elif fmt == "wide":
+        names = [h.strip() for h in header]
+        missing = [c for c in (timestamp_column, intensity_column) if c not in names]
+        if missing or not zone:
+            raise TraceError(f"{path}:1: a wide trace needs its zone and the columns {missing or [timestamp_column]} "
+                             f"(header: {', '.join(names[:12])}{' …' if len(names) > 12 else ''})")
+        it, ic = names.index(timestamp_column), names.index(intensity_column)
     else:
-        raise TraceError(f"{path}:1: unknown header; expected the Electricity Maps export or "
-                         f"'{','.join(LONG_COLUMNS)}'")
-    records = []
+        raise TraceError(f"{path}: unknown trace format '{fmt}' (one of {', '.join(FORMATS)})")
+    records, gaps = [], 0
     for line, r in rows:
         try:
+            raw = r[ic].strip()
             ts = pd.Timestamp(r[it])
-            value = float(r[ic])
+            if not raw:
+                gaps += 1
+                continue
+            value = float(raw)
         except (IndexError, ValueError) as exc:
             raise TraceError(f"{path}:{line}: cannot parse timestamp/value ({exc})") from None
         if not math.isfinite(value):
@@ -110,13 +148,31 @@ def read_trace(path: str | Path, column: str = "direct", max_ci: float = DEFAULT
         if value > max_ci:
             raise TraceError(f"{path}:{line}: carbon intensity {value:g} gCO2e/kWh is above the plausible ceiling "
                              f"{max_ci:g} (carbon.max_ci_g_per_kwh)")
-        zone = r[iz].strip()
-        if expected_zone is not None and zone != expected_zone:
-            raise TraceError(f"{path}:{line}: zone '{zone}' in a file named for zone '{expected_zone}'")
+        row_zone = r[iz].strip() if iz is not None else str(zone)
+        if expected_zone is not None and row_zone != expected_zone:
+            raise TraceError(f"{path}:{line}: zone '{row_zone}' in a file "
+                             f"{'given' if zone else 'named'} for zone '{expected_zone}'")
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         estimated = ie is not None and r[ie].strip().lower() == "true"
-        records.append((zone, ts, value, estimated, line))
+        records.append((row_zone, ts, value, estimated, line))
+    if gaps:
+        log.warning("%s: %d empty values: treated as gaps (filled up to carbon.max_gap_hours, flagged)", path, gaps)
     return pd.DataFrame(records, columns=["zone", "timestamp", "ci", "estimated", "line"]).assign(source=str(path))
+
+
+PLATEAU_HOURS = 24      # this many identical consecutive hourly values: a stuck feed, not a grid
+COLLAPSE_FRACTION = 0.1  # below this share of the trailing week's median: a collapse, not a cleaner grid
+
+
+def suspicious(ci: pd.Series) -> pd.Series:
+    """Hours to distrust (flagged, kept): inside a plateau of ``PLATEAU_HOURS`` identical consecutive
+    values, or below ``COLLAPSE_FRACTION`` of the trailing 7-day median."""
+    values = ci.to_numpy(float)
+    runs = (pd.Series(values).diff().ne(0)).cumsum()
+    plateau = pd.Series(values).groupby(runs).transform("size").to_numpy() >= PLATEAU_HOURS
+    median = pd.Series(values).rolling(24 * 7, min_periods=24).median().shift(1).to_numpy()
+    collapse = values < COLLAPSE_FRACTION * median
+    return pd.Series(plateau | collapse, index=ci.index)
 
 
 def validate_and_fill(df: pd.DataFrame, max_gap_hours: int) -> pd.DataFrame:
@@ -156,26 +212,78 @@ def validate_and_fill(df: pd.DataFrame, max_gap_hours: int) -> pd.DataFrame:
         filled["estimated"] = s["estimated"].reindex(full).fillna(False).astype(bool)
         filled["interpolated"] = s["ci"].reindex(full).isna()
         filled["zone"] = zone
+        filled["suspicious"] = suspicious(filled["ci"])
         out.append(filled.rename_axis("timestamp").reset_index())
         if gaps.size:
             log.warning("%s: zone %s: interpolated %d missing hours", src, zone, int(filled.interpolated.sum()))
+        if filled.suspicious.any():
+            first = filled.index[filled.suspicious.to_numpy()][0]
+            log.warning("%s: zone %s: %d suspicious hours flagged (plateau of >= %d identical values, or below %.0f%% "
+                        "of the trailing week's median), first at %s", src, zone, int(filled.suspicious.sum()),
+                        PLATEAU_HOURS, 100 * COLLAPSE_FRACTION, first)
     return pd.concat(out, ignore_index=True)[TRACE_SCHEMA.names]
 
 
+def resolve_sources(sources: list[dict] | None) -> list[dict]:
+    """``carbon.sources`` with each entry's ``files``: its ``path`` as a glob (relative to the working
+    directory), sorted; an entry that matches nothing keeps an empty list (the config check names it)."""
+    import glob
+
+    return [{**spec, "files": sorted(glob.glob(str(spec["path"]), recursive=True))} for spec in sources or []]
+
+
+def read_sources(sources: list[dict], column: str, max_ci: float = DEFAULT_MAX_CI) -> pd.DataFrame:
+    """Every file of every ``carbon.sources`` entry (``files``: the entry's path or glob, resolved)."""
+    frames = []
+    for i, spec in enumerate(sources):
+        files = spec.get("files") or []
+        if not files:
+            raise TraceError(f"config key 'carbon.sources[{i}].path': {spec.get('path')!r} matches no file")
+        for f in files:
+            frames.append(read_trace(f, column, max_ci, fmt=spec.get("format", "auto"), zone=spec.get("zone"),
+                                     timestamp_column=spec.get("timestamp_column", "timestamp"),
+                                     intensity_column=spec.get("intensity_column")))
+    return pd.concat(frames, ignore_index=True)
+
+
 def prepare_traces(files: list[str | Path], out: str | Path, column: str, max_gap_hours: int,
-                   max_ci: float = DEFAULT_MAX_CI) -> pd.DataFrame:
-    frames = [read_trace(f, column, max_ci) for f in files]
+                   max_ci: float = DEFAULT_MAX_CI, sources: list[dict] | None = None,
+                   zones: list[str] | None = None, years: list[int] | None = None) -> pd.DataFrame:
+    """Validate and merge the traces: ``files`` (Electricity Maps exports named by zone and year) or,
+    when given, ``sources`` (``carbon.sources``, each with its format); only ``zones`` and ``years``
+    are kept when given, and each zone must have rows."""
+    raw = read_sources(sources, column, max_ci) if sources else \
+        pd.concat([read_trace(f, column, max_ci) for f in files], ignore_index=True)
+    if zones is not None:
+        raw = raw[raw.zone.isin(zones)]
+        missing = sorted(set(zones) - set(raw.zone))
+        if missing:
+            where = "carbon.sources" if sources else "the trace files"
+            raise TraceError(f"config key 'carbon.zones': {', '.join(missing)} not found in {where} "
+                             f"(zones there: {', '.join(sorted(set(raw.zone))) or 'none'})")
+    if years is not None:
+        raw = raw[raw.timestamp.dt.year.isin(years)]
     # stable sort by zone only: within a zone, rows keep file order, so an unordered file is caught
-    merged = pd.concat(frames, ignore_index=True).sort_values("zone", kind="stable")
+    merged = raw.sort_values("zone", kind="stable")
     # duplicates across files (overlapping exports) are errors too: validate on the merged series
     table = validate_and_fill(merged, max_gap_hours)
-    meta = provenance.collect(files=[str(f) for f in files], sha256={str(f): provenance.file_sha256(f) for f in files},
-                              column=column, max_gap_hours=max_gap_hours, max_ci=max_ci,
-                              attribution="Electricity Maps (electricitymaps.com), ODbL")
+    used = sorted(set(merged.source))
+    meta = provenance.collect(files=used, sha256={f: provenance.file_sha256(f) for f in used},
+                              column=column, max_gap_hours=max_gap_hours, max_ci=max_ci, sources=sources or [],
+                              attribution="Electricity Maps (electricitymaps.com), ODbL" if not sources else
+                              "the files of carbon.sources (see their licences)")
     io.write_parquet(table, out, TRACE_SCHEMA, meta)
-    log.info("traces: %d zones, %d hours, %d interpolated -> %s", table.zone.nunique(), len(table),
-             int(table.interpolated.sum()), out)
+    log.info("traces: %d zones, %d hours, %d interpolated, %d suspicious -> %s", table.zone.nunique(), len(table),
+             int(table.interpolated.sum()), int(table.suspicious.sum()), out)
     return table
+
+
+def content_hash(path: str | Path) -> str:
+    """A hash of a prepared traces table's values (not of the file, whose metadata changes per write)."""
+    import hashlib
+
+    table = io.read_parquet(path)
+    return hashlib.sha256(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes()).hexdigest()
 
 
 def series(traces: pd.DataFrame, zone: str) -> pd.Series:
@@ -183,4 +291,5 @@ def series(traces: pd.DataFrame, zone: str) -> pd.Series:
     return pd.Series(g["ci"].to_numpy(float), index=pd.DatetimeIndex(g["timestamp"]))
 
 
-__all__ = ["TraceError", "read_trace", "validate_and_fill", "prepare_traces", "retrieve_trace", "series"]
+__all__ = ["TraceError", "read_trace", "read_sources", "suspicious", "validate_and_fill", "prepare_traces",
+           "retrieve_trace", "series"]

@@ -326,8 +326,8 @@ class CodecarbonEstimate:
 
     source = "codecarbon"
 
-    def __init__(self, country_iso_code: str = "DEU"):
-        self.country = country_iso_code
+    def __init__(self, country_iso_code: str = "DEU", measure_power_secs: float = 1.0):
+        self.country, self.measure_power_secs = country_iso_code, float(measure_power_secs)
         self.tracker = None
         self.reason = ""
 
@@ -339,7 +339,7 @@ class CodecarbonEstimate:
 
             logging.getLogger("codecarbon").setLevel(logging.ERROR)
             self.tracker = OfflineEmissionsTracker(country_iso_code=self.country, log_level="error",
-                                                   save_to_file=False, measure_power_secs=1)
+                                                   save_to_file=False, measure_power_secs=self.measure_power_secs)
             self.tracker.start()
         except ImportError:
             self.tracker, self.reason = None, "codecarbon is not installed (pip install greenbench[energy])"

@@ -65,12 +65,13 @@ class EnergyMonitor:
 
     @classmethod
     def for_device(cls, device: str, sampler_hz: float = 50.0, sampler: bool = True, backend=None,
-                   codecarbon_country: str = "DEU") -> "EnergyMonitor":
-        """The monitor registered for ``device`` (``MONITORS``; add one with ``register_monitor``)."""
+                   codecarbon_country: str = "DEU", estimate_interval_s: float = 1.0) -> "EnergyMonitor":
+        """The monitor registered for ``device`` (``MONITORS``; add one with ``register_monitor``).
+        ``estimate_interval_s``: how often an estimating meter (codecarbon) samples the load."""
         if device not in MONITORS:
             raise ValueError(f"no energy monitor for device '{device}' (registered: {', '.join(MONITORS)})")
         return MONITORS[device](sampler_hz=sampler_hz, sampler=sampler, backend=backend,
-                                codecarbon_country=codecarbon_country)
+                                codecarbon_country=codecarbon_country, estimate_interval_s=estimate_interval_s)
 
     def without_sampler(self) -> "EnergyMonitor":
         """The same meters minus the power sampler (to measure the harness's own overhead)."""
@@ -140,11 +141,11 @@ def nvml_monitor(sampler_hz: float = 50.0, sampler: bool = True, backend=None, *
 
 
 @register_monitor("cpu")
-def cpu_monitor(codecarbon_country: str = "DEU", **_) -> EnergyMonitor:
+def cpu_monitor(codecarbon_country: str = "DEU", estimate_interval_s: float = 1.0, **_) -> EnergyMonitor:
     """RAPL package + DRAM (measured) when readable, else codecarbon (estimated); codecarbon's CO2e
     estimate rides along either way."""
     rapl = RaplMeter()
-    estimate = CodecarbonEstimate(codecarbon_country)
+    estimate = CodecarbonEstimate(codecarbon_country, measure_power_secs=estimate_interval_s)
     if rapl.zones:
         return EnergyMonitor(rapl, None, extras=[estimate])
     return EnergyMonitor(estimate, None, extras=[_Unavailable("rapl", rapl.reason)])

@@ -1,0 +1,125 @@
+"""The per-job footprint (issue 19): one labelled row per compute job, priced and summed by stage."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from greenbench import footprint, io
+from greenbench.energy.meters import Reading
+from greenbench.energy.monitor import EnergyMonitor, _Unavailable
+from greenbench.stages import Output
+
+
+class FixedMeter:
+    source = "fake"
+
+    def __init__(self, joules, label="measured", valid=True):
+        self.joules, self.label, self.valid = joules, label, valid
+
+    def begin(self):
+        pass
+
+    def end(self):
+        return Reading(self.source, self.label, self.joules, valid=self.valid,
+                       reason="" if self.valid else "counter went backwards")
+
+
+class Broken:
+    source = "broken"
+
+    def begin(self):
+        raise RuntimeError("meter fell over")
+
+
+def _smk(tmp_path, footprint_out=True, device=None):
+    named = {"footprint": str(tmp_path / "fp.parquet")} if footprint_out else {}
+    wildcards = SimpleNamespace(device=device) if device else SimpleNamespace()
+    return SimpleNamespace(output=Output([str(tmp_path / "out.parquet")], **named), log=[str(tmp_path / "job.log")],
+                           wildcards=wildcards, threads=2)
+
+
+def test_a_job_leaves_one_labelled_row_with_its_time_and_energy(tmp_path):
+    smk = _smk(tmp_path, device="cpu")
+    with footprint.tracked(smk, "evaluate", footprint.JobWindow("cpu", EnergyMonitor(FixedMeter(12.5)))):
+        sum(i * i for i in range(200_000))
+    row = io.read_parquet(tmp_path / "fp.parquet").iloc[0]
+    assert (row.job, row.stage, row.target, row.device) == ("evaluate", "evaluate", smk.output[0], "cpu")
+    assert row.energy_j == 12.5 and row.energy_label == "measured" and row.energy_source == "fake"
+    assert row.wall_s > 0 and row.cpu_s > 0 and row.threads == 2 and row.energy_reason == ""
+    assert "evaluate:" in (tmp_path / "job.log").read_text()
+
+
+@pytest.mark.parametrize("monitor, words", [
+    (EnergyMonitor(_Unavailable("rapl", "no RAPL zones under /sys")), "no RAPL zones"),
+    (EnergyMonitor(FixedMeter(3.0, valid=False)), "counter went backwards"),
+    (EnergyMonitor(FixedMeter(None, label="estimated")), "returned no value"),
+    (EnergyMonitor(Broken()), "meter fell over"),
+])
+def test_a_meter_that_cannot_measure_makes_the_row_unavailable_with_its_reason_never_zero(tmp_path, monitor, words):
+    with footprint.tracked(_smk(tmp_path), "tokenize", footprint.JobWindow("cpu", monitor)):
+        pass
+    row = io.read_parquet(tmp_path / "fp.parquet").iloc[0]
+    assert row.energy_label == "unavailable" and math.isnan(row.energy_j) and words in row.energy_reason
+
+
+def test_a_failed_job_leaves_no_row_and_a_job_without_a_footprint_output_is_only_logged(tmp_path):
+    with pytest.raises(ValueError):
+        with footprint.tracked(_smk(tmp_path), "build_variant", footprint.JobWindow("cpu", EnergyMonitor(FixedMeter(1.0)))):
+            raise ValueError("build failed")
+    assert not (tmp_path / "fp.parquet").exists()
+    assert "build failed" in (tmp_path / "job.log").read_text()
+    with footprint.tracked(_smk(tmp_path, footprint_out=False), "plan_energy"):
+        pass
+    assert not (tmp_path / "fp.parquet").exists()
+
+
+def _rows():
+    def row(job, j, label="estimated", reason=""):
+        return pd.DataFrame([{"job": job, "stage": footprint.STAGES[job], "target": f"results/{job}/{j}",
+                              "device": "cpu", "started_utc": "2026-11-25T00:00:00+00:00", "wall_s": 10.0,
+                              "cpu_s": 15.0, "energy_j": j, "energy_label": label, "energy_source": "codecarbon",
+                              "energy_reason": reason, "threads": 2, "host": "h"}])
+    return [row("finetune_baseline", 3600.0), row("measure_energy", 7200.0), row("measure_energy", 3600.0),
+            row("evaluate", None, "unavailable", "codecarbon is not installed")]
+
+
+def test_combine_prices_each_job_and_by_stage_keeps_unavailable_jobs_out_of_the_sums(tmp_path):
+    table = footprint.combine(_rows(), ci_g_per_kwh=400.0, zone="DE")
+    co2e = table.set_index("target").co2e_g
+    assert co2e["results/finetune_baseline/3600.0"] == pytest.approx(0.4)
+    assert co2e["results/measure_energy/7200.0"] == pytest.approx(0.8)
+    assert math.isnan(co2e["results/evaluate/None"])
+    stages = footprint.by_stage(table).set_index("stage")
+    assert stages.loc["measure", "kwh"] == pytest.approx(0.003) and stages.loc["measure", "jobs"] == 2
+    assert math.isnan(stages.loc["evaluate", "kwh"]) and stages.loc["evaluate", "jobs_unavailable"] == 1
+    assert stages.loc["evaluate", "label"] == "unavailable"
+    assert stages.energy_share.sum() == pytest.approx(1.0)
+    assert footprint.measuring_share(table) == pytest.approx(0.75)
+    md = footprint.to_markdown(table)
+    assert "# What this study cost" in md and "75%" in md and "codecarbon is not installed" in md
+    io.write_parquet(table, tmp_path / "footprint.parquet", footprint.TABLE_SCHEMA)  # the schema fits combine's columns
+
+
+def test_grid_intensity_is_the_zone_mean_and_an_unknown_zone_is_named():
+    traces = pd.DataFrame({"zone": ["DE", "DE", "FR"], "ci": [300.0, 500.0, 50.0]})
+    assert footprint.grid_intensity(traces, "DE") == 400.0
+    with pytest.raises(ValueError, match="footprint.zone 'PL'"):
+        footprint.grid_intensity(traces, "PL")
+
+
+def test_job_device_is_the_device_wildcard_else_the_cpu():
+    assert footprint.job_device(SimpleNamespace(device="cuda")) == "cuda"
+    assert footprint.job_device(SimpleNamespace(model="minilm")) == "cpu"
+
+
+def test_instrumentation_is_not_a_rule_input_so_editing_a_meter_does_not_rerun_the_fine_tune():
+    from greenbench.workflow import INSTRUMENTATION, module_closure
+
+    wrapped = module_closure("src", "scripts/finetune_baseline.py", INSTRUMENTATION)
+    assert "src/greenbench/footprint.py" not in wrapped and "src/greenbench/energy/meters.py" not in wrapped
+    assert "src/greenbench/training.py" in wrapped
+    assert "src/greenbench/footprint.py" in module_closure("src", "scripts/footprint.py")
