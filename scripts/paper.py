@@ -10,4 +10,5 @@ with logged_script(snakemake.log[0], "paper"):
                 snakemake.params.stats["bootstrap"], snakemake.params.seed,
                 forecast_metrics_path=snakemake.input.forecast_metrics, schedule_path=snakemake.input.schedule,
                 first_stage=snakemake.params.stats["first_stage"], footprint_path=snakemake.input.footprint,
-                amortization_path=snakemake.input.amortization, horizon=snakemake.params.horizon)
+                amortization_path=snakemake.input.amortization, horizon=snakemake.params.horizon,
+                answer_settings=snakemake.params.answer)

@@ -184,6 +184,7 @@ def test_smoke_figures_tables_claims_and_report(smoke):
     tables = (project / "results" / "paper" / "tables.md").read_text()
     assert "## Accuracy on SST-2 dev" in tables and "J per sentence by sentence length" in tables
     assert "\\begin{tabular}" in (project / "results" / "paper" / "tables.tex").read_text()
+    assert "# The study's answer" in (project / "results" / "paper" / "answer.md").read_text()
     report = run(project, "--configfile", "config/smoke.yaml", "--report", "results/report.html", env=env)
     assert report.returncode == 0, report.stderr[-3000:]
     assert (project / "results" / "report.html").stat().st_size > 10_000

@@ -278,6 +278,7 @@ def _lifecycle(candidates: tuple[str, ...], what: str):
         rows = table[(table.device == device) & table.variant.isin(candidates)]
         if rows.empty:
             return f"{what} not measured on this device", UNTESTABLE
+        rows = rows[rows.model == sorted(rows.model)[0]]  # one model's verdict (the first, as the other claims)
         r = rows.set_index("variant").loc[next(v for v in candidates if v in set(rows.variant))]
 
         def fmt(n):

@@ -217,6 +217,10 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
             for needed in ("zone", "intensity_column"):
                 if not spec.get(needed):
                     out.append(f"{key}.{needed}': a wide trace needs it (one zone per file; the column to read)")
+    answer_grid = config.get("answer", {}).get("grid")
+    grids = config.get("stats", {}).get("grid_intensities", {})
+    if answer_grid is not None and answer_grid not in grids:
+        out.append(f"config key 'answer.grid': '{answer_grid}' is not in stats.grid_intensities ({', '.join(grids)})")
     grid = config.get("footprint", {}).get("zone")
     if grid is not None and grid not in zones:
         out.append(f"config key 'footprint.zone': '{grid}' is not in carbon.zones ({', '.join(sorted(zones))}): "

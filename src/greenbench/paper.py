@@ -74,7 +74,8 @@ def length_table(by_length: pd.DataFrame) -> pd.DataFrame:
 def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: str | Path, n_boot: int, seed: int,
                 forecast_metrics_path: str | Path | None = None, schedule_path: str | Path | None = None,
                 first_stage: int = 0, footprint_path: str | Path | None = None,
-                amortization_path: str | Path | None = None, horizon: float = 1e9) -> pd.DataFrame:
+                amortization_path: str | Path | None = None, horizon: float = 1e9,
+                answer_settings: dict | None = None) -> pd.DataFrame:
     stats_dir, out_dir = Path(stats_dir), Path(out_dir)
     acc = io.read_parquet(stats_dir / "accuracy.parquet")
     energy = io.read_parquet(stats_dir / "energy.parquet")
@@ -130,6 +131,12 @@ def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: s
         if lifecycle is not None:
             text += "\n" + "\n".join(section)
         io.write_text(text, out_dir / "footprint.md")
+    if answer_settings:
+        from greenbench import answer
+
+        table = answer.answer(energy, acc, io.read_parquet(stats_dir / "carbon.parquet"), measurements, answer_settings,
+                              first_stage=first_stage)
+        io.write_text(answer.to_markdown(table, answer.where_and_when(schedule), answer_settings), out_dir / "answer.md")
     evidence = claims.Evidence(measurements, acc, n_boot=n_boot, seed=seed, forecast=forecast, schedule=schedule,
                                first_stage=first_stage, amortization=lifecycle, horizon=horizon)
     verdicts = claims.check_claims(evidence)

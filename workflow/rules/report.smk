@@ -94,6 +94,11 @@ rule paper:
             caption="../report/footprint.rst",
             category="What the study cost",
         ),
+        answer=report(
+            f"{paths.PAPER_DIR}/answer.md",
+            caption="../report/answer.rst",
+            category="Answer",
+        ),
         claims=report(
             f"{paths.PAPER_DIR}/claims.md",
             caption="../report/claims.rst",
@@ -108,6 +113,7 @@ rule paper:
         stats=wiring.aggregate(config),
         seed=config["seed"],
         horizon=max(config["footprint"]["amortization"]["inferences"]),
+        answer=config["answer"],
     script:
         "../../scripts/paper.py"
 
