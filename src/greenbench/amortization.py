@@ -134,10 +134,13 @@ def amortize(footprint: pd.DataFrame, energy: pd.DataFrame, ratios: pd.DataFrame
     return (pd.DataFrame(rows, columns=BREAK_EVEN_SCHEMA.names), pd.DataFrame(curves, columns=CURVE_SCHEMA.names))
 
 
-def to_markdown(table: pd.DataFrame) -> str:
-    def fmt(n):
-        return "never" if math.isinf(n) else ("n/a" if n != n else f"{n:,.0f}" if n < 1e6 else f"{n:.3g}")
+def format_n(n: float) -> str:
+    """A deployment volume in words: ``never``, ``n/a`` (unknown), or the number."""
+    return "never" if math.isinf(n) else ("n/a" if n != n else f"{n:,.0f}" if n < 1e6 else f"{n:.3g}")
 
+
+def to_markdown(table: pd.DataFrame) -> str:
+    fmt = format_n
     show = pd.DataFrame({
         "device": table.device, "variant": table.variant, "build kJ": (table.build_j / 1e3).round(2),
         "own build kJ": (table.own_build_j / 1e3).round(2), "J/inference": table.j_per_inf.map(lambda v: f"{v:.4f}"),

@@ -280,9 +280,7 @@ def _lifecycle(candidates: tuple[str, ...], what: str):
             return f"{what} not measured on this device", UNTESTABLE
         rows = rows[rows.model == sorted(rows.model)[0]]  # one model's verdict (the first, as the other claims)
         r = rows.set_index("variant").loc[next(v for v in candidates if v in set(rows.variant))]
-
-        def fmt(n):
-            return "never" if math.isinf(n) else f"{n:.3g}"
+        from greenbench.amortization import format_n as fmt
 
         text = (f"{r.name}: build {r.build_j / 1e3:.1f} kJ (own {r.own_build_j / 1e3:.1f} kJ), J/inference/fp32 "
                 f"{r.ratio:.3f} (95% CI {r.ratio_low:.3f}–{r.ratio_high:.3f}) at batch {r.batch_size}; break-even "
