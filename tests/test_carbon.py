@@ -232,6 +232,64 @@ def test_rolling_conformal_uses_only_observed_errors_and_follows_drift():
         forecast.rolling_conformal_halfwidths(origins, rel, origins[:3], horizon, 0.9, window=60)
 
 
+def _stuck_feed(days=500, horizon=48, seed=0):
+    """A feed that is stuck for long stretches (zero errors for any forecaster that repeats it) and then
+    jumps: the case where a plain rolling interval collapses and then misses."""
+    rng = np.random.default_rng(seed)
+    origins = pd.date_range("2021-01-01", periods=days, freq="D", tz="UTC").to_numpy()
+    f = rng.uniform(50, 150, (days, horizon))
+    noise = rng.normal(0, 0.15, f.shape)
+    stuck = np.arange(days) % 60 < 40                              # stuck 40 days out of every 60
+    noise[stuck] *= 0.01
+    y = f * (1 + noise)
+    return origins, f, y, forecast.relative_errors(y, f)
+
+
+def test_adaptive_conformal_is_rolling_at_rate_zero_and_restores_coverage_under_shift():
+    origins, f, y, rel = _stuck_feed()
+    test = np.arange(100, len(origins))
+    args = (origins, rel, origins[test], 48, 0.9, 30)
+    plain = forecast.rolling_conformal_halfwidths(*args)
+    assert np.array_equal(forecast.adaptive_conformal_halfwidths(*args, gamma=0.0), plain)
+    aci = forecast.adaptive_conformal_halfwidths(*args, gamma=0.05)
+
+    def cov(half):
+        return metrics.coverage(y[test], f[test] * (1 - half), f[test] * (1 + half))
+
+    assert cov(plain).mean() < 88                                  # the collapsed intervals undercover
+    assert abs(cov(aci).mean() - 90) < 1 and np.all(np.abs(cov(aci) - 90) < 3)
+    # causal: an origin's interval ignores every error observed after it
+    later = rel.copy()
+    later[300:] *= 5
+    moved = forecast.adaptive_conformal_halfwidths(origins, later, origins[test], 48, 0.9, 30, gamma=0.05)
+    early = origins[test] < origins[300]
+    assert np.array_equal(moved[early], aci[early])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.01, 0.2))
+def test_adaptive_conformal_long_run_miscoverage_is_bounded(seed, gamma):
+    # whatever the errors do, ACI's average miss rate stays near alpha (Gibbs and Candes 2021, Prop. 4.1,
+    # loosened for the delayed feedback: a lead-h error is seen h hours later, i.e. up to 2 origins here)
+    rng = np.random.default_rng(seed)
+    days, horizon = 600, 48
+    origins = pd.date_range("2021-01-01", periods=days, freq="D", tz="UTC").to_numpy()
+    scale = np.exp(np.cumsum(rng.normal(0, 0.3, days)))[:, None]    # a random walk in error size
+    rel = np.abs(rng.standard_t(3, (days, horizon))) * scale
+    test = np.arange(60, days)
+    half = forecast.adaptive_conformal_halfwidths(origins, rel, origins[test], horizon, 0.9, 30, gamma=gamma)
+    miss = (rel[test] > half).mean(axis=0)
+    bound = (1 + 2 * gamma + 2 * gamma) / (gamma * len(test))      # range of alpha_t plus the delay term
+    assert np.all(np.abs(miss - 0.1) <= bound + 0.02)
+
+
+def test_combinations_average_their_members_and_skip_missing_ones():
+    preds = {"ridge": np.full((2, 3), 2.0), "tcn": np.full((2, 3), 4.0), "seasonal_naive_24h": np.zeros((2, 3))}
+    out = forecast.with_combinations(preds)
+    assert np.allclose(out["ridge+tcn"], 3.0) and set(out) == set(preds) | {"ridge+tcn"}
+    assert "ridge+tcn" not in forecast.with_combinations({"ridge": preds["ridge"]})
+
+
 def test_scenario_serves_a_subset_of_zones_to_every_origin():
     carbon = {"zones": ["A", "B", "C"], "schedule": {"scenarios": {"all": {}, "no_c": {"zones": ["A", "B"]}}, "slo_ms": 50}}
     assert schedule.scenario_config(carbon, "all")["zones"] == ["A", "B", "C"]
@@ -283,10 +341,10 @@ def _forecast(tmp, name, **trace_kw):
 
 def test_hourly_forecasts_are_aligned_and_causal(tmp_path):
     metrics_table, daily, hourly = _forecast(tmp_path, "base")
-    assert set(metrics_table.model) == {"seasonal_naive_24h", "seasonal_naive_168h", "ridge", "tcn", "selected"}
+    assert set(metrics_table.model) == {"seasonal_naive_24h", "seasonal_naive_168h", "ridge", "tcn", "ridge+tcn", "selected"}
     assert metrics_table.coverage.notna().all() and daily[["low", "high"]].notna().all().all()
     # one forecast per zone, model and hour of the window, 7 leads each; lead k at origin t is hour t + k - 1
-    assert len(hourly) == 2 * 5 * 48 * 7
+    assert len(hourly) == 2 * 6 * 48 * 7
     tr = io.read_parquet(tmp_path / "base" / "traces.parquet").set_index(["zone", "timestamp"])["ci"]
     target = hourly.origin + pd.to_timedelta(hourly.lead_h - 1, unit="h")
     assert np.allclose(hourly.actual, tr.loc[list(zip(hourly.zone, target))].to_numpy())

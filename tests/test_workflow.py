@@ -317,3 +317,71 @@ def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
     assert counts == {**ALL_TRIALS, "collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2,
                       "figures": 1, "paper": 1, "all": 1, **COST}, rerun.stdout
     assert "finetune_baseline" not in counts and "evaluate" not in counts and "forecast_carbon" not in counts
+
+
+def _synthetic_intensity(zone_seed: int, start: str = "2021-01-01", end: str = "2023-01-01"):
+    """Two years of hourly intensity with a daily shape, weekly swing and weather-like noise."""
+    import numpy as np
+    import pandas as pd
+
+    t = pd.date_range(start, end, freq="h", inclusive="left")
+    rng = np.random.default_rng(zone_seed)
+    weather = np.convolve(rng.normal(0, 1, len(t)), np.ones(36) / 6, mode="same")
+    ci = (300 + 80 * np.sin(2 * np.pi * (t.hour - 6 - 3 * zone_seed) / 24) + 30 * (t.dayofweek < 5)
+          + 25 * weather + 10 * zone_seed)
+    return t, np.clip(ci, 20, None)
+
+
+def test_a_carbon_only_run_on_a_users_traces_in_all_three_shapes(project):
+    """Issue 18: a user's own grid, one zone per input shape (an Electricity Maps export under its own
+    name, the long CSV, an EIA-930-style wide CSV), configured in a dozen lines, runs the carbon stage
+    to the end with no inference job."""
+    data = project / "mygrid"
+    data.mkdir()
+    t, ci = _synthetic_intensity(0)
+    (data / "export.csv").write_text(
+        "Datetime (UTC),Zone Id,Carbon Intensity gCO₂eq/kWh (direct)\n"
+        + "".join(f"{ts:%Y-%m-%d %H:%M:%S},US-CAL-CISO,{v:.2f}\n" for ts, v in zip(t, ci)))
+    t, ci = _synthetic_intensity(1)
+    (data / "long.csv").write_text("timestamp,zone,carbon_intensity_gco2_per_kwh\n"
+                                   + "".join(f"{ts:%Y-%m-%dT%H:%M:%SZ},PACW,{v:.2f}\n" for ts, v in zip(t, ci)))
+    t, ci = _synthetic_intensity(2)
+    (data / "eia930.csv").write_text("period,coal_mwh,gas_mwh,solar_mwh,co2_intensity_avg\n" + "".join(
+        f"{ts:%Y-%m-%d %H:%M},0,{900 + i % 50},{100 * (ts.hour > 8)},{'' if i in (5000, 5001) else f'{v:.2f}'}\n"
+        for i, (ts, v) in enumerate(zip(t, ci))))
+    user = ("carbon:\n"
+            "  sources:\n"
+            "    - {path: mygrid/export.csv, format: electricitymaps}\n"
+            "    - {path: mygrid/long.csv, format: long}\n"
+            "    - {path: mygrid/eia930.csv, format: wide, zone: ERCO, timestamp_column: period,\n"
+            "       intensity_column: co2_intensity_avg}\n"
+            "  zones: [US-CAL-CISO, PACW, ERCO]\n"
+            "  schedule:\n"
+            "    origin_shares: {US-CAL-CISO: 0.5, PACW: 0.2, ERCO: 0.3}\n"
+            "    latency_ms: {US-CAL-CISO: {US-CAL-CISO: 5, PACW: 20, ERCO: 40}, PACW: {US-CAL-CISO: 20, PACW: 5,\n"
+            "                 ERCO: 45}, ERCO: {US-CAL-CISO: 40, PACW: 45, ERCO: 5}}\n"
+            "    scenarios: {west: {}}\n"
+            "footprint: {zone: US-CAL-CISO}\n")
+    assert len(user.splitlines()) <= 14
+    (project / "mygrid.yaml").write_text(user)
+    # only to keep the test short: a smaller TCN and a shorter test period than the default's
+    (project / "fast.yaml").write_text(
+        "carbon:\n  forecast: {test_end: '2022-03-31', tcn: {channels: 8, levels: 3, kernel: 3, epochs: 1,"
+        " batch_size: 256, learning_rate: 0.002, max_train_windows: 2000}}\n")
+    proc = run(project, "--cores", "2", "carbon", "--configfile", "config/carbon-only.yaml", "mygrid.yaml",
+               "fast.yaml")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    counts = job_counts(out)
+    assert counts.get("forecast_carbon") == 1 and counts.get("simulate_schedule") == 1
+    assert not {"finetune_baseline", "build_variant", "evaluate", "measure_energy", "aggregate"} & set(counts)
+    from greenbench import io
+    from greenbench.carbon.schedule import read_results
+
+    traces_table = io.read_parquet(project / "results" / "carbon" / "traces.parquet")
+    assert set(traces_table.zone) == {"US-CAL-CISO", "PACW", "ERCO"}
+    assert traces_table[traces_table.zone == "ERCO"].interpolated.sum() == 2
+    metrics_table = io.read_parquet(project / "results" / "carbon" / "forecast_metrics.parquet")
+    assert set(metrics_table.zone) == {"US-CAL-CISO", "PACW", "ERCO"} and metrics_table.mape.notna().all()
+    result = read_results(project / "results" / "carbon" / "schedule" / "west.parquet")
+    assert result.g_per_1000_requests.notna().all() and set(result.scenario) == {"west"}

@@ -304,6 +304,56 @@ def rolling_conformal_halfwidths(pool_origins: np.ndarray, pool_rel: np.ndarray,
     return out
 
 
+def adaptive_conformal_halfwidths(pool_origins: np.ndarray, pool_rel: np.ndarray, origins: np.ndarray, horizon: int,
+                                  level: float, window: int, gamma: float) -> np.ndarray:
+    """Rolling conformal half-widths whose miscoverage level adapts to the errors seen so far:
+    adaptive conformal inference (ACI; I. Gibbs and E. Candes 2021, "Adaptive conformal inference
+    under distribution shift", NeurIPS 34), per lead time.
+
+    Each origin ``t`` (in time order) takes the quantile ``1 - alpha_t`` of the same rolling pool as
+    :func:`rolling_conformal_halfwidths`, with ``alpha_t = alpha + gamma * sum_j (alpha - miss_j)``
+    over the earlier origins ``j`` whose value at that lead had been observed by ``t`` (``miss_j`` = 1
+    when it fell outside its interval). A stretch of misses widens the next intervals and a stretch of
+    hits narrows them, so the long-run coverage holds even when the error distribution shifts (a stuck
+    feed whose zero errors collapse the rolling quantile, then a jump); ``gamma = 0`` is the plain
+    rolling interval. A level the pool cannot resolve (``(n + 1)(1 - alpha_t) > n``) gives an
+    unbounded interval, as in ACI, which is what keeps its guarantee; ``alpha_t`` is kept within
+    ``[-gamma, 1 + gamma]`` (ACI's own range without delay) so that delayed feedback cannot wind it up."""
+    base = rolling_conformal_halfwidths(pool_origins, pool_rel, origins, horizon, level, window)
+    if gamma <= 0:
+        return base
+
+    def ns(t):
+        return pd.DatetimeIndex(t).as_unit("ns").asi8
+
+    start = ns(pool_origins)
+    order = np.argsort(start, kind="stable")
+    start, rel_sorted = start[order], pool_rel[order]
+    known_at = start + horizon * 3_600_000_000_000
+    lead_ns = np.arange(1, pool_rel.shape[1] + 1) * 3_600_000_000_000
+    targets = ns(origins)
+    rel_of = {int(t): pool_rel[i] for i, t in enumerate(ns(pool_origins))}
+    alpha = 1.0 - level
+    out = np.empty((len(origins), pool_rel.shape[1]))
+    seen_t, seen_miss = [], []          # earlier target origins and their misses (per lead)
+    for i in np.argsort(targets, kind="stable"):
+        t = targets[i]
+        if seen_t:
+            observed = (np.asarray(seen_t)[:, None] + lead_ns[None, :]) <= t          # (earlier, leads)
+            a_t = alpha + gamma * np.sum(np.where(observed, alpha - np.asarray(seen_miss), 0.0), axis=0)
+        else:
+            a_t = np.full(pool_rel.shape[1], alpha)
+        a_t = np.clip(a_t, -gamma, 1.0 + gamma)
+        known = np.flatnonzero(known_at <= t)[-window:]
+        pool = np.sort(rel_sorted[known], axis=0)                                        # (n, leads)
+        n = pool.shape[0]
+        rank = np.ceil((n + 1) * (1.0 - a_t)).astype(int)                              # finite-sample rank
+        out[i] = np.where(rank > n, np.inf, pool[np.clip(rank, 1, n) - 1, np.arange(pool.shape[1])])
+        seen_t.append(t)
+        seen_miss.append((rel_of[int(t)] > out[i]).astype(float))
+    return out
+
+
 def zone_windows(traces: pd.DataFrame, zones, lookback: int, horizon: int, start: str, end: str, stride: int,
                  daily: bool = False) -> Windows:
     ws = []
@@ -327,6 +377,20 @@ METRICS_SCHEMA = pa.schema([("zone", pa.string()), ("model", pa.string()), ("lea
                             # `selected` only: the forecaster chosen for this zone and lead, and its validation MAPE
                             ("choice", pa.string()), ("validation_mape", pa.float64())])
 SELECTED = "selected"   # per zone and lead, the forecaster with the lowest MAPE on the validation origins
+# Forecast combinations, candidates for the selection like any model: the mean of forecasters whose
+# errors are only partly correlated is often better than either (Bates and Granger 1969).
+COMBINATIONS = {"ridge+tcn": ("ridge", "tcn")}
+
+
+def with_combinations(predictions: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``predictions`` plus every combination in :data:`COMBINATIONS` whose members are all there
+    (the mean of the members' forecasts)."""
+    out = dict(predictions)
+    for name, members in COMBINATIONS.items():
+        if all(m in predictions for m in members):
+            out[name] = np.mean([predictions[m] for m in members], axis=0)
+    return out
+
 SELECTION_FILE = "selection.json"
 NAIVE = "seasonal_naive_24h"
 FORECASTS_SCHEMA = pa.schema([("zone", pa.string()), ("model", pa.string()), ("origin", pa.timestamp("s", tz="UTC")),
@@ -392,8 +456,8 @@ def issue_hourly(traces_path: str | Path, model_dir: str | Path, cfg: Mapping[st
         raise ValueError(f"the traces do not cover {h_start}..{h_end} plus the forecast horizon "
                          "(carbon.schedule.start/days)")
     selection = load_selection(model_dir, zones)
-    predictions = {model.name: _predictor(model, lookback)(every_hour)[:, :h_leads]
-                   for model in load_fitted(model_dir, cfg)}
+    predictions = with_combinations({model.name: _predictor(model, lookback)(every_hour)[:, :h_leads]
+                                     for model in load_fitted(model_dir, cfg)})
     predictions[SELECTED] = compose_selected(predictions, every_hour.zone, selection)
     frames = []
     for name, hp in predictions.items():
@@ -424,6 +488,11 @@ def conformal_window(cfg: Mapping[str, Any]) -> int:
     return int(cfg.get("conformal_window_days") or cfg["calibration_days"])
 
 
+def adapt_rate(cfg: Mapping[str, Any]) -> float:
+    """ACI's step ``gamma`` for the intervals (``conformal_adapt_rate``; 0: plain rolling conformal)."""
+    return float(cfg.get("conformal_adapt_rate") or 0.0)
+
+
 def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, metrics_out: str | Path,
                     forecasts_out: str | Path, model_dir: str | Path) -> pd.DataFrame:
     """Train on the train period (last ``calibration_days`` held out for conformal intervals),
@@ -448,11 +517,12 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
         low, high = np.empty_like(pred), np.empty_like(pred)
         for zone in zones:  # per-zone, per-lead rolling conformal half-widths
             c, sel = calib.zone == zone, test.zone == zone
-            half = rolling_conformal_halfwidths(
+            half = adaptive_conformal_halfwidths(
                 np.concatenate([calib.origin[c], test.origin[sel]]),
                 relative_errors(np.vstack([calib.y[c], test.y[sel]]), np.vstack([calib_pred[c], pred[sel]])),
-                test.origin[sel], horizon, level, window=conformal_window(cfg))
-            low[sel], high[sel] = pred[sel] * (1 - half), pred[sel] * (1 + half)
+                test.origin[sel], horizon, level, window=conformal_window(cfg), gamma=adapt_rate(cfg))
+            # intensities are not negative: a half-width above 1 (or an unbounded ACI interval) stops at 0
+            low[sel], high[sel] = np.maximum(pred[sel] * (1 - half), 0.0), pred[sel] * (1 + half)
         for zone in zones:
             sel = test.zone == zone
             a, f, lo, hi = test.y[sel], pred[sel], low[sel], high[sel]
@@ -479,6 +549,10 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
             save_fitted(model, tmp)
             calib_preds[model.name], test_preds[model.name] = predict(calib), predict(test)
             evaluate(model.name, calib_preds[model.name], test_preds[model.name])
+        calib_preds, test_preds = with_combinations(calib_preds), with_combinations(test_preds)
+        for name in COMBINATIONS:
+            if name in test_preds:
+                evaluate(name, calib_preds[name], test_preds[name])
         # the selected forecaster: per zone and lead, the model with the lowest MAPE on the validation
         # (calibration) origins, which precede the test and were never fitted on
         validation = {z: {name: metrics.mape(calib.y[calib.zone == z], p[calib.zone == z])
@@ -497,7 +571,8 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
                         "(worse than 'same hour yesterday')", zone, ratio)
     meta = {"train": [cfg["train_start"], str(calib_start)], "calibration": [str(calib_start), str(train_end)],
             "test": [cfg["test_start"], cfg["test_end"]], "interval": "rolling split conformal on relative errors, per zone and lead time: each origin uses "
-            f"the {conformal_window(cfg)} most recent origins whose errors were observable by then"}
+            f"the {conformal_window(cfg)} most recent origins whose errors were observable by then"
+            + (f", its level adapted to the misses observed so far (ACI, gamma {adapt_rate(cfg)})" if adapt_rate(cfg) else "")}
     io.write_parquet(table, metrics_out, METRICS_SCHEMA, meta)
     io.write_parquet(pd.concat(forecast_frames, ignore_index=True), forecasts_out, FORECASTS_SCHEMA, meta)
     return table
