@@ -31,6 +31,7 @@ def main(out_dir: str, zones: list[str]) -> None:
     c["schedule"]["origin_shares"] = {z: 1.0 for z in zones}
     c["schedule"]["latency_ms"] = {z: {y: 10 for y in zones} for z in zones}
     c["schedule"]["scenarios"] = {"all": {}}
+    cfg["footprint"]["zone"] = zones[0]
     cfg = validate_config(cfg)
     c = cfg["carbon"]
     work = out / "work"

@@ -283,6 +283,30 @@ def test_adaptive_conformal_long_run_miscoverage_is_bounded(seed, gamma):
     assert np.all(np.abs(miss - 0.1) <= bound + 0.02)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-50, 500), st.floats(0, 600), st.one_of(st.floats(0, 5), st.just(float("inf"))))
+def test_an_interval_covers_exactly_what_its_relative_error_allows(f, y, half):
+    # what the conformal rule counts as a miss must be what the interval misses, a zero or negative
+    # forecast included (a TCN's output near a zero-carbon grid); intensities are never below 0
+    from hypothesis import assume
+
+    rel = float(forecast.relative_errors(np.array([y]), np.array([f]))[0])
+    assume(abs(rel - half) > 1e-9 * max(1.0, rel))                  # not on the boundary (rounding)
+    low, high = forecast.interval_bounds(np.array([f]), np.array([half]))
+    assert (low[0] <= y <= high[0]) == (rel <= half)
+    assert low[0] >= 0
+
+
+def test_forecasts_are_never_negative():
+    class Negative:
+        def predict(self, w):
+            return np.full(w.y.shape, -5.0)
+
+    w = forecast.Windows(np.ones((2, 4)), np.ones((2, 3)), np.zeros(2, int), np.zeros(2, int), np.array(["Z", "Z"]),
+                         pd.date_range("2021-01-01", periods=2, freq="D", tz="UTC").to_numpy())
+    assert (forecast._predictor(Negative(), 4)(w) == 0).all()
+
+
 def test_combinations_average_their_members_and_skip_missing_ones():
     preds = {"ridge": np.full((2, 3), 2.0), "tcn": np.full((2, 3), 4.0), "seasonal_naive_24h": np.zeros((2, 3))}
     out = forecast.with_combinations(preds)

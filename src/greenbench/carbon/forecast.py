@@ -262,14 +262,27 @@ def load_fitted(directory: str | Path, cfg: Mapping[str, Any]) -> list:
 
 
 def _predictor(model, lookback: int):
-    """``predict(windows)``; the TCN sees the last ``lookback`` hours only."""
+    """``predict(windows)``, never below 0 (an intensity is not negative; a TCN's output can be, near
+    zero-carbon grids); the TCN sees the last ``lookback`` hours only."""
     if isinstance(model, TCN):
-        return lambda w: model.predict(Windows(w.x[:, -lookback:], w.y, w.hour, w.dow, w.zone, w.origin))
-    return model.predict
+        return lambda w: np.maximum(model.predict(Windows(w.x[:, -lookback:], w.y, w.hour, w.dow, w.zone, w.origin)), 0.0)
+    return lambda w: np.maximum(model.predict(w), 0.0)
+
+
+FLOOR = 1e-6  # the scale of a relative error around a zero forecast
 
 
 def relative_errors(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
-    return np.abs(actual - forecast) / np.maximum(np.abs(forecast), 1e-6)
+    return np.abs(actual - forecast) / np.maximum(np.abs(forecast), FLOOR)
+
+
+def interval_bounds(forecast: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The interval whose relative half-width is ``half``: exactly the values whose
+    :func:`relative_errors` is at most ``half`` (so a conformal rule's misses are the interval's
+    misses), its lower end stopped at 0. An unbounded ``half`` (ACI) gives ``[0, inf]``."""
+    scale = np.maximum(np.abs(forecast), FLOOR)
+    with np.errstate(invalid="ignore"):
+        return np.maximum(forecast - half * scale, 0.0), forecast + half * scale
 
 
 def _conformal_quantile(rel: np.ndarray, level: float) -> np.ndarray:
@@ -521,8 +534,7 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
                 np.concatenate([calib.origin[c], test.origin[sel]]),
                 relative_errors(np.vstack([calib.y[c], test.y[sel]]), np.vstack([calib_pred[c], pred[sel]])),
                 test.origin[sel], horizon, level, window=conformal_window(cfg), gamma=adapt_rate(cfg))
-            # intensities are not negative: a half-width above 1 (or an unbounded ACI interval) stops at 0
-            low[sel], high[sel] = np.maximum(pred[sel] * (1 - half), 0.0), pred[sel] * (1 + half)
+            low[sel], high[sel] = interval_bounds(pred[sel], half)
         for zone in zones:
             sel = test.zone == zone
             a, f, lo, hi = test.y[sel], pred[sel], low[sel], high[sel]
