@@ -24,17 +24,20 @@ CSS = """<style>
 .gb th { background: #f2f2f2; } .gb tr:nth-child(even) td { background: #fafafa; }
 .gb td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .gb code { background: #f3f3f3; padding: 0 3px; border-radius: 3px; font-size: 0.95em; }
+.gb code::before, .gb code::after { content: none; }
 </style>"""
 
 
 def _inline(text: str) -> str:
-    out, pos = [], 0
-    for m in re.finditer(r"`([^`]+)`", text):
-        out.append(_emphasis(html.escape(text[pos:m.start()], quote=False)))
-        out.append(f"<code>{html.escape(m.group(1), quote=False)}</code>")
-        pos = m.end()
-    out.append(_emphasis(html.escape(text[pos:], quote=False)))
-    return "".join(out)
+    """Code spans (kept verbatim), then bold and italics, which may enclose code spans."""
+    codes = []
+
+    def stash(m):
+        codes.append(f"<code>{html.escape(m.group(1), quote=False)}</code>")
+        return f"\x00{len(codes) - 1}\x00"
+
+    text = _emphasis(html.escape(re.sub(r"`([^`]+)`", stash, text), quote=False))
+    return re.sub("\x00(\\d+)\x00", lambda m: codes[int(m.group(1))], text)
 
 
 def _emphasis(text: str) -> str:
@@ -127,12 +130,13 @@ def page(markdown: str) -> str:
 
 
 def first_section(markdown: str) -> str:
-    """A page's title and text up to its first second-level heading."""
+    """A page's title and text (no tables) up to its first second-level heading."""
     out = []
     for line in markdown.splitlines():
         if line.startswith("## "):
             break
-        out.append(line)
+        if not line.lstrip().startswith("|"):
+            out.append(line)
     return "\n".join(out).strip()
 
 
