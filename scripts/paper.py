@@ -1,9 +1,10 @@
-"""Snakemake entry point: tables (Markdown, LaTeX) and the claims check."""
+"""Snakemake entry point: tables (Markdown, LaTeX), the claims check, the answer and their HTML pages."""
 
 from pathlib import Path
 
 from greenbench.log import logged_script
 from greenbench.paper import write_paper
+from greenbench.report import write_pages
 
 with logged_script(snakemake.log[0], "paper"):
     write_paper(Path(snakemake.input.stats[0]).parent, snakemake.input.measurements, Path(snakemake.output.claims).parent,
@@ -12,3 +13,4 @@ with logged_script(snakemake.log[0], "paper"):
                 first_stage=snakemake.params.stats["first_stage"], footprint_path=snakemake.input.footprint,
                 amortization_path=snakemake.input.amortization, horizon=snakemake.params.horizon,
                 answer_settings=snakemake.params.answer)
+    write_pages(Path(snakemake.output.claims).parent)  # the report's inline HTML pages and its overview

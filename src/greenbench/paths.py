@@ -16,7 +16,7 @@ PARETO_POINTS = "results/pareto/points.parquet"
 PARETO_HYPERVOLUME = "results/pareto/hypervolume.parquet"
 FIGURES_DIR = "results/figures"
 FIGURES = ("accuracy_by_variant", "latency_vs_throughput", "energy_by_batch", "pareto_accuracy_energy",
-           "difficulty_by_length", "forecast_vs_actual", "forecast_mape_by_lead", "forecast_skill", "scheduler_front",
+           "difficulty_by_length", "adaptive_router", "forecast_vs_actual", "forecast_mape_by_lead", "forecast_skill", "scheduler_front",
            "spiking_firing_rates", "amortization")
 PAPER_DIR = "results/paper"
 CARBON_TRACE_CSV = "resources/carbon/{zone}_{year}_hourly.csv"

@@ -40,6 +40,33 @@ rule pareto:
         "../../scripts/pareto.py"
 
 
+# the report's categories (numbered: the report lists them alphabetically) and each figure's place
+ANSWER, COST, ACCURACY, ENERGY, PARETO, CARBON, CLAIMS, TABLES = (
+    "1. Answer",
+    "2. What the study cost",
+    "3. Accuracy",
+    "4. Energy",
+    "5. Pareto",
+    "6. Carbon",
+    "7. Claims",
+    "8. Tables",
+)
+FIGURE_PLACES = {
+    "accuracy_by_variant": (ACCURACY, "by variant"),
+    "difficulty_by_length": (ACCURACY, "by difficulty"),
+    "adaptive_router": (ACCURACY, "by difficulty"),
+    "spiking_firing_rates": (ACCURACY, "spiking"),
+    "energy_by_batch": (ENERGY, "by variant and batch"),
+    "latency_vs_throughput": (ENERGY, "latency"),
+    "amortization": (ENERGY, "lifecycle"),
+    "pareto_accuracy_energy": (PARETO, "accuracy-energy"),
+    "forecast_vs_actual": (CARBON, "forecasting"),
+    "forecast_mape_by_lead": (CARBON, "forecasting"),
+    "forecast_skill": (CARBON, "forecasting"),
+    "scheduler_front": (CARBON, "routing"),
+}
+
+
 rule figures:
     input:
         accuracy=f"{paths.STATS_DIR}/accuracy.parquet",
@@ -54,15 +81,19 @@ rule figures:
         amortization_curves=paths.AMORTIZATION_CURVES,
         lib=lib("figures"),
     output:
-        report(
-            expand(
-                f"{paths.FIGURES_DIR}/{{name}}.png",
-                name=paths.FIGURES,
-            ),
-            caption="../report/figures.rst",
-            category="Figures",
-        ),
+        # one report entry per figure; its caption is generated beside it by this job (key numbers
+        # from the tables) and read when `snakemake --report` runs
+        *[
+            report(
+                f"{paths.FIGURES_DIR}/{name}.png",
+                caption=f"../../{paths.FIGURES_DIR}/{name}.rst",
+                category=FIGURE_PLACES[name][0],
+                subcategory=FIGURE_PLACES[name][1],
+            )
+            for name in paths.FIGURES
+        ],
         expand(f"{paths.FIGURES_DIR}/{{name}}.pdf", name=paths.FIGURES),
+        captions=expand(f"{paths.FIGURES_DIR}/{{name}}.rst", name=paths.FIGURES),
     log:
         f"{LOGS}/figures.log",
     benchmark:
@@ -89,21 +120,31 @@ rule paper:
     output:
         tables_md=f"{paths.PAPER_DIR}/tables.md",
         tables_tex=f"{paths.PAPER_DIR}/tables.tex",
-        footprint=report(
-            f"{paths.PAPER_DIR}/footprint.md",
-            caption="../report/footprint.rst",
-            category="What the study cost",
-        ),
-        answer=report(
-            f"{paths.PAPER_DIR}/answer.md",
+        footprint=f"{paths.PAPER_DIR}/footprint.md",
+        answer=f"{paths.PAPER_DIR}/answer.md",
+        claims=f"{paths.PAPER_DIR}/claims.md",
+        # the same pages as HTML, shown inline by the report (greenbench.report)
+        answer_html=report(
+            f"{paths.PAPER_DIR}/answer.html",
             caption="../report/answer.rst",
-            category="Answer",
+            category=ANSWER,
         ),
-        claims=report(
-            f"{paths.PAPER_DIR}/claims.md",
+        footprint_html=report(
+            f"{paths.PAPER_DIR}/footprint.html",
+            caption="../report/footprint.rst",
+            category=COST,
+        ),
+        claims_html=report(
+            f"{paths.PAPER_DIR}/claims.html",
             caption="../report/claims.rst",
-            category="Claims",
+            category=CLAIMS,
         ),
+        tables_html=report(
+            f"{paths.PAPER_DIR}/tables.html",
+            caption="../report/tables.rst",
+            category=TABLES,
+        ),
+        overview=f"{paths.PAPER_DIR}/overview.html",
     log:
         f"{LOGS}/paper.log",
     localrule: True
