@@ -210,7 +210,9 @@ def test_smoke_runs_an_onnxruntime_and_a_torch_compile_cell_end_to_end(smoke):
     assert {"int8_dynamic@onnxruntime", "fp32@torch_compile"} <= set(ratios.variant)
     points = io.read_parquet(project / "results" / "pareto" / "points.parquet")
     assert "onnxruntime" in set(points.runtime)
-    assert "runtime lever fp32@torch_compile/fp32" in (project / "results" / "paper" / "claims.md").read_text()
+    # the best fp32 runtime differs by noise between torch_compile and aot_inductor: any fp32@runtime cell
+    claims = (project / "results" / "paper" / "claims.md").read_text()
+    assert re.search(r"runtime lever fp32@(torch_compile|aot_inductor)/fp32 = ", claims), claims
 
 
 DOWNSTREAM_OF_ENERGY = {"collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1,

@@ -673,7 +673,10 @@ def forecast_vs_actual(forecasts: pd.DataFrame, ax) -> None:
             continue
         ax.plot(m.timestamp, m.forecast, color=color, linestyle=ls, linewidth=1, label=model)
         if model == "tcn":
-            ax.fill_between(m.timestamp, m.low, m.high, color="#0072B2", alpha=0.15, linewidth=0, label="tcn interval")
+            # an adaptive interval is unbounded (inf) where its pool cannot resolve the level: leave a gap
+            finite = np.isfinite(m.low.to_numpy(float)) & np.isfinite(m.high.to_numpy(float))
+            ax.fill_between(m.timestamp, m.low.where(finite), m.high.where(finite), where=finite, color="#0072B2",
+                            alpha=0.15, linewidth=0, label="tcn interval")
     ax.set_ylabel(f"{zone} carbon intensity (gCO2e/kWh)")
     ax.set_xlabel("time (UTC, day-ahead forecasts)")
     import matplotlib.dates as mdates
