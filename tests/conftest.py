@@ -16,6 +16,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
+if (REPO.parent / "shared" / "data").is_dir():  # the mirror beside the checkout, as CI and the README use it
+    os.environ.setdefault("GREENBENCH_DATA", str(REPO.parent / "shared" / "data"))
 TREE = ("workflow", "config", "scripts", "src", "envs")  # what a workflow run needs from the checkout
 SMOKE = ("--cores", "2", "--configfile", "config/smoke.yaml")
 WORDS = ("good great fine bad awful dull movie film plot actor story funny boring charming "

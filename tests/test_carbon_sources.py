@@ -55,7 +55,7 @@ def test_an_electricity_maps_export_under_any_name_and_a_glob_of_files(tmp_path)
             header + "".join(f"{t},US-CAL-CISO,{300 + i}\n" for i, t in enumerate(hours(3, start))))
     spec = [{"path": str(tmp_path / "exports" / "*.csv"), "format": "electricitymaps"}]
     out = traces.prepare_traces([], tmp_path / "t.parquet", "direct", 0, sources=traces.resolve_sources(spec),
-                                zones=["US-CAL-CISO"], years=[2022])
+                                zones=["US-CAL-CISO"])
     assert len(out) == 6 and out.zone.unique().tolist() == ["US-CAL-CISO"]
 
 
@@ -124,3 +124,15 @@ def test_zone_ids_as_electricity_maps_and_balancing_authorities_write_them_pass_
     for bad in ("de/x", "US_CAL", "", "-DE"):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, zone)
+
+
+def test_the_years_asked_for_must_be_covered_whole(tmp_path):
+    path = wide_file(tmp_path, [200, 210, 220])
+    spec = [{"path": str(path), "format": "wide", "zone": "CISO", "timestamp_column": "period",
+             "intensity_column": "co2_intensity_avg"}]
+    with pytest.raises(traces.TraceError, match=rf"{re.escape(str(path))}:4: zone CISO stops at 2022-01-01 02:00"):
+        traces.prepare_traces([], tmp_path / "t.parquet", "direct", 0, sources=traces.resolve_sources(spec),
+                              zones=["CISO"], years=[2022])
+    with pytest.raises(traces.TraceError, match="config key 'carbon.years': zone CISO has no hour in 2023"):
+        traces.prepare_traces([], tmp_path / "t.parquet", "direct", 10_000, sources=traces.resolve_sources(spec),
+                              zones=["CISO"], years=[2022, 2023])

@@ -37,7 +37,8 @@ def project(tmp_path) -> Path:
 
 @pytest.mark.parametrize("extra", [[], ["--configfile", "config/smoke.yaml"], ["--configfile", "config/paper.yaml"]])
 def test_dry_run_each_config(project, extra):
-    proc = run(project, "-n", "--cores", "1", *extra)
+    # planned as by a user who can reach the hub (paper.yaml's models are downloaded at run time)
+    proc = run(project, "-n", "--cores", "1", *extra, env={"HF_HUB_OFFLINE": "0"})
     assert proc.returncode == 0, proc.stderr
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts.get("finetune_baseline", 0) >= 1 and counts.get("eval_summary") == 1

@@ -207,7 +207,8 @@ def cmd_carbon(args) -> int:
     cfg = _config(args)
     c = cfg["carbon"]
     sources = traces.resolve_sources(c.get("sources"))
-    files = [] if sources else [traces.retrieve_trace(z, y, paths.CARBON_TRACE_CSV.format(zone=z, year=y))
+    files = [] if sources else [traces.retrieve_trace(z, y, paths.CARBON_TRACE_CSV.format(zone=z, year=y), c["column"],
+                                                      c["max_ci_g_per_kwh"], c["max_gap_hours"])
                                 for z in c["zones"] for y in sorted(c["years"])]
     traces.prepare_traces(files, paths.CARBON_TRACES, c["column"], c["max_gap_hours"], c["max_ci_g_per_kwh"],
                           sources=sources, zones=c["zones"], years=sorted(c["years"]))

@@ -62,6 +62,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _unique_mapping(loader, node, deep=False):
     seen = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: the keys given here override it
+            continue
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
@@ -82,6 +84,11 @@ def load_config(paths: Iterable[str | Path]) -> dict[str, Any]:
             loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
         except FileNotFoundError:
             raise ConfigError(f"{path}: config file not found") from None
+        except UnicodeDecodeError as exc:
+            raw = path.read_bytes()
+            line = raw[:exc.start].count(b"\n") + 1
+            raise ConfigError(f"{path}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); "
+                              "save the file as UTF-8") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from None
         if not isinstance(loaded, Mapping):
@@ -109,7 +116,21 @@ def _describe(error) -> str:
         return "unknown key (not in the schema; check the spelling)"
     if error.validator == "required":
         return "required key is missing"
-    return error.message
+    return error.message + _hint(error)
+
+
+def _non_finite(value, at: tuple = ()) -> list[str]:
+    """Keys whose value is YAML's .nan or .inf: JSON schema's number bounds let them through
+    (every comparison with nan is false) and no key of the study means an infinite value."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"config key '{'.'.join(map(str, at))}': {value} is not a finite number"]
+    if isinstance(value, Mapping):
+        return [m for k, v in value.items() for m in _non_finite(v, (*at, k))]
+    if isinstance(value, (list, tuple)):
+        return [m for i, v in enumerate(value) for m in _non_finite(v, (*at[:-1], f"{at[-1]}[{i}]") if at else (f"[{i}]",))]
+    return []
 
 
 def _specific(error):
@@ -118,9 +139,39 @@ def _specific(error):
     import jsonschema
 
     if error.validator in ("oneOf", "anyOf") and error.context:
-        same_type = [e for e in error.context if e.validator not in ("type", "const")]
-        return _specific(jsonschema.exceptions.best_match(same_type or error.context))
+        context = list(error.context)
+        if isinstance(error.instance, Mapping):
+            # the branch sharing most keys with what was written (a served cell given as J per request
+            # that lacks latency_p95_ms is blamed for that, not for j_per_request being unknown elsewhere)
+            branches = error.validator_value
+
+            def overlap(e):
+                props = branches[e.relative_schema_path[0]].get("properties", {})
+                return len(set(error.instance) & set(props))
+            best = max(overlap(e) for e in context)
+            context = [e for e in context if overlap(e) == best]
+        same_type = [e for e in context if e.validator not in ("type", "const")]
+        return _specific(jsonschema.exceptions.best_match(same_type or context))
     return error
+
+
+def _hint(error) -> str:
+    """What YAML made of a value that looks right to its writer."""
+    import datetime as dt
+    import re
+
+    value, expected = error.instance, error.validator_value if error.validator == "type" else None
+    if isinstance(value, (dt.date, dt.datetime)):
+        return f" (YAML read an unquoted date: quote it, '{value.isoformat()}')"
+    if isinstance(value, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value.strip()) and expected in ("number", "integer"):
+        return f" (YAML 1.1 reads {value} as text: write it with a dot, {float(value)!r})"
+    if isinstance(value, str) and expected == "array":
+        return f" (a list: [{value}])"
+    parent = error.parent if error.parent is not None and error.parent.validator == "oneOf" else error
+    if parent.validator == "oneOf" and isinstance(value, str) and any(
+            s.get("type") == "array" for s in parent.validator_value if isinstance(s, Mapping)):
+        return f" (or a list: [{value}])"
+    return ""
 
 
 def schema_errors(config: Mapping[str, Any], schema_path: str | Path = DEFAULT_SCHEMA) -> list[str]:
@@ -131,7 +182,7 @@ def schema_errors(config: Mapping[str, Any], schema_path: str | Path = DEFAULT_S
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     errors = sorted((_specific(e) for e in validator.iter_errors(config)),
                     key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    return [f"config key '{_key_path(e)}': {_describe(e)}" for e in errors]
+    return _non_finite(config) + [f"config key '{_key_path(e)}': {_describe(e)}" for e in errors]
 
 
 def _runtime_errors(study: Mapping[str, Any]) -> list[str]:
@@ -191,6 +242,9 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
             if block not in config.get("variants", {}):
                 out.append(f"config key 'variants.{block}': required by variant '{recipe}' (study.variants[{i}])")
     for device, tiers in config.get("variants", {}).get("adaptive", {}).get("tiers", {}).items():
+        if len(tiers) == 2 and tiers[0] == tiers[1]:
+            out.append(f"config key 'variants.adaptive.tiers.{device}': the cheap and the precise tier are both "
+                       f"'{tiers[0]}' (the router would choose between a variant and itself)")
         for i, tier in enumerate(tiers):
             key = f"config key 'variants.adaptive.tiers.{device}[{i}]'"
             if tier not in REGISTRY:
@@ -207,8 +261,20 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
     for origin, row in sched.get("latency_ms", {}).items():
         if set(row) != zones:
             out.append(f"config key 'carbon.schedule.latency_ms.{origin}': must give a latency to every zone in carbon.zones")
-    from greenbench.carbon.traces import resolve_sources
+    from greenbench.carbon.traces import em_filename, header_errors, resolve_sources, trace_file
 
+    if not carbon.get("sources"):  # the Electricity Maps exports: one per zone and year, kept or mirrored
+        from greenbench import paths
+
+        absent = [em_filename(z, y) for z in carbon.get("zones", []) for y in sorted(carbon.get("years", []))
+                  if trace_file(z, y, paths.CARBON_TRACE_CSV.format(zone=z, year=y)) is None]
+        if absent:
+            import os
+
+            out.append(f"config key 'carbon.zones'/'carbon.years': no trace {', '.join(absent[:4])}"
+                       f"{' …' if len(absent) > 4 else ''} in resources/carbon/ nor in "
+                       f"{os.environ.get('GREENBENCH_DATA', '$GREENBENCH_DATA (not set)')}/carbon/electricitymaps_eco4cast/ "
+                       "(or give carbon.sources)")
     for i, spec in enumerate(resolve_sources(carbon.get("sources"))):
         key = f"config key 'carbon.sources[{i}]"
         if not spec["files"]:
@@ -217,6 +283,8 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
             for needed in ("zone", "intensity_column"):
                 if not spec.get(needed):
                     out.append(f"{key}.{needed}': a wide trace needs it (one zone per file; the column to read)")
+    if not out:
+        out += header_errors(resolve_sources(carbon.get("sources")), str(carbon.get("column", "direct")))
     answer_grid = config.get("answer", {}).get("grid")
     grids = config.get("stats", {}).get("grid_intensities", {})
     if answer_grid is not None and answer_grid not in grids:
@@ -230,6 +298,9 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         out.append(f"config key 'footprint.amortization.batch_size': {amortized} is not measured "
                    f"(energy.batch_sizes: {config['energy']['batch_sizes']})")
     out += _date_errors(carbon)
+    out += _forecast_errors(carbon)
+    out += _model_source_errors(config)
+    out += _energy_errors(config)
     out += _stopping_errors(config.get("energy", {}))
     out += _schedule_cell_errors(config)
     shares = sched.get("origin_shares") or {}
@@ -251,6 +322,107 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         if absent and ("origin_shares" in over or "latency_ms" in over):
             out.append(f"{key}.latency_ms': no round-trip time for {', '.join(absent[:6])}"
                        f"{' …' if len(absent) > 6 else ''} (origin.zone; every origin to every serving zone)")
+    return out
+
+
+def _forecast_errors(carbon: Mapping[str, Any]) -> list[str]:
+    """Windows the forecasters and the deferral need: enough calibration origins for the interval
+    level, enough training windows, a deferral window inside the forecast horizon."""
+    import datetime as dt
+    import math
+
+    from greenbench.carbon.forecast import conformal_origins_needed
+
+    fc, sched, out = carbon.get("forecast", {}), carbon.get("schedule", {}), []
+    try:
+        level, horizon = float(fc["interval_level"]), int(fc["horizon_h"])
+        calibration, lookback = int(fc["calibration_days"]), int(fc["lookback_h"])
+        train_start, train_end = dt.date.fromisoformat(fc["train_start"]), dt.date.fromisoformat(fc["train_end"])
+        test_start = dt.date.fromisoformat(fc["test_start"])
+    except (KeyError, TypeError, ValueError):
+        return out  # the schema names missing or malformed keys
+    # the rolling conformal rank ceil((n+1) level) needs n >= 1/(1 - level) earlier origins (one a day)
+    need = conformal_origins_needed(level)
+    window = int(fc.get("conformal_window_days") or calibration)
+    if window < need:
+        out.append(f"config key 'carbon.forecast.{'conformal_window_days' if fc.get('conformal_window_days') else 'calibration_days'}': "
+                   f"{window} origins cannot resolve a {level:.4g} interval (carbon.forecast.interval_level needs at "
+                   f"least {need})")
+    # at the first test origin only the calibration origins whose whole horizon is observed are known
+    known = calibration - max(0, math.ceil(horizon / 24) - max(0, (test_start - train_end).days))
+    if known < need <= window:
+        out.append(f"config key 'carbon.forecast.calibration_days': {calibration} days leave {known} origins whose "
+                   f"{horizon} h horizon is observed by test_start; a {level:.4g} interval "
+                   f"(carbon.forecast.interval_level) needs at least {need}")
+    fit_h = ((train_end - dt.timedelta(days=calibration)) - train_start).days * 24
+    stride = int(fc.get("train_stride_h", 1))
+    if fit_h > 0 and fit_h // stride < 24:
+        out.append(f"config key 'carbon.forecast.train_stride_h': {stride} h gives {fit_h // stride} training windows "
+                   f"per zone in the {fit_h} h fitting period (train_start to train_end minus calibration_days); "
+                   "at least 24 are needed")
+    if fit_h > 0 and fit_h < max(lookback, 168) + horizon:
+        out.append(f"config key 'carbon.forecast.train_start': the fitting period ({fit_h} h) is shorter than one "
+                   f"training window (history {max(lookback, 168)} h + horizon {horizon} h)")
+    window_h = sched.get("deferral_window_h")
+    if isinstance(window_h, int) and window_h + 1 > horizon:
+        out.append(f"config key 'carbon.schedule.deferral_window_h': {window_h} h needs forecasts {window_h + 1} h "
+                   f"ahead; carbon.forecast.horizon_h is {horizon}")
+    return out
+
+
+def _model_source_errors(config: Mapping[str, Any]) -> list[str]:
+    """A local checkpoint must exist; a hub model must be cached when the hub is offline."""
+    import os
+
+    out = []
+    for name, spec in (config.get("models") or {}).items():
+        if name not in (config.get("study", {}).get("models") or []) or not isinstance(spec, Mapping):
+            continue
+        source = str(spec.get("source", ""))
+        key = f"config key 'models.{name}.source'"
+        if source.startswith("path:"):
+            where = Path(source[5:]).expanduser()
+            if not (where / "config.json").is_file():
+                out.append(f"{key}: {where} {'has no config.json (not a saved checkpoint)' if where.is_dir() else 'does not exist'}"
+                           f" (relative paths are from {Path.cwd()})")
+        elif source.startswith("hub:") and os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
+            try:
+                from huggingface_hub import try_to_load_from_cache
+
+                cached = try_to_load_from_cache(source[4:], "config.json")
+            except Exception:  # an invalid repo id
+                cached = None
+            if not isinstance(cached, str):
+                out.append(f"{key}: '{source[4:]}' is not in the Hugging Face cache and HF_HUB_OFFLINE is set "
+                           "(download it where the hub is reachable, or use path:<checkpoint folder>)")
+    return out
+
+
+def _energy_errors(config: Mapping[str, Any]) -> list[str]:
+    """The energy trials' inputs and the lifecycle cell they must measure."""
+    energy, out = config.get("energy", {}), []
+    sizes = [b for b in energy.get("batch_sizes", []) if isinstance(b, int)]
+    max_inputs = energy.get("max_inputs")
+    if isinstance(max_inputs, int) and 0 < max_inputs < max(sizes, default=0):
+        out.append(f"config key 'energy.max_inputs': {max_inputs} inputs cannot fill a batch of {max(sizes)} "
+                   "(energy.batch_sizes); 0 = all of dev")
+    amortized = config.get("footprint", {}).get("amortization", {}).get("batch_size")
+    if amortized is None:
+        return out
+    devices = resolve_devices(config.get("study", {}).get("devices") or [])
+    paddings = energy.get("paddings", [])
+    missing = []
+    for device in devices:
+        pads = paddings.get(device, []) if isinstance(paddings, Mapping) else paddings
+        if "dynamic" not in pads:
+            missing.append(f"dynamic padding on {device} (energy.paddings)")
+    if "eager" not in energy.get("modes", []):
+        missing.append("eager mode (energy.modes)")
+    if "fp32" not in (config.get("study", {}).get("variants") or []):
+        missing.append("the fp32 baseline it is compared with (study.variants)")
+    if missing:
+        out.append("config key 'footprint.amortization': its cell (batch_size "
+                   f"{amortized}, dynamic padding, eager, against fp32) is not measured: no {', no '.join(missing)}")
     return out
 
 
@@ -294,7 +466,8 @@ def _date_errors(carbon: Mapping[str, Any]) -> list[str]:
         return out
     first, end = dt.datetime(min(years), 1, 1), dt.datetime(max(years) + 1, 1, 1)  # traces cover [first, end)
     horizon = dt.timedelta(hours=int(fc.get("horizon_h", 0)))
-    lookback = dt.timedelta(hours=max(int(fc.get("lookback_h", 0)), 168))
+    lookback_h = max(int(fc.get("lookback_h", 0)), 168)
+    lookback = dt.timedelta(hours=lookback_h)
     span = f"the traces of carbon.years ({min(years)}–{max(years)}) cover {first.date()} to {end.date()}"
     as_dt = {k: dt.datetime.combine(v, dt.time()) for k, v in d.items()}
     for key, value in as_dt.items():
@@ -306,7 +479,7 @@ def _date_errors(carbon: Mapping[str, Any]) -> list[str]:
     sched_end = sched_start + dt.timedelta(days=int(sched.get("days", 0)))
     if sched_start - lookback < first:
         out.append(f"config key 'carbon.schedule.start': {sched_start.date()} leaves less than the forecasters' "
-                   f"{lookback} of history: {span}")
+                   f"{lookback_h} h of history: {span}")
     if sched_end + horizon > end:
         out.append(f"config key 'carbon.schedule.days': the window {sched_start.date()}..{sched_end.date()} plus the "
                    f"{horizon} forecast horizon runs past the traces: {span}")

@@ -109,7 +109,9 @@ def read_sst2_tsv(path: str | Path) -> pd.DataFrame:
         fields = line.split("\t")
         if lineno == 1:
             if tuple(fields) != HEADER:
-                errors.append(f"{path}:1: header must be 'sentence<TAB>label', found {line!r}")
+                shown = f"{line[:60]!r}{' …' if len(line) > 60 else ''}"
+                why = " (lines end in a lone CR, old Mac style: convert them to LF)" if "\r" in line else ""
+                errors.append(f"{path}:1: header must be 'sentence<TAB>label', found {shown}{why}")
                 break
             continue
         if len(fields) != 2:

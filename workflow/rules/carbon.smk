@@ -3,9 +3,15 @@ rule retrieve_carbon:
         paths.CARBON_TRACE_CSV,
     log:
         f"{LOGS}/retrieve_carbon/{{zone}}_{{year}}.log",
+    # the input files are validated first: a bad file stops the run before hours of jobs
+    priority: 100
     localrule: True
     conda:
         CONDA_ENV
+    params:
+        column=config["carbon"]["column"],
+        max_ci=config["carbon"]["max_ci_g_per_kwh"],
+        max_gap_hours=config["carbon"]["max_gap_hours"],
     script:
         "../../scripts/retrieve_carbon.py"
 
@@ -20,6 +26,8 @@ rule prepare_traces:
         f"{LOGS}/prepare_traces.log",
     benchmark:
         f"{BENCHMARKS}/prepare_traces.tsv"
+    # the input files are validated first: a bad file stops the run before hours of jobs
+    priority: 100
     conda:
         CONDA_ENV
     resources:

@@ -3,6 +3,8 @@ rule retrieve_sst2:
         paths.SST2_TSV,
     log:
         f"{LOGS}/retrieve_sst2/{{split}}.log",
+    # the input files are validated first: a bad file stops the run before hours of jobs
+    priority: 100
     localrule: True
     conda:
         CONDA_ENV
@@ -22,6 +24,8 @@ rule prepare_dataset:
         f"{LOGS}/prepare_dataset/{{split}}.log",
     benchmark:
         f"{BENCHMARKS}/prepare_dataset/{{split}}.tsv"
+    # the input files are validated first: a bad file stops the run before hours of jobs
+    priority: 100
     conda:
         CONDA_ENV
     resources:

@@ -4,6 +4,7 @@ rolling split-conformal prediction intervals, and a rolling-origin evaluation (o
 from __future__ import annotations
 
 import json
+import math
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,6 +293,12 @@ def _conformal_quantile(rel: np.ndarray, level: float) -> np.ndarray:
     return np.quantile(rel, q, axis=0, method="higher")
 
 
+def conformal_origins_needed(level: float) -> int:
+    """Calibration scores a rolling interval asks for: ``ceil(1 / (1 - level))`` (10 for 0.9, computed
+    rounding-safe), so the finite-sample rank ``ceil((n + 1) level)`` stays within the n scores."""
+    return int(math.ceil(1 / (1 - level) - 1e-9))
+
+
 def rolling_conformal_halfwidths(pool_origins: np.ndarray, pool_rel: np.ndarray, origins: np.ndarray, horizon: int,
                                  level: float, window: int) -> np.ndarray:
     """Half-widths (origins, horizon) for each forecast origin from the relative errors of the
@@ -310,7 +317,7 @@ def rolling_conformal_halfwidths(pool_origins: np.ndarray, pool_rel: np.ndarray,
     out = np.empty((len(origins), pool_rel.shape[1]))
     for i, (origin, stamp) in enumerate(zip(ns(origins), pd.DatetimeIndex(origins))):
         known = np.flatnonzero(known_at <= origin)[-window:]
-        if len(known) < int(np.ceil(1 / (1 - level))):
+        if len(known) < conformal_origins_needed(level):
             raise ValueError(f"too few calibration origins before {stamp} for a {level:.0%} interval "
                              f"({len(known)}): lengthen carbon.forecast.calibration_days (or conformal_window_days)")
         out[i] = _conformal_quantile(pool_rel[known], level)

@@ -38,18 +38,28 @@ class TraceError(ValueError):
     """A trace file is malformed; the message names the file and line."""
 
 
+DEFAULT_MAX_CI = 2000.0  # gCO2e/kWh: above the dirtiest real grid-hours (lignite plants run ~1,100)
+
+
 def em_filename(zone: str, year: int) -> str:
     return f"{zone}_{year}_hourly.csv"
 
 
-def retrieve_trace(zone: str, year: int, dest: str | Path) -> Path:
-    """Keep an existing file, else copy from $GREENBENCH_DATA/carbon/electricitymaps_eco4cast/."""
+def retrieve_trace(zone: str, year: int, dest: str | Path, column: str = "direct", max_ci: float = DEFAULT_MAX_CI,
+                   max_gap_hours: int | None = None) -> Path:
+    """Keep an existing file, else copy from $GREENBENCH_DATA/carbon/electricitymaps_eco4cast/ once
+    the mirror's file validates (rows, zone, year; with ``max_gap_hours``, gaps and the whole year):
+    a bad mirror file is never kept, so fixing the mirror is enough."""
     dest = Path(dest)
     if dest.exists():
         return dest
     root = os.environ.get("GREENBENCH_DATA")
     mirror = Path(root) / "carbon" / MIRROR_SUBDIR / em_filename(zone, year) if root else None
     if mirror is not None and mirror.exists():
+        rows = read_trace(mirror, column, max_ci)
+        if max_gap_hours is not None:
+            validate_and_fill(rows, max_gap_hours)
+            check_coverage(rows, [year], max_gap_hours)
         return io.copy_file(mirror, dest)
     raise FileNotFoundError(
         f"carbon trace {em_filename(zone, year)} not found at {dest}"
@@ -61,23 +71,52 @@ def retrieve_trace(zone: str, year: int, dest: str | Path) -> Path:
 
 def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Excel) is not part of the header
     except UnicodeDecodeError as exc:
         raise TraceError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
     reader = csv.reader(text.splitlines())
     rows = [(i, r) for i, r in enumerate(reader, start=1) if r]
     if not rows:
         raise TraceError(f"{path}: empty file")
+    if len(rows) == 1:
+        raise TraceError(f"{path}:{rows[0][0]}: a header and no data rows")
+    width = len(rows[0][1])
+    for line, r in rows[1:]:
+        if len(r) != width:
+            raise TraceError(f"{path}:{line}: {len(r)} fields where the header has {width} (a decimal comma, or a "
+                             "value with a comma and no quotes?)")
     return rows[0][1], rows[1:]
 
 
-DEFAULT_MAX_CI = 2000.0  # gCO2e/kWh: above the dirtiest real grid-hours (lignite plants run ~1,100)
+# ISO 8601 date-times as the exports write them: 2022-01-01 00:00:00, 2022-01-01T00:00Z, ...+01:00
+ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?")
+
+
+def parse_time(text: str, where: str) -> pd.Timestamp:
+    """An ISO 8601 time as UTC (a time without offset is UTC); anything else (``today``, empty, a
+    local format pandas would guess at) names ``where`` (file:line)."""
+    text = text.strip()
+    try:
+        if not ISO_TIME.fullmatch(text):
+            raise ValueError("not an ISO 8601 date-time")
+        ts = pd.Timestamp(text)
+        if ts is pd.NaT:
+            raise ValueError("empty")
+    except ValueError as exc:
+        raise TraceError(f"{where}: timestamp {text!r} is not a date-time like 2022-01-01 00:00:00 ({exc})") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def zone_of_file(path: str | Path) -> str | None:
     """The zone a ``{zone}_{year}_hourly.csv`` file is named for (None for other names)."""
     match = re.fullmatch(r"(.+)_(\d{4})_hourly", Path(path).stem)
     return match.group(1) if match else None
+
+
+def year_of_file(path: str | Path) -> int | None:
+    """The year a ``{zone}_{year}_hourly.csv`` file is named for (None for other names)."""
+    match = re.fullmatch(r"(.+)_(\d{4})_hourly", Path(path).stem)
+    return int(match.group(2)) if match else None
 
 
 FORMATS = ("electricitymaps", "long", "wide")
@@ -91,21 +130,9 @@ def _header_format(header: list[str]) -> str | None:
     return None
 
 
-def read_trace(path: str | Path, column: str = "direct", max_ci: float = DEFAULT_MAX_CI, fmt: str = "auto",
-               zone: str | None = None, timestamp_column: str = "timestamp",
-               intensity_column: str | None = None) -> pd.DataFrame:
-    """Parse one file into zone, timestamp, ci, estimated, line (source line numbers kept).
-
-    Formats: ``electricitymaps`` (the export: Datetime (UTC), Zone Id, the intensity columns),
-    ``long`` (timestamp, zone, carbon_intensity_gco2_per_kwh), ``wide`` (one zone per file, given as
-    ``zone``: a timestamp column and any number of others, e.g. EIA-930-derived generation by fuel,
-    of which ``intensity_column`` is read); ``auto`` tells the first two apart by their header.
-    An empty value is a gap (filled later up to ``carbon.max_gap_hours`` hours, flagged). Every value
-    must be a finite number in [0, ``max_ci``] gCO2e/kWh, and every row's zone the zone the file is
-    named for (``{zone}_{year}_hourly.csv``) or given: errors name the file and line."""
-    path = Path(path)
-    expected_zone = zone or zone_of_file(path)
-    header, rows = _read_rows(path)
+def _columns(path: Path, header: list[str], column: str, fmt: str, zone: str | None, timestamp_column: str,
+             intensity_column: str | None) -> tuple[int, int | None, int, int | None]:
+    """Indices of the timestamp, zone, intensity and estimated columns for a file's format."""
     found = _header_format(header)
     fmt = found if fmt == "auto" else fmt
     if fmt is None:
@@ -132,17 +159,38 @@ def read_trace(path: str | Path, column: str = "direct", max_ci: float = DEFAULT
         it, ic = names.index(timestamp_column), names.index(intensity_column)
     else:
         raise TraceError(f"{path}: unknown trace format '{fmt}' (one of {', '.join(FORMATS)})")
+    return it, iz, ic, ie
+
+
+def read_trace(path: str | Path, column: str = "direct", max_ci: float = DEFAULT_MAX_CI, fmt: str = "auto",
+               zone: str | None = None, timestamp_column: str = "timestamp",
+               intensity_column: str | None = None) -> pd.DataFrame:
+    """Parse one file into zone, timestamp, ci, estimated, line (source line numbers kept).
+
+    Formats: ``electricitymaps`` (the export: Datetime (UTC), Zone Id, the intensity columns),
+    ``long`` (timestamp, zone, carbon_intensity_gco2_per_kwh), ``wide`` (one zone per file, given as
+    ``zone``: a timestamp column and any number of others, e.g. EIA-930-derived generation by fuel,
+    of which ``intensity_column`` is read); ``auto`` tells the first two apart by their header.
+    An empty value is a gap (filled later up to ``carbon.max_gap_hours`` hours, flagged). Every value
+    must be a finite number in [0, ``max_ci``] gCO2e/kWh, and every row's zone the zone the file is
+    named for (``{zone}_{year}_hourly.csv``) or given: errors name the file and line."""
+    path = Path(path)
+    expected_zone, expected_year = zone or zone_of_file(path), year_of_file(path)
+    header, rows = _read_rows(path)
+    it, iz, ic, ie = _columns(path, header, column, fmt, zone, timestamp_column, intensity_column)
     records, gaps = [], 0
     for line, r in rows:
+        ts = parse_time(r[it], f"{path}:{line}")
+        if expected_year is not None and ts.year != expected_year:
+            raise TraceError(f"{path}:{line}: timestamp {ts} (UTC) is outside {expected_year}, the year the file is named for")
+        raw = r[ic].strip()
+        if not raw:
+            gaps += 1
+            continue
         try:
-            raw = r[ic].strip()
-            ts = pd.Timestamp(r[it])
-            if not raw:
-                gaps += 1
-                continue
             value = float(raw)
-        except (IndexError, ValueError) as exc:
-            raise TraceError(f"{path}:{line}: cannot parse timestamp/value ({exc})") from None
+        except ValueError:
+            raise TraceError(f"{path}:{line}: carbon intensity {raw!r} is not a number") from None
         if not math.isfinite(value):
             raise TraceError(f"{path}:{line}: carbon intensity {r[ic]!r} is not a finite number")
         if value > max_ci:
@@ -152,7 +200,6 @@ def read_trace(path: str | Path, column: str = "direct", max_ci: float = DEFAULT
         if expected_zone is not None and row_zone != expected_zone:
             raise TraceError(f"{path}:{line}: zone '{row_zone}' in a file "
                              f"{'given' if zone else 'named'} for zone '{expected_zone}'")
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         estimated = ie is not None and r[ie].strip().lower() == "true"
         records.append((row_zone, ts, value, estimated, line))
     if gaps:
@@ -224,12 +271,62 @@ def validate_and_fill(df: pd.DataFrame, max_gap_hours: int) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)[TRACE_SCHEMA.names]
 
 
+def check_coverage(raw: pd.DataFrame, years, max_gap_hours: int) -> None:
+    """Every zone runs through every year of ``carbon.years`` (the config's forecast and schedule
+    windows are checked against whole years): a missing year or a truncated start or end, beyond
+    ``max_gap_hours``, names the file and line where the trace stops."""
+    slack = pd.Timedelta(hours=max_gap_hours)
+    for zone, g in raw.groupby("zone", sort=True):
+        for year in sorted(years):
+            first = pd.Timestamp(f"{year}-01-01", tz="UTC")
+            last = pd.Timestamp(f"{year}-12-31 23:00", tz="UTC")
+            inside = g[(g.timestamp >= first) & (g.timestamp <= last)].sort_values("timestamp")
+            if inside.empty:
+                raise TraceError(f"config key 'carbon.years': zone {zone} has no hour in {year} "
+                                 f"(files: {', '.join(sorted(set(g.source)))})")
+            head, tail = inside.iloc[0], inside.iloc[-1]
+            if head.timestamp - first > slack:
+                raise TraceError(f"{head.source}:{head.line}: zone {zone} starts at {head.timestamp}; carbon.years "
+                                 f"asks for all of {year} (carbon.max_gap_hours={max_gap_hours})")
+            if last - tail.timestamp > slack:
+                raise TraceError(f"{tail.source}:{tail.line}: zone {zone} stops at {tail.timestamp}; carbon.years "
+                                 f"asks for all of {year} (carbon.max_gap_hours={max_gap_hours})")
+
+
+def trace_file(zone: str, year: int, dest: str | Path) -> Path | None:
+    """The export ``retrieve_trace`` would use: ``dest`` when present, else the mirror's copy."""
+    if Path(dest).exists():
+        return Path(dest)
+    root = os.environ.get("GREENBENCH_DATA")
+    mirror = Path(root) / "carbon" / MIRROR_SUBDIR / em_filename(zone, year) if root else None
+    return mirror if mirror is not None and mirror.exists() else None
+
+
 def resolve_sources(sources: list[dict] | None) -> list[dict]:
     """``carbon.sources`` with each entry's ``files``: its ``path`` as a glob (relative to the working
     directory), sorted; an entry that matches nothing keeps an empty list (the config check names it)."""
     import glob
 
     return [{**spec, "files": sorted(glob.glob(str(spec["path"]), recursive=True))} for spec in sources or []]
+
+
+def header_errors(sources: list[dict], column: str) -> list[str]:
+    """Each ``carbon.sources`` file's header against its format, reading one line (before any job)."""
+    out = []
+    for spec in sources:
+        for f in spec.get("files") or []:
+            try:
+                with open(f, encoding="utf-8-sig", newline="") as fh:
+                    header = next(csv.reader([fh.readline()]), [])
+                if not header:
+                    raise TraceError(f"{f}:1: empty first line (a header is expected)")
+                _columns(Path(f), header, column, spec.get("format", "auto"), spec.get("zone"),
+                         spec.get("timestamp_column", "timestamp"), spec.get("intensity_column"))
+            except TraceError as exc:
+                out.append(str(exc))
+            except (OSError, UnicodeDecodeError) as exc:
+                out.append(f"{f}: cannot be read as UTF-8 text ({exc})")
+    return out
 
 
 def read_sources(sources: list[dict], column: str, max_ci: float = DEFAULT_MAX_CI) -> pd.DataFrame:
@@ -267,6 +364,8 @@ def prepare_traces(files: list[str | Path], out: str | Path, column: str, max_ga
     merged = raw.sort_values("zone", kind="stable")
     # duplicates across files (overlapping exports) are errors too: validate on the merged series
     table = validate_and_fill(merged, max_gap_hours)
+    if years is not None:
+        check_coverage(merged, years, max_gap_hours)
     used = sorted(set(merged.source))
     meta = provenance.collect(files=used, sha256={f: provenance.file_sha256(f) for f in used},
                               column=column, max_gap_hours=max_gap_hours, max_ci=max_ci, sources=sources or [],
@@ -291,5 +390,5 @@ def series(traces: pd.DataFrame, zone: str) -> pd.Series:
     return pd.Series(g["ci"].to_numpy(float), index=pd.DatetimeIndex(g["timestamp"]))
 
 
-__all__ = ["TraceError", "read_trace", "read_sources", "suspicious", "validate_and_fill", "prepare_traces",
-           "retrieve_trace", "series"]
+__all__ = ["TraceError", "read_trace", "read_sources", "suspicious", "validate_and_fill", "check_coverage",
+           "prepare_traces", "retrieve_trace", "trace_file", "series"]
