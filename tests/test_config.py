@@ -179,3 +179,12 @@ def test_a_key_given_twice_is_an_error_naming_file_and_lines(tmp_path):
         load_config([dup])
     assert str(dup) in str(err.value) and "'trials' is given twice (first on line 2)" in str(err.value)
     assert "line 4" in str(err.value)
+
+
+def test_a_later_files_runtime_axis_replaces_the_earlier_one_whole(tmp_path):
+    (tmp_path / "eager.yaml").write_text("study: {variants: [fp32, int8_dynamic], runtimes: {}}\n")
+    (tmp_path / "one.yaml").write_text("study: {runtimes: {torch_compile: [fp32]}}\n")
+    base = [REPO / "config" / "config.yaml", REPO / "config" / "smoke.yaml"]
+    assert validate_config(load_config([*base, tmp_path / "eager.yaml"]))["study"]["variants"] == ["fp32", "int8_dynamic"]
+    cells = validate_config(load_config([*base, tmp_path / "one.yaml"]))["study"]["variants"]
+    assert [c for c in cells if "@" in c] == ["fp32@torch_compile"]

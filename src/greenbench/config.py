@@ -19,7 +19,8 @@ class ConfigError(ValueError):
 # whole (a user's grid brings its own origins, latencies and scenarios; merging would keep the default
 # European rows, and a served cell given as J per request would keep the measured cell's keys).
 TABLES = (("carbon", "schedule", "origin_shares"), ("carbon", "schedule", "latency_ms"),
-          ("carbon", "schedule", "scenarios"), ("carbon", "schedule", "energy"))
+          ("carbon", "schedule", "scenarios"), ("carbon", "schedule", "energy"),
+          ("study", "runtimes"))  # the runtime axis a file gives is the whole axis: `runtimes: {}` is none
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any], _at: tuple[str, ...] = ()) -> dict[str, Any]:
