@@ -1,4 +1,5 @@
 import json
+import math
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -380,34 +381,66 @@ def test_hourly_forecasts_are_aligned_and_causal(tmp_path):
     assert not np.allclose(hourly.forecast[~before], changed.forecast[~before])
 
 
-def test_selected_forecaster_is_the_validation_winner_per_zone_and_lead(tmp_path):
+def test_selected_forecaster_is_the_validation_stack_per_zone_and_lead(tmp_path):
     metrics_table, daily, hourly = _forecast(tmp_path, "sel")
     selected = metrics_table[metrics_table.model == "selected"]
     base = metrics_table[metrics_table.model != "selected"]
-    assert selected.choice.notna().all() and base.choice.isna().all()
-    assert set(selected.choice) <= set(base.model)
-    choice = json.loads((tmp_path / "sel" / "model" / "selection.json").read_text())["choice"]
-    for row in selected.itertuples():  # its test MAPE is the chosen model's at that zone and lead
-        assert row.choice == choice[row.zone][row.lead_h - 1]
-        chosen = base[(base.model == row.choice) & (base.zone == row.zone) & (base.lead_h == row.lead_h)]
-        assert row.mape == pytest.approx(float(chosen.mape.iloc[0]))
-    # the hourly forecasts the router reads compose the same way
-    h = hourly.set_index(["zone", "origin", "lead_h", "model"]).forecast
-    for zone in ("A", "B"):
-        for lead in (1, 7):
-            sel = h.xs((zone, lead, "selected"), level=("zone", "lead_h", "model"))
-            pick = h.xs((zone, lead, choice[zone][lead - 1]), level=("zone", "lead_h", "model"))
-            assert np.allclose(sel.to_numpy(), pick.to_numpy())
+    assert selected.choice.notna().all() and base.choice.isna().all() and selected.validation_mape.notna().all()
+    saved = json.loads((tmp_path / "sel" / "model" / "selection.json").read_text())
+    for zone, w in saved["weights"].items():
+        table = np.asarray(w["weights"])
+        assert table.shape == (48, len(w["models"])) and (table >= 0).all() and np.allclose(table.sum(1), 1.0)
+        assert "ridge+tcn" not in w["models"] and set(w["models"]) <= set(base.model)
+        assert (table[:6] == table[0]).all()  # one set of weights per 6 h block (the default)
+    # its daily and hourly forecasts are the weighted sums of the base models' forecasts
+    for table, key in ((daily, ["zone", "origin", "lead_h"]), (hourly, ["zone", "origin", "lead_h"])):
+        wide = table.pivot_table(index=key, columns="model", values="forecast")
+        for zone, w in saved["weights"].items():
+            part = wide.xs(zone, level="zone")
+            leads = part.index.get_level_values("lead_h").to_numpy()
+            weights = np.asarray(w["weights"])[leads - 1]
+            expected = sum(part[m].to_numpy() * weights[:, i] for i, m in enumerate(w["models"]))
+            assert np.allclose(part["selected"].to_numpy(), expected)
     skill = forecast.skill_by_lead(metrics_table)
     assert "seasonal_naive_24h" not in set(skill.model) and skill.skill.notna().all()
 
 
-def test_selection_takes_the_lowest_validation_mape_and_the_simpler_model_on_ties():
-    mape = {"Z": {"seasonal_naive_24h": np.array([5.0, 3.0, 4.0]), "tcn": np.array([4.0, 3.0, np.nan])}}
-    assert forecast.select_by_validation(mape) == {"Z": ["tcn", "seasonal_naive_24h", "seasonal_naive_24h"]}
-    preds = {"seasonal_naive_24h": np.zeros((2, 3)), "tcn": np.ones((2, 3))}
-    out = forecast.compose_selected(preds, np.array(["Z", "Z"]), {"Z": ["tcn", "seasonal_naive_24h", "tcn"]})
-    assert out.tolist() == [[1.0, 0.0, 1.0], [1.0, 0.0, 1.0]]
+def test_a_list_of_ridge_penalties_makes_one_candidate_each():
+    cfg = dict(FORECAST_CFG, ridge_alpha=[30.0, 3.0])
+    names = [m.name for m in forecast.build_models(cfg)]
+    assert names == ["seasonal_naive_24h", "seasonal_naive_168h", "ridge", "ridge_a3", "tcn"]
+    assert [m.name for m in forecast.build_models(FORECAST_CFG)] == ["seasonal_naive_24h", "seasonal_naive_168h", "ridge", "tcn"]
+
+
+def test_stack_finds_the_exact_model_and_the_exact_mix():
+    rng = np.random.default_rng(0)
+    y = rng.uniform(100, 300, (30, 12))
+    a, b = y * 1.2, y * 0.8  # their mean is exact
+    w = forecast.stack_weights({"a": a, "b": b, "y": y + 5}, y, block_h=6, steps=10)
+    assert np.allclose(w, [0.5, 0.5, 0.0])
+    w = forecast.stack_weights({"a": a, "exact": y}, y, block_h=4, steps=10)
+    assert np.allclose(w, [0.0, 1.0])
+    out = forecast.compose_stacked({"a": a, "exact": y}, np.array(["Z"] * 30), {"Z": {"models": ["a", "exact"], "weights": w.tolist()}})
+    assert np.allclose(out, y)
+    assert forecast.describe_weights(["a", "b", "c"], [0.6, 0.0, 0.4]) == "0.6 a + 0.4 c"
+    assert forecast.describe_weights(["a", "b"], [0.0, 1.0]) == "b"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 8), st.integers(1, 5), st.integers(0, 2**31 - 1))
+def test_stack_is_never_worse_than_a_single_model_on_validation(models, steps, block_h, seed):
+    rng = np.random.default_rng(seed)
+    y = rng.uniform(50, 500, (20, 10))
+    preds = {f"m{i}": y * rng.uniform(0.5, 1.5, y.shape) for i in range(models)}
+    w = forecast.stack_weights(preds, y, block_h, steps)
+    grid = forecast.simplex_grid(models, steps)
+    assert len(grid) == math.comb(steps + models - 1, models - 1) and np.allclose(grid.sum(1), 1.0)
+    assert np.allclose(w.sum(1), 1.0) and (w >= 0).all() and np.allclose(w * steps, np.round(w * steps))
+    stacked = forecast.compose_stacked(preds, np.array(["Z"] * 20), {"Z": {"models": list(preds), "weights": w.tolist()}})
+    for start in range(0, 10, block_h):
+        sl = slice(start, start + block_h)
+        err = lambda f: np.mean(np.abs(f[:, sl] - y[:, sl]) / y[:, sl])
+        assert err(stacked) <= min(err(p) for p in preds.values()) + 1e-12
 
 
 def test_read_results_concatenates_scenarios_and_names_old_ones(tmp_path):

@@ -1,5 +1,6 @@
-"""Forecasters of hourly carbon intensity (seasonal-naive, ridge on lags + calendar, TCN) with
-rolling split-conformal prediction intervals, and a rolling-origin evaluation (one origin per day)."""
+"""Forecasters of hourly carbon intensity (seasonal-naive, ridge on lags + calendar, TCN), their convex
+stack chosen on validation origins (the ``selected`` forecaster), rolling split-conformal prediction
+intervals, and a rolling-origin evaluation (one origin per day)."""
 
 from __future__ import annotations
 
@@ -83,8 +84,8 @@ class Ridge:
 
     name = "ridge"
 
-    def __init__(self, alpha: float = 1.0, lags: int = 168):
-        self.alpha, self.lags = alpha, lags
+    def __init__(self, alpha: float = 1.0, lags: int = 168, name: str = "ridge"):
+        self.alpha, self.lags, self.name = alpha, lags, name
 
     def _solve(self, w: Windows, sel: np.ndarray) -> np.ndarray:
         X, last = _log_features(_subset(w, sel), self.lags)
@@ -427,35 +428,89 @@ HOURLY_SCHEMA = pa.schema([("zone", pa.string()), ("model", pa.string()), ("orig
                            ("lead_h", pa.int64()), ("forecast", pa.float64()), ("actual", pa.float64())])
 
 
+def ridge_alphas(cfg: Mapping[str, Any]) -> list[float]:
+    """``ridge_alpha``: one penalty, or a list (one ridge forecaster per penalty, all stacking candidates)."""
+    alpha = cfg["ridge_alpha"]
+    return [float(a) for a in (alpha if isinstance(alpha, (list, tuple)) else [alpha])]
+
+
 def build_models(cfg: Mapping[str, Any]) -> list:
+    """The candidate forecasters: seasonal-naive 24 h and 168 h, one ridge per ``ridge_alpha`` (the first
+    is ``ridge``, the others ``ridge_a<alpha>``), the TCN."""
     t = cfg["tcn"]
-    return [SeasonalNaive(24), SeasonalNaive(168), Ridge(alpha=float(cfg["ridge_alpha"])),
+    ridges = [Ridge(alpha=a, name="ridge" if i == 0 else f"ridge_a{a:g}") for i, a in enumerate(ridge_alphas(cfg))]
+    return [SeasonalNaive(24), SeasonalNaive(168), *ridges,
             TCN(cfg["lookback_h"], cfg["horizon_h"], t["channels"], t["levels"], t["kernel"], t["epochs"],
                 t["batch_size"], t["learning_rate"], t["max_train_windows"])]
 
 
-def select_by_validation(validation_mape: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, list[str]]:
-    """Per zone and lead, the forecaster with the lowest validation MAPE ({zone: {model: mape by lead}}
-    -> {zone: [model per lead]}); ties go to the earlier model (the simpler: naive first)."""
-    out = {}
-    for zone, by_model in validation_mape.items():
-        names = list(by_model)
-        table = np.vstack([np.nan_to_num(np.asarray(by_model[n], float), nan=np.inf) for n in names])
-        out[zone] = [names[i] for i in np.argmin(table, axis=0)]
+def simplex_grid(models: int, steps: int) -> np.ndarray:
+    """Every weight vector over ``models`` candidates whose weights are multiples of 1/``steps`` and sum
+    to 1 (one row each; the single models, the vertices, first)."""
+    rows = []
+
+    def fill(prefix: list[int], left: int) -> None:
+        if len(prefix) == models - 1:
+            rows.append(prefix + [left])
+            return
+        for k in range(left, -1, -1):
+            fill(prefix + [k], left - k)
+
+    fill([], steps)
+    grid = np.asarray(rows, float) / steps
+    vertex = (grid == 1.0).any(axis=1)
+    return np.vstack([grid[vertex], grid[~vertex]])
+
+
+def stack_weights(validation: Mapping[str, np.ndarray], actual: np.ndarray, block_h: int, steps: int,
+                  chunk: int = 2048) -> np.ndarray:
+    """Convex stacking: for each block of ``block_h`` consecutive lead times, the weights on the
+    simplex grid (:func:`simplex_grid`) whose combined forecast has the lowest MAPE on the validation
+    origins (``validation``: {model: (origins, leads)}, ``actual`` the same shape). Returns (leads,
+    models) weights in ``validation``'s model order; ties go to the earlier grid row (a single model).
+    Choosing one model per block is the special case of a vertex, so on the validation origins the
+    stack is never worse than the best single model (Breiman 1996; Wolpert 1992)."""
+    names = list(validation)
+    preds = np.stack([np.asarray(validation[n], float) for n in names], -1)  # origins x leads x models
+    y = np.asarray(actual, float)
+    valid = np.isfinite(y) & (y != 0)
+    scale = np.where(valid, np.abs(np.where(valid, y, 1.0)), np.inf)
+    grid = simplex_grid(len(names), steps)
+    leads = y.shape[1]
+    out = np.empty((leads, len(names)))
+    for start in range(0, leads, block_h):
+        sl = slice(start, min(leads, start + block_h))
+        p, a, s = preds[:, sl], y[:, sl], scale[:, sl]
+        best, best_err = 0, np.inf
+        for g0 in range(0, len(grid), chunk):
+            g = grid[g0:g0 + chunk]
+            err = np.sum(np.abs(np.einsum("olm,gm->gol", p, g) - a[None]) / s[None], axis=(1, 2))
+            i = int(np.argmin(err))
+            if err[i] < best_err:
+                best, best_err = g0 + i, err[i]
+        out[sl] = grid[best]
     return out
 
 
-def compose_selected(predictions: Mapping[str, np.ndarray], zones: np.ndarray,
-                     selection: Mapping[str, list[str]]) -> np.ndarray:
-    """The selected forecaster's predictions: per row's zone and per lead, the chosen model's column."""
+def compose_stacked(predictions: Mapping[str, np.ndarray], zones: np.ndarray,
+                    weights: Mapping[str, Mapping[str, Any]]) -> np.ndarray:
+    """The stacked forecaster's predictions: per row's zone and lead, the weighted sum of the models'
+    forecasts (``weights``: {zone: {"models": [...], "weights": (leads x models)}})."""
     first = next(iter(predictions.values()))
-    out = np.empty_like(first)
-    leads = first.shape[1]
-    for zone, choice in selection.items():
+    out = np.full_like(first, np.nan, dtype=float)
+    for zone, w in weights.items():
         rows = zones == zone
-        for lead in range(leads):
-            out[rows, lead] = predictions[choice[lead]][rows, lead]
+        table = np.asarray(w["weights"], float)[: first.shape[1]]
+        out[rows] = sum(predictions[m][rows] * table[:, i] for i, m in enumerate(w["models"]))
     return out
+
+
+def describe_weights(models: list[str], row) -> str:
+    """One lead's stack as text: ``0.6 ridge + 0.4 tcn`` (a single model: its name)."""
+    parts = [(float(w), m) for m, w in zip(models, row) if w > 0]
+    if len(parts) == 1:
+        return parts[0][1]
+    return " + ".join(f"{w:.2g} {m}" for w, m in sorted(parts, reverse=True))
 
 
 def issue_hourly(traces_path: str | Path, model_dir: str | Path, cfg: Mapping[str, Any], hourly: Mapping[str, Any],
@@ -478,7 +533,7 @@ def issue_hourly(traces_path: str | Path, model_dir: str | Path, cfg: Mapping[st
     selection = load_selection(model_dir, zones)
     predictions = with_combinations({model.name: _predictor(model, lookback)(every_hour)[:, :h_leads]
                                      for model in load_fitted(model_dir, cfg)})
-    predictions[SELECTED] = compose_selected(predictions, every_hour.zone, selection)
+    predictions[SELECTED] = compose_stacked(predictions, every_hour.zone, selection)
     frames = []
     for name, hp in predictions.items():
         frames.append(pd.DataFrame({
@@ -491,15 +546,26 @@ def issue_hourly(traces_path: str | Path, model_dir: str | Path, cfg: Mapping[st
     return table
 
 
-def load_selection(model_dir: str | Path, zones) -> dict[str, list[str]]:
+def load_selection(model_dir: str | Path, zones) -> dict[str, dict[str, Any]]:
     path = Path(model_dir) / SELECTION_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: rerun the forecasting stage (forecast_carbon)")
-    selection = json.loads(path.read_text())["choice"]
+    selection = json.loads(path.read_text()).get("weights")
+    if selection is None:
+        raise ValueError(f"{path} holds no stacking weights (written by an older greenbench): rerun forecast_carbon")
     missing = sorted(set(zones) - set(selection))
     if missing:
         raise ValueError(f"{path}: no forecaster chosen for {', '.join(missing)}: rerun forecast_carbon")
     return selection
+
+
+STACK_DEFAULTS = {"block_h": 6, "weight_grid": 10, "refit": True}
+
+
+def stack_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """``carbon.forecast.stack`` with its defaults: lead-time block, weight grid (multiples of
+    1/weight_grid) and whether the ridge forecasters are refit on train + validation before the test."""
+    return {**STACK_DEFAULTS, **(cfg.get("stack") or {})}
 
 
 def conformal_window(cfg: Mapping[str, Any]) -> int:
@@ -527,6 +593,7 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
     fit = zone_windows(traces, zones, lookback_eff, horizon, cfg["train_start"], str(calib_start), int(cfg["train_stride_h"]))
     calib = zone_windows(traces, zones, lookback_eff, horizon, str(calib_start), str(train_end), 1, daily=True)
     test = zone_windows(traces, zones, lookback_eff, horizon, cfg["test_start"], cfg["test_end"], 1, daily=True)
+    stack = stack_config(cfg)
     if len(test.x) == 0:
         raise ValueError("no test origins: check carbon.forecast.test_start/test_end against the traces")
     level = float(cfg["interval_level"])
@@ -559,29 +626,44 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
         log.info("%s: day-1 MAPE %s", name, {z: round(metrics.day1(metrics.mape(test.y[test.zone == z], pred[test.zone == z])), 2) for z in zones})
 
     with io.atomic_directory(model_dir) as tmp:
+        refit_windows = None
         for model in build_models(cfg):
             predict = _predictor(model, lookback)
             if isinstance(model, TCN):  # the TCN sees the last `lookback` hours only
                 model.fit(Windows(fit.x[:, -lookback:], fit.y, fit.hour, fit.dow, fit.zone, fit.origin), seed)
             else:
                 model.fit(fit, seed)
+            calib_preds[model.name] = predict(calib)  # out of sample: the validation origins were not fitted on
+            if isinstance(model, Ridge) and stack["refit"]:
+                # refit on train + validation before the test: the months just before it (seconds for a ridge)
+                if refit_windows is None:
+                    refit_windows = zone_windows(traces, zones, lookback_eff, horizon, cfg["train_start"],
+                                                 str(train_end), int(cfg["train_stride_h"]))
+                model.fit(refit_windows, seed)
             save_fitted(model, tmp)
-            calib_preds[model.name], test_preds[model.name] = predict(calib), predict(test)
+            test_preds[model.name] = predict(test)
             evaluate(model.name, calib_preds[model.name], test_preds[model.name])
+        base = list(calib_preds)
         calib_preds, test_preds = with_combinations(calib_preds), with_combinations(test_preds)
         for name in COMBINATIONS:
             if name in test_preds:
                 evaluate(name, calib_preds[name], test_preds[name])
-        # the selected forecaster: per zone and lead, the model with the lowest MAPE on the validation
-        # (calibration) origins, which precede the test and were never fitted on
-        validation = {z: {name: metrics.mape(calib.y[calib.zone == z], p[calib.zone == z])
-                          for name, p in calib_preds.items()} for z in zones}
-        choice = select_by_validation(validation)
-        evaluate(SELECTED, compose_selected(calib_preds, calib.zone, choice),
-                 compose_selected(test_preds, test.zone, choice), choice,
-                 {z: [validation[z][choice[z][i]][i] for i in range(horizon)] for z in zones})
-        io.write_json({"choice": choice, "validation": [str(calib_start), str(train_end)],
-                       "rule": "lowest validation MAPE per zone and lead"}, tmp / SELECTION_FILE)
+        # the selected forecaster: per zone and block of lead times, the convex combination of the base
+        # models with the lowest MAPE on the validation (calibration) origins, which precede the test
+        weights = {}
+        for z in zones:
+            c = calib.zone == z
+            table = stack_weights({n: calib_preds[n][c] for n in base}, calib.y[c], stack["block_h"], stack["weight_grid"])
+            weights[z] = {"models": base, "weights": table.round(6).tolist()}
+        stacked_calib = compose_stacked(calib_preds, calib.zone, weights)
+        choice = {z: [describe_weights(base, row) for row in weights[z]["weights"]] for z in zones}
+        evaluate(SELECTED, stacked_calib, compose_stacked(test_preds, test.zone, weights), choice,
+                 {z: metrics.mape(calib.y[calib.zone == z], stacked_calib[calib.zone == z]) for z in zones})
+        io.write_json({"weights": weights, "choice": choice, "validation": [str(calib_start), str(train_end)],
+                       "rule": f"convex stacking per zone and {stack['block_h']} h block of lead times, weights in steps "
+                               f"of 1/{stack['weight_grid']}, lowest validation MAPE"
+                               + ("; ridge refit on train + validation before the test" if stack["refit"] else "")},
+                      tmp / SELECTION_FILE)
         io.write_json({"config": dict(cfg), "seed": seed, "provenance": provenance.collect()}, tmp / "forecasting.json")
     table = pd.DataFrame(metric_rows, columns=METRICS_SCHEMA.names)
     for zone, ratio in day1_vs_naive(table, SELECTED).items():

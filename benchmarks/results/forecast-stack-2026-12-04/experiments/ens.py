@@ -1,0 +1,43 @@
+import pickle, sys, itertools
+import numpy as np, pandas as pd
+sys.path.insert(0, "src"); import os
+CACHE = os.environ.get("CACHE", "cache")
+from greenbench import io
+from greenbench.carbon import forecast, metrics
+d = pickle.load(open(CACHE + "/cache.pkl", "rb"))
+fc = d["fc"]; preds = d["preds"]
+tr = io.read_parquet(CACHE + "/traces.parquet")
+zones = fc["zones"]; lb = 168; H = 96
+train_end = pd.Timestamp(fc["train_end"], tz="UTC"); cs = train_end - pd.Timedelta(days=int(fc["calibration_days"]))
+fit = forecast.zone_windows(tr, zones, lb, H, fc["train_start"], str(cs), 1)
+fitall = forecast.zone_windows(tr, zones, lb, H, fc["train_start"], str(train_end), 1)
+calib = forecast.zone_windows(tr, zones, lb, H, str(cs), str(train_end), 1, daily=True)
+test = forecast.zone_windows(tr, zones, lb, H, fc["test_start"], fc["test_end"], 1, daily=True)
+REFIT = "refit" in sys.argv
+alphas = [float(a) for a in sys.argv[1].split(",")]
+cands = {k: (np.maximum(v[0], 0), np.maximum(v[1], 0)) for k, v in preds.items()}
+for a in alphas:
+    m = forecast.Ridge(a).fit(fit)
+    tp = forecast.Ridge(a).fit(fitall).predict(test) if REFIT else m.predict(test)
+    cands[f"ridge{a:g}"] = (m.predict(calib), tp)
+del cands["ridge"]
+names = list(cands)
+def mape_lead(y, f): return metrics.mape(y, f)
+def d1(y, f): return metrics.day1(metrics.mape(y, f))
+K = int(sys.argv[2]); block = int(sys.argv[3])
+out = {m: [] for m in ["best", f"top{K}", f"invw{K}"]}
+for z in zones:
+    sc, st = calib.zone == z, test.zone == z
+    C = np.stack([cands[n][0][sc] for n in names], -1); T = np.stack([cands[n][1][st] for n in names], -1)
+    V = np.stack([mape_lead(calib.y[sc], C[..., i]) for i in range(len(names))], -1)  # H x M
+    res = {m: np.empty(test.y[st].shape) for m in out}
+    for b0 in range(0, H, block):
+        sl = slice(b0, b0 + block)
+        v = V[sl].mean(0); order = np.argsort(v)
+        res["best"][:, sl] = T[:, sl, order[0]]
+        res[f"top{K}"][:, sl] = T[:, sl][..., order[:K]].mean(-1)
+        w = 1 / v[order[:K]]; w /= w.sum()
+        res[f"invw{K}"][:, sl] = T[:, sl][..., order[:K]] @ w
+    n = d1(test.y[st], cands["seasonal_naive_24h"][1][st])
+    for m in out: out[m].append(d1(test.y[st], res[m]) / n)
+for m, v in out.items(): print(sys.argv[1:], m, " ".join(f"{z} {x:.3f}" for z, x in zip(zones, v)), f"mean {np.mean(v):.3f}")

@@ -1,0 +1,35 @@
+import pickle, sys, itertools
+import numpy as np, pandas as pd
+sys.path.insert(0, "src"); import os
+CACHE = os.environ.get("CACHE", "cache")
+from greenbench import io
+from greenbench.carbon import forecast, metrics
+d = pickle.load(open(CACHE + "/cache.pkl", "rb"))
+fc = d["fc"]; preds = d["preds"]
+tr = io.read_parquet(CACHE + "/traces.parquet")
+zones = fc["zones"]; lb = 168; H = 96
+train_end = pd.Timestamp(fc["train_end"], tz="UTC"); cs = train_end - pd.Timedelta(days=int(fc["calibration_days"]))
+fit = forecast.zone_windows(tr, zones, lb, H, fc["train_start"], str(cs), 1)
+fitall = forecast.zone_windows(tr, zones, lb, H, fc["train_start"], str(train_end), 1)
+calib = forecast.zone_windows(tr, zones, lb, H, str(cs), str(train_end), 1, daily=True)
+test = forecast.zone_windows(tr, zones, lb, H, fc["test_start"], fc["test_end"], 1, daily=True)
+alphas, step, block, refit = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), "refit" in sys.argv
+cands = {k: (np.maximum(preds[k][0], 0), np.maximum(preds[k][1], 0)) for k in ["seasonal_naive_24h", "seasonal_naive_168h", "tcn"]}
+for a in [float(x) for x in alphas.split(",")]:
+    m = forecast.Ridge(a).fit(fit)
+    cands[f"r{a:g}"] = (m.predict(calib), forecast.Ridge(a).fit(fitall).predict(test) if refit else m.predict(test))
+names = list(cands); n = round(1 / step)
+grid = np.array([c for c in itertools.product(range(n + 1), repeat=len(names)) if sum(c) == n], float) / n
+def d1(y, f): return metrics.day1(metrics.mape(y, f))
+out = []
+for z in zones:
+    sc, st = calib.zone == z, test.zone == z
+    C = np.stack([cands[k][0][sc] for k in names], -1); T = np.stack([cands[k][1][st] for k in names], -1)
+    yc, yt = calib.y[sc], test.y[st]; ft = np.empty_like(yt)
+    for b0 in range(0, 24, block):
+        sl = slice(b0, b0 + block)
+        fcb = np.einsum("olm,gm->gol", C[:, sl], grid)
+        err = np.mean(np.abs(fcb - yc[None, :, sl]) / np.maximum(yc[None, :, sl], 1e-6), axis=(1, 2))
+        ft[:, sl] = T[:, sl] @ grid[np.argmin(err)]
+    out.append(d1(yt[:, :24], ft[:, :24]) / d1(yt[:, :24], cands["seasonal_naive_24h"][1][st][:, :24]))
+print(sys.argv[1:], " ".join(f"{z} {x:.3f}" for z, x in zip(zones, out)), f"mean {np.mean(out):.3f}")
