@@ -1,18 +1,7 @@
-import pickle, sys, itertools
+import sys, os, itertools, time
+sys.path.insert(0, os.path.dirname(__file__))
 import numpy as np, pandas as pd
-sys.path.insert(0, "src"); import os
-CACHE = os.environ.get("CACHE", "cache")
-from greenbench import io
-from greenbench.carbon import forecast, metrics
-d = pickle.load(open(CACHE + "/cache.pkl", "rb"))
-fc = d["fc"]; preds = d["preds"]
-tr = io.read_parquet(CACHE + "/traces.parquet")
-zones = fc["zones"]; lb = 168; H = 96
-train_end = pd.Timestamp(fc["train_end"], tz="UTC"); cs = train_end - pd.Timedelta(days=int(fc["calibration_days"]))
-fit = forecast.zone_windows(tr, zones, lb, H, fc["train_start"], str(cs), 1)
-fitall = forecast.zone_windows(tr, zones, lb, H, fc["train_start"], str(train_end), 1)
-calib = forecast.zone_windows(tr, zones, lb, H, str(cs), str(train_end), 1, daily=True)
-test = forecast.zone_windows(tr, zones, lb, H, fc["test_start"], fc["test_end"], 1, daily=True)
+from common import *  # noqa: F401,F403 (cache, windows, d1)
 REFIT = "refit" in sys.argv
 alphas = [float(a) for a in sys.argv[1].split(",")]
 cands = {k: (np.maximum(v[0], 0), np.maximum(v[1], 0)) for k, v in preds.items()}
@@ -23,7 +12,6 @@ for a in alphas:
 del cands["ridge"]
 names = list(cands)
 def mape_lead(y, f): return metrics.mape(y, f)
-def d1(y, f): return metrics.day1(metrics.mape(y, f))
 K = int(sys.argv[2]); block = int(sys.argv[3])
 out = {m: [] for m in ["best", f"top{K}", f"invw{K}"]}
 for z in zones:

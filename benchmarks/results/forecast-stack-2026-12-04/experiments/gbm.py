@@ -1,18 +1,9 @@
-import pickle, sys, time
-import numpy as np, pandas as pd
-sys.path.insert(0, "src"); import os
-CACHE = os.environ.get("CACHE", "cache")
+import sys, os, itertools, time
+sys.path.insert(0, os.path.dirname(__file__))
 from sklearn.ensemble import HistGradientBoostingRegressor
-from greenbench import io
-from greenbench.carbon import forecast, metrics
-d = pickle.load(open(CACHE + "/cache.pkl", "rb"))
-fc = d["fc"]; preds = d["preds"]
-tr = io.read_parquet(CACHE + "/traces.parquet")
-zones = fc["zones"]; lb = 168; H = 96; L = 24
-train_end = pd.Timestamp(fc["train_end"], tz="UTC"); cs = train_end - pd.Timedelta(days=int(fc["calibration_days"]))
-fit = forecast.zone_windows(tr, zones, lb, H, fc["train_start"], str(cs), 1)
-calib = forecast.zone_windows(tr, zones, lb, H, str(cs), str(train_end), 1, daily=True)
-test = forecast.zone_windows(tr, zones, lb, H, fc["test_start"], fc["test_end"], 1, daily=True)
+import numpy as np, pandas as pd
+from common import *  # noqa: F401,F403 (cache, windows, d1)
+L = 24  # leads 1-24 h
 def feats(w, leads):
     logs = np.log(np.maximum(w.x, 1.0)); last = logs[:, -1:]
     rel = logs - last
@@ -22,7 +13,6 @@ def feats(w, leads):
         F = np.column_stack([rel[:, -24:], np.column_stack(same), logs[:, -1], rel[:, -168:].mean(1), (w.hour + h) % 24, w.dow, np.full(len(w.x), h)])
         rows.append(F)
     return rows, last
-def d1(y, f): return metrics.day1(metrics.mape(y, f))
 for z in zones:
     t0 = time.time()
     f, c, t = (forecast._subset(w, w.zone == z) for w in (fit, calib, test))

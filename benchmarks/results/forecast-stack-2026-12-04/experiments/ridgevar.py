@@ -1,18 +1,7 @@
-import pickle, sys
+import sys, os, itertools, time
+sys.path.insert(0, os.path.dirname(__file__))
 import numpy as np, pandas as pd
-sys.path.insert(0, "src"); import os
-CACHE = os.environ.get("CACHE", "cache")
-from greenbench import io
-from greenbench.carbon import forecast, metrics
-d = pickle.load(open(CACHE + "/cache.pkl", "rb"))
-fc = d["fc"]; preds = d["preds"]
-tr = io.read_parquet(CACHE + "/traces.parquet")
-zones = fc["zones"]; lb = 168; H = 96
-train_end = pd.Timestamp(fc["train_end"], tz="UTC"); cs = train_end - pd.Timedelta(days=int(fc["calibration_days"]))
-fit = forecast.zone_windows(tr, zones, lb, H, fc["train_start"], str(cs), 1)
-calib = forecast.zone_windows(tr, zones, lb, H, str(cs), str(train_end), 1, daily=True)
-test = forecast.zone_windows(tr, zones, lb, H, fc["test_start"], fc["test_end"], 1, daily=True)
-def d1(y, f): return metrics.day1(metrics.mape(y, f))
+from common import *  # noqa: F401,F403 (cache, windows, d1)
 class AllHours(forecast.Ridge):
     def predict(self, w):
         X, last = forecast._log_features(w, self.lags); out = np.empty(w.y.shape)

@@ -1,18 +1,7 @@
-import pickle, sys, itertools
+import sys, os, itertools, time
+sys.path.insert(0, os.path.dirname(__file__))
 import numpy as np, pandas as pd
-sys.path.insert(0, "src"); import os
-CACHE = os.environ.get("CACHE", "cache")
-from greenbench import io
-from greenbench.carbon import forecast, metrics
-d = pickle.load(open(CACHE + "/cache.pkl", "rb"))
-fc = d["fc"]; preds = d["preds"]
-tr = io.read_parquet(CACHE + "/traces.parquet")
-zones = fc["zones"]; lb = 168; H = 96
-train_end = pd.Timestamp(fc["train_end"], tz="UTC"); cs = train_end - pd.Timedelta(days=int(fc["calibration_days"]))
-fit = forecast.zone_windows(tr, zones, lb, H, fc["train_start"], str(cs), 1)
-fitall = forecast.zone_windows(tr, zones, lb, H, fc["train_start"], str(train_end), 1)
-calib = forecast.zone_windows(tr, zones, lb, H, str(cs), str(train_end), 1, daily=True)
-test = forecast.zone_windows(tr, zones, lb, H, fc["test_start"], fc["test_end"], 1, daily=True)
+from common import *  # noqa: F401,F403 (cache, windows, d1)
 alphas, step, block, refit = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), "refit" in sys.argv
 cands = {k: (np.maximum(preds[k][0], 0), np.maximum(preds[k][1], 0)) for k in ["seasonal_naive_24h", "seasonal_naive_168h", "tcn"]}
 for a in [float(x) for x in alphas.split(",")]:
@@ -20,7 +9,6 @@ for a in [float(x) for x in alphas.split(",")]:
     cands[f"r{a:g}"] = (m.predict(calib), forecast.Ridge(a).fit(fitall).predict(test) if refit else m.predict(test))
 names = list(cands); n = round(1 / step)
 grid = np.array([c for c in itertools.product(range(n + 1), repeat=len(names)) if sum(c) == n], float) / n
-def d1(y, f): return metrics.day1(metrics.mape(y, f))
 out = []
 for z in zones:
     sc, st = calib.zone == z, test.zone == z
