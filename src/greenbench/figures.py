@@ -712,7 +712,7 @@ def forecast_skill(metrics: pd.DataFrame, ax) -> None:
     _ref_line(ax, 0.0, vertical=False)
     ax.set_xlabel("lead time (h)")
     ax.set_ylabel("skill vs seasonal-naive 24 h\n(1 − MAPE ratio, unitless)")
-    ax.set_title("selected forecaster (per zone and lead, by validation MAPE)", fontsize=7)
+    ax.set_title("selected forecaster (validation-fit stack per zone)", fontsize=7)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 

@@ -397,7 +397,7 @@ METRICS_SCHEMA = pa.schema([("zone", pa.string()), ("model", pa.string()), ("lea
                             ("origins", pa.int64()),
                             # `selected` only: the forecaster chosen for this zone and lead, and its validation MAPE
                             ("choice", pa.string()), ("validation_mape", pa.float64())])
-SELECTED = "selected"   # per zone and lead, the forecaster with the lowest MAPE on the validation origins
+SELECTED = "selected"   # per zone and block of leads, the convex stack with the lowest validation MAPE
 # Forecast combinations, candidates for the selection like any model: the mean of forecasters whose
 # errors are only partly correlated is often better than either (Bates and Granger 1969).
 COMBINATIONS = {"ridge+tcn": ("ridge", "tcn")}
