@@ -473,18 +473,16 @@ def stack_weights(validation: Mapping[str, np.ndarray], actual: np.ndarray, bloc
     names = list(validation)
     preds = np.stack([np.asarray(validation[n], float) for n in names], -1)  # origins x leads x models
     y = np.asarray(actual, float)
-    valid = np.isfinite(y) & (y != 0)
-    scale = np.where(valid, np.abs(np.where(valid, y, 1.0)), np.inf)
     grid = simplex_grid(len(names), steps)
     leads = y.shape[1]
     out = np.empty((leads, len(names)))
     for start in range(0, leads, block_h):
         sl = slice(start, min(leads, start + block_h))
-        p, a, s = preds[:, sl], y[:, sl], scale[:, sl]
+        p, a = preds[:, sl], y[:, sl]
         best, best_err = 0, np.inf
         for g0 in range(0, len(grid), chunk):
             g = grid[g0:g0 + chunk]
-            err = np.sum(np.abs(np.einsum("olm,gm->gol", p, g) - a[None]) / s[None], axis=(1, 2))
+            err = metrics.mape(a[None], np.einsum("olm,gm->gol", p, g), axis=(1, 2))
             i = int(np.argmin(err))
             if err[i] < best_err:
                 best, best_err = g0 + i, err[i]
