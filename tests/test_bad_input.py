@@ -46,6 +46,7 @@ def check(tmp_path, text: str):
      "'carbon.forecast.conformal_window_days': 10 origins cannot resolve a 0.95"),
     ("carbon: {forecast: {calibration_days: 12, horizon_h: 96, interval_level: 0.9}}",
      "'carbon.forecast.calibration_days': 12 days leave 8 origins"),
+    ("carbon: {forecast: {ridge_alpha: [30, 3, 3.0000001]}}", "'carbon.forecast.ridge_alpha': [30, 3, 3.0000001] gives two"),
     ("carbon: {forecast: {train_stride_h: 100000}}", "'carbon.forecast.train_stride_h': 100000 h gives 0 training windows"),
     ("carbon: {forecast: {train_start: '2021-12-01'}}", "'carbon.forecast.train_start': the fitting period"),
     # the energy trials' inputs and the lifecycle cell

@@ -332,7 +332,7 @@ def _forecast_errors(carbon: Mapping[str, Any]) -> list[str]:
     import datetime as dt
     import math
 
-    from greenbench.carbon.forecast import conformal_origins_needed
+    from greenbench.carbon.forecast import conformal_origins_needed, ridge_alphas, ridge_names
 
     fc, sched, out = carbon.get("forecast", {}), carbon.get("schedule", {}), []
     try:
@@ -342,6 +342,13 @@ def _forecast_errors(carbon: Mapping[str, Any]) -> list[str]:
         test_start = dt.date.fromisoformat(fc["test_start"])
     except (KeyError, TypeError, ValueError):
         return out  # the schema names missing or malformed keys
+    try:
+        names = ridge_names(ridge_alphas(fc))
+    except (KeyError, TypeError, ValueError):
+        names = []  # the schema names a missing or malformed ridge_alpha
+    if len(set(names)) < len(names):
+        out.append(f"config key 'carbon.forecast.ridge_alpha': {fc['ridge_alpha']} gives two ridge forecasters the same "
+                   f"name ({', '.join(names)}): penalties must differ in their first 6 significant digits")
     # the rolling conformal rank ceil((n+1) level) needs n >= 1/(1 - level) earlier origins (one a day)
     need = conformal_origins_needed(level)
     window = int(fc.get("conformal_window_days") or calibration)

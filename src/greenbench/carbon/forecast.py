@@ -434,11 +434,17 @@ def ridge_alphas(cfg: Mapping[str, Any]) -> list[float]:
     return [float(a) for a in (alpha if isinstance(alpha, (list, tuple)) else [alpha])]
 
 
+def ridge_names(alphas: list[float]) -> list[str]:
+    """The ridge candidates' names: the first penalty's is ``ridge``, the others ``ridge_a<alpha>``."""
+    return ["ridge" if i == 0 else f"ridge_a{a:g}" for i, a in enumerate(alphas)]
+
+
 def build_models(cfg: Mapping[str, Any]) -> list:
     """The candidate forecasters: seasonal-naive 24 h and 168 h, one ridge per ``ridge_alpha`` (the first
     is ``ridge``, the others ``ridge_a<alpha>``), the TCN."""
     t = cfg["tcn"]
-    ridges = [Ridge(alpha=a, name="ridge" if i == 0 else f"ridge_a{a:g}") for i, a in enumerate(ridge_alphas(cfg))]
+    alphas = ridge_alphas(cfg)
+    ridges = [Ridge(alpha=a, name=n) for a, n in zip(alphas, ridge_names(alphas))]
     return [SeasonalNaive(24), SeasonalNaive(168), *ridges,
             TCN(cfg["lookback_h"], cfg["horizon_h"], t["channels"], t["levels"], t["kernel"], t["epochs"],
                 t["batch_size"], t["learning_rate"], t["max_train_windows"])]
