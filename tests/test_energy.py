@@ -415,7 +415,7 @@ def test_budget_estimate_counts_the_cells_a_trial_measures():
     cfg["energy"]["stopping"]["max_trials"] = 8
     b = budget_estimate(gconfig.validate_config(cfg), "cpu")
     assert b["cells_per_trial"] == 2 * 3 * 1  # fp16 is CUDA-only; the default measures dynamic padding on a CPU
-    assert b["first_stage"] == 3 and b["later_trials"] == 5 and b["later_max_s"] > b["first_stage_s"] > 0
+    assert b["first_stage"] == 5 and b["later_trials"] == 3 and b["first_stage_s"] > 0 and b["later_max_s"] == pytest.approx(b["first_stage_s"] * 3 / 5)
     cfg["energy"]["paddings"] = ["dynamic", "fixed"]  # one list for every device
     assert budget_estimate(gconfig.validate_config(cfg), "cpu")["cells_per_trial"] == 2 * 3 * 2  # no CUDA graphs
 
@@ -426,3 +426,98 @@ def test_paddings_are_one_list_or_one_list_per_device():
     assert paddings_for({"paddings": ["fixed"]}, "cuda") == ["fixed"]
     per_device = {"paddings": {"cpu": ["dynamic"], "cuda": ["dynamic", "fixed"]}}
     assert paddings_for(per_device, "cpu") == ["dynamic"] and paddings_for(per_device, "cuda") == ["dynamic", "fixed"]
+
+
+def test_rapl_laps_add_up_to_the_window_and_wrap(tmp_path):
+    zone = tmp_path / "intel-rapl:0"
+    zone.mkdir()
+    (zone / "name").write_text("package-0\n")
+    (zone / "max_energy_range_uj").write_text("1000000\n")
+    (zone / "energy_uj").write_text("990000\n")
+    meter = RaplMeter(root=str(tmp_path))
+    meter.begin()
+    laps = []
+    for value in (995000, 500, 3000):  # the second lap crosses the counter's wrap
+        (zone / "energy_uj").write_text(f"{value}\n")
+        laps.append(meter.lap())
+    assert laps == pytest.approx([0.005, 0.0055010, 0.0025], rel=1e-6)
+    assert meter.end().joules == pytest.approx(sum(laps), rel=1e-9)
+
+
+class _Counter:
+    """A counter meter (like RAPL) that counts ``joules_per_lap`` for every lap, and the window's total."""
+
+    source = "counter"
+
+    def __init__(self, joules_per_lap):
+        self.per_lap, self.total = dict(joules_per_lap), 0.0
+
+    def begin(self):
+        self.total, self.laps = 0.0, 0
+
+    def lap(self):
+        j = self.per_lap["next"]
+        self.total += j
+        return j
+
+    def end(self):
+        from greenbench.energy.meters import MEASURED, Reading
+
+        return Reading(self.source, MEASURED, self.total + 0.5)  # + energy outside any iteration
+
+
+INTERLEAVED = {**CFG, "interleave": True, "share_idle": {"cpu": True}, "warmup": {**CFG["warmup"], "rounds": 2}}
+
+
+def _arms(tiny_model_dir, names):
+    from greenbench import variants
+    from greenbench.energy.protocol import Cell
+
+    return [(Cell(n, 4, "dynamic", "eager"), variants.get(n).prepare(models.load_classifier(str(tiny_model_dir)), "cpu",
+                                                                      None, {})) for n in names]
+
+
+def test_an_interleaved_window_splits_an_estimate_by_busy_time(tiny_model_dir, dev_tokens):
+    from greenbench.energy.protocol import make_batches, measure_group
+
+    batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
+    arms = _arms(tiny_model_dir, ["fp32", "int8_dynamic", "fp32"])
+    # an estimating meter (no laps): idle-before 1 J, the window 30 J, idle-after 1 J
+    rows, idle_after = measure_group(arms, batches, "cpu", INTERLEAVED, EnergyMonitor(_Scripted([1.0, 30.0, 1.0])),
+                                     np.random.default_rng(0))
+    assert [r["status"] for r in rows] == ["ok"] * 3 and idle_after[0] == pytest.approx(1.0 / CFG["idle_s"], rel=0.5)
+    assert len({r["iterations"] for r in rows}) == 1 and len({r["inferences"] for r in rows}) == 1  # the same batches
+    joules = [r["j_per_inf_gross"] * r["inferences"] for r in rows]
+    busy = [r["window_s"] for r in rows]
+    assert sum(joules) == pytest.approx(30.0)
+    assert joules == pytest.approx([30.0 * b / sum(busy) for b in busy])
+    assert all("split by busy time" in r["flags"] and r["energy_label"] == "estimated" for r in rows)
+    assert all(r["latency_p95_ms"] >= r["latency_p50_ms"] > 0 for r in rows)
+
+
+def test_an_interleaved_window_reads_a_counter_around_each_iteration(tiny_model_dir, dev_tokens):
+    from greenbench.energy.protocol import make_batches, measure_group
+
+    batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
+    meter = _Counter({"next": 0.25})
+    rows, _ = measure_group(_arms(tiny_model_dir, ["fp32", "int8_dynamic"]), batches, "cpu", INTERLEAVED,
+                            EnergyMonitor(meter), np.random.default_rng(1), idle_before=(2.0, ""))
+    for r in rows:  # every iteration's own laps, not a share of the window (its 0.5 J outside iterations)
+        assert r["j_per_inf_gross"] * r["inferences"] == pytest.approx(0.25 * r["iterations"])
+        assert r["energy_label"] == "measured" and "counter read around each" in r["flags"]
+
+
+def test_an_interleaved_trial_measures_each_batch_shape_in_one_window(tiny_model_dir, dev_tokens, tmp_path):
+    df = run_trial(tiny_model_dir, dev_tokens, tmp_path / "t.parquet", model_name="tiny", device="cpu",
+                   variant_names=["fp32", "int8_dynamic", "fp16"], artifacts={}, variant_params={}, trial=0, seed=1,
+                   cfg=INTERLEAVED, max_length=16, threads=1)
+    assert list(df.columns) == MEASUREMENT_SCHEMA.names and len(df) == 25
+    ok = df[df.status == "ok"]
+    assert len(ok) == 2 * 2 * 2 + 1 and ok["flags"].str.contains("interleaved").all()
+    assert ok.energy_label.isin(["measured", "estimated", "unavailable"]).all()
+    # one window per (batch size, padding): its cells ran the same iterations on the same batches
+    assert (ok.groupby(["batch_size", "padding"]).iterations.nunique() == 1).all()
+    assert (ok.groupby(["batch_size", "padding"]).inferences.nunique() == 1).all()
+    overhead = ok[~ok["sampler"].astype(bool)]
+    assert len(overhead) == 1 and overhead["flags"].str.contains("harness-overhead").all()
+    assert (df[df["mode"] == "cuda_graph"].status == "not_applicable").all()

@@ -300,12 +300,24 @@ class RaplMeter:
         if not self.zones and not self.reason:
             self.reason = f"no RAPL zones under {root}"
         self._start: list[int] = []
+        self._last: list[int] = []
 
     def _read(self) -> list[int]:
         return [int(open(os.path.join(z, "energy_uj")).read()) for z, _, _ in self.zones]
 
     def begin(self) -> None:
         self._start = self._read() if self.zones else []
+        self._last = self._start
+
+    def _joules(self, a: list[int], b: list[int]) -> dict[str, float]:
+        return {f"{name}@{os.path.basename(zone)}": ((y - x) % (max_range + 1)) / 1e6
+                for (zone, name, max_range), x, y in zip(self.zones, a, b)}
+
+    def lap(self) -> float:
+        """Joules since ``begin`` or the previous lap (the counters wrap at their max range)."""
+        now = self._read()
+        joules, self._last = sum(self._joules(self._last, now).values()), now
+        return joules
 
     def end(self) -> Reading:
         if not self.zones:
@@ -314,9 +326,7 @@ class RaplMeter:
             stop = self._read()
         except OSError as exc:
             return Reading(self.source, MEASURED, None, f"RAPL read failed: {exc}", valid=False)
-        parts = {}
-        for (zone, name, max_range), a, b in zip(self.zones, self._start, stop):
-            parts[f"{name}@{os.path.basename(zone)}"] = ((b - a) % (max_range + 1)) / 1e6
+        parts = self._joules(self._start, stop)
         return Reading(self.source, MEASURED, sum(parts.values()), extra={"zones_j": parts})
 
 

@@ -95,6 +95,16 @@ class EnergyMonitor:
         cross = readings.get(self.cross_check.source) if self.cross_check else None
         return Window(seconds, primary, cross, readings)
 
+    @property
+    def can_lap(self) -> bool:
+        """Whether the primary meter is a counter that can be read mid-window (RAPL), so energy can be
+        attributed iteration by iteration; an estimator (codecarbon) cannot."""
+        return callable(getattr(self.primary, "lap", None))
+
+    def lap(self) -> float:
+        """Joules the primary counter counted since the window began or since the last lap."""
+        return self.primary.lap()
+
     def state(self) -> dict[str, Any]:
         try:
             return self._state()

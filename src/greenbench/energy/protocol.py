@@ -296,46 +296,55 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
         if state is None:
             state = monitor.state()
         peak_bytes = int(torch.cuda.max_memory_allocated() - baseline_bytes) if device == "cuda" else None
-        inferences = int(sizes.sum())
         idle_after, why_after = idle_power(monitor, idle_s, sync, settle_s)
-    p50, p95, p99 = _percentiles(latencies)
-    primary, cross = window.primary, window.cross_check
     idle_values = [v for v in (idle_before, idle_after) if v is not None]
     idle_w = float(np.mean(idle_values)) if idle_values else None
-    gross = primary.joules / inferences if primary.joules is not None else None
-    idle_j = idle_w * window.seconds / inferences if idle_w is not None and gross is not None else None
     if window.seconds < window_s * 0.9:
         flags.append(f"window {window.seconds:.2f}s shorter than {window_s}s")
+    co2 = window.readings.get("codecarbon")
+    row.update(_result(window, window.seconds, window.primary.joules,
+                       co2.extra["co2e_g"] if co2 and co2.joules is not None else None,
+                       latencies, sizes, lengths, idle_w, why_before or why_after, flags, cell))
+    row.update(iterations=iterations, warmup_iterations=len(warm), peak_memory_bytes=peak_bytes,
+               state_during_window=state_during, power_limit_w=state.get("power_limit_w"),
+               sm_clock_mhz=state.get("sm_clock_mhz"), mem_clock_mhz=state.get("mem_clock_mhz"),
+               temperature_c=state.get("temperature_c"), throttle_reasons=state.get("throttle_reasons"))
+    row["_idle_after"] = (idle_after, why_after)
+    return row
+
+
+def _result(window, seconds: float, joules: float | None, co2e_g: float | None, latencies, sizes, lengths,
+            idle_w: float | None, why_no_idle: str, flags: list[str], cell: Cell) -> dict[str, Any]:
+    """A measured cell's values from its busy ``seconds``, the ``joules`` its primary meter gave them
+    (None: no reading) and the window's meters; status and reason said in the row itself."""
+    p50, p95, p99 = _percentiles(latencies)
+    primary, cross = window.primary, window.cross_check
+    inferences = int(np.asarray(sizes).sum())
+    gross = joules / inferences if joules is not None else None
+    idle_j = idle_w * seconds / inferences if idle_w is not None and gross is not None else None
     if idle_w is None and primary.label != UNAVAILABLE:
-        flags.append(f"idle power unavailable: {why_before or why_after}")
+        flags.append(f"idle power unavailable: {why_no_idle}")
     net = (gross - idle_j) if idle_j is not None else None
     if net is not None and net <= 0:
         # the meter cannot resolve load above idle in this window (e.g. codecarbon's 1 s load sampling
         # lags short windows): no net value rather than a negative one
         flags.append(f"net energy not resolvable: idle {idle_j:.4g} J/inf >= gross {gross:.4g} J/inf")
         net = None
-    co2 = window.readings.get("codecarbon")
-    row.update(
-        valid=window.valid, flags="; ".join(flags + window.reasons),
-        inferences=inferences, iterations=iterations, window_s=window.seconds, warmup_iterations=len(warm),
-        latency_p50_ms=p50, latency_p95_ms=p95, latency_p99_ms=p99, throughput_per_s=inferences / window.seconds,
+    share = joules / primary.joules if joules is not None and primary.joules else 1.0
+    row = dict(
+        status="ok", reason="", valid=window.valid, flags="; ".join(flags + window.reasons),
+        inferences=inferences, window_s=seconds,
+        latency_p50_ms=p50, latency_p95_ms=p95, latency_p99_ms=p99, throughput_per_s=inferences / seconds,
         energy_source=primary.source, energy_label=primary.label,
-        j_per_inf_gross=gross, j_per_inf_idle=idle_j,
-        j_per_inf_net=net, idle_power_w=idle_w,
+        j_per_inf_gross=gross, j_per_inf_idle=idle_j, j_per_inf_net=net, idle_power_w=idle_w,
         integrated_label=cross.label if cross else UNAVAILABLE,
         j_per_inf_gross_integrated=(cross.joules / inferences) if cross and cross.joules is not None else None,
         counter_vs_integrated=window.disagreement,
         sampler_hz=cross.extra.get("sampler_hz") if cross else None,
-        co2e_g_per_inf_estimated=(co2.extra["co2e_g"] / inferences) if co2 and co2.joules is not None else None,
-        peak_memory_bytes=peak_bytes, state_during_window=state_during,
+        co2e_g_per_inf_estimated=co2e_g * share / inferences if co2e_g is not None else None,
         power_field=cross.extra.get("power_field") if cross else None,
-        power_limit_w=state.get("power_limit_w"), sm_clock_mhz=state.get("sm_clock_mhz"),
-        mem_clock_mhz=state.get("mem_clock_mhz"), temperature_c=state.get("temperature_c"),
-        throttle_reasons=state.get("throttle_reasons"),
-        length_profile=json.dumps(length_profile(latencies, lengths, sizes))
-        if cell.padding == "dynamic" else None,
+        length_profile=json.dumps(length_profile(latencies, lengths, sizes)) if cell.padding == "dynamic" else None,
     )
-    row["_idle_after"] = (idle_after, why_after)
     if not window.valid:
         row["status"] = "invalid"
         row["reason"] = "; ".join(window.reasons)
@@ -344,11 +353,99 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
     return row
 
 
+def interleaves(cfg: Mapping[str, Any], device: str) -> bool:
+    """Whether a trial measures each batch shape's cells in one interleaved window (``energy.interleave``,
+    CPU only: a GPU's NVML counter updates too coarsely to split a window iteration by iteration)."""
+    return bool(cfg.get("interleave")) and device == "cpu"
+
+
+def measure_group(arms: list[tuple[Cell, Any]], batches, device: str, cfg: Mapping[str, Any],
+                  monitor: EnergyMonitor, rng: np.random.Generator,
+                  idle_before: tuple[float | None, str] | None = None) -> tuple[list[dict[str, Any]], tuple]:
+    """Measure several cells of one batch shape in one window, interleaved iteration by iteration.
+
+    Every round runs one iteration of every cell, in an order drawn afresh each round, on the same
+    batch: all cells see the same inputs, and drift of the host's speed (other tenants of a VM, turbo,
+    heat) hits them alike within a round, so their paired ratios cancel it; separate windows seconds
+    apart do not (``benchmarks/results/cpu-interleave-2026-12-04``). The first ``warmup.rounds`` rounds
+    are warm-up. Every cell runs the same number of iterations, enough for the median cell to fill
+    ``window_s``. Energy per cell: a counter read around each iteration (RAPL: measured); else the
+    window's estimate split by each cell's busy time (codecarbon's estimate is a power times time).
+    Returns one row per arm, in order, and the idle-after window (for ``share_idle``)."""
+    import torch
+
+    sync = _sync(device)
+    flags = [n for n in [models.reset_matmul_precision()] if n]
+    steps = [eager_step(prepared) for _, prepared in arms]
+    n, nb = len(arms), len(batches)
+    rounds = max(1, int(cfg["warmup"].get("rounds", 2)))
+    warm = np.empty((n, rounds))
+    with torch.inference_mode():
+        for r in range(rounds):
+            for i in rng.permutation(n):
+                t0 = time.perf_counter()
+                steps[i](batches[r % nb])
+                sync()
+                warm[i, r] = time.perf_counter() - t0
+        window_s = float(cfg["window_s"][device])
+        iterations = window_iterations(float(np.median(warm[:, -1])), window_s, 0, int(cfg["min_iterations"]))
+        idle_s = float(cfg["idle_s"])
+        settle_s = float((cfg.get("idle_settle_s") or {}).get(device, 0.0))
+        idle_before, why_before = idle_before if idle_before is not None else idle_power(monitor, idle_s, sync, settle_s)
+        laps = monitor.can_lap
+        latencies, lap_j = np.empty((n, iterations)), np.zeros(n)
+        sync()
+        monitor.begin_window()
+        for k in range(iterations):
+            batch = batches[(rounds + k) % nb]
+            for i in rng.permutation(n):
+                t0 = time.perf_counter()
+                steps[i](batch)
+                sync()
+                latencies[i, k] = time.perf_counter() - t0
+                if laps:
+                    lap_j[i] += monitor.lap()
+        window = monitor.end_window()
+        idle_after, why_after = idle_power(monitor, idle_s, sync, settle_s)
+    used = [batches[(rounds + k) % nb] for k in range(iterations)]
+    sizes = np.array([b[0].shape[0] for b in used], dtype=np.int64)
+    lengths = np.array([b[0].shape[1] for b in used], dtype=np.int64)
+    busy = latencies.sum(axis=1)
+    total = window.primary.joules
+    if laps and total is not None:
+        joules = list(lap_j)
+        how = "energy: the counter read around each of its iterations"
+    else:
+        joules = [total * b / busy.sum() if total is not None else None for b in busy]
+        how = "energy: the window's estimate split by busy time"
+    co2 = window.readings.get("codecarbon")
+    co2_g = co2.extra["co2e_g"] if co2 and co2.joules is not None else None  # split like the energy
+    idle_values = [v for v in (idle_before, idle_after) if v is not None]
+    idle_w = float(np.mean(idle_values)) if idle_values else None
+    rows = []
+    for i, (cell, _) in enumerate(arms):
+        caveat = [arms[i][1].caveat] if getattr(arms[i][1], "caveat", "") else []
+        cell_flags = caveat + flags + [f"interleaved with {n - 1} other cells, {iterations} iterations each; {how}"]
+        if not cell.sampler:
+            cell_flags.append("harness-overhead repeat (no sampler on this device)")
+        row = _result(window, float(busy[i]), joules[i], co2_g, latencies[i], sizes, lengths, idle_w,
+                      why_before or why_after, cell_flags, cell)
+        row.update(iterations=iterations, warmup_iterations=rounds, state_during_window=False)
+        rows.append(row)
+    return rows, (idle_after, why_after)
+
+
 def estimate_trial_seconds(measured_cells: int, cfg: Mapping[str, Any], device: str) -> float:
     """Rough wall time of one trial, said before it starts: per measured cell, warm-up (at most 0.5 s
-    assumed), two settled idle windows and the window, plus a few seconds to prepare."""
+    assumed), two settled idle windows and the window, plus a few seconds to prepare. Interleaved
+    (CPU): per batch shape its idle windows, per cell its window and warm-up rounds (the cells share
+    one window, whose median cell fills ``window_s``; slower cells take longer)."""
     settle = float((cfg.get("idle_settle_s") or {}).get(device, 0.0))
     idle_windows = 1 if shares_idle(cfg, device) else 2
+    if interleaves(cfg, device):  # per batch shape: warm-up rounds, idle windows; per cell: its share of the window
+        groups = len(cfg["batch_sizes"]) * len(paddings_for(cfg, device))
+        per_group = idle_windows * (float(cfg["idle_s"]) + settle) + 1.0
+        return 15.0 + groups * per_group + measured_cells * (1.5 * float(cfg["window_s"][device]) + 0.3)
     per_cell = (min(float(cfg["warmup"]["max_s"]), 0.5) + float(cfg["window_s"][device])
                 + idle_windows * (float(cfg["idle_s"]) + settle) + 0.3)
     return 5.0 + per_cell * measured_cells
@@ -443,35 +540,58 @@ def run_trial(
     to_measure = sum(1 for c in cells if c.variant not in reasons and not refusal(c, device, prepared[c.variant]))
     log.info("trial %d on %s: %d cells, %d to measure, about %.0f s (estimate)", trial, device, len(cells), to_measure,
              estimate_trial_seconds(to_measure, cfg, device))
-    for order, cell in enumerate(tqdm(cells, desc=f"trial {trial} ({device})", unit="cell")):
-        if rows:
-            _progress(rows[-1], len(cells), started)
-        base = {"trial": trial, "cell_order": order, "model": model_name, "device": device, **asdict(cell)}
-        reason = reasons.get(cell.variant) or refusal(cell, device, prepared[cell.variant])
-        if reason:
-            rows.append(base | not_applicable(cell, reason))
-            continue
+
+    def batches_for(cell: Cell) -> list:
         key = (cell.batch_size, cell.padding)
         if key not in batches_cache:
             batches_cache[key] = make_batches(tokens, cell.batch_size, cell.padding, max_length, pad_id, device,
                                               seed + trial)
-        if not batches_cache[key]:
-            rows.append(base | not_applicable(cell, f"fewer than {cell.batch_size} inputs for a full fixed-padding batch"))
-            continue
+        return batches_cache[key]
+
+    def base(order: int, cell: Cell) -> dict[str, Any]:
+        return {"trial": trial, "cell_order": order, "model": model_name, "device": device, **asdict(cell)}
+
+    bar = tqdm(total=len(cells), desc=f"trial {trial} ({device})", unit="cell")
+    groups: dict[tuple, list[tuple[int, Cell]]] = {}
+    for order, cell in enumerate(cells):
+        reason = reasons.get(cell.variant) or refusal(cell, device, prepared[cell.variant])
+        if not reason and not batches_for(cell):
+            reason = f"fewer than {cell.batch_size} inputs for a full fixed-padding batch"
+        if reason:
+            rows.append(base(order, cell) | not_applicable(cell, reason))
+            _progress(rows[-1], len(cells), started)
+            bar.update()
+        elif interleaves(cfg, device):  # one window per batch shape, in the order the shuffle first names it
+            groups.setdefault((cell.batch_size, cell.padding, cell.mode), []).append((order, cell))
+        else:
+            try:
+                row = measure_cell(prepared[cell.variant], cell, batches_for(cell), device, cfg,
+                                   monitor if cell.sampler else monitor_off,
+                                   idle_before=last_idle if cell.sampler else None)
+            except Exception as exc:  # e.g. CUDA graph capture of a data-dependent router
+                log.warning("cell %s failed: %s", cell, exc)
+                row = _failed(exc)
+            idle_after = row.pop("_idle_after", None)
+            # the next cell may take this idle window as its own idle-before only when nothing ran since
+            last_idle = idle_after if share_idle and cell.sampler else None
+            rows.append(base(order, cell) | row | {"size_bytes": sizes.get(cell.variant)})
+            _progress(rows[-1], len(cells), started)
+            bar.update()
+    for number, (key, members) in enumerate(groups.items()):
+        log.info("batch %d %s %s: %d cells in one interleaved window", *key, len(members))
+        arms = [(cell, prepared[cell.variant]) for _, cell in members]
         try:
-            row = measure_cell(prepared[cell.variant], cell, batches_cache[key], device, cfg,
-                               monitor if cell.sampler else monitor_off,
-                               idle_before=last_idle if cell.sampler else None)
-        except Exception as exc:  # e.g. CUDA graph capture of a data-dependent router
-            log.warning("cell %s failed: %s", cell, exc)
-            row = {"status": "invalid", "reason": f"{type(exc).__name__}: {exc}", "valid": False, "flags": "",
-                   "energy_label": UNAVAILABLE}
-        idle_after = row.pop("_idle_after", None)
-        # the next cell may take this idle window as its own idle-before only when nothing ran since
-        last_idle = idle_after if share_idle and cell.sampler else None
-        rows.append(base | row | {"size_bytes": sizes.get(cell.variant)})
-    if rows:
-        _progress(rows[-1], len(cells), started)
+            measured, idle_after = measure_group(arms, batches_for(members[0][1]), device, cfg, monitor,
+                                                 np.random.default_rng([seed, trial, number]), idle_before=last_idle)
+        except Exception as exc:
+            log.warning("interleaved window %s failed: %s", key, exc)
+            measured, idle_after = [_failed(exc) for _ in members], None
+        last_idle = idle_after if share_idle else None
+        for (order, cell), row in zip(members, measured):
+            rows.append(base(order, cell) | row | {"size_bytes": sizes.get(cell.variant)})
+            _progress(rows[-1], len(cells), started)
+        bar.update(len(members))
+    bar.close()
     df = with_runtime(pd.DataFrame(rows)) if rows else pd.DataFrame(columns=MEASUREMENT_SCHEMA.names)
     for name in MEASUREMENT_SCHEMA.names:
         if name not in df.columns:
@@ -485,6 +605,11 @@ def run_trial(
     log.info("trial %d on %s: %d cells measured, %d not applicable, %d invalid -> %s", trial, device, len(ok),
              int((df.status == "not_applicable").sum()), int((df.status == "invalid").sum()), out)
     return df
+
+
+def _failed(exc: Exception) -> dict[str, Any]:
+    return {"status": "invalid", "reason": f"{type(exc).__name__}: {exc}", "valid": False, "flags": "",
+            "energy_label": UNAVAILABLE}
 
 
 def _progress(row: Mapping[str, Any], total: int, started: float) -> None:

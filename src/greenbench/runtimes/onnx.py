@@ -165,6 +165,11 @@ def session(path: Path, device: str, threads: int | None = None):
     options.intra_op_num_threads = int(threads or torch.get_num_threads())  # the job's thread budget, as torch
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # ORT's idle threads spin after Run returns, waiting for the next one; whatever the process runs
+    # next (another model in an interleaved window, PyTorch's own threads) loses those cores on a
+    # small host: with it, int8/fp32 ratios interleaved beside ORT cells had a 3x larger trial-to-trial
+    # SD (benchmarks/results/cpu-interleave-2026-12-04). Spinning within a Run is kept.
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
     return ort.InferenceSession(str(path), options, providers=providers)
 
