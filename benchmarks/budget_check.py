@@ -4,9 +4,10 @@ recorded 5-trial CPU study, or at the configured target, whichever is wider?
     python benchmarks/budget_check.py RESULTS_DIR [--old benchmarks/results/cpu-default-2026-11-22-remeasured]
         [--target 0.03] [--out summary.md]
 
-Compares (a) every ratio of ``RESULTS_DIR/stats/ratios.parquet`` against fp32 on dynamic padding that the
-old ``ratios_vs_fp32.csv`` also has (same variant, batch, metric), and (b) every "ratio (95% CI a–b)" of
-``paper/claims.md`` with the same claim in the old claims.md. Relative half-width = (high − low) / (2 × ratio).
+Compares (a) every ratio of ``RESULTS_DIR/stats/ratios.parquet`` against fp32 on dynamic padding with the
+old ``ratios_vs_fp32.csv`` (same variant, batch, metric; a cell the old study lacks, e.g. a runtime cell,
+must be within the target), and (b) every "ratio (95% CI a–b)" of ``paper/claims.md`` with the same
+claim in the old claims.md (or the target). Relative half-width = (high − low) / (2 × ratio).
 Also prints the wall time by rule from ``RESULTS_DIR/benchmarks`` (Snakemake's benchmark files).
 """
 
@@ -32,7 +33,7 @@ def ratio_rows(results: Path, old: Path, target: float) -> pd.DataFrame:
     before = pd.read_csv(old / "ratios_vs_fp32.csv")
     before = before[(before.padding == "dynamic") & before.metric.isin(METRICS) & before.ratio.notna()]
     keys = ["variant", "batch_size", "metric"]
-    merged = new.merge(before[keys + ["ratio", "ci_low", "ci_high"]], on=keys, suffixes=("", "_old"))
+    merged = new.merge(before[keys + ["ratio", "ci_low", "ci_high"]], on=keys, suffixes=("", "_old"), how="left")
     merged["hw_new"] = rel_half_width(merged.ratio, merged.ci_low, merged.ci_high)
     merged["hw_old"] = rel_half_width(merged.ratio_old, merged.ci_low_old, merged.ci_high_old)
     merged["allowed"] = merged.hw_old.clip(lower=target)
@@ -55,10 +56,9 @@ def claim_rows(results: Path, old: Path, target: float) -> pd.DataFrame:
         for i, (r, lo, hi) in enumerate(values):
             old_values = before.get(claim, [])
             hw_old = rel_half_width(*old_values[i]) if i < len(old_values) else float("nan")
-            allowed = max(hw_old, target) if hw_old == hw_old else float("nan")
+            allowed = max(hw_old, target) if hw_old == hw_old else target
             rows.append({"claim": claim[:70], "which": i, "ratio": r, "hw_new": rel_half_width(r, lo, hi),
-                         "hw_old": hw_old, "allowed": allowed,
-                         "ok": (rel_half_width(r, lo, hi) <= allowed + 1e-12) if allowed == allowed else None})
+                         "hw_old": hw_old, "allowed": allowed, "ok": rel_half_width(r, lo, hi) <= allowed + 1e-12})
     return pd.DataFrame(rows)
 
 
@@ -75,16 +75,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results", type=Path)
     p.add_argument("--old", type=Path, default=Path("benchmarks/results/cpu-default-2026-11-22-remeasured"))
-    p.add_argument("--target", type=float, default=0.03)
+    p.add_argument("--target", type=float, default=0.05)
     p.add_argument("--out", type=Path)
     a = p.parse_args()
     ratios, claim, wall = ratio_rows(a.results, a.old, a.target), claim_rows(a.results, a.old, a.target), \
         wall_by_rule(a.results)
-    text = ["## Paired ratios vs fp32 (dynamic padding) present in both studies", "",
-            f"{int(ratios.ok.sum())} of {len(ratios)} at least as precise as before or within ±{100 * a.target:.0f}%.", "",
+    both = ratios[ratios.hw_old.notna()]
+    text = ["## Paired ratios vs fp32 (dynamic padding)", "",
+            f"{int(ratios.ok.sum())} of {len(ratios)} at least as precise as before or within ±{100 * a.target:.0f}% "
+            f"(of the {len(both)} the old study also has: {int(both.ok.sum())}; median half-width "
+            f"{100 * ratios.hw_new.median():.1f}% now, {100 * both.hw_old.median():.1f}% before).", "",
             ratios.to_markdown(index=False, floatfmt=".4f"), "",
             "## Ratios quoted in claims.md", "",
-            f"{int(claim.ok.fillna(True).sum())} of {len(claim)} ok (no old value: not compared).", "",
+            f"{int(claim.ok.sum())} of {len(claim)} ok (no old value: the target applies).", "",
             claim.to_markdown(index=False, floatfmt=".4f") if len(claim) else "_none_", "",
             "## Wall time by rule (Snakemake benchmark files)", "", wall.to_markdown(floatfmt=".1f"),
             "", f"total {wall.seconds.sum() / 60:.1f} min of job time", ""]

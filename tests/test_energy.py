@@ -142,12 +142,18 @@ def test_rapl_readable_only_by_root_says_how_to_grant_access(tmp_path, monkeypat
     assert monitor.rapl_access_note() is None  # readable: nothing to say
 
 
-def test_rapl_reads_and_wraps(tmp_path):
-    zone = tmp_path / "intel-rapl:0"
+def _rapl_zone(root, energy_uj: int):
+    """A fake powercap package zone with a 1 J counter range, reading ``energy_uj``."""
+    zone = root / "intel-rapl:0"
     zone.mkdir()
     (zone / "name").write_text("package-0\n")
     (zone / "max_energy_range_uj").write_text("1000000\n")
-    (zone / "energy_uj").write_text("999000\n")
+    (zone / "energy_uj").write_text(f"{energy_uj}\n")
+    return zone
+
+
+def test_rapl_reads_and_wraps(tmp_path):
+    zone = _rapl_zone(tmp_path, 999000)
     meter = RaplMeter(root=str(tmp_path))
     meter.begin()
     (zone / "energy_uj").write_text("1000\n")  # wrapped past the max range
@@ -429,11 +435,7 @@ def test_paddings_are_one_list_or_one_list_per_device():
 
 
 def test_rapl_laps_add_up_to_the_window_and_wrap(tmp_path):
-    zone = tmp_path / "intel-rapl:0"
-    zone.mkdir()
-    (zone / "name").write_text("package-0\n")
-    (zone / "max_energy_range_uj").write_text("1000000\n")
-    (zone / "energy_uj").write_text("990000\n")
+    zone = _rapl_zone(tmp_path, 990000)
     meter = RaplMeter(root=str(tmp_path))
     meter.begin()
     laps = []
@@ -449,16 +451,15 @@ class _Counter:
 
     source = "counter"
 
-    def __init__(self, joules_per_lap):
-        self.per_lap, self.total = dict(joules_per_lap), 0.0
+    def __init__(self, joules_per_lap: float):
+        self.per_lap, self.total = joules_per_lap, 0.0
 
     def begin(self):
-        self.total, self.laps = 0.0, 0
+        self.total = 0.0
 
     def lap(self):
-        j = self.per_lap["next"]
-        self.total += j
-        return j
+        self.total += self.per_lap
+        return self.per_lap
 
     def end(self):
         from greenbench.energy.meters import MEASURED, Reading
@@ -499,7 +500,7 @@ def test_an_interleaved_window_reads_a_counter_around_each_iteration(tiny_model_
     from greenbench.energy.protocol import make_batches, measure_group
 
     batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
-    meter = _Counter({"next": 0.25})
+    meter = _Counter(0.25)
     rows, _ = measure_group(_arms(tiny_model_dir, ["fp32", "int8_dynamic"]), batches, "cpu", INTERLEAVED,
                             EnergyMonitor(meter), np.random.default_rng(1), idle_before=(2.0, ""))
     for r in rows:  # every iteration's own laps, not a share of the window (its 0.5 J outside iterations)
