@@ -111,3 +111,12 @@ def test_the_lifecycle_claims_read_the_break_even_against_the_tabulated_horizon(
     assert verdicts["spiking-lifecycle"][1] == claims.INCONCLUSIVE
     assert claims.Evidence(measurements, pd.DataFrame()).amortization is None
     assert claims._lifecycle(("spiking",), "spiking")(claims.Evidence(measurements, pd.DataFrame()))[1] == claims.UNTESTABLE
+
+
+def test_the_break_even_estimate_comes_from_the_paired_ratio_and_lies_in_its_interval():
+    # the cells' means say 0.07/0.10 = 0.7; the paired ratio (drift cancelled) says 0.8 [0.78, 0.82]
+    table, _ = am.amortize(_footprint({"prune_heads50": 20.0}), _energy({"fp32": 0.10, "prune_heads50": 0.07}),
+                           _ratios({"prune_heads50": (0.8, 0.78, 0.82)}), 8, [1e3])
+    row = table.set_index("variant").loc["prune_heads50"]
+    assert row.break_even_n == pytest.approx(20e3 / (0.10 * 0.2))
+    assert row.break_even_low <= row.break_even_n <= row.break_even_high

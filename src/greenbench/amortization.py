@@ -114,7 +114,9 @@ def amortize(footprint: pd.DataFrame, energy: pd.DataFrame, ratios: pd.DataFrame
                 r, lo, hi = float(rr.ratio), float(rr.ci_low), float(rr.ci_high)
             else:
                 r, lo, hi = j / base_j, math.nan, math.nan
-            n = break_even(build, j, base_build, base_j) if g.variant != BASELINE_VARIANT else 0.0
+            # from the paired ratio, as its interval is (the means of separate cells differ from it by the
+            # drift the pairing cancels, and could put N outside its own interval)
+            n = break_even(build, r * base_j, base_build, base_j) if g.variant != BASELINE_VARIANT else 0.0
             # the ratio's interval moves the saving: the low end of N comes with the largest saving
             n_low = break_even(build, lo * base_j, base_build, base_j) if lo == lo else math.nan
             n_high = break_even(build, hi * base_j, base_build, base_j) if hi == hi else math.nan
