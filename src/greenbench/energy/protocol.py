@@ -297,14 +297,10 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
             state = monitor.state()
         peak_bytes = int(torch.cuda.max_memory_allocated() - baseline_bytes) if device == "cuda" else None
         idle_after, why_after = idle_power(monitor, idle_s, sync, settle_s)
-    idle_values = [v for v in (idle_before, idle_after) if v is not None]
-    idle_w = float(np.mean(idle_values)) if idle_values else None
     if window.seconds < window_s * 0.9:
         flags.append(f"window {window.seconds:.2f}s shorter than {window_s}s")
-    co2 = window.readings.get("codecarbon")
-    row.update(_result(window, window.seconds, window.primary.joules,
-                       co2.extra["co2e_g"] if co2 and co2.joules is not None else None,
-                       latencies, sizes, lengths, idle_w, why_before or why_after, flags, cell))
+    row.update(_result(window, window.seconds, window.primary.joules, latencies, sizes, lengths,
+                       (idle_before, idle_after), why_before or why_after, flags, cell))
     row.update(iterations=iterations, warmup_iterations=len(warm), peak_memory_bytes=peak_bytes,
                state_during_window=state_during, power_limit_w=state.get("power_limit_w"),
                sm_clock_mhz=state.get("sm_clock_mhz"), mem_clock_mhz=state.get("mem_clock_mhz"),
@@ -313,12 +309,17 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
     return row
 
 
-def _result(window, seconds: float, joules: float | None, co2e_g: float | None, latencies, sizes, lengths,
-            idle_w: float | None, why_no_idle: str, flags: list[str], cell: Cell) -> dict[str, Any]:
+def _result(window, seconds: float, joules: float | None, latencies, sizes, lengths,
+            idle: tuple[float | None, float | None], why_no_idle: str, flags: list[str], cell: Cell) -> dict[str, Any]:
     """A measured cell's values from its busy ``seconds``, the ``joules`` its primary meter gave them
-    (None: no reading) and the window's meters; status and reason said in the row itself."""
+    (None: no reading; its share of the window's codecarbon CO2e follows), the window's meters and
+    the idle power (W) before and after; status and reason said in the row itself."""
     p50, p95, p99 = _percentiles(latencies)
     primary, cross = window.primary, window.cross_check
+    idle_values = [v for v in idle if v is not None]
+    idle_w = float(np.mean(idle_values)) if idle_values else None
+    co2 = window.readings.get("codecarbon")
+    co2e_g = co2.extra["co2e_g"] if co2 and co2.joules is not None else None
     inferences = int(np.asarray(sizes).sum())
     gross = joules / inferences if joules is not None else None
     idle_j = idle_w * seconds / inferences if idle_w is not None and gross is not None else None
@@ -418,17 +419,13 @@ def measure_group(arms: list[tuple[Cell, Any]], batches, device: str, cfg: Mappi
     else:
         joules = [total * b / busy.sum() if total is not None else None for b in busy]
         how = "energy: the window's estimate split by busy time"
-    co2 = window.readings.get("codecarbon")
-    co2_g = co2.extra["co2e_g"] if co2 and co2.joules is not None else None  # split like the energy
-    idle_values = [v for v in (idle_before, idle_after) if v is not None]
-    idle_w = float(np.mean(idle_values)) if idle_values else None
     rows = []
     for i, (cell, _) in enumerate(arms):
         caveat = [arms[i][1].caveat] if getattr(arms[i][1], "caveat", "") else []
         cell_flags = caveat + flags + [f"interleaved with {n - 1} other cells, {iterations} iterations each; {how}"]
         if not cell.sampler:
             cell_flags.append("harness-overhead repeat (no sampler on this device)")
-        row = _result(window, float(busy[i]), joules[i], co2_g, latencies[i], sizes, lengths, idle_w,
+        row = _result(window, float(busy[i]), joules[i], latencies[i], sizes, lengths, (idle_before, idle_after),
                       why_before or why_after, cell_flags, cell)
         row.update(iterations=iterations, warmup_iterations=rounds, state_during_window=False)
         rows.append(row)
