@@ -7,7 +7,7 @@ recorded 5-trial CPU study, or at the configured target, whichever is wider?
 Compares (a) every ratio of ``RESULTS_DIR/stats/ratios.parquet`` against fp32 on dynamic padding with the
 old ``ratios_vs_fp32.csv`` (same variant, batch, metric; a cell the old study lacks, e.g. a runtime cell,
 must be within the target), and (b) every "ratio (95% CI a–b)" of ``paper/claims.md`` with the same
-claim in the old claims.md (or the target). Relative half-width = (high − low) / (2 × ratio).
+claim in the old claims.md, else with the same ratio quoted by another old claim, else the target. Relative half-width = (high − low) / (2 × ratio).
 Also prints the wall time by rule from ``RESULTS_DIR/benchmarks`` (Snakemake's benchmark files).
 """
 
@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 METRICS = ("j_per_inf_gross", "latency_p50_ms", "latency_p95_ms", "throughput_per_s")
-CI = re.compile(r"= (?P<r>[0-9.]+) \(95% CI (?P<lo>[0-9.]+)–(?P<hi>[0-9.]+)\)")
+CI = re.compile(r"(?P<name>[\w@.]+/[\w@.]+)(?: at batch \d+)?(?: on \w+)? = (?P<r>[0-9.]+) "
+                r"\(95% CI (?P<lo>[0-9.]+)–(?P<hi>[0-9.]+)\)")
 
 
 def rel_half_width(ratio, low, high):
@@ -42,22 +43,26 @@ def ratio_rows(results: Path, old: Path, target: float) -> pd.DataFrame:
 
 
 def claim_rows(results: Path, old: Path, target: float) -> pd.DataFrame:
-    def parse(path: Path) -> dict[str, list[tuple[float, float, float]]]:
+    def parse(path: Path) -> dict[str, list[tuple[str, float, float, float]]]:
         out = {}
         for line in path.read_text().splitlines():
             if line.startswith("| ") and "95% CI" in line:
                 claim, measured = line.split(" | ")[0].strip("| "), line.split(" | ")[2]
-                out[claim] = [(float(m["r"]), float(m["lo"]), float(m["hi"])) for m in CI.finditer(measured)]
+                out[claim] = [(("energy " if "energy" in measured[:m.start()] else "") + m["name"], float(m["r"]), float(m["lo"]),
+                               float(m["hi"])) for m in CI.finditer(measured)]
         return out
 
     new, before = parse(results / "paper" / "claims.md"), parse(old / "claims.md")
+    # a ratio a new claim quotes that an old claim quoted under the same name (e.g. "energy int8_dynamic/fp32")
+    by_name = {v[0]: v[1:] for values in before.values() for v in values}
     rows = []
     for claim, values in new.items():
-        for i, (r, lo, hi) in enumerate(values):
+        for i, (name, r, lo, hi) in enumerate(values):
             old_values = before.get(claim, [])
-            hw_old = rel_half_width(*old_values[i]) if i < len(old_values) else float("nan")
+            old_value = old_values[i][1:] if i < len(old_values) else by_name.get(name)
+            hw_old = rel_half_width(*old_value) if old_value else float("nan")
             allowed = max(hw_old, target) if hw_old == hw_old else target
-            rows.append({"claim": claim[:70], "which": i, "ratio": r, "hw_new": rel_half_width(r, lo, hi),
+            rows.append({"claim": claim[:60], "ratio of": name, "ratio": r, "hw_new": rel_half_width(r, lo, hi),
                          "hw_old": hw_old, "allowed": allowed, "ok": rel_half_width(r, lo, hi) <= allowed + 1e-12})
     return pd.DataFrame(rows)
 

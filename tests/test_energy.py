@@ -282,6 +282,18 @@ def test_dynamic_batches_are_length_bucketed_but_in_seeded_random_order(dev_toke
     assert sum(int(ids.shape[0]) for ids, _ in a) == len(tokens)
 
 
+@given(st.integers(0, 1200), st.floats(0.0, 0.999999))
+def test_every_prefix_of_the_spread_order_covers_the_range_evenly(n, shift):
+    from greenbench.energy.protocol import spread_order
+
+    order = spread_order(n, shift)
+    assert sorted(order) == list(range(n))
+    for k in range(1, n + 1, max(1, n // 50)):  # a prefix of k leaves no gap over ~3 strata of n/k
+        taken = sorted(order[:k])
+        gaps = [b - a for a, b in zip([-1] + taken, taken + [n])]
+        assert max(gaps) <= 3 * n / k + 1
+
+
 @given(st.floats(1e-4, 1.0), st.floats(0.05, 10.0), st.integers(1, 2000), st.integers(1, 50))
 def test_window_iterations_fill_the_window_and_whole_passes(per_iter, window, n_batches, min_iters):
     from greenbench.energy.protocol import window_iterations
@@ -484,7 +496,7 @@ def test_an_interleaved_window_splits_an_estimate_by_busy_time(tiny_model_dir, d
     batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
     arms = _arms(tiny_model_dir, ["fp32", "int8_dynamic", "fp32"])
     # an estimating meter (no laps): idle-before 1 J, the window 30 J, idle-after 1 J
-    rows, idle_after = measure_group(arms, batches, "cpu", INTERLEAVED, EnergyMonitor(_Scripted([1.0, 30.0, 1.0])),
+    rows, idle_after = measure_group(arms, {4: batches}, "cpu", INTERLEAVED, EnergyMonitor(_Scripted([1.0, 30.0, 1.0])),
                                      np.random.default_rng(0))
     assert [r["status"] for r in rows] == ["ok"] * 3 and idle_after[0] == pytest.approx(1.0 / CFG["idle_s"], rel=0.5)
     assert len({r["iterations"] for r in rows}) == 1 and len({r["inferences"] for r in rows}) == 1  # the same batches
@@ -496,19 +508,27 @@ def test_an_interleaved_window_splits_an_estimate_by_busy_time(tiny_model_dir, d
     assert all(r["latency_p95_ms"] >= r["latency_p50_ms"] > 0 for r in rows)
 
 
+def test_round_repeats_balance_batch_sizes_per_round():
+    from greenbench.energy.protocol import round_repeats
+
+    assert round_repeats({1: 0.01, 8: 0.05, 64: 0.3}) == {1: 30, 8: 6, 64: 1}
+    assert round_repeats({4: 0.2}) == {4: 1}
+    assert round_repeats({1: 0.45, 8: 0.2}) == {1: 1, 8: 2}  # whichever is slowest runs once
+
+
 def test_an_interleaved_window_reads_a_counter_around_each_iteration(tiny_model_dir, dev_tokens):
     from greenbench.energy.protocol import make_batches, measure_group
 
     batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
     meter = _Counter(0.25)
-    rows, _ = measure_group(_arms(tiny_model_dir, ["fp32", "int8_dynamic"]), batches, "cpu", INTERLEAVED,
+    rows, _ = measure_group(_arms(tiny_model_dir, ["fp32", "int8_dynamic"]), {4: batches}, "cpu", INTERLEAVED,
                             EnergyMonitor(meter), np.random.default_rng(1), idle_before=(2.0, ""))
     for r in rows:  # every iteration's own laps, not a share of the window (its 0.5 J outside iterations)
         assert r["j_per_inf_gross"] * r["inferences"] == pytest.approx(0.25 * r["iterations"])
         assert r["energy_label"] == "measured" and "counter read around each" in r["flags"]
 
 
-def test_an_interleaved_trial_measures_each_batch_shape_in_one_window(tiny_model_dir, dev_tokens, tmp_path):
+def test_an_interleaved_trial_measures_each_padding_in_one_window(tiny_model_dir, dev_tokens, tmp_path):
     df = run_trial(tiny_model_dir, dev_tokens, tmp_path / "t.parquet", model_name="tiny", device="cpu",
                    variant_names=["fp32", "int8_dynamic", "fp16"], artifacts={}, variant_params={}, trial=0, seed=1,
                    cfg=INTERLEAVED, max_length=16, threads=1)
@@ -516,9 +536,14 @@ def test_an_interleaved_trial_measures_each_batch_shape_in_one_window(tiny_model
     ok = df[df.status == "ok"]
     assert len(ok) == 2 * 2 * 2 + 1 and ok["flags"].str.contains("interleaved").all()
     assert ok.energy_label.isin(["measured", "estimated", "unavailable"]).all()
-    # one window per (batch size, padding): its cells ran the same iterations on the same batches
+    # one window per padding, all batch sizes in it: a batch size's cells ran the same iterations on the same
+    # batches, and the smaller batch ran at least as many iterations per round as the larger
     assert (ok.groupby(["batch_size", "padding"]).iterations.nunique() == 1).all()
     assert (ok.groupby(["batch_size", "padding"]).inferences.nunique() == 1).all()
+    assert ok["flags"].str.extract(r"interleaved with (\d+) other")[0].astype(int).max() >= 3
+    per_size = ok[ok["sampler"].astype(bool)].groupby(["padding", "batch_size"]).iterations.first()
+    for padding in ok.padding.unique():
+        assert per_size[padding].is_monotonic_decreasing
     overhead = ok[~ok["sampler"].astype(bool)]
     assert len(overhead) == 1 and overhead["flags"].str.contains("harness-overhead").all()
     assert (df[df["mode"] == "cuda_graph"].status == "not_applicable").all()

@@ -87,12 +87,34 @@ def shuffle_cells(cells: list[Cell], seed: int, trial: int) -> list[Cell]:
     return [cells[i] for i in order]
 
 
+def spread_order(n: int, shift: float = 0.0) -> list[int]:
+    """A permutation of ``range(n)`` whose every prefix spreads evenly over it: position k takes
+    ``floor(((v(k) + shift) mod 1) * n)``, v the base-2 van der Corput sequence, skipping positions
+    already taken (a randomly shifted low-discrepancy order: with ``shift`` uniform in [0, 1) each
+    position is equally likely at every step, and a prefix of k covers k near-equal strata)."""
+    if n <= 0:
+        return []
+    bits = max(1, (n - 1).bit_length())
+    order, taken = [], set()
+    for k in range(1 << bits):
+        v = int(f"{k:0{bits}b}"[::-1], 2) / (1 << bits)
+        pos = int(((v + shift) % 1.0) * n)
+        if pos not in taken:
+            taken.add(pos)
+            order.append(pos)
+    order += [p for p in range(n) if p not in taken]  # none in practice: 2**bits >= n strata each hit
+    return order
+
+
 def make_batches(tokens: pd.DataFrame, batch_size: int, padding: str, max_length: int, pad_id: int, device: str,
                  seed: int = 0):
-    """Device-resident (ids, mask) batches. dynamic: length-bucketed (padded per batch), then put in a
-    seeded random order, so that any prefix of the cycle a window runs is an unbiased sample of the
-    dev length distribution (in sorted order a short window would see only the shortest sentences);
-    fixed: every sequence padded to ``max_length``, full batches only."""
+    """Device-resident (ids, mask) batches. dynamic: length-bucketed (padded per batch), in the
+    order ``spread_order`` gives the length-sorted buckets (its shift seeded), so that any prefix of
+    the cycle a window runs spreads over dev's lengths like the whole (in sorted order a short
+    window would see only the shortest sentences; a random order would see a random sample, whose
+    mix of lengths changes each ratio to fp32 from one sample to the next); fixed: every sequence
+    padded to ``max_length``, full batches only. The same ``seed`` gives the same batches: a study
+    gives every trial the same, so trials differ by the host's noise alone."""
     import torch
 
     from greenbench.batching import iter_batches
@@ -100,8 +122,8 @@ def make_batches(tokens: pd.DataFrame, batch_size: int, padding: str, max_length
     if padding == "dynamic":
         order = np.argsort(tokens["length"].to_numpy(), kind="stable")
         batches = list(iter_batches(tokens, batch_size, pad_id, order=order))
-        shuffle = np.random.default_rng([seed, batch_size]).permutation(len(batches))
-        batches = [batches[i] for i in shuffle]
+        shift = float(np.random.default_rng([seed, batch_size]).random())
+        batches = [batches[i] for i in spread_order(len(batches), shift)]
     elif padding == "fixed":
         usable = (len(tokens) // batch_size) * batch_size
         batches = list(iter_batches(tokens.iloc[:usable], batch_size, pad_id, fixed_length=max_length))
@@ -355,63 +377,86 @@ def _result(window, seconds: float, joules: float | None, latencies, sizes, leng
 
 
 def interleaves(cfg: Mapping[str, Any], device: str) -> bool:
-    """Whether a trial measures each batch shape's cells in one interleaved window (``energy.interleave``,
+    """Whether a trial measures each padding's cells in one interleaved window (``energy.interleave``,
     CPU only: a GPU's NVML counter updates too coarsely to split a window iteration by iteration)."""
     return bool(cfg.get("interleave")) and device == "cpu"
 
 
-def measure_group(arms: list[tuple[Cell, Any]], batches, device: str, cfg: Mapping[str, Any],
+def round_repeats(per_iter_s: Mapping[int, float]) -> dict[int, int]:
+    """Iterations per round for each batch size of one interleaved window: enough that every batch
+    size takes about as long per round as the slowest (``per_iter_s``: its median warm-up latency),
+    so every cell of the window gets a similar share of it. Pure; at least 1 each."""
+    slowest = max(per_iter_s.values())
+    return {b: max(1, int(round(slowest / max(t, 1e-9)))) for b, t in per_iter_s.items()}
+
+
+def measure_group(arms: list[tuple[Cell, Any]], batches: Mapping[int, list], device: str, cfg: Mapping[str, Any],
                   monitor: EnergyMonitor, rng: np.random.Generator,
                   idle_before: tuple[float | None, str] | None = None) -> tuple[list[dict[str, Any]], tuple]:
-    """Measure several cells of one batch shape in one window, interleaved iteration by iteration.
+    """Measure several cells of one padding (all batch sizes) in one window, interleaved iteration by iteration.
 
-    Every round runs one iteration of every cell, in an order drawn afresh each round, on the same
-    batch: all cells see the same inputs, and drift of the host's speed (other tenants of a VM, turbo,
-    heat) hits them alike within a round, so their paired ratios cancel it; separate windows seconds
-    apart do not (``benchmarks/results/cpu-interleave-2026-12-04``). The first ``warmup.rounds`` rounds
-    are warm-up. Every cell runs the same number of iterations, enough for the median cell to fill
-    ``window_s``. Energy per cell: a counter read around each iteration (RAPL: measured); else the
-    window's estimate split by each cell's busy time (codecarbon's estimate is a power times time).
-    Returns one row per arm, in order, and the idle-after window (for ``share_idle``)."""
+    Every round runs each cell's iterations (``round_repeats``: a batch-1 cell runs as many as take a
+    batch-64 cell's one) in an order shuffled afresh each round; the cells of one batch size run the
+    same batches. Drift of the host's speed (other tenants of a VM, turbo, heat) hits all cells alike
+    within a round, so their paired ratios cancel it, across variants and across batch sizes; separate
+    windows seconds apart do not (``benchmarks/results/cpu-interleave-2026-12-04``). The first
+    ``warmup.rounds`` rounds (one iteration per cell) are warm-up. Rounds continue until the median
+    cell has filled ``window_s``. Energy per cell: a counter read around each iteration (RAPL:
+    measured); else the window's estimate split by each cell's busy time (codecarbon's estimate is a
+    power times time). ``batches``: per batch size. Returns one row per arm, in order, and the
+    idle-after window (for ``share_idle``)."""
     import torch
 
     sync = _sync(device)
     flags = [n for n in [models.reset_matmul_precision()] if n]
     steps = [eager_step(prepared) for _, prepared in arms]
-    n, nb = len(arms), len(batches)
+    sizes_of = [cell.batch_size for cell, _ in arms]
+    n = len(arms)
     rounds = max(1, int(cfg["warmup"].get("rounds", 2)))
     warm = np.empty((n, rounds))
+    used: dict[int, list] = {b: [] for b in set(sizes_of)}  # per batch size, the batches its cells ran, in order
+
+    def batch(size: int, k: int):
+        pool = batches[size]
+        return pool[k % len(pool)]
+
     with torch.inference_mode():
         for r in range(rounds):
             for i in rng.permutation(n):
                 t0 = time.perf_counter()
-                steps[i](batches[r % nb])
+                steps[i](batch(sizes_of[i], r))
                 sync()
                 warm[i, r] = time.perf_counter() - t0
+        reps = round_repeats({b: float(np.median([warm[i, -1] for i in range(n) if sizes_of[i] == b]))
+                              for b in used})
+        per_round = [reps[sizes_of[i]] * warm[i, -1] for i in range(n)]
         window_s = float(cfg["window_s"][device])
-        iterations = window_iterations(float(np.median(warm[:, -1])), window_s, 0, int(cfg["min_iterations"]))
+        n_rounds = window_iterations(float(np.median(per_round)), window_s, 0, int(cfg["min_iterations"]))
         idle_s = float(cfg["idle_s"])
         settle_s = float((cfg.get("idle_settle_s") or {}).get(device, 0.0))
         idle_before, why_before = idle_before if idle_before is not None else idle_power(monitor, idle_s, sync, settle_s)
         laps = monitor.can_lap
-        latencies, lap_j = np.empty((n, iterations)), np.zeros(n)
+        latencies = [np.empty(n_rounds * reps[b]) for b in sizes_of]
+        lap_j = np.zeros(n)
+        slots = np.repeat(np.arange(n), [reps[b] for b in sizes_of])  # one entry per iteration of a round
         sync()
         monitor.begin_window()
-        for k in range(iterations):
-            batch = batches[(rounds + k) % nb]
-            for i in rng.permutation(n):
+        for k in range(n_rounds):
+            done = np.zeros(n, dtype=np.int64)
+            for i in rng.permutation(slots):
+                j = k * reps[sizes_of[i]] + done[i]
                 t0 = time.perf_counter()
-                steps[i](batch)
+                steps[i](batch(sizes_of[i], rounds + j))
                 sync()
-                latencies[i, k] = time.perf_counter() - t0
+                latencies[i][j] = time.perf_counter() - t0
+                done[i] += 1
                 if laps:
                     lap_j[i] += monitor.lap()
         window = monitor.end_window()
         idle_after, why_after = idle_power(monitor, idle_s, sync, settle_s)
-    used = [batches[(rounds + k) % nb] for k in range(iterations)]
-    sizes = np.array([b[0].shape[0] for b in used], dtype=np.int64)
-    lengths = np.array([b[0].shape[1] for b in used], dtype=np.int64)
-    busy = latencies.sum(axis=1)
+    for b in used:
+        used[b] = [batch(b, rounds + j) for j in range(n_rounds * reps[b])]
+    busy = np.array([lat.sum() for lat in latencies])
     total = window.primary.joules
     if laps and total is not None:
         joules = list(lap_j)
@@ -420,14 +465,18 @@ def measure_group(arms: list[tuple[Cell, Any]], batches, device: str, cfg: Mappi
         joules = [total * b / busy.sum() if total is not None else None for b in busy]
         how = "energy: the window's estimate split by busy time"
     rows = []
-    for i, (cell, _) in enumerate(arms):
-        caveat = [arms[i][1].caveat] if getattr(arms[i][1], "caveat", "") else []
-        cell_flags = caveat + flags + [f"interleaved with {n - 1} other cells, {iterations} iterations each; {how}"]
+    for i, (cell, prepared) in enumerate(arms):
+        b = sizes_of[i]
+        sizes = np.array([x[0].shape[0] for x in used[b]], dtype=np.int64)
+        lengths = np.array([x[0].shape[1] for x in used[b]], dtype=np.int64)
+        caveat = [prepared.caveat] if getattr(prepared, "caveat", "") else []
+        cell_flags = caveat + flags + [f"interleaved with {n - 1} other cells, {n_rounds} rounds of {reps[b]} "
+                                       f"iteration(s); {how}"]
         if not cell.sampler:
             cell_flags.append("harness-overhead repeat (no sampler on this device)")
         row = _result(window, float(busy[i]), joules[i], latencies[i], sizes, lengths, (idle_before, idle_after),
                       why_before or why_after, cell_flags, cell)
-        row.update(iterations=iterations, warmup_iterations=rounds, state_during_window=False)
+        row.update(iterations=len(latencies[i]), warmup_iterations=rounds, state_during_window=False)
         rows.append(row)
     return rows, (idle_after, why_after)
 
@@ -435,12 +484,12 @@ def measure_group(arms: list[tuple[Cell, Any]], batches, device: str, cfg: Mappi
 def estimate_trial_seconds(measured_cells: int, cfg: Mapping[str, Any], device: str) -> float:
     """Rough wall time of one trial, said before it starts: per measured cell, warm-up (at most 0.5 s
     assumed), two settled idle windows and the window, plus a few seconds to prepare. Interleaved
-    (CPU): per batch shape its idle windows, per cell its window and warm-up rounds (the cells share
+    (CPU): per padding its idle windows, per cell its window and warm-up rounds (the cells share
     one window, whose median cell fills ``window_s``; slower cells take longer)."""
     settle = float((cfg.get("idle_settle_s") or {}).get(device, 0.0))
     idle_windows = 1 if shares_idle(cfg, device) else 2
-    if interleaves(cfg, device):  # per batch shape: warm-up rounds, idle windows; per cell: its share of the window
-        groups = len(cfg["batch_sizes"]) * len(paddings_for(cfg, device))
+    if interleaves(cfg, device):  # per padding: warm-up rounds, idle windows; per cell: its share of the window
+        groups = len(paddings_for(cfg, device))
         per_group = idle_windows * (float(cfg["idle_s"]) + settle) + 1.0
         return 15.0 + groups * per_group + measured_cells * (1.5 * float(cfg["window_s"][device]) + 0.3)
     per_cell = (min(float(cfg["warmup"]["max_s"]), 0.5) + float(cfg["window_s"][device])
@@ -542,7 +591,7 @@ def run_trial(
         key = (cell.batch_size, cell.padding)
         if key not in batches_cache:
             batches_cache[key] = make_batches(tokens, cell.batch_size, cell.padding, max_length, pad_id, device,
-                                              seed + trial)
+                                              seed)  # every trial the same batches: trials differ by noise alone
         return batches_cache[key]
 
     def base(order: int, cell: Cell) -> dict[str, Any]:
@@ -558,8 +607,8 @@ def run_trial(
             rows.append(base(order, cell) | not_applicable(cell, reason))
             _progress(rows[-1], len(cells), started)
             bar.update()
-        elif interleaves(cfg, device):  # one window per batch shape, in the order the shuffle first names it
-            groups.setdefault((cell.batch_size, cell.padding, cell.mode), []).append((order, cell))
+        elif interleaves(cfg, device):  # one window per padding and mode, in the order the shuffle first names it
+            groups.setdefault((cell.padding, cell.mode), []).append((order, cell))
         else:
             try:
                 row = measure_cell(prepared[cell.variant], cell, batches_for(cell), device, cfg,
@@ -575,10 +624,11 @@ def run_trial(
             _progress(rows[-1], len(cells), started)
             bar.update()
     for number, (key, members) in enumerate(groups.items()):
-        log.info("batch %d %s %s: %d cells in one interleaved window", *key, len(members))
+        log.info("%s padding, %s: %d cells in one interleaved window", *key, len(members))
         arms = [(cell, prepared[cell.variant]) for _, cell in members]
         try:
-            measured, idle_after = measure_group(arms, batches_for(members[0][1]), device, cfg, monitor,
+            measured, idle_after = measure_group(arms, {c.batch_size: batches_for(c) for _, c in members}, device,
+                                                 cfg, monitor,
                                                  np.random.default_rng([seed, trial, number]), idle_before=last_idle)
         except Exception as exc:
             log.warning("interleaved window %s failed: %s", key, exc)
