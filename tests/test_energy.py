@@ -212,7 +212,8 @@ def test_cpu_trial_is_labelled_and_complete(tiny_model_dir, dev_tokens, tmp_path
     assert len(df) == 25 and df.cell_order.tolist() == list(range(25))
     fp16 = df[df.variant == "fp16"]
     assert (fp16.status == "not_applicable").all() and fp16.reason.str.contains("cuda").all()
-    graphs = df[(df.mode == "cuda_graph") & (df.variant != "fp16")]
+    graphs = df[(df["mode"] == "cuda_graph") & (df.variant != "fp16")]
+    assert len(graphs) == 2 * 2 * 2
     assert (graphs.status == "not_applicable").all()
     ok = df[df.status == "ok"]
     assert len(ok) == 2 * 2 * 2 + 1
@@ -405,6 +406,18 @@ def test_plan_gives_noisy_cells_more_trials_and_their_baseline_follows():
     assert [c.variant for c in plan.cells_for_trial(df, 3)] == ["fp32", "noisy"]
     assert plan.cells_for_trial(df, 8) == []
     assert plan.budget_summary(df, 3)["later_cell_trials"] == 10
+
+
+def test_plan_holds_the_ratio_to_fp32_to_the_target_too():
+    from greenbench.energy import plan
+
+    # steady on its own, but its baseline moves: the paired ratio is noisy, so the cell needs the cap
+    stage1 = _trial_rows({"fp32": [1.0, 1.3, 0.8], "steady": [0.5, 0.5001, 0.4999]})
+    df = plan.plan_trials(stage1, target=0.03, level=0.95, first_stage=3, max_trials=8, device="cpu", model="m")
+    steady = df[df.variant == "steady"].set_index("quantity")
+    assert set(steady.index) == {"j_per_inf", "ratio_vs_fp32"}
+    assert steady.loc["j_per_inf", "needed"] == 3 and steady.loc["ratio_vs_fp32", "capped"]
+    assert (steady.trials == 8).all()
 
 
 def test_a_later_trial_measures_only_the_planned_cells(tiny_model_dir, dev_tokens, tmp_path):

@@ -40,7 +40,7 @@ def stage_values(measurements: pd.DataFrame) -> dict[tuple, dict[str, pd.Series]
         values = g.set_index("trial")[metric].astype(float)
         series = {"j_per_inf": np.log(values[values > 0])}
         if key[0] != BASELINE:
-            base = m[(m.variant == BASELINE) & (m.batch_size == key[1]) & (m.padding == key[2]) & (m.mode == key[3])]
+            base = m[(m.variant == BASELINE) & (m.batch_size == key[1]) & (m.padding == key[2]) & (m["mode"] == key[3])]
             base = base.set_index("trial")[metric].astype(float)
             pair = pd.concat([values, base], axis=1, keys=["a", "b"]).dropna()
             pair = pair[(pair.a > 0) & (pair.b > 0)]
