@@ -414,7 +414,6 @@ def measure_group(arms: list[tuple[Cell, Any]], batches: Mapping[int, list], dev
     n = len(arms)
     rounds = max(1, int(cfg["warmup"].get("rounds", 2)))
     warm = np.empty((n, rounds))
-    used: dict[int, list] = {b: [] for b in set(sizes_of)}  # per batch size, the batches its cells ran, in order
 
     def batch(size: int, k: int):
         pool = batches[size]
@@ -428,7 +427,7 @@ def measure_group(arms: list[tuple[Cell, Any]], batches: Mapping[int, list], dev
                 sync()
                 warm[i, r] = time.perf_counter() - t0
         reps = round_repeats({b: float(np.median([warm[i, -1] for i in range(n) if sizes_of[i] == b]))
-                              for b in used})
+                              for b in set(sizes_of)})
         per_round = [reps[sizes_of[i]] * warm[i, -1] for i in range(n)]
         window_s = float(cfg["window_s"][device])
         n_rounds = window_iterations(float(np.median(per_round)), window_s, 0, int(cfg["min_iterations"]))
@@ -454,8 +453,10 @@ def measure_group(arms: list[tuple[Cell, Any]], batches: Mapping[int, list], dev
                     lap_j[i] += monitor.lap()
         window = monitor.end_window()
         idle_after, why_after = idle_power(monitor, idle_s, sync, settle_s)
-    for b in used:
-        used[b] = [batch(b, rounds + j) for j in range(n_rounds * reps[b])]
+    shapes = {}  # per batch size, the sizes and padded lengths of the batches its cells ran, in order
+    for b in set(sizes_of):
+        ran = [batch(b, rounds + j)[0].shape for j in range(n_rounds * reps[b])]
+        shapes[b] = (np.array([x[0] for x in ran], dtype=np.int64), np.array([x[1] for x in ran], dtype=np.int64))
     busy = np.array([lat.sum() for lat in latencies])
     total = window.primary.joules
     if laps and total is not None:
@@ -467,8 +468,7 @@ def measure_group(arms: list[tuple[Cell, Any]], batches: Mapping[int, list], dev
     rows = []
     for i, (cell, prepared) in enumerate(arms):
         b = sizes_of[i]
-        sizes = np.array([x[0].shape[0] for x in used[b]], dtype=np.int64)
-        lengths = np.array([x[0].shape[1] for x in used[b]], dtype=np.int64)
+        sizes, lengths = shapes[b]
         caveat = [prepared.caveat] if getattr(prepared, "caveat", "") else []
         cell_flags = caveat + flags + [f"interleaved with {n - 1} other cells, {n_rounds} rounds of {reps[b]} "
                                        f"iteration(s); {how}"]
