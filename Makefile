@@ -43,23 +43,29 @@ lint: install
 format: install
 	$(BIN)/snakefmt workflow
 
-# Where the study ran: the fine-tuned baseline (float16), tokens and the torchao wheel, < 60 MB.
+# Where the study ran: the fine-tuned baseline (float16), tokens and the torchao wheel. Refused when the
+# checkout plus the kit would pass 60 MiB (a lent node takes 64 MiB in one copy).
 gpu-kit: install
 	rm -rf $(KIT).wheels && $(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: -d $(KIT).wheels "$(TORCHAO_WHEEL)"
 	$(BIN)/python -m greenbench gpu-kit --out $(KIT) $$(for w in $(KIT).wheels/*.whl; do printf -- '--wheel %s ' "$$w"; done)
 	rm -rf $(KIT).wheels
 
-# On the GPU node (no venv, no Snakemake, no network): the node's python3 with the kit's wheels.
-# PIECE=0 is the quick check (< 8 min); PIECE=1..9 the rest of the paper grid; FULL=1 runs 1..9 in turn;
-# PIECE=10 the runtime axis (torch.compile, CUDA graphs via inductor, ONNX Runtime).
+# On the GPU node (no venv, no Snakemake, no network): the node's python3 with the kit's wheels, installed
+# outside the kit and the checkout (GPU_SITE), so neither grows. OUT (a lent node sets it): where the
+# results go, straight in. PIECE=0 is the quick check (about 290 s on an H100 by its own estimate;
+# `python3 -m greenbench gpu-check --estimate` prints it); PIECE=1..9 the rest of the paper grid;
+# FULL=1 runs 1..9 in turn; PIECE=10 the runtime axis (torch.compile, CUDA graphs via inductor, ONNX Runtime).
+GPU_SITE  ?= $(or $(TMPDIR),/tmp)/greenbench-gpu-site
+GPU_ENV   := PYTHONPATH="src:$(GPU_SITE)" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 \
+             TORCHAO_FORCE_SKIP_LOADING_SO_FILES=1
 gpu-check:
 	@test -f $(KIT)/kit.json || { echo "no $(KIT)/kit.json: run 'make gpu-kit' where the study ran and copy $(KIT)/ here"; exit 2; }
 	@if ls $(KIT)/wheels/*.whl >/dev/null 2>&1; then python3 -m pip install --quiet --no-index --no-deps --no-compile \
-	    --upgrade --target $(KIT)/site $(KIT)/wheels/*.whl; fi
-	PYTHONPATH=src:$(KIT)/site HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 \
-	    python3 -m greenbench gpu-check --kit $(KIT) $(if $(FULL),--list-pieces,--piece $(PIECE)) $(GPU_CHECK_ARGS)
-	$(if $(FULL),for p in 1 2 3 4 5 6 7 8 9; do PYTHONPATH=src:$(KIT)/site HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
-	    python3 -m greenbench gpu-check --kit $(KIT) --piece $$p $(GPU_CHECK_ARGS) || exit 1; done)
+	    --upgrade --target "$(GPU_SITE)" $(KIT)/wheels/*.whl; fi
+	$(GPU_ENV) python3 -m greenbench gpu-check --kit $(KIT) $(if $(FULL),--list-pieces,--piece $(PIECE)) \
+	    $(if $(OUT),$(if $(FULL),,--out "$(OUT)")) $(GPU_CHECK_ARGS)
+	$(if $(FULL),for p in 1 2 3 4 5 6 7 8 9; do $(GPU_ENV) python3 -m greenbench gpu-check --kit $(KIT) --piece $$p \
+	    $(if $(OUT),--out "$(OUT)/piece-$$p") $(GPU_CHECK_ARGS) || exit 1; done)
 
 clean:
 	rm -rf results .snakemake

@@ -78,11 +78,11 @@ def test_sampler_reads_device_state_during_the_window():
                              "mem_clock_mhz": 2619, "power_limit_w": 700.0}
     monitor = EnergyMonitor(NvmlCounter(backend), PowerSampler(backend, hz=100, state_every_s=0.05), state=backend.state)
     monitor.begin_window()
-    time.sleep(0.3)
+    time.sleep(0.5)  # snapshots from 0.2 s into the window: the idle clocks of its first instant are not its state
     window = monitor.end_window()
     state = window.state_during
     assert state is not None and state["state_samples"] >= 3
-    assert state["sm_clock_mhz"] < 1980 and state["throttle_reasons"] == 4  # the lowest clock seen, reasons OR-ed
+    assert state["sm_clock_mhz"] < 1980 and state["throttle_reasons"] == 4  # the median clock seen, reasons OR-ed
     assert window.cross_check.extra["power_field"] == "instant"
 
 

@@ -36,3 +36,27 @@ def test_atomic_directory_keeps_old_output_on_failure(tmp_path):
 def test_missing_parquet_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.parquet"):
         io.read_parquet(tmp_path / "nope.parquet")
+
+
+def test_atomic_writers_leave_no_temporary_behind_on_success(tmp_path):
+    target = tmp_path / "forecaster"
+    for version in ("v1", "v2"):  # first write, then a replacement of an existing folder
+        with io.atomic_directory(target) as tmp:
+            (tmp / "sub").mkdir()
+            (tmp / "sub" / "ridge.pkl").write_text(version)
+    io.write_parquet(pd.DataFrame({"a": [1], "b": ["x"]}), tmp_path / "t.parquet", SCHEMA)
+    io.write_parquet(pd.DataFrame({"a": [2], "b": ["y"]}), tmp_path / "t.parquet", SCHEMA)
+    with io.atomic_file(tmp_path / "f.txt") as tmp:
+        tmp.write_text("ok")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt", "forecaster", "t.parquet"]
+    assert (target / "sub" / "ridge.pkl").read_text() == "v2" and not list(tmp_path.rglob("*.tmp"))
+
+
+def test_no_temporary_file_is_under_version_control():
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True, check=True).stdout.split()
+    assert tracked and not [f for f in tracked if ".tmp" in Path(f).name or any(part.endswith(".tmp")
+                                                                              for part in Path(f).parts)]

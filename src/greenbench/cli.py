@@ -19,11 +19,12 @@ log = get_logger("cli")
 DEFAULT_CONFIG = "config/config.yaml"
 
 
-def _config(args) -> dict[str, Any]:
+def _config(args, files_checked: bool = True) -> dict[str, Any]:
+    """The merged, validated config; ``files_checked`` False: input files (traces, checkpoints) are not looked for."""
     files = args.config or [DEFAULT_CONFIG]
     if DEFAULT_CONFIG not in files and Path(DEFAULT_CONFIG).exists():
         files = [DEFAULT_CONFIG, *files]  # like Snakemake: overrides merge over the default
-    cfg = validate_config(load_config(files))
+    cfg = validate_config(load_config(files), files=files_checked)
     model = getattr(args, "model", None)
     if model and model not in cfg["models"]:
         raise ConfigError(f"--model {model}: not defined under 'models' in {', '.join(map(str, files))} "
@@ -291,12 +292,14 @@ def cmd_gpu_check(args) -> int:
     """Validate the GPU paths from a kit: accuracy, energy trials, summary.md (no Snakemake needed)."""
     from greenbench import gpucheck
 
+    gpucheck.node_environment()  # before anything imports torchao
     if args.list_pieces:
         for piece in gpucheck.plan_pieces():
-            print(f"piece {piece.number}: {piece.description} ({len(piece.cells)} cells, {piece.settings} protocol)")
+            print(f"piece {piece.number}: {piece.description} ({len(piece.cells)} cells, {piece.settings} protocol, "
+                  f"{piece.trials} trials by default)")
         return 0
-    try:
-        cfg, validated = _config(args), "validated against the schema"
+    try:  # the data files are not on the node (the kit carries what the check reads): not looked for
+        cfg, validated = _config(args, files_checked=False), "validated against the schema"
     except ModuleNotFoundError as exc:  # a bare GPU node without jsonschema: the repository's own config, as CI validated it
         from greenbench.config import load_config, resolve_devices
 
@@ -304,18 +307,25 @@ def cmd_gpu_check(args) -> int:
         cfg = load_config([DEFAULT_CONFIG, *[f for f in files if f != DEFAULT_CONFIG]])
         cfg["study"]["devices"] = resolve_devices(cfg["study"]["devices"])
         validated = f"not schema-validated here ({exc.name} missing); {', '.join(files)} as committed"
+    if args.estimate:
+        piece = gpucheck.plan_pieces()[args.piece]
+        energy = gpucheck.energy_settings(cfg["energy"], piece, args.tiny)
+        parts = gpucheck.estimate_check_seconds(piece, energy, args.device, args.trials or piece.trials)
+        print(f"piece {piece.number} on {args.device}: about {parts['total_s']:.0f} s "
+              f"({', '.join(f'{k} {v}' for k, v in parts.items())})")
+        return 0
     if args.device == "cuda":
         import torch
 
         if not torch.cuda.is_available():
             raise ValueError("no CUDA device is visible: use --device cpu for the rehearsal")
     out = Path(args.out) if args.out else gpucheck.default_out(args.device)
-    if args.piece:
-        out = out / f"piece-{args.piece}"
+    if args.piece and not args.out:
+        out = out.with_name(f"{out.name}-piece-{args.piece}")
     text = gpucheck.run_check(args.kit, out, cfg, device=args.device, piece=args.piece, trials=args.trials,
                               tiny=args.tiny, budget_s=args.budget_s, validated=validated)
     print(text)
-    print(f"outputs in {out}")
+    print(f"outputs in {out} (everything also in {out / gpucheck.ARCHIVE})")
     return 0
 
 
@@ -364,13 +374,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wheel", action="append", help="a wheel the node lacks (e.g. torchao); repeatable")
     p = add("gpu-check", cmd_gpu_check, "validate every GPU path from a kit: accuracy, energy trials, summary.md")
     p.add_argument("--kit", default="gpu-kit")
-    p.add_argument("--out", help="default: benchmarks/results/<gpu>-<date> (piece N: .../piece-N)")
+    p.add_argument("--out", help="the folder to write into (on a lent node: $OUT); default: "
+                   "benchmarks/results/<gpu>-<date> (piece N: <gpu>-<date>-piece-N)")
     p.add_argument("--device", default="cuda", choices=["cpu", "cuda"], help="cpu: the rehearsal")
     p.add_argument("--piece", type=int, default=0, help="0: the quick check; 1..9: the rest of the paper grid; 10: runtimes")
     p.add_argument("--list-pieces", action="store_true")
-    p.add_argument("--trials", type=int, help="default: energy.trials")
+    p.add_argument("--trials", type=int, help="default: the piece's own (quick check 4, runtimes 2, grid 5)")
+    p.add_argument("--estimate", action="store_true", help="print the piece's estimated wall time and stop")
     p.add_argument("--tiny", action="store_true", help="tiny sizes (the CI rehearsal)")
-    p.add_argument("--budget-s", dest="budget_s", type=float, default=450.0,
+    p.add_argument("--budget-s", dest="budget_s", type=float, default=570.0,
                    help="no trial starts that would end after this many seconds (the allocation's limit)")
     add("carbon", cmd_carbon, "carbon traces, forecasters and the scheduling simulation")
     add("report", cmd_report, "statistics, Pareto fronts, tables and the claims check from existing results")

@@ -217,8 +217,9 @@ def study_cells(study: Mapping[str, Any]) -> list[str]:
     return cells
 
 
-def semantic_errors(config: Mapping[str, Any]) -> list[str]:
-    """Cross-key checks the schema cannot express."""
+def semantic_errors(config: Mapping[str, Any], files: bool = True) -> list[str]:
+    """Cross-key checks the schema cannot express. ``files`` False: leave out the checks of input
+    files (carbon traces, model checkpoints) — for ``gpu-check`` on a node that has the kit instead."""
     from greenbench.runtimes import RUNTIMES
     from greenbench.variants import REGISTRY
     from greenbench.names import EAGER, split_name
@@ -264,7 +265,7 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
             out.append(f"config key 'carbon.schedule.latency_ms.{origin}': must give a latency to every zone in carbon.zones")
     from greenbench.carbon.traces import em_filename, header_errors, resolve_sources, trace_file
 
-    if not carbon.get("sources"):  # the Electricity Maps exports: one per zone and year, kept or mirrored
+    if files and not carbon.get("sources"):  # the Electricity Maps exports: one per zone and year, kept or mirrored
         from greenbench import paths
 
         absent = [em_filename(z, y) for z in carbon.get("zones", []) for y in sorted(carbon.get("years", []))
@@ -278,13 +279,13 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
                        "(or give carbon.sources)")
     for i, spec in enumerate(resolve_sources(carbon.get("sources"))):
         key = f"config key 'carbon.sources[{i}]"
-        if not spec["files"]:
+        if files and not spec["files"]:
             out.append(f"{key}.path': {spec['path']!r} matches no file (relative to {Path.cwd()})")
         if spec.get("format") == "wide":
             for needed in ("zone", "intensity_column"):
                 if not spec.get(needed):
                     out.append(f"{key}.{needed}': a wide trace needs it (one zone per file; the column to read)")
-    if not out:
+    if files and not out:
         out += header_errors(resolve_sources(carbon.get("sources")), str(carbon.get("column", "direct")))
     answer_grid = config.get("answer", {}).get("grid")
     grids = config.get("stats", {}).get("grid_intensities", {})
@@ -300,7 +301,7 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
                    f"(energy.batch_sizes: {config['energy']['batch_sizes']})")
     out += _date_errors(carbon)
     out += _forecast_errors(carbon)
-    out += _model_source_errors(config)
+    out += _model_source_errors(config) if files else []
     out += _energy_errors(config)
     out += _stopping_errors(config.get("energy", {}))
     out += _schedule_cell_errors(config)
@@ -529,12 +530,14 @@ def _schedule_cell_errors(config: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def validate_config(config: Mapping[str, Any], schema_path: str | Path = DEFAULT_SCHEMA) -> dict[str, Any]:
+def validate_config(config: Mapping[str, Any], schema_path: str | Path = DEFAULT_SCHEMA,
+                    files: bool = True) -> dict[str, Any]:
     """Raise :class:`ConfigError` naming every bad key; return the config otherwise, in canonical
-    form (``wiring.canonical``) with ``study.devices: auto`` resolved to the devices this host has."""
+    form (``wiring.canonical``) with ``study.devices: auto`` resolved to the devices this host has.
+    ``files`` False: no input file is looked for (``semantic_errors``)."""
     problems = schema_errors(config, schema_path)
     if not problems:
-        problems = semantic_errors(config)
+        problems = semantic_errors(config, files=files)
     if problems:
         raise ConfigError("invalid greenbench config:\n  " + "\n  ".join(problems))
     from greenbench.wiring import canonical

@@ -15,6 +15,14 @@ from typing import Any, Mapping
 import greenbench
 
 _PACKAGES = ("torch", "transformers", "numpy", "pandas", "pyarrow")
+# recorded by distribution metadata only, never imported (torchao loads native libraries on import);
+# key -> distributions that provide it, first installed wins (onnxruntime-gpu installs module onnxruntime)
+_OPTIONAL = {
+    "torchao": ("torchao",),
+    "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
+    "nvidia-ml-py": ("nvidia-ml-py",),  # module pynvml
+    "triton": ("triton", "pytorch-triton"),
+}
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -57,6 +65,14 @@ def versions() -> dict[str, str]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "absent"
+    for key, distributions in _OPTIONAL.items():
+        out[key] = "absent"
+        for distribution in distributions:
+            try:
+                out[key] = metadata.version(distribution)
+                break
+            except metadata.PackageNotFoundError:
+                continue
     return out
 
 

@@ -14,6 +14,10 @@ import numpy as np
 
 MEASURED, ESTIMATED, UNAVAILABLE = "measured", "estimated", "unavailable"
 
+# NVML's nvmlClocksEventReasonGpuIdle (formerly nvmlClocksThrottleReasonGpuIdle): "nothing is running
+# on the GPU, clocks are dropping to idle". Not a throttle a window's result should carry.
+GPU_IDLE_REASON = 0x1
+
 
 @dataclass
 class Reading:
@@ -159,6 +163,67 @@ class NvmlCounter:
                            valid=False, extra={"wrapped": wrapped})
         return Reading(self.source, MEASURED, joules, extra={"wrapped": wrapped})
 
+    def _edge(self, max_wait_s: float, poll_s: float) -> tuple[float, int, bool, float]:
+        """Poll the counter until its value changes (at most ``max_wait_s``). Returns (t, mJ, changed,
+        uncertainty_s): ``t`` is the midpoint between the last read that showed the old value and the
+        first that showed the new one (each read's own time being the middle of its call), ``uncertainty_s``
+        half that gap. Without a change: the last read, ``changed`` False."""
+        def read() -> tuple[float, int]:
+            before = time.perf_counter()
+            value = self.backend.energy_mj()
+            return (before + time.perf_counter()) / 2, value
+
+        t_prev, e_prev = read()
+        deadline = t_prev + max_wait_s
+        while True:
+            time.sleep(poll_s)
+            t, e = read()
+            if e != e_prev:
+                return (t_prev + t) / 2, e, True, (t - t_prev) / 2
+            t_prev = t
+            if t >= deadline:
+                return t, e, False, 0.0
+
+    def aligned_power(self, seconds: float, max_wait_s: float = 0.5, poll_s: float = 0.001) -> Reading:
+        """Energy over about ``seconds``, both edges taken where the counter updates.
+
+        NVML's total-energy counter advances in steps (every ~20-100 ms), so (counter at end - counter
+        at start) / elapsed over a short idle window can be off by a step (~8 % over 0.5 s). Here the
+        counter is polled every ``poll_s`` until it changes (edge a), ``seconds`` pass, and it is polled
+        until it changes again (edge b): the energy between two updates over the time between them.
+        ``extra``: seconds (t_b - t_a, at least ``seconds``), watts, aligned, wrapped, edge_uncertainty_s.
+        An edge where the counter did not change within ``max_wait_s`` is taken unaligned (the last
+        read): ``aligned`` False and ``note`` says which. A counter that never advanced is invalid."""
+        try:
+            t_a, e_a, changed_a, unc_a = self._edge(max_wait_s, poll_s)
+        except Exception as exc:  # NotSupported on pre-Volta, or any NVML error
+            return Reading.unavailable(self.source, f"energy counter unreadable: {type(exc).__name__}: {exc}")
+        time.sleep(max(0.0, seconds - (time.perf_counter() - t_a)))
+        try:
+            t_b, e_b, changed_b, unc_b = self._edge(max_wait_s, poll_s)
+        except Exception as exc:
+            return Reading(self.source, MEASURED, None, f"NVML error at window end: {type(exc).__name__}: {exc}",
+                           valid=False, extra={"aligned": False})
+        elapsed = max(t_b - t_a, 1e-9)
+        delta = e_b - e_a
+        wrapped = delta < 0
+        if wrapped:
+            delta += self.wrap_at
+        joules = delta / 1000.0
+        extra: dict[str, Any] = {"seconds": elapsed, "aligned": changed_a and changed_b, "watts": joules / elapsed,
+                                 "wrapped": wrapped, "edge_uncertainty_s": unc_a + unc_b}
+        if not extra["aligned"]:
+            edges = [name for name, changed in (("start", changed_a), ("end", changed_b)) if not changed]
+            extra["note"] = (f"energy counter did not change within {max_wait_s:g} s at the {' and '.join(edges)} "
+                             "edge: read unaligned there (off by up to one counter update)")
+        if delta == 0:
+            return Reading(self.source, MEASURED, joules, f"energy counter did not advance in {elapsed:.3f} s: stuck?",
+                           valid=False, extra=extra)
+        if joules / elapsed > self.max_plausible_w:
+            return Reading(self.source, MEASURED, joules, f"implausible counter delta ({joules / elapsed:.0f} W): "
+                           "counter reset?", valid=False, extra=extra)
+        return Reading(self.source, MEASURED, joules, extra=extra)
+
 
 def integrate_power(times: list[float], watts: list[float], t_start: float, t_end: float) -> float:
     """Integral of power over [t_start, t_end] as a step function: each reading holds until the next
@@ -186,17 +251,24 @@ def dedupe(times: list[float], watts: list[float]) -> tuple[list[float], list[fl
 
 
 def summarize_states(states: list[dict[str, Any]]) -> dict[str, Any]:
-    """Device state over a window, from snapshots taken during it: the lowest SM and memory clocks
-    (a throttled stretch shows), the highest temperature, every throttle reason seen (OR)."""
+    """Device state over a window, from snapshots taken during it: the median SM and memory clocks
+    (what the window mostly ran at; one snapshot caught while clocks ramp does not decide it), the
+    highest temperature, the lowest power limit, and every throttle reason seen (OR) except GpuIdle
+    (``GPU_IDLE_REASON``: set while nothing runs, so it says nothing about the window's work)."""
     def values(key):
         return [s[key] for s in states if s.get(key) is not None]
 
+    def median(vals):
+        return float(np.median(vals))
+
     out: dict[str, Any] = {"state_samples": len(states)}
-    for key, pick in (("sm_clock_mhz", min), ("mem_clock_mhz", min), ("temperature_c", max), ("power_limit_w", min)):
+    for key, pick in (("sm_clock_mhz", median), ("mem_clock_mhz", median), ("temperature_c", max),
+                      ("power_limit_w", min)):
         vals = values(key)
         out[key] = pick(vals) if vals else None
     reasons = values("throttle_reasons")
-    out["throttle_reasons"] = int(np.bitwise_or.reduce(np.asarray(reasons, dtype=np.uint64))) if reasons else None
+    seen = int(np.bitwise_or.reduce(np.asarray(reasons, dtype=np.uint64))) if reasons else None
+    out["throttle_reasons"] = None if seen is None else seen & ~GPU_IDLE_REASON
     return out
 
 
@@ -204,14 +276,21 @@ class PowerSampler:
     """A thread polling NVML power at ``hz`` (>= 20); integrated over the window as a cross-check.
 
     Every ``state_every_s`` it also snapshots the device state (clocks, temperature, throttle
-    reasons), so the state a window reports is the state *during* the window."""
+    reasons), so the state a window reports is the state *during* the window; the first snapshot
+    waits ``state_delay_s`` into the window, past the instant when clocks are still at idle and the
+    GpuIdle reason is set. A window shorter than that has no snapshots (``Window.state_during`` is
+    then None and the caller reads the state after the window)."""
 
     source = "nvml_power_integrated"
 
-    def __init__(self, backend, hz: float = 50.0, state_every_s: float = 0.5):
+    def __init__(self, backend, hz: float = 50.0, state_every_s: float = 0.5, state_delay_s: float = 0.2):
         if hz < 20:
             raise ValueError(f"power sampler rate {hz} Hz is below the 20 Hz minimum")
+        if state_delay_s < 0:
+            raise ValueError(f"state_delay_s must be >= 0, not {state_delay_s}")
         self.backend, self.period, self.state_every_s = backend, 1.0 / hz, state_every_s
+        self.state_delay_s = state_delay_s
+        self._t0 = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.times: list[float] = []
@@ -221,7 +300,7 @@ class PowerSampler:
 
     def _run(self) -> None:
         read_state = getattr(self.backend, "state", None)
-        next_state = time.perf_counter()
+        next_state = self._t0 + self.state_delay_s
         while not self._stop.is_set():
             try:
                 w = self.backend.power_mw() / 1000.0

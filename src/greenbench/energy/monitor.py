@@ -105,6 +105,37 @@ class EnergyMonitor:
         """Joules the primary counter counted since the window began or since the last lap."""
         return self.primary.lap()
 
+    def idle_power(self, seconds: float, settle_s: float = 0.0) -> tuple[float | None, str, dict[str, Any]]:
+        """Power with nothing running (W) from the primary meter: (watts, "", info), or (None, why, info).
+
+        ``settle_s`` passes first (the tail of the last load is not idle). A primary meter with
+        ``aligned_power`` (the NVML counter) reads over about ``seconds`` between two of its own updates,
+        so a counter that advances every 20-100 ms does not put a step's error into a short window;
+        any other meter reads one window (``begin_window`` .. ``end_window``) of ``seconds``.
+        ``info``: seconds, aligned, source, label, plus the aligned reading's note where an edge fell back.
+        An unavailable or invalid reading gives None and its reason, never a zero."""
+        if settle_s > 0:
+            time.sleep(settle_s)
+        aligned_power = getattr(self.primary, "aligned_power", None)
+        if callable(aligned_power):
+            reading = aligned_power(seconds)
+            elapsed = reading.extra.get("seconds")
+            info: dict[str, Any] = {"seconds": elapsed, "aligned": bool(reading.extra.get("aligned", False)),
+                                    "source": reading.source, "label": reading.label}
+            if reading.extra.get("note"):
+                info["note"] = reading.extra["note"]
+        else:
+            self.begin_window()
+            time.sleep(seconds)
+            window = self.end_window()
+            reading, elapsed = window.primary, window.seconds
+            info = {"seconds": elapsed, "aligned": False, "source": reading.source, "label": reading.label}
+        if reading.joules is None or not reading.valid:
+            return None, reading.reason or reading.label, info
+        if not elapsed or elapsed <= 0:
+            return None, "idle window of no duration", info
+        return reading.joules / elapsed, "", info
+
     def state(self) -> dict[str, Any]:
         try:
             return self._state()

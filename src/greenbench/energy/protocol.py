@@ -214,22 +214,56 @@ def pass_batches(cell: "Cell", n_batches: int) -> int:
     return n_batches
 
 
-def timed_window(step, batches, sync, iterations: int, monitor: EnergyMonitor):
-    """The measured window: synchronised edges, per-iteration latency (synchronised too).
-    Returns the window and, per iteration, latency (s), batch size and padded length."""
-    latencies = np.empty(iterations)
-    sizes = np.empty(iterations, dtype=np.int64)
-    lengths = np.empty(iterations, dtype=np.int64)
+def timed_window(step, batches, sync, iterations: int, monitor: EnergyMonitor, min_seconds: float = 0.0,
+                 multiple: int = 0):
+    """The measured window: synchronised edges, per-iteration latency (synchronised too). Runs
+    ``iterations``, then on while the window is shorter than ``min_seconds`` (the warm-up's latency
+    can overstate the window's: a step that got faster), in steps of ``multiple`` iterations where
+    the window must cover whole passes. Returns the window and, per iteration, latency (s), batch
+    size and padded length."""
+    latencies, sizes, lengths = [], [], []
+    cycle = itertools.cycle(batches)
     sync()
     monitor.begin_window()
-    for i, batch in zip(range(iterations), itertools.cycle(batches)):
+    begun = time.perf_counter()
+    i = 0
+    while i < iterations or time.perf_counter() - begun < min_seconds or (multiple and i % multiple):
+        batch = next(cycle)
         t0 = time.perf_counter()
         step(batch)
         sync()
-        latencies[i] = time.perf_counter() - t0
-        sizes[i], lengths[i] = batch[0].shape
+        latencies.append(time.perf_counter() - t0)
+        sizes.append(batch[0].shape[0])
+        lengths.append(batch[0].shape[1])
+        i += 1
     window = monitor.end_window()
-    return window, latencies, sizes, lengths
+    return window, np.asarray(latencies), np.asarray(sizes, dtype=np.int64), np.asarray(lengths, dtype=np.int64)
+
+
+def first_calls(step, batches, sync) -> int:
+    """One untimed call per distinct batch shape among the first, the shortest and the longest batch,
+    before warm-up: a runtime that compiles on first sight of a shape (torch.compile) does it here,
+    not inside the warm-up, whose latencies size the window. Returns the calls made."""
+    if not batches:
+        return 0
+    by_length = sorted(batches, key=lambda b: tuple(b[0].shape))
+    seen, calls = set(), 0
+    for batch in (batches[0], by_length[0], by_length[-1]):
+        shape = tuple(batch[0].shape)
+        if shape not in seen:
+            seen.add(shape)
+            step(batch)
+            sync()
+            calls += 1
+    return calls
+
+
+def window_problem(seconds: float, window_s: float) -> str | None:
+    """Why a window cannot stand for its cell (shorter than 0.9 x ``window_s``: the meter's update
+    interval is then too large a share of it), or None."""
+    if seconds < 0.9 * window_s:
+        return f"window {seconds:.3f} s is shorter than 0.9 x the {window_s} s the sensor needs"
+    return None
 
 
 def length_profile(latencies, lengths, batch_sizes) -> dict[str, dict[str, float]]:
@@ -279,13 +313,19 @@ def _percentiles(latencies: np.ndarray) -> tuple[float, float, float]:
 
 
 def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, Any], monitor: EnergyMonitor,
-                 idle_before: tuple[float | None, str] | None = None) -> dict[str, Any]:
+                 idle_before: tuple[float | None, str] | None = None,
+                 trial_idle: tuple[float | None, str] | None = None) -> dict[str, Any]:
     """Measure one cell; an NVML/meter failure marks the cell invalid with its reason.
     ``idle_before``: the previous cell's idle-after window (``energy.share_idle``), measured with
-    nothing running between it and this cell's warm-up, instead of a window of this cell's own."""
+    nothing running between it and this cell's warm-up, instead of a window of this cell's own.
+    ``trial_idle``: the trial's one idle reading (``energy.idle_per_trial_s``), used before and after
+    instead of any window of this cell's own."""
     import torch
 
     sync = _sync(device)
+    set_padding = getattr(prepared, "set_padding", None)
+    if set_padding is not None:  # e.g. the adaptive router trims padding only where the cell's inputs are unpadded
+        set_padding(cell.padding)
     flags: list[str] = [prepared.caveat] if prepared.caveat else []
     precision_note = models.reset_matmul_precision()
     if precision_note:
@@ -298,9 +338,10 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
         baseline_bytes = torch.cuda.memory_allocated()
     with torch.inference_mode():
         if cell.mode == "cuda_graph":
-            step = cuda_graph_step(prepared, batches)
+            step = cuda_graph_step(prepared, batches)  # its capture runs three untimed forwards first
         else:
             step = eager_step(prepared)
+            first_calls(step, batches, sync)
         warm = warm_up(step, batches, sync, int(cfg["warmup"]["min_iters"]), float(cfg["warmup"]["max_s"]),
                        float(cfg["warmup"]["tolerance"]))
         per_iter = statistics.median(warm[-int(cfg["warmup"]["min_iters"]):])
@@ -311,19 +352,30 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
             flags.append(note)
         idle_s = float(cfg["idle_s"])
         settle_s = float((cfg.get("idle_settle_s") or {}).get(device, 0.0))
+        if trial_idle is not None:
+            idle_before = trial_idle
         idle_before, why_before = idle_before if idle_before is not None else idle_power(monitor, idle_s, sync, settle_s)
-        window, latencies, sizes, lengths = timed_window(step, batches, sync, iterations, monitor)
+        passes = pass_batches(cell, len(batches))
+        whole = passes if passes and iterations % passes == 0 else 0  # the window covers whole passes: keep it so
+        window, latencies, sizes, lengths = timed_window(step, batches, sync, iterations, monitor, min_seconds=window_s,
+                                                         multiple=whole)
         state = window.state_during
         state_during = state is not None
         if state is None:
             state = monitor.state()
         peak_bytes = int(torch.cuda.max_memory_allocated() - baseline_bytes) if device == "cuda" else None
-        idle_after, why_after = idle_power(monitor, idle_s, sync, settle_s)
-    if window.seconds < window_s * 0.9:
-        flags.append(f"window {window.seconds:.2f}s shorter than {window_s}s")
+        if trial_idle is not None:
+            idle_after, why_after = trial_idle
+        else:
+            idle_after, why_after = idle_power(monitor, idle_s, sync, settle_s)
+    if trial_idle is not None:
+        flags.append("idle: the trial's one reading with every model loaded")
     row.update(_result(window, window.seconds, window.primary.joules, latencies, sizes, lengths,
                        (idle_before, idle_after), why_before or why_after, flags, cell))
-    row.update(iterations=iterations, warmup_iterations=len(warm), peak_memory_bytes=peak_bytes,
+    short = window_problem(window.seconds, window_s)
+    if short:
+        row.update(status="invalid", valid=False, reason="; ".join(r for r in (row.get("reason"), short) if r))
+    row.update(iterations=len(latencies), warmup_iterations=len(warm), peak_memory_bytes=peak_bytes,
                state_during_window=state_during, power_limit_w=state.get("power_limit_w"),
                sm_clock_mhz=state.get("sm_clock_mhz"), mem_clock_mhz=state.get("mem_clock_mhz"),
                temperature_c=state.get("temperature_c"), throttle_reasons=state.get("throttle_reasons"))
@@ -409,6 +461,9 @@ def measure_group(arms: list[tuple[Cell, Any]], batches: Mapping[int, list], dev
 
     sync = _sync(device)
     flags = [n for n in [models.reset_matmul_precision()] if n]
+    for cell, prepared in arms:
+        if getattr(prepared, "set_padding", None) is not None:
+            prepared.set_padding(cell.padding)
     steps = [eager_step(prepared) for _, prepared in arms]
     sizes_of = [cell.batch_size for cell, _ in arms]
     n = len(arms)
@@ -481,13 +536,26 @@ def measure_group(arms: list[tuple[Cell, Any]], batches: Mapping[int, list], dev
     return rows, (idle_after, why_after)
 
 
+def idle_per_trial(cfg: Mapping[str, Any], device: str) -> float:
+    """Seconds of the trial's one idle reading on ``device`` (``energy.idle_per_trial_s``), 0 when
+    cells take idle windows of their own (and always for interleaved CPU windows, which have theirs)."""
+    if interleaves(cfg, device):
+        return 0.0
+    return float((cfg.get("idle_per_trial_s") or {}).get(device, 0.0) or 0.0)
+
+
 def estimate_trial_seconds(measured_cells: int, cfg: Mapping[str, Any], device: str) -> float:
     """Rough wall time of one trial, said before it starts: per measured cell, warm-up (at most 0.5 s
-    assumed), two settled idle windows and the window, plus a few seconds to prepare. Interleaved
-    (CPU): per padding its idle windows, per cell its window and warm-up rounds (the cells share
-    one window, whose median cell fills ``window_s``; slower cells take longer)."""
+    assumed), two settled idle windows (or none: ``idle_per_trial``, one per trial) and the window,
+    plus a few seconds to prepare. Interleaved (CPU): per padding its idle windows, per cell its
+    window and warm-up rounds (the cells share one window, whose median cell fills ``window_s``;
+    slower cells take longer)."""
     settle = float((cfg.get("idle_settle_s") or {}).get(device, 0.0))
     idle_windows = 1 if shares_idle(cfg, device) else 2
+    trial_idle = idle_per_trial(cfg, device)
+    if trial_idle:
+        per_cell = min(float(cfg["warmup"]["max_s"]), 0.5) + float(cfg["window_s"][device]) + 0.3
+        return 5.0 + settle + trial_idle + 0.2 + per_cell * measured_cells
     if interleaves(cfg, device):  # per padding: warm-up rounds, idle windows; per cell: its share of the window
         groups = len(paddings_for(cfg, device))
         per_group = idle_windows * (float(cfg["idle_s"]) + settle) + 1.0
@@ -586,6 +654,16 @@ def run_trial(
     to_measure = sum(1 for c in cells if c.variant not in reasons and not refusal(c, device, prepared[c.variant]))
     log.info("trial %d on %s: %d cells, %d to measure, about %.0f s (estimate)", trial, device, len(cells), to_measure,
              estimate_trial_seconds(to_measure, cfg, device))
+    trial_idle = None
+    per_trial_idle_s = idle_per_trial(cfg, device)
+    if per_trial_idle_s and to_measure:  # one idle reading, every model loaded, before the first cell
+        _sync(device)()
+        watts, why, info = monitor.idle_power(per_trial_idle_s,
+                                              settle_s=float((cfg.get("idle_settle_s") or {}).get(device, 0.0)))
+        trial_idle = (watts, why)
+        log.info("trial %d idle: %s over %.2f s (%s)", trial, f"{watts:.2f} W" if watts is not None else why,
+                 float(info.get("seconds") or 0.0), "aligned to the counter's updates" if info.get("aligned")
+                 else "one window")
 
     def batches_for(cell: Cell) -> list:
         key = (cell.batch_size, cell.padding)
@@ -613,7 +691,7 @@ def run_trial(
             try:
                 row = measure_cell(prepared[cell.variant], cell, batches_for(cell), device, cfg,
                                    monitor if cell.sampler else monitor_off,
-                                   idle_before=last_idle if cell.sampler else None)
+                                   idle_before=last_idle if cell.sampler else None, trial_idle=trial_idle)
             except Exception as exc:  # e.g. CUDA graph capture of a data-dependent router
                 log.warning("cell %s failed: %s", cell, exc)
                 row = _failed(exc)

@@ -4,7 +4,9 @@
 on CPU, inductor's weight freezing (constants folded, weights pre-packed for oneDNN: that is where
 the CPU speed comes from); ``mode`` (``runtimes.torch_compile.mode``) picks inductor's mode:
 ``max-autotune-no-cudagraphs`` benchmarks GEMM templates per shape (on CPUs with AMX, its bf16/int8
-micro-kernels) at the cost of a longer compile. ``torch_compile_cudagraphs`` is ``mode="reduce-overhead"`` on CUDA:
+micro-kernels) at the cost of a longer compile; on CUDA ``runtimes.torch_compile.cuda_mode`` (default
+``default``: autotuning there takes minutes). Every compile runs with deterministic algorithms off,
+as the trials do, so one set of kernels serves build, evaluation and trials. ``torch_compile_cudagraphs`` is ``mode="reduce-overhead"`` on CUDA:
 inductor's kernels replayed from CUDA graphs.
 
 Build compiles on real train batches of several shapes with inductor's on-disk cache pointed into
@@ -54,24 +56,49 @@ def _process_cache() -> str:
     return _PROCESS_CACHE["dir"]
 
 
+@contextlib.contextmanager
+def trials_determinism():
+    """Deterministic algorithms off, as energy trials run (``models.prepare_runtime(deterministic=False)``).
+    Inductor's cache key includes the flag: a build, an evaluation (flag on) and a trial that compiled
+    under different settings would each compile afresh; under this one setting the build's kernels
+    serve them all."""
+    import torch
+
+    was = torch.are_deterministic_algorithms_enabled()
+    if was:
+        torch.use_deterministic_algorithms(False)
+    try:
+        yield
+    finally:
+        if was:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 class CompiledPrepared(Prepared):
-    """The compiled module behind ``forward``; ``model`` stays the eager module (MACs, footprint)."""
+    """The compiled module behind ``forward``; ``model`` stays the eager module (MACs, footprint).
+    Compiled and run with deterministic algorithms off (``trials_determinism``) wherever it is called."""
 
     compiled: Any = None
 
     def forward(self, input_ids, attention_mask):
-        with self.context():
+        with self.context(), trials_determinism():
             logits = self.compiled(input_ids=input_ids, attention_mask=attention_mask).logits
         return logits.float()
+
+
+def compile_mode(options: Mapping[str, Any], device: str, runtime_mode: str | None = None) -> str | None:
+    """Inductor's mode for a cell (None: its default): the runtime's own (cudagraphs' reduce-overhead)
+    first, else ``cuda_mode`` on CUDA (default ``default``: autotuning there compiles for minutes) or
+    ``mode`` on CPU."""
+    mode = runtime_mode or (options.get("cuda_mode", "default") if device == "cuda" else options.get("mode"))
+    return None if mode in (None, "default") else str(mode)
 
 
 def _compile(prepared: Prepared, device: str, options: Mapping[str, Any], mode: str | None) -> CompiledPrepared:
     import torch
     import torch._inductor.config as inductor
 
-    mode = mode or options.get("mode") or None  # the runtime's own mode (cudagraphs) wins over the option
-    if mode == "default":
-        mode = None
+    mode = compile_mode(options, device, mode)
     freezing = bool(options.get("freezing", True)) and device == "cpu"
     inductor.freezing = freezing  # read when a graph is compiled (its first call), process-wide
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)

@@ -171,7 +171,34 @@ def session(path: Path, device: str, threads: int | None = None):
     # SD (benchmarks/results/cpu-interleave-2026-12-04). Spinning within a Run is kept.
     options.add_session_config_entry("session.force_spinning_stop", "1")
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
-    return ort.InferenceSession(str(path), options, providers=providers)
+    made = ort.InferenceSession(str(path), options, providers=providers)
+    # ORT drops a provider that cannot load (CUDA/cuDNN libraries missing or mismatched) with only a
+    # log line (silenced above) and runs everything on the CPU: such a cell must not be labelled cuda
+    reason = check_providers(device, made.get_providers(), providers, ort.get_available_providers())
+    if reason is not None:
+        raise NotApplicable(reason)
+    return made
+
+
+GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+
+
+def check_providers(device: str, session_providers, requested, available=None) -> str | None:
+    """Why a session with these execution providers cannot stand for ``device``, or None.
+
+    On cuda, a GPU provider (CUDA or TensorRT) must be the session's first one; ONNX Runtime falls
+    back to ``CPUExecutionProvider`` without raising when the CUDA provider cannot load. On cpu any
+    session is accepted (only the CPU provider is requested)."""
+    session_providers = list(session_providers)
+    if device != "cuda":
+        return None
+    if session_providers and session_providers[0] in GPU_PROVIDERS:
+        return None
+    first = session_providers[0] if session_providers else "no execution provider"
+    listed = list(available) if available is not None else session_providers
+    return (f"onnxruntime fell back to {first} on cuda (session providers: {session_providers}; requested: "
+            f"{list(requested)}; providers available: {listed}): the CUDA execution provider could not load "
+            "(CUDA/cuDNN libraries missing or not matching this onnxruntime-gpu build)")
 
 
 def _load(prepared: Prepared, recipe: Variant, artifact: Path, device: str, options: Mapping[str, Any],

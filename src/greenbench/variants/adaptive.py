@@ -169,9 +169,18 @@ class _Router(Prepared):
         super().__init__(model=None, device=precise.device, graph_safe=False)
         self.cheap, self.precise, self.estimator, self.scheduler = cheap, precise, estimator, scheduler
         self.info = {"tiers": tiers, "tier_counts": [0, 0], "cheap_forwards": 0, **asdict(scheduler)}
+        self.trim = True
 
-    @staticmethod
-    def _trim(ids, mask):
+    def set_padding(self, padding: str) -> None:
+        """Where a cell pads every batch to a fixed length (``fixed``), every other variant computes
+        that length: so does the router (no trim), or it would look cheaper for reasons that have
+        nothing to do with routing. Under dynamic padding each tier's sub-batch is trimmed to its
+        own longest sentence, as a dynamically padding server would."""
+        self.trim = padding != "fixed"
+
+    def _trim(self, ids, mask):
+        if not self.trim:
+            return ids, mask
         width = int(mask.sum(dim=1).max().item())
         return ids[:, :width], mask[:, :width]
 
