@@ -7,8 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from greenbench import io, models
-from greenbench.data import DATASET_SCHEMA
 from greenbench.energy import EnergyMonitor
 from greenbench.energy.meters import ESTIMATED, Reading
 from greenbench.energy.protocol import (
@@ -22,20 +20,12 @@ from greenbench.energy.protocol import (
     window_problem,
 )
 
-from conftest import toy_sentences
+from test_energy import dev_tokens  # noqa: F401  (the tiny model's dev tokens, a fixture)
 
 CFG = {"batch_sizes": [4], "paddings": ["fixed"], "modes": ["eager"], "window_s": {"cpu": 0.2, "cuda": 0.2},
        "min_iterations": 2, "warmup": {"min_iters": 2, "max_s": 0.3, "tolerance": 0.5},
        "idle_s": 0.05, "sampler_hz": 50, "overhead_check": True, "cooldown_max_temp_c": 0, "max_inputs": 16,
        "codecarbon_country": "DEU", "interleave": False}
-
-
-@pytest.fixture(scope="module")
-def dev_tokens(tmp_path_factory, tiny_model_dir):
-    root = tmp_path_factory.mktemp("findings")
-    io.write_parquet(toy_sentences(32, 3), root / "dev.parquet", DATASET_SCHEMA)
-    models.tokenize_split(root / "dev.parquet", f"path:{tiny_model_dir}", 16, root / "tok.parquet")
-    return root / "tok.parquet"
 
 
 class _Clock:

@@ -282,7 +282,8 @@ def cmd_gpu_kit(args) -> int:
                         paths.TOKENS.format(model=args.model, split="dev"), args.out, model_name=args.model,
                         max_length=spec["max_length"], wheels=args.wheel or [], dtype=args.dtype,
                         batch_size=cfg["evaluate"]["batch_size"])
-    print(f"GPU kit in {args.out}: {manifest['size_mb']} MB ({manifest['source']}; wheels: "
+    print(f"GPU kit in {args.out}: {manifest['size_mb']} MiB, with the checkout {manifest['total_mb']} of the "
+          f"{manifest['max_total_mb']} MiB one copy may carry ({manifest['source']}; wheels: "
           f"{', '.join(manifest['wheels']) or 'none'}); rounding changed {manifest['cpu_predictions_changed_by_rounding']} "
           f"of {manifest['dev_examples']} CPU predictions")
     return 0
