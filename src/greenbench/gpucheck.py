@@ -269,8 +269,10 @@ COMPILE_CACHED_S = 12.0    # a compiled cell in a trial process, its kernels fro
 
 
 def _build_seconds(name: str) -> float:
-    recipe, _, runtime = name.partition("@")
-    if runtime:
+    from greenbench.names import EAGER, split_name
+
+    recipe, runtime = split_name(name)
+    if runtime != EAGER:
         return BUILD_S["torch_compile" if runtime.startswith("torch_compile") else runtime]
     return BUILD_S.get(recipe, 0.0)
 

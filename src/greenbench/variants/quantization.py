@@ -166,7 +166,10 @@ def int4_layout_summary(model, group_size: int = INT4_GROUP_SIZE,
                         filter_fn: Callable[[Any, str], bool] = _quantize_filter) -> dict[str, Any]:
     """What tinygemm does to the model's quantized Linear layers, from their shapes (call it
     before quantizing: it needs no GPU and no torchao)."""
-    layers = int4_layers(model, group_size, filter_fn)
+    return _layout_summary(int4_layers(model, group_size, filter_fn))
+
+
+def _layout_summary(layers: dict[str, dict[str, Any]]) -> dict[str, Any]:
     macs = sum(l["in_features"] * l["out_features"] for l in layers.values())
     macs_padded = sum(l["padded_in_features"] * l["padded_out_features"] for l in layers.values())
     return {
@@ -197,7 +200,7 @@ def int4_resident(measured: dict[str, int], padded_bytes: int, unpadded_bytes: i
 def _int4_weight_only(model, device, artifact=None, params=None) -> Prepared:
     """Int4WeightOnlyConfig (group 128, tinygemm layout); its reported storage leaves out the padding."""
     layers = int4_layers(model, INT4_GROUP_SIZE)
-    summary = int4_layout_summary(model, INT4_GROUP_SIZE)
+    summary = _layout_summary(layers)
     prepared = _torchao("Int4WeightOnlyConfig", caveat=INT4_CAVEAT, group_size=INT4_GROUP_SIZE,
                         int4_packing_format="tile_packed_to_4d")(model, device, artifact, params)
     modules = dict(prepared.model.named_modules())
