@@ -39,6 +39,7 @@ test: install
 lint: install
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check workflow
+	$(BIN)/ruff check src scripts tests benchmarks
 
 format: install
 	$(BIN)/snakefmt workflow

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from greenbench import io
+from greenbench.core import io
 
 TABLES = {  # csv name -> parquet under results/
     "eval_summary.csv": "eval/summary.parquet",
@@ -41,7 +41,7 @@ def export(results: Path, out: Path) -> list[Path]:
         written.append(out / f"schedule_{schedule.stem}.csv")
     metrics = results / "carbon" / "forecast_metrics.parquet"
     if metrics.exists():
-        from greenbench.carbon.forecast import day1_summary
+        from greenbench.carbon.forecasting import day1_summary
 
         io.write_text(day1_summary(io.read_parquet(metrics)).to_csv(index=False), out / "forecast_day1.csv")
         written.append(out / "forecast_day1.csv")

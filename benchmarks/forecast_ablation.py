@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from greenbench import io
-from greenbench.carbon import forecast as F
+from greenbench.core import io
+from greenbench.carbon import forecasting as F
 from greenbench.carbon import metrics as M
 from greenbench.carbon import traces as T
 

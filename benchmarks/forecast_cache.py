@@ -6,9 +6,8 @@ model's predictions, so that candidate combinations and interval rules can be co
 """
 import pickle, sys
 from pathlib import Path
-import numpy as np
-from greenbench.carbon import forecast, traces
-from greenbench.config import load_config, validate_config
+from greenbench.carbon import forecasting as forecast, traces
+from greenbench.config.load import load_config, validate_config
 
 out = Path(sys.argv[1]); zones = sys.argv[2:]
 out.mkdir(parents=True, exist_ok=True)
@@ -23,7 +22,7 @@ files = [traces.retrieve_trace(z, y, out / "csv" / f"{z}_{y}_hourly.csv") for z 
 traces.prepare_traces(files, out / "traces.parquet", c["column"], c["max_gap_hours"], c["max_ci_g_per_kwh"])
 fc = dict(c["forecast"], zones=zones)
 import pandas as pd
-from greenbench import io
+from greenbench.core import io
 tr = io.read_parquet(out / "traces.parquet")
 lookback, horizon = int(fc["lookback_h"]), int(fc["horizon_h"]); lb = max(lookback, 168)
 train_end = pd.Timestamp(fc["train_end"], tz="UTC"); calib_start = train_end - pd.Timedelta(days=int(fc["calibration_days"]))

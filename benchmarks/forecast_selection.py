@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from greenbench import io
-from greenbench.carbon import forecast, traces
-from greenbench.config import load_config, validate_config
+from greenbench.core import io
+from greenbench.carbon import forecasting as forecast, traces
+from greenbench.config.load import load_config, validate_config
 
 
 def main(out_dir: str, zones: list[str]) -> None:

@@ -6,9 +6,10 @@ TRIALS_DIR holds the trials of ``python -m greenbench measure-energy --config <O
 --model minilm --batch-sizes 8 --paddings dynamic --modes eager --out TRIALS_DIR/trial-{trial}.parquet``;
 accuracies come from results/eval. Copies the trials into OUT_DIR/energy and writes OUT_DIR/summary.md."""
 import sys, glob, json
-import pandas as pd, numpy as np
-from greenbench import io, stopping
-from greenbench.evaluate import summarize
+import pandas as pd
+from greenbench.core import io
+from greenbench.measure.energy import stopping
+from greenbench.measure.accuracy import summarize
 out = sys.argv[2] if len(sys.argv) > 2 else "benchmarks/results/cpu-runtimes-2026-11-25"
 files = sorted(glob.glob(f"{sys.argv[1]}/trial-*.parquet"))
 m = pd.concat([io.read_parquet(f) for f in files])
@@ -49,5 +50,5 @@ for f in files:
 open(f"{out}/summary.md", "w").write(f"# Runtime axis on the CPU (with aot_inductor) — {len(files)} interleaved trials, batch 8, dynamic padding\n\n"
   f"Machine: {m.device_name.iloc[0]}, {meta.get('threads')} threads (compute.threads), commit {(meta.get('git') or {}).get('commit') if isinstance(meta.get('git'), dict) else meta.get('git_commit')}.\n"
   "Each trial its own process (`python -m greenbench measure-energy --batch-sizes 8 --paddings dynamic`), 11 cells in seeded random order.\n"
-  "Ratios: paired by trial; 95% Student-t interval on the log ratios (greenbench.stopping.paired_log_ratio, all trials one stage). "
+  "Ratios: paired by trial; 95% Student-t interval on the log ratios (greenbench.measure.energy.stopping.paired_log_ratio, all trials one stage). "
   "Energy is codecarbon's estimate (no readable RAPL here).\n\n" + md + "\n")

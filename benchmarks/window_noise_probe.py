@@ -1,5 +1,7 @@
 import sys, time, json, numpy as np, torch
-from greenbench import models, variants, io, data
+from greenbench.data import models
+from greenbench.cells import variants
+from greenbench.core import io
 torch.set_num_threads(2)
 base = "/work/run45/results/models/minilm/baseline"
 tok = io.read_parquet("/work/run45/results/tokens/minilm/dev.parquet")

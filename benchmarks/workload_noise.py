@@ -19,8 +19,8 @@ import warnings
 import numpy as np
 import torch
 
-from greenbench import data, models
-from greenbench.energy.protocol import make_batches
+from greenbench.data import sst2 as data, models
+from greenbench.measure.energy.protocol import make_batches
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(2)

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from greenbench.aggregate import aggregate
-from greenbench.footprint import tracked
+from greenbench.analysis.summaries import aggregate
+from greenbench.analysis.study_cost import tracked
 
 with tracked(snakemake, "aggregate"):
     aggregate(snakemake.input.measurements, list(snakemake.input.predictions), Path(snakemake.output[0]).parent,

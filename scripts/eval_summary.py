@@ -1,7 +1,7 @@
 """Snakemake entry point: one accuracy table over every (model, variant, device)."""
 
-from greenbench.evaluate import summarize
-from greenbench.log import logged_script
+from greenbench.measure.accuracy import summarize
+from greenbench.core.log import logged_script
 
 with logged_script(snakemake.log[0], "eval_summary"):
     summarize(list(snakemake.input.predictions), snakemake.output[0])

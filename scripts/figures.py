@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from greenbench.figures import make_all
-from greenbench.log import logged_script
+from greenbench.report.plots import make_all
+from greenbench.core.log import logged_script
 
 with logged_script(snakemake.log[0], "figures"):
     i = snakemake.input

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from greenbench.log import logged_script
-from greenbench.paper import write_paper
-from greenbench.report import write_pages
+from greenbench.core.log import logged_script
+from greenbench.report.tables import write_paper
+from greenbench.report.html import write_pages
 
 with logged_script(snakemake.log[0], "paper"):
     write_paper(Path(snakemake.input.stats[0]).parent, snakemake.input.measurements, Path(snakemake.output.claims).parent,

@@ -1,7 +1,7 @@
 """Snakemake entry point: validate traces (hourly, monotonic, unique, non-negative), fill short gaps."""
 
 from greenbench.carbon.traces import prepare_traces
-from greenbench.log import logged_script
+from greenbench.core.log import logged_script
 
 with logged_script(snakemake.log[0], "prepare_traces"):
     p = snakemake.params

@@ -112,3 +112,11 @@ def smoke(tmp_path_factory, data_mirror):
     assert proc.returncode == 0, proc.stderr[-4000:]
     print(f"smoke run took {time.monotonic() - started:.1f} s")
     return root, env
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that runs the smoke study is a `workflow` test, so `pytest -m "not workflow"` is the
+    fast inner loop (CI runs everything)."""
+    for item in items:
+        if "smoke" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.workflow)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from greenbench import amortization as am
+from greenbench.analysis import amortization as am
 
 energy = st.floats(min_value=0.0, max_value=1e7, allow_nan=False)
 per_inf = st.floats(min_value=1e-4, max_value=10.0, allow_nan=False)
@@ -96,7 +96,7 @@ def test_an_unavailable_build_energy_makes_the_row_unavailable_not_free():
 
 
 def test_the_lifecycle_claims_read_the_break_even_against_the_tabulated_horizon():
-    from greenbench import claims
+    from greenbench.report import claims
 
     fp = _footprint({"prune_heads50": 20.0, "topk16_ft": 10.0, "spiking": 500.0})
     energy = _energy({"fp32": 0.10, "prune_heads50": 0.08, "topk16_ft": 0.12, "spiking": 0.0999})

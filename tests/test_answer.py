@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from greenbench import answer
+from greenbench.report import answer
 
 SETTINGS = {"max_accuracy_loss_pts": 1.0, "max_latency_p95_ms": 100.0, "grid": "DE"}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from greenbench.carbon import traces
-from greenbench.config import ConfigError, load_config, validate_config
+from greenbench.config.load import ConfigError, load_config, validate_config
 
 from conftest import REPO
 
@@ -164,7 +164,7 @@ def test_a_byte_order_mark_is_not_part_of_the_header(tmp_path):
 
 
 def test_an_sst2_file_with_lone_cr_line_ends_says_so_without_dumping_the_file(tmp_path):
-    from greenbench.data import DataValidationError, read_sst2_tsv
+    from greenbench.data.sst2 import DataValidationError, read_sst2_tsv
 
     path = tmp_path / "dev.tsv"
     path.write_bytes(b"sentence\tlabel\r" + b"a fine film\t1\r" * 500)

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from greenbench import io
-from greenbench.carbon import forecast, metrics, schedule, traces
+from greenbench.core import io
+from greenbench.carbon import forecasting as forecast, metrics, routing as schedule, traces
 
 EM_HEADER = ("Datetime (UTC),Country,Zone Name,Zone Id,Carbon Intensity gCO₂eq/kWh (direct),"
              "Carbon Intensity gCO₂eq/kWh (LCA),Low Carbon Percentage,Renewable Percentage,Data Source,"

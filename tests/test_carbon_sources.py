@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from greenbench.carbon import traces
-from greenbench.config import ConfigError, load_config, validate_config
+from greenbench.config.load import ConfigError, load_config, validate_config
 
 
 def hours(n, start="2022-01-01 00:00:00"):

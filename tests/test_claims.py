@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from greenbench import claims
+from greenbench.report import claims
 
 
 def _evidence(energy_ratio: dict[str, float], accuracy: dict[str, float], parameters: dict[str, float],

@@ -1,4 +1,4 @@
-"""The CLI runs the same stage modules with the same settings as the rules (greenbench.stages + wiring)."""
+"""The CLI runs the same stage modules with the same settings as the rules (greenbench.pipeline.stages + wiring)."""
 
 import json
 import shutil
@@ -6,9 +6,12 @@ import shutil
 import pytest
 import yaml
 
-from greenbench import cli, io, models, paths, wiring
-from greenbench.config import load_config
-from greenbench.data import DATASET_SCHEMA
+from greenbench.tools import cli
+from greenbench.core import io
+from greenbench.data import models
+from greenbench.pipeline import paths, wiring
+from greenbench.config.load import load_config
+from greenbench.data.sst2 import DATASET_SCHEMA
 
 from conftest import REPO, toy_sentences
 

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from greenbench.config import ConfigError, deep_merge, load_config, validate_config
+from greenbench.config.load import ConfigError, deep_merge, load_config, validate_config
 
 from conftest import REPO
 
@@ -102,7 +102,7 @@ def test_dates_windows_and_the_served_cell_are_checked_before_any_job(mutate, ke
 
 
 def test_zone_tables_and_the_served_cell_are_replaced_whole_not_merged(tmp_path):
-    from greenbench.config import load_config, replace_tables
+    from greenbench.config.load import load_config, replace_tables
 
     user = tmp_path / "grid.yaml"
     user.write_text("carbon:\n  schedule:\n    origin_shares: {BE: 1}\n    scenarios: {mine: {}}\n"
@@ -141,7 +141,7 @@ def test_scenario_overrides_and_a_given_served_cell_are_checked_before_any_job(m
 
 
 def test_a_given_served_cell_needs_no_measurement():
-    from greenbench.carbon.schedule import energy_per_request
+    from greenbench.carbon.routing import energy_per_request
 
     cfg = merged()
     cfg["carbon"]["schedule"]["energy"] = {"j_per_request": 0.3, "latency_p50_ms": 20, "latency_p95_ms": 40}

@@ -1,6 +1,7 @@
 import pytest
 
-from greenbench import data, io
+from greenbench.data import sst2 as data
+from greenbench.core import io
 
 GOOD = "sentence\tlabel\nit 's a charming journey . \t1\nbleak and desperate \t0\n"
 

@@ -5,11 +5,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from greenbench import io, models
-from greenbench.data import DATASET_SCHEMA
-from greenbench.energy import MEASURED, UNAVAILABLE, EnergyMonitor
-from greenbench.energy.meters import NvmlCounter, PowerSampler, RaplMeter, dedupe, integrate_power
-from greenbench.energy.protocol import MEASUREMENT_SCHEMA, plan_cells, run_trial
+from greenbench.core import io
+from greenbench.data import models
+from greenbench.data.sst2 import DATASET_SCHEMA
+from greenbench.measure.energy import MEASURED, UNAVAILABLE, EnergyMonitor
+from greenbench.measure.energy.meters import NvmlCounter, PowerSampler, RaplMeter, dedupe, integrate_power
+from greenbench.measure.energy.protocol import MEASUREMENT_SCHEMA, plan_cells, run_trial
 
 from conftest import toy_sentences
 
@@ -118,7 +119,7 @@ def test_rapl_unreadable_is_labelled(tmp_path):
 def test_rapl_readable_only_by_root_says_how_to_grant_access(tmp_path, monkeypatch):
     import builtins
 
-    from greenbench.energy import meters, monitor
+    from greenbench.measure.energy import meters, monitor
 
     zone = tmp_path / "intel-rapl:0"
     zone.mkdir()
@@ -251,14 +252,14 @@ class _Scripted:
         pass
 
     def end(self):
-        from greenbench.energy.meters import ESTIMATED, Reading
+        from greenbench.measure.energy.meters import ESTIMATED, Reading
 
         return Reading(self.source, ESTIMATED, self.joules.pop(0))
 
 
 def test_negative_net_energy_is_withheld_not_reported(tiny_model_dir, dev_tokens):
-    from greenbench import variants
-    from greenbench.energy.protocol import Cell, make_batches, measure_cell
+    from greenbench.cells import variants
+    from greenbench.measure.energy.protocol import Cell, make_batches, measure_cell
 
     prepared = variants.get("fp32").prepare(models.load_classifier(str(tiny_model_dir)), "cpu", None, {})
     batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
@@ -270,7 +271,7 @@ def test_negative_net_energy_is_withheld_not_reported(tiny_model_dir, dev_tokens
 
 
 def test_dynamic_batches_are_length_bucketed_but_in_seeded_random_order(dev_tokens):
-    from greenbench.energy.protocol import make_batches
+    from greenbench.measure.energy.protocol import make_batches
 
     tokens = io.read_parquet(dev_tokens)
     a = make_batches(tokens, 4, "dynamic", 16, 0, "cpu", seed=3)
@@ -285,7 +286,7 @@ def test_dynamic_batches_are_length_bucketed_but_in_seeded_random_order(dev_toke
 
 @given(st.integers(0, 1200), st.floats(0.0, 0.999999))
 def test_every_prefix_of_the_spread_order_covers_the_range_evenly(n, shift):
-    from greenbench.energy.protocol import spread_order
+    from greenbench.measure.energy.protocol import spread_order
 
     order = spread_order(n, shift)
     assert sorted(order) == list(range(n))
@@ -297,7 +298,7 @@ def test_every_prefix_of_the_spread_order_covers_the_range_evenly(n, shift):
 
 @given(st.floats(1e-4, 1.0), st.floats(0.05, 10.0), st.integers(1, 2000), st.integers(1, 50))
 def test_window_iterations_fill_the_window_and_whole_passes(per_iter, window, n_batches, min_iters):
-    from greenbench.energy.protocol import window_iterations
+    from greenbench.measure.energy.protocol import window_iterations
 
     it = window_iterations(per_iter, window, n_batches, min_iters)
     assert it >= min_iters and it * per_iter >= window * (1 - 1e-9)
@@ -310,8 +311,8 @@ def test_window_iterations_fill_the_window_and_whole_passes(per_iter, window, n_
 def test_length_split_conserves_the_window_energy(iters, j_per_inf):
     import json
 
-    from greenbench.aggregate import length_split
-    from greenbench.energy.protocol import length_profile
+    from greenbench.analysis.summaries import length_split
+    from greenbench.measure.energy.protocol import length_profile
 
     lat, lengths, sizes = (list(x) for x in zip(*iters))
     profile = length_profile(lat, lengths, sizes)
@@ -326,7 +327,7 @@ def test_length_split_conserves_the_window_energy(iters, j_per_inf):
 def test_trial_records_length_profiles_for_dynamic_padding_only(tiny_model_dir, dev_tokens, tmp_path):
     import json
 
-    from greenbench.aggregate import energy_by_length
+    from greenbench.analysis.summaries import energy_by_length
 
     df = _trial(tiny_model_dir, dev_tokens, tmp_path / "trial.parquet")
     ok = df[df.status == "ok"]
@@ -340,7 +341,7 @@ def test_trial_records_length_profiles_for_dynamic_padding_only(tiny_model_dir, 
     assert (by_length.ci_low <= by_length.j_per_inf_gross).all() and (by_length.j_per_inf_gross <= by_length.ci_high).all()
     shares = by_length.groupby(["variant", "batch_size"]).share_of_inferences.sum()
     assert np.allclose(shares, 1.0)
-    from greenbench.paper import length_table
+    from greenbench.report.tables import length_table
 
     table = length_table(by_length)
     assert len(table) == len(by_length.groupby(["variant", "batch_size"])) and "1-16" in table.columns
@@ -351,7 +352,7 @@ def test_trial_log_says_its_estimate_first_and_each_cell(tiny_model_dir, dev_tok
 
     with caplog.at_level(logging.INFO, logger="greenbench"):
         _trial(tiny_model_dir, dev_tokens, tmp_path / "trial.parquet")
-    messages = [r.getMessage() for r in caplog.records if r.name.startswith("greenbench.energy")]
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("greenbench.measure.energy")]
     assert messages[0].startswith("trial 0 on cpu: 25 cells, 9 to measure, about ")
     cells = [m for m in messages if m.startswith("cell ")]
     assert len(cells) == 25 and cells[-1].startswith("cell 25/25 ")
@@ -359,7 +360,7 @@ def test_trial_log_says_its_estimate_first_and_each_cell(tiny_model_dir, dev_tok
 
 
 def test_pass_rounding_only_where_batches_differ():
-    from greenbench.energy.protocol import Cell, pass_batches
+    from greenbench.measure.energy.protocol import Cell, pass_batches
 
     assert pass_batches(Cell("fp32", 8, "dynamic", "eager"), 109) == 109
     assert pass_batches(Cell("fp32", 8, "fixed", "eager"), 109) == 0   # identical batches: any prefix is exact
@@ -367,8 +368,8 @@ def test_pass_rounding_only_where_batches_differ():
 
 
 def test_shared_idle_window_takes_the_previous_cells_idle_after(tiny_model_dir, dev_tokens):
-    from greenbench import variants
-    from greenbench.energy.protocol import Cell, make_batches, measure_cell
+    from greenbench.cells import variants
+    from greenbench.measure.energy.protocol import Cell, make_batches, measure_cell
 
     prepared = variants.get("fp32").prepare(models.load_classifier(str(tiny_model_dir)), "cpu", None, {})
     batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
@@ -396,7 +397,7 @@ def _trial_rows(values: dict[str, list[float]], batch=8):
 
 
 def test_plan_gives_noisy_cells_more_trials_and_their_baseline_follows():
-    from greenbench.energy import plan
+    from greenbench.measure.energy import plan
 
     stage1 = _trial_rows({"fp32": [1.0, 1.0, 1.0], "steady": [0.5, 0.5001, 0.4999], "noisy": [0.5, 0.7, 0.4]})
     df = plan.plan_trials(stage1, target=0.03, level=0.95, first_stage=3, max_trials=8, device="cpu", model="m")
@@ -409,7 +410,7 @@ def test_plan_gives_noisy_cells_more_trials_and_their_baseline_follows():
 
 
 def test_plan_holds_the_ratio_to_fp32_to_the_target_too():
-    from greenbench.energy import plan
+    from greenbench.measure.energy import plan
 
     # steady on its own, but its baseline moves: the paired ratio is noisy, so the cell needs the cap
     stage1 = _trial_rows({"fp32": [1.0, 1.3, 0.8], "steady": [0.5, 0.5001, 0.4999]})
@@ -421,7 +422,7 @@ def test_plan_holds_the_ratio_to_fp32_to_the_target_too():
 
 
 def test_a_later_trial_measures_only_the_planned_cells(tiny_model_dir, dev_tokens, tmp_path):
-    from greenbench.energy.protocol import Cell
+    from greenbench.measure.energy.protocol import Cell
 
     cells = [Cell("fp32", 4, "dynamic", "eager"), Cell("int8_dynamic", 4, "dynamic", "eager")]
     cfg = {**CFG, "share_idle": {"cpu": True}}
@@ -438,8 +439,8 @@ def test_a_later_trial_measures_only_the_planned_cells(tiny_model_dir, dev_token
 def test_budget_estimate_counts_the_cells_a_trial_measures():
     import copy
 
-    from greenbench import config as gconfig
-    from greenbench.energy.plan import budget_estimate
+    from greenbench.config import load as gconfig
+    from greenbench.measure.energy.plan import budget_estimate
 
     cfg = copy.deepcopy(gconfig.load_config(["config/config.yaml"]))
     cfg["study"].update(variants=["fp32", "fp16", "int8_dynamic"], runtimes={}, devices=["cpu"])
@@ -452,7 +453,7 @@ def test_budget_estimate_counts_the_cells_a_trial_measures():
 
 
 def test_paddings_are_one_list_or_one_list_per_device():
-    from greenbench.energy.protocol import paddings_for
+    from greenbench.measure.energy.protocol import paddings_for
 
     assert paddings_for({"paddings": ["fixed"]}, "cuda") == ["fixed"]
     per_device = {"paddings": {"cpu": ["dynamic"], "cuda": ["dynamic", "fixed"]}}
@@ -487,7 +488,7 @@ class _Counter:
         return self.per_lap
 
     def end(self):
-        from greenbench.energy.meters import MEASURED, Reading
+        from greenbench.measure.energy.meters import MEASURED, Reading
 
         return Reading(self.source, MEASURED, self.total + 0.5)  # + energy outside any iteration
 
@@ -496,15 +497,15 @@ INTERLEAVED = {**CFG, "interleave": True, "share_idle": {"cpu": True}, "warmup":
 
 
 def _arms(tiny_model_dir, names):
-    from greenbench import variants
-    from greenbench.energy.protocol import Cell
+    from greenbench.cells import variants
+    from greenbench.measure.energy.protocol import Cell
 
     return [(Cell(n, 4, "dynamic", "eager"), variants.get(n).prepare(models.load_classifier(str(tiny_model_dir)), "cpu",
                                                                       None, {})) for n in names]
 
 
 def test_an_interleaved_window_splits_an_estimate_by_busy_time(tiny_model_dir, dev_tokens):
-    from greenbench.energy.protocol import make_batches, measure_group
+    from greenbench.measure.energy.protocol import make_batches, measure_group
 
     batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
     arms = _arms(tiny_model_dir, ["fp32", "int8_dynamic", "fp32"])
@@ -522,7 +523,7 @@ def test_an_interleaved_window_splits_an_estimate_by_busy_time(tiny_model_dir, d
 
 
 def test_round_repeats_balance_batch_sizes_per_round():
-    from greenbench.energy.protocol import round_repeats
+    from greenbench.measure.energy.protocol import round_repeats
 
     assert round_repeats({1: 0.01, 8: 0.05, 64: 0.3}) == {1: 30, 8: 6, 64: 1}
     assert round_repeats({4: 0.2}) == {4: 1}
@@ -530,7 +531,7 @@ def test_round_repeats_balance_batch_sizes_per_round():
 
 
 def test_an_interleaved_window_reads_a_counter_around_each_iteration(tiny_model_dir, dev_tokens):
-    from greenbench.energy.protocol import make_batches, measure_group
+    from greenbench.measure.energy.protocol import make_batches, measure_group
 
     batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
     meter = _Counter(0.25)

@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from greenbench import figures, style
+from greenbench.report import plots as figures, style
 
 CPU = ["fp32", "dense_eager", "int8_dynamic", "int8_dynamic_ao", "bf16", "adaptive", "prune_heads25", "prune_heads50",
        "prune_ffn25", "magnitude50", "topk16", "topk16_ft", "spiking", "fp32@onnxruntime", "int8_dynamic@onnxruntime",
@@ -26,15 +25,15 @@ CELL = ["device", "model", "variant", "recipe", "runtime", "batch_size", "paddin
 
 
 def _split(v):
-    from greenbench.names import split_name
+    from greenbench.core.names import split_name
 
     return split_name(v)
 
 
 def synthetic_study(seed: int = 0) -> dict:
     """Tables in the pipeline's schemas for the default CPU study (no carbon outputs)."""
-    from greenbench.aggregate import ACCURACY_SCHEMA, ENERGY_STATS_SCHEMA, LENGTH_SCHEMA
-    from greenbench.amortization import CURVE_SCHEMA
+    from greenbench.analysis.summaries import ACCURACY_SCHEMA, ENERGY_STATS_SCHEMA, LENGTH_SCHEMA
+    from greenbench.analysis.amortization import CURVE_SCHEMA
 
     rng = np.random.default_rng(seed)
     acc_rows, e_rows, len_rows, preds = [], [], [], []
@@ -90,7 +89,7 @@ VARIANT_FIGURES = ("accuracy_by_variant", "energy_by_batch", "pareto_accuracy_en
 
 
 def test_style_families_mirror_the_variant_registry():
-    from greenbench import variants
+    from greenbench.cells import variants
 
     for name, v in variants.REGISTRY.items():
         assert style.recipe_family(name) == v.family, name
@@ -172,7 +171,7 @@ def test_captions_state_key_numbers_from_the_tables():
 
 
 def test_markdown_pages_render_tables_bold_and_code_as_html(tmp_path):
-    from greenbench import report
+    from greenbench.report import html as report
 
     md = ("# Title\n\nText with **bold `code` inside** and *it*.\n\n| a | b |\n|---|--:|\n| x | 1.5 |\n| y \\| z | 2 |\n\n"
           "- one\n- two\n\n## Next\n\nrest\n")
@@ -198,7 +197,7 @@ def _chromium() -> str | None:
 def test_smoke_figures_are_clean_and_the_report_renders_in_chromium(smoke, tmp_path):
     """The smoke run's figures job found no layout problem; its captions carry numbers; the report
     renders in headless Chromium, opening with the answer and the study's cost, by category."""
-    from greenbench.paths import FIGURES
+    from greenbench.pipeline.paths import FIGURES
 
     from conftest import run
 

@@ -7,8 +7,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from greenbench import flops, models, variants
-from greenbench.flops import LayerSpec
+from greenbench.measure import macs as flops
+from greenbench.data import models
+from greenbench.cells import variants
+from greenbench.measure.macs import LayerSpec
 
 lengths = st.lists(st.integers(1, 128), min_size=1, max_size=20)
 
@@ -59,7 +61,7 @@ def test_theoretical_energy_uses_the_45nm_constants():
 
 
 def test_describe_reads_pruned_and_quantized_models(tiny_model_dir):
-    from greenbench.variants import encoder, pruning
+    from greenbench.cells.variants import encoder, pruning
 
     model = models.load_classifier(str(tiny_model_dir))
     dense = flops.describe(model)

@@ -8,10 +8,11 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from greenbench import footprint, io
-from greenbench.energy.meters import Reading
-from greenbench.energy.monitor import EnergyMonitor, _Unavailable
-from greenbench.stages import Output
+from greenbench.analysis import study_cost as footprint
+from greenbench.core import io
+from greenbench.measure.energy.meters import Reading
+from greenbench.measure.energy.monitor import EnergyMonitor, _Unavailable
+from greenbench.pipeline.stages import Output
 
 
 class FixedMeter:
@@ -117,9 +118,9 @@ def test_job_device_is_the_device_wildcard_else_the_cpu():
 
 
 def test_instrumentation_is_not_a_rule_input_so_editing_a_meter_does_not_rerun_the_fine_tune():
-    from greenbench.workflow import INSTRUMENTATION, module_closure
+    from greenbench.pipeline.dag import INSTRUMENTATION, module_closure
 
     wrapped = module_closure("src", "scripts/finetune_baseline.py", INSTRUMENTATION)
-    assert "src/greenbench/footprint.py" not in wrapped and "src/greenbench/energy/meters.py" not in wrapped
-    assert "src/greenbench/training.py" in wrapped
-    assert "src/greenbench/footprint.py" in module_closure("src", "scripts/footprint.py")
+    assert "src/greenbench/analysis/study_cost.py" not in wrapped and "src/greenbench/measure/energy/meters.py" not in wrapped
+    assert "src/greenbench/data/training.py" in wrapped
+    assert "src/greenbench/analysis/study_cost.py" in module_closure("src", "scripts/footprint.py")

@@ -3,24 +3,20 @@
 
 import time
 
-import numpy as np
 import pytest
 import torch
 
-from greenbench.energy import EnergyMonitor
-from greenbench.energy.meters import ESTIMATED, Reading
-from greenbench.energy.protocol import (
-    Cell,
+from greenbench.measure.energy import EnergyMonitor
+from greenbench.measure.energy.meters import ESTIMATED, Reading
+from greenbench.measure.energy.protocol import (Cell,
     estimate_trial_seconds,
     first_calls,
-    make_batches,
     measure_cell,
     run_trial,
     timed_window,
-    window_problem,
-)
+    window_problem)
 
-from test_energy import dev_tokens  # noqa: F401  (the tiny model's dev tokens, a fixture)
+from test_energy import dev_tokens  # noqa: F401,F811  (the tiny model's dev tokens, a fixture)
 
 CFG = {"batch_sizes": [4], "paddings": ["fixed"], "modes": ["eager"], "window_s": {"cpu": 0.2, "cuda": 0.2},
        "min_iterations": 2, "warmup": {"min_iters": 2, "max_s": 0.3, "tolerance": 0.5},
@@ -99,7 +95,7 @@ def test_the_window_runs_on_until_it_has_the_seconds_the_sensor_needs():
 def test_a_window_shorter_than_nine_tenths_of_its_target_is_invalid(monkeypatch):
     assert window_problem(0.5, 2.0) and "0.9" in window_problem(0.5, 2.0)
     assert window_problem(1.8, 2.0) is None
-    from greenbench.energy import protocol
+    from greenbench.measure.energy import protocol
 
     real = protocol.timed_window
 
@@ -130,7 +126,7 @@ class _Scores:
 
 
 def test_the_adaptive_router_computes_the_padded_length_in_fixed_padding_cells():
-    from greenbench.variants.adaptive import AdaptiveScheduler, _Router
+    from greenbench.cells.variants.adaptive import AdaptiveScheduler, _Router
 
     cheap, precise = _Tier(), _Tier()
     router = _Router(cheap, precise, _Scores(), AdaptiveScheduler(1.0, 0.0), ["int8", "fp32"])
@@ -196,7 +192,7 @@ def test_the_estimate_counts_one_idle_reading_per_trial():
 
 # ---------------------------------------------------------------- the runtime piece: compile mode and determinism
 def test_cuda_compiles_in_default_mode_unless_configured():
-    from greenbench.runtimes.compile import compile_mode
+    from greenbench.cells.runtimes.compile import compile_mode
 
     options = {"mode": "max-autotune-no-cudagraphs"}
     assert compile_mode(options, "cpu") == "max-autotune-no-cudagraphs"
@@ -206,7 +202,7 @@ def test_cuda_compiles_in_default_mode_unless_configured():
 
 
 def test_compiled_cells_run_with_the_trials_determinism_everywhere():
-    from greenbench.runtimes.compile import CompiledPrepared
+    from greenbench.cells.runtimes.compile import CompiledPrepared
 
     seen = []
 

@@ -8,11 +8,11 @@ import types
 import pytest
 import torch
 
-from greenbench import models
-from greenbench.energy.meters import NvmlBackend, NvmlCounter, PowerSampler, field_value, integrate_power
-from greenbench.energy.monitor import EnergyMonitor
-from greenbench.energy.protocol import Cell, refusal
-from greenbench.variants.base import Prepared
+from greenbench.data import models
+from greenbench.measure.energy.meters import NvmlBackend, NvmlCounter, PowerSampler, field_value, integrate_power
+from greenbench.measure.energy.monitor import EnergyMonitor
+from greenbench.measure.energy.protocol import Cell, refusal
+from greenbench.cells.variants.recipe import Prepared
 
 from test_energy import FakeNvml
 
@@ -92,7 +92,7 @@ def test_graph_unsafe_variants_are_refused_before_capture():
     assert refusal(cell, "cuda", Prepared(None, "cuda")) is None
     assert "fixed padding" in refusal(Cell("fp32", 1, "dynamic", "cuda_graph"), "cuda", Prepared(None, "cuda"))
     assert "CUDA device" in refusal(cell, "cpu", Prepared(None, "cpu"))
-    from greenbench.variants.adaptive import AdaptiveScheduler, _Router
+    from greenbench.cells.variants.adaptive import AdaptiveScheduler, _Router
 
     cheap = Prepared(None, "cpu")
     assert _Router(cheap, cheap, None, AdaptiveScheduler(0.0, 0.5), ["a", "b"]).graph_safe is False
@@ -114,9 +114,9 @@ def test_energy_jobs_run_without_deterministic_algorithms():
 
 def test_torchao_weights_are_counted_by_what_they_store_and_do_not_break_mac_counts(tiny_model_dir):
     tq = pytest.importorskip("torchao.quantization")
-    from greenbench.evaluate import compute_counts
-    from greenbench.variants import footprint
-    from greenbench.variants.quantization import _keep_high_precision
+    from greenbench.measure.accuracy import compute_counts
+    from greenbench.cells.variants import footprint
+    from greenbench.cells.variants.quantization import _keep_high_precision
 
     model = models.load_classifier(str(tiny_model_dir)).to(torch.bfloat16).eval()
     before = footprint(model)["linear_weight_bytes"]
@@ -130,7 +130,7 @@ def test_torchao_weights_are_counted_by_what_they_store_and_do_not_break_mac_cou
 
 def test_old_torchao_is_refused_with_the_reason(monkeypatch):
     pytest.importorskip("torchao")
-    from greenbench.variants import quantization
+    from greenbench.cells.variants import quantization
 
     monkeypatch.setattr(quantization, "cuda_available", lambda device: None)
     monkeypatch.setattr("importlib.metadata.version", lambda name: "0.17.0")
@@ -140,7 +140,7 @@ def test_old_torchao_is_refused_with_the_reason(monkeypatch):
 
 
 def test_devices_auto_is_what_the_host_has(monkeypatch):
-    from greenbench.config import load_config, resolve_devices, validate_config
+    from greenbench.config.load import load_config, resolve_devices, validate_config
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert validate_config(load_config(["config/config.yaml"]))["study"]["devices"] == ["cpu"]
@@ -149,7 +149,7 @@ def test_devices_auto_is_what_the_host_has(monkeypatch):
 
 
 def test_meters_come_from_a_registry_per_device(monkeypatch):
-    from greenbench.energy import monitor as mon
+    from greenbench.measure.energy import monitor as mon
 
     cuda = EnergyMonitor.for_device("cuda", backend=FakeNvml(), sampler_hz=40)
     assert cuda.primary.source == "nvml_counter" and cuda.cross_check.source == "nvml_power_integrated"
@@ -171,9 +171,9 @@ def test_meters_come_from_a_registry_per_device(monkeypatch):
 
 
 def test_a_cell_without_a_working_meter_says_why_in_its_row(tiny_model_dir):
-    from greenbench import variants
-    from greenbench.energy.monitor import _Unavailable
-    from greenbench.energy.protocol import make_batches, measure_cell
+    from greenbench.cells import variants
+    from greenbench.measure.energy.monitor import _Unavailable
+    from greenbench.measure.energy.protocol import make_batches, measure_cell
 
     from test_energy import CFG, toy_sentences
 

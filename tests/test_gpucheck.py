@@ -5,9 +5,11 @@ import json
 import pandas as pd
 import pytest
 
-from greenbench import cli, gpucheck, io, models
-from greenbench.data import DATASET_SCHEMA
-from greenbench.energy.protocol import MEASUREMENT_SCHEMA
+from greenbench.tools import cli, gpukit as gpucheck
+from greenbench.core import io
+from greenbench.data import models
+from greenbench.data.sst2 import DATASET_SCHEMA
+from greenbench.measure.energy.protocol import MEASUREMENT_SCHEMA
 
 from conftest import toy_sentences
 
@@ -67,8 +69,8 @@ def test_the_kit_size_estimate_matches_a_real_kit(tiny_model_dir, kit):
 @pytest.fixture(scope="module")
 def sst2_tokens(tmp_path_factory, data_mirror):
     """The real SST-2 train/dev tokens of the default model, as the kit carries them."""
-    from greenbench import data
-    from greenbench.config import load_config
+    from greenbench.data import sst2 as data
+    from greenbench.config.load import load_config
 
     cfg = load_config(["config/config.yaml"])
     model = cfg["models"]["minilm"]
@@ -137,7 +139,7 @@ def test_runtime_piece_builds_evaluates_and_measures_runtime_cells_in_fresh_proc
 
 
 def test_the_quick_check_fits_300_s_and_the_runtime_piece_one_command_by_their_own_estimates():
-    from greenbench.config import load_config
+    from greenbench.config.load import load_config
 
     cfg = load_config(["config/config.yaml"])["energy"]
     pieces = gpucheck.plan_pieces()
@@ -202,7 +204,7 @@ def test_cpu_rehearsal_writes_the_pipeline_tables_and_a_summary(kit, tmp_path, m
 
 
 def test_a_check_killed_mid_run_leaves_a_summary_of_what_it_finished(kit, tmp_path, monkeypatch):
-    from greenbench.energy import protocol
+    from greenbench.measure.energy import protocol
 
     path, _ = kit
     monkeypatch.chdir(cli.Path(__file__).resolve().parents[1])
@@ -224,7 +226,7 @@ def test_a_check_killed_mid_run_leaves_a_summary_of_what_it_finished(kit, tmp_pa
 
 
 def _log_from_a_spawned_process(message):
-    from greenbench.log import get_logger
+    from greenbench.core.log import get_logger
 
     get_logger("greenbench.test").info(message)
 
@@ -295,7 +297,7 @@ def test_the_summary_states_int4s_layout_padding_and_kernel():
 
 
 def test_a_failing_step_is_reported_and_the_rest_goes_on(kit, tmp_path, monkeypatch):
-    from greenbench import evaluate as evaluate_module
+    from greenbench.measure import accuracy as evaluate_module
 
     path, _ = kit
     monkeypatch.chdir(cli.Path(__file__).resolve().parents[1])

@@ -7,9 +7,9 @@ from unittest import mock
 import pytest
 import torch
 
-from greenbench.variants import footprint, get
-from greenbench.variants.base import storage_bytes
-from greenbench.variants import quantization as q
+from greenbench.cells.variants import footprint, get
+from greenbench.cells.variants.recipe import storage_bytes
+from greenbench.cells.variants import quantization as q
 
 
 def tiny_bert(hidden: int = 128, intermediate: int = 256, layers: int = 2):

@@ -2,7 +2,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from greenbench import io
+from greenbench.core import io
 
 SCHEMA = pa.schema([pa.field("a", pa.int32()), pa.field("b", pa.string())])
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from greenbench.energy import MEASURED, UNAVAILABLE, EnergyMonitor
-from greenbench.energy.meters import GPU_IDLE_REASON, NvmlCounter, PowerSampler, Reading, summarize_states
+from greenbench.measure.energy import MEASURED, UNAVAILABLE, EnergyMonitor
+from greenbench.measure.energy.meters import GPU_IDLE_REASON, NvmlCounter, PowerSampler, Reading, summarize_states
 
 
 class NVMLError(Exception):

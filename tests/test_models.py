@@ -3,9 +3,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from greenbench import evaluate, io, models, training
-from greenbench.batching import pad
-from greenbench.data import DATASET_SCHEMA
+from greenbench.measure import accuracy as evaluate
+from greenbench.core import io
+from greenbench.data import models, training
+from greenbench.data.batching import pad
+from greenbench.data.sst2 import DATASET_SCHEMA
 
 from conftest import toy_sentences
 

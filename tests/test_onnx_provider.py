@@ -8,10 +8,12 @@ import json
 
 import pytest
 
-from greenbench import io, models, variants
-from greenbench.runtimes import base as rt_base
-from greenbench.runtimes import onnx as ort_runtime
-from greenbench.variants import NotApplicable
+from greenbench.core import io
+from greenbench.data import models
+from greenbench.cells import variants
+from greenbench.cells.runtimes import runtime as rt_base
+from greenbench.cells.runtimes import onnx as ort_runtime
+from greenbench.cells.variants import NotApplicable
 from tests.conftest import padded_batch, toy_sentences
 
 CUDA_FIRST = ["CUDAExecutionProvider", "CPUExecutionProvider"]

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from importlib import metadata
 
-from greenbench import provenance
+from greenbench.core import provenance
 
 OPTIONAL = ("torchao", "onnxruntime", "nvidia-ml-py", "triton")
 
@@ -42,7 +42,7 @@ def test_onnxruntime_gpu_distribution_counts_as_onnxruntime(monkeypatch):
 
 def test_versions_do_not_import_the_libraries():
     # a fresh interpreter: this test process may already have imported them through other tests
-    code = ("import sys; from greenbench import provenance; before = set(sys.modules); v = provenance.versions(); "
+    code = ("import sys; from greenbench.core import provenance; before = set(sys.modules); v = provenance.versions(); "
             "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
             "print(sorted(new & {'torchao', 'onnxruntime', 'pynvml', 'triton', 'torch'}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)

@@ -8,11 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from greenbench import config as gconfig
-from greenbench import io, models, variants
-from greenbench.evaluate import evaluate
-from greenbench.names import EAGER, cell_name, split_name
-from greenbench.runtimes import RUNTIMES, onnx as ort_runtime, read_status
+from greenbench.config import load as gconfig
+from greenbench.core import io
+from greenbench.data import models
+from greenbench.cells import variants
+from greenbench.measure.accuracy import evaluate
+from greenbench.core.names import EAGER, cell_name, split_name
+from greenbench.cells.runtimes import RUNTIMES, onnx as ort_runtime, read_status
 from tests.conftest import toy_sentences
 
 NAME = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,12}", fullmatch=True)
@@ -51,7 +53,7 @@ def test_bad_runtime_config_names_the_key(study, message):
 
 
 def test_runtime_options_reach_only_the_cells_they_run():
-    from greenbench import wiring
+    from greenbench.pipeline import wiring
 
     cfg = gconfig.validate_config(_config(runtimes={"onnxruntime": ["fp32"]}))
     assert wiring.variant_params(cfg, "fp32@onnxruntime")["runtime"]["exporter"] == "torchscript"
@@ -122,8 +124,8 @@ def test_a_build_that_fails_is_a_row_with_its_reason(tiny_model_dir, tokens, tmp
 
 
 def test_energy_trial_records_refused_runtime_cells(tiny_model_dir, tokens, tmp_path, monkeypatch):
-    from greenbench.energy import protocol
-    from greenbench.energy.meters import UNAVAILABLE
+    from greenbench.measure.energy import protocol
+    from greenbench.measure.energy.meters import UNAVAILABLE
     from tests.test_energy import CFG
 
     monkeypatch.setattr(ort_runtime, "_export", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("no export")))

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from greenbench import pareto, stats
+from greenbench.analysis import pareto, stats
 
 samples = st.lists(st.floats(0.01, 1e3, allow_nan=False), min_size=1, max_size=40)
 
@@ -111,7 +111,7 @@ def test_hypervolume_monotone_in_points(pts):
 def test_fronts_without_any_energy_value_use_the_objectives_that_exist():
     import pandas as pd
 
-    from greenbench.fronts import compute_fronts
+    from greenbench.analysis.fronts import compute_fronts
 
     cell = {"device": "cpu", "model": "m", "batch_size": 8, "padding": "dynamic", "mode": "eager"}
     energy = pd.DataFrame([

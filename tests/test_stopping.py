@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from greenbench import stopping
+from greenbench.measure.energy import stopping
 
 LEVEL = 0.95
 
@@ -53,7 +53,6 @@ def _simulate(rule, sigma, n0=3, n_max=10, target=0.03, reps=20000, seed=0):
     """Coverage of the true mean by the interval a stopping rule reports, on normal log values."""
     rng = np.random.default_rng(seed)
     h = stopping.log_half_width(target)
-    t0 = stopping.t_quantile(n0 - 1, LEVEL)
     covered = trials = 0
     for _ in range(reps):
         y = rng.normal(0.0, sigma, n_max)

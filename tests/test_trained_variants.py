@@ -10,9 +10,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from greenbench import flops, io, models, variants
-from greenbench.evaluate import predict
-from greenbench.variants import encoder, pruning, spiking
+from greenbench.measure import macs as flops
+from greenbench.core import io
+from greenbench.data import models
+from greenbench.cells import variants
+from greenbench.measure.accuracy import predict
+from greenbench.cells.variants import encoder, pruning, spiking
 
 from conftest import padded_batch, toy_sentences
 
@@ -239,7 +242,7 @@ def test_firing_rates_are_recorded_only_while_recording(tiny):
 
 
 def test_config_names_the_missing_block_for_a_trained_variant():
-    from greenbench.config import semantic_errors
+    from greenbench.config.checks import semantic_errors
 
     cfg = {"study": {"models": [], "variants": ["spiking"]}, "variants": {"recovery": {}}, "models": {}}
     errors = semantic_errors(cfg)

@@ -6,8 +6,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from greenbench import models, variants
-from greenbench.variants.adaptive import AdaptiveScheduler, ComplexityEstimator, _Router, calibrate
+from greenbench.data import models
+from greenbench.cells import variants
+from greenbench.cells.variants.adaptive import AdaptiveScheduler, ComplexityEstimator, _Router, calibrate
 
 from conftest import padded_batch
 
@@ -133,7 +134,7 @@ def test_topk_with_k_at_least_length_equals_dense(tiny):
 
 
 def test_sparse_attention_respects_padding_and_sparsifies():
-    from greenbench.variants.sparse_attention import sparse_attention
+    from greenbench.cells.variants.sparse_attention import sparse_attention
 
     class M(torch.nn.Module):
         def __init__(self, rule):
@@ -154,7 +155,7 @@ def test_sparse_attention_respects_padding_and_sparsifies():
 
 
 def test_sparse_attention_passes_gradients():
-    from greenbench.variants.sparse_attention import sparse_attention
+    from greenbench.cells.variants.sparse_attention import sparse_attention
 
     class M(torch.nn.Module):
         config = type("C", (), {"greenbench_sparse": {"kind": "topk", "k": 3}})()
@@ -166,7 +167,7 @@ def test_sparse_attention_passes_gradients():
 
 
 def test_sparse_attention_accepts_boolean_masks():
-    from greenbench.variants.sparse_attention import sparse_attention
+    from greenbench.cells.variants.sparse_attention import sparse_attention
 
     class M(torch.nn.Module):
         config = type("C", (), {"greenbench_sparse": {"kind": "topk", "k": 10}})()

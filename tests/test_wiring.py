@@ -1,10 +1,12 @@
 """What each job reads: narrow, canonical params (the rerun matrix in test_workflow checks the DAG)."""
 
+from pathlib import Path
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from greenbench import wiring
-from greenbench.config import load_config
+from greenbench.pipeline import wiring
+from greenbench.config.load import load_config
 
 CONFIG = load_config(["config/config.yaml"])
 
@@ -50,7 +52,7 @@ def _module_graph():
     import ast
     from pathlib import Path
 
-    from greenbench.workflow import _imported, _module_file
+    from greenbench.pipeline.dag import _imported, _module_file
 
     src = Path("src")
     graph = {}
@@ -84,23 +86,65 @@ def test_no_import_cycles_between_modules():
 
 
 def test_rule_inputs_are_the_modules_a_script_really_imports():
-    from greenbench.workflow import module_closure
+    from greenbench.pipeline.dag import module_closure, plugin_files
 
     assert module_closure("src", "scripts/prepare_dataset.py") == [
-        "src/greenbench/__init__.py", "src/greenbench/data.py", "src/greenbench/io.py", "src/greenbench/log.py",
-        "src/greenbench/provenance.py"]
+        "src/greenbench/__init__.py", "src/greenbench/core/__init__.py", "src/greenbench/core/io.py",
+        "src/greenbench/core/log.py", "src/greenbench/core/provenance.py", "src/greenbench/data/__init__.py",
+        "src/greenbench/data/sst2.py"]
     build = module_closure("src", "scripts/build_variant.py")
-    # the adaptive recipe imports greenbench.inference inside a function: still an input
-    assert "src/greenbench/inference.py" in build and "src/greenbench/variants/spiking.py" in build
     assert not any("carbon" in f for f in build)
-    assert "src/greenbench/carbon/forecast.py" in module_closure("src", "scripts/forecast_hourly.py")
+    # no recipe family or runtime module is an input of every build: each job adds its own cells' (cell_lib)
+    assert not any(f.endswith(("spiking.py", "pruning.py", "onnx.py", "compile.py")) for f in build)
+    # the adaptive recipe imports greenbench.cells.inference inside a function: still an input of its jobs
+    assert "src/greenbench/cells/inference.py" in plugin_files("src", ["greenbench.cells.variants.adaptive"])
+    assert "src/greenbench/carbon/forecasting.py" in module_closure("src", "scripts/forecast_hourly.py")
 
 
 def test_validated_config_has_integral_floats_as_ints():
-    from greenbench.config import validate_config
+    from greenbench.config.load import validate_config
 
     cfg = load_config(["config/config.yaml"])
     cfg["energy"]["trials"] = 2.0  # valid JSON-schema integer; range(2.0) would raise in the DAG
     out = validate_config(cfg)
     assert out["energy"]["trials"] == 2 and isinstance(out["energy"]["trials"], int)
     assert isinstance(out["variants"]["recovery"]["learning_rate"], float)
+
+
+def test_a_cell_depends_on_its_own_plugin_modules_only():
+    """Editing one recipe or runtime module reruns only the jobs of the cells that use it."""
+    from greenbench.cells.variants import MODULE_OF, REGISTRY, cell_modules
+    from greenbench.cells.runtimes import MODULE_OF as RUNTIME_MODULE_OF, RUNTIMES
+    from greenbench.pipeline.dag import plugin_files
+
+    assert set(MODULE_OF) == set(REGISTRY) and set(RUNTIME_MODULE_OF) == set(RUNTIMES)
+    assert cell_modules("spiking") == ["greenbench.cells.variants.spiking"]
+    assert cell_modules("prune_heads25@onnxruntime") == ["greenbench.cells.variants.pruning",
+                                                         "greenbench.cells.runtimes.onnx"]
+    # a runtime module that imports another does not claim its runtimes
+    assert RUNTIME_MODULE_OF["torch_compile"] == "greenbench.cells.runtimes.compile"
+    assert RUNTIME_MODULE_OF["aot_inductor"] == "greenbench.cells.runtimes.aot"
+    spiking = plugin_files("src", cell_modules("spiking"))
+    assert "src/greenbench/cells/variants/spiking.py" in spiking
+    assert "src/greenbench/cells/variants/trained.py" in spiking  # the shared recovery code it uses
+    assert not any(f.endswith(("pruning.py", "quantization.py", "onnx.py")) for f in spiking)
+
+
+def test_a_new_plugin_module_registers_itself_without_editing_the_package(tmp_path):
+    """Adding a recipe family touches its own module only: the package discovers it."""
+    import shutil
+    import subprocess
+    import sys
+
+    src = tmp_path / "src"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "src", src)
+    (src / "greenbench" / "cells" / "variants" / "toy.py").write_text(
+        "from greenbench.cells.variants.recipe import Variant, register\n"
+        "from greenbench.cells.variants.precision import _fp32\n"
+        "register(Variant('toy', 'precision', ('cpu',), 'a toy recipe', _fp32))\n")
+    code = ("from greenbench.cells.variants import MODULE_OF, get; "
+            "print(get('toy').family, MODULE_OF['toy'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**__import__("os").environ, "PYTHONPATH": str(src)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["precision", "greenbench.cells.variants.toy"]

@@ -114,6 +114,9 @@ def test_lint_and_format_clean():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "workflow"], cwd=REPO, capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stderr
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "scripts", "tests", "benchmarks"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert ruff.returncode == 0, ruff.stdout + ruff.stderr
 
 
 def _png_ok(path: Path) -> bool:
@@ -154,7 +157,7 @@ def test_smoke_accuracy_and_energy_outputs(smoke):
 def test_smoke_has_a_labelled_footprint_row_for_every_compute_job(smoke):
     import pandas as pd
 
-    from greenbench.footprint import STAGES
+    from greenbench.analysis.study_cost import STAGES
 
     project, _ = smoke
     table = pd.read_parquet(project / "results" / "stats" / "footprint.parquet")
@@ -174,7 +177,7 @@ def test_smoke_has_a_labelled_footprint_row_for_every_compute_job(smoke):
 
 @pytest.mark.workflow
 def test_smoke_figures_tables_claims_and_report(smoke):
-    from greenbench.paths import FIGURES
+    from greenbench.pipeline.paths import FIGURES
 
     project, env = smoke
     for name in FIGURES:
@@ -193,7 +196,7 @@ def test_smoke_figures_tables_claims_and_report(smoke):
 
 @pytest.mark.workflow
 def test_smoke_runs_an_onnxruntime_and_a_torch_compile_cell_end_to_end(smoke):
-    from greenbench import io
+    from greenbench.core import io
 
     project, _ = smoke
     summary = io.read_parquet(project / "results" / "eval" / "summary.parquet").set_index("variant")
@@ -307,7 +310,7 @@ def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
     again = run(project, "-n", *SMOKE, env=env)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout
     time.sleep(1.1)  # mtime resolution; Snakemake also compares checksums, so really edit the module
-    module = project / "src" / "greenbench" / "energy" / "protocol.py"
+    module = project / "src" / "greenbench" / "measure" / "energy" / "protocol.py"
     original = module.read_text()
     module.write_text(original + "\n# edited by the rerun test\n")
     try:
@@ -320,6 +323,26 @@ def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
     assert counts == {**ALL_TRIALS, "collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2,
                       "figures": 1, "paper": 1, "all": 1, **COST}, rerun.stdout
     assert "finetune_baseline" not in counts and "evaluate" not in counts and "forecast_carbon" not in counts
+
+
+@pytest.mark.workflow
+def test_rerun_matrix_editing_one_recipe_module_reruns_only_its_cells(smoke):
+    """Rerun matrix, code edits: a recipe family's module is an input of its own cells' build and
+    evaluation jobs (and of the energy trials, which measure every cell together), not of the others'."""
+    project, env = smoke
+    time.sleep(1.1)
+    module = project / "src" / "greenbench" / "cells" / "variants" / "spiking.py"
+    original = module.read_text()
+    module.write_text(original + "\n# edited by the rerun test\n")
+    try:
+        rerun = run(project, "-n", *SMOKE, env=env)
+    finally:
+        module.write_text(original)  # later tests share this finished run
+    out = rerun.stdout + rerun.stderr
+    counts = job_counts(out)
+    assert counts.get("build_variant") == 1 and counts.get("evaluate") == 1, out[-3000:]
+    assert "variant=spiking" in out
+    assert "finetune_baseline" not in counts and "forecast_carbon" not in counts and "tokenize" not in counts
 
 
 def _synthetic_intensity(zone_seed: int, start: str = "2021-01-01", end: str = "2023-01-01"):
@@ -378,8 +401,8 @@ def test_a_carbon_only_run_on_a_users_traces_in_all_three_shapes(project):
     counts = job_counts(out)
     assert counts.get("forecast_carbon") == 1 and counts.get("simulate_schedule") == 1
     assert not {"finetune_baseline", "build_variant", "evaluate", "measure_energy", "aggregate"} & set(counts)
-    from greenbench import io
-    from greenbench.carbon.schedule import read_results
+    from greenbench.core import io
+    from greenbench.carbon.routing import read_results
 
     traces_table = io.read_parquet(project / "results" / "carbon" / "traces.parquet")
     assert set(traces_table.zone) == {"US-CAL-CISO", "PACW", "ERCO"}

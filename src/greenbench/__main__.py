@@ -1,3 +1,3 @@
-from greenbench.cli import main
+from greenbench.tools.cli import main
 
 raise SystemExit(main())

@@ -8,15 +8,32 @@ CONDA_ENV = "../../envs/greenbench.yaml"
 
 def lib(script):
     """The library files a rule's script imports, directly or not (derived from the imports by
-    greenbench.workflow.module_closure): editing one reruns exactly the jobs that import it.
+    greenbench.pipeline.dag.module_closure): editing one reruns exactly the jobs that import it.
     """
     exclude = () if script in ("footprint", "paper") else INSTRUMENTATION
     return module_closure("src", f"scripts/{script}.py", exclude)
 
 
+def cell_lib(script):
+    """``lib(script)`` plus the plugin modules of the job's own cells (its {variant}, or every study
+    cell for an energy trial): editing one recipe or runtime module reruns only the jobs that run it.
+    """
+    base = lib(script)
+
+    def inputs(wildcards):
+        from greenbench.cells.variants import cell_modules
+
+        variant = getattr(wildcards, "variant", None)
+        cells = [variant] if variant else config["study"]["variants"]
+        modules = sorted({m for cell in cells for m in cell_modules(cell)})
+        return sorted(set(base) | set(plugin_files("src", modules, INSTRUMENTATION)))
+
+    return inputs
+
+
 def artifact_of(device, model, variant):
     """The built artifact of a variant that needs one (calibration, pruned weights), where it applies."""
-    from greenbench.variants import get
+    from greenbench.cells.variants import get
 
     recipe = get(variant)
     if recipe.build is None or device not in recipe.devices:
@@ -26,7 +43,7 @@ def artifact_of(device, model, variant):
 
 def recipe_artifact(wildcards):
     """A runtime cell's build starts from its recipe's own artifact (pruned weights), if it has one."""
-    from greenbench.runtimes import source_recipe
+    from greenbench.cells.runtimes import source_recipe
 
     source = source_recipe(wildcards.variant)
     if source is None:
@@ -88,7 +105,7 @@ def trace_files():
 def served_energy():
     """The energy statistics the routing simulation reads, unless the config gives the served cell's
     J per request and latencies directly (a carbon-only study)."""
-    from greenbench.carbon.schedule import energy_is_given
+    from greenbench.carbon.routing import energy_is_given
 
     if energy_is_given(config["carbon"]["schedule"]["energy"]):
         return []
@@ -110,7 +127,7 @@ def energy_artifacts(wildcards):
 
 
 def energy_plan_input(wildcards):
-    """A trial after the first stage measures the cells the stopping plan names (greenbench.energy.plan)."""
+    """A trial after the first stage measures the cells the stopping plan names (greenbench.measure.energy.plan)."""
     if int(wildcards.trial) < config["energy"]["trials"]:
         return []
     return [paths.ENERGY_PLAN.format(device=wildcards.device, model=wildcards.model)]
@@ -136,8 +153,8 @@ def eval_files():
 
 
 def footprint_rows():
-    """Every compute job's footprint row (greenbench.footprint): the same jobs the DAG runs."""
-    from greenbench.runtimes import source_recipe
+    """Every compute job's footprint row (greenbench.analysis.study_cost): the same jobs the DAG runs."""
+    from greenbench.cells.runtimes import source_recipe
 
     models, devices = config["study"]["models"], config["study"]["devices"]
     outputs = [

@@ -4,7 +4,7 @@ rule measure_energy:
         dev=paths.TOKENS.format(model="{model}", split="dev"),
         artifacts=energy_artifacts,
         plan=energy_plan_input,
-        lib=lib("measure_energy"),
+        lib=cell_lib("measure_energy"),
     output:
         paths.ENERGY_TRIAL,
         footprint=paths.footprint_of(paths.ENERGY_TRIAL),

@@ -3,7 +3,7 @@ rule evaluate:
         model=paths.BASELINE,
         dev=paths.TOKENS.format(model="{model}", split="dev"),
         artifact=variant_artifact,
-        lib=lib("evaluate"),
+        lib=cell_lib("evaluate"),
     output:
         paths.EVAL,
         footprint=paths.footprint_of(paths.EVAL),

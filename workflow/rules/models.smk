@@ -27,7 +27,7 @@ rule build_variant:
         model=paths.BASELINE,
         train=paths.TOKENS.format(model="{model}", split="train"),
         recipe=recipe_artifact,
-        lib=lib("build_variant"),
+        lib=cell_lib("build_variant"),
     output:
         directory(paths.VARIANT_ARTIFACT),
         footprint=paths.footprint_of(paths.VARIANT_ARTIFACT),

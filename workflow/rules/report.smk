@@ -123,7 +123,7 @@ rule paper:
         footprint=f"{paths.PAPER_DIR}/footprint.md",
         answer=f"{paths.PAPER_DIR}/answer.md",
         claims=f"{paths.PAPER_DIR}/claims.md",
-        # the same pages as HTML, shown inline by the report (greenbench.report)
+        # the same pages as HTML, shown inline by the report (greenbench.report.html)
         answer_html=report(
             f"{paths.PAPER_DIR}/answer.html",
             caption="../report/answer.rst",

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from greenbench import io, provenance
-from greenbench.log import get_logger
+from greenbench.core import io, provenance
+from greenbench.core.log import get_logger
 
 log = get_logger(__name__)
 

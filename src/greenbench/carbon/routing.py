@@ -1,0 +1,316 @@
+"""Carbon-aware routing simulation: hourly request streams from several origins, served in one
+of several zones; policies from carbon-agnostic to the perfect-information oracle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from greenbench.core import io
+from greenbench.core.log import get_logger
+
+log = get_logger(__name__)
+J_PER_KWH = 3.6e6
+
+RESULT_SCHEMA = pa.schema([
+    ("scenario", pa.string()), ("policy", pa.string()), ("weight", pa.float64()), ("requests", pa.int64()),
+    ("g_per_1000_requests", pa.float64()), ("latency_p95_ms", pa.float64()), ("slo_violations", pa.int64()),
+    ("slo_violation_share", pa.float64()), ("gap_closed", pa.float64()), ("deferred_requests", pa.int64()),
+    ("energy_j_per_request", pa.float64()), ("energy_label", pa.string()), ("forecaster", pa.string()),
+    ("oracle_saving_pct", pa.float64()),
+])
+
+
+def scenario_config(carbon_cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The schedule config of one scenario: ``carbon.schedule`` with the scenario's overrides (its
+    serving ``zones``, by default every ``carbon.zones``). Requests still come from every origin in
+    ``origin_shares``."""
+    scenarios = carbon_cfg["schedule"]["scenarios"]
+    if name not in scenarios:
+        raise ValueError(f"unknown scenario '{name}': carbon.schedule.scenarios has {sorted(scenarios)}")
+    over = scenarios[name] or {}
+    zones = list(over.get("zones", carbon_cfg["zones"]))
+    extra = [z for z in zones if z not in carbon_cfg["zones"]]
+    if extra:
+        raise ValueError(f"carbon.schedule.scenarios.{name}.zones: {extra} are not in carbon.zones (no traces or forecasts)")
+    base = {k: v for k, v in carbon_cfg["schedule"].items() if k != "scenarios"}
+    return {**base, **{k: v for k, v in over.items() if k != "zones"}, "zones": zones, "scenario": name}
+
+
+@dataclass
+class Scenario:
+    zones: list[str]
+    hours: pd.DatetimeIndex
+    requests: np.ndarray          # (hours, origins) interactive request counts (origins: origin_shares)
+    deferrable: np.ndarray        # (hours, origins) deferrable request counts
+    latency: np.ndarray           # (origins, zones) network RTT ms
+    actual: np.ndarray            # (hours, zones) actual intensity g/kWh
+    forecast: np.ndarray          # (hours, leads, zones) forecast issued at each hour for it and the next leads-1
+    static_ci: np.ndarray         # (zones,) mean intensity of the training period
+    slo_ms: float
+    energy_j: float               # per request, PUE included
+    inference_ms: tuple[float, float]  # lognormal (mu, sigma) of inference latency
+    inference_p95_ms: float
+
+
+def request_counts(hours: pd.DatetimeIndex, shares: np.ndarray, mean_rate: float, amplitude: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Poisson counts with a diurnal rate peaking at 12:00 UTC."""
+    rate = mean_rate * (1 + amplitude * np.sin(2 * np.pi * (np.asarray(hours.hour) - 6) / 24))
+    return rng.poisson(rate[:, None] * shares[None, :])
+
+
+def lognormal_from_percentiles(p50: float, p95: float) -> tuple[float, float]:
+    mu = np.log(max(p50, 1e-6))
+    sigma = max((np.log(max(p95, p50 * 1.0001)) - mu) / 1.6449, 1e-6)
+    return float(mu), float(sigma)
+
+
+def _choose(score: np.ndarray, feasible: np.ndarray) -> np.ndarray:
+    """argmin of score over feasible zones; score (hours, zones), feasible (origins, zones) -> (hours, origins)."""
+    masked = np.where(feasible[None, :, :], score[:, None, :], np.inf)
+    return masked.argmin(axis=2)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A routing policy. ``choose(scenario, feasible, weight)`` gives the zone index per (hour,
+    origin) for interactive requests (``feasible``: (origins, zones), the zones whose RTT + inference
+    p95 meet the SLO, the nearest always included). ``shifts`` says whether deferrable work waits for
+    a greener hour, planned on the forecasts or on the actual intensities; ``oracle`` is the policy
+    with perfect information its share of the gap is measured against; a ``swept`` policy runs once
+    per carbon weight in ``carbon.schedule.weights``."""
+
+    name: str
+    choose: Callable[[Scenario, np.ndarray, float], np.ndarray]
+    shifts: str | None = None      # None | "forecast" | "actual"
+    oracle: str = "oracle"
+    swept: bool = False
+
+
+POLICIES: dict[str, Policy] = {}
+
+
+def register_policy(policy: Policy) -> Policy:
+    if policy.name in POLICIES:
+        raise ValueError(f"policy '{policy.name}' registered twice")
+    if policy.shifts not in (None, "forecast", "actual"):
+        raise ValueError(f"policy '{policy.name}': shifts must be None, 'forecast' or 'actual'")
+    POLICIES[policy.name] = policy
+    return policy
+
+
+def _nearest(sc: Scenario, feasible: np.ndarray, weight: float) -> np.ndarray:
+    return np.broadcast_to(sc.latency.argmin(axis=1), (len(sc.hours), len(sc.latency))).copy()
+
+
+def _static_greenest(sc: Scenario, feasible: np.ndarray, weight: float) -> np.ndarray:
+    return _choose(np.broadcast_to(sc.static_ci, (len(sc.hours), len(sc.zones))), feasible)
+
+
+def _forecast_greedy(sc: Scenario, feasible: np.ndarray, weight: float) -> np.ndarray:
+    return _choose(sc.forecast[:, 0, :], feasible)  # the forecast issued at the hour, one hour ahead
+
+
+def _actual_greedy(sc: Scenario, feasible: np.ndarray, weight: float) -> np.ndarray:
+    return _choose(sc.actual, feasible)
+
+
+def _weighted(sc: Scenario, feasible: np.ndarray, weight: float) -> np.ndarray:
+    ci_norm = sc.forecast[:, 0, :] / np.nanmax(sc.forecast[:, 0, :])
+    lat_norm = sc.latency / sc.slo_ms
+    score = weight * ci_norm[:, None, :] + (1 - weight) * lat_norm[None, :, :]
+    return score.argmin(axis=2)
+
+
+# Registration order is evaluation order (each policy's latency draws are seeded by its position).
+register_policy(Policy("nearest", _nearest))
+register_policy(Policy("static_greenest", _static_greenest))
+register_policy(Policy("forecast_greedy", _forecast_greedy))
+register_policy(Policy("oracle", _actual_greedy))
+register_policy(Policy("temporal_shift", _forecast_greedy, shifts="forecast", oracle="oracle_shift"))
+register_policy(Policy("oracle_shift", _actual_greedy, shifts="actual", oracle="oracle_shift"))
+register_policy(Policy("weighted", _weighted, swept=True))
+
+
+def assign(sc: Scenario, policy: str, weight: float = 0.5) -> np.ndarray:
+    """Zone index per (hour, origin) for the interactive requests."""
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy '{policy}' (known: {', '.join(POLICIES)})")
+    feasible = sc.latency + sc.inference_p95_ms <= sc.slo_ms
+    feasible[np.arange(len(sc.latency)), sc.latency.argmin(axis=1)] = True   # the nearest zone is always allowed
+    return POLICIES[policy].choose(sc, feasible, weight)
+
+
+def defer(sc: Scenario, window_h: int, use_actual: bool) -> tuple[np.ndarray, np.ndarray]:
+    """For deferrable work arriving at hour t: the (hour, zone) with the lowest intensity in [t, t+window],
+    as known (oracle) or as forecast at t."""
+    n = len(sc.hours)
+    if not use_actual and sc.forecast.shape[1] < window_h + 1:
+        raise ValueError(f"the forecasts reach {sc.forecast.shape[1]} h ahead; deferral needs {window_h + 1}")
+    best_hour = np.empty(n, dtype=int)
+    best_zone = np.empty(n, dtype=int)
+    for t in range(n):
+        end = min(n, t + window_h + 1)
+        block = sc.actual[t:end] if use_actual else sc.forecast[t, :end - t]
+        flat = int(np.argmin(block))
+        best_hour[t], best_zone[t] = t + flat // block.shape[1], flat % block.shape[1]
+    return best_hour, best_zone
+
+
+def evaluate_policy(sc: Scenario, policy: str, rng: np.random.Generator, weight: float = float("nan"),
+                    window_h: int = 0) -> dict[str, Any]:
+    zone_idx = assign(sc, policy, 0.5 if np.isnan(weight) else weight)
+    hours_i = np.arange(len(sc.hours))[:, None]
+    ci_served = sc.actual[hours_i, zone_idx]                                   # (hours, origins)
+    grams = (sc.requests * ci_served).sum() * sc.energy_j / J_PER_KWH
+    total = int(sc.requests.sum())
+    deferred = 0
+    d_counts = sc.deferrable.sum(axis=1)                                       # deferrable per hour
+    shifts = POLICIES[policy].shifts
+    if shifts and window_h > 0:
+        hour, zone = defer(sc, window_h, use_actual=(shifts == "actual"))
+        grams += (d_counts * sc.actual[hour, zone]).sum() * sc.energy_j / J_PER_KWH
+        deferred = int(d_counts[hour != np.arange(len(hour))].sum())
+    else:  # deferrable work served like interactive work, at arrival
+        grams += (sc.deferrable * ci_served).sum() * sc.energy_j / J_PER_KWH
+    total += int(d_counts.sum())
+    # latency of interactive requests: RTT + lognormal inference latency, sampled per request
+    rtt = sc.latency[np.arange(sc.latency.shape[0])[None, :], zone_idx]        # (hours, origins)
+    per_request_rtt = np.repeat(rtt.ravel(), sc.requests.ravel())
+    latency = per_request_rtt + rng.lognormal(sc.inference_ms[0], sc.inference_ms[1], size=per_request_rtt.size)
+    # the SLO is on each flow's p95 latency: a flow (hour, origin) served where RTT + inference p95
+    # exceeds the SLO counts all its requests as violations
+    violations = int(sc.requests[rtt + sc.inference_p95_ms > sc.slo_ms].sum())
+    return {"policy": policy, "weight": weight, "requests": total, "g_per_1000_requests": 1000 * grams / total,
+            "latency_p95_ms": float(np.percentile(latency, 95)) if latency.size else float("nan"),
+            "slo_violations": violations, "slo_violation_share": violations / max(latency.size, 1),
+            "deferred_requests": deferred}
+
+
+def build_scenario(traces: pd.DataFrame, forecasts: pd.DataFrame, energy_j: float, inference_p50_ms: float,
+                   inference_p95_ms: float, cfg: Mapping[str, Any], seed: int) -> Scenario:
+    zones = list(cfg["zones"])
+    start = pd.Timestamp(cfg["start"], tz="UTC")
+    hours = pd.date_range(start, periods=int(cfg["days"]) * 24, freq="h")
+    wide = traces.pivot(index="timestamp", columns="zone", values="ci")
+    missing = [z for z in zones if z not in wide.columns]
+    if missing:
+        raise ValueError(f"carbon.schedule zones {missing} are not in the traces (carbon.zones)")
+    actual = wide.reindex(hours)[zones].to_numpy(float)
+    if np.isnan(actual).any():
+        raise ValueError(f"traces do not cover the simulation window {hours[0]}..{hours[-1]}")
+    train = wide[(wide.index >= pd.Timestamp(cfg["static_from"], tz="UTC")) & (wide.index < start)]
+    f = forecasts[forecasts.model == cfg["forecaster"]]
+    if f.empty:
+        raise ValueError(f"forecaster '{cfg['forecaster']}' has no forecasts (carbon.schedule.forecaster)")
+    leads = int(f.lead_h.max())
+    issued = f.pivot_table(index="origin", columns=["lead_h", "zone"], values="forecast")
+    cols = pd.MultiIndex.from_product([range(1, leads + 1), zones])
+    issued = issued.reindex(index=hours, columns=cols)
+    if issued.isna().any().any():
+        raise ValueError("the hourly forecasts do not cover the simulation window and zones; "
+                         "rerun forecast_carbon after changing carbon.schedule")
+    forecast = issued.to_numpy(float).reshape(len(hours), leads, len(zones))
+    origins = list(cfg["origin_shares"])
+    shares = np.array([float(cfg["origin_shares"][o]) for o in origins])
+    if shares.sum() <= 0:
+        raise ValueError("carbon.schedule.origin_shares must not all be zero")
+    absent = [f"{o}.{z}" for o in origins for z in zones if z not in cfg["latency_ms"].get(o, {})]
+    if absent:
+        raise ValueError(f"carbon.schedule.latency_ms has no round-trip time for {absent} (origin.zone)")
+    latency = np.array([[float(cfg["latency_ms"][o][z]) for z in zones] for o in origins])
+    rng = np.random.default_rng(seed)
+    counts = request_counts(hours, shares / shares.sum(), float(cfg["mean_requests_per_hour"]),
+                            float(cfg["diurnal_amplitude"]), rng)
+    deferrable = rng.binomial(counts, float(cfg["deferrable_share"]))
+    return Scenario(zones, hours, counts - deferrable, deferrable, latency, actual, forecast,
+                    train[zones].mean().to_numpy(float), float(cfg["slo_ms"]), energy_j * float(cfg["pue"]),
+                    lognormal_from_percentiles(inference_p50_ms, inference_p95_ms), float(inference_p95_ms))
+
+
+def simulate(sc: Scenario, cfg: Mapping[str, Any], seed: int) -> pd.DataFrame:
+    rows = []
+    for i, policy in enumerate(p.name for p in POLICIES.values() if not p.swept):
+        rows.append(evaluate_policy(sc, policy, np.random.default_rng([seed, i]), window_h=int(cfg["deferral_window_h"])))
+    for policy in (p.name for p in POLICIES.values() if p.swept):
+        for j, w in enumerate(cfg["weights"]):
+            rows.append(evaluate_policy(sc, policy, np.random.default_rng([seed, 100 + j]), weight=float(w)))
+    df = pd.DataFrame(rows)
+    df["gap_closed"] = gap_closed(df)
+    return df
+
+
+def gap_closed(df: pd.DataFrame) -> np.ndarray:
+    """Share of the static-greenest -> oracle gap a policy closes. Temporal shifting is compared
+    with the oracle that may shift too; every other policy with the spatial oracle."""
+    g = df.set_index("policy")["g_per_1000_requests"]
+    static = g["static_greenest"]
+    out = []
+    for policy, value in zip(df.policy, df.g_per_1000_requests):
+        oracle = g[POLICIES[policy].oracle if policy in POLICIES else "oracle"]
+        gap = static - oracle
+        out.append((static - value) / gap if gap > 0 else np.nan)
+    return np.asarray(out)
+
+
+def read_results(paths) -> pd.DataFrame:
+    """Every scenario's results in one frame (a path or a list of paths); results written before
+    scenarios had names get an empty ``scenario``."""
+    paths = [paths] if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__") else list(paths)
+    frames = [io.read_parquet(p) for p in paths]
+    return pd.concat([f if "scenario" in f else f.assign(scenario="") for f in frames], ignore_index=True)
+
+
+GIVEN_KEYS = ("j_per_request", "latency_p50_ms", "latency_p95_ms")
+
+
+def energy_is_given(cell: Mapping[str, Any]) -> bool:
+    """``carbon.schedule.energy`` gives J per request and latencies directly (a carbon-only study)."""
+    return "j_per_request" in cell
+
+
+def energy_per_request(energy_stats: pd.DataFrame | None, cell: Mapping[str, Any]) -> tuple[float, float, float, str]:
+    """J per inference (gross), latency p50 and p95 proxy (ms) of the configured measured cell, or the
+    values the config gives directly (labelled ``given``)."""
+    if energy_is_given(cell):
+        return float(cell["j_per_request"]), float(cell["latency_p50_ms"]), float(cell["latency_p95_ms"]), "given"
+    e = energy_stats
+    for key in ("variant", "batch_size", "padding", "mode"):
+        e = e[e[key] == cell[key]]
+    if cell.get("device"):
+        e = e[e.device == cell["device"]]
+    j = e[e.metric == "j_per_inf_gross"].dropna(subset=["mean"])
+    lat = e[e.metric == "latency_p50_ms"]
+    lat95 = e[e.metric == "latency_p95_ms"]
+    if lat.empty or lat95.empty:
+        raise ValueError(f"carbon.schedule.energy cell {dict(cell)} was not measured: is it in the study?")
+    if j.empty:  # latency measured, energy not (no working meter): routing and SLOs still hold, grams do not
+        log.warning("no energy value for the served cell %s: gCO2e are unavailable, latency results stand", dict(cell))
+        return float("nan"), float(lat["mean"].iloc[0]), float(lat95["mean"].iloc[0]), "unavailable"
+    # a request's inference latency at this batch size is the batch latency
+    return (float(j["mean"].iloc[0]), float(lat["mean"].iloc[0]), float(lat95["mean"].iloc[0]),
+            str(j["energy_label"].iloc[0]))
+
+
+def run_schedule(traces_path, forecasts_path, energy_stats_path, out, cfg: Mapping[str, Any], seed: int) -> pd.DataFrame:
+    stats = None if energy_is_given(cfg["energy"]) else io.read_parquet(energy_stats_path)
+    energy_j, p50, p95, label = energy_per_request(stats, cfg["energy"])
+    sc = build_scenario(io.read_parquet(traces_path), io.read_parquet(forecasts_path), energy_j, p50, p95, cfg, seed)
+    df = simulate(sc, cfg, seed)
+    df.insert(0, "scenario", cfg.get("scenario", ""))
+    df["energy_j_per_request"] = sc.energy_j
+    df["energy_label"] = label
+    df["forecaster"] = cfg["forecaster"]
+    g = df.set_index("policy")["g_per_1000_requests"]
+    # how much there is to gain over static-greenest at all: a tiny gap makes "share closed" noise
+    df["oracle_saving_pct"] = 100 * (1 - g["oracle"] / g["static_greenest"])
+    io.write_parquet(df, out, RESULT_SCHEMA, {"window": [str(sc.hours[0]), str(sc.hours[-1])], "zones": sc.zones,
+                                              "pue": cfg["pue"], "slo_ms": sc.slo_ms, "seed": seed,
+                                              "inference_latency_ms_p50": p50})
+    log.info("schedule: %s", df[["policy", "weight", "g_per_1000_requests", "gap_closed", "slo_violations"]].round(3).to_dict("records"))
+    return df

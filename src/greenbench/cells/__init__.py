@@ -1,0 +1,1 @@
+"""What is measured: recipes (variants) and the runtimes that execute them, composed into study cells."""

@@ -1,0 +1,191 @@
+"""What a runtime is, and how it composes with a recipe into a study cell ``<recipe>@<runtime>``.
+
+A recipe (``greenbench.cells.variants``) says what model runs: fp32, int8, pruned heads. A runtime says
+what executes it: PyTorch eager (every plain variant name), torch.compile, ONNX Runtime. The two
+compose: ``compose(recipe, runtime)`` is a ``Variant`` like any other, so evaluation, the energy
+protocol, statistics and figures need no runtime-specific code; a cell's name carries both and the
+outputs split it into ``recipe`` and ``runtime`` columns.
+
+A runtime's ``build`` turns the recipe's prepared model into a cached artifact (an exported and
+optimised ONNX graph, a compiled-kernel cache) once per (device, model, cell); ``load`` reads it
+back at evaluation and measurement time. A combination that cannot run (a custom attention the
+exporter does not know, a router with Python control flow) is decided once, at build time, and
+written down as ``runtime.json`` with its reason: every later stage records a not-applicable row
+with that reason instead of failing or dropping it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from greenbench.core.registry import defining_module
+from greenbench.cells.variants.recipe import DEVICES, EAGER, RUNTIME_SEP, NotApplicable, Prepared, Variant, cell_name, split_name
+
+STATUS_FILE = "runtime.json"
+
+# build(prepared, recipe, out_dir, device, options, realize, samples) -> report (JSON); raise NotApplicable
+BuildFn = Callable[..., dict]
+# load(prepared, recipe, artifact_dir, device, options, report) -> Prepared
+LoadFn = Callable[..., Prepared]
+
+
+def _always(device: str) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    devices: tuple[str, ...]
+    description: str
+    build: BuildFn
+    load: LoadFn
+    requirements: Callable[[str], str | None] = _always  # why it cannot run on this host/device, or None
+    # why a recipe cannot run under this runtime, decided before any work (None = try it)
+    refuses: Callable[[Variant], str | None] = lambda recipe: None
+    # recipes the runtime implements itself, from another recipe's model: int8_dynamic under ONNX
+    # Runtime is ONNX Runtime's own dynamic quantization of the exported fp32 graph
+    realizes: Mapping[str, str] = field(default_factory=dict)
+
+
+RUNTIMES: dict[str, Runtime] = {}
+DEFINED_IN: dict[str, str] = {}  # runtime name -> the module that registered it (greenbench.core.registry)
+_COMPOSED: dict[str, Variant] = {}
+
+
+def register_runtime(runtime: Runtime) -> Runtime:
+    if runtime.name in RUNTIMES or runtime.name == EAGER:
+        raise ValueError(f"runtime '{runtime.name}' registered twice")
+    if RUNTIME_SEP in runtime.name or set(runtime.devices) - set(DEVICES):
+        raise ValueError(f"runtime '{runtime.name}': bad name or devices {runtime.devices}")
+    RUNTIMES[runtime.name] = runtime
+    DEFINED_IN[runtime.name] = defining_module(("greenbench.cells.runtimes.runtime",))
+    return runtime
+
+
+def get_runtime(name: str) -> Runtime:
+    try:
+        return RUNTIMES[name]
+    except KeyError:
+        raise KeyError(f"unknown runtime '{name}' (known: {', '.join([EAGER, *sorted(RUNTIMES)])})") from None
+
+
+def read_status(artifact: str | Path | None) -> dict[str, Any]:
+    """The build's verdict for a composed cell: ``{"status": "ok" | "not_applicable", ...}``."""
+    if artifact is None:
+        raise NotApplicable("no runtime artifact was built for this cell")
+    path = Path(artifact) / STATUS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: missing (rebuild the artifact: snakemake --forcerun build_variant)")
+    return json.loads(path.read_text())
+
+
+def source_recipe(name: str) -> str | None:
+    """The recipe whose model a composed cell's build starts from (``int8_dynamic@onnxruntime``:
+    fp32, quantized by ONNX Runtime), or None for a plain (eager) variant."""
+    recipe, runtime = split_name(name)
+    if runtime == EAGER:
+        return None
+    return get_runtime(runtime).realizes.get(recipe, recipe)
+
+
+def compose(recipe: Variant, runtime_name: str) -> Variant:
+    """The variant ``<recipe>@<runtime>`` (memoised)."""
+    name = cell_name(recipe.name, runtime_name)
+    if name in _COMPOSED:
+        return _COMPOSED[name]
+    if recipe.runtime != EAGER:
+        raise KeyError(f"variant '{name}': '{recipe.name}' already names a runtime")
+    runtime = get_runtime(runtime_name)
+    source_name = runtime.realizes.get(recipe.name, recipe.name)
+
+    def source() -> Variant:
+        from greenbench.cells.variants.recipe import get
+
+        return get(source_name)
+
+    def requirements(device: str) -> str | None:
+        return recipe.requirements(device) or runtime.requirements(device) or runtime.refuses(recipe)
+
+    def base_artifact(artifact: str | Path) -> Path | None:
+        # the recipe's own artifact (pruned weights, calibration) sits beside this one
+        return Path(artifact).parent / source_name if source().build is not None else None
+
+    def prepare_source(model, device, artifact, params):
+        recipe_params = {k: v for k, v in params.items() if k != "runtime"}
+        return source().prepare(model, device, base_artifact(artifact), recipe_params)
+
+    def prepare(model, device, artifact, params) -> Prepared:
+        status = read_status(artifact)
+        if status["status"] != "ok":
+            raise NotApplicable(status["reason"])
+        prepared = prepare_source(model, device, artifact, params)
+        out = runtime.load(prepared, recipe, Path(artifact), device, dict(params.get("runtime") or {}), status)
+        out.info = {**prepared.info, **out.info, "runtime": runtime.name, "runtime_build": status.get("report", {})}
+        return out
+
+    def build(model_dir, train_tokens, out_dir, device, params, seed, finetune_params) -> dict[str, Any]:
+        from greenbench.core import io
+        from greenbench.data import models
+
+        models.prepare_runtime(seed)
+        report: dict[str, Any]
+        with io.atomic_directory(out_dir) as tmp:
+            try:
+                prepared = prepare_source(models.load_classifier(str(model_dir)), device, out_dir, params)
+                samples = sample_batches(train_tokens, str(model_dir), device, seed)
+                started = time.perf_counter()
+                report = runtime.build(prepared, recipe, Path(tmp), device, dict(params.get("runtime") or {}),
+                                       realize=source_name != recipe.name, samples=samples)
+                report["build_s"] = round(time.perf_counter() - started, 3)
+                report["artifact_bytes"] = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
+                status = {"status": "ok", "reason": "", "report": report}
+            except NotApplicable as exc:
+                status = {"status": "not_applicable", "reason": str(exc), "report": {}}
+            except Exception as exc:  # an exporter or compiler that cannot handle this recipe: a row, not a crash
+                status = {"status": "not_applicable", "reason": f"{runtime.name} build failed: {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:300] if str(exc) else ''}", "report": {}}
+            (Path(tmp) / STATUS_FILE).write_text(json.dumps({"cell": name, "recipe": recipe.name,
+                                                             "runtime": runtime.name, **status}, indent=2))
+        return {"cell": name, **status}
+
+    composed = replace(recipe, name=name, devices=tuple(d for d in recipe.devices if d in runtime.devices),
+                       description=f"{recipe.description}, run by {runtime.description}", prepare=prepare,
+                       requirements=requirements, build=build, recipe=recipe.name, runtime=runtime.name)
+    _COMPOSED[name] = composed
+    return composed
+
+
+def sample_batches(train_tokens, model_dir: str, device: str, seed: int, n: int = 16) -> list[tuple[Any, Any]]:
+    """A few real, padded batches (train sentences, never dev) of different shapes: what an
+    exporter traces with and what a build checks its artifact's logits against."""
+    from greenbench.data import sst2 as data, models
+    from greenbench.core import io
+    from greenbench.data.batching import iter_batches
+
+    tokens = data.subset(io.read_parquet(train_tokens), n, seed + 7)
+    pad_id = models.load_tokenizer(model_dir).pad_token_id or 0
+    out = []
+    for size in (1, 4, n):
+        for batch in iter_batches(tokens.head(size), size, pad_id):
+            out.append((batch.input_ids.to(device), batch.attention_mask.to(device)))
+            break
+    return out
+
+
+def agreement(reference: Prepared, candidate: Prepared, samples) -> dict[str, float]:
+    """How far a runtime's logits are from the recipe's own PyTorch logits on the sample batches."""
+    import torch
+
+    diffs, same, total = [], 0, 0
+    with torch.inference_mode():
+        for ids, mask in samples:
+            ref, got = reference.forward(ids, mask).float().cpu(), candidate.forward(ids, mask).float().cpu()
+            diffs.append(float((ref - got).abs().max()))
+            same += int((ref.argmax(-1) == got.argmax(-1)).sum())
+            total += len(ids)
+    return {"max_abs_logit_diff": max(diffs), "sample_prediction_agreement": same / total}

@@ -1,0 +1,110 @@
+"""Variants trained from the baseline: rewrite the model, then a short recovery fine-tune.
+
+A ``TrainedRecipe`` has two halves:
+
+- ``plan(model, tokens, params, seed, pad_id) -> dict``: decide the rewrite from the baseline
+  (which heads to drop, the magnitude threshold, the attention rule...). JSON, small.
+- ``apply(model, plan)``: perform the rewrite. It runs once before training in ``build`` and
+  again at load time on a fresh baseline before the trained weights are loaded, so the stored
+  artifact is only ``plan.json`` + ``model.pt`` (+ a report and the training log).
+
+``constraint(model, plan)`` (optional) returns a callable run after every optimizer step
+(pruning masks stay pruned). Recovery settings come from the shared ``variants.recovery`` block:
+train subset, epochs, learning rate, and distillation from the unmodified baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from greenbench.cells.variants.recipe import Prepared, Variant, cuda_available, footprint, register
+
+PlanFn = Callable[[Any, Any, Mapping[str, Any], int, int], dict]
+ApplyFn = Callable[[Any, Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TrainedRecipe:
+    plan: PlanFn
+    apply: ApplyFn
+    constraint: Callable[[Any, Mapping[str, Any]], Callable[[], None] | None] | None = None
+    summarize: Callable[[Any, Mapping[str, Any]], dict] | None = None   # facts for the report / variant_info
+
+
+def build(recipe: TrainedRecipe, name: str):
+    def build_fn(model_dir, train_tokens, out_dir, device: str, params: Mapping[str, Any], seed: int,
+                 finetune_params: Mapping[str, Any]) -> dict[str, Any]:
+        import torch
+
+        from greenbench.data import sst2 as data, models
+        from greenbench.core import io
+        from greenbench.data.training import TRAINING_LOG_SCHEMA, train_classifier
+
+        models.prepare_runtime(seed)
+        recovery = dict(params["recovery"])
+        tokenizer = models.load_tokenizer(str(model_dir))
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        tokens = data.subset(io.read_parquet(train_tokens), int(recovery["train_subset"]), seed + 101)
+        model = models.load_classifier(str(model_dir)).to(device)
+        before = footprint(model)
+        started = time.perf_counter()
+        plan = recipe.plan(model, tokens, params, seed, pad_id)
+        recipe.apply(model, plan)
+        after_step = recipe.constraint(model, plan) if recipe.constraint else None
+        distill = recovery.get("distill") or {}
+        teacher = None
+        if float(distill.get("alpha", 0.0)) > 0:
+            teacher = models.load_classifier(str(model_dir)).to(device).eval()
+        history = train_classifier(model, tokens, recovery, seed, pad_id, desc=f"recover {name}", teacher=teacher,
+                                   distill=distill, after_step=after_step) if int(recovery["epochs"]) > 0 else None
+        model = model.cpu().eval()
+        report = {"variant": name, "plan_summary": _short(plan), "baseline": before, "after": footprint(model),
+                  "recovery": recovery, "recovery_examples": len(tokens),
+                  "recovery_steps": 0 if history is None else len(history),
+                  "seconds": round(time.perf_counter() - started, 3)}
+        if recipe.summarize:
+            report.update(recipe.summarize(model, plan))
+        with io.atomic_directory(out_dir) as tmp:
+            torch.save(model.state_dict(), tmp / "model.pt")
+            io.write_json(plan, tmp / "plan.json")
+            io.write_json(report, tmp / "report.json")
+            if history is not None:
+                io.write_parquet(history, tmp / "training_log.parquet", TRAINING_LOG_SCHEMA, {"variant": name})
+        return report
+
+    return build_fn
+
+
+def _short(plan: Mapping[str, Any]) -> dict:
+    """The plan without long per-layer index lists (those stay in plan.json)."""
+    return {k: (f"{len(v)} layers" if isinstance(v, list) and v and isinstance(v[0], list) else v) for k, v in plan.items()}
+
+
+def prepare(recipe: TrainedRecipe, name: str):
+    def prepare_fn(model, device, artifact=None, params=None) -> Prepared:
+        import torch
+
+        if artifact is None:
+            raise ValueError(f"variant '{name}' needs its trained artifact (rule build_variant)")
+        artifact = Path(artifact)
+        plan = json.loads((artifact / "plan.json").read_text())
+        recipe.apply(model, plan)
+        state = torch.load(artifact / "model.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state, strict=True)
+        info = {"plan": _short(plan)}
+        if recipe.summarize:
+            info.update(recipe.summarize(model, plan))
+        return Prepared(model.float().to(device).eval(), device, info=info)
+
+    return prepare_fn
+
+
+def register_trained(name: str, family: str, description: str, recipe: TrainedRecipe,
+                     config_blocks: tuple[str, ...] = ()) -> Variant:
+    return register(Variant(name, family, ("cpu", "cuda"), description, prepare(recipe, name),
+                            requirements=cuda_available, build=build(recipe, name),
+                            config_blocks=("recovery", *config_blocks)))

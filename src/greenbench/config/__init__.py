@@ -1,0 +1,1 @@
+"""The study's configuration: load and merge YAML, validate against the schema and cross-key rules."""

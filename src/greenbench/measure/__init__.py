@@ -1,0 +1,1 @@
+"""Accuracy, multiply-accumulates, and energy and latency under the measurement protocol."""

@@ -1,0 +1,39 @@
+"""Output layout, shared by the Snakefile and the CLI (one wildcard per path segment)."""
+
+SST2_TSV = "resources/sst2/{split}.tsv"
+DATASET = "results/data/sst2/{split}.parquet"
+TOKENS = "results/tokens/{model}/{split}.parquet"
+BASELINE = "results/models/{model}/baseline"
+VARIANT_ARTIFACT = "results/variants/{device}/{model}/{variant}"
+EVAL = "results/eval/{device}/{model}/{variant}.parquet"
+EVAL_SUMMARY = "results/eval/summary.parquet"
+ENERGY_TRIAL = "results/energy/{device}/{model}/trial-{trial}.parquet"
+ENERGY_PLAN = "results/energy/{device}/{model}/plan.parquet"  # sequential stopping: the later trials' cells
+ENERGY_ALL = "results/energy/measurements.parquet"
+STATS_DIR = "results/stats"
+STATS_TABLES = ("energy", "accuracy", "ratios", "carbon", "overhead", "energy_by_length", "stopping")
+PARETO_POINTS = "results/pareto/points.parquet"
+PARETO_HYPERVOLUME = "results/pareto/hypervolume.parquet"
+FIGURES_DIR = "results/figures"
+FIGURES = ("accuracy_by_variant", "latency_vs_throughput", "energy_by_batch", "pareto_accuracy_energy",
+           "difficulty_by_length", "adaptive_router", "forecast_vs_actual", "forecast_mape_by_lead", "forecast_skill", "scheduler_front",
+           "spiking_firing_rates", "amortization")
+PAPER_DIR = "results/paper"
+CARBON_TRACE_CSV = "resources/carbon/{zone}_{year}_hourly.csv"
+CARBON_TRACES = "results/carbon/traces.parquet"
+FORECAST_METRICS = "results/carbon/forecast_metrics.parquet"
+FORECASTS = "results/carbon/forecasts.parquet"
+FORECASTS_HOURLY = "results/carbon/forecasts_hourly.parquet"
+FORECASTER_DIR = "results/carbon/forecaster"
+SCHEDULE = "results/carbon/schedule/{scenario}.parquet"
+FOOTPRINT_DIR = "results/footprint"  # one row per compute job (greenbench.analysis.study_cost)
+FOOTPRINT = "results/stats/footprint.parquet"
+AGGREGATE_JOB = "results/stats/aggregate"  # names the aggregate job's footprint row (it writes several tables)
+
+
+def footprint_of(output: str) -> str:
+    """Where the job that writes ``output`` (a path or a wildcard pattern) leaves its footprint row."""
+    relative = output.removeprefix("results/").removesuffix(".parquet")
+    return f"{FOOTPRINT_DIR}/{relative}.parquet"
+AMORTIZATION = "results/stats/amortization.parquet"  # break-even against fp32 eager, per variant
+AMORTIZATION_CURVES = "results/stats/amortization_curves.parquet"  # J per inference against deployment volume

@@ -1,0 +1,144 @@
+"""What each job reads from the configuration: one place, used by the Snakefile's rules (as
+``params``) and by the CLI, so a new key is plumbed once.
+
+Every function returns exactly the slice a job reads, in canonical form (mappings with sorted
+keys, integral floats as ints): Snakemake compares a job's params by their ``repr``, so a config
+rewritten with its keys in another order, or ``2.0`` for ``2``, reruns nothing, and a change to a
+key reruns exactly the jobs whose slice holds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+
+def canonical(value: Any) -> Any:
+    """Sorted mappings, lists element-wise, integral floats as ints (``1.0e-4`` stays a float)."""
+    if isinstance(value, Mapping):
+        return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def variant_params(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A recipe's parameters: its own block plus the shared blocks it declares; a cell run by a
+    runtime adds that runtime's options (``runtimes.<runtime>``) under ``runtime``."""
+    from greenbench.core.names import split_name
+    from greenbench.cells.variants import params_for
+
+    params = params_for(config["variants"], name)
+    runtime = split_name(name)[1]
+    if runtime != "eager":
+        params["runtime"] = dict((config.get("runtimes") or {}).get(runtime) or {})
+    return canonical(params)
+
+
+def build_finetune(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The keys of ``finetune`` a variant's build reads (the adaptive router: which train sentences
+    the baseline saw, so it calibrates on others)."""
+    from greenbench.cells.variants import get
+
+    return canonical({key: config["finetune"][key] for key in get(name).finetune_keys})
+
+
+def energy_protocol(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The measurement protocol one trial follows: ``energy`` without ``trials`` and ``stopping``
+    (how many trials there are decides which trial jobs exist and what the plan says, not what any
+    trial does with a cell)."""
+    return canonical({k: v for k, v in config["energy"].items() if k not in ("trials", "stopping")})
+
+
+def energy_trials(config: Mapping[str, Any], device: str) -> int:
+    """How many trial jobs a device has: the first stage, plus the later ones up to the cap when
+    sequential stopping is on for it (the plan decides which cells each later trial measures)."""
+    from greenbench.measure.energy.plan import settings_enabled
+
+    energy = config["energy"]
+    return int(energy["stopping"]["max_trials"]) if settings_enabled(energy, device) else int(energy["trials"])
+
+
+def forecast_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The forecasters' settings and zones (the scheduling window is not among them)."""
+    return canonical({**config["carbon"]["forecast"], "zones": config["carbon"]["zones"]})
+
+
+def evaluate_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    return canonical(config["evaluate"])
+
+
+def finetune_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
+    spec = config["models"][model]
+    return canonical({"source": spec["source"], "finetune": spec["finetune"], "train": config["finetune"]})
+
+
+# --------------------------------------------------------------------------- one settings slice per stage
+# Each is a rule's ``params: settings=...`` and what the CLI hands the same stage (greenbench.pipeline.stages).
+def tokenize(config: Mapping[str, Any], model: str) -> dict[str, Any]:
+    spec = config["models"][model]
+    return canonical({"source": spec["source"], "max_length": spec["max_length"]})
+
+
+def finetune(config: Mapping[str, Any], model: str) -> dict[str, Any]:
+    return canonical({**finetune_settings(config, model), "seed": config["seed"]})
+
+
+def build_variant(config: Mapping[str, Any], variant: str) -> dict[str, Any]:
+    return canonical({"variant": variant_params(config, variant), "finetune": build_finetune(config, variant),
+                      "seed": config["seed"]})
+
+
+def evaluate(config: Mapping[str, Any], variant: str) -> dict[str, Any]:
+    return canonical({"evaluate": evaluate_settings(config), "variant": variant_params(config, variant),
+                      "seed": config["seed"]})
+
+
+def measure_energy(config: Mapping[str, Any], model: str, variants: list[str] | None = None) -> dict[str, Any]:
+    names = list(variants or config["study"]["variants"])
+    return canonical({"energy": energy_protocol(config), "variants": {n: variant_params(config, n) for n in names},
+                      "study_variants": names, "max_length": config["models"][model]["max_length"],
+                      "seed": config["seed"]})
+
+
+def plan_energy(config: Mapping[str, Any], device: str) -> dict[str, Any]:
+    """The stopping rule's slice: first stage, cap, this device's target, the interval level."""
+    energy = config["energy"]
+    return canonical({"first_stage": energy["trials"], "max_trials": energy["stopping"]["max_trials"],
+                      "target": energy["stopping"]["target"].get(device, 0), "level": config["stats"]["confidence"]})
+
+
+def aggregate(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Statistics settings plus what the intervals need to know about the trials: the first stage
+    (Stein's intervals take their SD from it) and each device's stopping target."""
+    return canonical({**config["stats"], "first_stage": config["energy"]["trials"],
+                      "targets": {d: (config["energy"]["stopping"]["target"].get(d, 0)
+                                      if energy_trials(config, d) > config["energy"]["trials"] else 0)
+                                  for d in config["study"]["devices"]}})
+
+
+def forecast_carbon(config: Mapping[str, Any]) -> dict[str, Any]:
+    return canonical({"forecast": forecast_settings(config), "seed": config["seed"]})
+
+
+def forecast_hourly(config: Mapping[str, Any]) -> dict[str, Any]:
+    from greenbench.carbon.forecasting import hourly_window
+
+    return canonical({"forecast": forecast_settings(config), "window": hourly_window(config["carbon"]["schedule"])})
+
+
+def footprint(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The grid the study's own footprint is priced at."""
+    return canonical({"zone": config["footprint"]["zone"]})
+
+
+def amortize(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The cell whose J/inference is amortized and the deployment volumes to tabulate."""
+    return canonical(config["footprint"]["amortization"])
+
+
+def simulate_schedule(config: Mapping[str, Any], scenario: str) -> dict[str, Any]:
+    from greenbench.carbon.routing import scenario_config
+
+    return canonical({"schedule": scenario_config(config["carbon"], scenario), "seed": config["seed"]})

@@ -1,0 +1,1 @@
+"""Command-line entry points: every stage without Snakemake, and the offline GPU kit."""

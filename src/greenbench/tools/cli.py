@@ -1,0 +1,408 @@
+"""``python -m greenbench <stage>``: every stage without Snakemake (also how stages run on a GPU host).
+
+Paths default to the workflow's layout (greenbench.pipeline.paths) relative to the current directory,
+and settings come from the same config files Snakemake reads (validated first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from greenbench.pipeline import paths
+from greenbench.config.load import ConfigError, load_config, validate_config
+from greenbench.core.log import configure, get_logger
+
+log = get_logger("cli")
+DEFAULT_CONFIG = "config/config.yaml"
+
+
+def _config(args, files_checked: bool = True) -> dict[str, Any]:
+    """The merged, validated config; ``files_checked`` False: input files (traces, checkpoints) are not looked for."""
+    files = args.config or [DEFAULT_CONFIG]
+    if DEFAULT_CONFIG not in files and Path(DEFAULT_CONFIG).exists():
+        files = [DEFAULT_CONFIG, *files]  # like Snakemake: overrides merge over the default
+    cfg = validate_config(load_config(files), files=files_checked)
+    model = getattr(args, "model", None)
+    if model and model not in cfg["models"]:
+        raise ConfigError(f"--model {model}: not defined under 'models' in {', '.join(map(str, files))} "
+                          f"(defined: {', '.join(sorted(cfg['models']))})")
+    return cfg
+
+
+def cmd_validate_config(args) -> int:
+    cfg = _config(args)
+    print(f"config OK: models={cfg['study']['models']} variants={cfg['study']['variants']} devices={cfg['study']['devices']}")
+    return 0
+
+
+def cmd_retrieve_sst2(args) -> int:
+    from greenbench.data.sst2 import retrieve_sst2
+
+    cfg = _config(args)
+    for split in args.split:
+        retrieve_sst2(split, paths.SST2_TSV.format(split=split), hub_fallback=cfg["data"]["hub_fallback"])
+    return 0
+
+
+def cmd_prepare_dataset(args) -> int:
+    from greenbench.data.sst2 import prepare_dataset
+
+    for split in args.split:
+        prepare_dataset(args.tsv or paths.SST2_TSV.format(split=split), paths.DATASET.format(split=split), split)
+    return 0
+
+
+def cmd_tokenize(args) -> int:
+    from greenbench.pipeline import stages, wiring
+
+    cfg = _config(args)
+    for split in args.split:
+        _stage("tokenize").run(stages.job({"dataset": paths.DATASET.format(split=split)},
+                                   stages.Output([paths.TOKENS.format(model=args.model, split=split)]),
+                                   wiring.tokenize(cfg, args.model), model=args.model))
+    return 0
+
+
+def _stage(name: str):
+    """The stage module ``greenbench.pipeline.stages.<name>`` (each has ``run(job)``)."""
+    import importlib
+
+    return importlib.import_module(f"greenbench.pipeline.stages.{name}")
+
+
+def _inputs(model: str) -> dict[str, str]:
+    return {"model": paths.BASELINE.format(model=model), "train": paths.TOKENS.format(model=model, split="train"),
+            "dev": paths.TOKENS.format(model=model, split="dev")}
+
+
+def cmd_finetune(args) -> int:
+    from greenbench.pipeline import stages, wiring
+
+    cfg = _config(args)
+    _stage("finetune").run(stages.job(_inputs(args.model), stages.Output([paths.BASELINE.format(model=args.model)]),
+                               wiring.finetune(cfg, args.model), cfg["compute"]["threads"], model=args.model))
+    return 0
+
+
+def _artifact(args, variant: str) -> str | None:
+    """The built artifact of ``variant`` for this model and device, when the recipe has one and it exists."""
+    from greenbench.cells.variants import get
+
+    path = paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=variant)
+    return path if get(variant).build is not None and Path(path).exists() else None
+
+
+def cmd_evaluate(args) -> int:
+    from greenbench.pipeline import stages, wiring
+
+    cfg = _config(args)
+    for variant in args.variant or cfg["study"]["variants"]:
+        out = paths.EVAL.format(device=args.device, model=args.model, variant=variant)
+        result = _stage("evaluate").run(stages.job(_inputs(args.model) | {"artifact": _artifact(args, variant)},
+                                            stages.Output([out]), wiring.evaluate(cfg, variant),
+                                            cfg["compute"]["threads"], model=args.model, variant=variant,
+                                            device=args.device))
+        print(f"{args.model}/{variant}/{args.device}: {result['status']} accuracy={result['accuracy']}")
+    return 0
+
+
+def cmd_build_variant(args) -> int:
+    from greenbench.pipeline import stages, wiring
+    from greenbench.cells.variants import get
+
+    cfg = _config(args)
+    if get(args.variant).build is None:
+        print(f"variant '{args.variant}' has nothing to build")
+        return 0
+    out = paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=args.variant)
+    _stage("build_variant").run(stages.job(_inputs(args.model), stages.Output([out]), wiring.build_variant(cfg, args.variant),
+                                    cfg["compute"]["threads"], model=args.model, variant=args.variant,
+                                    device=args.device))
+    return 0
+
+
+def cmd_measure_energy(args) -> int:
+    """One trial (or several) on this host; on a GPU host: --device cuda.
+
+    Several trials run one process each, as the workflow's trial jobs do: a trial's compiled
+    kernels, ONNX Runtime sessions and allocator state never carry into the next one. With
+    sequential stopping on, the trials after the first stage follow the plan the first stage
+    gives (written beside the trials), as the workflow's plan_energy job does."""
+    from greenbench.pipeline import wiring
+
+    cfg = _config(args)
+    trials = list(args.trial or range(wiring.energy_trials(cfg, args.device)))
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    for trial in trials:
+        if trial >= cfg["energy"]["trials"]:
+            _plan(args, cfg)
+        if len(trials) == 1:
+            return _measure_trial(args, trial)
+        process = context.Process(target=_measure_trial, args=(args, trial))
+        process.start()
+        process.join()
+        if process.exitcode != 0:
+            log.error("trial %d ended with exit code %s; later trials not run", trial, process.exitcode)
+            return 1
+    return 0
+
+
+def _trial_path(args, trial) -> str:
+    return (args.out.format(device=args.device, model=args.model, trial=trial) if args.out else
+            paths.ENERGY_TRIAL.format(device=args.device, model=args.model, trial=trial))
+
+
+def _plan_path(args) -> str:
+    if args.out:
+        return str(Path(_trial_path(args, 0)).with_name("plan.parquet"))
+    return paths.ENERGY_PLAN.format(device=args.device, model=args.model)
+
+
+def _plan(args, cfg) -> None:
+    """The stopping plan from the first stage's trial files (made once; missing trials are an error)."""
+    from greenbench.pipeline import stages, wiring
+
+    first = [_trial_path(args, t) for t in range(cfg["energy"]["trials"])]
+    missing = [f for f in first if not Path(f).exists()]
+    if missing:
+        raise SystemExit(f"trials after the first stage need the first stage's files; missing: {', '.join(missing)}")
+    out = _plan_path(args)
+    if Path(out).exists() and all(Path(out).stat().st_mtime >= Path(f).stat().st_mtime for f in first):
+        return
+    _stage("plan_energy").run(stages.job({"trials": first}, stages.Output([out]), wiring.plan_energy(cfg, args.device),
+                                         model=args.model, device=args.device))
+
+
+def _measure_trial(args, trial: int) -> int:
+    from greenbench.pipeline import stages, wiring
+
+    configure()  # a spawned trial process starts with no logging set up
+    cfg = _config(args)
+    names = args.variant or cfg["study"]["variants"]
+    artifacts = [path for name in names if (path := _artifact(args, name)) is not None]
+    settings = wiring.measure_energy(cfg, args.model, names)
+    for key in ("batch_sizes", "paddings", "modes"):
+        if getattr(args, key):
+            settings["energy"][key] = getattr(args, key)
+    inputs = _inputs(args.model) | {"artifacts": artifacts}
+    if trial >= cfg["energy"]["trials"]:
+        inputs["plan"] = _plan_path(args)
+    _stage("measure_energy").run(stages.job(inputs, stages.Output([_trial_path(args, trial)]), settings,
+                                     cfg["compute"]["threads"], model=args.model, device=args.device,
+                                     trial=str(trial)))
+    return 0
+
+
+def cmd_carbon(args) -> int:
+    """prepare traces -> forecasts -> schedule, with the layout's paths."""
+    import json
+
+    from greenbench.core import io
+    from greenbench.pipeline import stages, wiring
+    from greenbench.carbon import forecasting as forecast, traces
+
+    cfg = _config(args)
+    c = cfg["carbon"]
+    sources = traces.resolve_sources(c.get("sources"))
+    files = [] if sources else [traces.retrieve_trace(z, y, paths.CARBON_TRACE_CSV.format(zone=z, year=y), c["column"],
+                                                      c["max_ci_g_per_kwh"], c["max_gap_hours"])
+                                for z in c["zones"] for y in sorted(c["years"])]
+    traces.prepare_traces(files, paths.CARBON_TRACES, c["column"], c["max_gap_hours"], c["max_ci_g_per_kwh"],
+                          sources=sources, zones=c["zones"], years=sorted(c["years"]))
+    threads = cfg["compute"]["threads"]
+    settings = wiring.forecast_carbon(cfg)
+    # trained once: the forecasters are reused while their settings and the traces' values are unchanged
+    fingerprint = {"settings": settings, "traces": traces.content_hash(paths.CARBON_TRACES)}
+    stamp = Path(paths.FORECASTER_DIR) / "inputs.json"
+    if stamp.exists() and Path(paths.FORECAST_METRICS).exists() and json.loads(stamp.read_text()) == fingerprint:
+        print(f"forecasters unchanged (same settings and traces): reusing {paths.FORECASTER_DIR}")
+        table = io.read_parquet(paths.FORECAST_METRICS)
+    else:
+        table = _stage("forecast_carbon").run(stages.job(
+            {"traces": paths.CARBON_TRACES},
+            stages.Output(metrics=paths.FORECAST_METRICS, forecasts=paths.FORECASTS, model=paths.FORECASTER_DIR),
+            settings, threads))
+        io.write_json(fingerprint, stamp)
+    _stage("forecast_hourly").run(stages.job({"traces": paths.CARBON_TRACES, "model": paths.FORECASTER_DIR},
+                                      stages.Output([paths.FORECASTS_HOURLY]), wiring.forecast_hourly(cfg), threads))
+    print(forecast.day1_summary(table).pivot(index="zone", columns="model", values="mape").round(2).to_string())
+    energy_stats = Path(paths.STATS_DIR) / "energy.parquet"
+    from greenbench.carbon.routing import energy_is_given
+
+    if energy_is_given(c["schedule"]["energy"]) or energy_stats.exists():
+        for scenario in c["schedule"]["scenarios"]:
+            _stage("simulate_schedule").run(stages.job(
+                {"traces": paths.CARBON_TRACES, "forecasts": paths.FORECASTS_HOURLY, "energy": str(energy_stats)},
+                stages.Output([paths.SCHEDULE.format(scenario=scenario)]), wiring.simulate_schedule(cfg, scenario)))
+    else:
+        print(f"skipping the schedule simulation: {energy_stats} does not exist yet (run `greenbench report` first)")
+    return 0
+
+
+def cmd_report(args) -> int:
+    """aggregate -> Pareto -> paper tables and claims (figures need the carbon outputs too)."""
+    import glob
+
+    from greenbench.pipeline import wiring
+    from greenbench.analysis.summaries import aggregate
+    from greenbench.measure.energy.protocol import combine_trials
+    from greenbench.analysis.fronts import write_fronts
+    from greenbench.report.tables import write_paper
+
+    cfg = _config(args)
+    trials = sorted(glob.glob("results/energy/*/*/trial-*.parquet"))
+    combine_trials(trials, paths.ENERGY_ALL)
+    preds = sorted(glob.glob(paths.EVAL.format(device="*", model="*", variant="*")))
+    aggregate(paths.ENERGY_ALL, preds, paths.STATS_DIR, wiring.aggregate(cfg), cfg["seed"])
+    write_fronts(f"{paths.STATS_DIR}/accuracy.parquet", f"{paths.STATS_DIR}/energy.parquet", paths.PARETO_POINTS,
+                 paths.PARETO_HYPERVOLUME)
+    schedules = [p for p in (paths.SCHEDULE.format(scenario=s) for s in cfg["carbon"]["schedule"]["scenarios"])
+                 if Path(p).exists()]
+    verdicts = write_paper(paths.STATS_DIR, paths.ENERGY_ALL, paths.PAPER_DIR, cfg["stats"]["bootstrap"], cfg["seed"],
+                           forecast_metrics_path=paths.FORECAST_METRICS if Path(paths.FORECAST_METRICS).exists() else None,
+                           schedule_path=schedules or None, first_stage=wiring.aggregate(cfg)["first_stage"])
+    print(verdicts[["id", "verdict"]].to_string(index=False))
+    return 0
+
+
+def cmd_gpu_kit(args) -> int:
+    """Pack the fine-tuned baseline (half precision), tokens and wheels for an offline GPU node."""
+    from greenbench.tools.gpukit import make_kit
+
+    cfg = _config(args)
+    spec = cfg["models"][args.model]
+    baseline = Path(paths.BASELINE.format(model=args.model))
+    if not baseline.exists():
+        raise FileNotFoundError(f"{baseline} does not exist: fine-tune first (`snakemake --cores 1 {baseline}`)")
+    manifest = make_kit(baseline, paths.TOKENS.format(model=args.model, split="train"),
+                        paths.TOKENS.format(model=args.model, split="dev"), args.out, model_name=args.model,
+                        max_length=spec["max_length"], wheels=args.wheel or [], dtype=args.dtype,
+                        batch_size=cfg["evaluate"]["batch_size"])
+    print(f"GPU kit in {args.out}: {manifest['size_mb']} MiB, with the checkout {manifest['total_mb']} of the "
+          f"{manifest['max_total_mb']} MiB one copy may carry ({manifest['source']}; wheels: "
+          f"{', '.join(manifest['wheels']) or 'none'}); rounding changed {manifest['cpu_predictions_changed_by_rounding']} "
+          f"of {manifest['dev_examples']} CPU predictions")
+    return 0
+
+
+def cmd_gpu_check(args) -> int:
+    """Validate the GPU paths from a kit: accuracy, energy trials, summary.md (no Snakemake needed)."""
+    from greenbench.tools import gpukit as gpucheck
+
+    gpucheck.node_environment()  # before anything imports torchao
+    if args.list_pieces:
+        for piece in gpucheck.plan_pieces():
+            print(f"piece {piece.number}: {piece.description} ({len(piece.cells)} cells, {piece.settings} protocol, "
+                  f"{piece.trials} trials by default)")
+        return 0
+    try:  # the data files are not on the node (the kit carries what the check reads): not looked for
+        cfg, validated = _config(args, files_checked=False), "validated against the schema"
+    except ModuleNotFoundError as exc:  # a bare GPU node without jsonschema: the repository's own config, as CI validated it
+        from greenbench.config.load import load_config, resolve_devices
+
+        files = args.config or [DEFAULT_CONFIG]
+        cfg = load_config([DEFAULT_CONFIG, *[f for f in files if f != DEFAULT_CONFIG]])
+        cfg["study"]["devices"] = resolve_devices(cfg["study"]["devices"])
+        validated = f"not schema-validated here ({exc.name} missing); {', '.join(files)} as committed"
+    if args.estimate:
+        piece = gpucheck.plan_pieces()[args.piece]
+        energy = gpucheck.energy_settings(cfg["energy"], piece, args.tiny)
+        parts = gpucheck.estimate_check_seconds(piece, energy, args.device, args.trials or piece.trials)
+        print(f"piece {piece.number} on {args.device}: about {parts['total_s']:.0f} s "
+              f"({', '.join(f'{k} {v}' for k, v in parts.items())})")
+        return 0
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("no CUDA device is visible: use --device cpu for the rehearsal")
+    out = Path(args.out) if args.out else gpucheck.default_out(args.device)
+    if args.piece and not args.out:
+        out = out.with_name(f"{out.name}-piece-{args.piece}")
+    text = gpucheck.run_check(args.kit, out, cfg, device=args.device, piece=args.piece, trials=args.trials,
+                              tiny=args.tiny, budget_s=args.budget_s, validated=validated)
+    print(text)
+    print(f"outputs in {out} (everything also in {out / gpucheck.ARCHIVE})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="greenbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--config", action="append", help=f"config file(s), merged in order over {DEFAULT_CONFIG}")
+        p.set_defaults(func=func)
+        return p
+
+    add("validate-config", cmd_validate_config, "validate the config against the schema")
+    p = add("retrieve-sst2", cmd_retrieve_sst2, "fetch SST-2 into resources/sst2/")
+    p.add_argument("--split", nargs="+", default=["train", "dev"])
+    p = add("prepare-dataset", cmd_prepare_dataset, "validate SST-2 TSV and write Parquet")
+    p.add_argument("--split", nargs="+", default=["train", "dev"])
+    p.add_argument("--tsv", help="explicit TSV path (one split only)")
+    p = add("tokenize", cmd_tokenize, "tokenize SST-2 for a model")
+    p.add_argument("--model", required=True)
+    p.add_argument("--split", nargs="+", default=["train", "dev"])
+    p = add("finetune", cmd_finetune, "fine-tune (or package) a baseline")
+    p.add_argument("--model", required=True)
+    p = add("evaluate", cmd_evaluate, "accuracy of variants on SST-2 dev")
+    p.add_argument("--model", required=True)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--variant", action="append")
+    p = add("build-variant", cmd_build_variant, "build a variant's artifact (e.g. adaptive calibration)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--variant", required=True)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p = add("measure-energy", cmd_measure_energy, "energy/latency trials on this host")
+    p.add_argument("--model", required=True)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--variant", action="append", help="default: study.variants")
+    p.add_argument("--trial", type=int, action="append", help="default: all of energy.trials")
+    p.add_argument("--batch-sizes", dest="batch_sizes", type=int, nargs="+")
+    p.add_argument("--paddings", nargs="+", choices=["dynamic", "fixed"])
+    p.add_argument("--modes", nargs="+", choices=["eager", "cuda_graph"])
+    p.add_argument("--out", help="output pattern with {device}, {model}, {trial} (default: the workflow layout)")
+    p = add("gpu-kit", cmd_gpu_kit, "pack the fine-tuned baseline, tokens and wheels for an offline GPU node")
+    p.add_argument("--model", default="minilm")
+    p.add_argument("--out", default="gpu-kit")
+    p.add_argument("--dtype", default="float16", choices=["float16", "bfloat16"])
+    p.add_argument("--wheel", action="append", help="a wheel the node lacks (e.g. torchao); repeatable")
+    p = add("gpu-check", cmd_gpu_check, "validate every GPU path from a kit: accuracy, energy trials, summary.md")
+    p.add_argument("--kit", default="gpu-kit")
+    p.add_argument("--out", help="the folder to write into (on a lent node: $OUT); default: "
+                   "benchmarks/results/<gpu>-<date> (piece N: <gpu>-<date>-piece-N)")
+    p.add_argument("--device", default="cuda", choices=["cpu", "cuda"], help="cpu: the rehearsal")
+    p.add_argument("--piece", type=int, default=0, help="0: the quick check; 1..9: the rest of the paper grid; 10: runtimes")
+    p.add_argument("--list-pieces", action="store_true")
+    p.add_argument("--trials", type=int, help="default: the piece's own (quick check 4, runtimes 2, grid 5)")
+    p.add_argument("--estimate", action="store_true", help="print the piece's estimated wall time and stop")
+    p.add_argument("--tiny", action="store_true", help="tiny sizes (the CI rehearsal)")
+    p.add_argument("--budget-s", dest="budget_s", type=float, default=570.0,
+                   help="no trial starts that would end after this many seconds (the allocation's limit)")
+    add("carbon", cmd_carbon, "carbon traces, forecasters and the scheduling simulation")
+    add("report", cmd_report, "statistics, Pareto fronts, tables and the claims check from existing results")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure()
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"greenbench: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"greenbench: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
