@@ -304,19 +304,25 @@ def test_rerun_matrix_a_config_edit_reruns_exactly_its_readers(smoke):
             (project / "config" / name).write_text(text)
 
 
+def _dry_run_after_editing(project: Path, env, module: str):
+    """A dry run of the smoke study with one library module edited (then restored: later tests share
+    this finished run)."""
+    time.sleep(1.1)  # mtime resolution; Snakemake also compares checksums, so really edit the module
+    path = project / "src" / "greenbench" / module
+    original = path.read_text()
+    path.write_text(original + "\n# edited by the rerun test\n")
+    try:
+        return run(project, "-n", *SMOKE, env=env)
+    finally:
+        path.write_text(original)
+
+
 @pytest.mark.workflow
 def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
     project, env = smoke
     again = run(project, "-n", *SMOKE, env=env)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout
-    time.sleep(1.1)  # mtime resolution; Snakemake also compares checksums, so really edit the module
-    module = project / "src" / "greenbench" / "measure" / "energy" / "protocol.py"
-    original = module.read_text()
-    module.write_text(original + "\n# edited by the rerun test\n")
-    try:
-        rerun = run(project, "-n", *SMOKE, env=env)
-    finally:
-        module.write_text(original)  # later tests share this finished run
+    rerun = _dry_run_after_editing(project, env, "measure/energy/protocol.py")
     counts = job_counts(rerun.stdout + rerun.stderr)
     # protocol.py feeds measure_energy (3 trials) and the stopping plan; downstream of them: collect,
     # aggregate, pareto, the schedule simulation (it uses the measured J/inference), figures, paper
@@ -330,14 +336,7 @@ def test_rerun_matrix_editing_one_recipe_module_reruns_only_its_cells(smoke):
     """Rerun matrix, code edits: a recipe family's module is an input of its own cells' build and
     evaluation jobs (and of the energy trials, which measure every cell together), not of the others'."""
     project, env = smoke
-    time.sleep(1.1)
-    module = project / "src" / "greenbench" / "cells" / "variants" / "spiking.py"
-    original = module.read_text()
-    module.write_text(original + "\n# edited by the rerun test\n")
-    try:
-        rerun = run(project, "-n", *SMOKE, env=env)
-    finally:
-        module.write_text(original)  # later tests share this finished run
+    rerun = _dry_run_after_editing(project, env, "cells/variants/spiking.py")
     out = rerun.stdout + rerun.stderr
     counts = job_counts(out)
     assert counts.get("build_variant") == 1 and counts.get("evaluate") == 1, out[-3000:]
