@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from greenbench.report.plots import make_all
+from greenbench.report.figures import make_all
 from greenbench.core.log import logged_script
 
 with logged_script(snakemake.log[0], "figures"):

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greenbench.report import plots as figures, style
+from greenbench.report import figures, style
 
 CPU = ["fp32", "dense_eager", "int8_dynamic", "int8_dynamic_ao", "bf16", "adaptive", "prune_heads25", "prune_heads50",
        "prune_ffn25", "magnitude50", "topk16", "topk16_ft", "spiking", "fp32@onnxruntime", "int8_dynamic@onnxruntime",

@@ -1,0 +1,34 @@
+"""Paper figures, one style (``greenbench.report.style``): a fixed variant order, a colour and marker per
+variant family, human labels, units on every axis, single- or double-column print sizes, each saved
+as PDF and PNG with a generated caption (``<name>.rst``: what it shows and its key numbers, from the
+same tables). ``check_layout`` finds text that overlaps other text or data, for the tests and the
+figures job's log. Importable without Snakemake.
+
+One module per figure (or per related group of panels), each with its drawing function and its
+caption; ``common`` holds the shared data selections and drawing helpers, ``layout`` the label
+placement and the layout check, ``build`` the registries and ``make_all``."""
+
+from greenbench.report.figures.accuracy import fig_accuracy
+from greenbench.report.figures.build import (CAPTION_WHAT, CAPTIONS, build_all, captions, load, log, make_all, save,
+                                             write_all)
+from greenbench.report.figures.carbon import forecast_skill, forecast_vs_actual, mape_by_lead, scheduler_front
+from greenbench.report.figures.common import (MARKERS, REFERENCE, J, energy_label, highlighted, main_setting,
+                                              pareto_table, study_variants)
+from greenbench.report.figures.difficulty import (CONFIDENCE_EDGES, difficulty_tables, fig_difficulty,
+                                                  length_energy_table)
+from greenbench.report.figures.energy import fig_energy_by_batch
+from greenbench.report.figures.latency import fig_latency
+from greenbench.report.figures.layout import check_layout, figure_texts, labels_variant, place_labels
+from greenbench.report.figures.lifecycle import amortization
+from greenbench.report.figures.pareto import fig_pareto
+from greenbench.report.figures.router import fig_router, router_share
+from greenbench.report.figures.spiking import firing_rates, firing_table
+
+__all__ = [
+    "CAPTIONS", "CAPTION_WHAT", "CONFIDENCE_EDGES", "J", "MARKERS", "REFERENCE", "amortization", "build_all",
+    "captions", "check_layout", "difficulty_tables", "energy_label", "fig_accuracy", "fig_difficulty",
+    "fig_energy_by_batch", "fig_latency", "fig_pareto", "fig_router", "figure_texts", "firing_rates", "firing_table",
+    "forecast_skill", "forecast_vs_actual", "highlighted", "labels_variant", "length_energy_table", "load", "log",
+    "main_setting", "make_all", "mape_by_lead", "pareto_table", "place_labels", "router_share", "save",
+    "scheduler_front", "study_variants", "write_all",
+]

@@ -1,0 +1,183 @@
+"""Shared by the figures and their captions: the data selections (energy metric, main setting,
+accuracy-energy points, highlighted variants), the drawing helpers on ``greenbench.report.style`` and the
+caption number formats."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from greenbench.report import style
+
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">"]
+J = "j_per_inf_gross"
+REFERENCE = "reference"  # gid of guide lines (baseline values, zero lines): not data for the layout check
+
+
+# ---- data selections shared by figures and captions -----------------------------------------------
+
+def _metric(energy: pd.DataFrame, metric: str) -> pd.DataFrame:
+    return energy[(energy.metric == metric) & energy["mean"].notna()]
+
+
+def energy_label(df: pd.DataFrame) -> str:
+    labels = sorted({str(x) for x in df.get("energy_label", pd.Series(dtype=str)).dropna()} - {"", "None"})
+    return "+".join(labels) or "unavailable"
+
+
+def main_setting(df: pd.DataFrame) -> tuple[str, str] | None:
+    """The (padding, mode) with the most cells: figures compare variants at one setting."""
+    if df.empty:
+        return None
+    counts = df.groupby(["padding", "mode"]).size().sort_values(ascending=False, kind="stable")
+    return tuple(counts.index[0])
+
+
+def pareto_table(energy: pd.DataFrame, accuracy: pd.DataFrame) -> pd.DataFrame:
+    """One point per (device, model, variant): its lowest-energy measured cell (batch, padding, mode),
+    J/inference and accuracy with their 95% intervals, and whether it is on the plain front and on the
+    uncertainty-aware front (not clearly dominated once the intervals are compared) of these points."""
+    from greenbench.analysis import pareto
+
+    cols = ["device", "model", "variant", "batch_size", "padding", "mode", "j", "j_low", "j_high", "energy_label",
+            "accuracy", "acc_low", "acc_high", "on_front", "on_uncertain_front"]
+    j = _metric(energy, J)
+    acc = accuracy[accuracy.status == "ok"]
+    if j.empty or acc.empty:
+        return pd.DataFrame(columns=cols)
+    best = j.sort_values(["mean", "batch_size"], kind="stable").groupby(["device", "model", "variant"]).head(1)
+    best = best.rename(columns={"mean": "j", "ci_low": "j_low", "ci_high": "j_high"})
+    a = acc[["device", "model", "variant", "accuracy", "ci_low", "ci_high"]].rename(
+        columns={"ci_low": "acc_low", "ci_high": "acc_high"})
+    df = best.merge(a, on=["device", "model", "variant"], how="inner")
+    parts = []
+    for _, g in df.groupby(["device", "model"], sort=True):
+        g = g.copy()
+        mean = g[["accuracy", "j"]].to_numpy(float)
+        low = g[["acc_low", "j_low"]].to_numpy(float)
+        high = g[["acc_high", "j_high"]].to_numpy(float)
+        low, high = np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high)
+        g["on_front"] = pareto.pareto_front(mean, [1, -1])
+        g["on_uncertain_front"] = pareto.uncertain_front(low, high, [1, -1])
+        parts.append(g)
+    out = pd.concat(parts, ignore_index=True)[cols]
+    return out.sort_values(["device", "model", "j"]).reset_index(drop=True)
+
+
+def highlighted(front: pd.DataFrame) -> set[str]:
+    """The variants drawn in full colour in the small multiples: the baseline and the plain front."""
+    return {style.BASELINE} | set(front.loc[front.on_front.astype(bool), "variant"]) if not front.empty else {style.BASELINE}
+
+
+def study_variants(accuracy: pd.DataFrame) -> list[str]:
+    return style.ordered(accuracy.variant) if not accuracy.empty else []
+
+
+# ---- drawing helpers ---------------------------------------------------------------------------------
+
+def _empty(ax, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, transform=ax.transAxes, fontsize=7)
+    ax.set_axis_off()
+
+
+def _figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):
+    import matplotlib.pyplot as plt
+
+    style.apply()
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", squeeze=False, **kw)
+    return fig, axes
+
+
+def _freeze(fig) -> None:
+    """Fix the constrained layout, so text placed afterwards in display space stays where it was put."""
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
+
+
+def _log_axis(ax, which: str = "x") -> None:
+    """Log scale with plain tick labels (0.01, 0.02, 0.05), not 10^-2 exponents."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _ref_line(ax, value: float, vertical: bool, **kw) -> None:
+    kw = {"color": "0.35", "linewidth": 0.7, "linestyle": (0, (4, 2)), "zorder": 1, **kw}
+    line = ax.axvline(value, **kw) if vertical else ax.axhline(value, **kw)
+    line.set_gid(REFERENCE)
+
+
+def _legend_handles(variants, looks, front=frozenset(), lines: bool = True):
+    from matplotlib.lines import Line2D
+
+    return [Line2D([], [], color=looks[v].color, marker=looks[v].marker, fillstyle=looks[v].fillstyle,
+                   linestyle=looks[v].linestyle if lines else "", linewidth=1.6 if v in front else 1.0,
+                   markersize=4, label=looks[v].label + (" (front)" if v in front and v != style.BASELINE else ""))
+            for v in variants]
+
+
+def _fig_legend(fig, handles, ncol: int) -> None:
+    fig.legend(handles=handles, loc="outside lower center", ncol=max(1, ncol), handlelength=2.4, columnspacing=1.2,
+               fontsize=6.2)
+
+
+def _panel_title(ax, text: str) -> None:
+    ax.set_title(text, fontsize=7, loc="left")
+
+
+def _bold_ticks(ax, variants, hi) -> None:
+    for tick, v in zip(ax.get_yticklabels(), variants):
+        if v in hi:
+            tick.set_fontweight("bold")
+
+
+def _families(variants) -> list[str]:
+    fams = []
+    for v in style.ordered(variants):
+        f = style.family(v)
+        if f not in fams:
+            fams.append(f)
+    return fams
+
+
+def _groups(variants) -> list[str]:
+    out = []
+    for v in style.ordered(variants):
+        g = style.group(v)
+        if g not in out:
+            out.append(g)
+    return out
+
+
+def _grid(n: int, max_cols: int) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return math.ceil(n / cols), cols
+
+
+def _single(plot: Callable, *args, size=(style.DOUBLE, 2.6)):
+    fig, axes = _figure(*size)
+    plot(*args, axes[0, 0])
+    return fig
+
+
+# ---- caption number formats ---------------------------------------------------------------------------
+
+def _g(x, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)) or pd.isna(x):
+        return "n/a"
+    return f"{x:.{digits}g}"
+
+
+def _ci(mean, low, high, digits: int = 3) -> str:
+    return f"{_g(mean, digits)} [{_g(low, digits)}, {_g(high, digits)}]"
+
+
+def _rst(text: str) -> str:
+    return text.replace("*", r"\*").replace("`", r"\`").replace("|", r"\|")
