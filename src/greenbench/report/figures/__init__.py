@@ -8,21 +8,21 @@ One module per figure (or per related group of panels), each with its drawing fu
 caption; ``common`` holds the shared data selections and drawing helpers, ``layout`` the label
 placement and the layout check, ``build`` the registries and ``make_all``."""
 
-from greenbench.report.figures.accuracy import fig_accuracy
+from greenbench.report.figures.accuracy_by_variant import fig_accuracy
 from greenbench.report.figures.build import (CAPTION_WHAT, CAPTIONS, build_all, captions, load, log, make_all, save,
                                              write_all)
-from greenbench.report.figures.carbon import forecast_skill, forecast_vs_actual, mape_by_lead, scheduler_front
+from greenbench.report.figures.carbon_panels import forecast_skill, forecast_vs_actual, mape_by_lead, scheduler_front
 from greenbench.report.figures.common import (MARKERS, REFERENCE, J, energy_label, highlighted, main_setting,
                                               pareto_table, study_variants)
-from greenbench.report.figures.difficulty import (CONFIDENCE_EDGES, difficulty_tables, fig_difficulty,
+from greenbench.report.figures.difficulty_by_length import (CONFIDENCE_EDGES, difficulty_tables, fig_difficulty,
                                                   length_energy_table)
-from greenbench.report.figures.energy import fig_energy_by_batch
-from greenbench.report.figures.latency import fig_latency
+from greenbench.report.figures.energy_by_batch import fig_energy_by_batch
+from greenbench.report.figures.latency_vs_throughput import fig_latency
 from greenbench.report.figures.layout import check_layout, figure_texts, labels_variant, place_labels
 from greenbench.report.figures.lifecycle import amortization
-from greenbench.report.figures.pareto import fig_pareto
-from greenbench.report.figures.router import fig_router, router_share
-from greenbench.report.figures.spiking import firing_rates, firing_table
+from greenbench.report.figures.pareto_accuracy_energy import fig_pareto
+from greenbench.report.figures.adaptive_router import fig_router, router_share
+from greenbench.report.figures.spiking_firing_rates import firing_rates, firing_table
 
 __all__ = [
     "CAPTIONS", "CAPTION_WHAT", "CONFIDENCE_EDGES", "J", "MARKERS", "REFERENCE", "amortization", "build_all",

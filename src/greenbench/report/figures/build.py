@@ -11,27 +11,27 @@ import pandas as pd
 from greenbench.core import io
 from greenbench.core.log import get_logger
 from greenbench.report import style
-from greenbench.report.figures import accuracy as _accuracy
-from greenbench.report.figures import carbon as _carbon
-from greenbench.report.figures import difficulty as _difficulty
-from greenbench.report.figures import energy as _energy
-from greenbench.report.figures import latency as _latency
+from greenbench.report.figures import accuracy_by_variant as _accuracy
+from greenbench.report.figures import carbon_panels as _carbon
+from greenbench.report.figures import difficulty_by_length as _difficulty
+from greenbench.report.figures import energy_by_batch as _energy
+from greenbench.report.figures import latency_vs_throughput as _latency
 from greenbench.report.figures import lifecycle as _lifecycle
-from greenbench.report.figures import pareto as _pareto
-from greenbench.report.figures import router as _router
-from greenbench.report.figures import spiking as _spiking
-from greenbench.report.figures.accuracy import _cap_accuracy, fig_accuracy
-from greenbench.report.figures.carbon import (_cap_forecast, _cap_mape, _cap_schedule, _cap_skill, forecast_skill,
+from greenbench.report.figures import pareto_accuracy_energy as _pareto
+from greenbench.report.figures import adaptive_router as _router
+from greenbench.report.figures import spiking_firing_rates as _spiking
+from greenbench.report.figures.accuracy_by_variant import _cap_accuracy, fig_accuracy
+from greenbench.report.figures.carbon_panels import (_cap_forecast, _cap_mape, _cap_schedule, _cap_skill, forecast_skill,
                                               forecast_vs_actual, mape_by_lead, scheduler_front)
 from greenbench.report.figures.common import _rst, _single, pareto_table
-from greenbench.report.figures.difficulty import _cap_difficulty, _predictions, fig_difficulty
-from greenbench.report.figures.energy import _cap_energy, fig_energy_by_batch
-from greenbench.report.figures.latency import _cap_latency, fig_latency
+from greenbench.report.figures.difficulty_by_length import _cap_difficulty, _predictions, fig_difficulty
+from greenbench.report.figures.energy_by_batch import _cap_energy, fig_energy_by_batch
+from greenbench.report.figures.latency_vs_throughput import _cap_latency, fig_latency
 from greenbench.report.figures.layout import check_layout
 from greenbench.report.figures.lifecycle import _cap_amortization, amortization
-from greenbench.report.figures.pareto import _cap_pareto, fig_pareto
-from greenbench.report.figures.router import _cap_router, fig_router
-from greenbench.report.figures.spiking import _cap_firing, firing_rates
+from greenbench.report.figures.pareto_accuracy_energy import _cap_pareto, fig_pareto
+from greenbench.report.figures.adaptive_router import _cap_router, fig_router
+from greenbench.report.figures.spiking_firing_rates import _cap_firing, firing_rates
 
 log = get_logger("greenbench.report.figures")
 
