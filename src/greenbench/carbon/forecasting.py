@@ -5,9 +5,7 @@ intervals, and a rolling-origin evaluation (one origin per day)."""
 from __future__ import annotations
 
 import json
-import math
 import pickle
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -17,225 +15,19 @@ import pyarrow as pa
 
 from greenbench.core import io, provenance
 from greenbench.carbon import metrics
+from greenbench.carbon.conformal import (  # noqa: F401 (re-exported: greenbench.carbon.forecasting's names)
+    FLOOR, _conformal_quantile, adapt_rate, adaptive_conformal_halfwidths, conformal_origins_needed,
+    conformal_window, interval_bounds, relative_errors, rolling_conformal_halfwidths)
+from greenbench.carbon.forecasters.ridge import Ridge, _log_features, ridge_alphas, ridge_names  # noqa: F401
+from greenbench.carbon.forecasters.seasonal_naive import SeasonalNaive
+from greenbench.carbon.forecasters.tcn import TCN
+from greenbench.carbon.forecasters.windows import Windows, _subset, concat, make_windows  # noqa: F401
+from greenbench.carbon.stacking import (  # noqa: F401 (re-exported: greenbench.carbon.forecasting's names)
+    COMBINATIONS, SELECTED, STACK_DEFAULTS, compose_stacked, describe_weights, simplex_grid, stack_config,
+    stack_weights, with_combinations)
 from greenbench.core.log import get_logger
 
 log = get_logger(__name__)
-
-
-@dataclass
-class Windows:
-    """Supervised windows: x (n, lookback) history, y (n, horizon) future, calendar of the origin."""
-
-    x: np.ndarray
-    y: np.ndarray
-    hour: np.ndarray       # origin hour of day (0-23)
-    dow: np.ndarray        # origin day of week
-    zone: np.ndarray
-    origin: np.ndarray     # origin timestamps (first forecast hour)
-
-
-def make_windows(values: np.ndarray, times: pd.DatetimeIndex, zone: str, lookback: int, horizon: int,
-                 origins: np.ndarray) -> Windows:
-    """Windows whose first forecast hour is at each index in ``origins``."""
-    origins = np.asarray([o for o in origins if o - lookback >= 0 and o + horizon <= len(values)], dtype=int)
-    idx_x = origins[:, None] + np.arange(-lookback, 0)[None, :]
-    idx_y = origins[:, None] + np.arange(horizon)[None, :]
-    t = times[origins]
-    return Windows(values[idx_x], values[idx_y], np.asarray(t.hour), np.asarray(t.day_of_week),
-                   np.full(len(origins), zone), np.asarray(t))
-
-
-def concat(ws: list[Windows]) -> Windows:
-    return Windows(*(np.concatenate([getattr(w, f) for w in ws]) for f in Windows.__dataclass_fields__))
-
-
-class SeasonalNaive:
-    """y[t+h] = y[t+h - k*period] for the smallest k that reaches into the history."""
-
-    def __init__(self, period: int):
-        self.period = period
-        self.name = f"seasonal_naive_{period}h"
-
-    def fit(self, train: Windows, seed: int = 0) -> "SeasonalNaive":
-        if train.x.shape[1] < self.period:
-            raise ValueError(f"{self.name} needs a lookback of at least {self.period} h")
-        return self
-
-    def predict(self, w: Windows) -> np.ndarray:
-        horizon = w.y.shape[1]
-        lookback = w.x.shape[1]
-        h = np.arange(horizon)
-        k = h // self.period + 1
-        return w.x[:, lookback + h - k * self.period]
-
-
-def _log_features(w: Windows, lags: int) -> tuple[np.ndarray, np.ndarray]:
-    """Log intensities of the last ``lags`` hours relative to the last one, day-of-week, intercept;
-    and the last log intensity (the level the targets are relative to)."""
-    logs = np.log(np.maximum(w.x[:, -lags:], 1.0))
-    last = logs[:, -1:]
-    return np.hstack([logs - last, np.eye(7)[w.dow], np.ones((len(w.x), 1))]), last
-
-
-class Ridge:
-    """Direct multi-output ridge regression in log space, one model per zone and origin hour: the
-    targets are log(y / last value), so the squared loss tracks relative (MAPE-like) error and each
-    zone keeps its own daily shape. Falls back to the zone's all-hours model for an hour it never saw."""
-
-    name = "ridge"
-
-    def __init__(self, alpha: float = 1.0, lags: int = 168, name: str = "ridge"):
-        self.alpha, self.lags, self.name = alpha, lags, name
-
-    def _solve(self, w: Windows, sel: np.ndarray) -> np.ndarray:
-        X, last = _log_features(_subset(w, sel), self.lags)
-        Y = np.log(np.maximum(w.y[sel], 1.0)) - last
-        return np.linalg.solve(X.T @ X + self.alpha * np.eye(X.shape[1]), X.T @ Y)
-
-    def fit(self, train: Windows, seed: int = 0) -> "Ridge":
-        self.lags = min(self.lags, train.x.shape[1])
-        self.W = {}
-        for zone in np.unique(train.zone):
-            in_zone = train.zone == zone
-            self.W[(zone, None)] = self._solve(train, in_zone)
-            for hour in np.unique(train.hour[in_zone]):
-                self.W[(zone, int(hour))] = self._solve(train, in_zone & (train.hour == hour))
-        return self
-
-    def predict(self, w: Windows) -> np.ndarray:
-        X, last = _log_features(w, self.lags)
-        out = np.empty(w.y.shape)
-        for key in {(z, int(h)) for z, h in zip(w.zone, w.hour)}:
-            if (key[0], None) not in self.W:
-                raise ValueError(f"ridge was not trained on zone {key[0]}")
-            sel = (w.zone == key[0]) & (w.hour == key[1])
-            out[sel] = np.exp(X[sel] @ self.W.get(key, self.W[(key[0], None)]) + last[sel])
-        return out
-
-
-def _subset(w: Windows, sel: np.ndarray) -> Windows:
-    return Windows(*(getattr(w, f)[sel] for f in Windows.__dataclass_fields__))
-
-
-class TCN:
-    """Causal dilated 1-D convolutions over the (scaled) history plus origin calendar, direct
-    multi-horizon output. Trained seeded with AdamW on MAE."""
-
-    name = "tcn"
-
-    def __init__(self, lookback: int, horizon: int, channels: int = 32, levels: int = 5, kernel: int = 3,
-                 epochs: int = 10, batch_size: int = 256, learning_rate: float = 2e-3, max_train_windows: int = 0):
-        self.cfg = dict(lookback=lookback, horizon=horizon, channels=channels, levels=levels, kernel=kernel,
-                        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                        max_train_windows=max_train_windows)
-        self.net = None
-
-    def _build(self):
-        import torch
-        from torch import nn
-
-        c = self.cfg
-
-        class CausalBlock(nn.Module):
-            def __init__(self, cin, cout, dilation):
-                super().__init__()
-                self.pad = (c["kernel"] - 1) * dilation
-                self.conv1 = nn.Conv1d(cin, cout, c["kernel"], dilation=dilation)
-                self.conv2 = nn.Conv1d(cout, cout, c["kernel"], dilation=dilation)
-                self.skip = nn.Conv1d(cin, cout, 1) if cin != cout else nn.Identity()
-                self.act = nn.GELU()
-
-            def forward(self, x):
-                h = self.act(self.conv1(nn.functional.pad(x, (self.pad, 0))))
-                h = self.act(self.conv2(nn.functional.pad(h, (self.pad, 0))))
-                return self.act(h + self.skip(x))
-
-        class Net(nn.Module):
-            def __init__(self):
-                super().__init__()
-                layers, cin = [], 1
-                for i in range(c["levels"]):
-                    layers.append(CausalBlock(cin, c["channels"], 2 ** i))
-                    cin = c["channels"]
-                self.tcn = nn.Sequential(*layers)
-                self.head = nn.Sequential(nn.Linear(c["channels"] * 2 + 31, 256), nn.GELU(),
-                                          nn.Linear(256, c["horizon"]))
-
-            def forward(self, x, cal):
-                h = self.tcn(x.unsqueeze(1))
-                summary = torch.cat([h[:, :, -1], h.mean(dim=2), cal], dim=1)
-                return self.head(summary)
-
-        return Net()
-
-    def _tensors(self, w: Windows):
-        import torch
-
-        scale = w.x.mean(axis=1, keepdims=True) + 1e-6
-        x = torch.as_tensor(w.x / scale - 1.0, dtype=torch.float32)
-        cal = torch.as_tensor(np.hstack([np.eye(24)[w.hour], np.eye(7)[w.dow]]), dtype=torch.float32)
-        return x, cal, scale
-
-    def fit(self, train: Windows, seed: int = 0) -> "TCN":
-        import torch
-        from tqdm.auto import tqdm
-
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        if self.cfg["max_train_windows"] and len(train.x) > self.cfg["max_train_windows"]:
-            keep = np.sort(rng.choice(len(train.x), self.cfg["max_train_windows"], replace=False))
-            train = _subset(train, keep)
-        self.net = self._build()
-        x, cal, scale = self._tensors(train)
-        y = torch.as_tensor(train.y / scale - 1.0, dtype=torch.float32)
-        opt = torch.optim.AdamW(self.net.parameters(), lr=self.cfg["learning_rate"], weight_decay=1e-4)
-        steps = self.cfg["epochs"] * int(np.ceil(len(x) / self.cfg["batch_size"]))
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.cfg["learning_rate"], total_steps=max(steps, 1))
-        self.history = []
-        self.net.train()
-        with tqdm(total=steps, desc="train tcn", unit="step", mininterval=5) as bar:
-            for epoch in range(self.cfg["epochs"]):
-                perm = torch.as_tensor(rng.permutation(len(x)))
-                losses = []
-                for start in range(0, len(x), self.cfg["batch_size"]):
-                    b = perm[start:start + self.cfg["batch_size"]]
-                    loss = torch.nn.functional.l1_loss(self.net(x[b], cal[b]), y[b])
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    losses.append(loss.item())
-                    bar.update(1)
-                self.history.append({"epoch": epoch, "train_mae_scaled": float(np.mean(losses))})
-                bar.set_postfix(loss=f"{np.mean(losses):.4f}")
-        self.net.eval()
-        return self
-
-    def predict(self, w: Windows) -> np.ndarray:
-        import torch
-
-        x, cal, scale = self._tensors(w)
-        with torch.inference_mode():
-            out = torch.cat([self.net(x[i:i + 4096], cal[i:i + 4096]) for i in range(0, len(x), 4096)]).numpy()
-        return (out + 1.0) * scale
-
-    def save(self, directory: Path) -> None:
-        import torch
-
-        torch.save(self.net.state_dict(), directory / "tcn.pt")
-        (directory / "tcn.json").write_text(json.dumps({"config": self.cfg, "history": self.history}, indent=2))
-
-    @classmethod
-    def load(cls, directory: Path) -> "TCN":
-        import torch
-
-        meta = json.loads((Path(directory) / "tcn.json").read_text())
-        model = cls(**meta["config"])
-        model.net = model._build()
-        model.net.load_state_dict(torch.load(Path(directory) / "tcn.pt", map_location="cpu", weights_only=True))
-        model.net.eval()
-        model.history = meta["history"]
-        return model
 
 
 def save_fitted(model, directory: Path) -> None:
@@ -271,110 +63,6 @@ def _predictor(model, lookback: int):
     return lambda w: np.maximum(model.predict(w), 0.0)
 
 
-FLOOR = 1e-6  # the scale of a relative error around a zero forecast
-
-
-def relative_errors(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
-    return np.abs(actual - forecast) / np.maximum(np.abs(forecast), FLOOR)
-
-
-def interval_bounds(forecast: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The interval whose relative half-width is ``half``: exactly the values whose
-    :func:`relative_errors` is at most ``half`` (so a conformal rule's misses are the interval's
-    misses), its lower end stopped at 0. An unbounded ``half`` (ACI) gives ``[0, inf]``."""
-    scale = np.maximum(np.abs(forecast), FLOOR)
-    with np.errstate(invalid="ignore"):
-        return np.maximum(forecast - half * scale, 0.0), forecast + half * scale
-
-
-def _conformal_quantile(rel: np.ndarray, level: float) -> np.ndarray:
-    """Per-lead split-conformal half-widths of relative errors (the finite-sample quantile)."""
-    n = rel.shape[0]
-    q = min(1.0, np.ceil((n + 1) * level) / n)
-    return np.quantile(rel, q, axis=0, method="higher")
-
-
-def conformal_origins_needed(level: float) -> int:
-    """Calibration scores a rolling interval asks for: ``ceil(1 / (1 - level))`` (10 for 0.9, computed
-    rounding-safe), so the finite-sample rank ``ceil((n + 1) level)`` stays within the n scores."""
-    return int(math.ceil(1 / (1 - level) - 1e-9))
-
-
-def rolling_conformal_halfwidths(pool_origins: np.ndarray, pool_rel: np.ndarray, origins: np.ndarray, horizon: int,
-                                 level: float, window: int) -> np.ndarray:
-    """Half-widths (origins, horizon) for each forecast origin from the relative errors of the
-    ``window`` most recent earlier origins whose whole horizon had been observed by then.
-
-    ``pool_*`` hold every origin with known errors (calibration and test, any order). Only errors
-    that were observable at the forecast origin are used, so the interval is a real-time one that
-    follows drift in the error distribution (a fixed calibration year over-covers when the next
-    year's errors are smaller)."""
-    def ns(t):
-        return pd.DatetimeIndex(t).as_unit("ns").asi8
-
-    start = ns(pool_origins)
-    order = np.argsort(start, kind="stable")
-    known_at, pool_rel = start[order] + horizon * 3_600_000_000_000, pool_rel[order]
-    out = np.empty((len(origins), pool_rel.shape[1]))
-    for i, (origin, stamp) in enumerate(zip(ns(origins), pd.DatetimeIndex(origins))):
-        known = np.flatnonzero(known_at <= origin)[-window:]
-        if len(known) < conformal_origins_needed(level):
-            raise ValueError(f"too few calibration origins before {stamp} for a {level:.0%} interval "
-                             f"({len(known)}): lengthen carbon.forecast.calibration_days (or conformal_window_days)")
-        out[i] = _conformal_quantile(pool_rel[known], level)
-    return out
-
-
-def adaptive_conformal_halfwidths(pool_origins: np.ndarray, pool_rel: np.ndarray, origins: np.ndarray, horizon: int,
-                                  level: float, window: int, gamma: float) -> np.ndarray:
-    """Rolling conformal half-widths whose miscoverage level adapts to the errors seen so far:
-    adaptive conformal inference (ACI; I. Gibbs and E. Candes 2021, "Adaptive conformal inference
-    under distribution shift", NeurIPS 34), per lead time.
-
-    Each origin ``t`` (in time order) takes the quantile ``1 - alpha_t`` of the same rolling pool as
-    :func:`rolling_conformal_halfwidths`, with ``alpha_t = alpha + gamma * sum_j (alpha - miss_j)``
-    over the earlier origins ``j`` whose value at that lead had been observed by ``t`` (``miss_j`` = 1
-    when it fell outside its interval). A stretch of misses widens the next intervals and a stretch of
-    hits narrows them, so the long-run coverage holds even when the error distribution shifts (a stuck
-    feed whose zero errors collapse the rolling quantile, then a jump); ``gamma = 0`` is the plain
-    rolling interval. A level the pool cannot resolve (``(n + 1)(1 - alpha_t) > n``) gives an
-    unbounded interval, as in ACI, which is what keeps its guarantee; ``alpha_t`` is kept within
-    ``[-gamma, 1 + gamma]`` (ACI's own range without delay) so that delayed feedback cannot wind it up."""
-    base = rolling_conformal_halfwidths(pool_origins, pool_rel, origins, horizon, level, window)
-    if gamma <= 0:
-        return base
-
-    def ns(t):
-        return pd.DatetimeIndex(t).as_unit("ns").asi8
-
-    start = ns(pool_origins)
-    order = np.argsort(start, kind="stable")
-    start, rel_sorted = start[order], pool_rel[order]
-    known_at = start + horizon * 3_600_000_000_000
-    lead_ns = np.arange(1, pool_rel.shape[1] + 1) * 3_600_000_000_000
-    targets = ns(origins)
-    rel_of = {int(t): pool_rel[i] for i, t in enumerate(ns(pool_origins))}
-    alpha = 1.0 - level
-    out = np.empty((len(origins), pool_rel.shape[1]))
-    seen_t, seen_miss = [], []          # earlier target origins and their misses (per lead)
-    for i in np.argsort(targets, kind="stable"):
-        t = targets[i]
-        if seen_t:
-            observed = (np.asarray(seen_t)[:, None] + lead_ns[None, :]) <= t          # (earlier, leads)
-            a_t = alpha + gamma * np.sum(np.where(observed, alpha - np.asarray(seen_miss), 0.0), axis=0)
-        else:
-            a_t = np.full(pool_rel.shape[1], alpha)
-        a_t = np.clip(a_t, -gamma, 1.0 + gamma)
-        known = np.flatnonzero(known_at <= t)[-window:]
-        pool = np.sort(rel_sorted[known], axis=0)                                        # (n, leads)
-        n = pool.shape[0]
-        rank = np.ceil((n + 1) * (1.0 - a_t)).astype(int)                              # finite-sample rank
-        out[i] = np.where(rank > n, np.inf, pool[np.clip(rank, 1, n) - 1, np.arange(pool.shape[1])])
-        seen_t.append(t)
-        seen_miss.append((rel_of[int(t)] > out[i]).astype(float))
-    return out
-
-
 def zone_windows(traces: pd.DataFrame, zones, lookback: int, horizon: int, start: str, end: str, stride: int,
                  daily: bool = False) -> Windows:
     ws = []
@@ -397,20 +85,6 @@ METRICS_SCHEMA = pa.schema([("zone", pa.string()), ("model", pa.string()), ("lea
                             ("origins", pa.int64()),
                             # `selected` only: the forecaster chosen for this zone and lead, and its validation MAPE
                             ("choice", pa.string()), ("validation_mape", pa.float64())])
-SELECTED = "selected"   # per zone and block of leads, the convex stack with the lowest validation MAPE
-# Forecast combinations, candidates for the selection like any model: the mean of forecasters whose
-# errors are only partly correlated is often better than either (Bates and Granger 1969).
-COMBINATIONS = {"ridge+tcn": ("ridge", "tcn")}
-
-
-def with_combinations(predictions: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``predictions`` plus every combination in :data:`COMBINATIONS` whose members are all there
-    (the mean of the members' forecasts)."""
-    out = dict(predictions)
-    for name, members in COMBINATIONS.items():
-        if all(m in predictions for m in members):
-            out[name] = np.mean([predictions[m] for m in members], axis=0)
-    return out
 
 SELECTION_FILE = "selection.json"
 NAIVE = "seasonal_naive_24h"
@@ -428,17 +102,6 @@ HOURLY_SCHEMA = pa.schema([("zone", pa.string()), ("model", pa.string()), ("orig
                            ("lead_h", pa.int64()), ("forecast", pa.float64()), ("actual", pa.float64())])
 
 
-def ridge_alphas(cfg: Mapping[str, Any]) -> list[float]:
-    """``ridge_alpha``: one penalty, or a list (one ridge forecaster per penalty, all stacking candidates)."""
-    alpha = cfg["ridge_alpha"]
-    return [float(a) for a in (alpha if isinstance(alpha, (list, tuple)) else [alpha])]
-
-
-def ridge_names(alphas: list[float]) -> list[str]:
-    """The ridge candidates' names: the first penalty's is ``ridge``, the others ``ridge_a<alpha>``."""
-    return ["ridge" if i == 0 else f"ridge_a{a:g}" for i, a in enumerate(alphas)]
-
-
 def build_models(cfg: Mapping[str, Any]) -> list:
     """The candidate forecasters: seasonal-naive 24 h and 168 h, one ridge per ``ridge_alpha`` (the first
     is ``ridge``, the others ``ridge_a<alpha>``), the TCN."""
@@ -448,73 +111,6 @@ def build_models(cfg: Mapping[str, Any]) -> list:
     return [SeasonalNaive(24), SeasonalNaive(168), *ridges,
             TCN(cfg["lookback_h"], cfg["horizon_h"], t["channels"], t["levels"], t["kernel"], t["epochs"],
                 t["batch_size"], t["learning_rate"], t["max_train_windows"])]
-
-
-def simplex_grid(models: int, steps: int) -> np.ndarray:
-    """Every weight vector over ``models`` candidates whose weights are multiples of 1/``steps`` and sum
-    to 1 (one row each; the single models, the vertices, first)."""
-    rows = []
-
-    def fill(prefix: list[int], left: int) -> None:
-        if len(prefix) == models - 1:
-            rows.append(prefix + [left])
-            return
-        for k in range(left, -1, -1):
-            fill(prefix + [k], left - k)
-
-    fill([], steps)
-    grid = np.asarray(rows, float) / steps
-    vertex = (grid == 1.0).any(axis=1)
-    return np.vstack([grid[vertex], grid[~vertex]])
-
-
-def stack_weights(validation: Mapping[str, np.ndarray], actual: np.ndarray, block_h: int, steps: int,
-                  chunk: int = 2048) -> np.ndarray:
-    """Convex stacking: for each block of ``block_h`` consecutive lead times, the weights on the
-    simplex grid (:func:`simplex_grid`) whose combined forecast has the lowest MAPE on the validation
-    origins (``validation``: {model: (origins, leads)}, ``actual`` the same shape). Returns (leads,
-    models) weights in ``validation``'s model order; ties go to the earlier grid row (a single model).
-    Choosing one model per block is the special case of a vertex, so on the validation origins the
-    stack is never worse than the best single model (Breiman 1996; Wolpert 1992)."""
-    names = list(validation)
-    preds = np.stack([np.asarray(validation[n], float) for n in names], -1)  # origins x leads x models
-    y = np.asarray(actual, float)
-    grid = simplex_grid(len(names), steps)
-    leads = y.shape[1]
-    out = np.empty((leads, len(names)))
-    for start in range(0, leads, block_h):
-        sl = slice(start, min(leads, start + block_h))
-        p, a = preds[:, sl], y[:, sl]
-        best, best_err = 0, np.inf
-        for g0 in range(0, len(grid), chunk):
-            g = grid[g0:g0 + chunk]
-            err = metrics.mape(a[None], np.einsum("olm,gm->gol", p, g), axis=(1, 2))
-            i = int(np.argmin(err))
-            if err[i] < best_err:
-                best, best_err = g0 + i, err[i]
-        out[sl] = grid[best]
-    return out
-
-
-def compose_stacked(predictions: Mapping[str, np.ndarray], zones: np.ndarray,
-                    weights: Mapping[str, Mapping[str, Any]]) -> np.ndarray:
-    """The stacked forecaster's predictions: per row's zone and lead, the weighted sum of the models'
-    forecasts (``weights``: {zone: {"models": [...], "weights": (leads x models)}})."""
-    first = next(iter(predictions.values()))
-    out = np.full_like(first, np.nan, dtype=float)
-    for zone, w in weights.items():
-        rows = zones == zone
-        table = np.asarray(w["weights"], float)[: first.shape[1]]
-        out[rows] = sum(predictions[m][rows] * table[:, i] for i, m in enumerate(w["models"]))
-    return out
-
-
-def describe_weights(models: list[str], row) -> str:
-    """One lead's stack as text: ``0.6 ridge + 0.4 tcn`` (a single model: its name)."""
-    parts = [(float(w), m) for m, w in zip(models, row) if w > 0]
-    if len(parts) == 1:
-        return parts[0][1]
-    return " + ".join(f"{w:.2g} {m}" for w, m in sorted(parts, reverse=True))
 
 
 def issue_hourly(traces_path: str | Path, model_dir: str | Path, cfg: Mapping[str, Any], hourly: Mapping[str, Any],
@@ -561,26 +157,6 @@ def load_selection(model_dir: str | Path, zones) -> dict[str, dict[str, Any]]:
     if missing:
         raise ValueError(f"{path}: no forecaster chosen for {', '.join(missing)}: rerun forecast_carbon")
     return selection
-
-
-STACK_DEFAULTS = {"block_h": 6, "weight_grid": 10, "refit": True}
-
-
-def stack_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """``carbon.forecast.stack`` with its defaults: lead-time block, weight grid (multiples of
-    1/weight_grid) and whether the ridge forecasters are refit on train + validation before the test."""
-    return {**STACK_DEFAULTS, **(cfg.get("stack") or {})}
-
-
-def conformal_window(cfg: Mapping[str, Any]) -> int:
-    """How many recent origins each rolling conformal interval uses: ``conformal_window_days``, or
-    ``calibration_days`` (the validation period before ``train_end``) when not given."""
-    return int(cfg.get("conformal_window_days") or cfg["calibration_days"])
-
-
-def adapt_rate(cfg: Mapping[str, Any]) -> float:
-    """ACI's step ``gamma`` for the intervals (``conformal_adapt_rate``; 0: plain rolling conformal)."""
-    return float(cfg.get("conformal_adapt_rate") or 0.0)
 
 
 def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, metrics_out: str | Path,
