@@ -138,22 +138,17 @@ def _bold_ticks(ax, variants, hi) -> None:
             tick.set_fontweight("bold")
 
 
+def _ordered_unique(key, variants) -> list[str]:
+    """``key`` of each variant in the style's order, each value once (first occurrence)."""
+    return list(dict.fromkeys(key(v) for v in style.ordered(variants)))
+
+
 def _families(variants) -> list[str]:
-    fams = []
-    for v in style.ordered(variants):
-        f = style.family(v)
-        if f not in fams:
-            fams.append(f)
-    return fams
+    return _ordered_unique(style.family, variants)
 
 
 def _groups(variants) -> list[str]:
-    out = []
-    for v in style.ordered(variants):
-        g = style.group(v)
-        if g not in out:
-            out.append(g)
-    return out
+    return _ordered_unique(style.group, variants)
 
 
 def _grid(n: int, max_cols: int) -> tuple[int, int]:
