@@ -462,13 +462,13 @@ def test_lognormal_from_percentiles():
 
 def test_a_new_policy_is_one_registration(monkeypatch):
     """Adding a policy: a chooser registered once; simulation, deferral and the gap share follow."""
-    monkeypatch.setattr(schedule, "POLICIES", dict(schedule.POLICIES))
-    greenest_now = schedule.register_policy(schedule.Policy(
+    monkeypatch.setattr(schedule, "POLICIES", schedule.POLICIES.copy())
+    greenest_now = schedule.POLICIES.register(schedule.Policy(
         "greenest_ignoring_slo", lambda sc, feasible, w: np.broadcast_to(sc.actual.argmin(axis=1)[:, None],
                                                                         sc.requests.shape).copy(),
         shifts="actual", oracle="oracle_shift"))
     with pytest.raises(ValueError, match="registered twice"):
-        schedule.register_policy(greenest_now)
+        schedule.POLICIES.register(greenest_now)
     sc = _scenario(np.random.default_rng(5))
     df = schedule.simulate(sc, {"deferral_window_h": 6, "weights": [0.5]}, 0).set_index("policy")
     row = df.loc["greenest_ignoring_slo"]

@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from greenbench.core import io
 from greenbench.core.log import get_logger
+from greenbench.core.registry import Registry
 
 log = get_logger(__name__)
 J_PER_KWH = 3.6e6
@@ -92,16 +93,16 @@ class Policy:
     swept: bool = False
 
 
-POLICIES: dict[str, Policy] = {}
+def _check(name: str, policy: Policy) -> str | None:
+    return None if policy.shifts in (None, "forecast", "actual") else "shifts must be None, 'forecast' or 'actual'"
 
 
-def register_policy(policy: Policy) -> Policy:
-    if policy.name in POLICIES:
-        raise ValueError(f"policy '{policy.name}' registered twice")
-    if policy.shifts not in (None, "forecast", "actual"):
-        raise ValueError(f"policy '{policy.name}': shifts must be None, 'forecast' or 'actual'")
-    POLICIES[policy.name] = policy
-    return policy
+# policy name -> Policy: the built-ins below (in this order), then one module per added policy in
+# greenbench.carbon.policies (found on first use)
+POLICIES: Registry[Policy] = Registry("policy", "greenbench.carbon.policies", check=_check)
+
+
+register_policy = POLICIES.register
 
 
 def _nearest(sc: Scenario, feasible: np.ndarray, weight: float) -> np.ndarray:
@@ -140,7 +141,7 @@ register_policy(Policy("weighted", _weighted, swept=True))
 def assign(sc: Scenario, policy: str, weight: float = 0.5) -> np.ndarray:
     """Zone index per (hour, origin) for the interactive requests."""
     if policy not in POLICIES:
-        raise ValueError(f"unknown policy '{policy}' (known: {', '.join(POLICIES)})")
+        raise ValueError(f"unknown policy '{policy}' (known: {', '.join(POLICIES.known())})")
     feasible = sc.latency + sc.inference_p95_ms <= sc.slo_ms
     feasible[np.arange(len(sc.latency)), sc.latency.argmin(axis=1)] = True   # the nearest zone is always allowed
     return POLICIES[policy].choose(sc, feasible, weight)

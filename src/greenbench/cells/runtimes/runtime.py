@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from greenbench.core.registry import defining_module
+from greenbench.core.registry import Registry
 from greenbench.cells.variants.recipe import DEVICES, EAGER, RUNTIME_SEP, NotApplicable, Prepared, Variant, cell_name, split_name
 
 STATUS_FILE = "runtime.json"
@@ -52,26 +52,21 @@ class Runtime:
     realizes: Mapping[str, str] = field(default_factory=dict)
 
 
-RUNTIMES: dict[str, Runtime] = {}
-DEFINED_IN: dict[str, str] = {}  # runtime name -> the module that registered it (greenbench.core.registry)
+def _check(name: str, runtime: Runtime) -> str | None:
+    if RUNTIME_SEP in name or set(runtime.devices) - set(DEVICES):
+        return f"bad name or devices {runtime.devices}"
+    return None
+
+
+# runtime name -> Runtime; every module of this package but this one registers its runtime
+RUNTIMES: Registry[Runtime] = Registry("runtime", "greenbench.cells.runtimes", support=("runtime",), check=_check,
+                                       reserved=(EAGER,))
+register_runtime = RUNTIMES.register
 _COMPOSED: dict[str, Variant] = {}
 
 
-def register_runtime(runtime: Runtime) -> Runtime:
-    if runtime.name in RUNTIMES or runtime.name == EAGER:
-        raise ValueError(f"runtime '{runtime.name}' registered twice")
-    if RUNTIME_SEP in runtime.name or set(runtime.devices) - set(DEVICES):
-        raise ValueError(f"runtime '{runtime.name}': bad name or devices {runtime.devices}")
-    RUNTIMES[runtime.name] = runtime
-    DEFINED_IN[runtime.name] = defining_module(("greenbench.cells.runtimes.runtime",))
-    return runtime
-
-
 def get_runtime(name: str) -> Runtime:
-    try:
-        return RUNTIMES[name]
-    except KeyError:
-        raise KeyError(f"unknown runtime '{name}' (known: {', '.join([EAGER, *sorted(RUNTIMES)])})") from None
+    return RUNTIMES[name]
 
 
 def read_status(artifact: str | Path | None) -> dict[str, Any]:

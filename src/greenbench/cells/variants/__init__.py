@@ -1,6 +1,7 @@
-"""Variant registry: every recipe family is a module of this package and registers itself when
-the package is imported (``greenbench.core.registry.discover``): adding a family adds a module, and
-a job depends only on the family modules its own cells use (``module_of``)."""
+"""Variant registry: every recipe family is a module of this package and registers itself in
+``REGISTRY`` (a ``greenbench.core.registry.Registry``, which imports the family modules on its first
+lookup): adding a family adds a module, and a job depends only on the family modules its own cells
+use (``cell_modules``)."""
 
 from greenbench.cells.variants import recipe as _base
 from greenbench.cells.variants.recipe import (DEVICES,
@@ -15,12 +16,9 @@ from greenbench.cells.variants.recipe import (DEVICES,
     recording_stats,
     register,
     split_name)
-from greenbench.core.registry import discover
 from greenbench.cells import runtimes  # noqa: E402  (the runtime registry: torch.compile, ONNX Runtime)
 
-# modules that register nothing themselves: shared by the families
-SUPPORT = ("recipe", "encoder", "trained")
-MODULE_OF: dict[str, str] = discover(__name__, __path__, _base.DEFINED_IN, SUPPORT)  # recipe name -> its module
+MODULE_OF = REGISTRY.modules  # recipe name -> the family module that registered it (a lazy view)
 
 
 def get(name: str) -> Variant:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Mapping
 
-from greenbench.core.registry import defining_module
+from greenbench.core.registry import Registry
 
 DEVICES = ("cpu", "cuda")
 
@@ -86,28 +86,20 @@ class Variant:
         return self.requirements(device)
 
 
-REGISTRY: dict[str, Variant] = {}
-DEFINED_IN: dict[str, str] = {}  # recipe name -> the module that registered it (greenbench.core.registry)
-_HELPERS = ("greenbench.cells.variants.recipe", "greenbench.cells.variants.trained")
-
-
-def register(variant: Variant) -> Variant:
-    if variant.name in REGISTRY:
-        raise ValueError(f"variant '{variant.name}' registered twice")
+def _check(name: str, variant: Variant) -> str | None:
     unknown = set(variant.devices) - set(DEVICES)
-    if unknown:
-        raise ValueError(f"variant '{variant.name}': unknown devices {sorted(unknown)}")
-    REGISTRY[variant.name] = variant
-    DEFINED_IN[variant.name] = defining_module(_HELPERS)
-    return variant
+    return f"unknown devices {sorted(unknown)}" if unknown else None
+
+
+# recipe name -> Variant; every module of this package that is not shared code registers its recipes
+REGISTRY: Registry[Variant] = Registry("variant", "greenbench.cells.variants", support=("recipe", "encoder", "trained"),
+                                       helpers=("greenbench.cells.variants.trained",), check=_check)
+register = REGISTRY.register
 
 
 def get(name: str) -> Variant:
     """A registered recipe (``greenbench.cells.variants.get`` also composes ``<recipe>@<runtime>``)."""
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown variant '{name}' (known: {', '.join(sorted(REGISTRY))})") from None
+    return REGISTRY[name]
 
 
 _RECORDING = {"on": False}
