@@ -305,7 +305,7 @@ def test_forecasts_are_never_negative():
 
     w = forecast.Windows(np.ones((2, 4)), np.ones((2, 3)), np.zeros(2, int), np.zeros(2, int), np.array(["Z", "Z"]),
                          pd.date_range("2021-01-01", periods=2, freq="D", tz="UTC").to_numpy())
-    assert (forecast._predictor(Negative(), 4)(w) == 0).all()
+    assert (forecast._predictor(Negative())(w) == 0).all()
 
 
 def test_combinations_average_their_members_and_skip_missing_ones():

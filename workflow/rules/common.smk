@@ -183,5 +183,12 @@ def all_targets():
         paths.FORECAST_METRICS,
         paths.FOOTPRINT,
         *schedule_results(),
-        *expand(f"{paths.FIGURES_DIR}/{{name}}.png", name=paths.FIGURES),
+        *expand(f"{paths.FIGURES_DIR}/{{name}}.png", name=figure_names()),
     ]
+
+
+def figure_names():
+    """Every registered figure (greenbench.report.figures), in figure order."""
+    from greenbench.report.figures.figure import ordered
+
+    return [figure.name for figure in ordered()]

@@ -40,31 +40,9 @@ rule pareto:
         "../../scripts/pareto.py"
 
 
-# the report's categories (numbered: the report lists them alphabetically) and each figure's place
-ANSWER, COST, ACCURACY, ENERGY, PARETO, CARBON, CLAIMS, TABLES = (
-    "1. Answer",
-    "2. What the study cost",
-    "3. Accuracy",
-    "4. Energy",
-    "5. Pareto",
-    "6. Carbon",
-    "7. Claims",
-    "8. Tables",
-)
-FIGURE_PLACES = {
-    "accuracy_by_variant": (ACCURACY, "by variant"),
-    "difficulty_by_length": (ACCURACY, "by difficulty"),
-    "adaptive_router": (ACCURACY, "by difficulty"),
-    "spiking_firing_rates": (ACCURACY, "spiking"),
-    "energy_by_batch": (ENERGY, "by variant and batch"),
-    "latency_vs_throughput": (ENERGY, "latency"),
-    "amortization": (ENERGY, "lifecycle"),
-    "pareto_accuracy_energy": (PARETO, "accuracy-energy"),
-    "forecast_vs_actual": (CARBON, "forecasting"),
-    "forecast_mape_by_lead": (CARBON, "forecasting"),
-    "forecast_skill": (CARBON, "forecasting"),
-    "scheduler_front": (CARBON, "routing"),
-}
+# the report's categories and each figure's place come from the figure registry (greenbench.report.figures)
+from greenbench.report.figures.figure import ANSWER, COST, CLAIMS, TABLES
+from greenbench.report.figures.figure import ordered as figures_in_order
 
 
 rule figures:
@@ -87,13 +65,20 @@ rule figures:
             report(
                 f"{paths.FIGURES_DIR}/{name}.png",
                 caption=f"../../{paths.FIGURES_DIR}/{name}.rst",
-                category=FIGURE_PLACES[name][0],
-                subcategory=FIGURE_PLACES[name][1],
+                category=figure.place[0],
+                subcategory=figure.place[1],
             )
-            for name in paths.FIGURES
+            for figure in figures_in_order()
+            for name in [figure.name]
         ],
-        expand(f"{paths.FIGURES_DIR}/{{name}}.pdf", name=paths.FIGURES),
-        captions=expand(f"{paths.FIGURES_DIR}/{{name}}.rst", name=paths.FIGURES),
+        expand(
+            f"{paths.FIGURES_DIR}/{{name}}.pdf",
+            name=figure_names(),
+        ),
+        captions=expand(
+            f"{paths.FIGURES_DIR}/{{name}}.rst",
+            name=figure_names(),
+        ),
     log:
         f"{LOGS}/figures.log",
     benchmark:

@@ -5,7 +5,6 @@ intervals, and a rolling-origin evaluation (one origin per day)."""
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,8 +18,9 @@ from greenbench.carbon.conformal import (  # noqa: F401 (re-exported: greenbench
     FLOOR, _conformal_quantile, adapt_rate, adaptive_conformal_halfwidths, conformal_origins_needed,
     conformal_window, interval_bounds, relative_errors, rolling_conformal_halfwidths)
 from greenbench.carbon.forecasters.ridge import Ridge, _log_features, ridge_alphas, ridge_names  # noqa: F401
-from greenbench.carbon.forecasters.seasonal_naive import SeasonalNaive
-from greenbench.carbon.forecasters.tcn import TCN
+from greenbench.carbon.forecasters.forecaster import FORECASTERS, build_models  # noqa: F401
+from greenbench.carbon.forecasters.seasonal_naive import SeasonalNaive  # noqa: F401
+from greenbench.carbon.forecasters.tcn import TCN  # noqa: F401
 from greenbench.carbon.forecasters.windows import Windows, _subset, concat, make_windows  # noqa: F401
 from greenbench.carbon.stacking import (  # noqa: F401 (re-exported: greenbench.carbon.forecasting's names)
     COMBINATIONS, SELECTED, STACK_DEFAULTS, compose_stacked, describe_weights, simplex_grid, stack_config,
@@ -31,35 +31,18 @@ log = get_logger(__name__)
 
 
 def save_fitted(model, directory: Path) -> None:
-    """A fitted forecaster into ``directory`` (the TCN as weights + config, the others pickled)."""
-    if isinstance(model, TCN):
-        model.save(directory)
-    else:
-        with open(Path(directory) / f"{model.name}.pkl", "wb") as handle:
-            pickle.dump(model, handle)
+    """A fitted forecaster into ``directory`` (its own format: the TCN as weights + config, the others pickled)."""
+    model.save(Path(directory))
 
 
 def load_fitted(directory: str | Path, cfg: Mapping[str, Any]) -> list:
     """The forecasters ``run_forecasting`` fitted, in the order ``build_models`` makes them."""
-    directory = Path(directory)
-    out = []
-    for model in build_models(cfg):
-        if isinstance(model, TCN):
-            out.append(TCN.load(directory))
-            continue
-        path = directory / f"{model.name}.pkl"
-        if not path.exists():
-            raise FileNotFoundError(f"{path} not found: rerun the forecasting stage (forecast_carbon)")
-        with open(path, "rb") as handle:
-            out.append(pickle.load(handle))
-    return out
+    return [model.restore(Path(directory)) for model in build_models(cfg)]
 
 
-def _predictor(model, lookback: int):
+def _predictor(model):
     """``predict(windows)``, never below 0 (an intensity is not negative; a TCN's output can be, near
-    zero-carbon grids); the TCN sees the last ``lookback`` hours only."""
-    if isinstance(model, TCN):
-        return lambda w: np.maximum(model.predict(Windows(w.x[:, -lookback:], w.y, w.hour, w.dow, w.zone, w.origin)), 0.0)
+    zero-carbon grids)."""
     return lambda w: np.maximum(model.predict(w), 0.0)
 
 
@@ -102,17 +85,6 @@ HOURLY_SCHEMA = pa.schema([("zone", pa.string()), ("model", pa.string()), ("orig
                            ("lead_h", pa.int64()), ("forecast", pa.float64()), ("actual", pa.float64())])
 
 
-def build_models(cfg: Mapping[str, Any]) -> list:
-    """The candidate forecasters: seasonal-naive 24 h and 168 h, one ridge per ``ridge_alpha`` (the first
-    is ``ridge``, the others ``ridge_a<alpha>``), the TCN."""
-    t = cfg["tcn"]
-    alphas = ridge_alphas(cfg)
-    ridges = [Ridge(alpha=a, name=n) for a, n in zip(alphas, ridge_names(alphas))]
-    return [SeasonalNaive(24), SeasonalNaive(168), *ridges,
-            TCN(cfg["lookback_h"], cfg["horizon_h"], t["channels"], t["levels"], t["kernel"], t["epochs"],
-                t["batch_size"], t["learning_rate"], t["max_train_windows"])]
-
-
 def issue_hourly(traces_path: str | Path, model_dir: str | Path, cfg: Mapping[str, Any], hourly: Mapping[str, Any],
                  out: str | Path) -> pd.DataFrame:
     """With the fitted forecasters in ``model_dir``, issue a forecast every hour of the window
@@ -131,7 +103,7 @@ def issue_hourly(traces_path: str | Path, model_dir: str | Path, cfg: Mapping[st
         raise ValueError(f"the traces do not cover {h_start}..{h_end} plus the forecast horizon "
                          "(carbon.schedule.start/days)")
     selection = load_selection(model_dir, zones)
-    predictions = with_combinations({model.name: _predictor(model, lookback)(every_hour)[:, :h_leads]
+    predictions = with_combinations({model.name: _predictor(model)(every_hour)[:, :h_leads]
                                      for model in load_fitted(model_dir, cfg)})
     predictions[SELECTED] = compose_stacked(predictions, every_hour.zone, selection)
     frames = []
@@ -208,13 +180,10 @@ def run_forecasting(traces_path: str | Path, cfg: Mapping[str, Any], seed: int, 
     with io.atomic_directory(model_dir) as tmp:
         refit_windows = None
         for model in build_models(cfg):
-            predict = _predictor(model, lookback)
-            if isinstance(model, TCN):  # the TCN sees the last `lookback` hours only
-                model.fit(Windows(fit.x[:, -lookback:], fit.y, fit.hour, fit.dow, fit.zone, fit.origin), seed)
-            else:
-                model.fit(fit, seed)
+            predict = _predictor(model)
+            model.fit(fit, seed)  # a model that needs less history takes the end of each window
             calib_preds[model.name] = predict(calib)  # out of sample: the validation origins were not fitted on
-            if isinstance(model, Ridge) and stack["refit"]:
+            if model.refit_on_validation and stack["refit"]:
                 # refit on train + validation before the test: the months just before it (seconds for a ridge)
                 if refit_windows is None:
                     refit_windows = zone_windows(traces, zones, lookback_eff, horizon, cfg["train_start"],

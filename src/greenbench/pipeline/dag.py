@@ -63,6 +63,32 @@ def _imported(tree, package: str, src: Path | None = None) -> set[str]:
 INSTRUMENTATION = ("greenbench.analysis.study_cost",)
 
 
+# Plugin packages whose modules a job depends on per cell (``cell_lib`` in workflow/rules/common.smk adds
+# the modules of the job's own recipes and runtimes). Every other ``Registry(kind, "<package>")`` imports
+# all of its package's modules when first used, so a module declaring one depends on all of them.
+PER_CELL_PACKAGES = ("greenbench.cells.variants", "greenbench.cells.runtimes")
+
+
+def _discovered(tree, src: Path) -> set[str]:
+    """The plugin modules a module's ``Registry(kind, "<package>", ...)`` declarations discover."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Registry"):
+            continue
+        if len(node.args) < 2 or not isinstance(node.args[1], ast.Constant) or not isinstance(node.args[1].value, str):
+            continue
+        package = node.args[1].value
+        folder = src.joinpath(*package.split("."))
+        if package in PER_CELL_PACKAGES or not folder.is_dir():
+            continue
+        found.add(package)
+        found.update(f"{package}.{f.stem if f.suffix == '.py' else f.name}" for f in sorted(folder.iterdir())
+                     if not f.name.startswith("_") and (f.suffix == ".py" or (f / "__init__.py").is_file()))
+    return found
+
+
 def module_closure(src: str | Path, script: str | Path, exclude: tuple[str, ...] = ()) -> list[str]:
     """Every greenbench source file ``script`` imports, directly or through other greenbench
     modules (package ``__init__`` files included), as paths relative to ``src``'s parent: a rule
@@ -75,7 +101,8 @@ def module_closure(src: str | Path, script: str | Path, exclude: tuple[str, ...]
     seen: dict[str, Path] = {}
     while todo:
         path, package = todo.pop()
-        for name in _imported(ast.parse(path.read_text(encoding="utf-8")), package):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for name in sorted(_imported(tree, package) | _discovered(tree, src)):
             parts = name.split(".")
             for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__ too
                 module = ".".join(parts[:i])

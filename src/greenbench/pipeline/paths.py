@@ -15,9 +15,6 @@ STATS_TABLES = ("energy", "accuracy", "ratios", "carbon", "overhead", "energy_by
 PARETO_POINTS = "results/pareto/points.parquet"
 PARETO_HYPERVOLUME = "results/pareto/hypervolume.parquet"
 FIGURES_DIR = "results/figures"
-FIGURES = ("accuracy_by_variant", "latency_vs_throughput", "energy_by_batch", "pareto_accuracy_energy",
-           "difficulty_by_length", "adaptive_router", "forecast_vs_actual", "forecast_mape_by_lead", "forecast_skill", "scheduler_front",
-           "spiking_firing_rates", "amortization")
 PAPER_DIR = "results/paper"
 CARBON_TRACE_CSV = "resources/carbon/{zone}_{year}_hourly.csv"
 CARBON_TRACES = "results/carbon/traces.parquet"

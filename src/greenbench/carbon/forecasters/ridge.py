@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from greenbench.carbon.forecasters.forecaster import Forecaster, Model, register_forecaster
 from greenbench.carbon.forecasters.windows import Windows, _subset
 
 
@@ -18,12 +19,13 @@ def _log_features(w: Windows, lags: int) -> tuple[np.ndarray, np.ndarray]:
     return np.hstack([logs - last, np.eye(7)[w.dow], np.ones((len(w.x), 1))]), last
 
 
-class Ridge:
+class Ridge(Model):
     """Direct multi-output ridge regression in log space, one model per zone and origin hour: the
     targets are log(y / last value), so the squared loss tracks relative (MAPE-like) error and each
     zone keeps its own daily shape. Falls back to the zone's all-hours model for an hour it never saw."""
 
     name = "ridge"
+    refit_on_validation = True  # seconds to refit on train + validation (carbon.forecast.stack.refit)
 
     def __init__(self, alpha: float = 1.0, lags: int = 168, name: str = "ridge"):
         self.alpha, self.lags, self.name = alpha, lags, name
@@ -63,3 +65,11 @@ def ridge_alphas(cfg: Mapping[str, Any]) -> list[float]:
 def ridge_names(alphas: list[float]) -> list[str]:
     """The ridge candidates' names: the first penalty's is ``ridge``, the others ``ridge_a<alpha>``."""
     return ["ridge" if i == 0 else f"ridge_a{a:g}" for i, a in enumerate(alphas)]
+
+
+def _build(cfg: Mapping[str, Any]) -> list:
+    alphas = ridge_alphas(cfg)
+    return [Ridge(alpha=a, name=n) for a, n in zip(alphas, ridge_names(alphas))]
+
+
+register_forecaster(Forecaster("ridge", 1, _build, "ridge regression on log lags + calendar, one per ridge_alpha"))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from greenbench.carbon.forecasters.forecaster import Forecaster, Model, register_forecaster
 from greenbench.carbon.forecasters.windows import Windows
 
 
-class SeasonalNaive:
+class SeasonalNaive(Model):
     """y[t+h] = y[t+h - k*period] for the smallest k that reaches into the history."""
 
     def __init__(self, period: int):
@@ -25,3 +26,7 @@ class SeasonalNaive:
         h = np.arange(horizon)
         k = h // self.period + 1
         return w.x[:, lookback + h - k * self.period]
+
+
+register_forecaster(Forecaster("seasonal_naive", 0, lambda cfg: [SeasonalNaive(24), SeasonalNaive(168)],
+                               "the same hour a day and a week earlier"))

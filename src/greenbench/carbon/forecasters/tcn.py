@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 
+from greenbench.carbon.forecasters.forecaster import Forecaster, Model, register_forecaster
 from greenbench.carbon.forecasters.windows import Windows, _subset
 
 
-class TCN:
+class TCN(Model):
     """Causal dilated 1-D convolutions over the (scaled) history plus origin calendar, direct
     multi-horizon output. Trained seeded with AdamW on MAE."""
 
@@ -61,6 +63,13 @@ class TCN:
 
         return Net()
 
+    def recent(self, w: Windows) -> Windows:
+        """The last ``lookback`` hours of each window: all the TCN sees."""
+        lookback = int(self.cfg["lookback"])
+        if w.x.shape[1] <= lookback:
+            return w
+        return Windows(w.x[:, -lookback:], w.y, w.hour, w.dow, w.zone, w.origin)
+
     def _tensors(self, w: Windows):
         import torch
 
@@ -73,6 +82,7 @@ class TCN:
         import torch
         from tqdm.auto import tqdm
 
+        train = self.recent(train)
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         if self.cfg["max_train_windows"] and len(train.x) > self.cfg["max_train_windows"]:
@@ -107,7 +117,7 @@ class TCN:
     def predict(self, w: Windows) -> np.ndarray:
         import torch
 
-        x, cal, scale = self._tensors(w)
+        x, cal, scale = self._tensors(self.recent(w))
         with torch.inference_mode():
             out = torch.cat([self.net(x[i:i + 4096], cal[i:i + 4096]) for i in range(0, len(x), 4096)]).numpy()
         return (out + 1.0) * scale
@@ -117,6 +127,9 @@ class TCN:
 
         torch.save(self.net.state_dict(), directory / "tcn.pt")
         (directory / "tcn.json").write_text(json.dumps({"config": self.cfg, "history": self.history}, indent=2))
+
+    def restore(self, directory: Path) -> "TCN":
+        return TCN.load(directory)
 
     @classmethod
     def load(cls, directory: Path) -> "TCN":
@@ -129,3 +142,12 @@ class TCN:
         model.net.eval()
         model.history = meta["history"]
         return model
+
+
+def _build(cfg: Mapping[str, Any]) -> list:
+    t = cfg["tcn"]
+    return [TCN(cfg["lookback_h"], cfg["horizon_h"], t["channels"], t["levels"], t["kernel"], t["epochs"],
+                t["batch_size"], t["learning_rate"], t["max_train_windows"])]
+
+
+register_forecaster(Forecaster("tcn", 2, _build, "temporal convolutional network on the last lookback_h hours"))

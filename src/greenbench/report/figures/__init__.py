@@ -6,11 +6,12 @@ figures job's log. Importable without Snakemake.
 
 One module per figure (or per related group of panels), each with its drawing function and its
 caption; ``common`` holds the shared data selections and drawing helpers, ``layout`` the label
-placement and the layout check, ``build`` the registries and ``make_all``."""
+placement and the layout check, ``figure`` the registry every figure module registers itself in (``register_figure``), ``build``
+loading the tables, drawing, checking and captioning them all (``make_all``)."""
 
 from greenbench.report.figures.accuracy_by_variant import fig_accuracy
-from greenbench.report.figures.build import (CAPTION_WHAT, CAPTIONS, build_all, captions, load, log, make_all, save,
-                                             write_all)
+from greenbench.report.figures.build import build_all, caption_what, captions, load, log, make_all, save, write_all
+from greenbench.report.figures.figure import FIGURES, Figure, ordered, register_figure
 from greenbench.report.figures.carbon_panels import forecast_skill, forecast_vs_actual, mape_by_lead, scheduler_front
 from greenbench.report.figures.common import (MARKERS, REFERENCE, J, energy_label, highlighted, main_setting,
                                               pareto_table, study_variants)
@@ -25,7 +26,7 @@ from greenbench.report.figures.adaptive_router import fig_router, router_share
 from greenbench.report.figures.spiking_firing_rates import firing_rates, firing_table
 
 __all__ = [
-    "CAPTIONS", "CAPTION_WHAT", "CONFIDENCE_EDGES", "J", "MARKERS", "REFERENCE", "amortization", "build_all",
+    "FIGURES", "Figure", "caption_what", "ordered", "register_figure", "CONFIDENCE_EDGES", "J", "MARKERS", "REFERENCE", "amortization", "build_all",
     "captions", "check_layout", "difficulty_tables", "energy_label", "fig_accuracy", "fig_difficulty",
     "fig_energy_by_batch", "fig_latency", "fig_pareto", "fig_router", "figure_texts", "firing_rates", "firing_table",
     "forecast_skill", "forecast_vs_actual", "highlighted", "labels_variant", "length_energy_table", "load", "log",

@@ -7,6 +7,7 @@ import pandas as pd
 from greenbench.report import style
 from greenbench.report.figures.common import (_bold_ticks, _ci, _empty, _figure, _g, _panel_title, _ref_line,
                                               highlighted, study_variants)
+from greenbench.report.figures.figure import ACCURACY, Figure, register_figure
 
 
 def fig_accuracy(accuracy: pd.DataFrame, front: pd.DataFrame | None = None):
@@ -74,3 +75,6 @@ def _cap_accuracy(d):
     if len(na):
         nums.append("not applicable: " + "; ".join(f"{v} on {dv}" for v, dv in zip(na.variant, na.device)))
     return WHAT["accuracy_by_variant"], nums
+
+
+register_figure(Figure("accuracy_by_variant", 10, lambda d: fig_accuracy(d["accuracy"], d["front"]), _cap_accuracy, WHAT["accuracy_by_variant"], (ACCURACY, "by variant")))

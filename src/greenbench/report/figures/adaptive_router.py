@@ -6,6 +6,7 @@ import pandas as pd
 
 from greenbench.report import style
 from greenbench.report.figures.common import _empty, _figure
+from greenbench.report.figures.figure import ACCURACY, Figure, register_figure
 
 
 def router_share(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -51,3 +52,6 @@ def _cap_router(d):
     overall = float((share.route * share.n).sum() / share.n.sum())
     return WHAT["adaptive_router"], [f"cheap tier overall: {100 * overall:.1f}% of {int(share.n.sum())} sentences"] + [
         f"{lab} tokens: {100 * s:.1f}%" for lab, s in zip(share.label, share.route)]
+
+
+register_figure(Figure("adaptive_router", 60, lambda d: fig_router(d["predictions"]), _cap_router, WHAT["adaptive_router"], (ACCURACY, "by difficulty")))

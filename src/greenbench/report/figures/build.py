@@ -11,27 +11,10 @@ import pandas as pd
 from greenbench.core import io
 from greenbench.core.log import get_logger
 from greenbench.report import style
-from greenbench.report.figures import accuracy_by_variant as _accuracy
-from greenbench.report.figures import carbon_panels as _carbon
-from greenbench.report.figures import difficulty_by_length as _difficulty
-from greenbench.report.figures import energy_by_batch as _energy
-from greenbench.report.figures import latency_vs_throughput as _latency
-from greenbench.report.figures import lifecycle as _lifecycle
-from greenbench.report.figures import pareto_accuracy_energy as _pareto
-from greenbench.report.figures import adaptive_router as _router
-from greenbench.report.figures import spiking_firing_rates as _spiking
-from greenbench.report.figures.accuracy_by_variant import _cap_accuracy, fig_accuracy
-from greenbench.report.figures.carbon_panels import (_cap_forecast, _cap_mape, _cap_schedule, _cap_skill, forecast_skill,
-                                              forecast_vs_actual, mape_by_lead, scheduler_front)
-from greenbench.report.figures.common import _rst, _single, pareto_table
-from greenbench.report.figures.difficulty_by_length import _cap_difficulty, _predictions, fig_difficulty
-from greenbench.report.figures.energy_by_batch import _cap_energy, fig_energy_by_batch
-from greenbench.report.figures.latency_vs_throughput import _cap_latency, fig_latency
+from greenbench.report.figures.common import _rst, pareto_table
+from greenbench.report.figures.difficulty_by_length import _predictions
+from greenbench.report.figures.figure import ordered
 from greenbench.report.figures.layout import check_layout
-from greenbench.report.figures.lifecycle import _cap_amortization, amortization
-from greenbench.report.figures.pareto_accuracy_energy import _cap_pareto, fig_pareto
-from greenbench.report.figures.adaptive_router import _cap_router, fig_router
-from greenbench.report.figures.spiking_firing_rates import _cap_firing, firing_rates
 
 log = get_logger("greenbench.report.figures")
 
@@ -39,27 +22,20 @@ log = get_logger("greenbench.report.figures")
 def captions(data: dict[str, Any]) -> dict[str, str]:
     """One reStructuredText caption per figure: what it shows, then its key numbers from the tables."""
     out = {}
-    for name, fn in CAPTIONS.items():
+    for figure in ordered():
         try:
-            what, numbers = fn(data)
+            what, numbers = figure.caption(data)
         except Exception as exc:  # a caption never stops the figures; it says what went wrong
-            log.warning("caption of %s: %s", name, exc)
-            what, numbers = CAPTION_WHAT.get(name, name), [f"key numbers unavailable: {exc}"]
+            log.warning("caption of %s: %s", figure.name, exc)
+            what, numbers = figure.what, [f"key numbers unavailable: {exc}"]
         body = _rst(what) + "\n\n" + ("\n".join(f"- {_rst(n)}" for n in numbers) if numbers else "- no data")
-        out[name] = body + "\n"
+        out[figure.name] = body + "\n"
     return out
 
 
-CAPTION_WHAT = {**_accuracy.WHAT, **_latency.WHAT, **_energy.WHAT, **_pareto.WHAT, **_difficulty.WHAT, **_router.WHAT,
-                **_carbon.WHAT, **_spiking.WHAT, **_lifecycle.WHAT}
-
-
-CAPTIONS: dict[str, Callable] = {
-    "accuracy_by_variant": _cap_accuracy, "latency_vs_throughput": _cap_latency, "energy_by_batch": _cap_energy,
-    "pareto_accuracy_energy": _cap_pareto, "difficulty_by_length": _cap_difficulty, "adaptive_router": _cap_router,
-    "forecast_vs_actual": _cap_forecast, "forecast_mape_by_lead": _cap_mape, "forecast_skill": _cap_skill,
-    "scheduler_front": _cap_schedule, "spiking_firing_rates": _cap_firing, "amortization": _cap_amortization,
-}
+def caption_what() -> dict[str, str]:
+    """What each figure shows (its caption without the numbers)."""
+    return {figure.name: figure.what for figure in ordered()}
 
 
 # ---- all figures ------------------------------------------------------------------------------------
@@ -79,24 +55,9 @@ def save(fig, stem: str | Path) -> list[Path]:
     return outs
 
 
-def build_all(data: dict[str, Any]) -> dict[str, Any]:
-    """Every figure (name -> matplotlib Figure) from the loaded tables (``load``)."""
-    front = data["front"]
-    figs = {
-        "accuracy_by_variant": lambda: fig_accuracy(data["accuracy"], front),
-        "latency_vs_throughput": lambda: fig_latency(data["energy"], front),
-        "energy_by_batch": lambda: fig_energy_by_batch(data["energy"], data["accuracy"], front),
-        "pareto_accuracy_energy": lambda: fig_pareto(front, data["accuracy"]),
-        "difficulty_by_length": lambda: fig_difficulty(data["predictions"], data["by_length"], front),
-        "adaptive_router": lambda: fig_router(data["predictions"]),
-        "forecast_vs_actual": lambda: _single(forecast_vs_actual, data["forecasts"]),
-        "forecast_mape_by_lead": lambda: _single(mape_by_lead, data["forecast_metrics"], size=(style.SINGLE * 1.5, 2.2)),
-        "forecast_skill": lambda: _single(forecast_skill, data["forecast_metrics"], size=(style.SINGLE * 1.5, 2.4)),
-        "scheduler_front": lambda: _single(scheduler_front, data["schedule"], size=(style.DOUBLE, 2.8)),
-        "spiking_firing_rates": lambda: _single(firing_rates, data["eval_summary"], size=(style.SINGLE * 1.4, 2.2)),
-        "amortization": lambda: _single(amortization, data["curves"], size=(style.DOUBLE, 3.0)),
-    }
-    return figs
+def build_all(data: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+    """Every figure (name -> a function drawing it) from the loaded tables (``load``), in figure order."""
+    return {figure.name: (lambda figure=figure: figure.draw(data)) for figure in ordered()}
 
 
 def load(accuracy_path, energy_path, points_path, prediction_files, forecasts_path, forecast_metrics_path,

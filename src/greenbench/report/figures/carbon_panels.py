@@ -8,7 +8,9 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from greenbench.report.figures.common import MARKERS, _empty, _g, _ref_line
+from greenbench.report.figures.common import MARKERS, _empty, _g, _ref_line, _single
+from greenbench.report.figures.figure import CARBON, Figure, register_figure
+from greenbench.report import style
 
 
 def forecast_vs_actual(forecasts: pd.DataFrame, ax) -> None:
@@ -149,3 +151,9 @@ def _cap_schedule(d):
         nums.append(f"{scenario}: " + ", ".join(f"{p} {_g(r.g_per_1000_requests, 4)} g at p95 {_g(r.latency_p95_ms)} ms"
                                                 for p, r in fixed.iterrows()))
     return WHAT["scheduler_front"], nums
+
+
+register_figure(Figure("forecast_vs_actual", 70, lambda d: _single(forecast_vs_actual, d["forecasts"]), _cap_forecast, WHAT["forecast_vs_actual"], (CARBON, "forecasting")))
+register_figure(Figure("forecast_mape_by_lead", 80, lambda d: _single(mape_by_lead, d["forecast_metrics"], size=(style.SINGLE * 1.5, 2.2)), _cap_mape, WHAT["forecast_mape_by_lead"], (CARBON, "forecasting")))
+register_figure(Figure("forecast_skill", 90, lambda d: _single(forecast_skill, d["forecast_metrics"], size=(style.SINGLE * 1.5, 2.4)), _cap_skill, WHAT["forecast_skill"], (CARBON, "forecasting")))
+register_figure(Figure("scheduler_front", 100, lambda d: _single(scheduler_front, d["schedule"], size=(style.DOUBLE, 2.8)), _cap_schedule, WHAT["scheduler_front"], (CARBON, "routing")))

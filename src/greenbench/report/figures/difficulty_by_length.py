@@ -9,6 +9,7 @@ from greenbench.core import io
 from greenbench.report import style
 from greenbench.report.figures.common import (_empty, _fig_legend, _figure, _g, _groups, _legend_handles, _log_axis,
                                               _panel_title, energy_label, highlighted)
+from greenbench.report.figures.figure import ACCURACY, Figure, register_figure
 
 
 def _predictions(prediction_files) -> pd.DataFrame:
@@ -140,3 +141,6 @@ def _cap_difficulty(d):
         nums.append(f"fp32 J/sentence at batch {batch} ({energy_label(b)}): " + ", ".join(
             f"{lab} tokens {_g(j)}" for lab, j in zip(b.label, b.j_per_inf_gross)))
     return WHAT["difficulty_by_length"], nums
+
+
+register_figure(Figure("difficulty_by_length", 50, lambda d: fig_difficulty(d["predictions"], d["by_length"], d["front"]), _cap_difficulty, WHAT["difficulty_by_length"], (ACCURACY, "by difficulty")))

@@ -7,6 +7,7 @@ import pandas as pd
 from greenbench.report import style
 from greenbench.report.figures.common import (J, _bold_ticks, _ci, _empty, _figure, _g, _log_axis, _metric,
                                               _panel_title, _ref_line, energy_label, highlighted, main_setting)
+from greenbench.report.figures.figure import ENERGY, Figure, register_figure
 
 
 def fig_energy_by_batch(energy: pd.DataFrame, accuracy: pd.DataFrame, front: pd.DataFrame):
@@ -84,3 +85,6 @@ def _cap_energy(d):
             nums.append(f"{device}, batch {batch}: lowest {best.variant} {_ci(best['mean'], best.ci_low, best.ci_high)} "
                         f"J/inference ({best.energy_label}){ratio}")
     return WHAT["energy_by_batch"], nums
+
+
+register_figure(Figure("energy_by_batch", 30, lambda d: fig_energy_by_batch(d["energy"], d["accuracy"], d["front"]), _cap_energy, WHAT["energy_by_batch"], (ENERGY, "by variant and batch")))

@@ -7,6 +7,7 @@ import pandas as pd
 from greenbench.report import style
 from greenbench.report.figures.common import (_empty, _fig_legend, _figure, _g, _grid, _groups, _legend_handles,
                                               _log_axis, _metric, _panel_title, highlighted, main_setting)
+from greenbench.report.figures.figure import ENERGY, Figure, register_figure
 
 
 def fig_latency(energy: pd.DataFrame, front: pd.DataFrame):
@@ -76,3 +77,6 @@ def _cap_latency(d):
         nums.append(f"highest throughput: {r.variant} at batch {r.batch_size}, {_g(r['mean'])} inferences/s on {r.device}")
         nums.append(f"{thr.groupby(['device', 'variant', 'batch_size', 'padding', 'mode']).ngroups} measured cells")
     return WHAT["latency_vs_throughput"], nums
+
+
+register_figure(Figure("latency_vs_throughput", 20, lambda d: fig_latency(d["energy"], d["front"]), _cap_latency, WHAT["latency_vs_throughput"], (ENERGY, "latency")))

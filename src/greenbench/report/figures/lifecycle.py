@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from greenbench.report import style
-from greenbench.report.figures.common import _empty, _g, _log_axis
+from greenbench.report.figures.common import _empty, _g, _log_axis, _single
+from greenbench.report.figures.figure import ENERGY, Figure, register_figure
 
 
 def amortization(curves: pd.DataFrame, ax) -> None:
@@ -46,3 +47,6 @@ def _cap_amortization(d):
     return WHAT["amortization"], [
         f"at N = {int(best.inferences):,}: lowest {best.variant} {_g(best.j_per_inference)} J/inference ({best.device})",
         f"at N = {int(worst.inferences):,}: highest {worst.variant} {_g(worst.j_per_inference)} J/inference, build included"]
+
+
+register_figure(Figure("amortization", 120, lambda d: _single(amortization, d["curves"], size=(style.DOUBLE, 3.0)), _cap_amortization, WHAT["amortization"], (ENERGY, "lifecycle")))

@@ -8,6 +8,7 @@ from greenbench.report import style
 from greenbench.report.figures.common import (_empty, _families, _fig_legend, _figure, _freeze, _g, _grid, _log_axis,
                                               _panel_title, energy_label)
 from greenbench.report.figures.layout import place_labels
+from greenbench.report.figures.figure import PARETO, Figure, register_figure
 
 
 def fig_pareto(front: pd.DataFrame, accuracy: pd.DataFrame | None = None):
@@ -96,3 +97,6 @@ def _cap_pareto(d):
         cells = g.groupby(["batch_size", "padding", "mode"]).size()
         nums.append("cells: " + "; ".join(f"batch {b}, {p} padding, {m}: {n} variants" for (b, p, m), n in cells.items()))
     return WHAT["pareto_accuracy_energy"], nums
+
+
+register_figure(Figure("pareto_accuracy_energy", 40, lambda d: fig_pareto(d["front"], d["accuracy"]), _cap_pareto, WHAT["pareto_accuracy_energy"], (PARETO, "accuracy-energy")))

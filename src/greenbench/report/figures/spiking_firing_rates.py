@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from greenbench.report.figures.common import _empty
+from greenbench.report.figures.common import _empty, _single
+from greenbench.report.figures.figure import ACCURACY, Figure, register_figure
+from greenbench.report import style
 
 
 def firing_rates(summary: pd.DataFrame, ax) -> None:
@@ -50,3 +52,6 @@ def _cap_firing(d):
     return WHAT["spiking_firing_rates"], [f"{t.run.iloc[0]}: mean rate " + ", ".join(
         f"{n} {t[t.neuron == n].rate.mean():.3f}" for n in ["q", "k", "v", "out"] if n in set(t.neuron))
         + f" over {t.layer.nunique()} layers"]
+
+
+register_figure(Figure("spiking_firing_rates", 110, lambda d: _single(firing_rates, d["eval_summary"], size=(style.SINGLE * 1.4, 2.2)), _cap_firing, WHAT["spiking_firing_rates"], (ACCURACY, "spiking")))
