@@ -18,7 +18,7 @@ from greenbench.carbon.conformal import (  # noqa: F401 (re-exported: greenbench
     FLOOR, _conformal_quantile, adapt_rate, adaptive_conformal_halfwidths, conformal_origins_needed,
     conformal_window, interval_bounds, relative_errors, rolling_conformal_halfwidths)
 from greenbench.carbon.forecasters.ridge import Ridge, _log_features, ridge_alphas, ridge_names  # noqa: F401
-from greenbench.carbon.forecasters.forecaster import FORECASTERS, build_models  # noqa: F401
+from greenbench.carbon.forecasters.forecaster import FORECASTERS, build_models  # noqa: F401 (the forecaster registry)
 from greenbench.carbon.forecasters.seasonal_naive import SeasonalNaive  # noqa: F401
 from greenbench.carbon.forecasters.tcn import TCN  # noqa: F401
 from greenbench.carbon.forecasters.windows import Windows, _subset, concat, make_windows  # noqa: F401
