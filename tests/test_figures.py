@@ -88,12 +88,19 @@ VARIANT_FIGURES = ("accuracy_by_variant", "energy_by_batch", "pareto_accuracy_en
                    "difficulty_by_length")
 
 
-def test_style_families_mirror_the_variant_registry():
-    from greenbench.cells import variants
+def test_every_recipe_and_runtime_declares_its_look_beside_its_code():
+    """Labels, families, colours and orders come from the plugins: every recipe has a label and a declared
+    family, every runtime a label and a family of its own, and no two families share a colour and marker."""
+    from greenbench.cells import runtimes, variants
 
+    fams = style.families()
     for name, v in variants.REGISTRY.items():
-        assert style.recipe_family(name) == v.family, name
-        assert style.label(name) != name.replace("_", " ") or name in ("adaptive", "spiking"), name
+        assert v.label and v.family in fams and style.recipe_family(name) == v.family, name
+        assert style.label(name) == v.label
+    for name, runtime in runtimes.RUNTIMES.items():
+        assert runtime.label and name in fams and fams[name].group == "runtimes", name
+    assert len({(f.colour, f.marker) for f in fams.values()}) == len(fams)
+    assert style.family("no_such_recipe") == "other" and style.label("no_such_recipe") == "no such recipe"
     assert style.family("int8_dynamic@onnxruntime") == "onnxruntime"
     assert style.ordered(["spiking", "fp32@onnxruntime", "bf16", "fp32"])[:2] == ["fp32", "bf16"]
     assert len({style.label(v) for v in CPU + GPU_ONLY}) == len(CPU + GPU_ONLY)  # labels tell variants apart

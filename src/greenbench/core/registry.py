@@ -19,7 +19,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Any, Callable, Generic, Iterable, TypeVar
+from typing import Callable, Generic, Iterable, TypeVar
 
 T = TypeVar("T")
 

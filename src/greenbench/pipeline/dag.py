@@ -65,7 +65,8 @@ INSTRUMENTATION = ("greenbench.analysis.study_cost",)
 
 # Plugin packages whose modules a job depends on per cell (``cell_lib`` in workflow/rules/common.smk adds
 # the modules of the job's own recipes and runtimes). Every other ``Registry(kind, "<package>")`` imports
-# all of its package's modules when first used, so a module declaring one depends on all of them.
+# all of its package's modules when first used, so a module declaring one depends on all of them; so
+# does a module that reads every plugin of a package (``READS_PLUGINS = ("<package>", ...)``).
 PER_CELL_PACKAGES = ("greenbench.cells.variants", "greenbench.cells.runtimes")
 
 
@@ -74,19 +75,32 @@ def _discovered(tree, src: Path) -> set[str]:
     import ast
 
     found: set[str] = set()
+    packages = []
+    for node in ast.walk(tree):
+        # READS_PLUGINS = ("<package>", ...): a module that reads every plugin of those packages
+        if (isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "READS_PLUGINS" for t in node.targets)
+                and isinstance(node.value, (ast.Tuple, ast.List))):
+            packages += [e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    for package in packages:
+        found.update(_package_modules(src, package))
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Registry"):
             continue
         if len(node.args) < 2 or not isinstance(node.args[1], ast.Constant) or not isinstance(node.args[1].value, str):
             continue
         package = node.args[1].value
-        folder = src.joinpath(*package.split("."))
-        if package in PER_CELL_PACKAGES or not folder.is_dir():
-            continue
-        found.add(package)
-        found.update(f"{package}.{f.stem if f.suffix == '.py' else f.name}" for f in sorted(folder.iterdir())
-                     if not f.name.startswith("_") and (f.suffix == ".py" or (f / "__init__.py").is_file()))
+        if package not in PER_CELL_PACKAGES:
+            found.update(_package_modules(src, package))
     return found
+
+
+def _package_modules(src: Path, package: str) -> set[str]:
+    """A package and every module (or subpackage) in it."""
+    folder = src.joinpath(*package.split("."))
+    if not folder.is_dir():
+        return set()
+    return {package} | {f"{package}.{f.stem if f.suffix == '.py' else f.name}" for f in sorted(folder.iterdir())
+                        if not f.name.startswith("_") and (f.suffix == ".py" or (f / "__init__.py").is_file())}
 
 
 def module_closure(src: str | Path, script: str | Path, exclude: tuple[str, ...] = ()) -> list[str]:

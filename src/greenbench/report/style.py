@@ -2,8 +2,8 @@
 (colour-blind safe Okabe-Ito colours; markers and line styles keep them apart in grayscale), human
 labels for variants and bins, and print sizes for a two-column paper.
 
-Pure (no torch, no Snakemake): the families mirror the variant registry (``greenbench.cells.variants``),
-which ``tests/test_figures.py`` checks."""
+No Snakemake, no torch: the families, labels and orders come from the recipe and runtime modules that
+declare them (``greenbench.cells.family``, ``Variant.label``/``order``, ``Runtime.label``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from greenbench.cells.family import Family
+from greenbench.cells.family import families as declared_families
 from greenbench.core.names import EAGER, split_name
 
 # print sizes (inches): IEEE/ACM two-column layouts
@@ -22,93 +24,62 @@ BASELINE = "fp32"
 BASELINE_COLOR = "#000000"
 MUTED = "#c8c8c8"
 
-# family -> (label, colour, marker); the order is the figures' variant order
-FAMILIES: dict[str, tuple[str, str, str]] = {
-    "precision": ("precision", "#0072B2", "o"),
-    "quantization": ("quantization", "#D55E00", "s"),
-    "adaptive": ("adaptive precision", "#56B4E9", "v"),
-    "pruning": ("pruning", "#009E73", "^"),
-    "sparse_attention": ("sparse attention", "#CC79A7", "D"),
-    "spiking": ("spiking", "#E69F00", "P"),
-    "onnxruntime": ("ONNX Runtime", "#332288", "X"),
-    "torch_compile": ("torch.compile", "#999933", "p"),
-    "torch_compile_cudagraphs": ("torch.compile + CUDA graphs", "#44AA99", "*"),
-    "aot_inductor": ("AOTInductor", "#882255", "h"),
-    "other": ("other", "#666666", "d"),
-}
-RUNTIME_LABELS = {"onnxruntime": "ONNX RT", "torch_compile": "torch.compile",
-                  "torch_compile_cudagraphs": "compile+graphs", "aot_inductor": "AOTInductor"}
+# Each recipe family and runtime declares its label, colour, marker, order and panel beside its code
+# (``greenbench.cells.family``); each recipe its label and its order within the family. A cell whose
+# family is unknown is drawn as ``other``.
+OTHER = Family("other", "other", "#666666", "d", order=10_000, group="other")
+# plugin packages whose modules this module reads (greenbench.pipeline.dag: the figures job depends on them)
+READS_PLUGINS = ("greenbench.cells.variants", "greenbench.cells.runtimes")
 
-# recipes in their figure order within a family (names not listed sort after, alphabetically)
-RECIPE_ORDER = ["fp32", "tf32", "bf16", "fp16", "autocast_fp16",
-                "int8_dynamic", "int8_dynamic_ao", "int8_weight_only", "int4_weight_only",
-                "adaptive",
-                "prune_heads25", "prune_heads50", "prune_ffn25", "magnitude50", "magnitude_2to4",
-                "dense_eager", "topk8", "topk16", "topk32", "threshold05", "topk8_ft", "topk16_ft", "topk32_ft",
-                "threshold05_ft",
-                "spiking"]
-RECIPE_LABELS = {
-    "fp32": "FP32", "tf32": "TF32", "bf16": "BF16", "fp16": "FP16", "autocast_fp16": "FP16 autocast",
-    "int8_dynamic": "INT8 dynamic", "int8_dynamic_ao": "INT8 dyn. torchao", "int8_weight_only": "INT8 weight-only",
-    "int4_weight_only": "INT4 weight-only", "adaptive": "adaptive precision",
-    "prune_heads25": "heads pruned 25%", "prune_heads50": "heads pruned 50%", "prune_ffn25": "FFN pruned 25%",
-    "magnitude50": "magnitude 50%", "magnitude_2to4": "magnitude 2:4", "dense_eager": "dense attn. (eager)",
-    "spiking": "spiking attention",
-}
+
+def families() -> dict[str, Family]:
+    """Every family, in figure order, ``other`` last."""
+    return {**declared_families(), "other": OTHER}
+
+
+def _recipe(recipe: str):
+    from greenbench.cells.variants import REGISTRY
+
+    return REGISTRY[recipe] if recipe in REGISTRY else None
 
 
 def recipe_family(recipe: str) -> str:
-    """The registry family of an eager recipe, from its name (mirrors ``greenbench.cells.variants``)."""
-    if recipe in ("fp32", "tf32", "fp16", "bf16") or recipe.startswith("autocast"):
-        return "precision"
-    if re.match(r"int\d", recipe):
-        return "quantization"
-    if recipe == "adaptive":
-        return "adaptive"
-    if recipe.startswith(("prune_", "magnitude")):
-        return "pruning"
-    if recipe == "dense_eager" or recipe.startswith(("topk", "threshold")):
-        return "sparse_attention"
-    if recipe.startswith("spiking"):
-        return "spiking"
-    return "other"
+    """The family of an eager recipe (``other`` when it is not registered)."""
+    found = _recipe(recipe)
+    return found.family if found is not None and found.family in families() else "other"
 
 
 def family(variant: str) -> str:
     """A cell's figure family: its runtime when not eager, else its recipe's family."""
     recipe, runtime = split_name(str(variant))
     if runtime != EAGER:
-        return runtime if runtime in FAMILIES else "other"
+        return runtime if runtime in families() else "other"
     return recipe_family(recipe)
 
 
 def _recipe_label(recipe: str) -> str:
-    if recipe in RECIPE_LABELS:
-        return RECIPE_LABELS[recipe]
-    m = re.fullmatch(r"topk(\d+)(_ft)?", recipe)
-    if m:
-        return f"top-{m.group(1)} attn.{' + FT' if m.group(2) else ''}"
-    m = re.fullmatch(r"threshold(\d+)(_ft)?", recipe)
-    if m:
-        return f"threshold 0.{m.group(1)} attn.{' + FT' if m.group(2) else ''}"
-    return recipe.replace("_", " ")
+    found = _recipe(recipe)
+    return found.label if found is not None and found.label else recipe.replace("_", " ")
 
 
 def label(variant: str) -> str:
     """Human label: ``int8_dynamic@onnxruntime`` -> ``INT8 dynamic · ONNX RT``."""
+    from greenbench.cells.runtimes import RUNTIMES
+
     recipe, runtime = split_name(str(variant))
     text = _recipe_label(recipe)
     if runtime != EAGER:
-        text += f" · {RUNTIME_LABELS.get(runtime, runtime)}"
+        text += f" · {(RUNTIMES[runtime].label or runtime) if runtime in RUNTIMES else runtime}"
     return text
 
 
 def order_key(variant: str) -> tuple:
     recipe, runtime = split_name(str(variant))
-    fam = family(variant)
-    fams = list(FAMILIES)
-    rank = RECIPE_ORDER.index(recipe) if recipe in RECIPE_ORDER else len(RECIPE_ORDER)
-    return (0 if variant == BASELINE else 1, fams.index(fam), rank, recipe, runtime)
+    fams = list(families())
+    found = _recipe(recipe)
+    # within a runtime's family: the recipes in their own families' order
+    rank = (fams.index(recipe_family(recipe)), found.order) if found is not None else (len(fams), 0)
+    return (0 if variant == BASELINE else 1, fams.index(family(variant)), rank, recipe, runtime)
 
 
 def ordered(variants) -> list[str]:
@@ -134,7 +105,7 @@ def looks(variants) -> dict[str, Look]:
     out, seen = {}, {}
     for v in ordered(variants):
         fam = family(v)
-        _, color, marker = FAMILIES[fam]
+        color, marker = families()[fam].colour, families()[fam].marker
         if v == BASELINE:
             out[v] = Look(BASELINE_COLOR, "o", "-", "full", label(v))
             continue
@@ -143,18 +114,19 @@ def looks(variants) -> dict[str, Look]:
     return out
 
 
-# small multiples: one panel per group of families (the runtimes share one panel)
-GROUPS = {"precision": "precision", "adaptive": "precision", "quantization": "quantization", "pruning": "pruning",
-          "sparse_attention": "sparse attention", "spiking": "spiking", "other": "other"}
-
-
 def group(variant: str) -> str:
-    """The small-multiple panel of a variant: its family's group, or ``runtimes``."""
-    return GROUPS.get(family(variant), "runtimes")
+    """The small-multiple panel of a variant: its family's group (the runtimes share one panel)."""
+    return families()[family(variant)].group
 
 
 def family_label(fam: str) -> str:
-    return FAMILIES.get(fam, FAMILIES["other"])[0]
+    return families().get(fam, OTHER).label
+
+
+def family_look(fam: str) -> tuple[str, str]:
+    """(colour, marker) of a family (``other``'s when unknown)."""
+    found = families().get(fam, OTHER)
+    return found.colour, found.marker
 
 
 # ---- bins -------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from greenbench.cells.family import Family, register_family
 from greenbench.cells.runtimes.runtime import Runtime, agreement, register_runtime
 from greenbench.cells.runtimes.compile import _inductor_cache, _installed, _refuses
 from greenbench.cells.variants.recipe import NotApplicable, Prepared, Variant
@@ -110,5 +111,6 @@ register_runtime(Runtime(
     "aot_inductor", ("cpu", "cuda"),
     "AOTInductor (torch.export + inductor compiled ahead of time into one package; weights frozen, "
     "GEMMs autotuned once at build)",
-    build=_build, load=_load, requirements=_installed, refuses=_refuses,
+    build=_build, load=_load, requirements=_installed, refuses=_refuses, label="AOTInductor",
 ))
+register_family(Family("aot_inductor", "AOTInductor", "#882255", "h", order=100, group="runtimes"))

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from greenbench.cells.family import Family, register_family
 from greenbench.cells.runtimes.runtime import Runtime, agreement, register_runtime
 from greenbench.cells.variants.recipe import NotApplicable, Prepared, Variant, cuda_available
 
@@ -159,10 +160,13 @@ def _refuses(recipe: Variant) -> str | None:
 _default_build, _default_load = _make(None)
 register_runtime(Runtime(
     "torch_compile", ("cpu", "cuda"), "torch.compile (inductor, dynamic shapes; CPU: weight freezing)",
-    build=_default_build, load=_default_load, requirements=_installed, refuses=_refuses,
+    build=_default_build, load=_default_load, requirements=_installed, refuses=_refuses, label="torch.compile",
 ))
 _graphs_build, _graphs_load = _make("reduce-overhead")
 register_runtime(Runtime(
     "torch_compile_cudagraphs", ("cuda",), "torch.compile mode reduce-overhead (inductor kernels in CUDA graphs)",
-    build=_graphs_build, load=_graphs_load, requirements=cuda_available, refuses=_refuses,
+    build=_graphs_build, load=_graphs_load, requirements=cuda_available, refuses=_refuses, label="compile+graphs",
 ))
+register_family(Family("torch_compile", "torch.compile", "#999933", "p", order=80, group="runtimes"))
+register_family(Family("torch_compile_cudagraphs", "torch.compile + CUDA graphs", "#44AA99", "*", order=90,
+                       group="runtimes"))

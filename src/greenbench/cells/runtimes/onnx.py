@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from greenbench.cells.family import Family, register_family
 from greenbench.cells.runtimes.runtime import Runtime, agreement, register_runtime
 from greenbench.cells.variants.recipe import NotApplicable, Prepared, Variant
 
@@ -274,5 +275,6 @@ def _dtype_of(model) -> Any:
 register_runtime(Runtime(
     "onnxruntime", ("cpu", "cuda"),
     "ONNX Runtime (exported graph, transformer fusions, ORT_ENABLE_ALL; CPU or CUDA execution provider)",
-    build=_build, load=_load, requirements=_installed, refuses=_refuses, realizes={"int8_dynamic": "fp32"},
+    build=_build, load=_load, requirements=_installed, refuses=_refuses, realizes={"int8_dynamic": "fp32"}, label="ONNX RT",
 ))
+register_family(Family("onnxruntime", "ONNX Runtime", "#332288", "X", order=70, group="runtimes"))

@@ -50,6 +50,7 @@ class Runtime:
     # recipes the runtime implements itself, from another recipe's model: int8_dynamic under ONNX
     # Runtime is ONNX Runtime's own dynamic quantization of the exported fp32 graph
     realizes: Mapping[str, str] = field(default_factory=dict)
+    label: str = ""  # short, appended to a recipe's label in figures ("" = the name)
 
 
 def _check(name: str, runtime: Runtime) -> str | None:

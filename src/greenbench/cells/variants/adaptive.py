@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from greenbench.cells.family import Family, register_family
 from greenbench.cells.variants.recipe import Prepared, Variant, cuda_available, get, register
 
 SCORE_QUANTILES = np.round(np.arange(0.0, 1.0001, 0.05), 2)
@@ -225,4 +226,6 @@ def _prepare(model, device, artifact, params) -> Prepared:
 
 register(Variant("adaptive", "adaptive", ("cpu", "cuda"),
                  "per-query precision: complexity estimator + confidence gate routes to a cheap or a precise tier",
-                 _prepare, requirements=cuda_available, build=build, finetune_keys=("train_subset",)))
+                 _prepare, requirements=cuda_available, build=build, finetune_keys=("train_subset",),
+                 label="adaptive precision"))
+register_family(Family("adaptive", "adaptive precision", "#56B4E9", "v", order=30, group="precision"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+from greenbench.cells.family import Family, register_family
 from greenbench.cells.variants.recipe import Prepared, Variant, cuda_available, register
 
 
@@ -44,13 +45,14 @@ def _autocast_fp16(model, device, artifact=None, params=None) -> Prepared:
 
 
 register(Variant("fp32", "precision", ("cpu", "cuda"), "FP32 weights and activations (the baseline)", _fp32,
-                 requirements=cuda_available))
+                 requirements=cuda_available, label="FP32", order=0))
 register(Variant("tf32", "precision", ("cuda",), "FP32 weights, TF32 tensor-core matmuls", _tf32,
-                 requirements=cuda_available))
+                 requirements=cuda_available, label="TF32", order=10))
 register(Variant("fp16", "precision", ("cuda",), "native FP16 weights and activations", _native("float16"),
-                 requirements=cuda_available))
+                 requirements=cuda_available, label="FP16", order=30))
 # bf16 runs on CPUs too: fast where the CPU has bf16 matrix units (AMX, AVX512-BF16), slow elsewhere
 register(Variant("bf16", "precision", ("cpu", "cuda"), "native BF16 weights and activations", _native("bfloat16"),
-                 requirements=cuda_available))
+                 requirements=cuda_available, label="BF16", order=20))
 register(Variant("autocast_fp16", "precision", ("cuda",), "FP32 weights, FP16 autocast", _autocast_fp16,
-                 requirements=cuda_available))
+                 requirements=cuda_available, label="FP16 autocast", order=40))
+register_family(Family("precision", "precision", "#0072B2", "o", order=10, group="precision"))

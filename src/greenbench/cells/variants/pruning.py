@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from greenbench.cells.family import Family, register_family
 from greenbench.cells.variants import encoder
 from greenbench.cells.variants.trained import TrainedRecipe, register_trained
 
@@ -215,11 +216,11 @@ def _magnitude(sparsity: float | None, pattern: str):
 for _heads in (25, 50):
     register_trained(f"prune_heads{_heads}", "pruning",
                      f"structured: {_heads}% of attention heads removed (Taylor importance) + recovery fine-tune",
-                     _structured(_heads / 100, 0.0), ("pruning",))
+                     _structured(_heads / 100, 0.0), ("pruning",), label=f"heads pruned {_heads}%", order=_heads // 5)
 register_trained("prune_ffn25", "pruning", "structured: 25% of FFN neurons removed (Taylor importance) + recovery",
-                 _structured(0.0, 0.25), ("pruning",))
+                 _structured(0.0, 0.25), ("pruning",), label="FFN pruned 25%", order=20)
 register_trained("magnitude50", "pruning", "unstructured global magnitude pruning to 50% + recovery (dense kernels)",
-                 _magnitude(0.5, "global"))
+                 _magnitude(0.5, "global"), label="magnitude 50%", order=30)
 register_trained("magnitude_2to4", "pruning", "2:4 semi-structured magnitude pruning + recovery (dense kernels)",
-                 _magnitude(None, "2:4"))
-
+                 _magnitude(None, "2:4"), label="magnitude 2:4", order=40)
+register_family(Family("pruning", "pruning", "#009E73", "^", order=40, group="pruning"))

@@ -10,6 +10,7 @@ import logging
 import math
 from typing import Any, Callable
 
+from greenbench.cells.family import Family, register_family
 from greenbench.cells.variants.recipe import Prepared, Variant, cuda_available, footprint, register, storage_bytes
 
 log = logging.getLogger(__name__)
@@ -242,12 +243,15 @@ INT4_CAVEAT = ("tinygemm int4 (torchao tile_packed_to_4d, torch's _weight_int4pa
                "(variant_info int4_*)")
 
 register(Variant("int8_dynamic", "quantization", ("cpu",),
-                 "int8 dynamic per-channel quantization of encoder Linear layers (torch.ao, CPU)", _int8_dynamic))
+                 "int8 dynamic per-channel quantization of encoder Linear layers (torch.ao, CPU)", _int8_dynamic,
+                 label="INT8 dynamic", order=0))
 register(Variant("int8_dynamic_ao", "quantization", ("cpu",),
                  "int8 dynamic activations + int8 per-channel weights of encoder Linear layers (torchao, CPU)",
-                 _int8_dynamic_ao, requirements=_torchao_installed))
+                 _int8_dynamic_ao, requirements=_torchao_installed, label="INT8 dyn. torchao", order=10))
 register(Variant("int8_weight_only", "quantization", ("cuda",), "int8 weight-only (torchao), bf16 activations",
-                 _torchao("Int8WeightOnlyConfig", caveat=INT8_WO_CAVEAT), requirements=_torchao_required))
+                 _torchao("Int8WeightOnlyConfig", caveat=INT8_WO_CAVEAT), requirements=_torchao_required,
+                 label="INT8 weight-only", order=20))
 register(Variant("int4_weight_only", "quantization", ("cuda",),
                  "int4 weight-only, group size 128 (torchao, tinygemm kernel), bf16 activations",
-                 _int4_weight_only, requirements=_int4_required))
+                 _int4_weight_only, requirements=_int4_required, label="INT4 weight-only", order=30))
+register_family(Family("quantization", "quantization", "#D55E00", "s", order=20, group="quantization"))

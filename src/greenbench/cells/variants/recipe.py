@@ -74,6 +74,8 @@ class Variant:
     finetune_keys: tuple[str, ...] = ()  # keys of the top-level `finetune` block its build reads
     recipe: str = ""        # the recipe a runtime runs (composed names); "" = this variant's own name
     runtime: str = EAGER    # execution runtime (greenbench.cells.runtimes); eager = PyTorch as written
+    label: str = ""         # in figures and tables ("" = the name)
+    order: int = 1000       # place within its family in figures (lower first)
 
     @property
     def recipe_name(self) -> str:

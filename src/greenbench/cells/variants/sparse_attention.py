@@ -6,6 +6,7 @@ fine-tune (``*_ft``, through ``variants.trained``)."""
 
 from __future__ import annotations
 
+from greenbench.cells.family import Family, register_family
 from greenbench.cells.variants.recipe import Prepared, Variant, cuda_available, is_recording, register
 from greenbench.cells.variants.trained import TrainedRecipe, register_trained
 
@@ -93,12 +94,13 @@ def _dense_eager(model, device, artifact=None, params=None) -> Prepared:
 
 
 register(Variant("dense_eager", "sparse_attention", ("cpu", "cuda"), "dense attention, eager kernel (reference for sparse)",
-                 _dense_eager, requirements=cuda_available))
-RULES = {f"topk{k}": ({"kind": "topk", "k": k}, f"top-{k} attention per query") for k in (8, 16, 32)}
+                 _dense_eager, requirements=cuda_available, label="dense attn. (eager)", order=0))
+RULES = {f"topk{k}": ({"kind": "topk", "k": k}, f"top-{k} attention per query", f"top-{k} attn.") for k in (8, 16, 32)}
 RULES["threshold05"] = ({"kind": "threshold", "tau": 0.05},
-                        "drop attention probabilities below 0.05 x the row maximum, renormalise")
-for _name, (_rule, _what) in RULES.items():
+                        "drop attention probabilities below 0.05 x the row maximum, renormalise", "threshold 0.05 attn.")
+for _i, (_name, (_rule, _what, _label)) in enumerate(RULES.items()):  # in figures: the rules, then their fine-tunes
     register(Variant(_name, "sparse_attention", ("cpu", "cuda"), f"{_what} (no fine-tune)", _sparse(_rule),
-                     requirements=cuda_available))
+                     requirements=cuda_available, label=_label, order=10 * (_i + 1)))
     register_trained(f"{_name}_ft", "sparse_attention", f"{_what}, after a sparse-aware recovery fine-tune",
-                     _sparse_trained(_rule))
+                     _sparse_trained(_rule), label=f"{_label} + FT", order=10 * (_i + 1 + len(RULES)))
+register_family(Family("sparse_attention", "sparse attention", "#CC79A7", "D", order=50, group="sparse attention"))

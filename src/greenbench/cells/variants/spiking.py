@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+from greenbench.cells.family import Family, register_family
 from greenbench.cells.variants import encoder
 from greenbench.cells.variants.recipe import is_recording
 from greenbench.cells.variants.trained import TrainedRecipe, register_trained
@@ -180,4 +181,5 @@ register_trained("spiking", "spiking",
                  "hybrid neuromorphic: spiking self-attention (LIF, rate coding over T steps, surrogate gradients), "
                  "fine-tuned from the baseline",
                  TrainedRecipe(_plan, attach, summarize=lambda model, plan: {"time_steps": plan["time_steps"]}),
-                 ("spiking",))
+                 ("spiking",), label="spiking attention")
+register_family(Family("spiking", "spiking", "#E69F00", "P", order=60, group="spiking"))

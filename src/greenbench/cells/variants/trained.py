@@ -104,7 +104,7 @@ def prepare(recipe: TrainedRecipe, name: str):
 
 
 def register_trained(name: str, family: str, description: str, recipe: TrainedRecipe,
-                     config_blocks: tuple[str, ...] = ()) -> Variant:
+                     config_blocks: tuple[str, ...] = (), label: str = "", order: int = 1000) -> Variant:
     return register(Variant(name, family, ("cpu", "cuda"), description, prepare(recipe, name),
                             requirements=cuda_available, build=build(recipe, name),
-                            config_blocks=("recovery", *config_blocks)))
+                            config_blocks=("recovery", *config_blocks), label=label, order=order))

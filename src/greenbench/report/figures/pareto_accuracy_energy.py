@@ -61,7 +61,7 @@ def fig_pareto(front: pd.DataFrame, accuracy: pd.DataFrame | None = None):
                Line2D([], [], marker="o", markersize=9, fillstyle="none", color="0.25", linestyle="",
                       markeredgewidth=0.6, label="not clearly dominated (95% CIs): uncertainty-aware front")]
     fams = _families(front.variant)
-    handles += [Line2D([], [], marker=style.FAMILIES[f][2], color=style.FAMILIES[f][1], linestyle="",
+    handles += [Line2D([], [], marker=style.family_look(f)[1], color=style.family_look(f)[0], linestyle="",
                        label=style.family_label(f)) for f in fams]
     handles.insert(2, Line2D([], [], marker="o", color=style.BASELINE_COLOR, linestyle="", label="FP32 baseline"))
     _fig_legend(fig, handles, ncol=min(5, len(handles)))
