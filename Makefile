@@ -39,7 +39,7 @@ test: install
 lint: install
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check workflow
-	$(BIN)/ruff check src scripts tests benchmarks
+	$(BIN)/ruff check src scripts tests benchmarks experiments
 
 format: install
 	$(BIN)/snakefmt workflow

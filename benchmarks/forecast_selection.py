@@ -1,6 +1,6 @@
 """The selected forecaster against seasonal-naive-24h, on any set of zones (issue 18's check).
 
-    GREENBENCH_DATA=../shared/data PYTHONPATH=src python benchmarks/forecast_selection.py OUT_DIR ZONE [ZONE ...]
+    GREENBENCH_DATA=../shared/data python benchmarks/forecast_selection.py OUT_DIR ZONE [ZONE ...]
 
 Runs the default config's forecasting protocol (`carbon.forecast`, years, column, gap and ceiling
 rules) unchanged on the given zones' Electricity Maps traces from the mirror, and writes to OUT_DIR

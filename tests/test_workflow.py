@@ -114,8 +114,8 @@ def test_lint_and_format_clean():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "workflow"], cwd=REPO, capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stderr
-    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "scripts", "tests", "benchmarks"], cwd=REPO,
-                          capture_output=True, text=True)
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "scripts", "tests", "benchmarks", "experiments"],
+                          cwd=REPO, capture_output=True, text=True)
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
 
 

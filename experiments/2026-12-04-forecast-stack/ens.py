@@ -1,7 +1,14 @@
-import sys, os, itertools, time
-sys.path.insert(0, os.path.dirname(__file__))
-import numpy as np, pandas as pd
-from common import *  # noqa: F401,F403 (cache, windows, d1)
+"""Mean of the top-K candidates per block of leads by validation MAPE (plain and inverse-MAPE weights),
+with ridges of the given penalties (refit on train + validation with `refit`).
+
+    CACHE=<dir> python experiments/2026-12-04-forecast-stack/ens.py ALPHAS K BLOCK [refit]   # e.g. 30 2 6 refit
+"""
+import sys
+
+import numpy as np
+
+from common import H, calib, d1, fit, fitall, forecast, metrics, preds, test, zones
+
 REFIT = "refit" in sys.argv
 alphas = [float(a) for a in sys.argv[1].split(",")]
 cands = {k: (np.maximum(v[0], 0), np.maximum(v[1], 0)) for k, v in preds.items()}

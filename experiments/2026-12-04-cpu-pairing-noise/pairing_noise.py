@@ -4,7 +4,7 @@ DURATION s in one process; compares the SD of log(cost_int8 / cost_fp32) for adj
 windows apart (what pairs of shuffled cells in one trial see). Cost = seconds per batch: on a CPU without
 RAPL the codecarbon estimate is a constant power times time, so this is the energy ratio there.
 
-    python benchmarks/pairing_noise.py results/models/minilm/baseline DURATION [WINDOW]
+    python experiments/2026-12-04-cpu-pairing-noise/pairing_noise.py results/models/minilm/baseline DURATION [WINDOW]
 """
 import sys, time, math
 import numpy as np, torch

@@ -1,6 +1,6 @@
-"""Summary table of a runtime-axis measurement (README "Runtimes"):
+"""Summary table of a runtime-axis measurement (docs/lab-notes.md, 2026-11-25 "runtimes"):
 
-    python benchmarks/runtimes_summary.py TRIALS_DIR [OUT_DIR]
+    python experiments/2026-11-25-cpu-runtimes/runtimes_summary.py TRIALS_DIR [OUT_DIR]
 
 TRIALS_DIR holds the trials of ``python -m greenbench measure-energy --config <OUT_DIR>/config.yaml
 --model minilm --batch-sizes 8 --paddings dynamic --modes eager --out TRIALS_DIR/trial-{trial}.parquet``;

@@ -9,7 +9,7 @@ the same batch for all three) alternate between
 Prints, per batch size, each arm's mean ratio to fp32 and the SD of the log ratio across windows of
 each kind (6 each). Time ratios: on a CPU without RAPL the energy estimate is a power times time.
 
-    python benchmarks/workload_noise.py SEED
+    python experiments/2026-12-04-workload-noise/workload_noise.py SEED
 """
 import math
 import sys

@@ -6,7 +6,7 @@ by lead time that explains the ceiling: beyond ~12 h every history-only model is
 yesterday's value, so the day-1 mean cannot fall much below ~0.6 of naive-24h without exogenous
 (weather) forecasts.
 
-    PYTHONPATH=src python benchmarks/forecast_ablation.py [RUN_DIR] > benchmarks/results/<dir>/ablation.md
+    python experiments/2026-11-22-forecast-ablation/forecast_ablation.py [RUN_DIR] > benchmarks/results/<dir>/ablation.md
 
 RUN_DIR holds results/carbon/{traces,forecasts}.parquet from `greenbench carbon` (default: .).
 Cross-zone features read the 10 European zones' CSVs from $GREENBENCH_DATA/carbon.

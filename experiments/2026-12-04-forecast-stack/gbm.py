@@ -1,8 +1,15 @@
-import sys, os, itertools, time
-sys.path.insert(0, os.path.dirname(__file__))
+"""A gradient-boosted model (scikit-learn HistGradientBoosting on lags, same-hour lags, calendar; leads
+1-24 h), alone and averaged with ridge / ridge + TCN. Needs scikit-learn (not a dependency of greenbench).
+
+    CACHE=<dir> python experiments/2026-12-04-forecast-stack/gbm.py
+"""
+import time
+
+import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
-import numpy as np, pandas as pd
-from common import *  # noqa: F401,F403 (cache, windows, d1)
+
+from common import calib, d1, fit, forecast, lb, preds, test, zones
+
 L = 24  # leads 1-24 h
 def feats(w, leads):
     logs = np.log(np.maximum(w.x, 1.0)); last = logs[:, -1:]

@@ -6,7 +6,7 @@ CPU without RAPL, codecarbon's estimate is a constant power times time, so this 
 and the SD of the log ratio across windows. Run it in several processes (SEED) to see the
 between-process part.
 
-    python benchmarks/interleave_noise.py results/models/minilm/baseline REPS ARM_S SEED
+    python experiments/2026-12-04-cpu-interleave/interleave_noise.py results/models/minilm/baseline REPS ARM_S SEED
 """
 import math
 import sys

@@ -1,10 +1,17 @@
+"""Window noise probe: fp32 against int8_dynamic at batch 8, 8 adjacent pairs of 2-s windows in one process
+(latency only); prints the log ratio of each pair as JSON. Run it in several processes (SEED) to see the
+between-process part. RESULTS is a finished run's results folder (default: results).
+
+    python experiments/2026-11-25-window-noise-probe/window_noise_probe.py SEED [RESULTS]
+"""
 import sys, time, json, numpy as np, torch
 from greenbench.data import models
 from greenbench.cells import variants
 from greenbench.core import io
 torch.set_num_threads(2)
-base = "/work/run45/results/models/minilm/baseline"
-tok = io.read_parquet("/work/run45/results/tokens/minilm/dev.parquet")
+run = sys.argv[2] if len(sys.argv) > 2 else "results"  # was the fixed /work/run45/results of the recorded probe
+base = f"{run}/models/minilm/baseline"
+tok = io.read_parquet(f"{run}/tokens/minilm/dev.parquet")
 ids = [np.array(x) for x in tok.input_ids][:512]
 rng = np.random.default_rng(int(sys.argv[1]))
 def batches(bs=8):

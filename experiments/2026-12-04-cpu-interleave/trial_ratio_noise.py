@@ -1,7 +1,7 @@
 """Per-trial SD of the paired log ratio to fp32 (J/inference and p50 latency), per batch size, over the
 trial files a glob names (e.g. the CLI's `measure-energy --out DIR/{device}-{model}-trial-{trial}.parquet`).
 
-    python benchmarks/trial_ratio_noise.py 'DIR/cpu-minilm-trial-*.parquet'
+    python experiments/2026-12-04-cpu-interleave/trial_ratio_noise.py 'DIR/cpu-minilm-trial-*.parquet'
 """
 import sys, glob, numpy as np, pandas as pd
 files = sorted(glob.glob(sys.argv[1]))

@@ -1,10 +1,13 @@
-"""Shared set-up of the experiments: the cache of benchmarks/forecast_cache.py (dir $CACHE) and its windows.
-Run from the repository root: CACHE=<dir> python benchmarks/results/forecast-stack-2026-12-04/experiments/<x>.py"""
-import os, pickle, sys
+"""Shared set-up of the experiments: the cache of forecast_cache.py (dir $CACHE) and its windows.
+Run from the repository root: CACHE=<dir> python experiments/2026-12-04-forecast-stack/<x>.py
+(Python puts the script's folder first on its path, so the scripts import this module as ``common``.)"""
+import os
+import pickle
+
 import pandas as pd
-sys.path.insert(0, "src")
-from greenbench import io
-from greenbench.carbon import forecast, metrics
+
+from greenbench.core import io
+from greenbench.carbon import forecasting as forecast, metrics
 
 CACHE = os.environ.get("CACHE", "cache")
 d = pickle.load(open(CACHE + "/cache.pkl", "rb"))

@@ -1,7 +1,11 @@
-import sys, os, itertools, time
-sys.path.insert(0, os.path.dirname(__file__))
-import numpy as np, pandas as pd
-from common import *  # noqa: F401,F403 (cache, windows, d1)
+"""The ridge penalty alone: per origin hour (the library's ridge) or one all-hours model per zone, α 3 … 1000.
+
+    CACHE=<dir> python experiments/2026-12-04-forecast-stack/ridgevar.py
+"""
+import numpy as np
+
+from common import calib, d1, fit, forecast, preds, test, zones
+
 class AllHours(forecast.Ridge):
     def predict(self, w):
         X, last = forecast._log_features(w, self.lags); out = np.empty(w.y.shape)

@@ -1,7 +1,16 @@
-import sys, os, itertools, time
-sys.path.insert(0, os.path.dirname(__file__))
-import numpy as np, pandas as pd
-from common import *  # noqa: F401,F403 (cache, windows, d1)
+"""Convex stacking over seasonal-naive 24 h / 168 h, the TCN and ridges of the given penalties: per zone and
+block of leads, the weight vector on a grid of step STEP with the lowest validation MAPE (refit the ridges on
+train + validation with `refit`).
+
+    CACHE=<dir> python experiments/2026-12-04-forecast-stack/stack2.py ALPHAS STEP BLOCK [refit]   # e.g. 30,3 0.1 6 refit
+"""
+import itertools
+import sys
+
+import numpy as np
+
+from common import calib, d1, fit, fitall, forecast, preds, test, zones
+
 alphas, step, block, refit = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), "refit" in sys.argv
 cands = {k: (np.maximum(preds[k][0], 0), np.maximum(preds[k][1], 0)) for k in ["seasonal_naive_24h", "seasonal_naive_168h", "tcn"]}
 for a in [float(x) for x in alphas.split(",")]:

@@ -1,8 +1,9 @@
 """Fit the default config's forecasters once on ZONES and cache the validation/test windows and every
 model's predictions, so that candidate combinations and interval rules can be compared in seconds
-(benchmarks/forecast_candidates.py). Use it on the default (tuning) zones only.
+(the scripts beside this one, with CACHE=OUT_DIR; on 2026-12-03 benchmarks/forecast_candidates.py, in the
+history at commit 66b5307). Use it on the default (tuning) zones only.
 
-    GREENBENCH_DATA=../shared/data PYTHONPATH=src python benchmarks/forecast_cache.py OUT_DIR DE ES FR GB PL
+    GREENBENCH_DATA=../shared/data python experiments/2026-12-04-forecast-stack/forecast_cache.py OUT_DIR DE ES FR GB PL
 """
 import pickle, sys
 from pathlib import Path
