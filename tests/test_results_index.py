@@ -1,0 +1,141 @@
+"""Housekeeping of what is under version control: every recorded run in benchmarks/results/ has one row in
+its README's index (and every row a folder), results folders hold results only, each experiment folder has
+a README that names its results, and no temporary or cache file is tracked anywhere."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+EXPERIMENTS = REPO / "experiments"
+INDEX = RESULTS / "README.md"
+
+ROW = re.compile(r"^\|\s*`(?P<folder>[^`]+?)/?`\s*\|(?P<cells>.*)\|\s*$")
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+SUPERSEDED_BY = re.compile(r"superseded by `([^`]+?)/?`")
+EXPERIMENT_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}-[a-z0-9]+(?:-[a-z0-9]+)*$")
+RESULTS_LINK = re.compile(r"benchmarks/results/([A-Za-z0-9._-]+)/")
+
+SCRIPT_SUFFIXES = (".py", ".sh", ".bash", ".ipynb")
+CACHE_DIRS = {"__pycache__", ".pytest_cache", ".snakemake", ".ipynb_checkpoints", ".hypothesis", ".ruff_cache",
+              ".mypy_cache"}
+TEMPORARY_NAMES = {".DS_Store", "Thumbs.db"}
+TEMPORARY_SUFFIXES = (".tmp", ".pyc", ".pyo", ".swp", ".swo", "~", ".bak", ".orig", ".rej")
+
+
+def is_temporary(path: str) -> bool:
+    """A temporary or cache file: in a cache folder (or an atomic writer's ``*.tmp`` folder, or an
+    ``*.egg-info``), or named like an editor's, the OS's, Python's or an atomic writer's leftovers."""
+    *folders, name = path.split("/")
+    if any(f in CACHE_DIRS or f.endswith((".tmp", ".egg-info")) for f in folders):
+        return True
+    return name in TEMPORARY_NAMES or name.endswith(TEMPORARY_SUFFIXES)
+
+
+def git_files(*args: str) -> list[str]:
+    """``git ls-files ARGS`` in this checkout (skips the test where the tree is no git checkout of its own)."""
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=REPO, capture_output=True, text=True,
+                             check=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        pytest.skip("not a git checkout")
+    if Path(top).resolve() != REPO:
+        pytest.skip(f"{REPO} is not the top of its git checkout ({top})")
+    out = subprocess.run(["git", "ls-files", "-z", *args], cwd=REPO, capture_output=True, check=True,
+                         timeout=60).stdout
+    return [name for name in out.decode().split("\0") if name]
+
+
+def index_rows() -> dict[str, list[str]]:
+    rows = {}
+    for line in INDEX.read_text(encoding="utf-8").splitlines():
+        match = ROW.match(line)
+        if match:
+            folder = match["folder"]
+            assert folder not in rows, f"{INDEX}: {folder} has two rows"
+            rows[folder] = [cell.strip() for cell in match["cells"].split("|")]
+    return rows
+
+
+def results_folders() -> set[str]:
+    return {d.name for d in RESULTS.iterdir() if d.is_dir() and any(p.is_file() for p in d.rglob("*"))}
+
+
+def test_every_results_folder_has_one_row_and_every_row_a_folder():
+    rows, folders = set(index_rows()), results_folders()
+    assert folders, f"no run folders under {RESULTS}"
+    assert not folders - rows, f"folders missing from {INDEX.relative_to(REPO)}: {sorted(folders - rows)}"
+    assert not rows - folders, f"{INDEX.relative_to(REPO)} names folders that do not exist: {sorted(rows - folders)}"
+
+
+def test_every_row_says_date_host_what_by_whom_and_status():
+    rows = index_rows()
+    for folder, cells in rows.items():
+        assert len(cells) == 5 and all(cells), f"{folder}: date, host class, what, produced by, status: {cells}"
+        date, _host, _what, _by, status = cells
+        assert DATE.fullmatch(date) and date in folder, f"{folder}: date column {date!r}"
+        for later in SUPERSEDED_BY.findall(status):
+            assert later in rows, f"{folder} is superseded by {later}, which has no row"
+
+
+@pytest.mark.parametrize("path", ["src/greenbench/__pycache__/io.cpython-311.pyc", ".snakemake/log/x.log",
+                                  "a/.ipynb_checkpoints/b-checkpoint.ipynb", "results/.x.parquet.k2j1.tmp",
+                                  "results/.models.abc.tmp/config.json", "docs/notes.md~", "benchmarks/.DS_Store",
+                                  "x.pyc", "src/greenbench.egg-info/PKG-INFO", ".pytest_cache/v/cache/lastfailed"])
+def test_temporaries_are_recognised_and_ignored(path):
+    assert is_temporary(path)
+    try:
+        ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=REPO, timeout=60).returncode
+    except OSError:
+        pytest.skip("no git")
+    assert ignored in (0, 128), f".gitignore does not cover {path}"  # 128: no git checkout here
+
+
+@pytest.mark.parametrize("path", ["benchmarks/results/cpu-laptop-2026-11-25/trial-0.log", "src/greenbench/core/io.py",
+                                  "resources/README.md", "benchmarks/results/x/summary.md"])
+def test_results_and_sources_are_not_temporaries(path):
+    assert not is_temporary(path)
+
+
+def test_results_folders_hold_results_only():
+    files = git_files("--", "benchmarks/results")
+    scripts = [f for f in files if f.endswith(SCRIPT_SUFFIXES)]
+    assert not scripts, f"code belongs in experiments/<date>-<topic>/, not in a results folder: {scripts}"
+    temporaries = [f for f in files if is_temporary(f)]
+    assert not temporaries, f"temporary or cache files under benchmarks/results: {temporaries}"
+
+
+def test_no_temporary_or_cache_file_is_tracked():
+    tracked = git_files()
+    temporaries = [f for f in tracked if is_temporary(f)]
+    assert not temporaries, f"temporary or cache files under version control (git rm --cached them): {temporaries}"
+    ignored = git_files("--cached", "--ignored", "--exclude-standard")
+    assert not ignored, f"tracked files that .gitignore ignores: {ignored}"
+
+
+def test_each_experiment_has_a_readme_naming_its_results():
+    folders = results_folders()
+    experiments = sorted(d for d in EXPERIMENTS.iterdir() if d.is_dir() and d.name != "__pycache__")
+    assert experiments, f"no experiment folders under {EXPERIMENTS}"
+    for d in experiments:
+        assert EXPERIMENT_NAME.match(d.name), f"{d.name}: name it <YYYY-MM-DD>-<topic>"
+        readme = d / "README.md"
+        assert readme.is_file(), f"{d.name} has no README.md"
+        text = readme.read_text(encoding="utf-8")
+        linked = set(RESULTS_LINK.findall(text))
+        assert linked <= folders, f"{d.name}/README.md names results folders that do not exist: {linked - folders}"
+        if not linked:
+            assert "no results folder" in text.lower(), f"{d.name}/README.md links no benchmarks/results/<run>/"
+        else:
+            assert any(d.name[:10] in name for name in linked), f"{d.name}: no linked results folder of its date"
+
+
+def test_no_script_edits_sys_path():
+    for script in [*EXPERIMENTS.rglob("*.py"), *(REPO / "benchmarks").glob("*.py")]:
+        assert "sys.path" not in script.read_text(encoding="utf-8"), \
+            f"{script.relative_to(REPO)}: import the installed package (make install), not a path"
