@@ -1,5 +1,8 @@
 import subprocess
 import sys
+from pathlib import Path
+
+import yaml
 
 import pytest
 
@@ -188,3 +191,41 @@ def test_a_later_files_runtime_axis_replaces_the_earlier_one_whole(tmp_path):
     assert validate_config(load_config([*base, tmp_path / "eager.yaml"]))["study"]["variants"] == ["fp32", "int8_dynamic"]
     cells = validate_config(load_config([*base, tmp_path / "one.yaml"]))["study"]["variants"]
     assert [c for c in cells if "@" in c] == ["fp32@torch_compile"]
+
+
+def test_plugin_options_defaults_schema_and_readme_stay_in_step():
+    """Each recipe and runtime declares its options once (greenbench.config.options): config.yaml lists
+    exactly the declared defaults, config/README.md the generated table, the schema the declared types."""
+    from greenbench.config import options as opts
+    from greenbench.pipeline.wiring import canonical
+
+    cfg = load_config(["config/config.yaml"])
+    declared = opts.declared()
+    assert {o.key for o in declared} >= {"variants.adaptive", "variants.recovery", "variants.pruning", "variants.spiking",
+                                         "runtimes.onnxruntime", "runtimes.torch_compile", "runtimes.aot_inductor"}
+    for o in declared:
+        given = cfg.get(o.section, {}).get(o.block)
+        if given is not None:  # listed in config.yaml: with the declared defaults, no key more or less
+            assert canonical(given) == canonical(o.defaults()), o.key
+    readme = Path("config/README.md").read_text(encoding="utf-8")
+    assert opts.readme_with_table(readme) == readme, "regenerate: python -m greenbench.config.options"
+    for o in declared:  # every declared block's schema accepts its defaults
+        import jsonschema
+
+        schema = opts.assemble_schema(yaml.safe_load(Path("workflow/schemas/config.schema.yaml").read_text()))
+        block = {"$defs": schema["$defs"], **schema["properties"][o.section]["properties"][o.block]}
+        jsonschema.validate(o.defaults(), block)
+
+
+def test_a_config_without_a_plugin_block_gets_its_defaults_and_a_bad_option_names_its_key():
+    from greenbench.config.options import OPTIONS
+
+    cfg = load_config(["config/config.yaml"])
+    del cfg["variants"]["pruning"], cfg["runtimes"]["onnxruntime"]
+    out = validate_config(cfg, files=False)
+    assert out["variants"]["pruning"] == {"importance_batches": 32, "min_ffn_fraction": 0.1}
+    assert out["runtimes"]["onnxruntime"] == OPTIONS["runtimes.onnxruntime"].defaults()
+    cfg["variants"]["pruning"] = {"importance_batches": 0, "min_ffn_fraction": 0.1}
+    with pytest.raises(ConfigError, match=r"variants\.pruning\.importance_batches"):
+        validate_config(cfg, files=False)
+    assert OPTIONS["runtimes.onnxruntime"].resolve({"fuse": False})["exporter"] == "torchscript"

@@ -146,7 +146,7 @@ def test_energy_trial_records_refused_runtime_cells(tiny_model_dir, tokens, tmp_
 def test_torch_compile_builds_a_kernel_cache_and_matches_eager(tiny_model_dir, tokens, tmp_path):
     _, _, eager_preds = _build_and_evaluate("fp32", tiny_model_dir, tokens, tmp_path)
     report, meta, preds = _build_and_evaluate("fp32@torch_compile", tiny_model_dir, tokens, tmp_path,
-                                              {"runtime": {"freezing": True}})
+                                              {"runtime": {"freezing": True, "mode": "default"}})
     assert report["status"] == "ok", report
     assert report["report"]["compile_s"] > 0 and report["report"]["cache_bytes"] > 0
     assert report["report"]["max_abs_logit_diff"] < 1e-4

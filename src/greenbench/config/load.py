@@ -107,6 +107,9 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path | None = 
     from greenbench.config.checks import semantic_errors, study_cells
     from greenbench.config.schema import DEFAULT_SCHEMA, schema_errors
 
+    from greenbench.config.options import with_defaults
+
+    config = with_defaults(config)  # a declared plugin block the config lacks: its defaults
     problems = schema_errors(config, DEFAULT_SCHEMA if schema_path is None else schema_path)
     if not problems:
         problems = semantic_errors(config, files=files)

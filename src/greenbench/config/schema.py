@@ -90,7 +90,9 @@ def _hint(error) -> str:
 def schema_errors(config: Mapping[str, Any], schema_path: str | Path = DEFAULT_SCHEMA) -> list[str]:
     import jsonschema  # imported here: the GPU kit runs where only the library's core dependencies are
 
-    schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
+    from greenbench.config.options import assemble_schema
+
+    schema = assemble_schema(yaml.safe_load(Path(schema_path).read_text(encoding="utf-8")))
     # formats (e.g. `format: date`) are enforced, not just annotations: '2022-02-30' or 'tomorrow' is an error
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     errors = sorted((_specific(e) for e in validator.iter_errors(config)),

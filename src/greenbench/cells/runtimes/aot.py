@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from greenbench.config.options import Option, Options, register_options
 from greenbench.cells.family import Family, register_family
 from greenbench.cells.runtimes.runtime import Runtime, agreement, register_runtime
 from greenbench.cells.runtimes.compile import _inductor_cache, _installed, _refuses
@@ -64,7 +65,8 @@ def _build(prepared: Prepared, recipe: Variant, out: Path, device: str, options:
     max_length = int(getattr(prepared.model.config, "max_position_embeddings", 512))
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
     length = torch.export.Dim("length", min=2, max=max_length)
-    freezing, autotune = bool(options.get("freezing", True)), bool(options.get("max_autotune", True))
+    options = AOT.resolve(options)
+    freezing, autotune = bool(options["freezing"]), bool(options["max_autotune"])
     report: dict[str, Any] = {"freezing": freezing, "max_autotune": autotune}
     started = time.perf_counter()
     with torch.no_grad(), prepared.context():
@@ -114,3 +116,10 @@ register_runtime(Runtime(
     build=_build, load=_load, requirements=_installed, refuses=_refuses, label="AOTInductor",
 ))
 register_family(Family("aot_inductor", "AOTInductor", "#882255", "h", order=100, group="runtimes"))
+
+AOT = register_options(Options("runtimes.aot_inductor", "torch.export + AOTInductor: one package per cell", {
+    "freezing": Option(True, {"type": "boolean"}, "weights frozen into the package (constant folding, weights packed "
+                       "for the matrix units)"),
+    "max_autotune": Option(False, {"type": "boolean"}, "GEMM templates benchmarked once at build; every trial runs the "
+                           "chosen kernels (AMX hosts gain; on a CPU without AMX it doubles the build for little)"),
+}, required=False))

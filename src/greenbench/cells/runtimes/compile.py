@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from greenbench.config.options import Option, Options, register_options
 from greenbench.cells.family import Family, register_family
 from greenbench.cells.runtimes.runtime import Runtime, agreement, register_runtime
 from greenbench.cells.variants.recipe import NotApplicable, Prepared, Variant, cuda_available
@@ -99,8 +100,9 @@ def _compile(prepared: Prepared, device: str, options: Mapping[str, Any], mode: 
     import torch
     import torch._inductor.config as inductor
 
+    options = (GRAPHS if mode else TORCH_COMPILE).resolve(options)
     mode = compile_mode(options, device, mode)
-    freezing = bool(options.get("freezing", True)) and device == "cpu"
+    freezing = bool(options["freezing"]) and device == "cpu"
     inductor.freezing = freezing  # read when a graph is compiled (its first call), process-wide
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
     out = CompiledPrepared(prepared.model, device, context=prepared.context, graph_safe=False,
@@ -170,3 +172,17 @@ register_runtime(Runtime(
 register_family(Family("torch_compile", "torch.compile", "#999933", "p", order=80, group="runtimes"))
 register_family(Family("torch_compile_cudagraphs", "torch.compile + CUDA graphs", "#44AA99", "*", order=90,
                        group="runtimes"))
+
+FREEZING = Option(True, {"type": "boolean"}, "inductor weight freezing on CPU (constants folded, weights pre-packed "
+                  "for oneDNN)")
+TORCH_COMPILE = register_options(Options("runtimes.torch_compile", "torch.compile (runtime `torch_compile`)", {
+    "freezing": FREEZING,
+    "mode": Option("max-autotune-no-cudagraphs", {"enum": ["default", "max-autotune-no-cudagraphs"]},
+                   "inductor's mode on CPU: autotuning benchmarks GEMM templates per shape, compiling longer"),
+    "cuda_mode": Option("default", {"enum": ["default", "max-autotune-no-cudagraphs"]},
+                        "inductor's mode on CUDA (autotuning there compiles for minutes, longer than a GPU allocation's "
+                        "command)"),
+}, required=False))
+GRAPHS = register_options(Options("runtimes.torch_compile_cudagraphs",
+                                  "torch.compile with CUDA graphs (runtime `torch_compile_cudagraphs`)",
+                                  {"freezing": FREEZING}, required=False))

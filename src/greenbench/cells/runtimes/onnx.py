@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from greenbench.config.options import Option, Options, register_options
 from greenbench.cells.family import Family, register_family
 from greenbench.cells.runtimes.runtime import Runtime, agreement, register_runtime
 from greenbench.cells.variants.recipe import NotApplicable, Prepared, Variant
@@ -225,21 +226,22 @@ def _build(prepared: Prepared, recipe: Variant, out: Path, device: str, options:
            realize: bool, samples) -> dict[str, Any]:
     if getattr(prepared, "components", None):
         raise NotApplicable("a variant made of several models cannot be exported as one graph")
-    exporter = str(options.get("exporter", "torchscript"))
+    options = ORT.resolve(options)
+    exporter = str(options["exporter"])
     path, report, stages = out / MODEL_FILE, {"exporter": exporter}, []
     started = time.perf_counter()
     _export(prepared.model, samples[-1], path, exporter)
     report["export_s"] = round(time.perf_counter() - started, 3)
     stages.append(f"export ({exporter})")
     # float32 graphs must reproduce PyTorch's logits; half-precision graphs are only reported
-    tolerance = float(options.get("max_abs_logit_diff", 1e-3)) if str(_dtype_of(prepared.model)) == "torch.float32" \
+    tolerance = float(options["max_abs_logit_diff"]) if str(_dtype_of(prepared.model)) == "torch.float32" \
         else float("inf")
     check = agreement(prepared, _ort(path, prepared.model, device), samples)
     if check["max_abs_logit_diff"] > tolerance:
         raise NotApplicable(f"the exported graph's logits differ from PyTorch's by {check['max_abs_logit_diff']:.3g} "
                             f"(> {tolerance:g}): the export is not faithful")
     report.update(check)
-    if options.get("fuse", True):
+    if options["fuse"]:
         started = time.perf_counter()
         fused_path = out / "model.fused.onnx"
         fused_ops = _fuse(path, fused_path, prepared.model, device)
@@ -278,3 +280,13 @@ register_runtime(Runtime(
     build=_build, load=_load, requirements=_installed, refuses=_refuses, realizes={"int8_dynamic": "fp32"}, label="ONNX RT",
 ))
 register_family(Family("onnxruntime", "ONNX Runtime", "#332288", "X", order=70, group="runtimes"))
+
+ORT = register_options(Options("runtimes.onnxruntime", "ONNX Runtime (runtime `onnxruntime`)", {
+    "exporter": Option("torchscript", {"enum": ["torchscript", "dynamo"]},
+                       "torch's ONNX exporter: torchscript (the graph ONNX Runtime's transformer fusions recognise) or "
+                       "dynamo"),
+    "fuse": Option(True, {"type": "boolean"}, "apply ONNX Runtime's transformer fusions (attention, LayerNorm, GELU), "
+                   "kept only if the fused graph's logits still match PyTorch's"),
+    "max_abs_logit_diff": Option(1.0e-3, {"type": "number", "exclusiveMinimum": 0},
+                                 "an fp32 graph whose logits differ from PyTorch's by more is refused as not faithful"),
+}, required=False))

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from greenbench.config.options import Option, Options, register_options
 from greenbench.cells.family import Family, register_family
 from greenbench.cells.variants.recipe import Prepared, Variant, cuda_available, get, register
 
@@ -229,3 +230,20 @@ register(Variant("adaptive", "adaptive", ("cpu", "cuda"),
                  _prepare, requirements=cuda_available, build=build, finetune_keys=("train_subset",),
                  label="adaptive precision"))
 register_family(Family("adaptive", "adaptive precision", "#56B4E9", "v", order=30, group="precision"))
+
+TIERS = {"type": "object", "additionalProperties": False,
+         "properties": {"cpu": {"$ref": "#/$defs/tiers"}, "cuda": {"$ref": "#/$defs/tiers"}}}
+register_options(Options("variants.adaptive", "the adaptive-precision router (variant `adaptive`)", {
+    "tiers": Option({"cpu": ["int8_dynamic", "fp32"], "cuda": ["fp16", "fp32"]}, TIERS,
+                    "[cheap, precise] registered variants used as the router's tiers on each device"),
+    "calibration_size": Option(2000, {"type": "integer", "minimum": 50},
+                               "held-out train sentences (never dev) used to set the thresholds"),
+    "calibration_min_tokens": Option(10, {"type": "integer", "minimum": 1},
+                                     "train phrases shorter than this are skipped when calibrating"),
+    "criterion": Option("agreement", {"enum": ["agreement", "accuracy"]},
+                        "agreement: routed answers may differ from the precise tier's on at most `tolerance` of the "
+                        "slice; accuracy: they may lose at most `tolerance` accuracy"),
+    "tolerance": Option(0.0025, {"type": "number", "minimum": 0, "maximum": 1},
+                        "the disagreement (or accuracy, a fraction) the router may lose"),
+    "use_confidence": Option(True, {"type": "boolean"}, "escalate low-confidence cheap answers to the precise tier"),
+}))

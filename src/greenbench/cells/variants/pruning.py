@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from greenbench.config.options import Option, Options, register_options
 from greenbench.cells.family import Family, register_family
 from greenbench.cells.variants import encoder
 from greenbench.cells.variants.trained import TrainedRecipe, register_trained
@@ -224,3 +225,10 @@ register_trained("magnitude50", "pruning", "unstructured global magnitude prunin
 register_trained("magnitude_2to4", "pruning", "2:4 semi-structured magnitude pruning + recovery (dense kernels)",
                  _magnitude(None, "2:4"), label="magnitude 2:4", order=40)
 register_family(Family("pruning", "pruning", "#009E73", "^", order=40, group="pruning"))
+
+register_options(Options("variants.pruning", "structured pruning (`prune_heads*`, `prune_ffn*`)", {
+    "importance_batches": Option(32, {"type": "integer", "minimum": 1},
+                                 "batches of 32 recovery examples for first-order Taylor importance"),
+    "min_ffn_fraction": Option(0.1, {"type": "number", "minimum": 0, "maximum": 1},
+                               "every layer keeps at least this share of its FFN neurons (and always one head)"),
+}))

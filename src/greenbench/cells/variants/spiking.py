@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+from greenbench.config.options import Option, Options, register_options
 from greenbench.cells.family import Family, register_family
 from greenbench.cells.variants import encoder
 from greenbench.cells.variants.recipe import is_recording
@@ -183,3 +184,20 @@ register_trained("spiking", "spiking",
                  TrainedRecipe(_plan, attach, summarize=lambda model, plan: {"time_steps": plan["time_steps"]}),
                  ("spiking",), label="spiking attention")
 register_family(Family("spiking", "spiking", "#E69F00", "P", order=60, group="spiking"))
+
+SPIKING_RECOVERY = {"type": "object", "additionalProperties": False,
+                   "properties": {"train_subset": {"type": "integer", "minimum": 0},
+                                  "epochs": {"type": "integer", "minimum": 0},
+                                  "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                                  "max_steps": {"type": "integer", "minimum": 0}}}
+register_options(Options("variants.spiking", "spiking self-attention (variant `spiking`)", {
+    "time_steps": Option(4, {"type": "integer", "minimum": 1, "maximum": 64}, "T, the rate-coding window"),
+    "tau": Option(2.0, {"type": "number", "minimum": 1}, "LIF membrane time constant, in steps"),
+    "v_threshold": Option(1.0, {"type": "number", "exclusiveMinimum": 0}, "LIF threshold of the Q/K/V neurons"),
+    "attn_threshold": Option(0.5, {"type": "number", "exclusiveMinimum": 0}, "LIF threshold after the attention product"),
+    "scale": Option(0.125, {"type": "number", "exclusiveMinimum": 0}, "initial attention scale (learned)"),
+    "surrogate_alpha": Option(2.0, {"type": "number", "exclusiveMinimum": 0}, "arctan surrogate gradient sharpness"),
+    "recovery": Option({"train_subset": 8000}, SPIKING_RECOVERY,
+                       "overrides of `variants.recovery` for this variant (it learns new parameters from scratch)",
+                       required=False),
+}))

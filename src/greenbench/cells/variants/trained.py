@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from greenbench.config.options import Option, Options, register_options
 from greenbench.cells.variants.recipe import Prepared, Variant, cuda_available, footprint, register
 
 PlanFn = Callable[[Any, Any, Mapping[str, Any], int, int], dict]
@@ -108,3 +109,20 @@ def register_trained(name: str, family: str, description: str, recipe: TrainedRe
     return register(Variant(name, family, ("cpu", "cuda"), description, prepare(recipe, name),
                             requirements=cuda_available, build=build(recipe, name),
                             config_blocks=("recovery", *config_blocks), label=label, order=order))
+
+DISTILL = {"type": "object", "additionalProperties": False, "required": ["alpha", "temperature"],
+           "properties": {"alpha": {"type": "number", "minimum": 0, "maximum": 1},
+                          "temperature": {"type": "number", "exclusiveMinimum": 0}}}
+register_options(Options("variants.recovery", "the short fine-tune after a rewrite (pruning, sparse attention "
+                         "`*_ft`, spiking)", {
+    "train_subset": Option(3000, {"type": "integer", "minimum": 0}, "train examples (seeded draw); 0 = all"),
+    "epochs": Option(1, {"type": "integer", "minimum": 0}, "0 = the rewrite only, no recovery"),
+    "batch_size": Option(32, {"type": "integer", "minimum": 1}, "examples per step"),
+    "learning_rate": Option(1.0e-4, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}, "AdamW peak learning rate"),
+    "weight_decay": Option(0.01, {"type": "number", "minimum": 0}, "AdamW weight decay"),
+    "warmup_ratio": Option(0.06, {"type": "number", "minimum": 0, "maximum": 1}, "linear warm-up share of the steps"),
+    "max_steps": Option(0, {"type": "integer", "minimum": 0}, "0 = no cap"),
+    "distill": Option({"alpha": 0.5, "temperature": 2.0}, DISTILL,
+                      "loss = (1 − α)·CE + α·T²·KL(baseline ‖ student) from the unmodified baseline; α = 0 trains on "
+                      "labels only"),
+}))
