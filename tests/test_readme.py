@@ -1,0 +1,61 @@
+"""The README is short and every number it quotes comes from a committed run: each answer line is a line
+of the run's answer.md, each routing line a set of that file's lines, each path it names exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+RUN = re.compile(r"benchmarks/results/([\w.-]+)/")
+
+
+def test_the_readme_is_short():
+    assert len(README.splitlines()) <= 250
+
+
+def test_every_path_the_readme_names_exists():
+    for path in re.findall(r"`((?:benchmarks|docs|config|experiments|workflow|src|tests)/[^`\s]*)`", README) + \
+            re.findall(r"\]\(((?:benchmarks|docs)/[^)\s]+)\)", README):
+        if "<" not in path:  # placeholders such as benchmarks/results/<gpu>-<date>/
+            assert (ROOT / path.rstrip("/")).exists(), path
+
+
+def _answer_sections():
+    """(run folder, bullet lines) for each run whose answer.md the README names, with the "- **" lines that
+    follow it (up to the next run named)."""
+    out: list[tuple[str, list[str]]] = []
+    for line in README.splitlines():
+        named = re.findall(r"benchmarks/results/([\w.-]+)/answer\.md", line)
+        if named:
+            out.append((named[0], []))
+        elif line.startswith("- **") and out:
+            out[-1][1].append(line)
+    return out
+
+
+def test_each_quoted_answer_is_a_line_of_its_runs_answer_md():
+    sections = _answer_sections()
+    assert sections, "the README quotes no run's answer"
+    for run, bullets in sections:
+        answer = (ROOT / "benchmarks" / "results" / run / "answer.md").read_text(encoding="utf-8")
+        assert bullets, run
+        for bullet in bullets:
+            assert bullet in answer.splitlines(), f"{run}: {bullet[:80]}… is not in its answer.md"
+
+
+def test_each_quoted_routing_result_is_in_its_runs_answer_md():
+    lines = [line for line in README.splitlines() if line.startswith("- ") and "nearest region" in line]
+    assert lines
+    for line in lines:
+        run = re.search(r"\(`([\w.-]+)`\)", line).group(1)
+        answer = (ROOT / "benchmarks" / "results" / run / "answer.md").read_text(encoding="utf-8").splitlines()
+        for part in line.split("): ", 1)[1].split("; "):
+            assert f"- {part}" in answer, f"{run}: {part}"
+
+
+def test_the_quoted_wall_time_is_the_runs():
+    for time_, run in re.findall(r"\*\*(\d+ min \d+ s)\*\* including the install[^`]*`benchmarks/results/([\w.-]+)/`",
+                                 README):
+        assert f"Wall time {time_}" in (ROOT / "benchmarks" / "results" / run / "README.md").read_text(), run
