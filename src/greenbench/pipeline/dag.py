@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -104,6 +105,18 @@ def _package_modules(src: Path, package: str) -> set[str]:
 
 
 def module_closure(src: str | Path, script: str | Path, exclude: tuple[str, ...] = ()) -> list[str]:
+    """Every greenbench source file ``script`` imports (see ``_closure``); memoised until a source file
+    changes, since a workflow asks for the same closures once per job."""
+    return list(_closure(_tree_state(src), str(src), str(script), Path(script).stat().st_mtime_ns, tuple(exclude)))
+
+
+def _tree_state(src: str | Path) -> tuple:
+    """Which source files exist under ``src`` and when each last changed (cheap: a directory walk)."""
+    return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in Path(src).resolve().rglob("*.py")))
+
+
+@functools.lru_cache(maxsize=None)
+def _closure(_tree: tuple, src: str | Path, script: str | Path, _mtime: int, exclude: tuple[str, ...]) -> tuple[str, ...]:
     """Every greenbench source file ``script`` imports, directly or through other greenbench
     modules (package ``__init__`` files included), as paths relative to ``src``'s parent: a rule
     lists exactly these as inputs, so editing one reruns exactly the jobs that import it.
@@ -131,7 +144,7 @@ def module_closure(src: str | Path, script: str | Path, exclude: tuple[str, ...]
                 pkg = module if file.name == "__init__.py" else module.rpartition(".")[0]
                 todo.append((file, pkg))
     root = src.parent
-    return sorted(str(f.relative_to(root)) for f in seen.values())
+    return tuple(sorted(str(f.relative_to(root)) for f in seen.values()))
 
 
 def plugin_files(src: str | Path, modules, exclude: tuple[str, ...] = ()) -> list[str]:
