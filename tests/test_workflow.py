@@ -177,7 +177,9 @@ def test_smoke_has_a_labelled_footprint_row_for_every_compute_job(smoke):
 
 @pytest.mark.workflow
 def test_smoke_figures_tables_claims_and_report(smoke):
-    from greenbench.pipeline.paths import FIGURES
+    from greenbench.report.figures.figure import ordered
+
+    FIGURES = [figure.name for figure in ordered()]
 
     project, env = smoke
     for name in FIGURES:
