@@ -50,7 +50,7 @@ def test_a_variant_dearer_per_inference_never_pays_back():
 
 
 def _footprint(build_kj: dict[str, float | None], finetune_j=5000.0):
-    rows = [{"job": "finetune_baseline", "target": "results/models/minilm/baseline", "energy_j": finetune_j}]
+    rows = [{"job": "finetune", "target": "results/models/minilm/baseline", "energy_j": finetune_j}]
     rows += [{"job": "build_variant", "target": f"results/variants/cpu/minilm/{v}",
               "energy_j": None if kj is None else kj * 1e3} for v, kj in build_kj.items()]
     return pd.DataFrame(rows)

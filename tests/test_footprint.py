@@ -84,14 +84,14 @@ def _rows():
                               "device": "cpu", "started_utc": "2026-11-25T00:00:00+00:00", "wall_s": 10.0,
                               "cpu_s": 15.0, "energy_j": j, "energy_label": label, "energy_source": "codecarbon",
                               "energy_reason": reason, "threads": 2, "host": "h"}])
-    return [row("finetune_baseline", 3600.0), row("measure_energy", 7200.0), row("measure_energy", 3600.0),
+    return [row("finetune", 3600.0), row("measure_energy", 7200.0), row("measure_energy", 3600.0),
             row("evaluate", None, "unavailable", "codecarbon is not installed")]
 
 
 def test_combine_prices_each_job_and_by_stage_keeps_unavailable_jobs_out_of_the_sums(tmp_path):
     table = footprint.combine(_rows(), ci_g_per_kwh=400.0, zone="DE")
     co2e = table.set_index("target").co2e_g
-    assert co2e["results/finetune_baseline/3600.0"] == pytest.approx(0.4)
+    assert co2e["results/finetune/3600.0"] == pytest.approx(0.4)
     assert co2e["results/measure_energy/7200.0"] == pytest.approx(0.8)
     assert math.isnan(co2e["results/evaluate/None"])
     stages = footprint.by_stage(table).set_index("stage")
@@ -120,7 +120,7 @@ def test_job_device_is_the_device_wildcard_else_the_cpu():
 def test_instrumentation_is_not_a_rule_input_so_editing_a_meter_does_not_rerun_the_fine_tune():
     from greenbench.pipeline.dag import INSTRUMENTATION, module_closure
 
-    wrapped = module_closure("src", "scripts/finetune_baseline.py", INSTRUMENTATION)
+    wrapped = module_closure("src", "scripts/finetune.py", INSTRUMENTATION)
     assert "src/greenbench/analysis/study_cost.py" not in wrapped and "src/greenbench/measure/energy/meters.py" not in wrapped
     assert "src/greenbench/data/training.py" in wrapped
     assert "src/greenbench/analysis/study_cost.py" in module_closure("src", "scripts/footprint.py")

@@ -64,7 +64,7 @@ def test_smoke_study_on_slurm_matches_local_run(cluster, smoke, tmp_path):
     # the compute jobs went through sbatch: SLURM keeps a log per job, .snakemake/slurm_logs/rule_<rule>/.../<id>.log
     logs = project / ".snakemake" / "slurm_logs"
     rules = {p.relative_to(logs).parts[0] for p in logs.rglob("*.log")}
-    assert {"rule_finetune_baseline", "rule_evaluate", "rule_measure_energy", "rule_forecast_carbon"} <= rules, rules
+    assert {"rule_finetune", "rule_evaluate", "rule_measure_energy", "rule_forecast_carbon"} <= rules, rules
 
     # the same accuracies as the local run, variant by variant
     key = ["device", "model", "variant"]

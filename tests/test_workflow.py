@@ -41,7 +41,7 @@ def test_dry_run_each_config(project, extra):
     proc = run(project, "-n", "--cores", "1", *extra, env={"HF_HUB_OFFLINE": "0"})
     assert proc.returncode == 0, proc.stderr
     counts = job_counts(proc.stdout + proc.stderr)
-    assert counts.get("finetune_baseline", 0) >= 1 and counts.get("eval_summary") == 1
+    assert counts.get("finetune", 0) >= 1 and counts.get("eval_summary") == 1
 
 
 def test_a_carbon_only_config_plans_no_inference_study(project):
@@ -49,7 +49,7 @@ def test_a_carbon_only_config_plans_no_inference_study(project):
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts.get("simulate_schedule") == 2 and counts.get("forecast_carbon") == 1
-    assert not {"finetune_baseline", "build_variant", "evaluate", "measure_energy", "aggregate"} & set(counts)
+    assert not {"finetune", "build_variant", "evaluate", "measure_energy", "aggregate"} & set(counts)
 
 
 def test_a_users_own_grid_replaces_the_default_zones_tables_and_scenarios(project):
@@ -148,8 +148,8 @@ def test_smoke_accuracy_and_energy_outputs(smoke):
     assert stopping.outcome.isin(["target", "cap"]).all() and (stopping.trials >= 2).all()
     reached = stopping[stopping.outcome == "target"]
     assert (reached.j_half_width <= reached.target + 1e-9).all() and (stopping.target == 0.4).all()
-    assert (project / "results" / "logs" / "finetune_baseline" / "minilm.log").exists()
-    assert (project / "results" / "benchmarks" / "finetune_baseline" / "minilm.tsv").exists()
+    assert (project / "results" / "logs" / "finetune" / "minilm.log").exists()
+    assert (project / "results" / "benchmarks" / "finetune" / "minilm.tsv").exists()
 
 
 
@@ -330,7 +330,7 @@ def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
     # aggregate, pareto, the schedule simulation (it uses the measured J/inference), figures, paper
     assert counts == {**ALL_TRIALS, "collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2,
                       "figures": 1, "paper": 1, "all": 1, **COST}, rerun.stdout
-    assert "finetune_baseline" not in counts and "evaluate" not in counts and "forecast_carbon" not in counts
+    assert "finetune" not in counts and "evaluate" not in counts and "forecast_carbon" not in counts
 
 
 @pytest.mark.workflow
@@ -343,7 +343,7 @@ def test_rerun_matrix_editing_one_recipe_module_reruns_only_its_cells(smoke):
     counts = job_counts(out)
     assert counts.get("build_variant") == 1 and counts.get("evaluate") == 1, out[-3000:]
     assert "spiking" in out
-    assert "finetune_baseline" not in counts and "forecast_carbon" not in counts and "tokenize" not in counts
+    assert "finetune" not in counts and "forecast_carbon" not in counts and "tokenize" not in counts
 
 
 def _synthetic_intensity(zone_seed: int, start: str = "2021-01-01", end: str = "2023-01-01"):
@@ -401,7 +401,7 @@ def test_a_carbon_only_run_on_a_users_traces_in_all_three_shapes(project):
     assert proc.returncode == 0, out[-4000:]
     counts = job_counts(out)
     assert counts.get("forecast_carbon") == 1 and counts.get("simulate_schedule") == 1
-    assert not {"finetune_baseline", "build_variant", "evaluate", "measure_energy", "aggregate"} & set(counts)
+    assert not {"finetune", "build_variant", "evaluate", "measure_energy", "aggregate"} & set(counts)
     from greenbench.core import io
     from greenbench.carbon.routing import read_results
 

@@ -1,14 +1,14 @@
-rule finetune_baseline:
+rule finetune:
     input:
         train=paths.TOKENS.format(model="{model}", split="train"),
-        lib=lib("finetune_baseline"),
+        lib=lib("finetune"),
     output:
         directory(paths.BASELINE),
         footprint=paths.footprint_of(paths.BASELINE),
     log:
-        f"{LOGS}/finetune_baseline/{{model}}.log",
+        f"{LOGS}/finetune/{{model}}.log",
     benchmark:
-        f"{BENCHMARKS}/finetune_baseline/{{model}}.tsv"
+        f"{BENCHMARKS}/finetune/{{model}}.tsv"
     conda:
         CONDA_ENV
     threads: config["compute"]["threads"]
@@ -19,7 +19,7 @@ rule finetune_baseline:
     params:
         settings=lambda w: wiring.finetune(config, w.model),
     script:
-        "../../scripts/finetune_baseline.py"
+        "../../scripts/finetune.py"
 
 
 rule build_variant:

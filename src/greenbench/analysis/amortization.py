@@ -19,6 +19,8 @@ import pyarrow as pa
 BASELINE_VARIANT = "fp32"
 METRIC = "j_per_inf_gross"
 NEVER = math.inf
+# the fine-tune's footprint rows ("finetune_baseline": rows written before the rule was named `finetune`)
+FINETUNE_JOBS = ("finetune", "finetune_baseline")
 
 S, F64, I64 = pa.string(), pa.float64(), pa.int64()
 BREAK_EVEN_SCHEMA = pa.schema([
@@ -67,7 +69,7 @@ def build_energies(footprint: pd.DataFrame) -> tuple[dict[str, float], dict[tupl
     finetune, builds = {}, {}
     for row in footprint.itertuples():
         parts = str(row.target).split("/")
-        if row.job == "finetune_baseline" and len(parts) >= 3:
+        if row.job in FINETUNE_JOBS and len(parts) >= 3:
             finetune[parts[-2]] = float(row.energy_j) if row.energy_j == row.energy_j else math.nan
         elif row.job == "build_variant" and len(parts) >= 3:
             builds[(parts[-3], parts[-2], parts[-1])] = float(row.energy_j) if row.energy_j == row.energy_j else math.nan

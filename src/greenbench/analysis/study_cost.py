@@ -28,7 +28,7 @@ from greenbench.core.log import logged_script
 # rule -> the stage it is reported under ("what this study cost")
 STAGES = {
     "tokenize": "data",
-    "finetune_baseline": "fine-tune",
+    "finetune": "fine-tune",
     "build_variant": "build",
     "evaluate": "evaluate",
     "measure_energy": "measure",

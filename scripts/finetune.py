@@ -3,5 +3,5 @@
 from greenbench.pipeline.stages import finetune as stage
 from greenbench.analysis.study_cost import tracked
 
-with tracked(snakemake, "finetune_baseline"):
+with tracked(snakemake, "finetune"):
     stage.run(snakemake)
