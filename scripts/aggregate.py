@@ -1,10 +1,7 @@
 """Snakemake entry point: statistics over trials and evaluations."""
 
-from pathlib import Path
-
-from greenbench.analysis.summaries import aggregate
+from greenbench.pipeline.stages import aggregate as stage
 from greenbench.analysis.study_cost import tracked
 
 with tracked(snakemake, "aggregate"):
-    aggregate(snakemake.input.measurements, list(snakemake.input.predictions), Path(snakemake.output[0]).parent,
-              snakemake.params.stats, snakemake.params.seed)
+    stage.run(snakemake)

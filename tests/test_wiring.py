@@ -1,6 +1,8 @@
 """What each job reads: narrow, canonical params (the rerun matrix in test_workflow checks the DAG)."""
 
 
+from pathlib import Path
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -90,7 +92,8 @@ def test_rule_inputs_are_the_modules_a_script_really_imports():
     assert module_closure("src", "scripts/prepare_dataset.py") == [
         "src/greenbench/__init__.py", "src/greenbench/core/__init__.py", "src/greenbench/core/io.py",
         "src/greenbench/core/log.py", "src/greenbench/core/provenance.py", "src/greenbench/data/__init__.py",
-        "src/greenbench/data/sst2.py"]
+        "src/greenbench/data/sst2.py", "src/greenbench/pipeline/__init__.py",
+        "src/greenbench/pipeline/stages/__init__.py", "src/greenbench/pipeline/stages/prepare_dataset.py"]
     build = module_closure("src", "scripts/build_variant.py")
     assert not any("carbon" in f for f in build)
     # no recipe family or runtime module is an input of every build: each job adds its own cells' (cell_lib)
@@ -127,3 +130,72 @@ def test_a_cell_depends_on_its_own_plugin_modules_only():
     assert "src/greenbench/cells/variants/spiking.py" in spiking
     assert "src/greenbench/cells/variants/trained.py" in spiking  # the shared recovery code it uses
     assert not any(f.endswith(("pruning.py", "quantization.py", "onnx.py")) for f in spiking)
+# --------------------------------------------------------------------------- one wiring: rule = script = stage = wiring
+TARGETS = {"all", "carbon"}  # rules that only name targets: no script, no params, no output
+STAGES = sorted(p.stem for p in Path("src/greenbench/pipeline/stages").glob("*.py") if p.stem != "__init__")
+
+
+def _rules() -> dict[str, str]:
+    """Every rule of the workflow (Snakefile and rules/*.smk) -> its body (the indented lines under it)."""
+    import re
+
+    rules = {}
+    for file in [Path("workflow/Snakefile"), *sorted(Path("workflow/rules").glob("*.smk"))]:
+        for m in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", file.read_text(), re.M):
+            assert m.group(1) not in rules, f"rule {m.group(1)} defined twice"
+            rules[m.group(1)] = m.group(2)
+    return rules
+
+
+def _directive(body: str, name: str) -> str | None:
+    """A rule directive's text (its own line's rest and the lines indented under it), or None."""
+    import re
+
+    m = re.search(rf"^    {name}:(.*)\n((?:        .*\n|\s*\n)*)", body, re.M)
+    return None if m is None else m.group(1) + "\n" + m.group(2)
+
+
+def test_every_rule_runs_the_stage_named_like_it_through_a_thin_script_named_like_it():
+    import ast
+
+    rules = _rules()
+    steps = {name for name, body in rules.items() if _directive(body, "script") is not None}
+    assert set(rules) - steps == TARGETS
+    for name in TARGETS:
+        assert not any(_directive(rules[name], d) for d in ("output", "params", "shell", "run")), name
+    assert sorted(steps) == STAGES == sorted(p.stem for p in Path("scripts").glob("*.py"))
+    for name in sorted(steps):
+        body = rules[name]
+        assert _directive(body, "script").strip() == f'"../../scripts/{name}.py"', name
+        lib = _directive(body, "input") or ""
+        assert "lib=" not in lib or f'lib("{name}")' in lib or f'cell_lib("{name}")' in lib, name
+        # a compute job (a footprint row among its outputs) is measured by `tracked`, labelled with its name
+        wrapper = (f'with tracked(snakemake, "{name}"):' if "footprint=paths.footprint_of(" in body
+                   else f'with logged_script(snakemake.log[0], "{name}"):')
+        script = Path(f"scripts/{name}.py").read_text()
+        assert f"from greenbench.pipeline.stages import {name} as stage\n" in script, name
+        assert f"{wrapper}\n    stage.run(snakemake)\n" in script, name
+        assert len(ast.parse(script).body) == 4, name  # docstring, the stage, the wrapper, the call
+    from greenbench.analysis.study_cost import STAGES as COST_STAGES
+
+    assert set(COST_STAGES) == {n for n in steps if "footprint=paths.footprint_of(" in rules[n]}
+
+
+def test_no_rule_reads_the_config_in_its_params_only_the_wiring_slice_named_like_it():
+    """A rule's params are ``settings=wiring.<rule>(config, ...)`` or none (it reads no key), and its
+    stage reads ``job.params.settings`` only: one place says what a job reads."""
+    import re
+
+    for name, body in _rules().items():
+        params = _directive(body, "params")
+        stage = Path(f"src/greenbench/pipeline/stages/{name}.py")
+        reads = set(re.findall(r"params\.(\w+)", stage.read_text())) if stage.exists() else set()
+        if params is None:
+            assert not reads, name
+            continue
+        assert "config[" not in params, (name, params)
+        entries = [line.strip() for line in params.splitlines() if line.strip() and not line.strip().startswith("#")]
+        assert len(entries) == 1 and re.fullmatch(rf"settings=(lambda w: )?wiring\.{name}\(config(, w\.\w+)?\),",
+                                                  entries[0]), (name, entries)
+        assert callable(getattr(wiring, name)) and reads == {"settings"}, name
+

@@ -9,9 +9,7 @@ rule retrieve_carbon:
     conda:
         CONDA_ENV
     params:
-        column=config["carbon"]["column"],
-        max_ci=config["carbon"]["max_ci_g_per_kwh"],
-        max_gap_hours=config["carbon"]["max_gap_hours"],
+        settings=wiring.retrieve_carbon(config),
     script:
         "../../scripts/retrieve_carbon.py"
 
@@ -35,12 +33,7 @@ rule prepare_traces:
         mem_mb=2000,
         runtime=10,
     params:
-        column=config["carbon"]["column"],
-        max_gap_hours=config["carbon"]["max_gap_hours"],
-        max_ci=config["carbon"]["max_ci_g_per_kwh"],
-        sources=trace_sources(),
-        zones=config["carbon"]["zones"],
-        years=sorted(config["carbon"]["years"]),
+        settings=wiring.prepare_traces(config),
     script:
         "../../scripts/prepare_traces.py"
 

@@ -9,7 +9,7 @@ rule retrieve_sst2:
     conda:
         CONDA_ENV
     params:
-        hub_fallback=config["data"]["hub_fallback"],
+        settings=wiring.retrieve_sst2(config),
     script:
         "../../scripts/retrieve_sst2.py"
 

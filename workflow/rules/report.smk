@@ -17,8 +17,7 @@ rule aggregate:
         mem_mb=4000,
         runtime=30,
     params:
-        stats=wiring.aggregate(config),
-        seed=config["seed"],
+        settings=wiring.aggregate(config),
     script:
         "../../scripts/aggregate.py"
 
@@ -136,10 +135,7 @@ rule paper:
     conda:
         CONDA_ENV
     params:
-        stats=wiring.aggregate(config),
-        seed=config["seed"],
-        horizon=max(config["footprint"]["amortization"]["inferences"]),
-        answer=config["answer"],
+        settings=wiring.paper(config),
     script:
         "../../scripts/paper.py"
 

@@ -1,6 +1,11 @@
 """What each job reads from the configuration: one place, used by the Snakefile's rules (as
 ``params``) and by the CLI, so a new key is plumbed once.
 
+Every rule that reads the config has ``params: settings=wiring.<rule>(config, ...)`` and nothing
+else (tests/test_wiring.py parses the rules): the function named like the rule is its whole slice,
+and its stage (``greenbench.pipeline.stages.<rule>``) reads ``job.params.settings`` only. A rule that
+reads no config (prepare_dataset, eval_summary, collect_energy, pareto, figures) has no params.
+
 Every function returns exactly the slice a job reads, in canonical form (mappings with sorted
 keys, integral floats as ints): Snakemake compares a job's params by their ``repr``, so a config
 rewritten with its keys in another order, or ``2.0`` for ``2``, reruns nothing, and a change to a
@@ -74,8 +79,35 @@ def finetune_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
     return canonical({"source": spec["source"], "finetune": spec["finetune"], "train": config["finetune"]})
 
 
+def aggregate_stats(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Statistics settings plus what the intervals need to know about the trials: the first stage
+    (Stein's intervals take their SD from it) and each device's stopping target."""
+    return canonical({**config["stats"], "first_stage": config["energy"]["trials"],
+                      "targets": {d: (config["energy"]["stopping"]["target"].get(d, 0)
+                                      if energy_trials(config, d) > config["energy"]["trials"] else 0)
+                                  for d in config["study"]["devices"]}})
+
+
 # --------------------------------------------------------------------------- one settings slice per stage
 # Each is a rule's ``params: settings=...`` and what the CLI hands the same stage (greenbench.pipeline.stages).
+def retrieve_sst2(config: Mapping[str, Any]) -> dict[str, Any]:
+    return canonical({"hub_fallback": config["data"]["hub_fallback"]})
+
+
+def retrieve_carbon(config: Mapping[str, Any]) -> dict[str, Any]:
+    """How one Electricity Maps export is validated before it is kept."""
+    return canonical({k: config["carbon"][k] for k in ("column", "max_ci_g_per_kwh", "max_gap_hours")})
+
+
+def prepare_traces(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The export checks, ``carbon.sources`` with each entry's files resolved (its glob), the zones and
+    the years kept."""
+    from greenbench.carbon.traces import resolve_sources
+
+    return canonical({**retrieve_carbon(config), "sources": resolve_sources(config["carbon"].get("sources")),
+                      "zones": config["carbon"]["zones"], "years": sorted(config["carbon"]["years"])})
+
+
 def tokenize(config: Mapping[str, Any], model: str) -> dict[str, Any]:
     spec = config["models"][model]
     return canonical({"source": spec["source"], "max_length": spec["max_length"]})
@@ -110,12 +142,15 @@ def plan_energy(config: Mapping[str, Any], device: str) -> dict[str, Any]:
 
 
 def aggregate(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Statistics settings plus what the intervals need to know about the trials: the first stage
-    (Stein's intervals take their SD from it) and each device's stopping target."""
-    return canonical({**config["stats"], "first_stage": config["energy"]["trials"],
-                      "targets": {d: (config["energy"]["stopping"]["target"].get(d, 0)
-                                      if energy_trials(config, d) > config["energy"]["trials"] else 0)
-                                  for d in config["study"]["devices"]}})
+    return canonical({"stats": aggregate_stats(config), "seed": config["seed"]})
+
+
+def paper(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The tables, claims and answer: the bootstrap size and seed of the claims' intervals, the first
+    stage of trials, the amortization horizon the lifecycle claim looks at, and the answer's bounds."""
+    return canonical({"bootstrap": config["stats"]["bootstrap"], "seed": config["seed"],
+                      "first_stage": config["energy"]["trials"],
+                      "horizon": max(config["footprint"]["amortization"]["inferences"]), "answer": config["answer"]})
 
 
 def forecast_carbon(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -258,14 +258,14 @@ def cmd_report(args) -> int:
     trials = sorted(glob.glob("results/energy/*/*/trial-*.parquet"))
     combine_trials(trials, paths.ENERGY_ALL)
     preds = sorted(glob.glob(paths.EVAL.format(device="*", model="*", variant="*")))
-    aggregate(paths.ENERGY_ALL, preds, paths.STATS_DIR, wiring.aggregate(cfg), cfg["seed"])
+    aggregate(paths.ENERGY_ALL, preds, paths.STATS_DIR, wiring.aggregate_stats(cfg), cfg["seed"])
     write_fronts(f"{paths.STATS_DIR}/accuracy.parquet", f"{paths.STATS_DIR}/energy.parquet", paths.PARETO_POINTS,
                  paths.PARETO_HYPERVOLUME)
     schedules = [p for p in (paths.SCHEDULE.format(scenario=s) for s in cfg["carbon"]["schedule"]["scenarios"])
                  if Path(p).exists()]
     verdicts = write_paper(paths.STATS_DIR, paths.ENERGY_ALL, paths.PAPER_DIR, cfg["stats"]["bootstrap"], cfg["seed"],
                            forecast_metrics_path=paths.FORECAST_METRICS if Path(paths.FORECAST_METRICS).exists() else None,
-                           schedule_path=schedules or None, first_stage=wiring.aggregate(cfg)["first_stage"])
+                           schedule_path=schedules or None, first_stage=wiring.aggregate_stats(cfg)["first_stage"])
     print(verdicts[["id", "verdict"]].to_string(index=False))
     return 0
 

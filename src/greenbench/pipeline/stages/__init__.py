@@ -1,7 +1,8 @@
-"""One module per compute stage, each with ``run(job)``: the rule's script calls it with Snakemake's job object, the CLI
-with the same fields built from the output layout (``greenbench.pipeline.paths``) and the same settings
-(``greenbench.pipeline.wiring``). What a stage reads from its settings is therefore plumbed once, there.
-Each stage is its own module so that a rule's inputs (the modules its script imports) stay exact.
+"""One module per workflow rule, named like it, each with ``run(job)``: the rule's script (``scripts/<rule>.py``)
+calls it with Snakemake's job object, the CLI with the same fields built from the output layout
+(``greenbench.pipeline.paths``) and the same settings (``greenbench.pipeline.wiring.<rule>``). What a stage
+reads from its settings is therefore plumbed once, there. Each stage is its own module so that a rule's
+inputs (the modules its script imports) stay exact.
 
 A job is anything with ``input`` (attributes), ``output`` (indexable, attributes for named
 outputs), ``wildcards``, ``threads`` and ``params.settings`` (the wiring's slice of the config).

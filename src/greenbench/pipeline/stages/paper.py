@@ -1,0 +1,25 @@
+"""Stage `paper`: ``run(job)`` (see greenbench.pipeline.stages) — tables (Markdown, LaTeX), the claims
+check, the study's answer and the footprint page, then their HTML pages and the overview, in the folder
+of ``claims``. Returns the claims' verdicts.
+
+In the workflow every input exists; run from the CLI, the carbon inputs (``forecast_metrics``,
+``schedule``), ``footprint`` and ``amortization`` may be None (their tables and sections are left out).
+"""
+
+from __future__ import annotations
+
+
+def run(j):
+    from pathlib import Path
+
+    from greenbench.report.html import write_pages
+    from greenbench.report.tables import write_paper
+
+    s, i = j.params.settings, j.input
+    out_dir = Path(j.output.claims).parent
+    verdicts = write_paper(Path(i.stats[0]).parent, i.measurements, out_dir, s["bootstrap"], s["seed"],
+                           forecast_metrics_path=i.forecast_metrics, schedule_path=i.schedule,
+                           first_stage=s["first_stage"], footprint_path=i.footprint,
+                           amortization_path=i.amortization, horizon=s["horizon"], answer_settings=s["answer"])
+    write_pages(out_dir)  # the report's inline HTML pages and its overview
+    return verdicts
