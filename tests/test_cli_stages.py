@@ -16,7 +16,9 @@ from greenbench.data.sst2 import DATASET_SCHEMA
 from conftest import REPO, toy_sentences
 
 
-def test_cli_stages_without_snakemake(tmp_path, tiny_model_dir, monkeypatch):
+def _tiny_study(tmp_path, tiny_model_dir, monkeypatch) -> dict:
+    """The smoke config on the tiny model (fp32 and int8_dynamic on cpu, tiny windows) as my.yaml in
+    tmp_path, the working directory; the SST-2 datasets replaced by toy sentences."""
     cfg = load_config([REPO / "config" / "config.yaml", REPO / "config" / "smoke.yaml"])
     cfg["models"] = {"tiny": {"source": f"path:{tiny_model_dir}", "finetune": False, "max_length": 16}}
     cfg["study"].update(models=["tiny"], variants=["fp32", "int8_dynamic"], devices=["cpu"])
@@ -28,6 +30,11 @@ def test_cli_stages_without_snakemake(tmp_path, tiny_model_dir, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for split in ("train", "dev"):
         io.write_parquet(toy_sentences(24, 1), paths.DATASET.format(split=split), DATASET_SCHEMA)
+    return cfg
+
+
+def test_cli_stages_without_snakemake(tmp_path, tiny_model_dir, monkeypatch):
+    cfg = _tiny_study(tmp_path, tiny_model_dir, monkeypatch)
     assert cli.main(["tokenize", "--config", "my.yaml", "--model", "tiny"]) == 0
     shutil.copytree(tiny_model_dir, paths.BASELINE.format(model="tiny"))
     assert cli.main(["evaluate", "--config", "my.yaml", "--model", "tiny"]) == 0
@@ -78,3 +85,34 @@ def test_cli_carbon_runs_carbon_only_and_reuses_trained_forecasters(tmp_path, mo
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     assert cli.main(["carbon", "--config", "c.yaml"]) == 0
     assert "forecasters unchanged" not in capsys.readouterr().out
+
+
+def test_cli_report_writes_the_answer_as_the_paper_rule_does(tmp_path, tiny_model_dir, monkeypatch):
+    """`greenbench report` runs the workflow's report steps (their stages, the rules' settings): the paper
+    step writes answer.md and its HTML page as rule `paper` does."""
+    from greenbench.config.load import validate_config
+    from greenbench.pipeline import stages
+    from greenbench.pipeline.stages import paper
+
+    _tiny_study(tmp_path, tiny_model_dir, monkeypatch)
+    assert cli.main(["tokenize", "--config", "my.yaml", "--model", "tiny"]) == 0
+    shutil.copytree(tiny_model_dir, paths.BASELINE.format(model="tiny"))
+    assert cli.main(["evaluate", "--config", "my.yaml", "--model", "tiny"]) == 0
+    assert cli.main(["measure-energy", "--config", "my.yaml", "--model", "tiny", "--trial", "0", "--trial", "1"]) == 0
+    ran, stage = [], cli._stage
+    monkeypatch.setattr(cli, "_stage", lambda name: ran.append(name) or stage(name))
+    assert cli.main(["report", "--config", "my.yaml"]) == 0
+    assert ran == list(cli.RUNS["report"])
+    out = tmp_path / paths.PAPER_DIR
+    answer = (out / "answer.md").read_text()
+    assert answer.startswith("# The study's answer") and "**cpu / tiny" in answer
+    assert (out / "answer.html").exists() and "answer" in (out / "overview.html").read_text().lower()
+    evaluated = sorted(p.stem for p in tmp_path.glob(paths.EVAL.format(device="cpu", model="tiny", variant="*")))
+    assert sorted(io.read_parquet(paths.EVAL_SUMMARY).variant) == evaluated and "int8_dynamic" in evaluated
+    # what the rule's job writes: the same stage with the rule's params (wiring.paper of the validated config)
+    stats = [f"{paths.STATS_DIR}/{table}.parquet" for table in paths.STATS_TABLES]
+    rule_job = stages.job({"stats": stats, "measurements": paths.ENERGY_ALL, "forecast_metrics": None, "schedule": None,
+                           "footprint": None, "amortization": None}, stages.Output(claims="rule/claims.md"),
+                          wiring.paper(validate_config(load_config(["my.yaml"]))))
+    paper.run(rule_job)
+    assert (tmp_path / "rule" / "answer.md").read_text() == answer

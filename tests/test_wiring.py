@@ -199,3 +199,25 @@ def test_no_rule_reads_the_config_in_its_params_only_the_wiring_slice_named_like
                                                   entries[0]), (name, entries)
         assert callable(getattr(wiring, name)) and reads == {"settings"}, name
 
+
+def test_every_stage_has_a_cli_subcommand_or_is_documented_workflow_only():
+    """A step's subcommand is its name with '-' for '_' (or a subcommand that runs several steps,
+    ``cli.RUNS``); the steps no subcommand runs are ``cli.WORKFLOW_ONLY``, said in ``--help`` and docs."""
+    import argparse
+    import inspect
+
+    from greenbench.tools import cli
+
+    parser = cli.build_parser()
+    commands = set(next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices)
+    own = {s for s in STAGES if s.replace("_", "-") in commands}
+    grouped = {s for steps in cli.RUNS.values() for s in steps}
+    assert set(cli.RUNS) <= commands and grouped <= set(STAGES) and set(cli.WORKFLOW_ONLY) <= set(STAGES)
+    assert not (own | grouped) & set(cli.WORKFLOW_ONLY)
+    assert own | grouped | set(cli.WORKFLOW_ONLY) == set(STAGES)
+    source = inspect.getsource(cli)
+    for step in own | grouped:  # driven through the stage module, as the rule's script does
+        assert f'_run("{step}"' in source, step
+    help_text, docs = parser.format_help(), Path("docs/reproducibility.md").read_text()
+    for step in cli.WORKFLOW_ONLY:
+        assert step in help_text and f"`{step}`" in docs, step

@@ -1,7 +1,10 @@
 """``python -m greenbench <stage>``: every stage without Snakemake (also how stages run on a GPU host).
 
 Paths default to the workflow's layout (greenbench.pipeline.paths) relative to the current directory,
-and settings come from the same config files Snakemake reads (validated first).
+and settings come from the same config files Snakemake reads (validated first). Each step runs the
+rule's own stage (``greenbench.pipeline.stages.<rule>``) with the rule's settings
+(``greenbench.pipeline.wiring.<rule>``): a step's subcommand is its rule's name with ``-`` for ``_``;
+``RUNS`` names the subcommands that run several steps, ``WORKFLOW_ONLY`` the steps no subcommand runs.
 """
 
 from __future__ import annotations
@@ -17,6 +20,19 @@ from greenbench.core.log import configure, get_logger
 
 log = get_logger("cli")
 DEFAULT_CONFIG = "config/config.yaml"
+
+# subcommands that run several workflow steps (stages), in this order where they run
+RUNS = {
+    "measure-energy": ("measure_energy", "plan_energy"),  # the plan before a trial after the first stage
+    "carbon": ("retrieve_carbon", "prepare_traces", "forecast_carbon", "forecast_hourly", "simulate_schedule"),
+    "report": ("collect_energy", "eval_summary", "aggregate", "pareto", "paper"),
+}
+# the steps only the workflow runs, and why
+WORKFLOW_ONLY = {
+    "figures": "they draw from every table of a whole run (accuracy, energy, carbon, amortization)",
+    "footprint": "its rows are the energy windows the workflow's compute jobs leave (study_cost.tracked)",
+    "amortize": "it reads the footprint table",
+}
 
 
 def _config(args, files_checked: bool = True) -> dict[str, Any]:
@@ -39,30 +55,28 @@ def cmd_validate_config(args) -> int:
 
 
 def cmd_retrieve_sst2(args) -> int:
-    from greenbench.data.sst2 import retrieve_sst2
+    from greenbench.pipeline import wiring
 
     cfg = _config(args)
     for split in args.split:
-        retrieve_sst2(split, paths.SST2_TSV.format(split=split), hub_fallback=cfg["data"]["hub_fallback"])
+        _run("retrieve_sst2", {}, [paths.SST2_TSV.format(split=split)], wiring.retrieve_sst2(cfg), split=split)
     return 0
 
 
 def cmd_prepare_dataset(args) -> int:
-    from greenbench.data.sst2 import prepare_dataset
-
     for split in args.split:
-        prepare_dataset(args.tsv or paths.SST2_TSV.format(split=split), paths.DATASET.format(split=split), split)
+        _run("prepare_dataset", {"tsv": args.tsv or paths.SST2_TSV.format(split=split)},
+             [paths.DATASET.format(split=split)], {}, split=split)
     return 0
 
 
 def cmd_tokenize(args) -> int:
-    from greenbench.pipeline import stages, wiring
+    from greenbench.pipeline import wiring
 
     cfg = _config(args)
     for split in args.split:
-        _stage("tokenize").run(stages.job({"dataset": paths.DATASET.format(split=split)},
-                                   stages.Output([paths.TOKENS.format(model=args.model, split=split)]),
-                                   wiring.tokenize(cfg, args.model), model=args.model))
+        _run("tokenize", {"dataset": paths.DATASET.format(split=split)},
+             [paths.TOKENS.format(model=args.model, split=split)], wiring.tokenize(cfg, args.model), model=args.model)
     return 0
 
 
@@ -73,17 +87,26 @@ def _stage(name: str):
     return importlib.import_module(f"greenbench.pipeline.stages.{name}")
 
 
+def _run(name: str, inputs: dict[str, Any], outputs, settings, threads: int | None = None, **wildcards: str):
+    """Stage ``name`` run as its rule's job would run it: ``outputs`` a list of paths or a
+    ``stages.Output`` (named outputs), ``settings`` the rule's (``wiring.<name>``)."""
+    from greenbench.pipeline import stages
+
+    outputs = outputs if isinstance(outputs, stages.Output) else stages.Output(outputs)
+    return _stage(name).run(stages.job(inputs, outputs, settings, threads, **wildcards))
+
+
 def _inputs(model: str) -> dict[str, str]:
     return {"model": paths.BASELINE.format(model=model), "train": paths.TOKENS.format(model=model, split="train"),
             "dev": paths.TOKENS.format(model=model, split="dev")}
 
 
 def cmd_finetune(args) -> int:
-    from greenbench.pipeline import stages, wiring
+    from greenbench.pipeline import wiring
 
     cfg = _config(args)
-    _stage("finetune").run(stages.job(_inputs(args.model), stages.Output([paths.BASELINE.format(model=args.model)]),
-                               wiring.finetune(cfg, args.model), cfg["compute"]["threads"], model=args.model))
+    _run("finetune", _inputs(args.model), [paths.BASELINE.format(model=args.model)], wiring.finetune(cfg, args.model),
+         cfg["compute"]["threads"], model=args.model)
     return 0
 
 
@@ -96,21 +119,20 @@ def _artifact(args, variant: str) -> str | None:
 
 
 def cmd_evaluate(args) -> int:
-    from greenbench.pipeline import stages, wiring
+    from greenbench.pipeline import wiring
 
     cfg = _config(args)
     for variant in args.variant or cfg["study"]["variants"]:
         out = paths.EVAL.format(device=args.device, model=args.model, variant=variant)
-        result = _stage("evaluate").run(stages.job(_inputs(args.model) | {"artifact": _artifact(args, variant)},
-                                            stages.Output([out]), wiring.evaluate(cfg, variant),
-                                            cfg["compute"]["threads"], model=args.model, variant=variant,
-                                            device=args.device))
+        result = _run("evaluate", _inputs(args.model) | {"artifact": _artifact(args, variant)}, [out],
+                      wiring.evaluate(cfg, variant), cfg["compute"]["threads"], model=args.model, variant=variant,
+                      device=args.device)
         print(f"{args.model}/{variant}/{args.device}: {result['status']} accuracy={result['accuracy']}")
     return 0
 
 
 def cmd_build_variant(args) -> int:
-    from greenbench.pipeline import stages, wiring
+    from greenbench.pipeline import wiring
     from greenbench.cells.variants import get
 
     cfg = _config(args)
@@ -118,9 +140,8 @@ def cmd_build_variant(args) -> int:
         print(f"variant '{args.variant}' has nothing to build")
         return 0
     out = paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=args.variant)
-    _stage("build_variant").run(stages.job(_inputs(args.model), stages.Output([out]), wiring.build_variant(cfg, args.variant),
-                                    cfg["compute"]["threads"], model=args.model, variant=args.variant,
-                                    device=args.device))
+    _run("build_variant", _inputs(args.model), [out], wiring.build_variant(cfg, args.variant), cfg["compute"]["threads"],
+         model=args.model, variant=args.variant, device=args.device)
     return 0
 
 
@@ -165,7 +186,7 @@ def _plan_path(args) -> str:
 
 def _plan(args, cfg) -> None:
     """The stopping plan from the first stage's trial files (made once; missing trials are an error)."""
-    from greenbench.pipeline import stages, wiring
+    from greenbench.pipeline import wiring
 
     first = [_trial_path(args, t) for t in range(cfg["energy"]["trials"])]
     missing = [f for f in first if not Path(f).exists()]
@@ -174,12 +195,12 @@ def _plan(args, cfg) -> None:
     out = _plan_path(args)
     if Path(out).exists() and all(Path(out).stat().st_mtime >= Path(f).stat().st_mtime for f in first):
         return
-    _stage("plan_energy").run(stages.job({"trials": first}, stages.Output([out]), wiring.plan_energy(cfg, args.device),
-                                         model=args.model, device=args.device))
+    _run("plan_energy", {"trials": first}, [out], wiring.plan_energy(cfg, args.device), model=args.model,
+         device=args.device)
 
 
 def _measure_trial(args, trial: int) -> int:
-    from greenbench.pipeline import stages, wiring
+    from greenbench.pipeline import wiring
 
     configure()  # a spawned trial process starts with no logging set up
     cfg = _config(args)
@@ -192,14 +213,13 @@ def _measure_trial(args, trial: int) -> int:
     inputs = _inputs(args.model) | {"artifacts": artifacts}
     if trial >= cfg["energy"]["trials"]:
         inputs["plan"] = _plan_path(args)
-    _stage("measure_energy").run(stages.job(inputs, stages.Output([_trial_path(args, trial)]), settings,
-                                     cfg["compute"]["threads"], model=args.model, device=args.device,
-                                     trial=str(trial)))
+    _run("measure_energy", inputs, [_trial_path(args, trial)], settings, cfg["compute"]["threads"], model=args.model,
+         device=args.device, trial=str(trial))
     return 0
 
 
 def cmd_carbon(args) -> int:
-    """prepare traces -> forecasts -> schedule, with the layout's paths."""
+    """retrieve and prepare traces -> forecasts -> schedule, with the layout's paths."""
     import json
 
     from greenbench.core import io
@@ -208,12 +228,11 @@ def cmd_carbon(args) -> int:
 
     cfg = _config(args)
     c = cfg["carbon"]
-    sources = traces.resolve_sources(c.get("sources"))
-    files = [] if sources else [traces.retrieve_trace(z, y, paths.CARBON_TRACE_CSV.format(zone=z, year=y), c["column"],
-                                                      c["max_ci_g_per_kwh"], c["max_gap_hours"])
-                                for z in c["zones"] for y in sorted(c["years"])]
-    traces.prepare_traces(files, paths.CARBON_TRACES, c["column"], c["max_gap_hours"], c["max_ci_g_per_kwh"],
-                          sources=sources, zones=c["zones"], years=sorted(c["years"]))
+    settings = wiring.prepare_traces(cfg)
+    files = [] if settings["sources"] else [
+        _run("retrieve_carbon", {}, [paths.CARBON_TRACE_CSV.format(zone=z, year=y)], wiring.retrieve_carbon(cfg),
+             zone=z, year=str(y)) for z in c["zones"] for y in sorted(c["years"])]
+    _run("prepare_traces", {"csv": files}, [paths.CARBON_TRACES], settings)
     threads = cfg["compute"]["threads"]
     settings = wiring.forecast_carbon(cfg)
     # trained once: the forecasters are reused while their settings and the traces' values are unchanged
@@ -223,49 +242,53 @@ def cmd_carbon(args) -> int:
         print(f"forecasters unchanged (same settings and traces): reusing {paths.FORECASTER_DIR}")
         table = io.read_parquet(paths.FORECAST_METRICS)
     else:
-        table = _stage("forecast_carbon").run(stages.job(
-            {"traces": paths.CARBON_TRACES},
-            stages.Output(metrics=paths.FORECAST_METRICS, forecasts=paths.FORECASTS, model=paths.FORECASTER_DIR),
-            settings, threads))
+        table = _run("forecast_carbon", {"traces": paths.CARBON_TRACES},
+                     stages.Output(metrics=paths.FORECAST_METRICS, forecasts=paths.FORECASTS, model=paths.FORECASTER_DIR),
+                     settings, threads)
         io.write_json(fingerprint, stamp)
-    _stage("forecast_hourly").run(stages.job({"traces": paths.CARBON_TRACES, "model": paths.FORECASTER_DIR},
-                                      stages.Output([paths.FORECASTS_HOURLY]), wiring.forecast_hourly(cfg), threads))
+    _run("forecast_hourly", {"traces": paths.CARBON_TRACES, "model": paths.FORECASTER_DIR}, [paths.FORECASTS_HOURLY],
+         wiring.forecast_hourly(cfg), threads)
     print(forecast.day1_summary(table).pivot(index="zone", columns="model", values="mape").round(2).to_string())
     energy_stats = Path(paths.STATS_DIR) / "energy.parquet"
     from greenbench.carbon.routing import energy_is_given
 
     if energy_is_given(c["schedule"]["energy"]) or energy_stats.exists():
         for scenario in c["schedule"]["scenarios"]:
-            _stage("simulate_schedule").run(stages.job(
-                {"traces": paths.CARBON_TRACES, "forecasts": paths.FORECASTS_HOURLY, "energy": str(energy_stats)},
-                stages.Output([paths.SCHEDULE.format(scenario=scenario)]), wiring.simulate_schedule(cfg, scenario)))
+            _run("simulate_schedule",
+                 {"traces": paths.CARBON_TRACES, "forecasts": paths.FORECASTS_HOURLY, "energy": str(energy_stats)},
+                 [paths.SCHEDULE.format(scenario=scenario)], wiring.simulate_schedule(cfg, scenario))
     else:
         print(f"skipping the schedule simulation: {energy_stats} does not exist yet (run `greenbench report` first)")
     return 0
 
 
 def cmd_report(args) -> int:
-    """aggregate -> Pareto -> paper tables and claims (figures need the carbon outputs too)."""
+    """The workflow's report steps on the results present: trials -> measurements, evaluations -> their
+    summary, statistics, Pareto fronts, then the paper (tables, claims, answer, HTML pages), as rule
+    `paper` writes it; the carbon, footprint and amortization tables are read where they exist."""
     import glob
 
-    from greenbench.pipeline import wiring
-    from greenbench.analysis.summaries import aggregate
-    from greenbench.measure.energy.protocol import combine_trials
-    from greenbench.analysis.fronts import write_fronts
-    from greenbench.report.tables import write_paper
+    from greenbench.pipeline import stages, wiring
 
     cfg = _config(args)
-    trials = sorted(glob.glob("results/energy/*/*/trial-*.parquet"))
-    combine_trials(trials, paths.ENERGY_ALL)
+    _run("collect_energy", {"trials": sorted(glob.glob(paths.ENERGY_TRIAL.format(device="*", model="*", trial="*")))},
+         [paths.ENERGY_ALL], {})
     preds = sorted(glob.glob(paths.EVAL.format(device="*", model="*", variant="*")))
-    aggregate(paths.ENERGY_ALL, preds, paths.STATS_DIR, wiring.aggregate_stats(cfg), cfg["seed"])
-    write_fronts(f"{paths.STATS_DIR}/accuracy.parquet", f"{paths.STATS_DIR}/energy.parquet", paths.PARETO_POINTS,
-                 paths.PARETO_HYPERVOLUME)
+    _run("eval_summary", {"predictions": preds}, [paths.EVAL_SUMMARY], {})
+    stats = [f"{paths.STATS_DIR}/{table}.parquet" for table in paths.STATS_TABLES]
+    _run("aggregate", {"measurements": paths.ENERGY_ALL, "predictions": preds}, stats, wiring.aggregate(cfg))
+    _run("pareto", {"accuracy": f"{paths.STATS_DIR}/accuracy.parquet", "energy": f"{paths.STATS_DIR}/energy.parquet"},
+         stages.Output(points=paths.PARETO_POINTS, hypervolume=paths.PARETO_HYPERVOLUME), {})
     schedules = [p for p in (paths.SCHEDULE.format(scenario=s) for s in cfg["carbon"]["schedule"]["scenarios"])
                  if Path(p).exists()]
-    verdicts = write_paper(paths.STATS_DIR, paths.ENERGY_ALL, paths.PAPER_DIR, cfg["stats"]["bootstrap"], cfg["seed"],
-                           forecast_metrics_path=paths.FORECAST_METRICS if Path(paths.FORECAST_METRICS).exists() else None,
-                           schedule_path=schedules or None, first_stage=wiring.aggregate_stats(cfg)["first_stage"])
+
+    def present(path: str) -> str | None:
+        return path if Path(path).exists() else None
+
+    verdicts = _run("paper", {"stats": stats, "measurements": paths.ENERGY_ALL,
+                              "forecast_metrics": present(paths.FORECAST_METRICS), "schedule": schedules or None,
+                              "footprint": present(paths.FOOTPRINT), "amortization": present(paths.AMORTIZATION)},
+                    stages.Output(claims=f"{paths.PAPER_DIR}/claims.md"), wiring.paper(cfg))
     print(verdicts[["id", "verdict"]].to_string(index=False))
     return 0
 
@@ -332,7 +355,10 @@ def cmd_gpu_check(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="greenbench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="greenbench", description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="workflow-only steps (snakemake runs them):\n" + "\n".join(f"  {name}: {why}" for name, why
+                                                                           in WORKFLOW_ONLY.items()))
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, func, help_: str) -> argparse.ArgumentParser:
@@ -387,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget-s", dest="budget_s", type=float, default=570.0,
                    help="no trial starts that would end after this many seconds (the allocation's limit)")
     add("carbon", cmd_carbon, "carbon traces, forecasters and the scheduling simulation")
-    add("report", cmd_report, "statistics, Pareto fronts, tables and the claims check from existing results")
+    add("report", cmd_report, "measurements, statistics, Pareto fronts, tables, claims and the answer from existing "
+        "results")
     return parser
 
 
