@@ -10,7 +10,8 @@ from greenbench.data import models
 from greenbench.data.sst2 import DATASET_SCHEMA
 from greenbench.measure.energy import MEASURED, UNAVAILABLE, EnergyMonitor
 from greenbench.measure.energy.meters import NvmlCounter, PowerSampler, RaplMeter, dedupe, integrate_power
-from greenbench.measure.energy.protocol import MEASUREMENT_SCHEMA, plan_cells, run_trial
+from greenbench.measure.energy.cells import plan_cells
+from greenbench.measure.energy.trial import MEASUREMENT_SCHEMA, run_trial
 
 from conftest import toy_sentences
 
@@ -259,7 +260,9 @@ class _Scripted:
 
 def test_negative_net_energy_is_withheld_not_reported(tiny_model_dir, dev_tokens):
     from greenbench.cells import variants
-    from greenbench.measure.energy.protocol import Cell, make_batches, measure_cell
+    from greenbench.measure.energy.batches import make_batches
+    from greenbench.measure.energy.cells import Cell
+    from greenbench.measure.energy.window import measure_cell
 
     prepared = variants.get("fp32").prepare(models.load_classifier(str(tiny_model_dir)), "cpu", None, {})
     batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
@@ -271,7 +274,7 @@ def test_negative_net_energy_is_withheld_not_reported(tiny_model_dir, dev_tokens
 
 
 def test_dynamic_batches_are_length_bucketed_but_in_seeded_random_order(dev_tokens):
-    from greenbench.measure.energy.protocol import make_batches
+    from greenbench.measure.energy.batches import make_batches
 
     tokens = io.read_parquet(dev_tokens)
     a = make_batches(tokens, 4, "dynamic", 16, 0, "cpu", seed=3)
@@ -286,7 +289,7 @@ def test_dynamic_batches_are_length_bucketed_but_in_seeded_random_order(dev_toke
 
 @given(st.integers(0, 1200), st.floats(0.0, 0.999999))
 def test_every_prefix_of_the_spread_order_covers_the_range_evenly(n, shift):
-    from greenbench.measure.energy.protocol import spread_order
+    from greenbench.measure.energy.batches import spread_order
 
     order = spread_order(n, shift)
     assert sorted(order) == list(range(n))
@@ -298,7 +301,7 @@ def test_every_prefix_of_the_spread_order_covers_the_range_evenly(n, shift):
 
 @given(st.floats(1e-4, 1.0), st.floats(0.05, 10.0), st.integers(1, 2000), st.integers(1, 50))
 def test_window_iterations_fill_the_window_and_whole_passes(per_iter, window, n_batches, min_iters):
-    from greenbench.measure.energy.protocol import window_iterations
+    from greenbench.measure.energy.window import window_iterations
 
     it = window_iterations(per_iter, window, n_batches, min_iters)
     assert it >= min_iters and it * per_iter >= window * (1 - 1e-9)
@@ -312,7 +315,7 @@ def test_length_split_conserves_the_window_energy(iters, j_per_inf):
     import json
 
     from greenbench.analysis.summaries import length_split
-    from greenbench.measure.energy.protocol import length_profile
+    from greenbench.measure.energy.window import length_profile
 
     lat, lengths, sizes = (list(x) for x in zip(*iters))
     profile = length_profile(lat, lengths, sizes)
@@ -360,7 +363,8 @@ def test_trial_log_says_its_estimate_first_and_each_cell(tiny_model_dir, dev_tok
 
 
 def test_pass_rounding_only_where_batches_differ():
-    from greenbench.measure.energy.protocol import Cell, pass_batches
+    from greenbench.measure.energy.cells import Cell
+    from greenbench.measure.energy.window import pass_batches
 
     assert pass_batches(Cell("fp32", 8, "dynamic", "eager"), 109) == 109
     assert pass_batches(Cell("fp32", 8, "fixed", "eager"), 109) == 0   # identical batches: any prefix is exact
@@ -369,7 +373,9 @@ def test_pass_rounding_only_where_batches_differ():
 
 def test_shared_idle_window_takes_the_previous_cells_idle_after(tiny_model_dir, dev_tokens):
     from greenbench.cells import variants
-    from greenbench.measure.energy.protocol import Cell, make_batches, measure_cell
+    from greenbench.measure.energy.batches import make_batches
+    from greenbench.measure.energy.cells import Cell
+    from greenbench.measure.energy.window import measure_cell
 
     prepared = variants.get("fp32").prepare(models.load_classifier(str(tiny_model_dir)), "cpu", None, {})
     batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
@@ -422,7 +428,7 @@ def test_plan_holds_the_ratio_to_fp32_to_the_target_too():
 
 
 def test_a_later_trial_measures_only_the_planned_cells(tiny_model_dir, dev_tokens, tmp_path):
-    from greenbench.measure.energy.protocol import Cell
+    from greenbench.measure.energy.cells import Cell
 
     cells = [Cell("fp32", 4, "dynamic", "eager"), Cell("int8_dynamic", 4, "dynamic", "eager")]
     cfg = {**CFG, "share_idle": {"cpu": True}}
@@ -453,7 +459,7 @@ def test_budget_estimate_counts_the_cells_a_trial_measures():
 
 
 def test_paddings_are_one_list_or_one_list_per_device():
-    from greenbench.measure.energy.protocol import paddings_for
+    from greenbench.measure.energy.cells import paddings_for
 
     assert paddings_for({"paddings": ["fixed"]}, "cuda") == ["fixed"]
     per_device = {"paddings": {"cpu": ["dynamic"], "cuda": ["dynamic", "fixed"]}}
@@ -498,14 +504,15 @@ INTERLEAVED = {**CFG, "interleave": True, "share_idle": {"cpu": True}, "warmup":
 
 def _arms(tiny_model_dir, names):
     from greenbench.cells import variants
-    from greenbench.measure.energy.protocol import Cell
+    from greenbench.measure.energy.cells import Cell
 
     return [(Cell(n, 4, "dynamic", "eager"), variants.get(n).prepare(models.load_classifier(str(tiny_model_dir)), "cpu",
                                                                       None, {})) for n in names]
 
 
 def test_an_interleaved_window_splits_an_estimate_by_busy_time(tiny_model_dir, dev_tokens):
-    from greenbench.measure.energy.protocol import make_batches, measure_group
+    from greenbench.measure.energy.batches import make_batches
+    from greenbench.measure.energy.interleaved import measure_group
 
     batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
     arms = _arms(tiny_model_dir, ["fp32", "int8_dynamic", "fp32"])
@@ -523,7 +530,7 @@ def test_an_interleaved_window_splits_an_estimate_by_busy_time(tiny_model_dir, d
 
 
 def test_round_repeats_balance_batch_sizes_per_round():
-    from greenbench.measure.energy.protocol import round_repeats
+    from greenbench.measure.energy.interleaved import round_repeats
 
     assert round_repeats({1: 0.01, 8: 0.05, 64: 0.3}) == {1: 30, 8: 6, 64: 1}
     assert round_repeats({4: 0.2}) == {4: 1}
@@ -531,7 +538,8 @@ def test_round_repeats_balance_batch_sizes_per_round():
 
 
 def test_an_interleaved_window_reads_a_counter_around_each_iteration(tiny_model_dir, dev_tokens):
-    from greenbench.measure.energy.protocol import make_batches, measure_group
+    from greenbench.measure.energy.batches import make_batches
+    from greenbench.measure.energy.interleaved import measure_group
 
     batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
     meter = _Counter(0.25)

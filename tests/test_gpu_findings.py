@@ -8,13 +8,9 @@ import torch
 
 from greenbench.measure.energy import EnergyMonitor
 from greenbench.measure.energy.meters import ESTIMATED, Reading
-from greenbench.measure.energy.protocol import (Cell,
-    estimate_trial_seconds,
-    first_calls,
-    measure_cell,
-    run_trial,
-    timed_window,
-    window_problem)
+from greenbench.measure.energy.cells import Cell
+from greenbench.measure.energy.trial import estimate_trial_seconds, run_trial
+from greenbench.measure.energy.window import first_calls, measure_cell, timed_window, window_problem
 
 from test_energy import dev_tokens  # noqa: F401,F811  (the tiny model's dev tokens, a fixture)
 
@@ -95,14 +91,14 @@ def test_the_window_runs_on_until_it_has_the_seconds_the_sensor_needs():
 def test_a_window_shorter_than_nine_tenths_of_its_target_is_invalid(monkeypatch):
     assert window_problem(0.5, 2.0) and "0.9" in window_problem(0.5, 2.0)
     assert window_problem(1.8, 2.0) is None
-    from greenbench.measure.energy import protocol
+    from greenbench.measure.energy import window
 
-    real = protocol.timed_window
+    real = window.timed_window
 
     def cut_short(step, batches, sync, iterations, monitor, min_seconds=0.0, multiple=0):
         return real(step, batches, sync, 1, monitor)  # as a window sized from a wrong warm-up would be
 
-    monkeypatch.setattr(protocol, "timed_window", cut_short)
+    monkeypatch.setattr(window, "timed_window", cut_short)
     row = measure_cell(_CompilesOnFirstSight(0.0), Cell("fp32", 4, "fixed", "eager"), _batches(), "cpu",
                        {**CFG, "window_s": {"cpu": 1.0}}, EnergyMonitor(_Clock()))
     assert row["status"] == "invalid" and not row["valid"] and "shorter than 0.9" in row["reason"]

@@ -11,7 +11,8 @@ import torch
 from greenbench.data import models
 from greenbench.measure.energy.meters import NvmlBackend, NvmlCounter, PowerSampler, field_value, integrate_power
 from greenbench.measure.energy.monitor import EnergyMonitor
-from greenbench.measure.energy.protocol import Cell, refusal
+from greenbench.measure.energy.cells import Cell
+from greenbench.measure.energy.trial import refusal
 from greenbench.cells.variants.recipe import Prepared
 
 from test_energy import FakeNvml
@@ -173,7 +174,8 @@ def test_meters_come_from_a_registry_per_device(monkeypatch):
 def test_a_cell_without_a_working_meter_says_why_in_its_row(tiny_model_dir):
     from greenbench.cells import variants
     from greenbench.measure.energy.monitor import _Unavailable
-    from greenbench.measure.energy.protocol import make_batches, measure_cell
+    from greenbench.measure.energy.batches import make_batches
+    from greenbench.measure.energy.window import measure_cell
 
     from test_energy import CFG, toy_sentences
 

@@ -9,7 +9,7 @@ from greenbench.tools import cli, gpukit as gpucheck
 from greenbench.core import io
 from greenbench.data import models
 from greenbench.data.sst2 import DATASET_SCHEMA
-from greenbench.measure.energy.protocol import MEASUREMENT_SCHEMA
+from greenbench.measure.energy.trial import MEASUREMENT_SCHEMA
 
 from conftest import toy_sentences
 
@@ -204,18 +204,18 @@ def test_cpu_rehearsal_writes_the_pipeline_tables_and_a_summary(kit, tmp_path, m
 
 
 def test_a_check_killed_mid_run_leaves_a_summary_of_what_it_finished(kit, tmp_path, monkeypatch):
-    from greenbench.measure.energy import protocol
+    from greenbench.measure.energy import trial as trials
 
     path, _ = kit
     monkeypatch.chdir(cli.Path(__file__).resolve().parents[1])
-    real = protocol.run_trial
+    real = trials.run_trial
 
     def killed_in_trial_1(*args, trial, **kwargs):
         if trial == 1:
             raise KeyboardInterrupt("the allocation's limit")  # not an Exception: nothing catches it
         return real(*args, trial=trial, **kwargs)
 
-    monkeypatch.setattr(protocol, "run_trial", killed_in_trial_1)
+    monkeypatch.setattr(trials, "run_trial", killed_in_trial_1)
     out = tmp_path / "check"
     with pytest.raises(KeyboardInterrupt):
         cli.main(["gpu-check", "--device", "cpu", "--tiny", "--trials", "3", "--kit", str(path), "--out", str(out)])

@@ -124,7 +124,7 @@ def test_a_build_that_fails_is_a_row_with_its_reason(tiny_model_dir, tokens, tmp
 
 
 def test_energy_trial_records_refused_runtime_cells(tiny_model_dir, tokens, tmp_path, monkeypatch):
-    from greenbench.measure.energy import protocol
+    from greenbench.measure.energy.trial import run_trial
     from greenbench.measure.energy.meters import UNAVAILABLE
     from tests.test_energy import CFG
 
@@ -133,10 +133,9 @@ def test_energy_trial_records_refused_runtime_cells(tiny_model_dir, tokens, tmp_
     artifact = tmp_path / name
     variants.get(name).build(tiny_model_dir, tokens["train"], artifact, "cpu", {"runtime": {}}, 0, {})
     cfg = {**CFG, "batch_sizes": [2], "paddings": ["dynamic"], "modes": ["eager"], "overhead_check": False}
-    df = protocol.run_trial(tiny_model_dir, tokens["dev"], tmp_path / "t.parquet", model_name="tiny", device="cpu",
-                            variant_names=["fp32", name, "adaptive@onnxruntime"], artifacts={name: artifact},
-                            variant_params={name: {"runtime": {}}}, trial=0, seed=0, cfg=cfg, max_length=32,
-                            threads=1)
+    df = run_trial(tiny_model_dir, tokens["dev"], tmp_path / "t.parquet", model_name="tiny", device="cpu",
+                   variant_names=["fp32", name, "adaptive@onnxruntime"], artifacts={name: artifact},
+                   variant_params={name: {"runtime": {}}}, trial=0, seed=0, cfg=cfg, max_length=32, threads=1)
     refused = df[df.variant != "fp32"]
     assert (refused.status == "not_applicable").all() and (refused.energy_label == UNAVAILABLE).all()
     assert refused[refused.variant == name].reason.str.contains("no export").all()

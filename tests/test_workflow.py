@@ -324,9 +324,10 @@ def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
     project, env = smoke
     again = run(project, "-n", *SMOKE, env=env)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout
-    rerun = _dry_run_after_editing(project, env, "measure/energy/protocol.py")
+    rerun = _dry_run_after_editing(project, env, "measure/energy/window.py")
     counts = job_counts(rerun.stdout + rerun.stderr)
-    # protocol.py feeds measure_energy (3 trials) and the stopping plan; downstream of them: collect,
+    # window.py (one measured window) feeds measure_energy (3 trials) and the stopping plan (its time
+    # estimate imports the trial, which imports the window); downstream of them: collect,
     # aggregate, pareto, the schedule simulation (it uses the measured J/inference), figures, paper
     assert counts == {**ALL_TRIALS, "collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2,
                       "figures": 1, "paper": 1, "all": 1, **COST}, rerun.stdout

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from greenbench.data import sst2 as data, models
-from greenbench.measure.energy.protocol import make_batches
+from greenbench.measure.energy.batches import make_batches
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(2)

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from greenbench.measure.energy import stopping
 from greenbench.analysis.summaries import metric_of, usable
-from greenbench.measure.energy.protocol import Cell
+from greenbench.measure.energy.cells import Cell
 
 BASELINE = "fp32"
 KEY = ["variant", "batch_size", "padding", "mode"]
@@ -104,7 +104,8 @@ def budget_estimate(config: Mapping[str, Any], device: str) -> dict[str, Any]:
     trial (applicable variants x batch sizes x paddings x modes; CUDA graphs only on cuda with fixed
     padding), the first stage's duration and the most the later trials can add (every cell to the cap)."""
     from greenbench.cells import variants
-    from greenbench.measure.energy.protocol import estimate_trial_seconds, paddings_for
+    from greenbench.measure.energy.cells import paddings_for
+    from greenbench.measure.energy.trial import estimate_trial_seconds
 
     energy = config["energy"]
     applicable = [n for n in config["study"]["variants"] if variants.get(n).applicability(device) is None]

@@ -5,6 +5,6 @@ from __future__ import annotations
 
 
 def run(j):
-    from greenbench.measure.energy.protocol import combine_trials
+    from greenbench.measure.energy.trial import combine_trials
 
     return combine_trials(list(j.input.trials), j.output[0])

@@ -9,7 +9,7 @@ def run(j):
 
     from greenbench.core import io
     from greenbench.measure.energy import plan
-    from greenbench.measure.energy.protocol import run_trial
+    from greenbench.measure.energy.trial import run_trial
 
     s, w = j.params.settings, j.wildcards
     artifacts = {Path(p).name: p for p in j.input.artifacts}  # .../{variant}

@@ -105,7 +105,7 @@ def _run(kit, out, work, cfg, manifest, plan, model_name, device, trials, tiny, 
     per_trial = estimate["per_trial_s"]
     trial_files: list[Path] = []
     skipped = []
-    from greenbench.measure.energy.protocol import combine_trials, run_trial
+    from greenbench.measure.energy.trial import combine_trials, run_trial
 
     params = {v: _variant_params(cfg, v, tiny) for v in names}
     for trial in range(n_trials):

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 
-from greenbench.measure.energy.protocol import Cell, estimate_trial_seconds
+from greenbench.measure.energy.cells import Cell
+from greenbench.measure.energy.trial import estimate_trial_seconds
 from greenbench.tools.gpukit.kit import BASELINE, KIT_VARIANTS, RUNTIME_CELLS
 
 
