@@ -9,8 +9,9 @@ from greenbench.core import io
 from greenbench.data import models
 from greenbench.data.sst2 import DATASET_SCHEMA
 from greenbench.measure.energy import MEASURED, UNAVAILABLE, EnergyMonitor
-from greenbench.measure.energy.meters import NvmlCounter, PowerSampler, RaplMeter, dedupe, integrate_power
 from greenbench.measure.energy.cells import plan_cells
+from greenbench.measure.energy.meters.cpu.rapl import RaplMeter
+from greenbench.measure.energy.meters.gpu.nvidia import NvmlCounter, PowerSampler, dedupe, integrate_power
 from greenbench.measure.energy.trial import MEASUREMENT_SCHEMA, run_trial
 
 from conftest import toy_sentences
@@ -120,7 +121,7 @@ def test_rapl_unreadable_is_labelled(tmp_path):
 def test_rapl_readable_only_by_root_says_how_to_grant_access(tmp_path, monkeypatch):
     import builtins
 
-    from greenbench.measure.energy import meters, monitor
+    from greenbench.measure.energy.meters.cpu import rapl
 
     zone = tmp_path / "intel-rapl:0"
     zone.mkdir()
@@ -136,12 +137,12 @@ def test_rapl_readable_only_by_root_says_how_to_grant_access(tmp_path, monkeypat
 
     monkeypatch.setattr(builtins, "open", root_only)
     meter = RaplMeter(root=str(tmp_path))
-    assert meter.denied and not meter.zones and meters.RAPL_GRANT in meter.reason
-    monkeypatch.setattr(monitor, "RaplMeter", lambda: RaplMeter(root=str(tmp_path)))
-    note = monitor.rapl_access_note()
+    assert meter.denied and not meter.zones and rapl.RAPL_GRANT in meter.reason
+    monkeypatch.setattr(rapl, "RaplMeter", lambda: RaplMeter(root=str(tmp_path)))
+    note = rapl.rapl_access_note()
     assert note and "chmod a+r" in note and "estimated" in note
     monkeypatch.setattr(builtins, "open", real_open)
-    assert monitor.rapl_access_note() is None  # readable: nothing to say
+    assert rapl.rapl_access_note() is None  # readable: nothing to say
 
 
 def _rapl_zone(root, energy_uj: int):
@@ -253,7 +254,7 @@ class _Scripted:
         pass
 
     def end(self):
-        from greenbench.measure.energy.meters import ESTIMATED, Reading
+        from greenbench.measure.energy.meters.base import ESTIMATED, Reading
 
         return Reading(self.source, ESTIMATED, self.joules.pop(0))
 
@@ -494,7 +495,7 @@ class _Counter:
         return self.per_lap
 
     def end(self):
-        from greenbench.measure.energy.meters import MEASURED, Reading
+        from greenbench.measure.energy.meters.base import MEASURED, Reading
 
         return Reading(self.source, MEASURED, self.total + 0.5)  # + energy outside any iteration
 

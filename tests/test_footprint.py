@@ -10,8 +10,8 @@ import pytest
 
 from greenbench.analysis import study_cost as footprint
 from greenbench.core import io
-from greenbench.measure.energy.meters import Reading
-from greenbench.measure.energy.monitor import EnergyMonitor, _Unavailable
+from greenbench.measure.energy.meters.base import Reading, Unavailable
+from greenbench.measure.energy.monitor import EnergyMonitor
 from greenbench.pipeline.stages import Output
 
 
@@ -55,7 +55,7 @@ def test_a_job_leaves_one_labelled_row_with_its_time_and_energy(tmp_path):
 
 
 @pytest.mark.parametrize("monitor, words", [
-    (EnergyMonitor(_Unavailable("rapl", "no RAPL zones under /sys")), "no RAPL zones"),
+    (EnergyMonitor(Unavailable("rapl", "no RAPL zones under /sys")), "no RAPL zones"),
     (EnergyMonitor(FixedMeter(3.0, valid=False)), "counter went backwards"),
     (EnergyMonitor(FixedMeter(None, label="estimated")), "returned no value"),
     (EnergyMonitor(Broken()), "meter fell over"),
@@ -121,6 +121,6 @@ def test_instrumentation_is_not_a_rule_input_so_editing_a_meter_does_not_rerun_t
     from greenbench.pipeline.dag import INSTRUMENTATION, module_closure
 
     wrapped = module_closure("src", "scripts/finetune.py", INSTRUMENTATION)
-    assert "src/greenbench/analysis/study_cost.py" not in wrapped and "src/greenbench/measure/energy/meters.py" not in wrapped
+    assert "src/greenbench/analysis/study_cost.py" not in wrapped and not any("measure/energy/meters/" in f for f in wrapped)
     assert "src/greenbench/data/training.py" in wrapped
     assert "src/greenbench/analysis/study_cost.py" in module_closure("src", "scripts/footprint.py")

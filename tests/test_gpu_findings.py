@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from greenbench.measure.energy import EnergyMonitor
-from greenbench.measure.energy.meters import ESTIMATED, Reading
+from greenbench.measure.energy.meters.base import ESTIMATED, Reading
 from greenbench.measure.energy.cells import Cell
 from greenbench.measure.energy.trial import estimate_trial_seconds, run_trial
 from greenbench.measure.energy.window import first_calls, measure_cell, timed_window, window_problem

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from greenbench.data import models
-from greenbench.measure.energy.meters import NvmlBackend, NvmlCounter, PowerSampler, field_value, integrate_power
+from greenbench.measure.energy.meters.base import Unavailable
+from greenbench.measure.energy.meters.gpu.nvidia import NvmlBackend, NvmlCounter, PowerSampler, field_value, integrate_power
 from greenbench.measure.energy.monitor import EnergyMonitor
 from greenbench.measure.energy.cells import Cell
 from greenbench.measure.energy.trial import refusal
@@ -157,11 +158,11 @@ def test_meters_come_from_a_registry_per_device(monkeypatch):
     assert EnergyMonitor.for_device("cuda", backend=FakeNvml(), sampler=False).cross_check is None
     with pytest.raises(ValueError, match="no energy monitor for device 'tpu'"):
         EnergyMonitor.for_device("tpu")
-    monkeypatch.setattr(mon, "MONITORS", dict(mon.MONITORS))
+    monkeypatch.setattr(mon, "MONITORS", mon.MONITORS.copy())
 
     @mon.register_monitor("tpu")
     def tpu_monitor(**_):
-        return EnergyMonitor(mon._Unavailable("tpu_counter", "no TPU meter here"))
+        return EnergyMonitor(Unavailable("tpu_counter", "no TPU meter here"))
 
     window = EnergyMonitor.for_device("tpu")
     window.begin_window()
@@ -173,7 +174,6 @@ def test_meters_come_from_a_registry_per_device(monkeypatch):
 
 def test_a_cell_without_a_working_meter_says_why_in_its_row(tiny_model_dir):
     from greenbench.cells import variants
-    from greenbench.measure.energy.monitor import _Unavailable
     from greenbench.measure.energy.batches import make_batches
     from greenbench.measure.energy.window import measure_cell
 
@@ -182,7 +182,7 @@ def test_a_cell_without_a_working_meter_says_why_in_its_row(tiny_model_dir):
     prepared = variants.get("fp32").prepare(models.load_classifier(str(tiny_model_dir)), "cpu", None, {})
     tokens = models.tokenize_dataset(toy_sentences(8, 1), models.load_tokenizer(str(tiny_model_dir)), 16)
     batches = make_batches(tokens, 4, "dynamic", 16, 0, "cpu")
-    monitor = EnergyMonitor(_Unavailable("codecarbon", "codecarbon is not installed (pip install greenbench[energy])"))
+    monitor = EnergyMonitor(Unavailable("codecarbon", "codecarbon is not installed (pip install greenbench[energy])"))
     row = measure_cell(prepared, Cell("fp32", 4, "dynamic", "eager"), batches, "cpu", CFG, monitor)
     assert row["status"] == "ok" and row["energy_label"] == "unavailable" and row["j_per_inf_gross"] is None
     assert "codecarbon is not installed" in row["reason"] and row["latency_p50_ms"] > 0

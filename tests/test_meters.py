@@ -7,7 +7,8 @@ import time
 import pytest
 
 from greenbench.measure.energy import MEASURED, UNAVAILABLE, EnergyMonitor
-from greenbench.measure.energy.meters import GPU_IDLE_REASON, NvmlCounter, PowerSampler, Reading, summarize_states
+from greenbench.measure.energy.meters.base import Reading
+from greenbench.measure.energy.meters.gpu.nvidia import GPU_IDLE_REASON, NvmlCounter, PowerSampler, summarize_states
 
 
 class NVMLError(Exception):
@@ -217,3 +218,75 @@ def test_monitor_idle_power_falls_back_to_a_window_without_aligned_power():
     assert info["aligned"] is False and info["seconds"] >= 0.2 and info["source"] == "windowed"
     watts, why, info = EnergyMonitor(_WindowMeter(reason="no RAPL zones")).idle_power(0.01)
     assert watts is None and why == "no RAPL zones" and info["label"] == UNAVAILABLE and "seconds" in info
+
+
+# ---------------------------------------------------------------- a meter for a new device, through the registry
+TOY_CFG = {"window_s": {"cpu": 0.2}, "min_iterations": 2, "warmup": {"min_iters": 2, "max_s": 0.3, "tolerance": 0.5},
+           "idle_s": 0.05, "cooldown_max_temp_c": 0}
+
+
+class _FixedJoules:
+    """A toy device's meter: every window reads 0.5 J, measured."""
+
+    source = "toy_counter"
+
+    def begin(self):
+        pass
+
+    def end(self):
+        return Reading(self.source, MEASURED, 0.5)
+
+
+class _Sleeps:
+    """A toy prepared model whose forward takes a millisecond."""
+
+    graph_safe, caveat, info = True, "", {}
+
+    def forward(self, ids, mask):
+        time.sleep(0.001)
+        return ids
+
+
+def test_a_meter_registered_for_a_new_device_is_the_one_the_measurement_uses(monkeypatch):
+    import torch
+
+    from greenbench.analysis.study_cost import JobWindow
+    from greenbench.measure.energy import monitor as mon
+    from greenbench.measure.energy.cells import Cell
+    from greenbench.measure.energy.window import measure_cell
+
+    monkeypatch.setattr(mon, "MONITORS", mon.MONITORS.copy())  # the toy device does not outlive this test
+
+    @mon.MONITORS.named("toy")
+    def toy_monitor(**options):
+        return EnergyMonitor(_FixedJoules(), identity={"device_name": "toy device"})
+
+    toy_monitor.no_meter_reason = lambda: "the toy device's meter is a constant"
+    assert mon.MONITORS.module_of("toy") == __name__ and "toy" not in mon.MONITORS.modules  # not a package plugin
+    assert mon.no_meter_reason("toy") == "the toy device's meter is a constant"
+    monitor = EnergyMonitor.for_device("toy")
+    monitor.begin_window()
+    assert monitor.end_window().primary == Reading("toy_counter", MEASURED, 0.5)
+    assert monitor.identity == {"device_name": "toy device"}
+    job = JobWindow("toy")  # a whole job's footprint window takes the registered monitor too
+    job.begin()
+    measured = job.end()
+    assert (measured["energy_j"], measured["energy_label"], measured["energy_source"]) == (0.5, MEASURED, "toy_counter")
+    batches = [(torch.zeros((4, 8), dtype=torch.long), torch.ones((4, 8), dtype=torch.long))] * 3
+    row = measure_cell(_Sleeps(), Cell("fp32", 4, "fixed", "eager"), batches, "cpu", TOY_CFG, monitor)
+    assert row["status"] == "ok" and (row["energy_source"], row["energy_label"]) == ("toy_counter", MEASURED)
+    assert row["j_per_inf_gross"] == pytest.approx(0.5 / row["inferences"])
+
+
+def test_an_unknown_device_has_no_monitor_and_the_error_names_the_known_ones():
+    from greenbench.measure.energy.monitor import MONITORS, no_meter_reason
+
+    # found by discovery in the meters package's device-class subpackages, each in its vendor's module
+    assert dict(MONITORS.modules) == {"cpu": "greenbench.measure.energy.meters.cpu.rapl",
+                                      "cuda": "greenbench.measure.energy.meters.gpu.nvidia"}
+    with pytest.raises(KeyError, match=r"unknown energy monitor 'tpu' \(known: cpu, cuda\)"):
+        MONITORS["tpu"]
+    with pytest.raises(KeyError, match=r"known: cpu, cuda"):
+        no_meter_reason("tpu")
+    with pytest.raises(ValueError, match=r"no energy monitor for device 'tpu' \(registered: cpu, cuda\)"):
+        EnergyMonitor.for_device("tpu")

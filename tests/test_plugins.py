@@ -49,12 +49,14 @@ CHECKS = {
         assert "greenbench.cells.runtimes.toy_eager" in cell_modules("fp32@toy_eager")
         """,
     "src/greenbench/measure/energy/meters/toy.py": """
-        from greenbench.measure.energy.monitor import MONITORS
-        monitor = MONITORS["toy"]()
-        monitor.begin()
-        reading = monitor.end()
+        from greenbench.measure.energy.monitor import MONITORS, EnergyMonitor
+        monitor = EnergyMonitor.for_device("toy")
+        monitor.begin_window()
+        reading = monitor.end_window().primary
         assert reading.label == "estimated" and reading.joules >= 0, reading
         assert MONITORS.module_of("toy") == "greenbench.measure.energy.meters.toy"
+        assert MONITORS["cpu"] and MONITORS["cuda"]  # the built-in meters are still found beside it
+        assert "src/greenbench/measure/energy/meters/toy.py" in module_closure(SRC, SCRIPTS / "measure_energy.py")
         """,
     "src/greenbench/carbon/forecasters/persistence.py": """
         import tempfile
@@ -158,3 +160,26 @@ def test_the_registry_is_lazy_ordered_and_names_what_it_knows(tmp_path, monkeypa
     with pytest.raises(ValueError, match="registered twice"):
         checked.register(1, "eager")
     assert checked.known() == ["eager"]
+
+
+def test_the_registry_discovers_plugins_in_subpackages(tmp_path, monkeypatch):
+    """Plugins grouped by kind (meters by device class, then vendor: ``meters/gpu/nvidia.py``) are found
+    without a subpackage's ``__init__`` naming them; ``support`` names a nested helper by its dotted path."""
+    pkg = tmp_path / "toynested"
+    (pkg / "gpu").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from greenbench.core.registry import Registry\n"
+                                     "THINGS = Registry('thing', 'toynested', support=('base', 'gpu.common'))\n")
+    (pkg / "base.py").write_text("raise RuntimeError('support modules are not imported by discovery')\n")
+    (pkg / "gpu" / "__init__.py").write_text("")
+    (pkg / "gpu" / "common.py").write_text("raise RuntimeError('nested support modules neither')\n")
+    (pkg / "gpu" / "vendor.py").write_text("from toynested import THINGS\nTHINGS.register('v', 'gpu')\n")
+    (pkg / "cpu.py").write_text("from toynested import THINGS\nTHINGS.register('c', 'cpu')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    things = importlib.import_module("toynested").THINGS
+    assert list(things) == ["cpu", "gpu"] and dict(things.modules) == {"cpu": "toynested.cpu", "gpu": "toynested.gpu.vendor"}
+    from greenbench.pipeline.dag import _package_modules
+
+    assert _package_modules(tmp_path, "toynested") == {"toynested", "toynested.base", "toynested.cpu", "toynested.gpu",
+                                                       "toynested.gpu.common", "toynested.gpu.vendor"}

@@ -125,7 +125,7 @@ def test_a_build_that_fails_is_a_row_with_its_reason(tiny_model_dir, tokens, tmp
 
 def test_energy_trial_records_refused_runtime_cells(tiny_model_dir, tokens, tmp_path, monkeypatch):
     from greenbench.measure.energy.trial import run_trial
-    from greenbench.measure.energy.meters import UNAVAILABLE
+    from greenbench.measure.energy.meters.base import UNAVAILABLE
     from tests.test_energy import CFG
 
     monkeypatch.setattr(ort_runtime, "_export", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("no export")))

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from greenbench.core import io
-from greenbench.measure.energy.meters import UNAVAILABLE
+from greenbench.measure.energy.meters.base import UNAVAILABLE
 from greenbench.core.log import logged_script
 
 # rule -> the stage it is reported under ("what this study cost")

@@ -2,8 +2,8 @@
 policies, figures): ``Registry(kind, package)`` maps a name to a plugin and remembers the module that
 registered it, so a workflow job can depend on exactly the plugin modules its cells use.
 
-Entries are lazy: the registry imports every module of its plugin package (``pkgutil``, in name order)
-the first time it is asked for an entry, not when the package is imported. Adding a plugin therefore
+Entries are lazy: the registry imports every module of its plugin package, and of its subpackages
+(``pkgutil``, in name order), the first time it is asked for an entry, not when the package is imported. Adding a plugin therefore
 touches its own module only, and the package's ``__init__`` (an input of every job that imports the
 package) does not name its plugins, so editing one plugin reruns only its own jobs.
 
@@ -41,9 +41,10 @@ class Registry(MutableMapping, Generic[T]):
     """``name -> plugin`` for one kind of plugin.
 
     - ``kind``: what the plugins are, for messages ("variant", "runtime", ...).
-    - ``package``: the package whose modules are the plugins (imported lazily, all of them, on the first
-      lookup), or None when every entry is registered by code that is imported anyway.
-    - ``support``: modules of the package that register nothing (shared helpers); not imported by discovery.
+    - ``package``: the package whose modules are the plugins (imported lazily, all of them and those of its
+      subpackages, on the first lookup), or None when every entry is registered by code that is imported anyway.
+    - ``support``: modules of the package that register nothing (shared helpers, named relative to the
+      package: ``base``, ``gpu.common``); not imported by discovery.
     - ``helpers``: modules whose frames are looked past to find the defining module (shared registration
       helpers such as ``greenbench.cells.variants.trained``).
     - ``check(name, plugin)``: returns why a plugin cannot be registered, or None.
@@ -89,16 +90,25 @@ class Registry(MutableMapping, Generic[T]):
             return self
         self._loading = True
         try:
-            module = importlib.import_module(self.package)
-            skip = set(self._support)
-            for info in sorted(pkgutil.iter_modules(list(module.__path__)), key=lambda i: i.name):
-                if info.name not in skip and not info.name.startswith("_"):
-                    importlib.import_module(f"{self.package}.{info.name}")
+            self._import_all(self.package, "")
             self._loaded = True
         finally:
             self._loading = False
         self._reorder()
         return self
+
+    def _import_all(self, package: str, prefix: str) -> None:
+        """Import the modules of ``package`` in name order, and those of its subpackages (plugins grouped
+        by kind, as meters by device class: ``meters/gpu/nvidia.py``), skipping ``support`` modules
+        (named relative to the registry's package: ``base``, ``gpu.common``) and private ones."""
+        module = importlib.import_module(package)
+        for info in sorted(pkgutil.iter_modules(list(module.__path__)), key=lambda i: i.name):
+            relative = prefix + info.name
+            if relative in self._support or info.name.startswith("_"):
+                continue
+            importlib.import_module(f"{package}.{info.name}")
+            if info.ispkg:
+                self._import_all(f"{package}.{info.name}", relative + ".")
 
     def _in_package(self, module: str) -> bool:
         return self.package is not None and module.startswith(self.package + ".")

@@ -96,12 +96,19 @@ def _discovered(tree, src: Path) -> set[str]:
 
 
 def _package_modules(src: Path, package: str) -> set[str]:
-    """A package and every module (or subpackage) in it."""
+    """A package and every module in it and in its subpackages (as ``Registry`` discovers them)."""
     folder = src.joinpath(*package.split("."))
     if not folder.is_dir():
         return set()
-    return {package} | {f"{package}.{f.stem if f.suffix == '.py' else f.name}" for f in sorted(folder.iterdir())
-                        if not f.name.startswith("_") and (f.suffix == ".py" or (f / "__init__.py").is_file())}
+    found = {package}
+    for f in sorted(folder.iterdir()):
+        if f.name.startswith("_"):
+            continue
+        if f.suffix == ".py":
+            found.add(f"{package}.{f.stem}")
+        elif (f / "__init__.py").is_file():
+            found |= _package_modules(src, f"{package}.{f.name}")
+    return found
 
 
 def module_closure(src: str | Path, script: str | Path, exclude: tuple[str, ...] = ()) -> list[str]:

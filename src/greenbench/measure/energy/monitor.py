@@ -1,5 +1,7 @@
 """One small window API over whichever meters a device has (in the spirit of Zeus's
-begin_window/end_window), labelled and honest about what it could not measure."""
+begin_window/end_window), labelled and honest about what it could not measure, and the registry of
+monitors per device (``MONITORS``), whose factories live beside their meters in
+``greenbench.measure.energy.meters`` (by device class, then vendor)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from greenbench.measure.energy.meters import UNAVAILABLE, CodecarbonEstimate, NvmlBackend, NvmlCounter, PowerSampler, RaplMeter, Reading
+from greenbench.core.registry import Registry
+from greenbench.measure.energy.meters.base import Reading
 
 
 @dataclass
@@ -58,7 +61,7 @@ class EnergyMonitor:
     @classmethod
     def for_device(cls, device: str, sampler_hz: float = 50.0, sampler: bool = True, backend=None,
                    codecarbon_country: str = "DEU", estimate_interval_s: float = 1.0) -> "EnergyMonitor":
-        """The monitor registered for ``device`` (``MONITORS``; add one with ``register_monitor``).
+        """The monitor registered for ``device`` (``MONITORS``; add one with ``@MONITORS.named(device)``).
         ``estimate_interval_s``: how often an estimating meter (codecarbon) samples the load."""
         if device not in MONITORS:
             raise ValueError(f"no energy monitor for device '{device}' (registered: {', '.join(MONITORS)})")
@@ -135,77 +138,21 @@ class EnergyMonitor:
             return {}
 
 
-class _Unavailable:
-    def __init__(self, source: str, reason: str):
-        self.source, self.reason = source, reason
-
-    def begin(self) -> None:
-        pass
-
-    def end(self) -> Reading:
-        return Reading(self.source, UNAVAILABLE, None, self.reason)
+# --------------------------------------------------------------------------- the registry of monitors per device
+# device -> factory(sampler_hz, sampler, backend, codecarbon_country, estimate_interval_s) -> EnergyMonitor, registered
+# by the vendor module of the device's primary meter (``meters/gpu/nvidia.py``: cuda, ``meters/cpu/rapl.py``: cpu)
+MONITORS: Registry[Callable[..., EnergyMonitor]] = Registry("energy monitor", "greenbench.measure.energy.meters",
+                                                             support=("base",))
 
 
-# --------------------------------------------------------------------------- the registry of meters per device
-MONITORS: dict[str, Callable[..., EnergyMonitor]] = {}
-
-
-def register_monitor(device: str):
-    """Register ``factory(sampler_hz, sampler, backend, codecarbon_country) -> EnergyMonitor`` for a device."""
-    def decorate(factory):
-        if device in MONITORS:
-            raise ValueError(f"an energy monitor for '{device}' is registered twice")
-        MONITORS[device] = factory
-        return factory
-
-    return decorate
-
-
-@register_monitor("cuda")
-def nvml_monitor(sampler_hz: float = 50.0, sampler: bool = True, backend=None, **_) -> EnergyMonitor:
-    """NVML energy counter (primary) + NVML power sampler (cross-check, and device state during windows)."""
-    if backend is None:
-        try:
-            backend = NvmlBackend.for_torch_device()
-        except Exception as exc:  # no pynvml, no driver
-            return EnergyMonitor(_Unavailable("nvml_counter", f"NVML unavailable: {type(exc).__name__}: {exc}"))
-    cross = PowerSampler(backend, sampler_hz) if sampler else None
-    return EnergyMonitor(NvmlCounter(backend), cross, state=backend.state, identity=backend.identity())
-
-
-@register_monitor("cpu")
-def cpu_monitor(codecarbon_country: str = "DEU", estimate_interval_s: float = 1.0, **_) -> EnergyMonitor:
-    """RAPL package + DRAM (measured) when readable, else codecarbon (estimated); codecarbon's CO2e
-    estimate rides along either way."""
-    rapl = RaplMeter()
-    estimate = CodecarbonEstimate(codecarbon_country, measure_power_secs=estimate_interval_s)
-    if rapl.zones:
-        return EnergyMonitor(rapl, None, extras=[estimate])
-    return EnergyMonitor(estimate, None, extras=[_Unavailable("rapl", rapl.reason)])
-
-
-def rapl_access_note() -> str | None:
-    """Where RAPL exists but cannot be read: what to run for measured CPU energy (else None)."""
-    rapl = RaplMeter()
-    if rapl.zones or not rapl.denied:
-        return None
-    return (f"{rapl.reason}. Until then CPU energy is codecarbon's estimate (labelled estimated), not a "
-            "measurement")
+def register_monitor(device: str) -> Callable[[Callable[..., EnergyMonitor]], Callable[..., EnergyMonitor]]:
+    """A decorator registering ``factory(sampler_hz, sampler, backend, codecarbon_country, ...) ->
+    EnergyMonitor`` for a device: ``MONITORS.named(device)``, under its older name."""
+    return MONITORS.named(device)
 
 
 def no_meter_reason(device: str) -> str | None:
-    """Why no energy value can be taken on ``device`` here (so a run can say so before it starts), or None."""
-    import importlib.util
-
-    if device == "cuda":
-        return None if importlib.util.find_spec("pynvml") else "nvidia-ml-py is not installed (pip install greenbench[gpu])"
-    rapl = RaplMeter()
-    if rapl.zones:
-        return None
-    if importlib.util.find_spec("codecarbon") is None:
-        return f"{rapl.reason}, and codecarbon is not installed (pip install greenbench[energy])"
-    try:
-        import codecarbon  # noqa: F401  (importable in name only, e.g. broken)
-    except Exception as exc:
-        return f"{rapl.reason}, and codecarbon cannot be imported: {type(exc).__name__}: {exc}"
-    return None
+    """Why no energy value can be taken on ``device`` here (so a run can say so before it starts), or None:
+    the device's monitor factory says so itself (its ``no_meter_reason()``; a factory without one: None)."""
+    check = getattr(MONITORS[device], "no_meter_reason", None)
+    return check() if check is not None else None

@@ -20,7 +20,7 @@ from greenbench.cells import variants
 from greenbench.measure.energy.batches import make_batches
 from greenbench.measure.energy.cells import Cell, paddings_for, plan_cells, shuffle_cells
 from greenbench.measure.energy.interleaved import interleaves, measure_group
-from greenbench.measure.energy.meters import UNAVAILABLE
+from greenbench.measure.energy.meters.base import UNAVAILABLE
 from greenbench.measure.energy.monitor import EnergyMonitor
 from greenbench.measure.energy.window import device_sync, measure_cell
 from greenbench.core.log import get_logger

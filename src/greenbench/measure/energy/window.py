@@ -21,7 +21,7 @@ import numpy as np
 
 from greenbench.data import models
 from greenbench.measure.energy.cells import Cell
-from greenbench.measure.energy.meters import UNAVAILABLE
+from greenbench.measure.energy.meters.base import UNAVAILABLE
 from greenbench.measure.energy.monitor import EnergyMonitor
 
 LENGTH_BINS = (0, 16, 32, 64)  # bin edges in tokens (a batch's padded length); the last bin is open

@@ -1,39 +1,22 @@
-"""Meters. Each has begin()/end() -> Reading and never returns a silent zero: a value it cannot
-take comes back labelled ``unavailable`` with the reason."""
+"""NVIDIA GPUs through NVML: the backend (by UUID), the cumulative energy counter (the primary meter),
+the power sampler (the cross-check, and the device state during a window), and the ``cuda`` monitor."""
 
 from __future__ import annotations
 
-import glob
-import os
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-MEASURED, ESTIMATED, UNAVAILABLE = "measured", "estimated", "unavailable"
+from greenbench.measure.energy.meters.base import MEASURED, Reading, Unavailable
+from greenbench.measure.energy.monitor import MONITORS, EnergyMonitor
 
 # NVML's nvmlClocksEventReasonGpuIdle (formerly nvmlClocksThrottleReasonGpuIdle): "nothing is running
 # on the GPU, clocks are dropping to idle". Not a throttle a window's result should carry.
 GPU_IDLE_REASON = 0x1
 
 
-@dataclass
-class Reading:
-    source: str                    # nvml_counter | nvml_power_integrated | rapl | codecarbon
-    label: str                     # measured | estimated | unavailable
-    joules: float | None = None
-    reason: str = ""               # why unavailable / why invalid
-    valid: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def unavailable(cls, source: str, reason: str) -> "Reading":
-        return cls(source, UNAVAILABLE, None, reason, valid=True)
-
-
-# --------------------------------------------------------------------------- NVML
 POWER_FIELDS = {
     # what the sampler integrates, by where the driver gave it
     "instant": "NVML_FI_DEV_POWER_INSTANT (instantaneous)",
@@ -346,105 +329,24 @@ class PowerSampler:
         return Reading(self.source, MEASURED, joules, extra=extra)
 
 
-# --------------------------------------------------------------------------- RAPL
-# Since Linux 5.10 (CVE-2020-8694) RAPL's energy counters are readable by root only. Until reboot:
-RAPL_GRANT = "sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj /sys/class/powercap/intel-rapl:*/*/energy_uj"
 
-
-class RaplMeter:
-    """CPU package (+ DRAM) energy from /sys/class/powercap (Intel RAPL, also AMD on recent kernels)."""
-
-    source = "rapl"
-
-    def __init__(self, root: str = "/sys/class/powercap"):
-        self.zones = []
-        self.reason = ""
-        self.denied = False  # zones exist but this user may not read them (root-only by default)
-        for zone in sorted(glob.glob(os.path.join(root, "intel-rapl:*"))):
-            name_file = os.path.join(zone, "name")
-            try:
-                name = open(name_file).read().strip()
-                max_range = int(open(os.path.join(zone, "max_energy_range_uj")).read())
-                open(os.path.join(zone, "energy_uj")).read()
-            except PermissionError as exc:
-                self.denied = True
-                self.reason = (f"RAPL zone {zone} is not readable by this user ({exc.strerror}; root-only by "
-                               f"default since Linux 5.10): grant read access with `{RAPL_GRANT}`")
-                continue
-            except (OSError, ValueError) as exc:
-                self.reason = f"RAPL zone {zone} unreadable: {exc}"
-                continue
-            if name.startswith("package") or name == "dram":
-                self.zones.append((zone, name, max_range))
-        if not self.zones and not self.reason:
-            self.reason = f"no RAPL zones under {root}"
-        self._start: list[int] = []
-        self._last: list[int] = []
-
-    def _read(self) -> list[int]:
-        return [int(open(os.path.join(z, "energy_uj")).read()) for z, _, _ in self.zones]
-
-    def begin(self) -> None:
-        self._start = self._read() if self.zones else []
-        self._last = self._start
-
-    def _joules(self, a: list[int], b: list[int]) -> dict[str, float]:
-        return {f"{name}@{os.path.basename(zone)}": ((y - x) % (max_range + 1)) / 1e6
-                for (zone, name, max_range), x, y in zip(self.zones, a, b)}
-
-    def lap(self) -> float:
-        """Joules since ``begin`` or the previous lap (the counters wrap at their max range)."""
-        now = self._read()
-        joules, self._last = sum(self._joules(self._last, now).values()), now
-        return joules
-
-    def end(self) -> Reading:
-        if not self.zones:
-            return Reading.unavailable(self.source, self.reason)
+@MONITORS.named("cuda")
+def nvml_monitor(sampler_hz: float = 50.0, sampler: bool = True, backend=None, **_) -> EnergyMonitor:
+    """NVML energy counter (primary) + NVML power sampler (cross-check, and device state during windows)."""
+    if backend is None:
         try:
-            stop = self._read()
-        except OSError as exc:
-            return Reading(self.source, MEASURED, None, f"RAPL read failed: {exc}", valid=False)
-        parts = self._joules(self._start, stop)
-        return Reading(self.source, MEASURED, sum(parts.values()), extra={"zones_j": parts})
+            backend = NvmlBackend.for_torch_device()
+        except Exception as exc:  # no pynvml, no driver
+            return EnergyMonitor(Unavailable("nvml_counter", f"NVML unavailable: {type(exc).__name__}: {exc}"))
+    cross = PowerSampler(backend, sampler_hz) if sampler else None
+    return EnergyMonitor(NvmlCounter(backend), cross, state=backend.state, identity=backend.identity())
 
 
-# --------------------------------------------------------------------------- codecarbon
-class CodecarbonEstimate:
-    """codecarbon's OfflineEmissionsTracker: CPU/RAM energy *estimates* and CO2e."""
+def no_nvml_reason() -> str | None:
+    """Why NVML cannot be read here (so a run can say so before it starts), or None."""
+    import importlib.util
 
-    source = "codecarbon"
+    return None if importlib.util.find_spec("pynvml") else "nvidia-ml-py is not installed (pip install greenbench[gpu])"
 
-    def __init__(self, country_iso_code: str = "DEU", measure_power_secs: float = 1.0):
-        self.country, self.measure_power_secs = country_iso_code, float(measure_power_secs)
-        self.tracker = None
-        self.reason = ""
 
-    def begin(self) -> None:
-        try:
-            import logging
-
-            from codecarbon import OfflineEmissionsTracker
-
-            logging.getLogger("codecarbon").setLevel(logging.ERROR)
-            self.tracker = OfflineEmissionsTracker(country_iso_code=self.country, log_level="error",
-                                                   save_to_file=False, measure_power_secs=self.measure_power_secs)
-            self.tracker.start()
-        except ImportError:
-            self.tracker, self.reason = None, "codecarbon is not installed (pip install greenbench[energy])"
-        except Exception as exc:
-            self.tracker, self.reason = None, f"codecarbon failed to start: {type(exc).__name__}: {exc}"
-
-    def end(self) -> Reading:
-        if self.tracker is None:
-            return Reading.unavailable(self.source, self.reason)
-        try:
-            emissions_kg = self.tracker.stop()
-            d = self.tracker.final_emissions_data
-        except Exception as exc:
-            return Reading(self.source, ESTIMATED, None, f"codecarbon failed: {type(exc).__name__}: {exc}", valid=False)
-        kwh_to_j = 3.6e6
-        return Reading(self.source, ESTIMATED, float(d.cpu_energy + d.ram_energy) * kwh_to_j,
-                       extra={"cpu_j": float(d.cpu_energy) * kwh_to_j, "ram_j": float(d.ram_energy) * kwh_to_j,
-                              "co2e_g": float(emissions_kg) * 1000.0, "cpu_power_w": float(d.cpu_power),
-                              "tracking_mode": str(getattr(d, "tracking_mode", "")), "country": self.country})
+nvml_monitor.no_meter_reason = no_nvml_reason

@@ -1,0 +1,1 @@
+"""GPU meters, one module per vendor (``nvidia``: NVML)."""
