@@ -90,9 +90,9 @@ def test_rule_inputs_are_the_modules_a_script_really_imports():
     from greenbench.pipeline.dag import module_closure, plugin_files
 
     assert module_closure("src", "scripts/prepare_dataset.py") == [
-        "src/greenbench/__init__.py", "src/greenbench/core/__init__.py", "src/greenbench/core/io.py",
-        "src/greenbench/core/log.py", "src/greenbench/core/provenance.py", "src/greenbench/data/__init__.py",
-        "src/greenbench/data/sst2.py", "src/greenbench/pipeline/__init__.py",
+        "src/greenbench/__init__.py", "src/greenbench/core/__init__.py", "src/greenbench/core/host.py",
+        "src/greenbench/core/io.py", "src/greenbench/core/log.py", "src/greenbench/core/provenance.py",
+        "src/greenbench/data/__init__.py", "src/greenbench/data/sst2.py", "src/greenbench/pipeline/__init__.py",
         "src/greenbench/pipeline/stages/__init__.py", "src/greenbench/pipeline/stages/prepare_dataset.py"]
     build = module_closure("src", "scripts/build_variant.py")
     assert not any(f.startswith("src/greenbench/carbon/") for f in build)  # (meters/cpu/codecarbon.py is a meter)

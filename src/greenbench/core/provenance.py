@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import greenbench
+from greenbench.core import host
 
 _PACKAGES = ("torch", "transformers", "numpy", "pandas", "pyarrow")
 # recorded by distribution metadata only, never imported (torchao loads native libraries on import);
@@ -77,13 +78,18 @@ def versions() -> dict[str, str]:
 
 
 def collect(config: Mapping[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    """Provenance record stored beside every output."""
+    """Provenance record stored beside every output: code, config, libraries and the host (its name,
+    and its fingerprint and class, ``greenbench.core.host``; ``threads=`` in ``extra`` is the threads used)."""
+    threads = extra.get("threads")
+    fingerprint = host.fingerprint(threads if isinstance(threads, int) else None)
     record: dict[str, Any] = {
         "git_commit": git_commit(),
         "versions": versions(),
         "host": platform.node(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "host_fingerprint": fingerprint,
+        "host_class": host.host_class(fingerprint),
     }
     if config is not None:
         record["config_hash"] = config_hash(config)
