@@ -65,6 +65,32 @@ def test_where_and_when_is_the_saving_over_the_nearest_region():
     assert answer.where_and_when(None) == []
 
 
+EPYC = {"cpu_model": "AMD EPYC 9654 96-Core Processor", "cpu_vendor": "amd", "threads": 2, "rapl_readable": False,
+        "isa": {"amx": False, "avx512_bf16": True, "avx512_vnni": True, "avx2": True}, "logical_cores": 2,
+        "gpu_model": None, "gpu_driver": None, "gpu_count": 0}
+
+
+def test_the_answer_states_the_host_class_it_answers_for():
+    energy, accuracy, carbon, meas = _tables()
+    table = answer.answer(energy, accuracy, carbon, meas, SETTINGS, first_stage=3)
+    trials = [{"device": "cpu", "trial": t, "host_fingerprint": EPYC} for t in range(4)]
+    lines = answer.to_markdown(table, [], SETTINGS, trials).splitlines()
+    line = "Host class: AMD without AMX (AVX512-BF16, VNNI); 2 threads; RAPL not readable (CPU energy estimated)."
+    assert line in lines[:4]  # near the top, once however many trials
+    assert sum(x.startswith("Host class") for x in lines) == 1
+    readable = [{"device": "cpu", "host_fingerprint": {**EPYC, "rapl_readable": True}}]
+    assert "Host class: AMD without AMX (AVX512-BF16, VNNI); 2 threads; RAPL readable." in \
+        answer.to_markdown(table, [], SETTINGS, readable).splitlines()
+    gpu = {**EPYC, "gpu_model": "NVIDIA H100 80GB HBM3", "threads": 1}
+    two = answer.host_lines(trials + [{"device": "cuda", "host_fingerprint": gpu}], table)
+    assert two == ["Host class (cpu): AMD without AMX (AVX512-BF16, VNNI); 2 threads; RAPL not readable "
+                   "(CPU energy estimated).",
+                   "Host class (cuda): AMD without AMX (AVX512-BF16, VNNI) + NVIDIA H100 80GB HBM3; 1 thread; "
+                   "RAPL not readable."]
+    assert answer.host_lines(None) == ["Host class: not recorded (the measurements' provenance has no host "
+                                       "fingerprint)."]
+
+
 def pytest_approx(x):
     import pytest
 

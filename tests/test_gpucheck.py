@@ -187,9 +187,10 @@ def test_cpu_rehearsal_writes_the_pipeline_tables_and_a_summary(kit, tmp_path, m
     refused = m[m.status == "not_applicable"]
     assert refused[refused.variant == "fp16"].reason.str.contains("cuda").all()
     text = (out / "summary.md").read_text()
-    for heading in ("## Provenance", "## Accuracy on SST-2 dev", "## Acceptance criteria", "## Cells",
+    for heading in ("## Provenance", "- host class: ", "## Accuracy on SST-2 dev", "## Acceptance criteria", "## Cells",
                     "## Harness overhead", "## CUDA graph vs eager", "## Invalid and not-applicable cells"):
         assert heading in text
+    assert "- host class: not recorded" not in text  # the trials' fingerprint (greenbench.core.host)
     assert "float16 safetensors" in text and "trials done 2" in text and "progress: finished" in text
     assert "estimated" in text and "torchao" in text
     # at most one folder below the one named, one archive of everything, no scratch

@@ -2,7 +2,8 @@
 runtime x batch) that loses at most ``max_accuracy_loss_pts`` points against fp32 and meets a p95
 latency bound, its J/inference and gCO2e per 1,000 inferences with their intervals, the runner-up and
 how sure the ordering is (their paired ratio's 95% interval), and where and when to run it (the
-routing policies' saving over serving from the nearest region)."""
+routing policies' saving over serving from the nearest region), stated for the host class its trials ran on
+(``greenbench.core.host``, read back from the measurements' provenance)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from greenbench.core import host
 from greenbench.measure.energy import stopping
 
 METRIC = "j_per_inf_gross"
@@ -97,8 +99,37 @@ def answer(energy: pd.DataFrame, accuracy: pd.DataFrame, carbon: pd.DataFrame, m
     return pd.DataFrame(rows)
 
 
-def to_markdown(table: pd.DataFrame, where: list[dict[str, Any]], settings: Mapping[str, Any]) -> str:
-    lines = ["# The study's answer", "",
+def host_lines(records: list[Mapping[str, Any]] | None, table: pd.DataFrame | None = None) -> list[str]:
+    """"Host class: …; N threads; RAPL …" for the trials' provenance records (``host.recorded``): one line,
+    or one per device where the devices' hosts differ. Where RAPL was not readable, the CPU answer's energy
+    label says what CPU energy was instead (estimated, or unavailable)."""
+    by_device: dict[Any, list[str]] = {}
+    for record in records or []:
+        described = by_device.setdefault(record.get("device"), [])
+        text = host.describe(record["host_fingerprint"])
+        if text not in described:
+            described.append(text)
+    if not by_device:
+        return ["Host class: not recorded (the measurements' provenance has no host fingerprint)."]
+    cpu_note = ""
+    if table is not None and "energy_label" in table and any(
+            not r["host_fingerprint"].get("rapl_readable") for r in records or [] if r.get("device") == "cpu"):
+        labels = sorted({str(v) for v in table.loc[table["device"] == "cpu", "energy_label"].dropna()} - {"measured"})
+        cpu_note = f" (CPU energy {' or '.join(labels)})" if labels else ""
+    same = len({tuple(d) for d in by_device.values()}) == 1
+    groups = [(None, next(iter(by_device.values())))] if same else sorted(by_device.items(), key=lambda kv: str(kv[0]))
+    out = []
+    for device, texts in groups:
+        note = cpu_note if device in (None, "cpu") and "cpu" in by_device else ""
+        label = "Host class" if device is None else f"Host class ({device})"
+        out.append(f"{label}: {' | '.join(texts)}{note}.")
+    return out
+
+
+def to_markdown(table: pd.DataFrame, where: list[dict[str, Any]], settings: Mapping[str, Any],
+                hosts: list[Mapping[str, Any]] | None = None) -> str:
+    """The answer's Markdown; ``hosts``: the trials' provenance records with a host fingerprint."""
+    lines = ["# The study's answer", "", *host_lines(hosts, table), "",
              f"The greenest configuration per device that loses at most {settings['max_accuracy_loss_pts']:g} accuracy "
              f"point(s) against fp32 and keeps p95 latency within {settings['max_latency_p95_ms']:g} ms (energy per "
              f"inference at that cell; gCO2e at grid {settings['grid']}). Generated from results/stats; 95% intervals.", ""]

@@ -8,7 +8,7 @@ import pandas as pd
 
 from greenbench.analysis import summaries as aggregate
 from greenbench.report import claims
-from greenbench.core import io
+from greenbench.core import host, io
 from greenbench.core.log import get_logger
 
 log = get_logger(__name__)
@@ -138,7 +138,9 @@ def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: s
 
         table = answer.answer(energy, acc, io.read_parquet(stats_dir / "carbon.parquet"), measurements, answer_settings,
                               first_stage=first_stage)
-        io.write_text(answer.to_markdown(table, answer.where_and_when(schedule), answer_settings), out_dir / "answer.md")
+        hosts = host.recorded(io.read_metadata(measurements_path))
+        io.write_text(answer.to_markdown(table, answer.where_and_when(schedule), answer_settings, hosts),
+                      out_dir / "answer.md")
     evidence = claims.Evidence(measurements, acc, n_boot=n_boot, seed=seed, forecast=forecast, schedule=schedule,
                                first_stage=first_stage, amortization=lifecycle, horizon=horizon)
     verdicts = claims.check_claims(evidence)

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from greenbench.core import io, provenance
+from greenbench.core import host, io, provenance
 from greenbench.tools.gpukit.kit import (BASELINE, MAX_CV_BATCH8, MAX_DISAGREEMENT, MAX_HALF_DELTA_PTS, MAX_OVERHEAD,
                                         MIN_GRAPH_SPEEDUP)
 
@@ -170,6 +170,7 @@ def write_summary(out: str | Path, context: Mapping[str, Any]) -> str:
         "## Provenance", "",
         f"- device: {meta.get('device_name') or context['device']} (uuid {meta.get('device_uuid', '–')}), "
         f"driver {meta.get('driver', '–')}, CUDA {meta.get('cuda', '–')}, host {context.get('host', '–')}",
+        f"- host class: {host.describe(meta['host_fingerprint']) if meta.get('host_fingerprint') else 'not recorded'}",
         f"- libraries: {', '.join(f'{k} {v}' for k, v in versions.items())}",
         f"- greenbench commit {provenance.git_commit()} (kit made from {kit.get('git_commit', '–')} on {kit.get('created', '–')})",
         f"- model: {kit['source']}; on CPU the rounding changed {kit.get('cpu_predictions_changed_by_rounding', '–')} of "
