@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A one-node SLURM cluster on localhost, for the SLURM test (tests/test_slurm.py) and for trying the
+# A one-node SLURM cluster on localhost, for the SLURM test (tests/pipeline/test_slurm.py) and for trying the
 # workflow's SLURM profile without an HPC account.
 #
 #   tests/slurm/cluster.sh start    install slurm-wlm + munge from Debian if missing (needs root),

@@ -9,7 +9,7 @@ with ``register_options``; from these declarations
 - the plugin reads its options merged over the defaults (``Options.resolve``): no second default in code,
 - ``config/README.md`` lists every option (``docs_table``, between the ``plugin options`` markers).
 
-``tests/test_config.py`` keeps ``config/config.yaml``, the README and these declarations in step.
+``tests/config/test_config.py`` keeps ``config/config.yaml``, the README and these declarations in step.
 """
 
 from __future__ import annotations

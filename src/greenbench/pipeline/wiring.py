@@ -2,7 +2,7 @@
 ``params``) and by the CLI, so a new key is plumbed once.
 
 Every rule that reads the config has ``params: settings=wiring.<rule>(config, ...)`` and nothing
-else (tests/test_wiring.py parses the rules): the function named like the rule is its whole slice,
+else (tests/pipeline/test_wiring.py parses the rules): the function named like the rule is its whole slice,
 and its stage (``greenbench.pipeline.stages.<rule>``) reads ``job.params.settings`` only. A rule that
 reads no config (prepare_dataset, eval_summary, collect_energy, pareto, figures) has no params.
 

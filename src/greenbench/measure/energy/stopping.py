@@ -15,7 +15,7 @@ sample mean is independent of the first stage's variance, and ``n`` depends on n
 interval keeps its nominal coverage however the stopping falls, cap included (the cap is a
 function of ``s0`` too). The naive rule ("measure until the t interval of what you have is narrow
 enough") does not: it stops preferentially when the running SD happens to be small, and its
-intervals undercover (tests/test_stopping.py shows both on synthetic data). The price of honesty is
+intervals undercover (tests/measure/test_stopping.py shows both on synthetic data). The price of honesty is
 the ``t[n0-1]`` quantile of a small first stage (4.30 at n0 = 3), which is why n0 is configurable.
 
 Log scale: energies and their ratios are positive and multiplicative; the paired log ratio of two

@@ -18,7 +18,7 @@ def merged(*names):
 @pytest.mark.parametrize("extra", [[], ["smoke.yaml"], ["paper.yaml"]])
 def test_shipped_configs_are_valid(extra, monkeypatch):
     # the paper's hub models are fetched at run time: valid where the hub is reachable (offline, uncached
-    # models are refused before any job: tests/test_bad_input.py)
+    # models are refused before any job: tests/config/test_bad_input.py)
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     validate_config(merged(*extra))
 

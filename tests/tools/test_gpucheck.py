@@ -86,7 +86,7 @@ def test_the_checkout_plus_the_kit_fits_one_allocation(sst2_tokens):
     float16, its tokenizer, the real SST-2 tokens and the wheels' whole allowance, plus every file a
     copy of this checkout carries, within KIT_MAX_MB (60 of the 64 MiB a lent node takes)."""
     train, dev, model_dir = sst2_tokens
-    repo = cli.Path(__file__).resolve().parents[1]
+    repo = cli.Path(__file__).resolve().parents[2]
     tree = gpucheck.tree_bytes(repo)
     kit = gpucheck.estimate_kit_bytes(model_dir, train, dev)
     total_mib = (tree + kit) / 2**20
@@ -124,7 +124,7 @@ def test_pieces_cover_the_paper_grid_with_fp32_beside_every_group():
 
 def test_runtime_piece_builds_evaluates_and_measures_runtime_cells_in_fresh_processes(kit, tmp_path, monkeypatch):
     path, _ = kit
-    monkeypatch.chdir(cli.Path(__file__).resolve().parents[1])
+    monkeypatch.chdir(cli.Path(__file__).resolve().parents[2])
     piece = gpucheck.plan_pieces()[10]
     assert piece.isolated and piece.accuracy and set(gpucheck.RUNTIME_CELLS) <= set(piece.variants)
     out = tmp_path / "check"
@@ -155,7 +155,7 @@ def test_the_quick_check_fits_300_s_and_the_runtime_piece_one_command_by_their_o
 
 
 def test_estimate_flag_prints_the_estimate_and_runs_nothing(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(cli.Path(__file__).resolve().parents[1])
+    monkeypatch.chdir(cli.Path(__file__).resolve().parents[2])
     assert cli.main(["gpu-check", "--device", "cuda", "--estimate", "--kit", str(tmp_path / "none")]) == 0
     assert "piece 0 on cuda: about" in capsys.readouterr().out
 
@@ -163,7 +163,7 @@ def test_estimate_flag_prints_the_estimate_and_runs_nothing(tmp_path, capsys, mo
 def test_cpu_rehearsal_writes_the_pipeline_tables_and_a_summary(kit, tmp_path, monkeypatch, capsys):
     path, _ = kit
     out = tmp_path / "check"
-    monkeypatch.chdir(cli.Path(__file__).resolve().parents[1])
+    monkeypatch.chdir(cli.Path(__file__).resolve().parents[2])
     monkeypatch.delenv("GREENBENCH_DATA", raising=False)  # a node has the kit, not the data: nothing looks for it
     monkeypatch.delenv("TORCHAO_FORCE_SKIP_LOADING_SO_FILES", raising=False)
     code = cli.main(["gpu-check", "--device", "cpu", "--tiny", "--trials", "2", "--kit", str(path), "--out", str(out)])
@@ -208,7 +208,7 @@ def test_a_check_killed_mid_run_leaves_a_summary_of_what_it_finished(kit, tmp_pa
     from greenbench.measure.energy import trial as trials
 
     path, _ = kit
-    monkeypatch.chdir(cli.Path(__file__).resolve().parents[1])
+    monkeypatch.chdir(cli.Path(__file__).resolve().parents[2])
     real = trials.run_trial
 
     def killed_in_trial_1(*args, trial, **kwargs):
@@ -240,7 +240,7 @@ def test_a_spawned_trial_process_logs_to_the_checks_log(tmp_path):
 
 def test_budget_skips_trials_that_would_not_finish(kit, tmp_path, monkeypatch):
     path, _ = kit
-    monkeypatch.chdir(cli.Path(__file__).resolve().parents[1])
+    monkeypatch.chdir(cli.Path(__file__).resolve().parents[2])
     out = tmp_path / "check"
     assert cli.main(["gpu-check", "--device", "cpu", "--tiny", "--trials", "3", "--budget-s", "1", "--kit", str(path),
                      "--out", str(out)]) == 0
@@ -249,7 +249,7 @@ def test_budget_skips_trials_that_would_not_finish(kit, tmp_path, monkeypatch):
 
 
 def test_missing_kit_is_a_clear_error(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(cli.Path(__file__).resolve().parents[1])
+    monkeypatch.chdir(cli.Path(__file__).resolve().parents[2])
     assert cli.main(["gpu-check", "--device", "cpu", "--kit", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 1
     assert "make the kit first" in capsys.readouterr().err
 
@@ -301,7 +301,7 @@ def test_a_failing_step_is_reported_and_the_rest_goes_on(kit, tmp_path, monkeypa
     from greenbench.measure import accuracy as evaluate_module
 
     path, _ = kit
-    monkeypatch.chdir(cli.Path(__file__).resolve().parents[1])
+    monkeypatch.chdir(cli.Path(__file__).resolve().parents[2])
     real = evaluate_module.evaluate
 
     def flaky(model_dir, dev, variant, *args, **kwargs):
@@ -321,7 +321,7 @@ def test_a_failing_step_is_reported_and_the_rest_goes_on(kit, tmp_path, monkeypa
 
 
 def test_the_readmes_kit_sizes_are_the_recorded_runs():
-    repo = cli.Path(__file__).resolve().parents[1]
+    repo = cli.Path(__file__).resolve().parents[2]
     manifest = json.loads((repo / "benchmarks/results/gpu-kit-size-2026-12-05/kit.json").read_text())
     assert manifest["total_mb"] <= manifest["max_total_mb"] == gpucheck.KIT_MAX_MB
     assert (f"kit {manifest['size_mb']} MiB, checkout {manifest['tree_mb']} MiB, together {manifest['total_mb']} MiB"

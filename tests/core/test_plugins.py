@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "extending.md"
 
 
@@ -119,7 +119,7 @@ def test_a_worked_example_plugin_is_registered_used_and_wired(tmp_path, path):
     assert not target.exists(), f"{path} already exists: the example must add a new module"
     assert target.parent.is_dir(), f"{target.parent.relative_to(tmp_path)} is not a plugin package"
     target.write_text(example)
-    code = PRELUDE.format(src=str(tmp_path / "src"), scripts=str(ROOT / "scripts"), tests=str(ROOT / "tests"))
+    code = PRELUDE.format(src=str(tmp_path / "src"), scripts=str(ROOT / "scripts"), tests=str(ROOT / "tests" / "carbon"))
     code += textwrap.dedent(CHECKS[path])
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "src"), "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env,
