@@ -40,9 +40,11 @@ lint: install
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check workflow
 	$(BIN)/ruff check src scripts tests benchmarks experiments
+	$(BIN)/ruff format --check src scripts tests benchmarks experiments
 
 format: install
 	$(BIN)/snakefmt workflow
+	$(BIN)/ruff format src scripts tests benchmarks experiments
 
 # Where the study ran: the fine-tuned baseline (float16), tokens and the torchao wheel. Refused when the
 # checkout plus the kit would pass 60 MiB (a lent node takes 64 MiB in one copy).

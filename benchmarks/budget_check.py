@@ -20,8 +20,10 @@ from pathlib import Path
 import pandas as pd
 
 METRICS = ("j_per_inf_gross", "latency_p50_ms", "latency_p95_ms", "throughput_per_s")
-CI = re.compile(r"(?P<name>[\w@.]+/[\w@.]+)(?: at batch \d+)?(?: on \w+)? = (?P<r>[0-9.]+) "
-                r"\(95% CI (?P<lo>[0-9.]+)–(?P<hi>[0-9.]+)\)")
+CI = re.compile(
+    r"(?P<name>[\w@.]+/[\w@.]+)(?: at batch \d+)?(?: on \w+)? = (?P<r>[0-9.]+) "
+    r"\(95% CI (?P<lo>[0-9.]+)–(?P<hi>[0-9.]+)\)"
+)
 
 
 def rel_half_width(ratio, low, high):
@@ -48,8 +50,15 @@ def claim_rows(results: Path, old: Path, target: float) -> pd.DataFrame:
         for line in path.read_text().splitlines():
             if line.startswith("| ") and "95% CI" in line:
                 claim, measured = line.split(" | ")[0].strip("| "), line.split(" | ")[2]
-                out[claim] = [(("energy " if "energy" in measured[:m.start()] else "") + m["name"], float(m["r"]), float(m["lo"]),
-                               float(m["hi"])) for m in CI.finditer(measured)]
+                out[claim] = [
+                    (
+                        ("energy " if "energy" in measured[: m.start()] else "") + m["name"],
+                        float(m["r"]),
+                        float(m["lo"]),
+                        float(m["hi"]),
+                    )
+                    for m in CI.finditer(measured)
+                ]
         return out
 
     new, before = parse(results / "paper" / "claims.md"), parse(old / "claims.md")
@@ -62,8 +71,17 @@ def claim_rows(results: Path, old: Path, target: float) -> pd.DataFrame:
             old_value = old_values[i][1:] if i < len(old_values) else by_name.get(name)
             hw_old = rel_half_width(*old_value) if old_value else float("nan")
             allowed = max(hw_old, target) if hw_old == hw_old else target
-            rows.append({"claim": claim[:60], "ratio of": name, "ratio": r, "hw_new": rel_half_width(r, lo, hi),
-                         "hw_old": hw_old, "allowed": allowed, "ok": rel_half_width(r, lo, hi) <= allowed + 1e-12})
+            rows.append(
+                {
+                    "claim": claim[:60],
+                    "ratio of": name,
+                    "ratio": r,
+                    "hw_new": rel_half_width(r, lo, hi),
+                    "hw_old": hw_old,
+                    "allowed": allowed,
+                    "ok": rel_half_width(r, lo, hi) <= allowed + 1e-12,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -83,19 +101,34 @@ def main() -> None:
     p.add_argument("--target", type=float, default=0.05)
     p.add_argument("--out", type=Path)
     a = p.parse_args()
-    ratios, claim, wall = ratio_rows(a.results, a.old, a.target), claim_rows(a.results, a.old, a.target), \
-        wall_by_rule(a.results)
+    ratios, claim, wall = (
+        ratio_rows(a.results, a.old, a.target),
+        claim_rows(a.results, a.old, a.target),
+        wall_by_rule(a.results),
+    )
     both = ratios[ratios.hw_old.notna()]
-    text = ["## Paired ratios vs fp32 (dynamic padding)", "",
-            f"{int(ratios.ok.sum())} of {len(ratios)} at least as precise as before or within ±{100 * a.target:.0f}% "
-            f"(of the {len(both)} the old study also has: {int(both.ok.sum())}; median half-width "
-            f"{100 * ratios.hw_new.median():.1f}% now, {100 * both.hw_old.median():.1f}% before).", "",
-            ratios.to_markdown(index=False, floatfmt=".4f"), "",
-            "## Ratios quoted in claims.md", "",
-            f"{int(claim.ok.sum())} of {len(claim)} ok (no old value: the target applies).", "",
-            claim.to_markdown(index=False, floatfmt=".4f") if len(claim) else "_none_", "",
-            "## Wall time by rule (Snakemake benchmark files)", "", wall.to_markdown(floatfmt=".1f"),
-            "", f"total {wall.seconds.sum() / 60:.1f} min of job time", ""]
+    text = [
+        "## Paired ratios vs fp32 (dynamic padding)",
+        "",
+        f"{int(ratios.ok.sum())} of {len(ratios)} at least as precise as before or within ±{100 * a.target:.0f}% "
+        f"(of the {len(both)} the old study also has: {int(both.ok.sum())}; median half-width "
+        f"{100 * ratios.hw_new.median():.1f}% now, {100 * both.hw_old.median():.1f}% before).",
+        "",
+        ratios.to_markdown(index=False, floatfmt=".4f"),
+        "",
+        "## Ratios quoted in claims.md",
+        "",
+        f"{int(claim.ok.sum())} of {len(claim)} ok (no old value: the target applies).",
+        "",
+        claim.to_markdown(index=False, floatfmt=".4f") if len(claim) else "_none_",
+        "",
+        "## Wall time by rule (Snakemake benchmark files)",
+        "",
+        wall.to_markdown(floatfmt=".1f"),
+        "",
+        f"total {wall.seconds.sum() / 60:.1f} min of job time",
+        "",
+    ]
     out = "\n".join(text)
     print(out)
     if a.out:

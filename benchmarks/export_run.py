@@ -21,10 +21,18 @@ TABLES = {  # csv name -> parquet under results/
     "energy_by_length.csv": "stats/energy_by_length.parquet",
     "accuracy_stats.csv": "stats/accuracy.parquet",
 }
-COPIES = ["paper/claims.md", "paper/tables.md", "figures/difficulty_by_length.png", "figures/energy_by_batch.png",
-          "figures/pareto_accuracy_energy.png", "figures/forecast_vs_actual.png", "figures/scheduler_front.png",
-          "figures/forecast_mape_by_lead.png",
-          "figures/spiking_firing_rates.png", "figures/accuracy_by_variant.png"]
+COPIES = [
+    "paper/claims.md",
+    "paper/tables.md",
+    "figures/difficulty_by_length.png",
+    "figures/energy_by_batch.png",
+    "figures/pareto_accuracy_energy.png",
+    "figures/forecast_vs_actual.png",
+    "figures/scheduler_front.png",
+    "figures/forecast_mape_by_lead.png",
+    "figures/spiking_firing_rates.png",
+    "figures/accuracy_by_variant.png",
+]
 
 
 def export(results: Path, out: Path) -> list[Path]:
@@ -51,8 +59,10 @@ def export(results: Path, out: Path) -> list[Path]:
     trials = sorted((results / "energy").glob("*/*/trial-*.parquet"))
     if trials:
         meta = io.read_metadata(trials[0])
-        keep = {k: meta.get(k) for k in ("git_commit", "versions", "platform", "processor", "threads", "config_hash",
-                                          "device_name")}
+        keep = {
+            k: meta.get(k)
+            for k in ("git_commit", "versions", "platform", "processor", "threads", "config_hash", "device_name")
+        }
         io.write_json(keep, out / "provenance.json")
         written.append(out / "provenance.json")
     return written

@@ -35,11 +35,19 @@ def main(out_dir: str, zones: list[str]) -> None:
     cfg = validate_config(cfg)
     c = cfg["carbon"]
     work = out / "work"
-    files = [traces.retrieve_trace(z, y, work / "csv" / f"{z}_{y}_hourly.csv") for z in zones for y in sorted(c["years"])]
+    files = [
+        traces.retrieve_trace(z, y, work / "csv" / f"{z}_{y}_hourly.csv") for z in zones for y in sorted(c["years"])
+    ]
     traces.prepare_traces(files, work / "traces.parquet", c["column"], c["max_gap_hours"], c["max_ci_g_per_kwh"])
     fc = dict(c["forecast"], zones=zones)
-    table = forecast.run_forecasting(work / "traces.parquet", fc, int(cfg["seed"]), out / "forecast_metrics.parquet",
-                                     work / "forecasts.parquet", work / "forecaster")
+    table = forecast.run_forecasting(
+        work / "traces.parquet",
+        fc,
+        int(cfg["seed"]),
+        out / "forecast_metrics.parquet",
+        work / "forecasts.parquet",
+        work / "forecaster",
+    )
     shutil.copy(work / "forecaster" / forecast.SELECTION_FILE, out / forecast.SELECTION_FILE)
     day1 = forecast.day1_summary(table)
     ratio = day1.pivot(index="zone", columns="model", values="mape")
@@ -47,13 +55,21 @@ def main(out_dir: str, zones: list[str]) -> None:
     cov = day1[day1.model == forecast.SELECTED].set_index("zone")["coverage"].rename("selected coverage % (nominal 90)")
     summary = pd.concat([ratio.round(3), cov.round(1)], axis=1)
     summary.loc["mean"] = summary.mean().round(3)
-    choice = table[(table.model == forecast.SELECTED) & (table.lead_h <= 24)].groupby("zone").choice.agg(
-        lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().items()))
-    text = (f"# Day-1 MAPE ÷ seasonal-naive-24h, zones {', '.join(zones)}\n\n"
-            f"Protocol: config/config.yaml's carbon.forecast unchanged (train {fc['train_start']}..{fc['train_end']} "
-            f"minus the last {fc['calibration_days']} days = validation/calibration, test {fc['test_start']}.."
-            f"{fc['test_end']}, daily origins).\n\n" + summary.to_markdown() +
-            "\n\nChoice of the selected forecaster, leads 1-24 h (count of leads):\n\n" + choice.to_markdown() + "\n")
+    choice = (
+        table[(table.model == forecast.SELECTED) & (table.lead_h <= 24)]
+        .groupby("zone")
+        .choice.agg(lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().items()))
+    )
+    text = (
+        f"# Day-1 MAPE ÷ seasonal-naive-24h, zones {', '.join(zones)}\n\n"
+        f"Protocol: config/config.yaml's carbon.forecast unchanged (train {fc['train_start']}..{fc['train_end']} "
+        f"minus the last {fc['calibration_days']} days = validation/calibration, test {fc['test_start']}.."
+        f"{fc['test_end']}, daily origins).\n\n"
+        + summary.to_markdown()
+        + "\n\nChoice of the selected forecaster, leads 1-24 h (count of leads):\n\n"
+        + choice.to_markdown()
+        + "\n"
+    )
     io.write_text(text, out / "summary.md")
     shutil.rmtree(work)
     print(text)

@@ -20,8 +20,10 @@ if (REPO.parent / "shared" / "data").is_dir():  # the mirror beside the checkout
     os.environ.setdefault("GREENBENCH_DATA", str(REPO.parent / "shared" / "data"))
 TREE = ("workflow", "config", "scripts", "src", "envs")  # what a workflow run needs from the checkout
 SMOKE = ("--cores", "2", "--configfile", "config/smoke.yaml")
-WORDS = ("good great fine bad awful dull movie film plot actor story funny boring charming "
-         "not very a the it is was and but of , . ! ' s n't").split()
+WORDS = (
+    "good great fine bad awful dull movie film plot actor story funny boring charming "
+    "not very a the it is was and but of , . ! ' s n't"
+).split()
 
 
 def make_tiny_bert(out: Path, seed: int = 0, layers: int = 2, heads: int = 4, hidden: int = 32) -> Path:
@@ -33,9 +35,15 @@ def make_tiny_bert(out: Path, seed: int = 0, layers: int = 2, heads: int = 4, hi
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(WORDS)
     tokenizer = BertTokenizerFast(vocab={tok: i for i, tok in enumerate(vocab)}, do_lower_case=True)
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers,
-                        num_attention_heads=heads, intermediate_size=hidden * 2, max_position_embeddings=64,
-                        num_labels=2)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=hidden * 2,
+        max_position_embeddings=64,
+        num_labels=2,
+    )
     BertForSequenceClassification(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
@@ -49,7 +57,7 @@ def padded_batch(n: int = 6, width: int = 12, seed: int = 0, first_length: int =
     ids = torch.randint(5, 30, (n, width), generator=g)
     mask = torch.ones_like(ids)
     for i in range(n):
-        mask[i, first_length + i:] = 0
+        mask[i, first_length + i :] = 0
     return ids * mask, mask
 
 
@@ -58,7 +66,11 @@ def toy_sentences(n: int = 64, seed: int = 0) -> pd.DataFrame:
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    pos, neg, filler = ["good", "great", "funny", "charming"], ["bad", "awful", "dull", "boring"], ["the", "movie", "film", "plot", "story", "was", "very"]
+    pos, neg, filler = (
+        ["good", "great", "funny", "charming"],
+        ["bad", "awful", "dull", "boring"],
+        ["the", "movie", "film", "plot", "story", "was", "very"],
+    )
     rows = []
     for i in range(n):
         label = int(rng.integers(0, 2))
@@ -92,8 +104,14 @@ def copy_tree(root: Path) -> Path:
 def run(cwd: Path, *args: str, env: dict | None = None, timeout: int = 1200) -> subprocess.CompletedProcess:
     """``snakemake *args`` in ``cwd`` with this interpreter."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 SMOKE_TIMEOUT_S = 2700

@@ -16,8 +16,9 @@ def test_the_readme_is_short():
 
 
 def test_every_path_the_readme_names_exists():
-    for path in re.findall(r"`((?:benchmarks|docs|config|experiments|workflow|src|tests)/[^`\s]*)`", README) + \
-            re.findall(r"\]\(((?:benchmarks|docs)/[^)\s]+)\)", README):
+    for path in re.findall(
+        r"`((?:benchmarks|docs|config|experiments|workflow|src|tests)/[^`\s]*)`", README
+    ) + re.findall(r"\]\(((?:benchmarks|docs)/[^)\s]+)\)", README):
         if "<" not in path:  # placeholders such as benchmarks/results/<gpu>-<date>/
             assert (ROOT / path.rstrip("/")).exists(), path
 
@@ -56,6 +57,7 @@ def test_each_quoted_routing_result_is_in_its_runs_answer_md():
 
 
 def test_the_quoted_wall_time_is_the_runs():
-    for time_, run in re.findall(r"\*\*(\d+ min \d+ s)\*\* including the install[^`]*`benchmarks/results/([\w.-]+)/`",
-                                 README):
+    for time_, run in re.findall(
+        r"\*\*(\d+ min \d+ s)\*\* including the install[^`]*`benchmarks/results/([\w.-]+)/`", README
+    ):
         assert f"Wall time {time_}" in (ROOT / "benchmarks" / "results" / run / "README.md").read_text(), run

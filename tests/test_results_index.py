@@ -22,8 +22,15 @@ EXPERIMENT_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}-[a-z0-9]+(?:-[a-z0-9]+)*$")
 RESULTS_LINK = re.compile(r"benchmarks/results/([A-Za-z0-9._-]+)/")
 
 SCRIPT_SUFFIXES = (".py", ".sh", ".bash", ".ipynb")
-CACHE_DIRS = {"__pycache__", ".pytest_cache", ".snakemake", ".ipynb_checkpoints", ".hypothesis", ".ruff_cache",
-              ".mypy_cache"}
+CACHE_DIRS = {
+    "__pycache__",
+    ".pytest_cache",
+    ".snakemake",
+    ".ipynb_checkpoints",
+    ".hypothesis",
+    ".ruff_cache",
+    ".mypy_cache",
+}
 TEMPORARY_NAMES = {".DS_Store", "Thumbs.db"}
 TEMPORARY_SUFFIXES = (".tmp", ".pyc", ".pyo", ".swp", ".swo", "~", ".bak", ".orig", ".rej")
 
@@ -40,14 +47,14 @@ def is_temporary(path: str) -> bool:
 def git_files(*args: str) -> list[str]:
     """``git ls-files ARGS`` in this checkout (skips the test where the tree is no git checkout of its own)."""
     try:
-        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=REPO, capture_output=True, text=True,
-                             check=True, timeout=60).stdout.strip()
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=REPO, capture_output=True, text=True, check=True, timeout=60
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
         pytest.skip("not a git checkout")
     if Path(top).resolve() != REPO:
         pytest.skip(f"{REPO} is not the top of its git checkout ({top})")
-    out = subprocess.run(["git", "ls-files", "-z", *args], cwd=REPO, capture_output=True, check=True,
-                         timeout=60).stdout
+    out = subprocess.run(["git", "ls-files", "-z", *args], cwd=REPO, capture_output=True, check=True, timeout=60).stdout
     return [name for name in out.decode().split("\0") if name]
 
 
@@ -83,10 +90,21 @@ def test_every_row_says_date_host_what_by_whom_and_status():
             assert later in rows, f"{folder} is superseded by {later}, which has no row"
 
 
-@pytest.mark.parametrize("path", ["src/greenbench/__pycache__/io.cpython-311.pyc", ".snakemake/log/x.log",
-                                  "a/.ipynb_checkpoints/b-checkpoint.ipynb", "results/.x.parquet.k2j1.tmp",
-                                  "results/.models.abc.tmp/config.json", "docs/notes.md~", "benchmarks/.DS_Store",
-                                  "x.pyc", "src/greenbench.egg-info/PKG-INFO", ".pytest_cache/v/cache/lastfailed"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "src/greenbench/__pycache__/io.cpython-311.pyc",
+        ".snakemake/log/x.log",
+        "a/.ipynb_checkpoints/b-checkpoint.ipynb",
+        "results/.x.parquet.k2j1.tmp",
+        "results/.models.abc.tmp/config.json",
+        "docs/notes.md~",
+        "benchmarks/.DS_Store",
+        "x.pyc",
+        "src/greenbench.egg-info/PKG-INFO",
+        ".pytest_cache/v/cache/lastfailed",
+    ],
+)
 def test_temporaries_are_recognised_and_ignored(path):
     assert is_temporary(path)
     try:
@@ -96,8 +114,15 @@ def test_temporaries_are_recognised_and_ignored(path):
     assert ignored in (0, 128), f".gitignore does not cover {path}"  # 128: no git checkout here
 
 
-@pytest.mark.parametrize("path", ["benchmarks/results/cpu-laptop-2026-11-25/trial-0.log", "src/greenbench/core/io.py",
-                                  "resources/README.md", "benchmarks/results/x/summary.md"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "benchmarks/results/cpu-laptop-2026-11-25/trial-0.log",
+        "src/greenbench/core/io.py",
+        "resources/README.md",
+        "benchmarks/results/x/summary.md",
+    ],
+)
 def test_results_and_sources_are_not_temporaries(path):
     assert not is_temporary(path)
 
@@ -137,5 +162,6 @@ def test_each_experiment_has_a_readme_naming_its_results():
 
 def test_no_script_edits_sys_path():
     for script in [*EXPERIMENTS.rglob("*.py"), *(REPO / "benchmarks").glob("*.py")]:
-        assert "sys.path" not in script.read_text(encoding="utf-8"), \
+        assert "sys.path" not in script.read_text(encoding="utf-8"), (
             f"{script.relative_to(REPO)}: import the installed package (make install), not a path"
+        )

@@ -36,27 +36,34 @@ def ridge(X: np.ndarray, Y: np.ndarray, alpha: float) -> np.ndarray:
     return np.linalg.solve(X.T @ X + alpha * np.eye(X.shape[1]), X.T @ Y)
 
 
-def linear_forecast(logs: np.ndarray, times: pd.DatetimeIndex, zone: int, cross_h: int, alpha: float,
-                    refit_days: int) -> np.ndarray:
+def linear_forecast(
+    logs: np.ndarray, times: pd.DatetimeIndex, zone: int, cross_h: int, alpha: float, refit_days: int
+) -> np.ndarray:
     """Per-zone ridge on origins at 00:00 UTC in log space (own 168 h relative to the last hour,
     day of week, optionally every European zone's last ``cross_h`` hours relative to its weekly mean);
     ``refit_days`` > 0 refits on every origin observed so far (an expanding window)."""
+
     def design(origins):
         own = logs[origins[:, None] + np.arange(-LOOKBACK, 0), zone]
         last = own[:, -1:]
         parts = [own - last, np.eye(7)[times[origins].day_of_week], np.ones((len(origins), 1))]
         if cross_h:
-            week = np.stack([logs[o - 168:o].mean(axis=0) for o in origins])
-            parts.append(np.concatenate([logs[o - cross_h:o] - w for o, w in zip(origins, week)]
-                                        ).reshape(len(origins), -1))
+            week = np.stack([logs[o - 168 : o].mean(axis=0) for o in origins])
+            parts.append(
+                np.concatenate([logs[o - cross_h : o] - w for o, w in zip(origins, week)]).reshape(len(origins), -1)
+            )
         y = logs[origins[:, None] + np.arange(HORIZON), zone] - last
         return np.hstack(parts), y, last
 
     midnight = np.flatnonzero(times.hour == 0)
-    train = midnight[(midnight >= LOOKBACK) & (times[midnight] < pd.Timestamp(CALIB, tz="UTC"))
-                     & (midnight + HORIZON <= np.searchsorted(times, pd.Timestamp(CALIB, tz="UTC")))]
-    test = midnight[(times[midnight] >= pd.Timestamp("2022-01-01", tz="UTC"))
-                    & (times[midnight] < pd.Timestamp(TEST_END, tz="UTC"))]
+    train = midnight[
+        (midnight >= LOOKBACK)
+        & (times[midnight] < pd.Timestamp(CALIB, tz="UTC"))
+        & (midnight + HORIZON <= np.searchsorted(times, pd.Timestamp(CALIB, tz="UTC")))
+    ]
+    test = midnight[
+        (times[midnight] >= pd.Timestamp("2022-01-01", tz="UTC")) & (times[midnight] < pd.Timestamp(TEST_END, tz="UTC"))
+    ]
     out, W = [], None
     for k, origin in enumerate(test):
         if W is None or (refit_days and k % refit_days == 0):
@@ -74,8 +81,9 @@ def main(run_dir: Path) -> None:
     fit = F.zone_windows(traces, ZONES, LOOKBACK, HORIZON, TRAIN, CALIB, 1)
     naive = F.SeasonalNaive(24).predict(test)
     data = Path(os.environ.get("GREENBENCH_DATA", "../shared/data")) / "carbon" / "electricitymaps_eco4cast"
-    wide = pd.concat([T.read_trace(data / T.em_filename(z, y)) for z in EUROPE for y in (2021, 2022)]
-                     ).pivot(index="timestamp", columns="zone", values="ci")[EUROPE]
+    wide = pd.concat([T.read_trace(data / T.em_filename(z, y)) for z in EUROPE for y in (2021, 2022)]).pivot(
+        index="timestamp", columns="zone", values="ci"
+    )[EUROPE]
     logs, times = np.log(np.maximum(wide.to_numpy(float), 1.0)), pd.DatetimeIndex(wide.index)
 
     forecasts = io.read_parquet(run_dir / "results/carbon/forecasts.parquet")
@@ -99,8 +107,10 @@ def main(run_dir: Path) -> None:
     for name, pred in rows.items():
         ratios = [_day1(test, pred, z) / _day1(test, naive, z) for z in ZONES]
         print(f"| {name} | " + " | ".join(f"{r:.3f}" for r in ratios) + f" | {max(ratios):.3f} |")
-    print("\nDay-1 MAPE / seasonal-naive-24h day-1 MAPE (target ≤ 0.6). MAPE ratio to naive-24h by lead time "
-          "(TCN; 1.0 = no better than yesterday's value):\n")
+    print(
+        "\nDay-1 MAPE / seasonal-naive-24h day-1 MAPE (target ≤ 0.6). MAPE ratio to naive-24h by lead time "
+        "(TCN; 1.0 = no better than yesterday's value):\n"
+    )
     leads = [1, 3, 6, 12, 18, 24]
     print("| zone | " + " | ".join(f"lead {h}" for h in leads) + " |\n|---|" + "---|" * len(leads))
     for z in ZONES:
@@ -111,6 +121,7 @@ def main(run_dir: Path) -> None:
 
 def _pooled_scaled(fit: F.Windows, test: F.Windows, alpha: float = 1.0) -> np.ndarray:
     """The pooled ridge on window-mean-scaled lags and origin calendar that `ridge` used to be."""
+
     def design(w):
         scale = w.x.mean(axis=1, keepdims=True) + 1e-6
         return np.hstack([w.x / scale, np.eye(24)[w.hour], np.eye(7)[w.dow], np.ones((len(w.x), 1))]), scale

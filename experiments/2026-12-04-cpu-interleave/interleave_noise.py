@@ -8,6 +8,7 @@ between-process part.
 
     python experiments/2026-12-04-cpu-interleave/interleave_noise.py results/models/minilm/baseline REPS ARM_S SEED
 """
+
 import math
 import sys
 import time
@@ -53,5 +54,10 @@ for bs in (1, 8, 64):
                     n[a] += 1
         logs.append(np.log((busy / n) / (busy[0] / n[0])))
     logs = np.array(logs)
-    print(f"seed {seed} batch {bs}: " + "  ".join(f"{names[i]} {math.exp(logs[:, i].mean()):.3f} sd {logs[:, i].std(ddof=1):.4f}"
-                                                 for i in range(1, len(arms))), flush=True)
+    print(
+        f"seed {seed} batch {bs}: "
+        + "  ".join(
+            f"{names[i]} {math.exp(logs[:, i].mean()):.3f} sd {logs[:, i].std(ddof=1):.4f}" for i in range(1, len(arms))
+        ),
+        flush=True,
+    )

@@ -11,6 +11,7 @@ each kind (6 each). Time ratios: on a CPU without RAPL the energy estimate is a 
 
     python experiments/2026-12-04-workload-noise/workload_noise.py SEED
 """
+
 import math
 import sys
 import time
@@ -32,8 +33,11 @@ def fresh():
     return models.load_classifier(src).eval()
 
 
-arms = {"fp32": fresh(), "int8": torch.ao.quantization.quantize_dynamic(fresh(), {torch.nn.Linear}, dtype=torch.qint8),
-        "bf16": fresh().to(torch.bfloat16)}
+arms = {
+    "fp32": fresh(),
+    "int8": torch.ao.quantization.quantize_dynamic(fresh(), {torch.nn.Linear}, dtype=torch.qint8),
+    "bf16": fresh().to(torch.bfloat16),
+}
 names = list(arms)
 rng = np.random.default_rng(int(sys.argv[1]))
 for bs, rounds in ((8, 27), (64, 5), (1, 60)):  # about a 1 s busy window per arm on a 2-core VM
@@ -55,5 +59,11 @@ for bs, rounds in ((8, 27), (64, 5), (1, 60)):  # about a 1 s busy window per ar
         res[kind].append(np.log(busy / busy[0]))
     for kind in "SF":
         x = np.array(res[kind])
-        print(f"batch {bs} {kind}: " + "  ".join(f"{names[i]}/fp32 {math.exp(x[:, i].mean()):.3f} sd {x[:, i].std(ddof=1):.4f}"
-                                                 for i in range(1, len(names))), flush=True)
+        print(
+            f"batch {bs} {kind}: "
+            + "  ".join(
+                f"{names[i]}/fp32 {math.exp(x[:, i].mean()):.3f} sd {x[:, i].std(ddof=1):.4f}"
+                for i in range(1, len(names))
+            ),
+            flush=True,
+        )

@@ -51,29 +51,75 @@ def test_a_variant_dearer_per_inference_never_pays_back():
 
 def _footprint(build_kj: dict[str, float | None], finetune_j=5000.0):
     rows = [{"job": "finetune", "target": "results/models/minilm/baseline", "energy_j": finetune_j}]
-    rows += [{"job": "build_variant", "target": f"results/variants/cpu/minilm/{v}",
-              "energy_j": None if kj is None else kj * 1e3} for v, kj in build_kj.items()]
+    rows += [
+        {
+            "job": "build_variant",
+            "target": f"results/variants/cpu/minilm/{v}",
+            "energy_j": None if kj is None else kj * 1e3,
+        }
+        for v, kj in build_kj.items()
+    ]
     return pd.DataFrame(rows)
 
 
 def _energy(j: dict[str, float], batch=8):
-    return pd.DataFrame([{"device": "cpu", "model": "minilm", "variant": v, "batch_size": batch, "padding": "dynamic",
-                          "mode": "eager", "metric": am.METRIC, "mean": value, "energy_label": "estimated"}
-                         for v, value in j.items()])
+    return pd.DataFrame(
+        [
+            {
+                "device": "cpu",
+                "model": "minilm",
+                "variant": v,
+                "batch_size": batch,
+                "padding": "dynamic",
+                "mode": "eager",
+                "metric": am.METRIC,
+                "mean": value,
+                "energy_label": "estimated",
+            }
+            for v, value in j.items()
+        ]
+    )
 
 
 def _ratios(r: dict[str, tuple[float, float, float]], batch=8):
-    return pd.DataFrame([{"device": "cpu", "model": "minilm", "variant": v, "batch_size": batch, "padding": "dynamic",
-                          "mode": "eager", "metric": am.METRIC, "ratio": a, "ci_low": lo, "ci_high": hi}
-                         for v, (a, lo, hi) in r.items()])
+    return pd.DataFrame(
+        [
+            {
+                "device": "cpu",
+                "model": "minilm",
+                "variant": v,
+                "batch_size": batch,
+                "padding": "dynamic",
+                "mode": "eager",
+                "metric": am.METRIC,
+                "ratio": a,
+                "ci_low": lo,
+                "ci_high": hi,
+            }
+            for v, (a, lo, hi) in r.items()
+        ]
+    )
 
 
 def test_amortize_counts_the_fine_tune_the_own_build_and_the_source_recipe_of_a_runtime_cell():
     fp = _footprint({"prune_heads50": 20.0, "prune_heads50@onnxruntime": 1.0, "topk16_ft": 10.0})
-    energy = _energy({"fp32": 0.10, "int8_dynamic": 0.05, "prune_heads50": 0.08, "prune_heads50@onnxruntime": 0.06,
-                      "topk16_ft": 0.12})
-    ratios = _ratios({"int8_dynamic": (0.5, 0.45, 0.55), "prune_heads50": (0.8, 0.7, 1.05),
-                      "prune_heads50@onnxruntime": (0.6, 0.55, 0.65), "topk16_ft": (1.2, 1.1, 1.3)})
+    energy = _energy(
+        {
+            "fp32": 0.10,
+            "int8_dynamic": 0.05,
+            "prune_heads50": 0.08,
+            "prune_heads50@onnxruntime": 0.06,
+            "topk16_ft": 0.12,
+        }
+    )
+    ratios = _ratios(
+        {
+            "int8_dynamic": (0.5, 0.45, 0.55),
+            "prune_heads50": (0.8, 0.7, 1.05),
+            "prune_heads50@onnxruntime": (0.6, 0.55, 0.65),
+            "topk16_ft": (1.2, 1.1, 1.3),
+        }
+    )
     table, curves = am.amortize(fp, energy, ratios, 8, [1e3, 1e6, 1e9])
     t = table.set_index("variant")
     assert t.loc["fp32", "build_j"] == 5000.0 and t.loc["fp32", "verdict"] == "baseline"
@@ -89,8 +135,13 @@ def test_amortize_counts_the_fine_tune_the_own_build_and_the_source_recipe_of_a_
 
 
 def test_an_unavailable_build_energy_makes_the_row_unavailable_not_free():
-    table, _ = am.amortize(_footprint({"prune_heads50": None}), _energy({"fp32": 0.1, "prune_heads50": 0.08}),
-                           _ratios({"prune_heads50": (0.8, 0.75, 0.85)}), 8, [1e3])
+    table, _ = am.amortize(
+        _footprint({"prune_heads50": None}),
+        _energy({"fp32": 0.1, "prune_heads50": 0.08}),
+        _ratios({"prune_heads50": (0.8, 0.75, 0.85)}),
+        8,
+        [1e3],
+    )
     row = table.set_index("variant").loc["prune_heads50"]
     assert math.isnan(row.build_j) and row.verdict == "unavailable"
 
@@ -100,8 +151,7 @@ def test_the_lifecycle_claims_read_the_break_even_against_the_tabulated_horizon(
 
     fp = _footprint({"prune_heads50": 20.0, "topk16_ft": 10.0, "spiking": 500.0})
     energy = _energy({"fp32": 0.10, "prune_heads50": 0.08, "topk16_ft": 0.12, "spiking": 0.0999})
-    ratios = _ratios({"prune_heads50": (0.8, 0.75, 0.85), "topk16_ft": (1.2, 1.1, 1.3),
-                      "spiking": (0.999, 0.99, 1.01)})
+    ratios = _ratios({"prune_heads50": (0.8, 0.75, 0.85), "topk16_ft": (1.2, 1.1, 1.3), "spiking": (0.999, 0.99, 1.01)})
     table, _ = am.amortize(fp, energy, ratios, 8, [1e3])
     measurements = pd.DataFrame({"device": ["cpu"]})
     ev = claims.Evidence(measurements, pd.DataFrame(), amortization=table, horizon=1e9)
@@ -110,13 +160,21 @@ def test_the_lifecycle_claims_read_the_break_even_against_the_tabulated_horizon(
     assert verdicts["sparsification-lifecycle"][1] == claims.CONTRADICTED
     assert verdicts["spiking-lifecycle"][1] == claims.INCONCLUSIVE
     assert claims.Evidence(measurements, pd.DataFrame()).amortization is None
-    assert claims._lifecycle(("spiking",), "spiking")(claims.Evidence(measurements, pd.DataFrame()))[1] == claims.UNTESTABLE
+    assert (
+        claims._lifecycle(("spiking",), "spiking")(claims.Evidence(measurements, pd.DataFrame()))[1]
+        == claims.UNTESTABLE
+    )
 
 
 def test_the_break_even_estimate_comes_from_the_paired_ratio_and_lies_in_its_interval():
     # the cells' means say 0.07/0.10 = 0.7; the paired ratio (drift cancelled) says 0.8 [0.78, 0.82]
-    table, _ = am.amortize(_footprint({"prune_heads50": 20.0}), _energy({"fp32": 0.10, "prune_heads50": 0.07}),
-                           _ratios({"prune_heads50": (0.8, 0.78, 0.82)}), 8, [1e3])
+    table, _ = am.amortize(
+        _footprint({"prune_heads50": 20.0}),
+        _energy({"fp32": 0.10, "prune_heads50": 0.07}),
+        _ratios({"prune_heads50": (0.8, 0.78, 0.82)}),
+        8,
+        [1e3],
+    )
     row = table.set_index("variant").loc["prune_heads50"]
     assert row.break_even_n == pytest.approx(20e3 / (0.10 * 0.2))
     assert row.break_even_low <= row.break_even_n <= row.break_even_high

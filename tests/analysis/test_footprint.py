@@ -25,8 +25,13 @@ class FixedMeter:
         pass
 
     def end(self):
-        return Reading(self.source, self.label, self.joules, valid=self.valid,
-                       reason="" if self.valid else "counter went backwards")
+        return Reading(
+            self.source,
+            self.label,
+            self.joules,
+            valid=self.valid,
+            reason="" if self.valid else "counter went backwards",
+        )
 
 
 class Broken:
@@ -39,8 +44,12 @@ class Broken:
 def _smk(tmp_path, footprint_out=True, device=None):
     named = {"footprint": str(tmp_path / "fp.parquet")} if footprint_out else {}
     wildcards = SimpleNamespace(device=device) if device else SimpleNamespace()
-    return SimpleNamespace(output=Output([str(tmp_path / "out.parquet")], **named), log=[str(tmp_path / "job.log")],
-                           wildcards=wildcards, threads=2)
+    return SimpleNamespace(
+        output=Output([str(tmp_path / "out.parquet")], **named),
+        log=[str(tmp_path / "job.log")],
+        wildcards=wildcards,
+        threads=2,
+    )
 
 
 def test_a_job_leaves_one_labelled_row_with_its_time_and_energy(tmp_path):
@@ -54,12 +63,15 @@ def test_a_job_leaves_one_labelled_row_with_its_time_and_energy(tmp_path):
     assert "evaluate:" in (tmp_path / "job.log").read_text()
 
 
-@pytest.mark.parametrize("monitor, words", [
-    (EnergyMonitor(Unavailable("rapl", "no RAPL zones under /sys")), "no RAPL zones"),
-    (EnergyMonitor(FixedMeter(3.0, valid=False)), "counter went backwards"),
-    (EnergyMonitor(FixedMeter(None, label="estimated")), "returned no value"),
-    (EnergyMonitor(Broken()), "meter fell over"),
-])
+@pytest.mark.parametrize(
+    "monitor, words",
+    [
+        (EnergyMonitor(Unavailable("rapl", "no RAPL zones under /sys")), "no RAPL zones"),
+        (EnergyMonitor(FixedMeter(3.0, valid=False)), "counter went backwards"),
+        (EnergyMonitor(FixedMeter(None, label="estimated")), "returned no value"),
+        (EnergyMonitor(Broken()), "meter fell over"),
+    ],
+)
 def test_a_meter_that_cannot_measure_makes_the_row_unavailable_with_its_reason_never_zero(tmp_path, monitor, words):
     with footprint.tracked(_smk(tmp_path), "tokenize", footprint.JobWindow("cpu", monitor)):
         pass
@@ -69,7 +81,9 @@ def test_a_meter_that_cannot_measure_makes_the_row_unavailable_with_its_reason_n
 
 def test_a_failed_job_leaves_no_row_and_a_job_without_a_footprint_output_is_only_logged(tmp_path):
     with pytest.raises(ValueError):
-        with footprint.tracked(_smk(tmp_path), "build_variant", footprint.JobWindow("cpu", EnergyMonitor(FixedMeter(1.0)))):
+        with footprint.tracked(
+            _smk(tmp_path), "build_variant", footprint.JobWindow("cpu", EnergyMonitor(FixedMeter(1.0)))
+        ):
             raise ValueError("build failed")
     assert not (tmp_path / "fp.parquet").exists()
     assert "build failed" in (tmp_path / "job.log").read_text()
@@ -80,12 +94,32 @@ def test_a_failed_job_leaves_no_row_and_a_job_without_a_footprint_output_is_only
 
 def _rows():
     def row(job, j, label="estimated", reason=""):
-        return pd.DataFrame([{"job": job, "stage": footprint.STAGES[job], "target": f"results/{job}/{j}",
-                              "device": "cpu", "started_utc": "2026-11-25T00:00:00+00:00", "wall_s": 10.0,
-                              "cpu_s": 15.0, "energy_j": j, "energy_label": label, "energy_source": "codecarbon",
-                              "energy_reason": reason, "threads": 2, "host": "h"}])
-    return [row("finetune", 3600.0), row("measure_energy", 7200.0), row("measure_energy", 3600.0),
-            row("evaluate", None, "unavailable", "codecarbon is not installed")]
+        return pd.DataFrame(
+            [
+                {
+                    "job": job,
+                    "stage": footprint.STAGES[job],
+                    "target": f"results/{job}/{j}",
+                    "device": "cpu",
+                    "started_utc": "2026-11-25T00:00:00+00:00",
+                    "wall_s": 10.0,
+                    "cpu_s": 15.0,
+                    "energy_j": j,
+                    "energy_label": label,
+                    "energy_source": "codecarbon",
+                    "energy_reason": reason,
+                    "threads": 2,
+                    "host": "h",
+                }
+            ]
+        )
+
+    return [
+        row("finetune", 3600.0),
+        row("measure_energy", 7200.0),
+        row("measure_energy", 3600.0),
+        row("evaluate", None, "unavailable", "codecarbon is not installed"),
+    ]
 
 
 def test_combine_prices_each_job_and_by_stage_keeps_unavailable_jobs_out_of_the_sums(tmp_path):
@@ -121,6 +155,8 @@ def test_instrumentation_is_not_a_rule_input_so_editing_a_meter_does_not_rerun_t
     from greenbench.pipeline.dag import INSTRUMENTATION, module_closure
 
     wrapped = module_closure("src", "scripts/finetune.py", INSTRUMENTATION)
-    assert "src/greenbench/analysis/study_cost.py" not in wrapped and not any("measure/energy/meters/" in f for f in wrapped)
+    assert "src/greenbench/analysis/study_cost.py" not in wrapped and not any(
+        "measure/energy/meters/" in f for f in wrapped
+    )
     assert "src/greenbench/data/training.py" in wrapped
     assert "src/greenbench/analysis/study_cost.py" in module_closure("src", "scripts/footprint.py")

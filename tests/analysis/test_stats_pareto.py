@@ -114,13 +114,22 @@ def test_fronts_without_any_energy_value_use_the_objectives_that_exist():
     from greenbench.analysis.fronts import compute_fronts
 
     cell = {"device": "cpu", "model": "m", "batch_size": 8, "padding": "dynamic", "mode": "eager"}
-    energy = pd.DataFrame([
-        dict(cell, variant=v, metric=metric, mean=value, ci_low=value, ci_high=value, energy_label=label)
-        for v, lat in (("fp32", 50.0), ("int8_dynamic", 20.0))
-        for metric, value, label in (("latency_p50_ms", lat, "measured"), ("j_per_inf_gross", float("nan"), "unavailable"))
-    ])
-    accuracy = pd.DataFrame([{"device": "cpu", "model": "m", "variant": v, "status": "ok", "accuracy": a,
-                              "ci_low": a, "ci_high": a} for v, a in (("fp32", 0.88), ("int8_dynamic", 0.87))])
+    energy = pd.DataFrame(
+        [
+            dict(cell, variant=v, metric=metric, mean=value, ci_low=value, ci_high=value, energy_label=label)
+            for v, lat in (("fp32", 50.0), ("int8_dynamic", 20.0))
+            for metric, value, label in (
+                ("latency_p50_ms", lat, "measured"),
+                ("j_per_inf_gross", float("nan"), "unavailable"),
+            )
+        ]
+    )
+    accuracy = pd.DataFrame(
+        [
+            {"device": "cpu", "model": "m", "variant": v, "status": "ok", "accuracy": a, "ci_low": a, "ci_high": a}
+            for v, a in (("fp32", 0.88), ("int8_dynamic", 0.87))
+        ]
+    )
     points, hv = compute_fronts(accuracy, energy)
     assert set(points.objectives) == {"accuracy-latency"}  # nothing invented for energy
     assert points.on_front.all() and len(hv) == 1

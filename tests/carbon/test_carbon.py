@@ -10,14 +10,17 @@ from hypothesis import strategies as st
 from greenbench.core import io
 from greenbench.carbon import forecasting as forecast, metrics, routing as schedule, traces
 
-EM_HEADER = ("Datetime (UTC),Country,Zone Name,Zone Id,Carbon Intensity gCO₂eq/kWh (direct),"
-             "Carbon Intensity gCO₂eq/kWh (LCA),Low Carbon Percentage,Renewable Percentage,Data Source,"
-             "Data Estimated,Data Estimation Method")
+EM_HEADER = (
+    "Datetime (UTC),Country,Zone Name,Zone Id,Carbon Intensity gCO₂eq/kWh (direct),"
+    "Carbon Intensity gCO₂eq/kWh (LCA),Low Carbon Percentage,Renewable Percentage,Data Source,"
+    "Data Estimated,Data Estimation Method"
+)
 
 
 def em_file(tmp_path, rows, name="DE_2021_hourly.csv"):
-    lines = [EM_HEADER] + [f"{ts},Germany,Germany,DE,{v},{v + 50},50,30,entsoe.eu,{str(est).lower()},"
-                           for ts, v, est in rows]
+    lines = [EM_HEADER] + [
+        f"{ts},Germany,Germany,DE,{v},{v + 50},50,30,entsoe.eu,{str(est).lower()}," for ts, v, est in rows
+    ]
     path = tmp_path / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -39,8 +42,10 @@ def test_reads_electricity_maps_export(tmp_path):
 
 def test_reads_generic_long_csv(tmp_path):
     path = tmp_path / "long.csv"
-    path.write_text("timestamp,zone,carbon_intensity_gco2_per_kwh\n" +
-                    "".join(f"{t}Z,XX,{10 * i}\n" for i, t in enumerate(hours(4))))
+    path.write_text(
+        "timestamp,zone,carbon_intensity_gco2_per_kwh\n"
+        + "".join(f"{t}Z,XX,{10 * i}\n" for i, t in enumerate(hours(4)))
+    )
     out = traces.prepare_traces([path], tmp_path / "t.parquet", "direct", 0)
     assert out.zone.unique().tolist() == ["XX"] and out.ci.tolist() == [0, 10, 20, 30]
 
@@ -53,17 +58,20 @@ def test_short_gap_is_interpolated_and_flagged(tmp_path):
     assert out.interpolated.tolist() == [False, False, True, True, False, False]
 
 
-@pytest.mark.parametrize("case, message, line", [
-    ("long_gap", "gap of 3 missing hours", 4),
-    ("duplicate", "duplicate timestamp", 4),
-    ("negative", "negative carbon intensity", 3),
-    ("unordered", "not increasing", 4),
-    ("off_hour", "not on the hour", 2),
-    ("inf", "not a finite number", 3),
-    ("nan", "not a finite number", 2),
-    ("neg_inf", "not a finite number", 4),
-    ("absurd", "above the plausible ceiling", 3),
-])
+@pytest.mark.parametrize(
+    "case, message, line",
+    [
+        ("long_gap", "gap of 3 missing hours", 4),
+        ("duplicate", "duplicate timestamp", 4),
+        ("negative", "negative carbon intensity", 3),
+        ("unordered", "not increasing", 4),
+        ("off_hour", "not on the hour", 2),
+        ("inf", "not a finite number", 3),
+        ("nan", "not a finite number", 2),
+        ("neg_inf", "not a finite number", 4),
+        ("absurd", "above the plausible ceiling", 3),
+    ],
+)
 def test_bad_traces_fail_naming_file_and_line(tmp_path, case, message, line):
     ts = hours(8)
     rows = {
@@ -131,7 +139,7 @@ def test_ridge_learns_each_zones_daily_shape_in_relative_terms():
     times = pd.date_range("2022-01-01", periods=24 * 60, freq="h", tz="UTC")
     rng = np.random.default_rng(0)
     ws = []
-    for zone, peak in (("A", 6), ("B", 18)):      # opposite daily shapes, levels two orders apart
+    for zone, peak in (("A", 6), ("B", 18)):  # opposite daily shapes, levels two orders apart
         shape = 1 + 0.5 * np.cos(2 * np.pi * (np.arange(len(times)) - peak) / 24)
         level = (10 if zone == "A" else 1000) * np.exp(np.cumsum(rng.normal(0, 0.002, len(times))))
         ws.append(forecast.make_windows(shape * level, times, zone, 48, 24, np.arange(48, len(times) - 24)))
@@ -153,8 +161,9 @@ def test_conformal_covers_exchangeable_errors():
     y_test = f_test * (1 + rng.normal(0, 0.1, f_test.shape))
     days = pd.date_range("2000-01-01", periods=5001, freq="D", tz="UTC")
     # with a window as long as the calibration set and an origin after it, this is plain split conformal
-    half = forecast.rolling_conformal_halfwidths(days[:-1], forecast.relative_errors(y_cal, f_cal), days[-1:],
-                                                 24, 0.9, window=5000)[0]
+    half = forecast.rolling_conformal_halfwidths(
+        days[:-1], forecast.relative_errors(y_cal, f_cal), days[-1:], 24, 0.9, window=5000
+    )[0]
     cov = metrics.coverage(y_test, f_test * (1 - half), f_test * (1 + half))
     assert np.all(np.abs(cov - 90) < 1.5)
 
@@ -170,11 +179,19 @@ def _scenario(rng, n_hours=48, leads=7):
     zones = ["A", "B", "C"]
     actual = rng.uniform(10, 500, (n_hours, 3))
     return schedule.Scenario(
-        zones=zones, hours=pd.date_range("2022-01-01", periods=n_hours, freq="h", tz="UTC"),
-        requests=rng.integers(0, 50, (n_hours, 3)), deferrable=rng.integers(0, 20, (n_hours, 3)),
-        latency=np.array([[5.0, 20, 60], [20, 5, 30], [60, 30, 5]]), actual=actual,
-        forecast=_issued(actual, rng, leads), static_ci=actual.mean(axis=0),
-        slo_ms=50.0, energy_j=1.0, inference_ms=(np.log(10.0), 0.1), inference_p95_ms=12.0)
+        zones=zones,
+        hours=pd.date_range("2022-01-01", periods=n_hours, freq="h", tz="UTC"),
+        requests=rng.integers(0, 50, (n_hours, 3)),
+        deferrable=rng.integers(0, 20, (n_hours, 3)),
+        latency=np.array([[5.0, 20, 60], [20, 5, 30], [60, 30, 5]]),
+        actual=actual,
+        forecast=_issued(actual, rng, leads),
+        static_ci=actual.mean(axis=0),
+        slo_ms=50.0,
+        energy_j=1.0,
+        inference_ms=(np.log(10.0), 0.1),
+        inference_p95_ms=12.0,
+    )
 
 
 @settings(max_examples=30, deadline=None)
@@ -186,12 +203,13 @@ def test_scheduler_oracle_bounds_and_feasibility(seed):
     df = schedule.simulate(sc, cfg, seed)
     g = df.groupby("policy")["g_per_1000_requests"].min()
     for policy in ("nearest", "static_greenest", "forecast_greedy"):
-        assert g["oracle"] <= g[policy] + 1e-12            # nobody beats perfect information spatially
-    assert g["oracle_shift"] <= g["oracle"] + 1e-12         # waiting can only help the oracle
+        assert g["oracle"] <= g[policy] + 1e-12  # nobody beats perfect information spatially
+    assert g["oracle_shift"] <= g["oracle"] + 1e-12  # waiting can only help the oracle
     hard = df[df.policy.isin(["nearest", "static_greenest", "forecast_greedy", "oracle"])]
-    assert (hard.slo_violations == 0).all()                  # hard-feasible policies never break the SLO
-    assert df.loc[df.policy == "oracle", "gap_closed"].isna().all() or \
-        df.loc[df.policy == "oracle", "gap_closed"].iloc[0] == pytest.approx(1.0)
+    assert (hard.slo_violations == 0).all()  # hard-feasible policies never break the SLO
+    assert df.loc[df.policy == "oracle", "gap_closed"].isna().all() or df.loc[df.policy == "oracle", "gap_closed"].iloc[
+        0
+    ] == pytest.approx(1.0)
     assert (df.requests == df.requests.iloc[0]).all()
 
 
@@ -202,7 +220,9 @@ def test_perfect_forecasts_match_the_oracle():
     sc.forecast = sc.actual[np.minimum(np.arange(n)[:, None] + np.arange(7)[None, :], n - 1)]
     df = schedule.simulate(sc, {"deferral_window_h": 6, "weights": [1.0]}, 0).set_index("policy")
     assert df.loc["forecast_greedy", "g_per_1000_requests"] == pytest.approx(df.loc["oracle", "g_per_1000_requests"])
-    assert df.loc["temporal_shift", "g_per_1000_requests"] == pytest.approx(df.loc["oracle_shift", "g_per_1000_requests"])
+    assert df.loc["temporal_shift", "g_per_1000_requests"] == pytest.approx(
+        df.loc["oracle_shift", "g_per_1000_requests"]
+    )
 
 
 def test_deferral_needs_forecasts_that_reach_the_window():
@@ -215,7 +235,7 @@ def test_rolling_conformal_uses_only_observed_errors_and_follows_drift():
     rng = np.random.default_rng(0)
     days, horizon = 400, 48
     origins = pd.date_range("2021-01-01", periods=days, freq="D", tz="UTC").to_numpy()
-    scale = np.where(np.arange(days) < 200, 0.2, 0.05)[:, None]     # errors shrink half-way
+    scale = np.where(np.arange(days) < 200, 0.2, 0.05)[:, None]  # errors shrink half-way
     f = rng.uniform(50, 150, (days, horizon))
     y = f * (1 + rng.normal(0, 1, f.shape) * scale)
     rel = forecast.relative_errors(y, f)
@@ -223,9 +243,9 @@ def test_rolling_conformal_uses_only_observed_errors_and_follows_drift():
     half = forecast.rolling_conformal_halfwidths(origins, rel, origins[test], horizon, 0.9, window=60)
     later = test[60:]
     cov = metrics.coverage(y[later], f[later] * (1 - half[60:]), f[later] * (1 + half[60:]))
-    assert abs(cov.mean() - 90) < 2.5 and np.all(np.abs(cov - 90) < 8)   # after one window it tracks the new errors
+    assert abs(cov.mean() - 90) < 2.5 and np.all(np.abs(cov - 90) < 8)  # after one window it tracks the new errors
     fixed = forecast.rolling_conformal_halfwidths(origins[:200], rel[:200], origins[202:203], horizon, 0.9, 200)[0]
-    assert np.all(fixed > 2 * half[-1])                          # a fixed calibration would over-cover
+    assert np.all(fixed > 2 * half[-1])  # a fixed calibration would over-cover
     # the first test origin may only use origins whose 48 h were over by then: not the day before
     first = forecast.rolling_conformal_halfwidths(origins[:199], rel[:199], origins[200:201], horizon, 0.9, 60)
     assert np.allclose(half[0], first[0])
@@ -240,7 +260,7 @@ def _stuck_feed(days=500, horizon=48, seed=0):
     origins = pd.date_range("2021-01-01", periods=days, freq="D", tz="UTC").to_numpy()
     f = rng.uniform(50, 150, (days, horizon))
     noise = rng.normal(0, 0.15, f.shape)
-    stuck = np.arange(days) % 60 < 40                              # stuck 40 days out of every 60
+    stuck = np.arange(days) % 60 < 40  # stuck 40 days out of every 60
     noise[stuck] *= 0.01
     y = f * (1 + noise)
     return origins, f, y, forecast.relative_errors(y, f)
@@ -257,7 +277,7 @@ def test_adaptive_conformal_is_rolling_at_rate_zero_and_restores_coverage_under_
     def cov(half):
         return metrics.coverage(y[test], f[test] * (1 - half), f[test] * (1 + half))
 
-    assert cov(plain).mean() < 88                                  # the collapsed intervals undercover
+    assert cov(plain).mean() < 88  # the collapsed intervals undercover
     assert abs(cov(aci).mean() - 90) < 1 and np.all(np.abs(cov(aci) - 90) < 3)
     # causal: an origin's interval ignores every error observed after it
     later = rel.copy()
@@ -275,12 +295,12 @@ def test_adaptive_conformal_long_run_miscoverage_is_bounded(seed, gamma):
     rng = np.random.default_rng(seed)
     days, horizon = 600, 48
     origins = pd.date_range("2021-01-01", periods=days, freq="D", tz="UTC").to_numpy()
-    scale = np.exp(np.cumsum(rng.normal(0, 0.3, days)))[:, None]    # a random walk in error size
+    scale = np.exp(np.cumsum(rng.normal(0, 0.3, days)))[:, None]  # a random walk in error size
     rel = np.abs(rng.standard_t(3, (days, horizon))) * scale
     test = np.arange(60, days)
     half = forecast.adaptive_conformal_halfwidths(origins, rel, origins[test], horizon, 0.9, 30, gamma=gamma)
     miss = (rel[test] > half).mean(axis=0)
-    bound = (1 + 2 * gamma + 2 * gamma) / (gamma * len(test))      # range of alpha_t plus the delay term
+    bound = (1 + 2 * gamma + 2 * gamma) / (gamma * len(test))  # range of alpha_t plus the delay term
     assert np.all(np.abs(miss - 0.1) <= bound + 0.02)
 
 
@@ -292,7 +312,7 @@ def test_an_interval_covers_exactly_what_its_relative_error_allows(f, y, half):
     from hypothesis import assume
 
     rel = float(forecast.relative_errors(np.array([y]), np.array([f]))[0])
-    assume(abs(rel - half) > 1e-9 * max(1.0, rel))                  # not on the boundary (rounding)
+    assume(abs(rel - half) > 1e-9 * max(1.0, rel))  # not on the boundary (rounding)
     low, high = forecast.interval_bounds(np.array([f]), np.array([half]))
     assert (low[0] <= y <= high[0]) == (rel <= half)
     assert low[0] >= 0
@@ -303,8 +323,14 @@ def test_forecasts_are_never_negative():
         def predict(self, w):
             return np.full(w.y.shape, -5.0)
 
-    w = forecast.Windows(np.ones((2, 4)), np.ones((2, 3)), np.zeros(2, int), np.zeros(2, int), np.array(["Z", "Z"]),
-                         pd.date_range("2021-01-01", periods=2, freq="D", tz="UTC").to_numpy())
+    w = forecast.Windows(
+        np.ones((2, 4)),
+        np.ones((2, 3)),
+        np.zeros(2, int),
+        np.zeros(2, int),
+        np.array(["Z", "Z"]),
+        pd.date_range("2021-01-01", periods=2, freq="D", tz="UTC").to_numpy(),
+    )
     assert (forecast._predictor(Negative())(w) == 0).all()
 
 
@@ -316,7 +342,10 @@ def test_combinations_average_their_members_and_skip_missing_ones():
 
 
 def test_scenario_serves_a_subset_of_zones_to_every_origin():
-    carbon = {"zones": ["A", "B", "C"], "schedule": {"scenarios": {"all": {}, "no_c": {"zones": ["A", "B"]}}, "slo_ms": 50}}
+    carbon = {
+        "zones": ["A", "B", "C"],
+        "schedule": {"scenarios": {"all": {}, "no_c": {"zones": ["A", "B"]}}, "slo_ms": 50},
+    }
     assert schedule.scenario_config(carbon, "all")["zones"] == ["A", "B", "C"]
     cfg = schedule.scenario_config(carbon, "no_c")
     assert cfg["zones"] == ["A", "B"] and cfg["scenario"] == "no_c" and "scenarios" not in cfg
@@ -338,20 +367,49 @@ def _synthetic_traces(path, future_scale=1.0, changed_from=None):
     rng = np.random.default_rng(0)
     frames = []
     for zone, level in (("A", 300.0), ("B", 60.0)):
-        ci = level * (1 + 0.3 * np.sin(2 * np.pi * np.arange(len(times)) / 24)) * np.exp(rng.normal(0, 0.05, len(times)))
+        ci = (
+            level * (1 + 0.3 * np.sin(2 * np.pi * np.arange(len(times)) / 24)) * np.exp(rng.normal(0, 0.05, len(times)))
+        )
         if changed_from is not None:
             ci = np.where(times >= changed_from, ci * future_scale, ci)
-        frames.append(pd.DataFrame({"timestamp": times, "zone": zone, "ci": ci, "estimated": False, "interpolated": False,
-                                    "suspicious": False}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "timestamp": times,
+                    "zone": zone,
+                    "ci": ci,
+                    "estimated": False,
+                    "interpolated": False,
+                    "suspicious": False,
+                }
+            )
+        )
     io.write_parquet(pd.concat(frames, ignore_index=True), path, traces.TRACE_SCHEMA)
     return path
 
 
-FORECAST_CFG = {"zones": ["A", "B"], "lookback_h": 48, "horizon_h": 48, "train_start": "2021-01-01",
-                "train_end": "2021-03-01", "calibration_days": 20, "test_start": "2021-03-01", "test_end": "2021-04-20",
-                "train_stride_h": 6, "interval_level": 0.9, "ridge_alpha": 1.0,
-                "tcn": {"channels": 4, "levels": 2, "kernel": 2, "epochs": 1, "batch_size": 64, "learning_rate": 0.01,
-                        "max_train_windows": 200}}
+FORECAST_CFG = {
+    "zones": ["A", "B"],
+    "lookback_h": 48,
+    "horizon_h": 48,
+    "train_start": "2021-01-01",
+    "train_end": "2021-03-01",
+    "calibration_days": 20,
+    "test_start": "2021-03-01",
+    "test_end": "2021-04-20",
+    "train_stride_h": 6,
+    "interval_level": 0.9,
+    "ridge_alpha": 1.0,
+    "tcn": {
+        "channels": 4,
+        "levels": 2,
+        "kernel": 2,
+        "epochs": 1,
+        "batch_size": 64,
+        "learning_rate": 0.01,
+        "max_train_windows": 200,
+    },
+}
 
 
 def _forecast(tmp, name, **trace_kw):
@@ -359,14 +417,22 @@ def _forecast(tmp, name, **trace_kw):
     out.mkdir()
     traces = _synthetic_traces(out / "traces.parquet", **trace_kw)
     forecast.run_forecasting(traces, FORECAST_CFG, 0, out / "m.parquet", out / "f.parquet", out / "model")
-    forecast.issue_hourly(traces, out / "model", FORECAST_CFG, {"start": "2021-04-01", "hours": 48, "leads": 7},
-                          out / "h.parquet")
+    forecast.issue_hourly(
+        traces, out / "model", FORECAST_CFG, {"start": "2021-04-01", "hours": 48, "leads": 7}, out / "h.parquet"
+    )
     return io.read_parquet(out / "m.parquet"), io.read_parquet(out / "f.parquet"), io.read_parquet(out / "h.parquet")
 
 
 def test_hourly_forecasts_are_aligned_and_causal(tmp_path):
     metrics_table, daily, hourly = _forecast(tmp_path, "base")
-    assert set(metrics_table.model) == {"seasonal_naive_24h", "seasonal_naive_168h", "ridge", "tcn", "ridge+tcn", "selected"}
+    assert set(metrics_table.model) == {
+        "seasonal_naive_24h",
+        "seasonal_naive_168h",
+        "ridge",
+        "tcn",
+        "ridge+tcn",
+        "selected",
+    }
     assert metrics_table.coverage.notna().all() and daily[["low", "high"]].notna().all().all()
     # one forecast per zone, model and hour of the window, 7 leads each; lead k at origin t is hour t + k - 1
     assert len(hourly) == 2 * 6 * 48 * 7
@@ -409,7 +475,12 @@ def test_a_list_of_ridge_penalties_makes_one_candidate_each():
     cfg = dict(FORECAST_CFG, ridge_alpha=[30.0, 3.0])
     names = [m.name for m in forecast.build_models(cfg)]
     assert names == ["seasonal_naive_24h", "seasonal_naive_168h", "ridge", "ridge_a3", "tcn"]
-    assert [m.name for m in forecast.build_models(FORECAST_CFG)] == ["seasonal_naive_24h", "seasonal_naive_168h", "ridge", "tcn"]
+    assert [m.name for m in forecast.build_models(FORECAST_CFG)] == [
+        "seasonal_naive_24h",
+        "seasonal_naive_168h",
+        "ridge",
+        "tcn",
+    ]
 
 
 def test_stack_finds_the_exact_model_and_the_exact_mix():
@@ -420,7 +491,9 @@ def test_stack_finds_the_exact_model_and_the_exact_mix():
     assert np.allclose(w, [0.5, 0.5, 0.0])
     w = forecast.stack_weights({"a": a, "exact": y}, y, block_h=4, steps=10)
     assert np.allclose(w, [0.0, 1.0])
-    out = forecast.compose_stacked({"a": a, "exact": y}, np.array(["Z"] * 30), {"Z": {"models": ["a", "exact"], "weights": w.tolist()}})
+    out = forecast.compose_stacked(
+        {"a": a, "exact": y}, np.array(["Z"] * 30), {"Z": {"models": ["a", "exact"], "weights": w.tolist()}}
+    )
     assert np.allclose(out, y)
     assert forecast.describe_weights(["a", "b", "c"], [0.6, 0.0, 0.4]) == "0.6 a + 0.4 c"
     assert forecast.describe_weights(["a", "b"], [0.0, 1.0]) == "b"
@@ -436,7 +509,9 @@ def test_stack_is_never_worse_than_a_single_model_on_validation(models, steps, b
     grid = forecast.simplex_grid(models, steps)
     assert len(grid) == math.comb(steps + models - 1, models - 1) and np.allclose(grid.sum(1), 1.0)
     assert np.allclose(w.sum(1), 1.0) and (w >= 0).all() and np.allclose(w * steps, np.round(w * steps))
-    stacked = forecast.compose_stacked(preds, np.array(["Z"] * 20), {"Z": {"models": list(preds), "weights": w.tolist()}})
+    stacked = forecast.compose_stacked(
+        preds, np.array(["Z"] * 20), {"Z": {"models": list(preds), "weights": w.tolist()}}
+    )
     for start in range(0, 10, block_h):
         sl = slice(start, start + block_h)
         err = lambda f: np.mean(np.abs(f[:, sl] - y[:, sl]) / y[:, sl])
@@ -463,10 +538,14 @@ def test_lognormal_from_percentiles():
 def test_a_new_policy_is_one_registration(monkeypatch):
     """Adding a policy: a chooser registered once; simulation, deferral and the gap share follow."""
     monkeypatch.setattr(schedule, "POLICIES", schedule.POLICIES.copy())
-    greenest_now = schedule.POLICIES.register(schedule.Policy(
-        "greenest_ignoring_slo", lambda sc, feasible, w: np.broadcast_to(sc.actual.argmin(axis=1)[:, None],
-                                                                        sc.requests.shape).copy(),
-        shifts="actual", oracle="oracle_shift"))
+    greenest_now = schedule.POLICIES.register(
+        schedule.Policy(
+            "greenest_ignoring_slo",
+            lambda sc, feasible, w: np.broadcast_to(sc.actual.argmin(axis=1)[:, None], sc.requests.shape).copy(),
+            shifts="actual",
+            oracle="oracle_shift",
+        )
+    )
     with pytest.raises(ValueError, match="registered twice"):
         schedule.POLICIES.register(greenest_now)
     sc = _scenario(np.random.default_rng(5))
@@ -484,8 +563,12 @@ def test_a_new_policy_is_one_registration(monkeypatch):
 
 def test_schedule_without_energy_keeps_latency_and_labels_grams_unavailable():
     cell = {"variant": "int8_dynamic", "batch_size": 8, "padding": "dynamic", "mode": "eager", "device": "cpu"}
-    stats = pd.DataFrame([dict(cell, metric=m, mean=v, energy_label=lab) for m, v, lab in (
-        ("latency_p50_ms", 20.0, "measured"), ("latency_p95_ms", 35.0, "measured"))])
+    stats = pd.DataFrame(
+        [
+            dict(cell, metric=m, mean=v, energy_label=lab)
+            for m, v, lab in (("latency_p50_ms", 20.0, "measured"), ("latency_p95_ms", 35.0, "measured"))
+        ]
+    )
     energy, p50, p95, label = schedule.energy_per_request(stats, cell)
     assert np.isnan(energy) and (p50, p95) == (20.0, 35.0) and label == "unavailable"
     with pytest.raises(ValueError, match="was not measured"):

@@ -19,8 +19,10 @@ def hours(n, start="2022-01-01 00:00:00"):
 def wide_file(tmp_path, values, name="ciso.csv", column="co2_intensity_avg"):
     """EIA-930-derived shape: a timestamp, generation by fuel, an average intensity."""
     lines = [f"period,coal_mwh,gas_mwh,solar_mwh,wind_mwh,{column}"]
-    lines += [f"{t},0,{900 + i},{100 * (i % 24 > 8)},50,{'' if v is None else v}" for i, (t, v) in
-              enumerate(zip(hours(len(values)), values))]
+    lines += [
+        f"{t},0,{900 + i},{100 * (i % 24 > 8)},50,{'' if v is None else v}"
+        for i, (t, v) in enumerate(zip(hours(len(values)), values))
+    ]
     path = tmp_path / name
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -28,8 +30,13 @@ def wide_file(tmp_path, values, name="ciso.csv", column="co2_intensity_avg"):
 
 def test_a_wide_csv_is_read_by_its_intensity_column_and_empty_values_are_flagged_gaps(tmp_path):
     path = wide_file(tmp_path, [200, 210, None, None, 240, 250])
-    spec = {"path": str(path), "format": "wide", "zone": "US-CAL-CISO", "timestamp_column": "period",
-            "intensity_column": "co2_intensity_avg"}
+    spec = {
+        "path": str(path),
+        "format": "wide",
+        "zone": "US-CAL-CISO",
+        "timestamp_column": "period",
+        "intensity_column": "co2_intensity_avg",
+    }
     out = traces.prepare_traces([], tmp_path / "t.parquet", "direct", 2, sources=traces.resolve_sources([spec]))
     assert out.zone.unique().tolist() == ["US-CAL-CISO"]
     assert out.ci.tolist() == pytest.approx([200, 210, 220, 230, 240, 250])
@@ -52,18 +59,26 @@ def test_an_electricity_maps_export_under_any_name_and_a_glob_of_files(tmp_path)
     header = "Datetime (UTC),Zone Id,Carbon Intensity gCO₂eq/kWh (direct)\n"
     for part, start in (("a", "2022-01-01"), ("b", "2022-01-01 03:00")):
         (tmp_path / "exports" / f"us_{part}.csv").write_text(
-            header + "".join(f"{t},US-CAL-CISO,{300 + i}\n" for i, t in enumerate(hours(3, start))))
+            header + "".join(f"{t},US-CAL-CISO,{300 + i}\n" for i, t in enumerate(hours(3, start)))
+        )
     spec = [{"path": str(tmp_path / "exports" / "*.csv"), "format": "electricitymaps"}]
-    out = traces.prepare_traces([], tmp_path / "t.parquet", "direct", 0, sources=traces.resolve_sources(spec),
-                                zones=["US-CAL-CISO"])
+    out = traces.prepare_traces(
+        [], tmp_path / "t.parquet", "direct", 0, sources=traces.resolve_sources(spec), zones=["US-CAL-CISO"]
+    )
     assert len(out) == 6 and out.zone.unique().tolist() == ["US-CAL-CISO"]
 
 
-@pytest.mark.parametrize("spec, words", [
-    ({"format": "wide", "intensity_column": "nope", "zone": "CISO", "timestamp_column": "period"}, "needs its zone and the columns ['nope']"),
-    ({"format": "wide", "intensity_column": "co2_intensity_avg", "timestamp_column": "period"}, "needs its zone"),
-    ({"format": "long"}, "a long trace starts with the header"),
-])
+@pytest.mark.parametrize(
+    "spec, words",
+    [
+        (
+            {"format": "wide", "intensity_column": "nope", "zone": "CISO", "timestamp_column": "period"},
+            "needs its zone and the columns ['nope']",
+        ),
+        ({"format": "wide", "intensity_column": "co2_intensity_avg", "timestamp_column": "period"}, "needs its zone"),
+        ({"format": "long"}, "a long trace starts with the header"),
+    ],
+)
 def test_a_source_that_does_not_fit_its_format_names_the_file(tmp_path, spec, words):
     path = wide_file(tmp_path, [1, 2, 3])
     with pytest.raises(traces.TraceError, match=re.escape(words)):
@@ -72,11 +87,19 @@ def test_a_source_that_does_not_fit_its_format_names_the_file(tmp_path, spec, wo
 
 def test_a_configured_zone_missing_from_the_sources_is_named(tmp_path):
     path = wide_file(tmp_path, [1, 2, 3])
-    spec = [{"path": str(path), "format": "wide", "zone": "CISO", "timestamp_column": "period",
-             "intensity_column": "co2_intensity_avg"}]
+    spec = [
+        {
+            "path": str(path),
+            "format": "wide",
+            "zone": "CISO",
+            "timestamp_column": "period",
+            "intensity_column": "co2_intensity_avg",
+        }
+    ]
     with pytest.raises(traces.TraceError, match="config key 'carbon.zones': ERCO not found in carbon.sources"):
-        traces.prepare_traces([], tmp_path / "t.parquet", "direct", 0, sources=traces.resolve_sources(spec),
-                              zones=["CISO", "ERCO"])
+        traces.prepare_traces(
+            [], tmp_path / "t.parquet", "direct", 0, sources=traces.resolve_sources(spec), zones=["CISO", "ERCO"]
+        )
     assert not (tmp_path / "t.parquet").exists()
 
 
@@ -100,13 +123,22 @@ def _merged(**carbon):
     return cfg
 
 
-@pytest.mark.parametrize("carbon, key", [
-    ({"sources": [{"path": "no/such/*.csv", "format": "long"}]}, "carbon.sources[0].path"),
-    ({"sources": [{"path": "config/config.yaml", "format": "wide", "intensity_column": "x"}]}, "carbon.sources[0].zone"),
-    ({"sources": [{"path": "config/config.yaml", "format": "wide", "zone": "CISO"}]}, "carbon.sources[0].intensity_column"),
-    ({"sources": [{"path": "config/config.yaml", "format": "csv"}]}, "carbon.sources.0.format"),
-    ({"zones": ["de/x"]}, "carbon.zones.0"),
-])
+@pytest.mark.parametrize(
+    "carbon, key",
+    [
+        ({"sources": [{"path": "no/such/*.csv", "format": "long"}]}, "carbon.sources[0].path"),
+        (
+            {"sources": [{"path": "config/config.yaml", "format": "wide", "intensity_column": "x"}]},
+            "carbon.sources[0].zone",
+        ),
+        (
+            {"sources": [{"path": "config/config.yaml", "format": "wide", "zone": "CISO"}]},
+            "carbon.sources[0].intensity_column",
+        ),
+        ({"sources": [{"path": "config/config.yaml", "format": "csv"}]}, "carbon.sources.0.format"),
+        ({"zones": ["de/x"]}, "carbon.zones.0"),
+    ],
+)
 def test_bad_sources_stop_before_any_job_naming_the_key(carbon, key):
     with pytest.raises(ConfigError) as err:
         validate_config(_merged(**carbon))
@@ -128,11 +160,26 @@ def test_zone_ids_as_electricity_maps_and_balancing_authorities_write_them_pass_
 
 def test_the_years_asked_for_must_be_covered_whole(tmp_path):
     path = wide_file(tmp_path, [200, 210, 220])
-    spec = [{"path": str(path), "format": "wide", "zone": "CISO", "timestamp_column": "period",
-             "intensity_column": "co2_intensity_avg"}]
+    spec = [
+        {
+            "path": str(path),
+            "format": "wide",
+            "zone": "CISO",
+            "timestamp_column": "period",
+            "intensity_column": "co2_intensity_avg",
+        }
+    ]
     with pytest.raises(traces.TraceError, match=rf"{re.escape(str(path))}:4: zone CISO stops at 2022-01-01 02:00"):
-        traces.prepare_traces([], tmp_path / "t.parquet", "direct", 0, sources=traces.resolve_sources(spec),
-                              zones=["CISO"], years=[2022])
+        traces.prepare_traces(
+            [], tmp_path / "t.parquet", "direct", 0, sources=traces.resolve_sources(spec), zones=["CISO"], years=[2022]
+        )
     with pytest.raises(traces.TraceError, match="config key 'carbon.years': zone CISO has no hour in 2023"):
-        traces.prepare_traces([], tmp_path / "t.parquet", "direct", 10_000, sources=traces.resolve_sources(spec),
-                              zones=["CISO"], years=[2022, 2023])
+        traces.prepare_traces(
+            [],
+            tmp_path / "t.parquet",
+            "direct",
+            10_000,
+            sources=traces.resolve_sources(spec),
+            zones=["CISO"],
+            years=[2022, 2023],
+        )

@@ -16,15 +16,22 @@ def tiny_bert(hidden: int = 128, intermediate: int = 256, layers: int = 2):
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=40, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
-                        intermediate_size=intermediate, max_position_embeddings=32, num_labels=2)
+    config = BertConfig(
+        vocab_size=40,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=intermediate,
+        max_position_embeddings=32,
+        num_labels=2,
+    )
     return BertForSequenceClassification(config).eval()
 
 
 # (K, N) -> padded K, MAC factor, bytes without / with padding, by hand:
 # int4 data K*N/2, scales+zeros ceil(K/128)*N*2 values of 2 bytes
 MINILM = [
-    (384, 384, 1024, 1024 / 384, 384 * 384 // 2 + 3 * 384 * 4, 1024 * 384 // 2 + 8 * 384 * 4),     # 78_336 / 208_896
+    (384, 384, 1024, 1024 / 384, 384 * 384 // 2 + 3 * 384 * 4, 1024 * 384 // 2 + 8 * 384 * 4),  # 78_336 / 208_896
     (384, 1536, 1024, 1024 / 384, 384 * 1536 // 2 + 3 * 1536 * 4, 1024 * 1536 // 2 + 8 * 1536 * 4),  # 313_344 / 835_584
     (1536, 384, 2048, 2048 / 1536, 1536 * 384 // 2 + 12 * 384 * 4, 2048 * 384 // 2 + 16 * 384 * 4),  # 313_344 / 417_792
 ]
@@ -83,8 +90,9 @@ def test_summary_over_a_tiny_bert_respects_the_high_precision_filter():
     assert summary["int4_weight_bytes_padded"] == 2 * 487_424
     assert not any("pooler" in name or "classifier" in name for name in q.int4_layers(model))
     # the filter is the quantization's: letting the pooler through adds one 128x128 layer
-    keep_all = q.int4_layout_summary(model, filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear)
-                                     and "classifier" not in fqn)
+    keep_all = q.int4_layout_summary(
+        model, filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and "classifier" not in fqn
+    )
     assert keep_all["int4_quantized_linears"] == 13
     assert keep_all["int4_weight_bytes_unpadded"] == 2 * 69_632 + 8192 + 512
 
@@ -98,7 +106,11 @@ def test_layers_torchao_skips_are_not_counted():
 def test_resident_takes_the_padding_out_of_linear_and_serialized_bytes():
     measured = {"size_bytes": 5_000_000, "parameters": 1_234, "linear_weight_bytes": 3_000_000}
     out = q.int4_resident(measured, padded_bytes=2_088_960, unpadded_bytes=940_032)
-    assert out == {"size_bytes": 5_000_000 - 1_148_928, "parameters": 1_234, "linear_weight_bytes": 3_000_000 - 1_148_928}
+    assert out == {
+        "size_bytes": 5_000_000 - 1_148_928,
+        "parameters": 1_234,
+        "linear_weight_bytes": 3_000_000 - 1_148_928,
+    }
     assert measured["linear_weight_bytes"] == 3_000_000  # not changed in place
     assert q.int4_resident(measured, 10, 10) == measured
     with pytest.raises(ValueError):

@@ -28,8 +28,12 @@ class FakeSession:
 
 
 def test_cuda_fallback_to_cpu_is_refused_with_its_reason():
-    reason = ort_runtime.check_providers("cuda", FakeSession(["CPUExecutionProvider"]).get_providers(), CUDA_FIRST,
-                                         ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    reason = ort_runtime.check_providers(
+        "cuda",
+        FakeSession(["CPUExecutionProvider"]).get_providers(),
+        CUDA_FIRST,
+        ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    )
     assert reason is not None
     assert reason.startswith("onnxruntime fell back to CPUExecutionProvider on cuda")
     assert "providers available: ['CUDAExecutionProvider', 'CPUExecutionProvider']" in reason
@@ -41,8 +45,14 @@ def test_cuda_provider_must_be_present_and_first(providers):
     assert ort_runtime.check_providers("cuda", providers, CUDA_FIRST) is not None
 
 
-@pytest.mark.parametrize("providers", [CUDA_FIRST, ["CUDAExecutionProvider"],
-                                       ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]])
+@pytest.mark.parametrize(
+    "providers",
+    [
+        CUDA_FIRST,
+        ["CUDAExecutionProvider"],
+        ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+    ],
+)
 def test_a_gpu_provider_first_is_accepted_on_cuda(providers):
     assert ort_runtime.check_providers("cuda", FakeSession(providers).get_providers(), CUDA_FIRST) is None
 
@@ -82,11 +92,18 @@ def cuda_falls_back(monkeypatch):
 
     monkeypatch.setattr(ort, "InferenceSession", falls_back)
     fp32 = variants.get("fp32")
-    monkeypatch.setitem(variants.REGISTRY, "fp32", dataclasses.replace(
-        fp32, prepare=lambda model, device, artifact=None, params=None: variants.Prepared(model.float().eval(), device)))
+    monkeypatch.setitem(
+        variants.REGISTRY,
+        "fp32",
+        dataclasses.replace(
+            fp32,
+            prepare=lambda model, device, artifact=None, params=None: variants.Prepared(model.float().eval(), device),
+        ),
+    )
     sample = rt_base.sample_batches
-    monkeypatch.setattr(rt_base, "sample_batches", lambda tokens, model_dir, device, seed: sample(tokens, model_dir, "cpu",
-                                                                                                     seed))
+    monkeypatch.setattr(
+        rt_base, "sample_batches", lambda tokens, model_dir, device, seed: sample(tokens, model_dir, "cpu", seed)
+    )
 
 
 def test_a_cuda_build_that_fell_back_is_a_not_applicable_cell(tiny_model_dir, tmp_path, cuda_falls_back):
@@ -103,7 +120,8 @@ def test_a_cuda_build_that_fell_back_is_a_not_applicable_cell(tiny_model_dir, tm
     # every later stage reads that verdict and records a refused row (evaluate, energy protocol)
     with pytest.raises(NotApplicable, match="fell back to CPUExecutionProvider"):
         variants.get("fp32@onnxruntime").prepare(
-            models.load_classifier(str(tiny_model_dir)), "cuda", artifact, {"runtime": {}})
+            models.load_classifier(str(tiny_model_dir)), "cuda", artifact, {"runtime": {}}
+        )
 
 
 def test_loading_a_built_graph_on_a_fallen_back_cuda_refuses(tiny_model_dir, tmp_path, cuda_falls_back):

@@ -33,20 +33,29 @@ def _config(**study):
 
 
 def test_study_runtimes_expand_into_cells_and_revalidate_unchanged():
-    cfg = gconfig.validate_config(_config(variants=["fp32", "int8_dynamic"],
-                                          runtimes={"onnxruntime": "all", "torch_compile": ["fp32"]}))
-    assert cfg["study"]["variants"] == ["fp32", "int8_dynamic", "fp32@onnxruntime", "int8_dynamic@onnxruntime",
-                                        "fp32@torch_compile"]
+    cfg = gconfig.validate_config(
+        _config(variants=["fp32", "int8_dynamic"], runtimes={"onnxruntime": "all", "torch_compile": ["fp32"]})
+    )
+    assert cfg["study"]["variants"] == [
+        "fp32",
+        "int8_dynamic",
+        "fp32@onnxruntime",
+        "int8_dynamic@onnxruntime",
+        "fp32@torch_compile",
+    ]
     assert gconfig.validate_config(cfg)["study"]["variants"] == cfg["study"]["variants"]
 
 
-@pytest.mark.parametrize("study, message", [
-    ({"runtimes": {"tensorrt_llm": ["fp32"]}}, "study.runtimes.tensorrt_llm': unknown runtime"),
-    ({"runtimes": {"onnxruntime": ["fp64"]}}, "study.runtimes.onnxruntime[0]': unknown variant 'fp64'"),
-    ({"variants": ["fp32", "fp32@tvm"]}, "unknown runtime 'tvm' in 'fp32@tvm'"),
-    ({"variants": ["fp32", "fp32@@x"]}, "study.variants"),
-    ({"runtimes": {"onnxruntime": "some"}}, "study.runtimes.onnxruntime"),
-])
+@pytest.mark.parametrize(
+    "study, message",
+    [
+        ({"runtimes": {"tensorrt_llm": ["fp32"]}}, "study.runtimes.tensorrt_llm': unknown runtime"),
+        ({"runtimes": {"onnxruntime": ["fp64"]}}, "study.runtimes.onnxruntime[0]': unknown variant 'fp64'"),
+        ({"variants": ["fp32", "fp32@tvm"]}, "unknown runtime 'tvm' in 'fp32@tvm'"),
+        ({"variants": ["fp32", "fp32@@x"]}, "study.variants"),
+        ({"runtimes": {"onnxruntime": "some"}}, "study.runtimes.onnxruntime"),
+    ],
+)
 def test_bad_runtime_config_names_the_key(study, message):
     with pytest.raises(gconfig.ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         gconfig.validate_config(_config(**study))
@@ -66,8 +75,12 @@ def test_runtime_options_reach_only_the_cells_they_run():
 def test_composed_cells_carry_recipe_devices_and_static_refusals():
     assert {"onnxruntime", "torch_compile", "aot_inductor"} <= set(RUNTIMES)
     cell = variants.get("int8_dynamic@onnxruntime")
-    assert (cell.recipe_name, cell.runtime, cell.devices, cell.family) == ("int8_dynamic", "onnxruntime", ("cpu",),
-                                                                          "quantization")
+    assert (cell.recipe_name, cell.runtime, cell.devices, cell.family) == (
+        "int8_dynamic",
+        "onnxruntime",
+        ("cpu",),
+        "quantization",
+    )
     assert "Python" in variants.get("adaptive@onnxruntime").applicability("cpu")
     assert "applies to cuda" in variants.get("fp16@onnxruntime").applicability("cpu")
     with pytest.raises(KeyError, match="unknown runtime"):
@@ -92,8 +105,18 @@ def _build_and_evaluate(name, model_dir, tokens, tmp_path, params=None):
     cell = variants.get(name)
     report = cell.build(model_dir, tokens["train"], artifact, "cpu", params, 0, {}) if cell.build else None
     out = tmp_path / f"{name}.parquet"
-    meta = evaluate(model_dir, tokens["dev"], name, "cpu", out, batch_size=8, seed=0, threads=1,
-                    artifact=artifact if cell.build else None, variant_params=params)
+    meta = evaluate(
+        model_dir,
+        tokens["dev"],
+        name,
+        "cpu",
+        out,
+        batch_size=8,
+        seed=0,
+        threads=1,
+        artifact=artifact if cell.build else None,
+        variant_params=params,
+    )
     return report, meta, io.read_parquet(out)
 
 
@@ -133,9 +156,21 @@ def test_energy_trial_records_refused_runtime_cells(tiny_model_dir, tokens, tmp_
     artifact = tmp_path / name
     variants.get(name).build(tiny_model_dir, tokens["train"], artifact, "cpu", {"runtime": {}}, 0, {})
     cfg = {**CFG, "batch_sizes": [2], "paddings": ["dynamic"], "modes": ["eager"], "overhead_check": False}
-    df = run_trial(tiny_model_dir, tokens["dev"], tmp_path / "t.parquet", model_name="tiny", device="cpu",
-                   variant_names=["fp32", name, "adaptive@onnxruntime"], artifacts={name: artifact},
-                   variant_params={name: {"runtime": {}}}, trial=0, seed=0, cfg=cfg, max_length=32, threads=1)
+    df = run_trial(
+        tiny_model_dir,
+        tokens["dev"],
+        tmp_path / "t.parquet",
+        model_name="tiny",
+        device="cpu",
+        variant_names=["fp32", name, "adaptive@onnxruntime"],
+        artifacts={name: artifact},
+        variant_params={name: {"runtime": {}}},
+        trial=0,
+        seed=0,
+        cfg=cfg,
+        max_length=32,
+        threads=1,
+    )
     refused = df[df.variant != "fp32"]
     assert (refused.status == "not_applicable").all() and (refused.energy_label == UNAVAILABLE).all()
     assert refused[refused.variant == name].reason.str.contains("no export").all()
@@ -144,8 +179,9 @@ def test_energy_trial_records_refused_runtime_cells(tiny_model_dir, tokens, tmp_
 
 def test_torch_compile_builds_a_kernel_cache_and_matches_eager(tiny_model_dir, tokens, tmp_path):
     _, _, eager_preds = _build_and_evaluate("fp32", tiny_model_dir, tokens, tmp_path)
-    report, meta, preds = _build_and_evaluate("fp32@torch_compile", tiny_model_dir, tokens, tmp_path,
-                                              {"runtime": {"freezing": True, "mode": "default"}})
+    report, meta, preds = _build_and_evaluate(
+        "fp32@torch_compile", tiny_model_dir, tokens, tmp_path, {"runtime": {"freezing": True, "mode": "default"}}
+    )
     assert report["status"] == "ok", report
     assert report["report"]["compile_s"] > 0 and report["report"]["cache_bytes"] > 0
     assert report["report"]["max_abs_logit_diff"] < 1e-4
@@ -153,13 +189,15 @@ def test_torch_compile_builds_a_kernel_cache_and_matches_eager(tiny_model_dir, t
     assert meta["runtime"] == "torch_compile" and meta["variant_info"]["freezing"] is True
 
 
-def test_aot_inductor_builds_one_package_that_later_jobs_load_without_compiling(tiny_model_dir, tokens, tmp_path,
-                                                                                  monkeypatch):
+def test_aot_inductor_builds_one_package_that_later_jobs_load_without_compiling(
+    tiny_model_dir, tokens, tmp_path, monkeypatch
+):
     import torch
 
     _, _, eager_preds = _build_and_evaluate("fp32", tiny_model_dir, tokens, tmp_path)
-    report, meta, preds = _build_and_evaluate("fp32@aot_inductor", tiny_model_dir, tokens, tmp_path,
-                                              {"runtime": {"freezing": True, "max_autotune": False}})
+    report, meta, preds = _build_and_evaluate(
+        "fp32@aot_inductor", tiny_model_dir, tokens, tmp_path, {"runtime": {"freezing": True, "max_autotune": False}}
+    )
     assert report["status"] == "ok", report
     built = report["report"]
     assert built["export_s"] > 0 and built["compile_s"] > 0 and built["max_abs_logit_diff"] < 1e-4
@@ -174,7 +212,17 @@ def test_aot_inductor_builds_one_package_that_later_jobs_load_without_compiling(
     monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", no_compiling)
     monkeypatch.setattr(torch, "compile", no_compiling)
     params = {"runtime": {"freezing": True, "max_autotune": False}}
-    evaluate(tiny_model_dir, tokens["dev"], "fp32@aot_inductor", "cpu", tmp_path / "again.parquet", batch_size=8,
-             seed=0, threads=1, artifact=tmp_path / "variants" / "fp32@aot_inductor", variant_params=params)
+    evaluate(
+        tiny_model_dir,
+        tokens["dev"],
+        "fp32@aot_inductor",
+        "cpu",
+        tmp_path / "again.parquet",
+        batch_size=8,
+        seed=0,
+        threads=1,
+        artifact=tmp_path / "variants" / "fp32@aot_inductor",
+        variant_params=params,
+    )
     again = io.read_parquet(tmp_path / "again.parquet")
     assert (again.prediction.to_numpy() == preds.prediction.to_numpy()).all()

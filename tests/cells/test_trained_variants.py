@@ -19,10 +19,25 @@ from greenbench.cells.variants import encoder, pruning, spiking
 
 from conftest import padded_batch, toy_sentences
 
-SPIKING = {"time_steps": 4, "tau": 2.0, "v_threshold": 1.0, "attn_threshold": 0.5, "scale": 0.125, "surrogate_alpha": 2.0}
+SPIKING = {
+    "time_steps": 4,
+    "tau": 2.0,
+    "v_threshold": 1.0,
+    "attn_threshold": 0.5,
+    "scale": 0.125,
+    "surrogate_alpha": 2.0,
+}
 VARIANTS_CONFIG = {
-    "recovery": {"train_subset": 0, "epochs": 1, "batch_size": 16, "learning_rate": 1e-3, "weight_decay": 0.01,
-                 "warmup_ratio": 0.1, "max_steps": 6, "distill": {"alpha": 0.5, "temperature": 2.0}},
+    "recovery": {
+        "train_subset": 0,
+        "epochs": 1,
+        "batch_size": 16,
+        "learning_rate": 1e-3,
+        "weight_decay": 0.01,
+        "warmup_ratio": 0.1,
+        "max_steps": 6,
+        "distill": {"alpha": 0.5, "temperature": 2.0},
+    },
     "pruning": {"importance_batches": 2, "min_ffn_fraction": 0.1},
     "spiking": SPIKING,
 }
@@ -38,8 +53,15 @@ def train_tokens(tiny_model_dir, tmp_path_factory):
     tok = models.load_tokenizer(str(tiny_model_dir))
     df = toy_sentences(96, seed=3)
     ids = [tok(s)["input_ids"] for s in df["sentence"]]
-    frame = pd.DataFrame({"idx": df["idx"].astype("int32"), "input_ids": ids, "attention_mask": [[1] * len(i) for i in ids],
-                          "label": df["label"].astype("int8"), "length": [len(i) for i in ids]})
+    frame = pd.DataFrame(
+        {
+            "idx": df["idx"].astype("int32"),
+            "input_ids": ids,
+            "attention_mask": [[1] * len(i) for i in ids],
+            "label": df["label"].astype("int8"),
+            "length": [len(i) for i in ids],
+        }
+    )
     path = tmp_path_factory.mktemp("tokens") / "train.parquet"
     io.write_parquet(frame, path, models.TOKENS_SCHEMA)
     return path, frame
@@ -78,7 +100,7 @@ def test_removing_heads_equals_zeroing_their_output(tiny):
     ref = encoder.layers(masked)[0]
     with torch.no_grad():
         for head in (1, 3):
-            ref.output.weight[:, head * d:(head + 1) * d] = 0
+            ref.output.weight[:, head * d : (head + 1) * d] = 0
         ref.ffn_out.weight[:, 1::2] = 0
     assert layer.query.weight.shape == (2 * d, layer.query.in_features)
     assert layer.output.weight.shape[1] == 2 * d and layer.attention.num_attention_heads == 2
@@ -86,8 +108,10 @@ def test_removing_heads_equals_zeroing_their_output(tiny):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(st.floats(0, 10, allow_nan=False), min_size=1, max_size=8), min_size=1, max_size=5),
-       st.floats(0, 0.95))
+@given(
+    st.lists(st.lists(st.floats(0, 10, allow_nan=False), min_size=1, max_size=8), min_size=1, max_size=5),
+    st.floats(0, 0.95),
+)
 def test_select_global_drops_the_requested_share_and_respects_minimums(scores, ratio):
     scores = [np.array(s) for s in scores]
     kept = pruning.select_global(scores, ratio, [1] * len(scores))
@@ -224,7 +248,12 @@ def test_gradients_reach_the_projections_through_the_surrogate(tiny):
     ids, mask = _batch()
     model(input_ids=ids, attention_mask=mask, labels=torch.zeros(len(ids), dtype=torch.long)).loss.backward()
     layer = encoder.layers(model)[0]
-    for param in (layer.query.weight, layer.key.weight, layer.attention.ssa.norm_q.weight, layer.attention.ssa.log_scale):
+    for param in (
+        layer.query.weight,
+        layer.key.weight,
+        layer.attention.ssa.norm_q.weight,
+        layer.attention.ssa.log_scale,
+    ):
         assert param.grad is not None and torch.isfinite(param.grad).all() and param.grad.abs().sum() > 0
 
 
@@ -250,7 +279,10 @@ def test_config_names_the_missing_block_for_a_trained_variant():
 
 
 def test_a_variant_block_can_override_the_shared_recovery_block():
-    cfg = {"recovery": {"train_subset": 6000, "epochs": 1}, "spiking": {"time_steps": 4, "recovery": {"train_subset": 20000}}}
+    cfg = {
+        "recovery": {"train_subset": 6000, "epochs": 1},
+        "spiking": {"time_steps": 4, "recovery": {"train_subset": 20000}},
+    }
     params = variants.params_for(cfg, "spiking")
     assert params["recovery"] == {"train_subset": 20000, "epochs": 1} and params["time_steps"] == 4
     assert variants.params_for(cfg, "magnitude50")["recovery"]["train_subset"] == 6000

@@ -14,8 +14,17 @@ from conftest import padded_batch
 
 
 def test_registry_declares_devices_and_explains_non_applicability():
-    assert {"fp32", "tf32", "fp16", "bf16", "autocast_fp16", "int8_dynamic", "int8_weight_only",
-            "int4_weight_only", "adaptive"} <= set(variants.REGISTRY)
+    assert {
+        "fp32",
+        "tf32",
+        "fp16",
+        "bf16",
+        "autocast_fp16",
+        "int8_dynamic",
+        "int8_weight_only",
+        "int4_weight_only",
+        "adaptive",
+    } <= set(variants.REGISTRY)
     for v in variants.REGISTRY.values():
         assert set(v.devices) <= {"cpu", "cuda"} and v.description
     assert "cuda" in variants.get("fp16").applicability("cpu")
@@ -71,13 +80,15 @@ def test_estimator_roundtrip(tmp_path):
     assert np.allclose(back.log_probs, est.log_probs) and back.length_mean == est.length_mean
 
 
-arrays = st.integers(20, 200).flatmap(lambda n: st.tuples(
-    st.lists(st.floats(-3, 3, allow_nan=False), min_size=n, max_size=n),
-    st.lists(st.integers(0, 1), min_size=n, max_size=n),
-    st.lists(st.floats(0.5, 1.0), min_size=n, max_size=n),
-    st.lists(st.integers(0, 1), min_size=n, max_size=n),
-    st.lists(st.integers(0, 1), min_size=n, max_size=n),
-))
+arrays = st.integers(20, 200).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.floats(-3, 3, allow_nan=False), min_size=n, max_size=n),
+        st.lists(st.integers(0, 1), min_size=n, max_size=n),
+        st.lists(st.floats(0.5, 1.0), min_size=n, max_size=n),
+        st.lists(st.integers(0, 1), min_size=n, max_size=n),
+        st.lists(st.integers(0, 1), min_size=n, max_size=n),
+    )
+)
 
 
 @settings(max_examples=60, deadline=None)

@@ -26,16 +26,18 @@ def test_shipped_configs_are_valid(extra, monkeypatch):
 @pytest.mark.parametrize(
     "mutate, key",
     [
-        (lambda c: c["finetune"].update(epoch=1), "finetune.epoch"),                 # unknown key
-        (lambda c: c["finetune"].update(epochs="two"), "finetune.epochs"),          # wrong type
+        (lambda c: c["finetune"].update(epoch=1), "finetune.epoch"),  # unknown key
+        (lambda c: c["finetune"].update(epochs="two"), "finetune.epochs"),  # wrong type
         (lambda c: c["finetune"].update(learning_rate=-1.0), "finetune.learning_rate"),  # wrong value
         (lambda c: c["study"].update(devices=["tpu"]), "study.devices.0"),
-        (lambda c: c.pop("seed"), "seed"),                                          # missing
+        (lambda c: c.pop("seed"), "seed"),  # missing
         (lambda c: c["models"]["minilm"].update(source="ftp://x"), "models.minilm.source"),
-        (lambda c: c["study"].update(models=["nope"]), "study.models[0]"),          # undefined model
-        (lambda c: c["study"].update(variants=["fp7"]), "study.variants[0]"),       # unknown variant
-        (lambda c: c["carbon"]["schedule"]["scenarios"].update(x={"zones": ["NL"]}),
-         "carbon.schedule.scenarios.x.zones"),                                      # zone without traces
+        (lambda c: c["study"].update(models=["nope"]), "study.models[0]"),  # undefined model
+        (lambda c: c["study"].update(variants=["fp7"]), "study.variants[0]"),  # unknown variant
+        (
+            lambda c: c["carbon"]["schedule"]["scenarios"].update(x={"zones": ["NL"]}),
+            "carbon.schedule.scenarios.x.zones",
+        ),  # zone without traces
         (lambda c: c["carbon"]["schedule"].update(scenarios=["europe"]), "carbon.schedule.scenarios"),  # old list form
         (lambda c: c["energy"].update(paddings={"cpu": ["dynamic"]}), "energy.paddings.cuda"),  # per device: both
         (lambda c: c["energy"].update(paddings={"cpu": ["wide"], "cuda": ["fixed"]}), "energy.paddings.cpu.0"),
@@ -73,20 +75,36 @@ def _sched(**kw):
         (_sched(start="2021-01-02", static_from="2021-01-01"), "carbon.schedule.start", "history"),
         (_sched(static_from="2022-03-01"), "carbon.schedule.static_from", "before"),
         (lambda c: c["carbon"].update(years=[2022]), "carbon.forecast.train_start", "outside the traces"),
-        (lambda c: c["carbon"]["schedule"]["energy"].update(variant="topk8_ft"),
-         "carbon.schedule.energy.variant", "not measured"),
-        (lambda c: c["carbon"]["schedule"]["energy"].update(batch_size=3), "carbon.schedule.energy.batch_size",
-         "not measured"),
-        (lambda c: c["carbon"]["schedule"]["energy"].update(device="cuda"), "carbon.schedule.energy.device",
-         "not measured"),
-        (lambda c: c["carbon"]["schedule"]["energy"].update(mode="cuda_graph"), "carbon.schedule.energy.mode",
-         "cuda"),
-        (lambda c: c["carbon"]["schedule"].update(origin_shares={z: 0 for z in c["carbon"]["zones"]}),
-         "carbon.schedule.origin_shares", "every share is 0"),
+        (
+            lambda c: c["carbon"]["schedule"]["energy"].update(variant="topk8_ft"),
+            "carbon.schedule.energy.variant",
+            "not measured",
+        ),
+        (
+            lambda c: c["carbon"]["schedule"]["energy"].update(batch_size=3),
+            "carbon.schedule.energy.batch_size",
+            "not measured",
+        ),
+        (
+            lambda c: c["carbon"]["schedule"]["energy"].update(device="cuda"),
+            "carbon.schedule.energy.device",
+            "not measured",
+        ),
+        (lambda c: c["carbon"]["schedule"]["energy"].update(mode="cuda_graph"), "carbon.schedule.energy.mode", "cuda"),
+        (
+            lambda c: c["carbon"]["schedule"].update(origin_shares={z: 0 for z in c["carbon"]["zones"]}),
+            "carbon.schedule.origin_shares",
+            "every share is 0",
+        ),
         # per-device paddings: the served cell's padding must be measured on its own device
-        (lambda c: (c["energy"].update(paddings={"cpu": ["dynamic"], "cuda": ["fixed"]}),
-                    c["carbon"]["schedule"]["energy"].update(padding="fixed")),
-         "carbon.schedule.energy.padding", "not measured"),
+        (
+            lambda c: (
+                c["energy"].update(paddings={"cpu": ["dynamic"], "cuda": ["fixed"]}),
+                c["carbon"]["schedule"]["energy"].update(padding="fixed"),
+            ),
+            "carbon.schedule.energy.padding",
+            "not measured",
+        ),
         # sequential stopping: Stein's first stage needs two trials, and the cap cannot undercut it
         (lambda c: c["energy"].update(trials=1), "energy.trials", "at least 2 trials"),
         (lambda c: c["energy"]["stopping"].update(max_trials=1), "energy.stopping.max_trials", "below energy.trials"),
@@ -108,13 +126,16 @@ def test_zone_tables_and_the_served_cell_are_replaced_whole_not_merged(tmp_path)
     from greenbench.config.load import load_config, replace_tables
 
     user = tmp_path / "grid.yaml"
-    user.write_text("carbon:\n  schedule:\n    origin_shares: {BE: 1}\n    scenarios: {mine: {}}\n"
-                    "    energy: {j_per_request: 0.3, latency_p50_ms: 20, latency_p95_ms: 40}\n    pue: 1.4\n")
+    user.write_text(
+        "carbon:\n  schedule:\n    origin_shares: {BE: 1}\n    scenarios: {mine: {}}\n"
+        "    energy: {j_per_request: 0.3, latency_p50_ms: 20, latency_p95_ms: 40}\n    pue: 1.4\n"
+    )
     files = load_config(["config/config.yaml", user])
     sched = files["carbon"]["schedule"]
     assert sched["origin_shares"] == {"BE": 1} and list(sched["scenarios"]) == ["mine"]
     assert sched["energy"] == {"j_per_request": 0.3, "latency_p50_ms": 20, "latency_p95_ms": 40}
     assert sched["pue"] == 1.4 and sched["slo_ms"] == 80  # settings still merge
+
     def merge_all(base, over):  # Snakemake's own merge: every nested mapping merges
         out = dict(base)
         for k, v in over.items():
@@ -126,15 +147,29 @@ def test_zone_tables_and_the_served_cell_are_replaced_whole_not_merged(tmp_path)
     assert replace_tables(snakemake_merge, files)["carbon"]["schedule"]["origin_shares"] == {"BE": 1}
 
 
-@pytest.mark.parametrize("mutate, key", [
-    (lambda s: s["scenarios"].update(far={"origin_shares": {"DE": 1, "XX": 1}}), "carbon.schedule.scenarios.far.latency_ms"),
-    (lambda s: s["scenarios"].update(none={"origin_shares": {"DE": 0}}), "carbon.schedule.scenarios.none.origin_shares"),
-    (lambda s: s["scenarios"].update(x={"latency_ms": {"DE": {"DE": 5}}}), "carbon.schedule.scenarios.x.latency_ms"),
-    (lambda s: s["scenarios"].update(x={"slo_ms": 0}), "carbon.schedule.scenarios.x.slo_ms"),
-    (lambda s: s.update(energy={"j_per_request": 0.3, "latency_p50_ms": 50, "latency_p95_ms": 40}),
-     "carbon.schedule.energy.latency_p95_ms"),
-    (lambda s: s.update(energy={"j_per_request": 0.3, "latency_p50_ms": 50}), "carbon.schedule.energy"),
-])
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (
+            lambda s: s["scenarios"].update(far={"origin_shares": {"DE": 1, "XX": 1}}),
+            "carbon.schedule.scenarios.far.latency_ms",
+        ),
+        (
+            lambda s: s["scenarios"].update(none={"origin_shares": {"DE": 0}}),
+            "carbon.schedule.scenarios.none.origin_shares",
+        ),
+        (
+            lambda s: s["scenarios"].update(x={"latency_ms": {"DE": {"DE": 5}}}),
+            "carbon.schedule.scenarios.x.latency_ms",
+        ),
+        (lambda s: s["scenarios"].update(x={"slo_ms": 0}), "carbon.schedule.scenarios.x.slo_ms"),
+        (
+            lambda s: s.update(energy={"j_per_request": 0.3, "latency_p50_ms": 50, "latency_p95_ms": 40}),
+            "carbon.schedule.energy.latency_p95_ms",
+        ),
+        (lambda s: s.update(energy={"j_per_request": 0.3, "latency_p50_ms": 50}), "carbon.schedule.energy"),
+    ],
+)
 def test_scenario_overrides_and_a_given_served_cell_are_checked_before_any_job(mutate, key):
     cfg = merged()
     mutate(cfg["carbon"]["schedule"])
@@ -162,8 +197,12 @@ def test_deep_merge_merges_mappings_and_replaces_lists():
 def test_cli_rejects_bad_config(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("evaluate:\n  batch_size: 0\n")
-    proc = subprocess.run([sys.executable, "-m", "greenbench", "validate-config", "--config", str(bad)],
-                          cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "greenbench", "validate-config", "--config", str(bad)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "'evaluate.batch_size'" in proc.stderr
 
@@ -188,7 +227,10 @@ def test_a_later_files_runtime_axis_replaces_the_earlier_one_whole(tmp_path):
     (tmp_path / "eager.yaml").write_text("study: {variants: [fp32, int8_dynamic], runtimes: {}}\n")
     (tmp_path / "one.yaml").write_text("study: {runtimes: {torch_compile: [fp32]}}\n")
     base = [REPO / "config" / "config.yaml", REPO / "config" / "smoke.yaml"]
-    assert validate_config(load_config([*base, tmp_path / "eager.yaml"]))["study"]["variants"] == ["fp32", "int8_dynamic"]
+    assert validate_config(load_config([*base, tmp_path / "eager.yaml"]))["study"]["variants"] == [
+        "fp32",
+        "int8_dynamic",
+    ]
     cells = validate_config(load_config([*base, tmp_path / "one.yaml"]))["study"]["variants"]
     assert [c for c in cells if "@" in c] == ["fp32@torch_compile"]
 
@@ -201,8 +243,15 @@ def test_plugin_options_defaults_schema_and_readme_stay_in_step():
 
     cfg = load_config(["config/config.yaml"])
     declared = opts.declared()
-    assert {o.key for o in declared} >= {"variants.adaptive", "variants.recovery", "variants.pruning", "variants.spiking",
-                                         "runtimes.onnxruntime", "runtimes.torch_compile", "runtimes.aot_inductor"}
+    assert {o.key for o in declared} >= {
+        "variants.adaptive",
+        "variants.recovery",
+        "variants.pruning",
+        "variants.spiking",
+        "runtimes.onnxruntime",
+        "runtimes.torch_compile",
+        "runtimes.aot_inductor",
+    }
     for o in declared:
         given = cfg.get(o.section, {}).get(o.block)
         if given is not None:  # listed in config.yaml: with the declared defaults, no key more or less

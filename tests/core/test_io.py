@@ -58,5 +58,6 @@ def test_no_temporary_file_is_under_version_control():
 
     repo = Path(__file__).resolve().parents[2]
     tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True, check=True).stdout.split()
-    assert tracked and not [f for f in tracked if ".tmp" in Path(f).name or any(part.endswith(".tmp")
-                                                                              for part in Path(f).parts)]
+    assert tracked and not [
+        f for f in tracked if ".tmp" in Path(f).name or any(part.endswith(".tmp") for part in Path(f).parts)
+    ]

@@ -119,11 +119,14 @@ def test_a_worked_example_plugin_is_registered_used_and_wired(tmp_path, path):
     assert not target.exists(), f"{path} already exists: the example must add a new module"
     assert target.parent.is_dir(), f"{target.parent.relative_to(tmp_path)} is not a plugin package"
     target.write_text(example)
-    code = PRELUDE.format(src=str(tmp_path / "src"), scripts=str(ROOT / "scripts"), tests=str(ROOT / "tests" / "carbon"))
+    code = PRELUDE.format(
+        src=str(tmp_path / "src"), scripts=str(ROOT / "scripts"), tests=str(ROOT / "tests" / "carbon")
+    )
     code += textwrap.dedent(CHECKS[path])
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "src"), "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env,
-                         cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path
+    )
     assert out.returncode == 0, out.stderr[-3000:]
 
 
@@ -132,12 +135,14 @@ def test_the_registry_is_lazy_ordered_and_names_what_it_knows(tmp_path, monkeypa
 
     pkg = tmp_path / "toyplugins"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text("from greenbench.core.registry import Registry\n"
-                                     "THINGS = Registry('thing', 'toyplugins', support=('shared',))\n")
+    (pkg / "__init__.py").write_text(
+        "from greenbench.core.registry import Registry\nTHINGS = Registry('thing', 'toyplugins', support=('shared',))\n"
+    )
     (pkg / "shared.py").write_text("raise RuntimeError('support modules are not imported by discovery')\n")
     (pkg / "b_second.py").write_text("from toyplugins import THINGS\nTHINGS.register('b-object', 'b')\n")
-    (pkg / "a_first.py").write_text("from toyplugins import THINGS\nTHINGS.register('a1', 'a1')\n"
-                                    "THINGS.register('a2', 'a2')\n")
+    (pkg / "a_first.py").write_text(
+        "from toyplugins import THINGS\nTHINGS.register('a1', 'a1')\nTHINGS.register('a2', 'a2')\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     import importlib
 
@@ -167,8 +172,10 @@ def test_the_registry_discovers_plugins_in_subpackages(tmp_path, monkeypatch):
     without a subpackage's ``__init__`` naming them; ``support`` names a nested helper by its dotted path."""
     pkg = tmp_path / "toynested"
     (pkg / "gpu").mkdir(parents=True)
-    (pkg / "__init__.py").write_text("from greenbench.core.registry import Registry\n"
-                                     "THINGS = Registry('thing', 'toynested', support=('base', 'gpu.common'))\n")
+    (pkg / "__init__.py").write_text(
+        "from greenbench.core.registry import Registry\n"
+        "THINGS = Registry('thing', 'toynested', support=('base', 'gpu.common'))\n"
+    )
     (pkg / "base.py").write_text("raise RuntimeError('support modules are not imported by discovery')\n")
     (pkg / "gpu" / "__init__.py").write_text("")
     (pkg / "gpu" / "common.py").write_text("raise RuntimeError('nested support modules neither')\n")
@@ -178,8 +185,17 @@ def test_the_registry_discovers_plugins_in_subpackages(tmp_path, monkeypatch):
     import importlib
 
     things = importlib.import_module("toynested").THINGS
-    assert list(things) == ["cpu", "gpu"] and dict(things.modules) == {"cpu": "toynested.cpu", "gpu": "toynested.gpu.vendor"}
+    assert list(things) == ["cpu", "gpu"] and dict(things.modules) == {
+        "cpu": "toynested.cpu",
+        "gpu": "toynested.gpu.vendor",
+    }
     from greenbench.pipeline.dag import _package_modules
 
-    assert _package_modules(tmp_path, "toynested") == {"toynested", "toynested.base", "toynested.cpu", "toynested.gpu",
-                                                       "toynested.gpu.common", "toynested.gpu.vendor"}
+    assert _package_modules(tmp_path, "toynested") == {
+        "toynested",
+        "toynested.base",
+        "toynested.cpu",
+        "toynested.gpu",
+        "toynested.gpu.common",
+        "toynested.gpu.vendor",
+    }

@@ -42,9 +42,11 @@ def test_onnxruntime_gpu_distribution_counts_as_onnxruntime(monkeypatch):
 
 def test_versions_do_not_import_the_libraries():
     # a fresh interpreter: this test process may already have imported them through other tests
-    code = ("import sys; from greenbench.core import provenance; before = set(sys.modules); v = provenance.versions(); "
-            "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
-            "print(sorted(new & {'torchao', 'onnxruntime', 'pynvml', 'triton', 'torch'}))")
+    code = (
+        "import sys; from greenbench.core import provenance; before = set(sys.modules); v = provenance.versions(); "
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
+        "print(sorted(new & {'torchao', 'onnxruntime', 'pynvml', 'triton', 'torch'}))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
 

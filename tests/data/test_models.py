@@ -11,8 +11,15 @@ from greenbench.data.sst2 import DATASET_SCHEMA
 
 from conftest import toy_sentences
 
-PARAMS = {"train_subset": 0, "epochs": 8, "batch_size": 8, "learning_rate": 3e-3, "weight_decay": 0.01,
-          "warmup_ratio": 0.1, "max_steps": 0}
+PARAMS = {
+    "train_subset": 0,
+    "epochs": 8,
+    "batch_size": 8,
+    "learning_rate": 3e-3,
+    "weight_decay": 0.01,
+    "warmup_ratio": 0.1,
+    "max_steps": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +56,26 @@ def test_packaged_minilm_resolves_offline():
 
 
 def _train_and_eval(tokens, tiny_model_dir, root, seed=7):
-    info = training.finetune_baseline(tokens / "tok-train.parquet", f"path:{tiny_model_dir}", root / "model", PARAMS, seed,
-                                      threads=1, model_name="tiny")
-    meta = evaluate.evaluate(root / "model", tokens / "tok-dev.parquet", "fp32", "cpu", root / "eval.parquet",
-                             batch_size=16, seed=seed, threads=1, model_name="tiny")
+    info = training.finetune_baseline(
+        tokens / "tok-train.parquet",
+        f"path:{tiny_model_dir}",
+        root / "model",
+        PARAMS,
+        seed,
+        threads=1,
+        model_name="tiny",
+    )
+    meta = evaluate.evaluate(
+        root / "model",
+        tokens / "tok-dev.parquet",
+        "fp32",
+        "cpu",
+        root / "eval.parquet",
+        batch_size=16,
+        seed=seed,
+        threads=1,
+        model_name="tiny",
+    )
     return info, meta, io.read_parquet(root / "eval.parquet")
 
 

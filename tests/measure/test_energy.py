@@ -45,16 +45,25 @@ class FakeNvml:
         return self.watts * 1000.0
 
     def state(self):
-        return {"power_limit_w": 700.0, "sm_clock_mhz": 1980, "mem_clock_mhz": 2619, "temperature_c": 40,
-                "throttle_reasons": 0}
+        return {
+            "power_limit_w": 700.0,
+            "sm_clock_mhz": 1980,
+            "mem_clock_mhz": 2619,
+            "temperature_c": 40,
+            "throttle_reasons": 0,
+        }
 
     def identity(self):
         return {"device_name": "FakeGPU", "device_uuid": "GPU-fake", "driver": "0"}
 
 
 def fake_monitor(backend, hz=100.0):
-    return EnergyMonitor(NvmlCounter(backend, wrap_at=backend.wrap_at), PowerSampler(backend, hz),
-                         state=backend.state, identity=backend.identity())
+    return EnergyMonitor(
+        NvmlCounter(backend, wrap_at=backend.wrap_at),
+        PowerSampler(backend, hz),
+        state=backend.state,
+        identity=backend.identity(),
+    )
 
 
 def test_counter_and_integrated_power_agree():
@@ -188,10 +197,20 @@ def test_cell_order_is_seeded_and_differs_between_trials():
     assert sum(not cell.sampler for cell in a) == 1 and len(a) == 9
 
 
-CFG = {"batch_sizes": [1, 4], "paddings": ["dynamic", "fixed"], "modes": ["eager", "cuda_graph"],
-       "window_s": {"cpu": 0.1, "cuda": 0.1}, "min_iterations": 2, "warmup": {"min_iters": 2, "max_s": 0.3, "tolerance": 0.5},
-       "idle_s": 0.05, "sampler_hz": 50, "overhead_check": True, "cooldown_max_temp_c": 0, "max_inputs": 16,
-       "codecarbon_country": "DEU"}
+CFG = {
+    "batch_sizes": [1, 4],
+    "paddings": ["dynamic", "fixed"],
+    "modes": ["eager", "cuda_graph"],
+    "window_s": {"cpu": 0.1, "cuda": 0.1},
+    "min_iterations": 2,
+    "warmup": {"min_iters": 2, "max_s": 0.3, "tolerance": 0.5},
+    "idle_s": 0.05,
+    "sampler_hz": 50,
+    "overhead_check": True,
+    "cooldown_max_temp_c": 0,
+    "max_inputs": 16,
+    "codecarbon_country": "DEU",
+}
 
 
 @pytest.fixture(scope="module")
@@ -203,9 +222,22 @@ def dev_tokens(tmp_path_factory, tiny_model_dir):
 
 
 def _trial(tiny_model_dir, dev_tokens, out, monitor=None):
-    return run_trial(tiny_model_dir, dev_tokens, out, model_name="tiny", device="cpu",
-                     variant_names=["fp32", "int8_dynamic", "fp16"], artifacts={}, variant_params={}, trial=0, seed=1,
-                     cfg=CFG, max_length=16, threads=1, monitor=monitor)
+    return run_trial(
+        tiny_model_dir,
+        dev_tokens,
+        out,
+        model_name="tiny",
+        device="cpu",
+        variant_names=["fp32", "int8_dynamic", "fp16"],
+        artifacts={},
+        variant_params={},
+        trial=0,
+        seed=1,
+        cfg=CFG,
+        max_length=16,
+        threads=1,
+        monitor=monitor,
+    )
 
 
 def test_cpu_trial_is_labelled_and_complete(tiny_model_dir, dev_tokens, tmp_path):
@@ -310,8 +342,10 @@ def test_window_iterations_fill_the_window_and_whole_passes(per_iter, window, n_
         assert it % n_batches == 0
 
 
-@given(st.lists(st.tuples(st.floats(1e-4, 1.0), st.integers(1, 128), st.integers(1, 64)), min_size=1, max_size=40),
-       st.floats(0.01, 10.0))
+@given(
+    st.lists(st.tuples(st.floats(1e-4, 1.0), st.integers(1, 128), st.integers(1, 64)), min_size=1, max_size=40),
+    st.floats(0.01, 10.0),
+)
 def test_length_split_conserves_the_window_energy(iters, j_per_inf):
     import json
 
@@ -342,7 +376,9 @@ def test_trial_records_length_profiles_for_dynamic_padding_only(tiny_model_dir, 
     by_length = energy_by_length(df, n_boot=50, level=0.95, seed=0)
     measured = dyn[dyn.sampler & dyn.j_per_inf_gross.notna()]
     assert set(by_length.variant) == set(measured.variant)
-    assert (by_length.ci_low <= by_length.j_per_inf_gross).all() and (by_length.j_per_inf_gross <= by_length.ci_high).all()
+    assert (by_length.ci_low <= by_length.j_per_inf_gross).all() and (
+        by_length.j_per_inf_gross <= by_length.ci_high
+    ).all()
     shares = by_length.groupby(["variant", "batch_size"]).share_of_inferences.sum()
     assert np.allclose(shares, 1.0)
     from greenbench.report.tables import length_table
@@ -368,7 +404,7 @@ def test_pass_rounding_only_where_batches_differ():
     from greenbench.measure.energy.window import pass_batches
 
     assert pass_batches(Cell("fp32", 8, "dynamic", "eager"), 109) == 109
-    assert pass_batches(Cell("fp32", 8, "fixed", "eager"), 109) == 0   # identical batches: any prefix is exact
+    assert pass_batches(Cell("fp32", 8, "fixed", "eager"), 109) == 0  # identical batches: any prefix is exact
     assert pass_batches(Cell("fp32", 1, "dynamic", "eager"), 872) == 0  # sized by the sensor
 
 
@@ -384,8 +420,15 @@ def test_shared_idle_window_takes_the_previous_cells_idle_after(tiny_model_dir, 
     # own idle windows: idle-before (2 J), busy, idle-after (4 J)
     own = measure_cell(prepared, cell, batches, "cpu", CFG, EnergyMonitor(_Scripted([2.0, 50.0, 4.0])))
     # shared: the scripted meter gives only the busy and idle-after windows; idle-before is handed over
-    shared = measure_cell(prepared, cell, batches, "cpu", CFG, EnergyMonitor(_Scripted([50.0, 4.0])),
-                          idle_before=(2.0 / CFG["idle_s"], ""))
+    shared = measure_cell(
+        prepared,
+        cell,
+        batches,
+        "cpu",
+        CFG,
+        EnergyMonitor(_Scripted([50.0, 4.0])),
+        idle_before=(2.0 / CFG["idle_s"], ""),
+    )
     assert own["idle_power_w"] == pytest.approx(3.0 / CFG["idle_s"], rel=0.2)
     assert shared["idle_power_w"] == pytest.approx(3.0 / CFG["idle_s"], rel=0.2)
     assert shared["_idle_after"][0] == pytest.approx(4.0 / CFG["idle_s"], rel=0.2)
@@ -395,9 +438,20 @@ def _trial_rows(values: dict[str, list[float]], batch=8):
     rows = []
     for variant, js in values.items():
         for trial, j in enumerate(js):
-            rows.append({"trial": trial, "variant": variant, "batch_size": batch, "padding": "dynamic", "mode": "eager",
-                         "status": "ok", "valid": True, "sampler": True, "j_per_inf_gross": j,
-                         "throughput_per_s": 100.0})
+            rows.append(
+                {
+                    "trial": trial,
+                    "variant": variant,
+                    "batch_size": batch,
+                    "padding": "dynamic",
+                    "mode": "eager",
+                    "status": "ok",
+                    "valid": True,
+                    "sampler": True,
+                    "j_per_inf_gross": j,
+                    "throughput_per_s": 100.0,
+                }
+            )
     import pandas as pd
 
     return pd.DataFrame(rows)
@@ -433,13 +487,39 @@ def test_a_later_trial_measures_only_the_planned_cells(tiny_model_dir, dev_token
 
     cells = [Cell("fp32", 4, "dynamic", "eager"), Cell("int8_dynamic", 4, "dynamic", "eager")]
     cfg = {**CFG, "share_idle": {"cpu": True}}
-    df = run_trial(tiny_model_dir, dev_tokens, tmp_path / "t.parquet", model_name="tiny", device="cpu",
-                   variant_names=["fp32", "int8_dynamic"], artifacts={}, variant_params={}, trial=3, seed=1, cfg=cfg,
-                   max_length=16, threads=1, cells=cells)
+    df = run_trial(
+        tiny_model_dir,
+        dev_tokens,
+        tmp_path / "t.parquet",
+        model_name="tiny",
+        device="cpu",
+        variant_names=["fp32", "int8_dynamic"],
+        artifacts={},
+        variant_params={},
+        trial=3,
+        seed=1,
+        cfg=cfg,
+        max_length=16,
+        threads=1,
+        cells=cells,
+    )
     assert sorted(df.variant) == ["fp32", "int8_dynamic"] and (df.status == "ok").all()
-    empty = run_trial(tiny_model_dir, dev_tokens, tmp_path / "e.parquet", model_name="tiny", device="cpu",
-                      variant_names=[], artifacts={}, variant_params={}, trial=4, seed=1, cfg=cfg, max_length=16,
-                      threads=1, cells=[])
+    empty = run_trial(
+        tiny_model_dir,
+        dev_tokens,
+        tmp_path / "e.parquet",
+        model_name="tiny",
+        device="cpu",
+        variant_names=[],
+        artifacts={},
+        variant_params={},
+        trial=4,
+        seed=1,
+        cfg=cfg,
+        max_length=16,
+        threads=1,
+        cells=[],
+    )
     assert empty.empty and io.read_parquet(tmp_path / "e.parquet").empty
 
 
@@ -454,7 +534,12 @@ def test_budget_estimate_counts_the_cells_a_trial_measures():
     cfg["energy"]["stopping"]["max_trials"] = 8
     b = budget_estimate(gconfig.validate_config(cfg), "cpu")
     assert b["cells_per_trial"] == 2 * 3 * 1  # fp16 is CUDA-only; the default measures dynamic padding on a CPU
-    assert b["first_stage"] == 5 and b["later_trials"] == 3 and b["first_stage_s"] > 0 and b["later_max_s"] == pytest.approx(b["first_stage_s"] * 3 / 5)
+    assert (
+        b["first_stage"] == 5
+        and b["later_trials"] == 3
+        and b["first_stage_s"] > 0
+        and b["later_max_s"] == pytest.approx(b["first_stage_s"] * 3 / 5)
+    )
     cfg["energy"]["paddings"] = ["dynamic", "fixed"]  # one list for every device
     assert budget_estimate(gconfig.validate_config(cfg), "cpu")["cells_per_trial"] == 2 * 3 * 2  # no CUDA graphs
 
@@ -507,8 +592,13 @@ def _arms(tiny_model_dir, names):
     from greenbench.cells import variants
     from greenbench.measure.energy.cells import Cell
 
-    return [(Cell(n, 4, "dynamic", "eager"), variants.get(n).prepare(models.load_classifier(str(tiny_model_dir)), "cpu",
-                                                                      None, {})) for n in names]
+    return [
+        (
+            Cell(n, 4, "dynamic", "eager"),
+            variants.get(n).prepare(models.load_classifier(str(tiny_model_dir)), "cpu", None, {}),
+        )
+        for n in names
+    ]
 
 
 def test_an_interleaved_window_splits_an_estimate_by_busy_time(tiny_model_dir, dev_tokens):
@@ -518,8 +608,9 @@ def test_an_interleaved_window_splits_an_estimate_by_busy_time(tiny_model_dir, d
     batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
     arms = _arms(tiny_model_dir, ["fp32", "int8_dynamic", "fp32"])
     # an estimating meter (no laps): idle-before 1 J, the window 30 J, idle-after 1 J
-    rows, idle_after = measure_group(arms, {4: batches}, "cpu", INTERLEAVED, EnergyMonitor(_Scripted([1.0, 30.0, 1.0])),
-                                     np.random.default_rng(0))
+    rows, idle_after = measure_group(
+        arms, {4: batches}, "cpu", INTERLEAVED, EnergyMonitor(_Scripted([1.0, 30.0, 1.0])), np.random.default_rng(0)
+    )
     assert [r["status"] for r in rows] == ["ok"] * 3 and idle_after[0] == pytest.approx(1.0 / CFG["idle_s"], rel=0.5)
     assert len({r["iterations"] for r in rows}) == 1 and len({r["inferences"] for r in rows}) == 1  # the same batches
     joules = [r["j_per_inf_gross"] * r["inferences"] for r in rows]
@@ -544,17 +635,36 @@ def test_an_interleaved_window_reads_a_counter_around_each_iteration(tiny_model_
 
     batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
     meter = _Counter(0.25)
-    rows, _ = measure_group(_arms(tiny_model_dir, ["fp32", "int8_dynamic"]), {4: batches}, "cpu", INTERLEAVED,
-                            EnergyMonitor(meter), np.random.default_rng(1), idle_before=(2.0, ""))
+    rows, _ = measure_group(
+        _arms(tiny_model_dir, ["fp32", "int8_dynamic"]),
+        {4: batches},
+        "cpu",
+        INTERLEAVED,
+        EnergyMonitor(meter),
+        np.random.default_rng(1),
+        idle_before=(2.0, ""),
+    )
     for r in rows:  # every iteration's own laps, not a share of the window (its 0.5 J outside iterations)
         assert r["j_per_inf_gross"] * r["inferences"] == pytest.approx(0.25 * r["iterations"])
         assert r["energy_label"] == "measured" and "counter read around each" in r["flags"]
 
 
 def test_an_interleaved_trial_measures_each_padding_in_one_window(tiny_model_dir, dev_tokens, tmp_path):
-    df = run_trial(tiny_model_dir, dev_tokens, tmp_path / "t.parquet", model_name="tiny", device="cpu",
-                   variant_names=["fp32", "int8_dynamic", "fp16"], artifacts={}, variant_params={}, trial=0, seed=1,
-                   cfg=INTERLEAVED, max_length=16, threads=1)
+    df = run_trial(
+        tiny_model_dir,
+        dev_tokens,
+        tmp_path / "t.parquet",
+        model_name="tiny",
+        device="cpu",
+        variant_names=["fp32", "int8_dynamic", "fp16"],
+        artifacts={},
+        variant_params={},
+        trial=0,
+        seed=1,
+        cfg=INTERLEAVED,
+        max_length=16,
+        threads=1,
+    )
     assert list(df.columns) == MEASUREMENT_SCHEMA.names and len(df) == 25
     ok = df[df.status == "ok"]
     assert len(ok) == 2 * 2 * 2 + 1 and ok["flags"].str.contains("interleaved").all()

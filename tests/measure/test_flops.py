@@ -51,7 +51,9 @@ def test_density_scales_linear_work_and_spiking_moves_attention_to_acs(ls, densi
 def test_mean_over_lengths_is_mean_of_counts_not_count_of_mean():
     spec = [LayerSpec(8, 2, 4, 16)]
     mixed = flops.per_sentence(spec, [2, 10])["macs_dense"]
-    assert mixed == pytest.approx((flops.sentence_counts(spec, 2).macs_dense + flops.sentence_counts(spec, 10).macs_dense) / 2)
+    assert mixed == pytest.approx(
+        (flops.sentence_counts(spec, 2).macs_dense + flops.sentence_counts(spec, 10).macs_dense) / 2
+    )
     assert mixed > flops.sentence_counts(spec, 6).macs_dense  # the L^2 terms make the mean larger
 
 

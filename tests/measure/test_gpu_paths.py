@@ -10,7 +10,13 @@ import torch
 
 from greenbench.data import models
 from greenbench.measure.energy.meters.base import Unavailable
-from greenbench.measure.energy.meters.gpu.nvidia import NvmlBackend, NvmlCounter, PowerSampler, field_value, integrate_power
+from greenbench.measure.energy.meters.gpu.nvidia import (
+    NvmlBackend,
+    NvmlCounter,
+    PowerSampler,
+    field_value,
+    integrate_power,
+)
 from greenbench.measure.energy.monitor import EnergyMonitor
 from greenbench.measure.energy.cells import Cell
 from greenbench.measure.energy.trial import refusal
@@ -76,9 +82,16 @@ def test_sampler_reads_device_state_during_the_window():
     backend = FakeNvml(watts=200.0)
     backend.power_field = "instant"
     states = iter(range(1000))
-    backend.state = lambda: {"sm_clock_mhz": 1980 - 10 * next(states), "temperature_c": 40, "throttle_reasons": 4,
-                             "mem_clock_mhz": 2619, "power_limit_w": 700.0}
-    monitor = EnergyMonitor(NvmlCounter(backend), PowerSampler(backend, hz=100, state_every_s=0.05), state=backend.state)
+    backend.state = lambda: {
+        "sm_clock_mhz": 1980 - 10 * next(states),
+        "temperature_c": 40,
+        "throttle_reasons": 4,
+        "mem_clock_mhz": 2619,
+        "power_limit_w": 700.0,
+    }
+    monitor = EnergyMonitor(
+        NvmlCounter(backend), PowerSampler(backend, hz=100, state_every_s=0.05), state=backend.state
+    )
     monitor.begin_window()
     time.sleep(0.5)  # snapshots from 0.2 s into the window: the idle clocks of its first instant are not its state
     window = monitor.end_window()
@@ -122,8 +135,11 @@ def test_torchao_weights_are_counted_by_what_they_store_and_do_not_break_mac_cou
 
     model = models.load_classifier(str(tiny_model_dir)).to(torch.bfloat16).eval()
     before = footprint(model)["linear_weight_bytes"]
-    tq.quantize_(model, tq.Int8WeightOnlyConfig(),
-                 filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and not _keep_high_precision(fqn))
+    tq.quantize_(
+        model,
+        tq.Int8WeightOnlyConfig(),
+        filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and not _keep_high_precision(fqn),
+    )
     after = footprint(model)["linear_weight_bytes"]
     assert after < 0.75 * before  # int8 data + per-row scales, not the bf16 the tensors report
     counts = compute_counts(Prepared(model, "cpu"), [5, 9, 12])

@@ -23,10 +23,27 @@ class SteppedNvml:
     (never changes), ``still_s`` (holds its first value that long), ``fail_after`` (calls),
     ``fail_at_s`` (seconds)."""
 
-    def __init__(self, watts=60.0, period_s=0.1, start_mj=0, wrap_at=2**64, frozen=False, still_s=0.0,
-                 fail_after=None, fail_at_s=None, clock_after=(0.2, 1980), idle_clock=345):
+    def __init__(
+        self,
+        watts=60.0,
+        period_s=0.1,
+        start_mj=0,
+        wrap_at=2**64,
+        frozen=False,
+        still_s=0.0,
+        fail_after=None,
+        fail_at_s=None,
+        clock_after=(0.2, 1980),
+        idle_clock=345,
+    ):
         self.watts, self.period_s, self.start_mj, self.wrap_at = watts, period_s, start_mj, wrap_at
-        self.frozen, self.still_s, self.fail_after, self.fail_at_s, self.calls = frozen, still_s, fail_after, fail_at_s, 0
+        self.frozen, self.still_s, self.fail_after, self.fail_at_s, self.calls = (
+            frozen,
+            still_s,
+            fail_after,
+            fail_at_s,
+            0,
+        )
         self.clock_after, self.idle_clock = clock_after, idle_clock
         self.power_field = "instant"
         self.t0 = time.perf_counter()
@@ -35,7 +52,8 @@ class SteppedNvml:
         self.calls += 1
         elapsed = time.perf_counter() - self.t0
         if (self.fail_after is not None and self.calls > self.fail_after) or (
-                self.fail_at_s is not None and elapsed >= self.fail_at_s):
+            self.fail_at_s is not None and elapsed >= self.fail_at_s
+        ):
             raise NVMLError("NVML_ERROR_GPU_IS_LOST")
         if self.frozen or elapsed < self.still_s:
             return self.start_mj
@@ -47,9 +65,13 @@ class SteppedNvml:
 
     def state(self):
         late = time.perf_counter() - self.t0 >= self.clock_after[0]
-        return {"power_limit_w": 700.0, "sm_clock_mhz": self.clock_after[1] if late else self.idle_clock,
-                "mem_clock_mhz": 2619 if late else 405, "temperature_c": 40,
-                "throttle_reasons": 0 if late else GPU_IDLE_REASON}
+        return {
+            "power_limit_w": 700.0,
+            "sm_clock_mhz": self.clock_after[1] if late else self.idle_clock,
+            "mem_clock_mhz": 2619 if late else 405,
+            "temperature_c": 40,
+            "throttle_reasons": 0 if late else GPU_IDLE_REASON,
+        }
 
     def identity(self):
         return {"device_name": "FakeGPU", "device_uuid": "GPU-fake", "driver": "0"}
@@ -126,14 +148,34 @@ def test_aligned_power_errors_are_labelled_not_zero():
 # ---------------------------------------------------------------------------- device state during a window
 def test_state_summary_takes_median_clocks_and_masks_gpu_idle():
     states = [
-        {"sm_clock_mhz": 345, "mem_clock_mhz": 405, "temperature_c": 38, "power_limit_w": 700.0,
-         "throttle_reasons": GPU_IDLE_REASON},
-        {"sm_clock_mhz": 1980, "mem_clock_mhz": 2619, "temperature_c": 45, "power_limit_w": 650.0,
-         "throttle_reasons": 0x4},
-        {"sm_clock_mhz": 1755, "mem_clock_mhz": 2619, "temperature_c": 41, "power_limit_w": 700.0,
-         "throttle_reasons": 0x0},
-        {"sm_clock_mhz": None, "mem_clock_mhz": None, "temperature_c": None, "power_limit_w": None,
-         "throttle_reasons": None},
+        {
+            "sm_clock_mhz": 345,
+            "mem_clock_mhz": 405,
+            "temperature_c": 38,
+            "power_limit_w": 700.0,
+            "throttle_reasons": GPU_IDLE_REASON,
+        },
+        {
+            "sm_clock_mhz": 1980,
+            "mem_clock_mhz": 2619,
+            "temperature_c": 45,
+            "power_limit_w": 650.0,
+            "throttle_reasons": 0x4,
+        },
+        {
+            "sm_clock_mhz": 1755,
+            "mem_clock_mhz": 2619,
+            "temperature_c": 41,
+            "power_limit_w": 700.0,
+            "throttle_reasons": 0x0,
+        },
+        {
+            "sm_clock_mhz": None,
+            "mem_clock_mhz": None,
+            "temperature_c": None,
+            "power_limit_w": None,
+            "throttle_reasons": None,
+        },
     ]
     summary = summarize_states(states)
     assert summary["state_samples"] == 4
@@ -221,8 +263,13 @@ def test_monitor_idle_power_falls_back_to_a_window_without_aligned_power():
 
 
 # ---------------------------------------------------------------- a meter for a new device, through the registry
-TOY_CFG = {"window_s": {"cpu": 0.2}, "min_iterations": 2, "warmup": {"min_iters": 2, "max_s": 0.3, "tolerance": 0.5},
-           "idle_s": 0.05, "cooldown_max_temp_c": 0}
+TOY_CFG = {
+    "window_s": {"cpu": 0.2},
+    "min_iterations": 2,
+    "warmup": {"min_iters": 2, "max_s": 0.3, "tolerance": 0.5},
+    "idle_s": 0.05,
+    "cooldown_max_temp_c": 0,
+}
 
 
 class _FixedJoules:
@@ -282,8 +329,10 @@ def test_an_unknown_device_has_no_monitor_and_the_error_names_the_known_ones():
     from greenbench.measure.energy.monitor import MONITORS, no_meter_reason
 
     # found by discovery in the meters package's device-class subpackages, each in its vendor's module
-    assert dict(MONITORS.modules) == {"cpu": "greenbench.measure.energy.meters.cpu.rapl",
-                                      "cuda": "greenbench.measure.energy.meters.gpu.nvidia"}
+    assert dict(MONITORS.modules) == {
+        "cpu": "greenbench.measure.energy.meters.cpu.rapl",
+        "cuda": "greenbench.measure.energy.meters.gpu.nvidia",
+    }
     with pytest.raises(KeyError, match=r"unknown energy monitor 'tpu' \(known: cpu, cuda\)"):
         MONITORS["tpu"]
     with pytest.raises(KeyError, match=r"known: cpu, cuda"):

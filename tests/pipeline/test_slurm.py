@@ -22,16 +22,23 @@ PROFILE = ("--workflow-profile", "workflow/profiles/slurm", "--configfile", "con
 # energy trials, the forecasters, statistics, figures) at a fifth of the smoke run's time; the local smoke
 # run is the reference they must equal.
 SUBSET = "study: {variants: [fp32, int8_dynamic], runtimes: {}}\n"
-SITE = ("--slurm-status-command", "squeue", "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "2",
-        "--slurm-keep-successful-logs")
+SITE = (
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-no-account",
+    "--slurm-init-seconds-before-status-checks",
+    "2",
+    "--slurm-keep-successful-logs",
+)
 
 
 def controller_up() -> str | None:
     """Why no SLURM cluster can take jobs here, or None when one can."""
     if shutil.which("sinfo") is None:
         return "sinfo not installed"
-    proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
-                          env={**os.environ, "SLURM_CONF": SLURM_CONF})
+    proc = subprocess.run(
+        ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, env={**os.environ, "SLURM_CONF": SLURM_CONF}
+    )
     states = proc.stdout.split()
     if proc.returncode != 0 or not {"idle", "mixed", "allocated"} & set(states):
         return f"no idle SLURM node (sinfo: {proc.stderr.strip() or states})"

@@ -1,6 +1,5 @@
 """What each job reads: narrow, canonical params (the rerun matrix in test_workflow checks the DAG)."""
 
-
 from pathlib import Path
 
 from hypothesis import given
@@ -11,9 +10,11 @@ from greenbench.config.load import load_config
 
 CONFIG = load_config(["config/config.yaml"])
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False) | st.text(max_size=5),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
-                           max_leaves=20)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20,
+)
 
 
 @given(st.dictionaries(st.text(max_size=5), json_values, max_size=6))
@@ -62,8 +63,11 @@ def _module_graph():
         is_pkg = parts[-1] == "__init__"
         name = ".".join(parts[:-1] if is_pkg else parts)
         package = name if is_pkg else name.rpartition(".")[0]
-        graph[name] = {m for m in _imported(ast.parse(file.read_text()), package, src)
-                       if _module_file(src, m) is not None and m != name}
+        graph[name] = {
+            m
+            for m in _imported(ast.parse(file.read_text()), package, src)
+            if _module_file(src, m) is not None and m != name
+        }
     return graph
 
 
@@ -75,7 +79,7 @@ def test_no_import_cycles_between_modules():
         state[node] = "open"
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                cycles.append(path[path.index(nxt):] + [nxt])
+                cycles.append(path[path.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, path + [nxt])
         state[node] = "done"
@@ -90,10 +94,18 @@ def test_rule_inputs_are_the_modules_a_script_really_imports():
     from greenbench.pipeline.dag import module_closure, plugin_files
 
     assert module_closure("src", "scripts/prepare_dataset.py") == [
-        "src/greenbench/__init__.py", "src/greenbench/core/__init__.py", "src/greenbench/core/host.py",
-        "src/greenbench/core/io.py", "src/greenbench/core/log.py", "src/greenbench/core/provenance.py",
-        "src/greenbench/data/__init__.py", "src/greenbench/data/sst2.py", "src/greenbench/pipeline/__init__.py",
-        "src/greenbench/pipeline/stages/__init__.py", "src/greenbench/pipeline/stages/prepare_dataset.py"]
+        "src/greenbench/__init__.py",
+        "src/greenbench/core/__init__.py",
+        "src/greenbench/core/host.py",
+        "src/greenbench/core/io.py",
+        "src/greenbench/core/log.py",
+        "src/greenbench/core/provenance.py",
+        "src/greenbench/data/__init__.py",
+        "src/greenbench/data/sst2.py",
+        "src/greenbench/pipeline/__init__.py",
+        "src/greenbench/pipeline/stages/__init__.py",
+        "src/greenbench/pipeline/stages/prepare_dataset.py",
+    ]
     build = module_closure("src", "scripts/build_variant.py")
     assert not any(f.startswith("src/greenbench/carbon/") for f in build)  # (meters/cpu/codecarbon.py is a meter)
     # no recipe family or runtime module is an input of every build: each job adds its own cells' (cell_lib)
@@ -121,8 +133,10 @@ def test_a_cell_depends_on_its_own_plugin_modules_only():
 
     assert set(MODULE_OF) == set(REGISTRY) and set(RUNTIME_MODULE_OF) == set(RUNTIMES)
     assert cell_modules("spiking") == ["greenbench.cells.variants.spiking"]
-    assert cell_modules("prune_heads25@onnxruntime") == ["greenbench.cells.variants.pruning",
-                                                         "greenbench.cells.runtimes.onnx"]
+    assert cell_modules("prune_heads25@onnxruntime") == [
+        "greenbench.cells.variants.pruning",
+        "greenbench.cells.runtimes.onnx",
+    ]
     # a runtime module that imports another does not claim its runtimes
     assert RUNTIME_MODULE_OF["torch_compile"] == "greenbench.cells.runtimes.compile"
     assert RUNTIME_MODULE_OF["aot_inductor"] == "greenbench.cells.runtimes.aot"
@@ -130,6 +144,8 @@ def test_a_cell_depends_on_its_own_plugin_modules_only():
     assert "src/greenbench/cells/variants/spiking.py" in spiking
     assert "src/greenbench/cells/variants/trained.py" in spiking  # the shared recovery code it uses
     assert not any(f.endswith(("pruning.py", "quantization.py", "onnx.py")) for f in spiking)
+
+
 # --------------------------------------------------------------------------- one wiring: rule = script = stage = wiring
 TARGETS = {"all", "carbon"}  # rules that only name targets: no script, no params, no output
 STAGES = sorted(p.stem for p in Path("src/greenbench/pipeline/stages").glob("*.py") if p.stem != "__init__")
@@ -170,8 +186,11 @@ def test_every_rule_runs_the_stage_named_like_it_through_a_thin_script_named_lik
         lib = _directive(body, "input") or ""
         assert "lib=" not in lib or f'lib("{name}")' in lib or f'cell_lib("{name}")' in lib, name
         # a compute job (a footprint row among its outputs) is measured by `tracked`, labelled with its name
-        wrapper = (f'with tracked(snakemake, "{name}"):' if "footprint=paths.footprint_of(" in body
-                   else f'with logged_script(snakemake.log[0], "{name}"):')
+        wrapper = (
+            f'with tracked(snakemake, "{name}"):'
+            if "footprint=paths.footprint_of(" in body
+            else f'with logged_script(snakemake.log[0], "{name}"):'
+        )
         script = Path(f"scripts/{name}.py").read_text()
         assert f"from greenbench.pipeline.stages import {name} as stage\n" in script, name
         assert f"{wrapper}\n    stage.run(snakemake)\n" in script, name
@@ -195,8 +214,9 @@ def test_no_rule_reads_the_config_in_its_params_only_the_wiring_slice_named_like
             continue
         assert "config[" not in params, (name, params)
         entries = [line.strip() for line in params.splitlines() if line.strip() and not line.strip().startswith("#")]
-        assert len(entries) == 1 and re.fullmatch(rf"settings=(lambda w: )?wiring\.{name}\(config(, w\.\w+)?\),",
-                                                  entries[0]), (name, entries)
+        assert len(entries) == 1 and re.fullmatch(
+            rf"settings=(lambda w: )?wiring\.{name}\(config(, w\.\w+)?\),", entries[0]
+        ), (name, entries)
         assert callable(getattr(wiring, name)) and reads == {"settings"}, name
 
 

@@ -62,14 +62,19 @@ def test_a_users_own_grid_replaces_the_default_zones_tables_and_scenarios(projec
         "    scenarios:\n      benelux: {}\n"
         "      only_nl: {zones: [NL], origin_shares: {BE: 1, NL: 0}, slo_ms: 60}\n"
         "    energy: {j_per_request: 0.3, latency_p50_ms: 20, latency_p95_ms: 40}\n"
-        "footprint: {zone: NL}\n")
+        "footprint: {zone: NL}\n"
+    )
     proc = run(project, "-n", "--cores", "1", "carbon", "--configfile", "grid.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     assert "results/carbon/schedule/only_nl.parquet" in out and "europe_without_fr" not in out
     (project / "bad_grid.yaml").write_text(
-        (project / "grid.yaml").read_text().replace("latency_ms: {BE: {BE: 4, NL: 9}, NL: {BE: 9, NL: 4}}",
-                                                   "latency_ms: {BE: {BE: 4, NL: 9}, NL: {NL: 4}}"))
+        (project / "grid.yaml")
+        .read_text()
+        .replace(
+            "latency_ms: {BE: {BE: 4, NL: 9}, NL: {BE: 9, NL: 4}}", "latency_ms: {BE: {BE: 4, NL: 9}, NL: {NL: 4}}"
+        )
+    )
     proc = run(project, "-n", "--cores", "1", "carbon", "--configfile", "bad_grid.yaml")
     assert proc.returncode != 0 and "'carbon.schedule.latency_ms.NL'" in proc.stdout + proc.stderr
 
@@ -112,11 +117,24 @@ def test_malformed_tsv_fails_naming_file_and_line(project):
 def test_lint_and_format_clean():
     proc = run(REPO, "--lint")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "workflow"], cwd=REPO, capture_output=True, text=True)
+    fmt = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "workflow"], cwd=REPO, capture_output=True, text=True
+    )
     assert fmt.returncode == 0, fmt.stderr
-    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "scripts", "tests", "benchmarks", "experiments"],
-                          cwd=REPO, capture_output=True, text=True)
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "src", "scripts", "tests", "benchmarks", "experiments"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
+    layout = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "src", "scripts", "tests", "benchmarks", "experiments"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert layout.returncode == 0, layout.stdout + layout.stderr  # `make format` fixes it
 
 
 def _png_ok(path: Path) -> bool:
@@ -152,7 +170,6 @@ def test_smoke_accuracy_and_energy_outputs(smoke):
     assert (project / "results" / "benchmarks" / "finetune" / "minilm.tsv").exists()
 
 
-
 @pytest.mark.workflow
 def test_smoke_has_a_labelled_footprint_row_for_every_compute_job(smoke):
     import pandas as pd
@@ -163,8 +180,12 @@ def test_smoke_has_a_labelled_footprint_row_for_every_compute_job(smoke):
     table = pd.read_parquet(project / "results" / "stats" / "footprint.parquet")
     # one row per compute job the smoke DAG ran: its benchmark files count them (every compute rule has one)
     bench = project / "results" / "benchmarks"
-    expected = {rule: len(list((bench / rule).rglob("*.tsv"))) if (bench / rule).is_dir() else
-                int((bench / f"{rule}.tsv").exists()) for rule in STAGES}
+    expected = {
+        rule: len(list((bench / rule).rglob("*.tsv")))
+        if (bench / rule).is_dir()
+        else int((bench / f"{rule}.tsv").exists())
+        for rule in STAGES
+    }
     assert table.groupby("job").size().to_dict() == {r: n for r, n in expected.items() if n}
     assert table.target.is_unique and (table.wall_s > 0).all()
     assert table.energy_label.isin(["measured", "estimated", "unavailable"]).all()
@@ -202,8 +223,11 @@ def test_smoke_runs_an_onnxruntime_and_a_torch_compile_cell_end_to_end(smoke):
 
     project, _ = smoke
     summary = io.read_parquet(project / "results" / "eval" / "summary.parquet").set_index("variant")
-    for cell, runtime in (("int8_dynamic@onnxruntime", "onnxruntime"), ("fp32@torch_compile", "torch_compile"),
-                          ("fp32@aot_inductor", "aot_inductor")):
+    for cell, runtime in (
+        ("int8_dynamic@onnxruntime", "onnxruntime"),
+        ("fp32@torch_compile", "torch_compile"),
+        ("fp32@aot_inductor", "aot_inductor"),
+    ):
         row = summary.loc[cell]
         assert row.status == "ok" and row.runtime == runtime and row.runtime_build_s > 0, row.to_dict()
     # torch.compile of fp32 gives fp32's answers; ONNX Runtime int8 stays near them
@@ -221,8 +245,15 @@ def test_smoke_runs_an_onnxruntime_and_a_torch_compile_cell_end_to_end(smoke):
     assert re.search(r"runtime lever fp32@(torch_compile|aot_inductor)/fp32 = ", claims), claims
 
 
-DOWNSTREAM_OF_ENERGY = {"collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1,
-                        "paper": 1, "all": 1}
+DOWNSTREAM_OF_ENERGY = {
+    "collect_energy": 1,
+    "aggregate": 1,
+    "pareto": 1,
+    "simulate_schedule": 2,
+    "figures": 1,
+    "paper": 1,
+    "all": 1,
+}
 # the smoke study's trials: 2 for every cell, then a third for the cells the stopping plan names
 ALL_TRIALS = {"measure_energy": 3, "plan_energy": 1}
 DOWNSTREAM_OF_EVAL = {"eval_summary": 1, **ALL_TRIALS, **DOWNSTREAM_OF_ENERGY}
@@ -236,25 +267,43 @@ RERUN_MATRIX = [
     # a higher cap: the plan again, the later trials (2, and the new 3), never the first stage
     ({"energy": {"stopping": {"max_trials": 4}}}, {"measure_energy": 2, "plan_energy": 1, **DOWNSTREAM_OF_ENERGY}),
     ({"energy": {"window_s": {"cpu": 0.4}}}, {**ALL_TRIALS, **DOWNSTREAM_OF_ENERGY}),
-    ({"variants": {"recovery": {"learning_rate": 5.0e-5}}},
-     {"build_variant": RECOVERY_READERS, "evaluate": RECOVERY_READERS, **DOWNSTREAM_OF_EVAL}),
+    (
+        {"variants": {"recovery": {"learning_rate": 5.0e-5}}},
+        {"build_variant": RECOVERY_READERS, "evaluate": RECOVERY_READERS, **DOWNSTREAM_OF_EVAL},
+    ),
     ({"variants": {"spiking": {"time_steps": 2}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
     ({"variants": {"adaptive": {"tolerance": 0.01}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
-    ({"evaluate": {"batch_size": 32}},  # accuracy only: no energy trial reads it
-     {"evaluate": 21, "eval_summary": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1,
-      "paper": 1, "all": 1}),
+    (
+        {"evaluate": {"batch_size": 32}},  # accuracy only: no energy trial reads it
+        {
+            "evaluate": 21,
+            "eval_summary": 1,
+            "aggregate": 1,
+            "pareto": 1,
+            "simulate_schedule": 2,
+            "figures": 1,
+            "paper": 1,
+            "all": 1,
+        },
+    ),
     ({"study": {"variants": None}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),  # + topk8_ft
-    ({"carbon": {"forecast": {"tcn": {"epochs": 1}}}},
-     {"forecast_carbon": 1, "forecast_hourly": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
-    ({"carbon": {"schedule": {"start": "2022-02-02"}}},  # the router's window: no forecaster retrains
-     {"forecast_hourly": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
+    (
+        {"carbon": {"forecast": {"tcn": {"epochs": 1}}}},
+        {"forecast_carbon": 1, "forecast_hourly": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1},
+    ),
+    (
+        {"carbon": {"schedule": {"start": "2022-02-02"}}},  # the router's window: no forecaster retrains
+        {"forecast_hourly": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1},
+    ),
     ({"carbon": {"schedule": {"pue": 1.5}}}, {"simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
     # a runtime's options: its cell's build, evaluation and the trials that measure it; no other cell
     ({"runtimes": {"onnxruntime": {"fuse": False}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
     ({"runtimes": {"aot_inductor": {"freezing": False}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
     ({"runtimes": {"torch_compile_cudagraphs": {"freezing": False}}}, {}),  # no such cell in the smoke study
-    ({"stats": {"bootstrap": 200}},
-     {"aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
+    (
+        {"stats": {"bootstrap": 200}},
+        {"aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1},
+    ),
     # the study's own footprint: its pricing grid and the amortization reread only the tables
     ({"footprint": {"zone": "FR"}}, {"figures": 1, "paper": 1, "all": 1}),
     ({"footprint": {"amortization": {"inferences": [100, 1000000]}}}, {"figures": 1, "paper": 1, "all": 1}),
@@ -285,8 +334,15 @@ def test_rerun_matrix_a_config_edit_reruns_exactly_its_readers(smoke):
         dry = run(project, "-n", "--cores", "2", "--configfile", "config/smoke.yaml", "edit.yaml", env=env)
         assert dry.returncode == 0, dry.stderr[-3000:]
         counts = job_counts(dry.stdout + dry.stderr)
-        expected = {**expected, **COST, **({"footprint": 0} if "footprint" in override and
-                                           "zone" not in override["footprint"] else {})} if expected else {}
+        expected = (
+            {
+                **expected,
+                **COST,
+                **({"footprint": 0} if "footprint" in override and "zone" not in override["footprint"] else {}),
+            }
+            if expected
+            else {}
+        )
         assert counts == {k: v for k, v in expected.items() if v}, (override, counts)
         if override == {"energy": {"trials": 3}}:
             assert "trial-2.parquet" in dry.stdout and "trial-0.parquet" not in dry.stdout.split("collect_energy")[0]
@@ -329,8 +385,17 @@ def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
     # window.py (one measured window) feeds measure_energy (3 trials) and the stopping plan (its time
     # estimate imports the trial, which imports the window); downstream of them: collect,
     # aggregate, pareto, the schedule simulation (it uses the measured J/inference), figures, paper
-    assert counts == {**ALL_TRIALS, "collect_energy": 1, "aggregate": 1, "pareto": 1, "simulate_schedule": 2,
-                      "figures": 1, "paper": 1, "all": 1, **COST}, rerun.stdout
+    assert counts == {
+        **ALL_TRIALS,
+        "collect_energy": 1,
+        "aggregate": 1,
+        "pareto": 1,
+        "simulate_schedule": 2,
+        "figures": 1,
+        "paper": 1,
+        "all": 1,
+        **COST,
+    }, rerun.stdout
     assert "finetune" not in counts and "evaluate" not in counts and "forecast_carbon" not in counts
 
 
@@ -355,8 +420,13 @@ def _synthetic_intensity(zone_seed: int, start: str = "2021-01-01", end: str = "
     t = pd.date_range(start, end, freq="h", inclusive="left")
     rng = np.random.default_rng(zone_seed)
     weather = np.convolve(rng.normal(0, 1, len(t)), np.ones(36) / 6, mode="same")
-    ci = (300 + 80 * np.sin(2 * np.pi * (t.hour - 6 - 3 * zone_seed) / 24) + 30 * (t.dayofweek < 5)
-          + 25 * weather + 10 * zone_seed)
+    ci = (
+        300
+        + 80 * np.sin(2 * np.pi * (t.hour - 6 - 3 * zone_seed) / 24)
+        + 30 * (t.dayofweek < 5)
+        + 25 * weather
+        + 10 * zone_seed
+    )
     return t, np.clip(ci, 20, None)
 
 
@@ -369,35 +439,44 @@ def test_a_carbon_only_run_on_a_users_traces_in_all_three_shapes(project):
     t, ci = _synthetic_intensity(0)
     (data / "export.csv").write_text(
         "Datetime (UTC),Zone Id,Carbon Intensity gCO₂eq/kWh (direct)\n"
-        + "".join(f"{ts:%Y-%m-%d %H:%M:%S},US-CAL-CISO,{v:.2f}\n" for ts, v in zip(t, ci)))
+        + "".join(f"{ts:%Y-%m-%d %H:%M:%S},US-CAL-CISO,{v:.2f}\n" for ts, v in zip(t, ci))
+    )
     t, ci = _synthetic_intensity(1)
-    (data / "long.csv").write_text("timestamp,zone,carbon_intensity_gco2_per_kwh\n"
-                                   + "".join(f"{ts:%Y-%m-%dT%H:%M:%SZ},PACW,{v:.2f}\n" for ts, v in zip(t, ci)))
+    (data / "long.csv").write_text(
+        "timestamp,zone,carbon_intensity_gco2_per_kwh\n"
+        + "".join(f"{ts:%Y-%m-%dT%H:%M:%SZ},PACW,{v:.2f}\n" for ts, v in zip(t, ci))
+    )
     t, ci = _synthetic_intensity(2)
-    (data / "eia930.csv").write_text("period,coal_mwh,gas_mwh,solar_mwh,co2_intensity_avg\n" + "".join(
-        f"{ts:%Y-%m-%d %H:%M},0,{900 + i % 50},{100 * (ts.hour > 8)},{'' if i in (5000, 5001) else f'{v:.2f}'}\n"
-        for i, (ts, v) in enumerate(zip(t, ci))))
-    user = ("carbon:\n"
-            "  sources:\n"
-            "    - {path: mygrid/export.csv, format: electricitymaps}\n"
-            "    - {path: mygrid/long.csv, format: long}\n"
-            "    - {path: mygrid/eia930.csv, format: wide, zone: ERCO, timestamp_column: period,\n"
-            "       intensity_column: co2_intensity_avg}\n"
-            "  zones: [US-CAL-CISO, PACW, ERCO]\n"
-            "  schedule:\n"
-            "    origin_shares: {US-CAL-CISO: 0.5, PACW: 0.2, ERCO: 0.3}\n"
-            "    latency_ms: {US-CAL-CISO: {US-CAL-CISO: 5, PACW: 20, ERCO: 40}, PACW: {US-CAL-CISO: 20, PACW: 5,\n"
-            "                 ERCO: 45}, ERCO: {US-CAL-CISO: 40, PACW: 45, ERCO: 5}}\n"
-            "    scenarios: {west: {}}\n"
-            "footprint: {zone: US-CAL-CISO}\n")
+    (data / "eia930.csv").write_text(
+        "period,coal_mwh,gas_mwh,solar_mwh,co2_intensity_avg\n"
+        + "".join(
+            f"{ts:%Y-%m-%d %H:%M},0,{900 + i % 50},{100 * (ts.hour > 8)},{'' if i in (5000, 5001) else f'{v:.2f}'}\n"
+            for i, (ts, v) in enumerate(zip(t, ci))
+        )
+    )
+    user = (
+        "carbon:\n"
+        "  sources:\n"
+        "    - {path: mygrid/export.csv, format: electricitymaps}\n"
+        "    - {path: mygrid/long.csv, format: long}\n"
+        "    - {path: mygrid/eia930.csv, format: wide, zone: ERCO, timestamp_column: period,\n"
+        "       intensity_column: co2_intensity_avg}\n"
+        "  zones: [US-CAL-CISO, PACW, ERCO]\n"
+        "  schedule:\n"
+        "    origin_shares: {US-CAL-CISO: 0.5, PACW: 0.2, ERCO: 0.3}\n"
+        "    latency_ms: {US-CAL-CISO: {US-CAL-CISO: 5, PACW: 20, ERCO: 40}, PACW: {US-CAL-CISO: 20, PACW: 5,\n"
+        "                 ERCO: 45}, ERCO: {US-CAL-CISO: 40, PACW: 45, ERCO: 5}}\n"
+        "    scenarios: {west: {}}\n"
+        "footprint: {zone: US-CAL-CISO}\n"
+    )
     assert len(user.splitlines()) <= 14
     (project / "mygrid.yaml").write_text(user)
     # only to keep the test short: a smaller TCN and a shorter test period than the default's
     (project / "fast.yaml").write_text(
         "carbon:\n  forecast: {test_end: '2022-03-31', tcn: {channels: 8, levels: 3, kernel: 3, epochs: 1,"
-        " batch_size: 256, learning_rate: 0.002, max_train_windows: 2000}}\n")
-    proc = run(project, "--cores", "2", "carbon", "--configfile", "config/carbon-only.yaml", "mygrid.yaml",
-               "fast.yaml")
+        " batch_size: 256, learning_rate: 0.002, max_train_windows: 2000}}\n"
+    )
+    proc = run(project, "--cores", "2", "carbon", "--configfile", "config/carbon-only.yaml", "mygrid.yaml", "fast.yaml")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     counts = job_counts(out)

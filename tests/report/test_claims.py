@@ -6,26 +6,56 @@ import pandas as pd
 from greenbench.report import claims
 
 
-def _evidence(energy_ratio: dict[str, float], accuracy: dict[str, float], parameters: dict[str, float],
-              theory: dict[str, float] | None = None) -> claims.Evidence:
+def _evidence(
+    energy_ratio: dict[str, float],
+    accuracy: dict[str, float],
+    parameters: dict[str, float],
+    theory: dict[str, float] | None = None,
+) -> claims.Evidence:
     rng = np.random.default_rng(0)
     rows = []
     for trial in range(5):
         base = 1.0 + 0.01 * rng.standard_normal()
         for variant, ratio in {"fp32": 1.0, **energy_ratio}.items():
-            rows.append({"device": "cpu", "model": "m", "variant": variant, "batch_size": 8, "mode": "eager",
-                         "padding": "dynamic", "trial": trial, "j_per_inf_gross": base * ratio * (1 + 0.002 * rng.standard_normal()),
-                         "latency_p50_ms": base * ratio, "energy_label": "measured"})
-    acc = pd.DataFrame([{"device": "cpu", "model": "m", "variant": v, "status": "ok", "accuracy": a,
-                         "parameters": parameters.get(v, 100.0), "macs_dense": 1000.0,
-                         "macs_effective": 1000.0 if v != "topk16_ft" else 950.0,
-                         "theoretical_energy_uj": (theory or {}).get(v, 1.0)} for v, a in accuracy.items()])
+            rows.append(
+                {
+                    "device": "cpu",
+                    "model": "m",
+                    "variant": variant,
+                    "batch_size": 8,
+                    "mode": "eager",
+                    "padding": "dynamic",
+                    "trial": trial,
+                    "j_per_inf_gross": base * ratio * (1 + 0.002 * rng.standard_normal()),
+                    "latency_p50_ms": base * ratio,
+                    "energy_label": "measured",
+                }
+            )
+    acc = pd.DataFrame(
+        [
+            {
+                "device": "cpu",
+                "model": "m",
+                "variant": v,
+                "status": "ok",
+                "accuracy": a,
+                "parameters": parameters.get(v, 100.0),
+                "macs_dense": 1000.0,
+                "macs_effective": 1000.0 if v != "topk16_ft" else 950.0,
+                "theoretical_energy_uj": (theory or {}).get(v, 1.0),
+            }
+            for v, a in accuracy.items()
+        ]
+    )
     return claims.Evidence(pd.DataFrame(rows), acc, n_boot=300, seed=0)
 
 
 def test_pruning_claim_picks_the_variant_closest_to_twenty_percent():
-    ev = _evidence({"prune_ffn25": 0.85, "prune_heads50": 0.5}, {"fp32": 0.9, "prune_ffn25": 0.8, "prune_heads50": 0.85},
-                   {"fp32": 100.0, "prune_ffn25": 79.0, "prune_heads50": 60.0})
+    ev = _evidence(
+        {"prune_ffn25": 0.85, "prune_heads50": 0.5},
+        {"fp32": 0.9, "prune_ffn25": 0.8, "prune_heads50": 0.85},
+        {"fp32": 100.0, "prune_ffn25": 79.0, "prune_heads50": 60.0},
+    )
     measured, verdict = claims._pruning_energy(ev)
     assert verdict == claims.SUPPORTED and "prune_ffn25 (closest to 20%)" in measured
     ev = _evidence({"prune_ffn25": 1.02}, {"fp32": 0.9, "prune_ffn25": 0.89}, {"fp32": 100.0, "prune_ffn25": 80.0})

@@ -16,9 +16,26 @@ import pytest
 
 from greenbench.report import figures, style
 
-CPU = ["fp32", "dense_eager", "int8_dynamic", "int8_dynamic_ao", "bf16", "adaptive", "prune_heads25", "prune_heads50",
-       "prune_ffn25", "magnitude50", "topk16", "topk16_ft", "spiking", "fp32@onnxruntime", "int8_dynamic@onnxruntime",
-       "fp32@aot_inductor", "bf16@aot_inductor", "int8_dynamic_ao@aot_inductor"]
+CPU = [
+    "fp32",
+    "dense_eager",
+    "int8_dynamic",
+    "int8_dynamic_ao",
+    "bf16",
+    "adaptive",
+    "prune_heads25",
+    "prune_heads50",
+    "prune_ffn25",
+    "magnitude50",
+    "topk16",
+    "topk16_ft",
+    "spiking",
+    "fp32@onnxruntime",
+    "int8_dynamic@onnxruntime",
+    "fp32@aot_inductor",
+    "bf16@aot_inductor",
+    "int8_dynamic_ao@aot_inductor",
+]
 GPU_ONLY = ["tf32", "fp16", "autocast_fp16", "int8_weight_only", "int4_weight_only"]
 BATCHES = (1, 8, 64)
 CELL = ["device", "model", "variant", "recipe", "runtime", "batch_size", "padding", "mode"]
@@ -41,51 +58,134 @@ def synthetic_study(seed: int = 0) -> dict:
     for v in CPU + GPU_ONLY:
         recipe, runtime = _split(v)
         ok = v in CPU
-        a = {"fp32": base_acc, "spiking": 0.80, "prune_heads50": 0.85, "topk16": 0.86}.get(recipe, base_acc - rng.uniform(0, 0.012))
-        acc_rows.append({"device": "cpu", "model": "minilm", "variant": v, "recipe": recipe, "runtime": runtime,
-                         "status": "ok" if ok else "not_applicable", "reason": "" if ok else "cuda only",
-                         "examples": 872, "accuracy": a if ok else np.nan, "ci_low": a - 0.022 if ok else np.nan,
-                         "ci_high": a + 0.021 if ok else np.nan, "delta_vs_fp32": a - base_acc if ok else np.nan,
-                         **{k: np.nan for k in ("parameters", "size_bytes", "macs_dense", "macs_effective", "acs",
-                                                "theoretical_energy_uj")}})
+        a = {"fp32": base_acc, "spiking": 0.80, "prune_heads50": 0.85, "topk16": 0.86}.get(
+            recipe, base_acc - rng.uniform(0, 0.012)
+        )
+        acc_rows.append(
+            {
+                "device": "cpu",
+                "model": "minilm",
+                "variant": v,
+                "recipe": recipe,
+                "runtime": runtime,
+                "status": "ok" if ok else "not_applicable",
+                "reason": "" if ok else "cuda only",
+                "examples": 872,
+                "accuracy": a if ok else np.nan,
+                "ci_low": a - 0.022 if ok else np.nan,
+                "ci_high": a + 0.021 if ok else np.nan,
+                "delta_vs_fp32": a - base_acc if ok else np.nan,
+                **{
+                    k: np.nan
+                    for k in (
+                        "parameters",
+                        "size_bytes",
+                        "macs_dense",
+                        "macs_effective",
+                        "acs",
+                        "theoretical_energy_uj",
+                    )
+                },
+            }
+        )
         if not ok:
             continue
         scale = rng.uniform(0.5, 1.6) if v != "fp32" else 1.0
         for b in BATCHES:
             j = 0.05 * scale * (8 / b) ** 0.55
-            lat = 4 * scale * b ** 0.8
-            for metric, mean in (("j_per_inf_gross", j), ("j_per_inf_net", 0.8 * j), ("latency_p50_ms", lat),
-                                 ("latency_p95_ms", lat * 1.2), ("throughput_per_s", 1000 * b / lat)):
-                e_rows.append({"device": "cpu", "model": "minilm", "variant": v, "recipe": recipe, "runtime": runtime,
-                               "batch_size": b, "padding": "dynamic", "mode": "eager", "metric": metric, "n_trials": 3,
-                               "mean": mean, "sd": 0.02 * mean, "ci_low": 0.95 * mean, "ci_high": 1.05 * mean,
-                               "cv": 0.02, "energy_label": "estimated"})
+            lat = 4 * scale * b**0.8
+            for metric, mean in (
+                ("j_per_inf_gross", j),
+                ("j_per_inf_net", 0.8 * j),
+                ("latency_p50_ms", lat),
+                ("latency_p95_ms", lat * 1.2),
+                ("throughput_per_s", 1000 * b / lat),
+            ):
+                e_rows.append(
+                    {
+                        "device": "cpu",
+                        "model": "minilm",
+                        "variant": v,
+                        "recipe": recipe,
+                        "runtime": runtime,
+                        "batch_size": b,
+                        "padding": "dynamic",
+                        "mode": "eager",
+                        "metric": metric,
+                        "n_trials": 3,
+                        "mean": mean,
+                        "sd": 0.02 * mean,
+                        "ci_low": 0.95 * mean,
+                        "ci_high": 1.05 * mean,
+                        "cv": 0.02,
+                        "energy_label": "estimated",
+                    }
+                )
             for key, lo, f in (("1-16", 1, 0.6), ("17-32", 17, 1.0), ("33-64", 33, 1.7)):
-                len_rows.append({"device": "cpu", "model": "minilm", "variant": v, "recipe": recipe, "runtime": runtime,
-                                 "batch_size": b, "padding": "dynamic", "mode": "eager", "length_bin": key, "bin_lo": lo,
-                                 "n_trials": 3, "share_of_inferences": 0.33, "share_of_seconds": 0.33,
-                                 "j_per_inf_gross": f * j, "ci_low": 0.95 * f * j, "ci_high": 1.05 * f * j,
-                                 "energy_label": "estimated"})
+                len_rows.append(
+                    {
+                        "device": "cpu",
+                        "model": "minilm",
+                        "variant": v,
+                        "recipe": recipe,
+                        "runtime": runtime,
+                        "batch_size": b,
+                        "padding": "dynamic",
+                        "mode": "eager",
+                        "length_bin": key,
+                        "bin_lo": lo,
+                        "n_trials": 3,
+                        "share_of_inferences": 0.33,
+                        "share_of_seconds": 0.33,
+                        "j_per_inf_gross": f * j,
+                        "ci_low": 0.95 * f * j,
+                        "ci_high": 1.05 * f * j,
+                        "energy_label": "estimated",
+                    }
+                )
         n = 200
         length = rng.integers(4, 60, n)
         label = rng.integers(0, 2, n)
         correct = rng.random(n) < a
-        preds.append(pd.DataFrame({"idx": range(n), "label": label, "prediction": np.where(correct, label, 1 - label),
-                                   "confidence": rng.uniform(0.5, 1.0, n), "length": length,
-                                   "route": rng.integers(0, 2, n) if v == "adaptive" else -1,
-                                   "variant": v, "device": "cpu"}))
+        preds.append(
+            pd.DataFrame(
+                {
+                    "idx": range(n),
+                    "label": label,
+                    "prediction": np.where(correct, label, 1 - label),
+                    "confidence": rng.uniform(0.5, 1.0, n),
+                    "length": length,
+                    "route": rng.integers(0, 2, n) if v == "adaptive" else -1,
+                    "variant": v,
+                    "device": "cpu",
+                }
+            )
+        )
     accuracy = pd.DataFrame(acc_rows, columns=ACCURACY_SCHEMA.names)
     energy = pd.DataFrame(e_rows, columns=ENERGY_STATS_SCHEMA.names)
     curves = pd.DataFrame(columns=CURVE_SCHEMA.names)
-    return {"accuracy": accuracy, "energy": energy, "points": pd.DataFrame(),
-            "front": figures.pareto_table(energy, accuracy), "predictions": pd.concat(preds, ignore_index=True),
-            "by_length": pd.DataFrame(len_rows, columns=LENGTH_SCHEMA.names), "forecasts": pd.DataFrame(),
-            "forecast_metrics": pd.DataFrame(), "schedule": pd.DataFrame(), "eval_summary": pd.DataFrame(
-                columns=["status", "variant", "device", "variant_info"]), "curves": curves}
+    return {
+        "accuracy": accuracy,
+        "energy": energy,
+        "points": pd.DataFrame(),
+        "front": figures.pareto_table(energy, accuracy),
+        "predictions": pd.concat(preds, ignore_index=True),
+        "by_length": pd.DataFrame(len_rows, columns=LENGTH_SCHEMA.names),
+        "forecasts": pd.DataFrame(),
+        "forecast_metrics": pd.DataFrame(),
+        "schedule": pd.DataFrame(),
+        "eval_summary": pd.DataFrame(columns=["status", "variant", "device", "variant_info"]),
+        "curves": curves,
+    }
 
 
-VARIANT_FIGURES = ("accuracy_by_variant", "energy_by_batch", "pareto_accuracy_energy", "latency_vs_throughput",
-                   "difficulty_by_length")
+VARIANT_FIGURES = (
+    "accuracy_by_variant",
+    "energy_by_batch",
+    "pareto_accuracy_energy",
+    "latency_vs_throughput",
+    "difficulty_by_length",
+)
 
 
 def test_every_recipe_and_runtime_declares_its_look_beside_its_code():
@@ -160,7 +260,9 @@ def test_empty_inputs_give_no_data_panels_and_captions_say_so(tmp_path):
     assert (tmp_path / "pareto_accuracy_energy.rst").read_text().count("- ") >= 1
     # energy unavailable (no meter) but accuracy measured: accuracy drawn, energy panel says why
     no_energy = {**data, "energy": data["energy"].iloc[0:0], "front": data["front"].iloc[0:0]}
-    texts = figures.figure_texts(figures.fig_energy_by_batch(no_energy["energy"], no_energy["accuracy"], no_energy["front"]))
+    texts = figures.figure_texts(
+        figures.fig_energy_by_batch(no_energy["energy"], no_energy["accuracy"], no_energy["front"])
+    )
     assert any("energy unavailable" in t for t in texts)
 
 
@@ -180,8 +282,10 @@ def test_captions_state_key_numbers_from_the_tables():
 def test_markdown_pages_render_tables_bold_and_code_as_html(tmp_path):
     from greenbench.report import html as report
 
-    md = ("# Title\n\nText with **bold `code` inside** and *it*.\n\n| a | b |\n|---|--:|\n| x | 1.5 |\n| y \\| z | 2 |\n\n"
-          "- one\n- two\n\n## Next\n\nrest\n")
+    md = (
+        "# Title\n\nText with **bold `code` inside** and *it*.\n\n| a | b |\n|---|--:|\n| x | 1.5 |\n| y \\| z | 2 |\n\n"
+        "- one\n- two\n\n## Next\n\nrest\n"
+    )
     html = report.markdown_to_html(md)
     assert "<h1>Title</h1>" in html and "<strong>bold <code>code</code> inside</strong>" in html
     assert '<td class="num">1.5</td>' in html and "<td>y | z</td>" in html and "<li>two</li>" in html
@@ -227,13 +331,22 @@ def test_smoke_figures_are_clean_and_the_report_renders_in_chromium(smoke, tmp_p
     page = f"file://{project / 'results' / 'report.html'}"
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=8000"]
     dom = subprocess.run([browser, *flags, "--dump-dom", page], capture_output=True, text=True, timeout=180).stdout
-    for category in ("1. Answer", "2. What the study cost", "3. Accuracy", "4. Energy", "5. Pareto", "6. Carbon",
-                     "7. Claims", "8. Tables"):
+    for category in (
+        "1. Answer",
+        "2. What the study cost",
+        "3. Accuracy",
+        "4. Energy",
+        "5. Pareto",
+        "6. Carbon",
+        "7. Claims",
+        "8. Tables",
+    ):
         assert category in dom, category
     assert "The study's answer" in dom and "What this study cost" in dom
     assert dom.index("The study's answer") < dom.index("What this study cost")
     assert "one point per variant at its lowest-energy cell" in dom  # a figure's generated caption
     shot = tmp_path / "report.png"
-    subprocess.run([browser, *flags, "--window-size=1400,1000", f"--screenshot={shot}", page], capture_output=True,
-                   timeout=180)
+    subprocess.run(
+        [browser, *flags, "--window-size=1400,1000", f"--screenshot={shot}", page], capture_output=True, timeout=180
+    )
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 20_000

@@ -22,10 +22,16 @@ def _tiny_study(tmp_path, tiny_model_dir, monkeypatch) -> dict:
     cfg = load_config([REPO / "config" / "config.yaml", REPO / "config" / "smoke.yaml"])
     cfg["models"] = {"tiny": {"source": f"path:{tiny_model_dir}", "finetune": False, "max_length": 16}}
     cfg["study"].update(models=["tiny"], variants=["fp32", "int8_dynamic"], devices=["cpu"])
-    cfg["energy"].update(batch_sizes=[2], window_s={"cpu": 0.05, "cuda": 0.05}, idle_s=0.02, max_inputs=16,
-                         warmup={"min_iters": 2, "max_s": 0.2, "tolerance": 0.5}, min_iterations=2)
+    cfg["energy"].update(
+        batch_sizes=[2],
+        window_s={"cpu": 0.05, "cuda": 0.05},
+        idle_s=0.02,
+        max_inputs=16,
+        warmup={"min_iters": 2, "max_s": 0.2, "tolerance": 0.5},
+        min_iterations=2,
+    )
     cfg["carbon"]["schedule"]["energy"]["batch_size"] = 2  # the served cell must be a measured one
-    cfg["footprint"]["amortization"]["batch_size"] = 2    # and so must the amortized one
+    cfg["footprint"]["amortization"]["batch_size"] = 2  # and so must the amortized one
     (tmp_path / "my.yaml").write_text(yaml.safe_dump(cfg))
     monkeypatch.chdir(tmp_path)
     for split in ("train", "dev"):
@@ -47,8 +53,26 @@ def test_cli_stages_without_snakemake(tmp_path, tiny_model_dir, monkeypatch):
     with pytest.raises(SystemExit, match="trial-0.parquet"):
         cli.main(["measure-energy", "--config", "my.yaml", "--model", "tiny", "--trial", "3"])
     # several trials: one process each, like the workflow's trial jobs; trial 3 runs what the plan names
-    assert cli.main(["measure-energy", "--config", "my.yaml", "--model", "tiny", "--trial", "0", "--trial", "2",
-                     "--trial", "3", "--variant", "fp32"]) == 0
+    assert (
+        cli.main(
+            [
+                "measure-energy",
+                "--config",
+                "my.yaml",
+                "--model",
+                "tiny",
+                "--trial",
+                "0",
+                "--trial",
+                "2",
+                "--trial",
+                "3",
+                "--variant",
+                "fp32",
+            ]
+        )
+        == 0
+    )
     for n in (0, 2, 3):
         assert (io.read_parquet(paths.ENERGY_TRIAL.format(device="cpu", model="tiny", trial=n)).trial == n).all()
     plan = io.read_parquet(paths.ENERGY_PLAN.format(device="cpu", model="tiny"))
@@ -69,8 +93,9 @@ def test_cli_stages_without_snakemake(tmp_path, tiny_model_dir, monkeypatch):
 def test_cli_carbon_runs_carbon_only_and_reuses_trained_forecasters(tmp_path, monkeypatch, capsys):
     """`greenbench carbon` with the served cell given directly: no inference study needed; a second
     call with the same settings and traces trains nothing."""
-    cfg = load_config([REPO / "config" / "config.yaml", REPO / "config" / "smoke.yaml",
-                       REPO / "config" / "carbon-only.yaml"])
+    cfg = load_config(
+        [REPO / "config" / "config.yaml", REPO / "config" / "smoke.yaml", REPO / "config" / "carbon-only.yaml"]
+    )
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     monkeypatch.chdir(tmp_path)
     assert cli.main(["carbon", "--config", "c.yaml"]) == 0
@@ -111,8 +136,17 @@ def test_cli_report_writes_the_answer_as_the_paper_rule_does(tmp_path, tiny_mode
     assert sorted(io.read_parquet(paths.EVAL_SUMMARY).variant) == evaluated and "int8_dynamic" in evaluated
     # what the rule's job writes: the same stage with the rule's params (wiring.paper of the validated config)
     stats = [f"{paths.STATS_DIR}/{table}.parquet" for table in paths.STATS_TABLES]
-    rule_job = stages.job({"stats": stats, "measurements": paths.ENERGY_ALL, "forecast_metrics": None, "schedule": None,
-                           "footprint": None, "amortization": None}, stages.Output(claims="rule/claims.md"),
-                          wiring.paper(validate_config(load_config(["my.yaml"]))))
+    rule_job = stages.job(
+        {
+            "stats": stats,
+            "measurements": paths.ENERGY_ALL,
+            "forecast_metrics": None,
+            "schedule": None,
+            "footprint": None,
+            "amortization": None,
+        },
+        stages.Output(claims="rule/claims.md"),
+        wiring.paper(validate_config(load_config(["my.yaml"]))),
+    )
     paper.run(rule_job)
     assert (tmp_path / "rule" / "answer.md").read_text() == answer

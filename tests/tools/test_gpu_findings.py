@@ -14,10 +14,21 @@ from greenbench.measure.energy.window import first_calls, measure_cell, timed_wi
 
 from test_energy import dev_tokens  # noqa: F401,F811  (the tiny model's dev tokens, a fixture)
 
-CFG = {"batch_sizes": [4], "paddings": ["fixed"], "modes": ["eager"], "window_s": {"cpu": 0.2, "cuda": 0.2},
-       "min_iterations": 2, "warmup": {"min_iters": 2, "max_s": 0.3, "tolerance": 0.5},
-       "idle_s": 0.05, "sampler_hz": 50, "overhead_check": True, "cooldown_max_temp_c": 0, "max_inputs": 16,
-       "codecarbon_country": "DEU", "interleave": False}
+CFG = {
+    "batch_sizes": [4],
+    "paddings": ["fixed"],
+    "modes": ["eager"],
+    "window_s": {"cpu": 0.2, "cuda": 0.2},
+    "min_iterations": 2,
+    "warmup": {"min_iters": 2, "max_s": 0.3, "tolerance": 0.5},
+    "idle_s": 0.05,
+    "sampler_hz": 50,
+    "overhead_check": True,
+    "cooldown_max_temp_c": 0,
+    "max_inputs": 16,
+    "codecarbon_country": "DEU",
+    "interleave": False,
+}
 
 
 class _Clock:
@@ -79,12 +90,14 @@ def test_first_calls_cover_the_first_the_shortest_and_the_longest_shape():
 
 def test_the_window_runs_on_until_it_has_the_seconds_the_sensor_needs():
     monitor = EnergyMonitor(_Clock())
-    window, latencies, sizes, lengths = timed_window(lambda b: time.sleep(0.01), _batches(), lambda: None, 2, monitor,
-                                                     min_seconds=0.15)
+    window, latencies, sizes, lengths = timed_window(
+        lambda b: time.sleep(0.01), _batches(), lambda: None, 2, monitor, min_seconds=0.15
+    )
     assert window.seconds >= 0.15 and len(latencies) > 2 and len(sizes) == len(lengths) == len(latencies)
     # whole passes stay whole: 6 batches a pass
-    window, latencies, *_ = timed_window(lambda b: time.sleep(0.005), _batches(6), lambda: None, 6, monitor,
-                                         min_seconds=0.05, multiple=6)
+    window, latencies, *_ = timed_window(
+        lambda b: time.sleep(0.005), _batches(6), lambda: None, 6, monitor, min_seconds=0.05, multiple=6
+    )
     assert len(latencies) % 6 == 0 and window.seconds >= 0.05
 
 
@@ -99,8 +112,14 @@ def test_a_window_shorter_than_nine_tenths_of_its_target_is_invalid(monkeypatch)
         return real(step, batches, sync, 1, monitor)  # as a window sized from a wrong warm-up would be
 
     monkeypatch.setattr(window, "timed_window", cut_short)
-    row = measure_cell(_CompilesOnFirstSight(0.0), Cell("fp32", 4, "fixed", "eager"), _batches(), "cpu",
-                       {**CFG, "window_s": {"cpu": 1.0}}, EnergyMonitor(_Clock()))
+    row = measure_cell(
+        _CompilesOnFirstSight(0.0),
+        Cell("fp32", 4, "fixed", "eager"),
+        _batches(),
+        "cpu",
+        {**CFG, "window_s": {"cpu": 1.0}},
+        EnergyMonitor(_Clock()),
+    )
     assert row["status"] == "invalid" and not row["valid"] and "shorter than 0.9" in row["reason"]
 
 
@@ -164,18 +183,44 @@ class _IdleCounting(EnergyMonitor):
 def test_a_trial_takes_one_idle_reading_and_its_cells_none_of_their_own(tiny_model_dir, dev_tokens, tmp_path):
     monitor = _IdleCounting()
     cfg = {**CFG, "idle_per_trial_s": {"cpu": 0.3}, "idle_settle_s": {"cpu": 0.1}}
-    df = run_trial(tiny_model_dir, dev_tokens, tmp_path / "t.parquet", model_name="tiny", device="cpu",
-                   variant_names=["fp32", "int8_dynamic"], artifacts={}, variant_params={}, trial=0, seed=1, cfg=cfg,
-                   max_length=16, threads=1, monitor=monitor)
+    df = run_trial(
+        tiny_model_dir,
+        dev_tokens,
+        tmp_path / "t.parquet",
+        model_name="tiny",
+        device="cpu",
+        variant_names=["fp32", "int8_dynamic"],
+        artifacts={},
+        variant_params={},
+        trial=0,
+        seed=1,
+        cfg=cfg,
+        max_length=16,
+        threads=1,
+        monitor=monitor,
+    )
     ok = df[df.status == "ok"]
     assert len(ok) == 3 and monitor.idle_calls == [(0.3, 0.1)]
     assert (ok.idle_power_w == 7.0).all() and ok["flags"].str.contains("the trial's one reading").all()
     assert monitor.primary.windows == len(ok)  # a window per cell, no idle windows around them
     # per cell (the setting's default): two idle windows around each cell, no trial reading
     monitor = _IdleCounting()
-    df = run_trial(tiny_model_dir, dev_tokens, tmp_path / "u.parquet", model_name="tiny", device="cpu",
-                   variant_names=["fp32"], artifacts={}, variant_params={}, trial=0, seed=1, cfg=CFG,
-                   max_length=16, threads=1, monitor=monitor)
+    df = run_trial(
+        tiny_model_dir,
+        dev_tokens,
+        tmp_path / "u.parquet",
+        model_name="tiny",
+        device="cpu",
+        variant_names=["fp32"],
+        artifacts={},
+        variant_params={},
+        trial=0,
+        seed=1,
+        cfg=CFG,
+        max_length=16,
+        threads=1,
+        monitor=monitor,
+    )
     assert monitor.idle_calls == [] and monitor.primary.windows == 3 * int((df.status == "ok").sum())
 
 

@@ -22,8 +22,15 @@ def kit(tmp_path_factory, tiny_model_dir):
         models.tokenize_split(root / f"{split}.parquet", f"path:{tiny_model_dir}", 16, root / f"{split}-tok.parquet")
     wheel = root / "fake-0.1-py3-none-any.whl"
     wheel.write_bytes(b"not really a wheel")
-    manifest = gpucheck.make_kit(tiny_model_dir, root / "train-tok.parquet", root / "dev-tok.parquet", root / "kit",
-                                 model_name="tiny", max_length=16, wheels=[wheel])
+    manifest = gpucheck.make_kit(
+        tiny_model_dir,
+        root / "train-tok.parquet",
+        root / "dev-tok.parquet",
+        root / "kit",
+        model_name="tiny",
+        max_length=16,
+        wheels=[wheel],
+    )
     return root / "kit", manifest
 
 
@@ -42,25 +49,41 @@ def test_kit_is_half_precision_and_says_what_rounding_did(kit):
 
 def test_kit_over_the_allocation_limit_is_refused(tiny_model_dir, kit, tmp_path):
     path, manifest = kit
-    assert manifest["tree_mb"] > 0 and manifest["total_mb"] == pytest.approx(manifest["tree_mb"] + manifest["size_mb"],
-                                                                              abs=0.02)
+    assert manifest["tree_mb"] > 0 and manifest["total_mb"] == pytest.approx(
+        manifest["tree_mb"] + manifest["size_mb"], abs=0.02
+    )
     with pytest.raises(ValueError, match=r"the checkout \(.* MiB\) plus the GPU kit .* MiB over the 0.001 MiB"):
-        gpucheck.make_kit(tiny_model_dir, path / "tokens" / "train.parquet", path / "tokens" / "dev.parquet",
-                          tmp_path / "kit", model_name="tiny", max_length=16, max_mb=0.001)
+        gpucheck.make_kit(
+            tiny_model_dir,
+            path / "tokens" / "train.parquet",
+            path / "tokens" / "dev.parquet",
+            tmp_path / "kit",
+            model_name="tiny",
+            max_length=16,
+            max_mb=0.001,
+        )
     assert not (tmp_path / "kit").exists()  # nothing half-written
     assert not list(tmp_path.glob(".kit.*"))  # and no temporary left beside it
     wheel = tmp_path / "big-0.1-py3-none-any.whl"
     wheel.write_bytes(b"0" * int((gpucheck.WHEEL_ALLOWANCE_MB + 0.5) * 2**20))
     with pytest.raises(ValueError, match=r"over their 4.0 MiB allowance by 0.5 MiB"):
-        gpucheck.make_kit(tiny_model_dir, path / "tokens" / "train.parquet", path / "tokens" / "dev.parquet",
-                          tmp_path / "kit", model_name="tiny", max_length=16, wheels=[wheel])
+        gpucheck.make_kit(
+            tiny_model_dir,
+            path / "tokens" / "train.parquet",
+            path / "tokens" / "dev.parquet",
+            tmp_path / "kit",
+            model_name="tiny",
+            max_length=16,
+            wheels=[wheel],
+        )
 
 
 def test_the_kit_size_estimate_matches_a_real_kit(tiny_model_dir, kit):
     path, manifest = kit
     wheels = sum(p.stat().st_size for p in (path / "wheels").iterdir())
-    estimate = gpucheck.estimate_kit_bytes(tiny_model_dir, path / "tokens" / "train.parquet",
-                                           path / "tokens" / "dev.parquet", wheel_bytes=wheels)
+    estimate = gpucheck.estimate_kit_bytes(
+        tiny_model_dir, path / "tokens" / "train.parquet", path / "tokens" / "dev.parquet", wheel_bytes=wheels
+    )
     actual = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     # the estimate leaves out kit.json (a few kB) and the tokenizer files save_pretrained adds
     assert abs(estimate - actual) <= 0.05 * actual + 64 * 1024
@@ -77,7 +100,9 @@ def sst2_tokens(tmp_path_factory, data_mirror):
     root = tmp_path_factory.mktemp("sst2-tokens")
     for split in ("train", "dev"):
         data.prepare_dataset(data_mirror / "sst2" / f"{split}.tsv", root / f"{split}.parquet", split)
-        models.tokenize_split(root / f"{split}.parquet", model["source"], model["max_length"], root / f"{split}-tok.parquet")
+        models.tokenize_split(
+            root / f"{split}.parquet", model["source"], model["max_length"], root / f"{split}-tok.parquet"
+        )
     return root / "train-tok.parquet", root / "dev-tok.parquet", models.resolve_source(model["source"])
 
 
@@ -91,8 +116,9 @@ def test_the_checkout_plus_the_kit_fits_one_allocation(sst2_tokens):
     kit = gpucheck.estimate_kit_bytes(model_dir, train, dev)
     total_mib = (tree + kit) / 2**20
     assert kit / 2**20 > 40  # the float16 MiniLM alone is ~43 MiB: the estimate is not vacuous
-    assert total_mib <= gpucheck.KIT_MAX_MB, (f"checkout {tree / 2**20:.1f} MiB + kit {kit / 2**20:.1f} MiB = "
-                                              f"{total_mib:.1f} MiB > {gpucheck.KIT_MAX_MB} MiB")
+    assert total_mib <= gpucheck.KIT_MAX_MB, (
+        f"checkout {tree / 2**20:.1f} MiB + kit {kit / 2**20:.1f} MiB = {total_mib:.1f} MiB > {gpucheck.KIT_MAX_MB} MiB"
+    )
 
 
 def test_tree_bytes_counts_what_a_copy_carries(tmp_path):
@@ -113,7 +139,9 @@ def test_pieces_cover_the_paper_grid_with_fp32_beside_every_group():
     assert len(grid) == 8 * 3 * 3
     # the quick check repeats a GPU-bound (batch 64) and a launch-bound (batch 1) cell with the sampler off
     assert {(c.variant, c.batch_size, c.padding, c.mode) for c in pieces[0].cells if not c.sampler} == {
-        ("fp32", 64, "fixed", "eager"), ("fp32", 1, "fixed", "eager")}
+        ("fp32", 64, "fixed", "eager"),
+        ("fp32", 1, "fixed", "eager"),
+    }
     for piece in pieces[1:]:
         assert sum(not c.sampler for c in piece.cells) == 1  # one overhead cell each
     for piece in pieces:
@@ -128,8 +156,25 @@ def test_runtime_piece_builds_evaluates_and_measures_runtime_cells_in_fresh_proc
     piece = gpucheck.plan_pieces()[10]
     assert piece.isolated and piece.accuracy and set(gpucheck.RUNTIME_CELLS) <= set(piece.variants)
     out = tmp_path / "check"
-    assert cli.main(["gpu-check", "--device", "cpu", "--tiny", "--trials", "1", "--piece", "10", "--kit", str(path),
-                     "--out", str(out)]) == 0  # straight into the folder named
+    assert (
+        cli.main(
+            [
+                "gpu-check",
+                "--device",
+                "cpu",
+                "--tiny",
+                "--trials",
+                "1",
+                "--piece",
+                "10",
+                "--kit",
+                str(path),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )  # straight into the folder named
     summary = io.read_parquet(out / "eval" / "summary.parquet").set_index("variant")
     assert (out / "eval" / "fp32-torch_compile.parquet").exists()  # file names a node's output folder returns
     assert summary.loc["fp32@torch_compile", "status"] == "ok" and summary.loc["fp32@onnxruntime", "status"] == "ok"
@@ -143,12 +188,14 @@ def test_the_quick_check_fits_300_s_and_the_runtime_piece_one_command_by_their_o
 
     cfg = load_config(["config/config.yaml"])["energy"]
     pieces = gpucheck.plan_pieces()
-    quick = gpucheck.estimate_check_seconds(pieces[0], gpucheck.energy_settings(cfg, pieces[0], False), "cuda",
-                                            pieces[0].trials)
+    quick = gpucheck.estimate_check_seconds(
+        pieces[0], gpucheck.energy_settings(cfg, pieces[0], False), "cuda", pieces[0].trials
+    )
     assert quick["total_s"] <= gpucheck.QUICK_LIMIT_S and quick["trials"] >= 4
     assert quick["startup_s"] > 0 and quick["builds_s"] > 0 and quick["accuracy_s"] > 0
-    runtimes = gpucheck.estimate_check_seconds(pieces[10], gpucheck.energy_settings(cfg, pieces[10], False), "cuda",
-                                               pieces[10].trials)
+    runtimes = gpucheck.estimate_check_seconds(
+        pieces[10], gpucheck.energy_settings(cfg, pieces[10], False), "cuda", pieces[10].trials
+    )
     assert runtimes["total_s"] <= gpucheck.COMMAND_LIMIT_S - 30 and runtimes["builds_s"] >= 4 * 45
     one = gpucheck.estimate_check_seconds(pieces[10], gpucheck.energy_settings(cfg, pieces[10], False), "cuda", 1)
     assert one["total_s"] < runtimes["total_s"]  # --trials shortens it
@@ -187,8 +234,16 @@ def test_cpu_rehearsal_writes_the_pipeline_tables_and_a_summary(kit, tmp_path, m
     refused = m[m.status == "not_applicable"]
     assert refused[refused.variant == "fp16"].reason.str.contains("cuda").all()
     text = (out / "summary.md").read_text()
-    for heading in ("## Provenance", "- host class: ", "## Accuracy on SST-2 dev", "## Acceptance criteria", "## Cells",
-                    "## Harness overhead", "## CUDA graph vs eager", "## Invalid and not-applicable cells"):
+    for heading in (
+        "## Provenance",
+        "- host class: ",
+        "## Accuracy on SST-2 dev",
+        "## Acceptance criteria",
+        "## Cells",
+        "## Harness overhead",
+        "## CUDA graph vs eager",
+        "## Invalid and not-applicable cells",
+    ):
         assert heading in text
     assert "- host class: not recorded" not in text  # the trials' fingerprint (greenbench.core.host)
     assert "float16 safetensors" in text and "trials done 2" in text and "progress: finished" in text
@@ -242,25 +297,64 @@ def test_budget_skips_trials_that_would_not_finish(kit, tmp_path, monkeypatch):
     path, _ = kit
     monkeypatch.chdir(cli.Path(__file__).resolve().parents[2])
     out = tmp_path / "check"
-    assert cli.main(["gpu-check", "--device", "cpu", "--tiny", "--trials", "3", "--budget-s", "1", "--kit", str(path),
-                     "--out", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "gpu-check",
+                "--device",
+                "cpu",
+                "--tiny",
+                "--trials",
+                "3",
+                "--budget-s",
+                "1",
+                "--kit",
+                str(path),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert not list(out.rglob("trial-*.parquet"))
     assert "skipped to stay in budget: [0, 1, 2]" in (out / "summary.md").read_text()
 
 
 def test_missing_kit_is_a_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(cli.Path(__file__).resolve().parents[2])
-    assert cli.main(["gpu-check", "--device", "cpu", "--kit", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 1
+    assert (
+        cli.main(["gpu-check", "--device", "cpu", "--kit", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 1
+    )
     assert "make the kit first" in capsys.readouterr().err
 
 
 def test_criteria_verdicts_follow_the_numbers():
-    cells = pd.DataFrame([
-        dict(variant="fp32", batch_size=64, padding="fixed", mode="eager", sampler=True, disagreement_median=0.01,
-             cv_net=0.015, p50_ms=4.0, j_gross=0.1),
-        dict(variant="fp16", batch_size=64, padding="fixed", mode="eager", sampler=True, disagreement_median=0.04,
-             cv_net=0.03, p50_ms=2.0, j_gross=0.05),
-    ])
+    cells = pd.DataFrame(
+        [
+            dict(
+                variant="fp32",
+                batch_size=64,
+                padding="fixed",
+                mode="eager",
+                sampler=True,
+                disagreement_median=0.01,
+                cv_net=0.015,
+                p50_ms=4.0,
+                j_gross=0.1,
+            ),
+            dict(
+                variant="fp16",
+                batch_size=64,
+                padding="fixed",
+                mode="eager",
+                sampler=True,
+                disagreement_median=0.04,
+                cv_net=0.03,
+                p50_ms=2.0,
+                j_gross=0.05,
+            ),
+        ]
+    )
     graphs = pd.DataFrame([{"variant": "fp32", "speed-up": 6.0}])
     both = pd.DataFrame({"energy": [1.004, 0.995]})
     table = gpucheck.criteria(cells, {"fp16": -0.1, "bf16": 0.2}, both, graphs).set_index("criterion").verdict
@@ -285,11 +379,17 @@ def test_overhead_ratios_pair_each_overhead_cell_with_its_sampled_twin():
 
 
 def test_the_summary_states_int4s_layout_padding_and_kernel():
-    info = {"int4_layout": "tile_packed_to_4d", "int4_kernel": "tinygemm _weight_int4pack_mm",
-            "int4_k_padding": "384→1024, 1536→2048", "int4_mac_padding_factor": 2.2222,
-            "int4_weight_bytes_unpadded": 5640192, "int4_weight_bytes_padded": 12533760}
-    summary = pd.DataFrame([{"variant": "int4_weight_only", "variant_info": json.dumps(info)},
-                            {"variant": "fp32", "variant_info": "{}"}])
+    info = {
+        "int4_layout": "tile_packed_to_4d",
+        "int4_kernel": "tinygemm _weight_int4pack_mm",
+        "int4_k_padding": "384→1024, 1536→2048",
+        "int4_mac_padding_factor": 2.2222,
+        "int4_weight_bytes_unpadded": 5640192,
+        "int4_weight_bytes_padded": 12533760,
+    }
+    summary = pd.DataFrame(
+        [{"variant": "int4_weight_only", "variant_info": json.dumps(info)}, {"variant": "fp32", "variant_info": "{}"}]
+    )
     table = gpucheck.int4_layouts(summary)
     assert table.variant.tolist() == ["int4_weight_only"]
     row = table.iloc[0]
@@ -311,8 +411,10 @@ def test_a_failing_step_is_reported_and_the_rest_goes_on(kit, tmp_path, monkeypa
 
     monkeypatch.setattr(evaluate_module, "evaluate", flaky)
     out = tmp_path / "check"
-    assert cli.main(["gpu-check", "--device", "cpu", "--tiny", "--trials", "1", "--kit", str(path),
-                     "--out", str(out)]) == 0
+    assert (
+        cli.main(["gpu-check", "--device", "cpu", "--tiny", "--trials", "1", "--kit", str(path), "--out", str(out)])
+        == 0
+    )
     text = (out / "summary.md").read_text()
     assert "evaluate adaptive: RuntimeError: simulated driver fault" in text
     summary = io.read_parquet(out / "eval" / "summary.parquet")
@@ -324,5 +426,7 @@ def test_the_readmes_kit_sizes_are_the_recorded_runs():
     repo = cli.Path(__file__).resolve().parents[2]
     manifest = json.loads((repo / "benchmarks/results/gpu-kit-size-2026-12-05/kit.json").read_text())
     assert manifest["total_mb"] <= manifest["max_total_mb"] == gpucheck.KIT_MAX_MB
-    assert (f"kit {manifest['size_mb']} MiB, checkout {manifest['tree_mb']} MiB, together {manifest['total_mb']} MiB"
-            in " ".join((repo / "README.md").read_text().split()))
+    assert (
+        f"kit {manifest['size_mb']} MiB, checkout {manifest['tree_mb']} MiB, together {manifest['total_mb']} MiB"
+        in " ".join((repo / "README.md").read_text().split())
+    )

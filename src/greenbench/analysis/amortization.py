@@ -23,14 +23,37 @@ NEVER = math.inf
 FINETUNE_JOBS = ("finetune", "finetune_baseline")
 
 S, F64, I64 = pa.string(), pa.float64(), pa.int64()
-BREAK_EVEN_SCHEMA = pa.schema([
-    ("device", S), ("model", S), ("variant", S), ("batch_size", I64), ("padding", S), ("mode", S),
-    ("build_j", F64), ("own_build_j", F64), ("j_per_inf", F64), ("ratio", F64), ("ratio_low", F64), ("ratio_high", F64),
-    ("break_even_n", F64), ("break_even_low", F64), ("break_even_high", F64), ("verdict", S), ("energy_label", S),
-])
-CURVE_SCHEMA = pa.schema([
-    ("device", S), ("model", S), ("variant", S), ("inferences", F64), ("total_j", F64), ("j_per_inference", F64),
-])
+BREAK_EVEN_SCHEMA = pa.schema(
+    [
+        ("device", S),
+        ("model", S),
+        ("variant", S),
+        ("batch_size", I64),
+        ("padding", S),
+        ("mode", S),
+        ("build_j", F64),
+        ("own_build_j", F64),
+        ("j_per_inf", F64),
+        ("ratio", F64),
+        ("ratio_low", F64),
+        ("ratio_high", F64),
+        ("break_even_n", F64),
+        ("break_even_low", F64),
+        ("break_even_high", F64),
+        ("verdict", S),
+        ("energy_label", S),
+    ]
+)
+CURVE_SCHEMA = pa.schema(
+    [
+        ("device", S),
+        ("model", S),
+        ("variant", S),
+        ("inferences", F64),
+        ("total_j", F64),
+        ("j_per_inference", F64),
+    ]
+)
 
 
 def total_energy(build_j: float, j_per_inf: float, n) -> np.ndarray:
@@ -72,12 +95,15 @@ def build_energies(footprint: pd.DataFrame) -> tuple[dict[str, float], dict[tupl
         if row.job in FINETUNE_JOBS and len(parts) >= 3:
             finetune[parts[-2]] = float(row.energy_j) if row.energy_j == row.energy_j else math.nan
         elif row.job == "build_variant" and len(parts) >= 3:
-            builds[(parts[-3], parts[-2], parts[-1])] = float(row.energy_j) if row.energy_j == row.energy_j else math.nan
+            builds[(parts[-3], parts[-2], parts[-1])] = (
+                float(row.energy_j) if row.energy_j == row.energy_j else math.nan
+            )
     return finetune, builds
 
 
-def build_cost(variant: str, device: str, model: str, finetune: Mapping[str, float],
-               builds: Mapping[tuple[str, str, str], float]) -> tuple[float, float]:
+def build_cost(
+    variant: str, device: str, model: str, finetune: Mapping[str, float], builds: Mapping[tuple[str, str, str], float]
+) -> tuple[float, float]:
     """(total build energy, the variant's own part): the model's fine-tune, plus the variant's build and
     its source recipe's (a runtime cell of a pruned recipe pays for the pruning too)."""
     from greenbench.cells.runtimes import source_recipe
@@ -89,15 +115,30 @@ def build_cost(variant: str, device: str, model: str, finetune: Mapping[str, flo
     return finetune.get(model, math.nan) + own, own
 
 
-def amortize(footprint: pd.DataFrame, energy: pd.DataFrame, ratios: pd.DataFrame, batch_size: int,
-             inferences: Iterable[float], padding: str = "dynamic", mode: str = "eager") -> tuple[pd.DataFrame, pd.DataFrame]:
+def amortize(
+    footprint: pd.DataFrame,
+    energy: pd.DataFrame,
+    ratios: pd.DataFrame,
+    batch_size: int,
+    inferences: Iterable[float],
+    padding: str = "dynamic",
+    mode: str = "eager",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Break-even table and amortized curves for every variant measured at the stated cell."""
     finetune, builds = build_energies(footprint)
-    cell = (energy["metric"] == METRIC) & (energy["batch_size"] == batch_size) & (energy["padding"] == padding) & \
-        (energy["mode"] == mode)
+    cell = (
+        (energy["metric"] == METRIC)
+        & (energy["batch_size"] == batch_size)
+        & (energy["padding"] == padding)
+        & (energy["mode"] == mode)
+    )
     at = energy[cell & energy["mean"].notna()]
-    rat = ratios[(ratios.metric == METRIC) & (ratios.batch_size == batch_size) & (ratios.padding == padding) &
-                 (ratios["mode"] == mode)].set_index(["device", "model", "variant"])
+    rat = ratios[
+        (ratios.metric == METRIC)
+        & (ratios.batch_size == batch_size)
+        & (ratios.padding == padding)
+        & (ratios["mode"] == mode)
+    ].set_index(["device", "model", "variant"])
     ns = np.asarray(sorted(float(n) for n in inferences))
     rows, curves = [], []
     for (device, model), group in at.groupby(["device", "model"], sort=True):
@@ -124,17 +165,44 @@ def amortize(footprint: pd.DataFrame, energy: pd.DataFrame, ratios: pd.DataFrame
             n_high = break_even(build, hi * base_j, base_build, base_j) if hi == hi else math.nan
             if g.variant == BASELINE_VARIANT:
                 n_low = n_high = 0.0
-            rows.append({"device": device, "model": model, "variant": g.variant, "batch_size": int(batch_size),
-                         "padding": padding, "mode": mode, "build_j": build, "own_build_j": own, "j_per_inf": j,
-                         "ratio": r, "ratio_low": lo, "ratio_high": hi, "break_even_n": n, "break_even_low": n_low,
-                         "break_even_high": n_high,
-                         "verdict": "baseline" if g.variant == BASELINE_VARIANT else
-                         ("unavailable" if build != build or n != n else verdict(n, n_low if n_low == n_low else n,
-                                                                               n_high if n_high == n_high else n)),
-                         "energy_label": str(g.energy_label)})
+            rows.append(
+                {
+                    "device": device,
+                    "model": model,
+                    "variant": g.variant,
+                    "batch_size": int(batch_size),
+                    "padding": padding,
+                    "mode": mode,
+                    "build_j": build,
+                    "own_build_j": own,
+                    "j_per_inf": j,
+                    "ratio": r,
+                    "ratio_low": lo,
+                    "ratio_high": hi,
+                    "break_even_n": n,
+                    "break_even_low": n_low,
+                    "break_even_high": n_high,
+                    "verdict": "baseline"
+                    if g.variant == BASELINE_VARIANT
+                    else (
+                        "unavailable"
+                        if build != build or n != n
+                        else verdict(n, n_low if n_low == n_low else n, n_high if n_high == n_high else n)
+                    ),
+                    "energy_label": str(g.energy_label),
+                }
+            )
             for n_inf, total in zip(ns, total_energy(build, j, ns)):
-                curves.append({"device": device, "model": model, "variant": g.variant, "inferences": n_inf,
-                               "total_j": total, "j_per_inference": total / n_inf})
+                curves.append(
+                    {
+                        "device": device,
+                        "model": model,
+                        "variant": g.variant,
+                        "inferences": n_inf,
+                        "total_j": total,
+                        "j_per_inference": total / n_inf,
+                    }
+                )
     return (pd.DataFrame(rows, columns=BREAK_EVEN_SCHEMA.names), pd.DataFrame(curves, columns=CURVE_SCHEMA.names))
 
 
@@ -145,13 +213,22 @@ def format_n(n: float) -> str:
 
 def to_markdown(table: pd.DataFrame) -> str:
     fmt = format_n
-    show = pd.DataFrame({
-        "device": table.device, "variant": table.variant, "build kJ": (table.build_j / 1e3).round(2),
-        "own build kJ": (table.own_build_j / 1e3).round(2), "J/inference": table.j_per_inf.map(lambda v: f"{v:.4f}"),
-        "ratio vs fp32 [95% CI]": [f"{r:.3f} [{lo:.3f}, {hi:.3f}]" for r, lo, hi in
-                                   zip(table.ratio, table.ratio_low, table.ratio_high)],
-        "break-even N [95% CI]": [f"{fmt(n)} [{fmt(lo)}, {fmt(hi)}]" for n, lo, hi in
-                                  zip(table.break_even_n, table.break_even_low, table.break_even_high)],
-        "verdict": table.verdict, "energy": table.energy_label})
+    show = pd.DataFrame(
+        {
+            "device": table.device,
+            "variant": table.variant,
+            "build kJ": (table.build_j / 1e3).round(2),
+            "own build kJ": (table.own_build_j / 1e3).round(2),
+            "J/inference": table.j_per_inf.map(lambda v: f"{v:.4f}"),
+            "ratio vs fp32 [95% CI]": [
+                f"{r:.3f} [{lo:.3f}, {hi:.3f}]" for r, lo, hi in zip(table.ratio, table.ratio_low, table.ratio_high)
+            ],
+            "break-even N [95% CI]": [
+                f"{fmt(n)} [{fmt(lo)}, {fmt(hi)}]"
+                for n, lo, hi in zip(table.break_even_n, table.break_even_low, table.break_even_high)
+            ],
+            "verdict": table.verdict,
+            "energy": table.energy_label,
+        }
+    )
     return show.to_markdown(index=False)
-

@@ -21,8 +21,13 @@ class Interval:
         return self.low <= value <= self.high
 
 
-def bootstrap_ci(values: Sequence[float], stat: Callable[[np.ndarray], float] = np.mean, n_boot: int = 2000,
-                 level: float = 0.95, seed: int = 0) -> Interval:
+def bootstrap_ci(
+    values: Sequence[float],
+    stat: Callable[[np.ndarray], float] = np.mean,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Interval:
     """Percentile bootstrap of ``stat``; the interval always contains the point estimate."""
     x = np.asarray(values, dtype=float)
     if x.size == 0:
@@ -38,8 +43,9 @@ def bootstrap_ci(values: Sequence[float], stat: Callable[[np.ndarray], float] = 
     return Interval(est, float(min(lo, est)), float(max(hi, est)))
 
 
-def paired_ratio(a: Sequence[float], b: Sequence[float], n_boot: int = 2000, level: float = 0.95,
-                 seed: int = 0) -> Interval:
+def paired_ratio(
+    a: Sequence[float], b: Sequence[float], n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> Interval:
     """mean(a) / mean(b) with a bootstrap over pairs (a_i, b_i) resampled jointly."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape or a.size == 0:

@@ -41,10 +41,23 @@ MEASURING = ("measure",)  # the stages that are the measurement itself
 CODECARBON_INTERVAL_S = 30.0  # a job-long codecarbon estimate samples the load this often (it averages between)
 
 S, F64, I64 = pa.string(), pa.float64(), pa.int64()
-ROW_SCHEMA = pa.schema([
-    ("job", S), ("stage", S), ("target", S), ("device", S), ("started_utc", S), ("wall_s", F64), ("cpu_s", F64),
-    ("energy_j", F64), ("energy_label", S), ("energy_source", S), ("energy_reason", S), ("threads", I64), ("host", S),
-])
+ROW_SCHEMA = pa.schema(
+    [
+        ("job", S),
+        ("stage", S),
+        ("target", S),
+        ("device", S),
+        ("started_utc", S),
+        ("wall_s", F64),
+        ("cpu_s", F64),
+        ("energy_j", F64),
+        ("energy_label", S),
+        ("energy_source", S),
+        ("energy_reason", S),
+        ("threads", I64),
+        ("host", S),
+    ]
+)
 TABLE_SCHEMA = pa.schema([*ROW_SCHEMA, ("zone", S), ("ci_g_per_kwh", F64), ("co2e_g", F64)])
 
 
@@ -68,7 +81,9 @@ class JobWindow:
             try:
                 from greenbench.measure.energy.monitor import EnergyMonitor
 
-                self.monitor = EnergyMonitor.for_device(device, sampler=False, estimate_interval_s=CODECARBON_INTERVAL_S)
+                self.monitor = EnergyMonitor.for_device(
+                    device, sampler=False, estimate_interval_s=CODECARBON_INTERVAL_S
+                )
             except Exception as exc:
                 self.reason = f"no energy monitor for {device}: {type(exc).__name__}: {exc}"
 
@@ -94,14 +109,27 @@ class JobWindow:
                     reason = reason or f"{source} returned no value"
             except Exception as exc:
                 reason = f"energy window failed: {type(exc).__name__}: {exc}"
-        return {"device": self.device, "started_utc": self.started.isoformat(timespec="seconds"), "wall_s": wall,
-                "cpu_s": cpu, "energy_j": energy, "energy_label": label, "energy_source": source,
-                "energy_reason": reason}
+        return {
+            "device": self.device,
+            "started_utc": self.started.isoformat(timespec="seconds"),
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "energy_j": energy,
+            "energy_label": label,
+            "energy_source": source,
+            "energy_reason": reason,
+        }
 
 
 def write_row(path, job: str, target: str, measured: Mapping[str, Any], threads: int | None) -> None:
-    row = {"job": job, "stage": STAGES.get(job, job), "target": target, **measured,
-           "threads": int(threads or 0), "host": socket.gethostname()}
+    row = {
+        "job": job,
+        "stage": STAGES.get(job, job),
+        "target": target,
+        **measured,
+        "threads": int(threads or 0),
+        "host": socket.gethostname(),
+    }
     io.write_parquet(pd.DataFrame([row]), path, ROW_SCHEMA)
 
 
@@ -119,9 +147,15 @@ def tracked(smk, name: str, window: JobWindow | None = None) -> Iterator[Any]:
         yield logger
         measured = window.end()
         write_row(out, name, str(smk.output[0]), measured, getattr(smk, "threads", None))
-        logger.info("%s: %.1f s wall, %.1f s CPU, energy %s (%s%s)", name, measured["wall_s"], measured["cpu_s"],
-                    "n/a" if measured["energy_j"] is None else f"{measured['energy_j']:.0f} J",
-                    measured["energy_label"], f": {measured['energy_reason']}" if measured["energy_reason"] else "")
+        logger.info(
+            "%s: %.1f s wall, %.1f s CPU, energy %s (%s%s)",
+            name,
+            measured["wall_s"],
+            measured["cpu_s"],
+            "n/a" if measured["energy_j"] is None else f"{measured['energy_j']:.0f} J",
+            measured["energy_label"],
+            f": {measured['energy_reason']}" if measured["energy_reason"] else "",
+        )
 
 
 def grid_intensity(traces: pd.DataFrame, zone: str) -> float:
@@ -147,10 +181,18 @@ def by_stage(table: pd.DataFrame) -> pd.DataFrame:
     for stage, g in table.groupby("stage", sort=False):
         known = g["energy_j"].notna()
         labels = sorted(set(g.loc[known, "energy_label"]))
-        rows.append({"stage": stage, "jobs": len(g), "wall_s": g["wall_s"].sum(), "cpu_s": g["cpu_s"].sum(),
-                     "kwh": g.loc[known, "energy_j"].sum() / 3.6e6 if known.any() else float("nan"),
-                     "co2e_g": g.loc[known, "co2e_g"].sum() if known.any() else float("nan"),
-                     "jobs_unavailable": int((~known).sum()), "label": "+".join(labels) or UNAVAILABLE})
+        rows.append(
+            {
+                "stage": stage,
+                "jobs": len(g),
+                "wall_s": g["wall_s"].sum(),
+                "cpu_s": g["cpu_s"].sum(),
+                "kwh": g.loc[known, "energy_j"].sum() / 3.6e6 if known.any() else float("nan"),
+                "co2e_g": g.loc[known, "co2e_g"].sum() if known.any() else float("nan"),
+                "jobs_unavailable": int((~known).sum()),
+                "label": "+".join(labels) or UNAVAILABLE,
+            }
+        )
     out = pd.DataFrame(rows)
     if out.empty:
         return out
@@ -167,23 +209,31 @@ def measuring_share(table: pd.DataFrame) -> float:
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    """"What this study cost": totals, the share spent on measuring, and the table by stage."""
+    """ "What this study cost": totals, the share spent on measuring, and the table by stage."""
     stages = by_stage(table)
     zone, ci = (table["zone"].iloc[0], float(table["ci_g_per_kwh"].iloc[0])) if len(table) else ("n/a", float("nan"))
     known = table["energy_j"].notna()
     labels = ", ".join(sorted(set(table.loc[known, "energy_label"]))) or UNAVAILABLE
-    lines = ["# What this study cost", "",
-             f"{len(table)} compute jobs, {table['wall_s'].sum() / 60:.1f} min of wall time, "
-             f"{table.loc[known, 'energy_j'].sum() / 3.6e6:.4f} kWh ({labels}), "
-             f"{table.loc[known, 'co2e_g'].sum():.1f} gCO2e at {zone}'s mean intensity ({ci:.0f} g/kWh); "
-             f"measuring (the energy trials) took {100 * measuring_share(table):.0f}% of the energy.", ""]
+    lines = [
+        "# What this study cost",
+        "",
+        f"{len(table)} compute jobs, {table['wall_s'].sum() / 60:.1f} min of wall time, "
+        f"{table.loc[known, 'energy_j'].sum() / 3.6e6:.4f} kWh ({labels}), "
+        f"{table.loc[known, 'co2e_g'].sum():.1f} gCO2e at {zone}'s mean intensity ({ci:.0f} g/kWh); "
+        f"measuring (the energy trials) took {100 * measuring_share(table):.0f}% of the energy.",
+        "",
+    ]
     if (~known).any():
         reasons = sorted(set(table.loc[~known, "energy_reason"]))
         lines += [f"{int((~known).sum())} jobs have no energy value: " + "; ".join(reasons), ""]
     if len(stages):
         show = stages.assign(wall_min=stages.wall_s / 60, energy_share=100 * stages.energy_share)[
-            ["stage", "jobs", "wall_min", "kwh", "co2e_g", "energy_share", "label", "jobs_unavailable"]]
+            ["stage", "jobs", "wall_min", "kwh", "co2e_g", "energy_share", "label", "jobs_unavailable"]
+        ]
         lines += [show.to_markdown(index=False, floatfmt=".4g"), ""]
-    lines += ["Energy per job: RAPL (measured) or codecarbon's whole-machine estimate (estimated) on cpu, the GPU's "
-              "NVML counter on cuda; one window from the job's start to its end (greenbench.analysis.study_cost).", ""]
+    lines += [
+        "Energy per job: RAPL (measured) or codecarbon's whole-machine estimate (estimated) on cpu, the GPU's "
+        "NVML counter on cuda; one window from the job's start to its end (greenbench.analysis.study_cost).",
+        "",
+    ]
     return "\n".join(lines)

@@ -25,35 +25,122 @@ METRICS = ["latency_p50_ms", "latency_p95_ms", "throughput_per_s", "j_per_inf_gr
 BASELINE_VARIANT = "fp32"
 
 F64, I64, STR = pa.float64(), pa.int64(), pa.string()
-CELL_FIELDS = [("device", STR), ("model", STR), ("variant", STR), ("recipe", STR), ("runtime", STR), ("batch_size", I64),
-               ("padding", STR), ("mode", STR)]
-ENERGY_STATS_SCHEMA = pa.schema(CELL_FIELDS + [("metric", STR), ("n_trials", I64), ("mean", F64), ("sd", F64),
-                                               ("ci_low", F64), ("ci_high", F64), ("cv", F64), ("energy_label", STR)])
-ACCURACY_SCHEMA = pa.schema([("device", STR), ("model", STR), ("variant", STR), ("recipe", STR), ("runtime", STR),
-                             ("status", STR), ("reason", STR), ("examples", I64),
-                             ("accuracy", F64), ("ci_low", F64), ("ci_high", F64), ("delta_vs_fp32", F64),
-                             # footprint and compute per sentence (greenbench.measure.macs; theoretical energy is a model)
-                             ("parameters", F64), ("size_bytes", F64), ("macs_dense", F64), ("macs_effective", F64),
-                             ("acs", F64), ("theoretical_energy_uj", F64)])
+CELL_FIELDS = [
+    ("device", STR),
+    ("model", STR),
+    ("variant", STR),
+    ("recipe", STR),
+    ("runtime", STR),
+    ("batch_size", I64),
+    ("padding", STR),
+    ("mode", STR),
+]
+ENERGY_STATS_SCHEMA = pa.schema(
+    CELL_FIELDS
+    + [
+        ("metric", STR),
+        ("n_trials", I64),
+        ("mean", F64),
+        ("sd", F64),
+        ("ci_low", F64),
+        ("ci_high", F64),
+        ("cv", F64),
+        ("energy_label", STR),
+    ]
+)
+ACCURACY_SCHEMA = pa.schema(
+    [
+        ("device", STR),
+        ("model", STR),
+        ("variant", STR),
+        ("recipe", STR),
+        ("runtime", STR),
+        ("status", STR),
+        ("reason", STR),
+        ("examples", I64),
+        ("accuracy", F64),
+        ("ci_low", F64),
+        ("ci_high", F64),
+        ("delta_vs_fp32", F64),
+        # footprint and compute per sentence (greenbench.measure.macs; theoretical energy is a model)
+        ("parameters", F64),
+        ("size_bytes", F64),
+        ("macs_dense", F64),
+        ("macs_effective", F64),
+        ("acs", F64),
+        ("theoretical_energy_uj", F64),
+    ]
+)
 COMPUTE_KEYS = ("macs_dense", "macs_effective", "acs", "theoretical_energy_uj")
 # ratio: geometric mean of the per-trial ratios; interval: Student t on the log ratios with the SD of
 # the first stage of trials (Stein's two-stage interval, greenbench.measure.energy.stopping; with no later trials, the
 # plain t interval), exact under sequential stopping where a percentile bootstrap of 3-8 pairs undercovers
-RATIO_SCHEMA = pa.schema(CELL_FIELDS + [("metric", STR), ("baseline", STR), ("n_pairs", I64), ("ratio", F64),
-                                        ("ci_low", F64), ("ci_high", F64), ("half_width", F64), ("p_value", F64),
-                                        ("p_holm", F64), ("effect_size_dz", F64), ("energy_label", STR)])
+RATIO_SCHEMA = pa.schema(
+    CELL_FIELDS
+    + [
+        ("metric", STR),
+        ("baseline", STR),
+        ("n_pairs", I64),
+        ("ratio", F64),
+        ("ci_low", F64),
+        ("ci_high", F64),
+        ("half_width", F64),
+        ("p_value", F64),
+        ("p_holm", F64),
+        ("effect_size_dz", F64),
+        ("energy_label", STR),
+    ]
+)
 # per measured cell: trials it took and what its J/inf and ratio intervals achieved against the target
-STOPPING_SCHEMA = pa.schema(CELL_FIELDS + [("trials", I64), ("first_stage", I64), ("target", F64),
-                                           ("metric", STR), ("j_per_inf", F64), ("j_half_width", F64),
-                                           ("ratio_half_width", F64), ("outcome", STR)])
-CARBON_SCHEMA = pa.schema(CELL_FIELDS + [("grid", STR), ("intensity_g_per_kwh", F64), ("g_per_1000_inf", F64),
-                                         ("ci_low", F64), ("ci_high", F64), ("energy_label", STR)])
-OVERHEAD_SCHEMA = pa.schema(CELL_FIELDS + [("n_pairs", I64), ("energy_ratio_on_off", F64), ("ci_low", F64),
-                                           ("ci_high", F64), ("throughput_ratio_on_off", F64), ("energy_label", STR)])
-LENGTH_SCHEMA = pa.schema(CELL_FIELDS + [("length_bin", STR), ("bin_lo", I64), ("n_trials", I64),
-                                         ("share_of_inferences", F64), ("share_of_seconds", F64),
-                                         ("j_per_inf_gross", F64), ("ci_low", F64), ("ci_high", F64),
-                                         ("energy_label", STR)])
+STOPPING_SCHEMA = pa.schema(
+    CELL_FIELDS
+    + [
+        ("trials", I64),
+        ("first_stage", I64),
+        ("target", F64),
+        ("metric", STR),
+        ("j_per_inf", F64),
+        ("j_half_width", F64),
+        ("ratio_half_width", F64),
+        ("outcome", STR),
+    ]
+)
+CARBON_SCHEMA = pa.schema(
+    CELL_FIELDS
+    + [
+        ("grid", STR),
+        ("intensity_g_per_kwh", F64),
+        ("g_per_1000_inf", F64),
+        ("ci_low", F64),
+        ("ci_high", F64),
+        ("energy_label", STR),
+    ]
+)
+OVERHEAD_SCHEMA = pa.schema(
+    CELL_FIELDS
+    + [
+        ("n_pairs", I64),
+        ("energy_ratio_on_off", F64),
+        ("ci_low", F64),
+        ("ci_high", F64),
+        ("throughput_ratio_on_off", F64),
+        ("energy_label", STR),
+    ]
+)
+LENGTH_SCHEMA = pa.schema(
+    CELL_FIELDS
+    + [
+        ("length_bin", STR),
+        ("bin_lo", I64),
+        ("n_trials", I64),
+        ("share_of_inferences", F64),
+        ("share_of_seconds", F64),
+        ("j_per_inf_gross", F64),
+        ("ci_low", F64),
+        ("ci_high", F64),
+        ("energy_label", STR),
+    ]
+)
 
 
 def usable(measurements: pd.DataFrame) -> pd.DataFrame:
@@ -78,11 +165,21 @@ def energy_stats(measurements: pd.DataFrame, n_boot: int, level: float, seed: in
     for key, g in usable(measurements).groupby(CELL, sort=True):
         for metric in METRICS:
             values = g[metric].dropna().to_numpy(dtype=float)
-            row = dict(zip(CELL, key), metric=metric, n_trials=len(values), energy_label=_label(g) if metric.startswith("j_") else "measured")
+            row = dict(
+                zip(CELL, key),
+                metric=metric,
+                n_trials=len(values),
+                energy_label=_label(g) if metric.startswith("j_") else "measured",
+            )
             if len(values):
                 ci = stats.bootstrap_ci(values, n_boot=n_boot, level=level, seed=seed)
-                row.update(mean=ci.estimate, sd=float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
-                           ci_low=ci.low, ci_high=ci.high, cv=stats.cv(values))
+                row.update(
+                    mean=ci.estimate,
+                    sd=float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
+                    ci_low=ci.low,
+                    ci_high=ci.high,
+                    cv=stats.cv(values),
+                )
             else:
                 row.update(mean=np.nan, sd=np.nan, ci_low=np.nan, ci_high=np.nan, cv=np.nan, energy_label="unavailable")
             rows.append(row)
@@ -94,10 +191,18 @@ def accuracy_stats(prediction_files: list[str | Path], n_boot: int, level: float
     for path in prediction_files:
         meta = io.read_metadata(path)
         preds = io.read_parquet(path)
-        row = {"device": meta["device"], "model": meta["model"], "variant": meta["variant"], "status": meta["status"],
-               "reason": meta.get("reason") or "", "examples": len(preds)}
+        row = {
+            "device": meta["device"],
+            "model": meta["model"],
+            "variant": meta["variant"],
+            "status": meta["status"],
+            "reason": meta.get("reason") or "",
+            "examples": len(preds),
+        }
         if len(preds):
-            ci = stats.bootstrap_ci((preds.prediction == preds.label).to_numpy(float), n_boot=n_boot, level=level, seed=seed)
+            ci = stats.bootstrap_ci(
+                (preds.prediction == preds.label).to_numpy(float), n_boot=n_boot, level=level, seed=seed
+            )
             row.update(accuracy=ci.estimate, ci_low=ci.low, ci_high=ci.high)
         compute = meta.get("compute") or {}
         row.update({key: compute.get(key) for key in COMPUTE_KEYS})
@@ -130,17 +235,24 @@ def paired_ratios(measurements: pd.DataFrame, first_stage: int, level: float) ->
         merged = g.merge(_baseline_of(m, key), on="trial", suffixes=("", "_base"))
         for metric in METRICS:
             pair = merged[["trial", metric, f"{metric}_base"]].dropna()
-            row = dict(zip(CELL, key), metric=metric, baseline=BASELINE_VARIANT, n_pairs=len(pair),
-                       energy_label=_label(g) if metric.startswith("j_") else "measured")
+            row = dict(
+                zip(CELL, key),
+                metric=metric,
+                baseline=BASELINE_VARIANT,
+                n_pairs=len(pair),
+                energy_label=_label(g) if metric.startswith("j_") else "measured",
+            )
             if len(pair) and (pair[f"{metric}_base"] > 0).all() and (pair[metric] > 0).all():
-                ci = stopping.paired_log_ratio_by_trial(pair[metric], pair[f"{metric}_base"], pair.trial, first_stage,
-                                                        level)
+                ci = stopping.paired_log_ratio_by_trial(
+                    pair[metric], pair[f"{metric}_base"], pair.trial, first_stage, level
+                )
                 p, d = stats.paired_test(pair[metric], pair[f"{metric}_base"])
                 if ci is None:
                     row.update(ratio=float(np.exp(np.log(pair[metric] / pair[f"{metric}_base"]).mean())))
                 else:
-                    row.update(ratio=ci.estimate, ci_low=ci.low, ci_high=ci.high,
-                               half_width=stopping.relative_half_width(ci))
+                    row.update(
+                        ratio=ci.estimate, ci_low=ci.low, ci_high=ci.high, half_width=stopping.relative_half_width(ci)
+                    )
                 row.update(p_value=p, effect_size_dz=d)
             rows.append(row)
     df = pd.DataFrame(rows, columns=RATIO_SCHEMA.names)
@@ -148,8 +260,9 @@ def paired_ratios(measurements: pd.DataFrame, first_stage: int, level: float) ->
     return df
 
 
-def stopping_table(measurements: pd.DataFrame, ratios: pd.DataFrame, first_stage: int, targets: Mapping[str, float],
-                   level: float) -> pd.DataFrame:
+def stopping_table(
+    measurements: pd.DataFrame, ratios: pd.DataFrame, first_stage: int, targets: Mapping[str, float], level: float
+) -> pd.DataFrame:
     """What sequential stopping achieved per cell: trials, the J/inf interval's and the ratio's
     relative half-widths (Stein), and whether they reached the target or the cap stopped them."""
     m = usable(measurements)
@@ -179,7 +292,9 @@ def stopping_table(measurements: pd.DataFrame, ratios: pd.DataFrame, first_stage
     return pd.DataFrame(rows, columns=STOPPING_SCHEMA.names)
 
 
-def carbon_table(measurements: pd.DataFrame, intensities: Mapping[str, float], n_boot: int, level: float, seed: int) -> pd.DataFrame:
+def carbon_table(
+    measurements: pd.DataFrame, intensities: Mapping[str, float], n_boot: int, level: float, seed: int
+) -> pd.DataFrame:
     rows = []
     for key, g in usable(measurements).groupby(CELL, sort=True):
         values = g["j_per_inf_gross"].dropna().to_numpy(float)
@@ -187,10 +302,17 @@ def carbon_table(measurements: pd.DataFrame, intensities: Mapping[str, float], n
             continue
         ci = stats.bootstrap_ci(values, n_boot=n_boot, level=level, seed=seed)
         for grid, intensity in sorted(intensities.items()):
-            rows.append(dict(zip(CELL, key), grid=grid, intensity_g_per_kwh=float(intensity),
-                             g_per_1000_inf=stats.gco2_per_1000(ci.estimate, intensity),
-                             ci_low=stats.gco2_per_1000(ci.low, intensity), ci_high=stats.gco2_per_1000(ci.high, intensity),
-                             energy_label=_label(g)))
+            rows.append(
+                dict(
+                    zip(CELL, key),
+                    grid=grid,
+                    intensity_g_per_kwh=float(intensity),
+                    g_per_1000_inf=stats.gco2_per_1000(ci.estimate, intensity),
+                    ci_low=stats.gco2_per_1000(ci.low, intensity),
+                    ci_high=stats.gco2_per_1000(ci.high, intensity),
+                    energy_label=_label(g),
+                )
+            )
     return pd.DataFrame(rows, columns=CARBON_SCHEMA.names)
 
 
@@ -200,9 +322,17 @@ def length_split(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     profile = json.loads(row["length_profile"])
     total_s = sum(b["seconds"] for b in profile.values())
     total_j = float(row["j_per_inf_gross"]) * int(row["inferences"])
-    return [{"length_bin": key, "bin_lo": b["lo"], "inferences": b["inferences"], "seconds": b["seconds"],
-             "j_per_inf": total_j * b["seconds"] / total_s / b["inferences"]}
-            for key, b in profile.items() if b["inferences"] and total_s > 0]
+    return [
+        {
+            "length_bin": key,
+            "bin_lo": b["lo"],
+            "inferences": b["inferences"],
+            "seconds": b["seconds"],
+            "j_per_inf": total_j * b["seconds"] / total_s / b["inferences"],
+        }
+        for key, b in profile.items()
+        if b["inferences"] and total_s > 0
+    ]
 
 
 def energy_by_length(measurements: pd.DataFrame, n_boot: int, level: float, seed: int) -> pd.DataFrame:
@@ -212,8 +342,11 @@ def energy_by_length(measurements: pd.DataFrame, n_boot: int, level: float, seed
     if "length_profile" not in m:
         return pd.DataFrame(columns=LENGTH_SCHEMA.names)
     m = m[(m.padding == "dynamic") & m.length_profile.notna() & m.j_per_inf_gross.notna()]
-    parts = [dict(zip(CELL, (r[c] for c in CELL)), trial=r["trial"], energy_label=r["energy_label"], **part)
-             for r in m.to_dict("records") for part in length_split(r)]
+    parts = [
+        dict(zip(CELL, (r[c] for c in CELL)), trial=r["trial"], energy_label=r["energy_label"], **part)
+        for r in m.to_dict("records")
+        for part in length_split(r)
+    ]
     if not parts:
         return pd.DataFrame(columns=LENGTH_SCHEMA.names)
     split = pd.DataFrame(parts)
@@ -223,10 +356,20 @@ def energy_by_length(measurements: pd.DataFrame, n_boot: int, level: float, seed
         for (length_bin, lo), g in cell.groupby(["length_bin", "bin_lo"], sort=False):
             values = g["j_per_inf"].to_numpy(dtype=float)
             ci = stats.bootstrap_ci(values, n_boot=n_boot, level=level, seed=seed)
-            rows.append(dict(zip(CELL, key), length_bin=length_bin, bin_lo=int(lo), n_trials=len(values),
-                             share_of_inferences=float(totals.loc[length_bin, "inferences"] / totals["inferences"].sum()),
-                             share_of_seconds=float(totals.loc[length_bin, "seconds"] / totals["seconds"].sum()),
-                             j_per_inf_gross=ci.estimate, ci_low=ci.low, ci_high=ci.high, energy_label=_label(g)))
+            rows.append(
+                dict(
+                    zip(CELL, key),
+                    length_bin=length_bin,
+                    bin_lo=int(lo),
+                    n_trials=len(values),
+                    share_of_inferences=float(totals.loc[length_bin, "inferences"] / totals["inferences"].sum()),
+                    share_of_seconds=float(totals.loc[length_bin, "seconds"] / totals["seconds"].sum()),
+                    j_per_inf_gross=ci.estimate,
+                    ci_low=ci.low,
+                    ci_high=ci.high,
+                    energy_label=_label(g),
+                )
+            )
     return pd.DataFrame(rows, columns=LENGTH_SCHEMA.names).sort_values(CELL + ["bin_lo"]).reset_index(drop=True)
 
 
@@ -240,18 +383,31 @@ def overhead(measurements: pd.DataFrame, n_boot: int, level: float, seed: int) -
         on = m[m.sampler.astype(bool)]
         for col, val in zip(CELL, key):
             on = on[on[col] == val]
-        merged = on.merge(g, on="trial", suffixes=("_on", "_off")).dropna(subset=["j_per_inf_gross_on", "j_per_inf_gross_off"])
+        merged = on.merge(g, on="trial", suffixes=("_on", "_off")).dropna(
+            subset=["j_per_inf_gross_on", "j_per_inf_gross_off"]
+        )
         row = dict(zip(CELL, key), n_pairs=len(merged), energy_label=_label(g))
         if len(merged):
-            ci = stats.paired_ratio(merged.j_per_inf_gross_on, merged.j_per_inf_gross_off, n_boot=n_boot, level=level, seed=seed)
-            row.update(energy_ratio_on_off=ci.estimate, ci_low=ci.low, ci_high=ci.high,
-                       throughput_ratio_on_off=float(merged.throughput_per_s_on.mean() / merged.throughput_per_s_off.mean()))
+            ci = stats.paired_ratio(
+                merged.j_per_inf_gross_on, merged.j_per_inf_gross_off, n_boot=n_boot, level=level, seed=seed
+            )
+            row.update(
+                energy_ratio_on_off=ci.estimate,
+                ci_low=ci.low,
+                ci_high=ci.high,
+                throughput_ratio_on_off=float(merged.throughput_per_s_on.mean() / merged.throughput_per_s_off.mean()),
+            )
         rows.append(row)
     return pd.DataFrame(rows, columns=OVERHEAD_SCHEMA.names)
 
 
-def aggregate(measurements_path: str | Path, prediction_files: list[str | Path], out_dir: str | Path,
-              cfg: Mapping[str, Any], seed: int) -> dict[str, pd.DataFrame]:
+def aggregate(
+    measurements_path: str | Path,
+    prediction_files: list[str | Path],
+    out_dir: str | Path,
+    cfg: Mapping[str, Any],
+    seed: int,
+) -> dict[str, pd.DataFrame]:
     measurements = io.read_parquet(measurements_path)
     n_boot, level = int(cfg["bootstrap"]), float(cfg["confidence"])
     # the trials every cell ran; without the setting, every trial counts as first stage
@@ -262,8 +418,10 @@ def aggregate(measurements_path: str | Path, prediction_files: list[str | Path],
         "energy": (energy_stats(measurements, n_boot, level, seed), ENERGY_STATS_SCHEMA),
         "accuracy": (accuracy_stats(prediction_files, n_boot, level, seed), ACCURACY_SCHEMA),
         "ratios": (ratios, RATIO_SCHEMA),
-        "stopping": (stopping_table(measurements, ratios, first_stage, cfg.get("targets") or {}, level),
-                     STOPPING_SCHEMA),
+        "stopping": (
+            stopping_table(measurements, ratios, first_stage, cfg.get("targets") or {}, level),
+            STOPPING_SCHEMA,
+        ),
         "carbon": (carbon_table(measurements, cfg["grid_intensities"], n_boot, level, seed), CARBON_SCHEMA),
         "overhead": (overhead(measurements, n_boot, level, seed), OVERHEAD_SCHEMA),
         "energy_by_length": (energy_by_length(measurements, n_boot, level, seed), LENGTH_SCHEMA),

@@ -39,8 +39,9 @@ def conformal_origins_needed(level: float) -> int:
     return int(math.ceil(1 / (1 - level) - 1e-9))
 
 
-def rolling_conformal_halfwidths(pool_origins: np.ndarray, pool_rel: np.ndarray, origins: np.ndarray, horizon: int,
-                                 level: float, window: int) -> np.ndarray:
+def rolling_conformal_halfwidths(
+    pool_origins: np.ndarray, pool_rel: np.ndarray, origins: np.ndarray, horizon: int, level: float, window: int
+) -> np.ndarray:
     """Half-widths (origins, horizon) for each forecast origin from the relative errors of the
     ``window`` most recent earlier origins whose whole horizon had been observed by then.
 
@@ -48,6 +49,7 @@ def rolling_conformal_halfwidths(pool_origins: np.ndarray, pool_rel: np.ndarray,
     that were observable at the forecast origin are used, so the interval is a real-time one that
     follows drift in the error distribution (a fixed calibration year over-covers when the next
     year's errors are smaller)."""
+
     def ns(t):
         return pd.DatetimeIndex(t).as_unit("ns").asi8
 
@@ -58,14 +60,23 @@ def rolling_conformal_halfwidths(pool_origins: np.ndarray, pool_rel: np.ndarray,
     for i, (origin, stamp) in enumerate(zip(ns(origins), pd.DatetimeIndex(origins))):
         known = np.flatnonzero(known_at <= origin)[-window:]
         if len(known) < conformal_origins_needed(level):
-            raise ValueError(f"too few calibration origins before {stamp} for a {level:.0%} interval "
-                             f"({len(known)}): lengthen carbon.forecast.calibration_days (or conformal_window_days)")
+            raise ValueError(
+                f"too few calibration origins before {stamp} for a {level:.0%} interval "
+                f"({len(known)}): lengthen carbon.forecast.calibration_days (or conformal_window_days)"
+            )
         out[i] = _conformal_quantile(pool_rel[known], level)
     return out
 
 
-def adaptive_conformal_halfwidths(pool_origins: np.ndarray, pool_rel: np.ndarray, origins: np.ndarray, horizon: int,
-                                  level: float, window: int, gamma: float) -> np.ndarray:
+def adaptive_conformal_halfwidths(
+    pool_origins: np.ndarray,
+    pool_rel: np.ndarray,
+    origins: np.ndarray,
+    horizon: int,
+    level: float,
+    window: int,
+    gamma: float,
+) -> np.ndarray:
     """Rolling conformal half-widths whose miscoverage level adapts to the errors seen so far:
     adaptive conformal inference (ACI; I. Gibbs and E. Candes 2021, "Adaptive conformal inference
     under distribution shift", NeurIPS 34), per lead time.
@@ -95,19 +106,19 @@ def adaptive_conformal_halfwidths(pool_origins: np.ndarray, pool_rel: np.ndarray
     rel_of = {int(t): pool_rel[i] for i, t in enumerate(ns(pool_origins))}
     alpha = 1.0 - level
     out = np.empty((len(origins), pool_rel.shape[1]))
-    seen_t, seen_miss = [], []          # earlier target origins and their misses (per lead)
+    seen_t, seen_miss = [], []  # earlier target origins and their misses (per lead)
     for i in np.argsort(targets, kind="stable"):
         t = targets[i]
         if seen_t:
-            observed = (np.asarray(seen_t)[:, None] + lead_ns[None, :]) <= t          # (earlier, leads)
+            observed = (np.asarray(seen_t)[:, None] + lead_ns[None, :]) <= t  # (earlier, leads)
             a_t = alpha + gamma * np.sum(np.where(observed, alpha - np.asarray(seen_miss), 0.0), axis=0)
         else:
             a_t = np.full(pool_rel.shape[1], alpha)
         a_t = np.clip(a_t, -gamma, 1.0 + gamma)
         known = np.flatnonzero(known_at <= t)[-window:]
-        pool = np.sort(rel_sorted[known], axis=0)                                        # (n, leads)
+        pool = np.sort(rel_sorted[known], axis=0)  # (n, leads)
         n = pool.shape[0]
-        rank = np.ceil((n + 1) * (1.0 - a_t)).astype(int)                              # finite-sample rank
+        rank = np.ceil((n + 1) * (1.0 - a_t)).astype(int)  # finite-sample rank
         out[i] = np.where(rank > n, np.inf, pool[np.clip(rank, 1, n) - 1, np.arange(pool.shape[1])])
         seen_t.append(t)
         seen_miss.append((rel_of[int(t)] > out[i]).astype(float))

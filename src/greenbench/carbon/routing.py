@@ -17,13 +17,24 @@ from greenbench.core.registry import Registry
 log = get_logger(__name__)
 J_PER_KWH = 3.6e6
 
-RESULT_SCHEMA = pa.schema([
-    ("scenario", pa.string()), ("policy", pa.string()), ("weight", pa.float64()), ("requests", pa.int64()),
-    ("g_per_1000_requests", pa.float64()), ("latency_p95_ms", pa.float64()), ("slo_violations", pa.int64()),
-    ("slo_violation_share", pa.float64()), ("gap_closed", pa.float64()), ("deferred_requests", pa.int64()),
-    ("energy_j_per_request", pa.float64()), ("energy_label", pa.string()), ("forecaster", pa.string()),
-    ("oracle_saving_pct", pa.float64()),
-])
+RESULT_SCHEMA = pa.schema(
+    [
+        ("scenario", pa.string()),
+        ("policy", pa.string()),
+        ("weight", pa.float64()),
+        ("requests", pa.int64()),
+        ("g_per_1000_requests", pa.float64()),
+        ("latency_p95_ms", pa.float64()),
+        ("slo_violations", pa.int64()),
+        ("slo_violation_share", pa.float64()),
+        ("gap_closed", pa.float64()),
+        ("deferred_requests", pa.int64()),
+        ("energy_j_per_request", pa.float64()),
+        ("energy_label", pa.string()),
+        ("forecaster", pa.string()),
+        ("oracle_saving_pct", pa.float64()),
+    ]
+)
 
 
 def scenario_config(carbon_cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -37,7 +48,9 @@ def scenario_config(carbon_cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
     zones = list(over.get("zones", carbon_cfg["zones"]))
     extra = [z for z in zones if z not in carbon_cfg["zones"]]
     if extra:
-        raise ValueError(f"carbon.schedule.scenarios.{name}.zones: {extra} are not in carbon.zones (no traces or forecasts)")
+        raise ValueError(
+            f"carbon.schedule.scenarios.{name}.zones: {extra} are not in carbon.zones (no traces or forecasts)"
+        )
     base = {k: v for k, v in carbon_cfg["schedule"].items() if k != "scenarios"}
     return {**base, **{k: v for k, v in over.items() if k != "zones"}, "zones": zones, "scenario": name}
 
@@ -46,20 +59,21 @@ def scenario_config(carbon_cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
 class Scenario:
     zones: list[str]
     hours: pd.DatetimeIndex
-    requests: np.ndarray          # (hours, origins) interactive request counts (origins: origin_shares)
-    deferrable: np.ndarray        # (hours, origins) deferrable request counts
-    latency: np.ndarray           # (origins, zones) network RTT ms
-    actual: np.ndarray            # (hours, zones) actual intensity g/kWh
-    forecast: np.ndarray          # (hours, leads, zones) forecast issued at each hour for it and the next leads-1
-    static_ci: np.ndarray         # (zones,) mean intensity of the training period
+    requests: np.ndarray  # (hours, origins) interactive request counts (origins: origin_shares)
+    deferrable: np.ndarray  # (hours, origins) deferrable request counts
+    latency: np.ndarray  # (origins, zones) network RTT ms
+    actual: np.ndarray  # (hours, zones) actual intensity g/kWh
+    forecast: np.ndarray  # (hours, leads, zones) forecast issued at each hour for it and the next leads-1
+    static_ci: np.ndarray  # (zones,) mean intensity of the training period
     slo_ms: float
-    energy_j: float               # per request, PUE included
+    energy_j: float  # per request, PUE included
     inference_ms: tuple[float, float]  # lognormal (mu, sigma) of inference latency
     inference_p95_ms: float
 
 
-def request_counts(hours: pd.DatetimeIndex, shares: np.ndarray, mean_rate: float, amplitude: float,
-                   rng: np.random.Generator) -> np.ndarray:
+def request_counts(
+    hours: pd.DatetimeIndex, shares: np.ndarray, mean_rate: float, amplitude: float, rng: np.random.Generator
+) -> np.ndarray:
     """Poisson counts with a diurnal rate peaking at 12:00 UTC."""
     rate = mean_rate * (1 + amplitude * np.sin(2 * np.pi * (np.asarray(hours.hour) - 6) / 24))
     return rng.poisson(rate[:, None] * shares[None, :])
@@ -88,7 +102,7 @@ class Policy:
 
     name: str
     choose: Callable[[Scenario, np.ndarray, float], np.ndarray]
-    shifts: str | None = None      # None | "forecast" | "actual"
+    shifts: str | None = None  # None | "forecast" | "actual"
     oracle: str = "oracle"
     swept: bool = False
 
@@ -143,7 +157,7 @@ def assign(sc: Scenario, policy: str, weight: float = 0.5) -> np.ndarray:
     if policy not in POLICIES:
         raise ValueError(f"unknown policy '{policy}' (known: {', '.join(POLICIES.known())})")
     feasible = sc.latency + sc.inference_p95_ms <= sc.slo_ms
-    feasible[np.arange(len(sc.latency)), sc.latency.argmin(axis=1)] = True   # the nearest zone is always allowed
+    feasible[np.arange(len(sc.latency)), sc.latency.argmin(axis=1)] = True  # the nearest zone is always allowed
     return POLICIES[policy].choose(sc, feasible, weight)
 
 
@@ -157,21 +171,22 @@ def defer(sc: Scenario, window_h: int, use_actual: bool) -> tuple[np.ndarray, np
     best_zone = np.empty(n, dtype=int)
     for t in range(n):
         end = min(n, t + window_h + 1)
-        block = sc.actual[t:end] if use_actual else sc.forecast[t, :end - t]
+        block = sc.actual[t:end] if use_actual else sc.forecast[t, : end - t]
         flat = int(np.argmin(block))
         best_hour[t], best_zone[t] = t + flat // block.shape[1], flat % block.shape[1]
     return best_hour, best_zone
 
 
-def evaluate_policy(sc: Scenario, policy: str, rng: np.random.Generator, weight: float = float("nan"),
-                    window_h: int = 0) -> dict[str, Any]:
+def evaluate_policy(
+    sc: Scenario, policy: str, rng: np.random.Generator, weight: float = float("nan"), window_h: int = 0
+) -> dict[str, Any]:
     zone_idx = assign(sc, policy, 0.5 if np.isnan(weight) else weight)
     hours_i = np.arange(len(sc.hours))[:, None]
-    ci_served = sc.actual[hours_i, zone_idx]                                   # (hours, origins)
+    ci_served = sc.actual[hours_i, zone_idx]  # (hours, origins)
     grams = (sc.requests * ci_served).sum() * sc.energy_j / J_PER_KWH
     total = int(sc.requests.sum())
     deferred = 0
-    d_counts = sc.deferrable.sum(axis=1)                                       # deferrable per hour
+    d_counts = sc.deferrable.sum(axis=1)  # deferrable per hour
     shifts = POLICIES[policy].shifts
     if shifts and window_h > 0:
         hour, zone = defer(sc, window_h, use_actual=(shifts == "actual"))
@@ -181,20 +196,33 @@ def evaluate_policy(sc: Scenario, policy: str, rng: np.random.Generator, weight:
         grams += (sc.deferrable * ci_served).sum() * sc.energy_j / J_PER_KWH
     total += int(d_counts.sum())
     # latency of interactive requests: RTT + lognormal inference latency, sampled per request
-    rtt = sc.latency[np.arange(sc.latency.shape[0])[None, :], zone_idx]        # (hours, origins)
+    rtt = sc.latency[np.arange(sc.latency.shape[0])[None, :], zone_idx]  # (hours, origins)
     per_request_rtt = np.repeat(rtt.ravel(), sc.requests.ravel())
     latency = per_request_rtt + rng.lognormal(sc.inference_ms[0], sc.inference_ms[1], size=per_request_rtt.size)
     # the SLO is on each flow's p95 latency: a flow (hour, origin) served where RTT + inference p95
     # exceeds the SLO counts all its requests as violations
     violations = int(sc.requests[rtt + sc.inference_p95_ms > sc.slo_ms].sum())
-    return {"policy": policy, "weight": weight, "requests": total, "g_per_1000_requests": 1000 * grams / total,
-            "latency_p95_ms": float(np.percentile(latency, 95)) if latency.size else float("nan"),
-            "slo_violations": violations, "slo_violation_share": violations / max(latency.size, 1),
-            "deferred_requests": deferred}
+    return {
+        "policy": policy,
+        "weight": weight,
+        "requests": total,
+        "g_per_1000_requests": 1000 * grams / total,
+        "latency_p95_ms": float(np.percentile(latency, 95)) if latency.size else float("nan"),
+        "slo_violations": violations,
+        "slo_violation_share": violations / max(latency.size, 1),
+        "deferred_requests": deferred,
+    }
 
 
-def build_scenario(traces: pd.DataFrame, forecasts: pd.DataFrame, energy_j: float, inference_p50_ms: float,
-                   inference_p95_ms: float, cfg: Mapping[str, Any], seed: int) -> Scenario:
+def build_scenario(
+    traces: pd.DataFrame,
+    forecasts: pd.DataFrame,
+    energy_j: float,
+    inference_p50_ms: float,
+    inference_p95_ms: float,
+    cfg: Mapping[str, Any],
+    seed: int,
+) -> Scenario:
     zones = list(cfg["zones"])
     start = pd.Timestamp(cfg["start"], tz="UTC")
     hours = pd.date_range(start, periods=int(cfg["days"]) * 24, freq="h")
@@ -214,8 +242,10 @@ def build_scenario(traces: pd.DataFrame, forecasts: pd.DataFrame, energy_j: floa
     cols = pd.MultiIndex.from_product([range(1, leads + 1), zones])
     issued = issued.reindex(index=hours, columns=cols)
     if issued.isna().any().any():
-        raise ValueError("the hourly forecasts do not cover the simulation window and zones; "
-                         "rerun forecast_carbon after changing carbon.schedule")
+        raise ValueError(
+            "the hourly forecasts do not cover the simulation window and zones; "
+            "rerun forecast_carbon after changing carbon.schedule"
+        )
     forecast = issued.to_numpy(float).reshape(len(hours), leads, len(zones))
     origins = list(cfg["origin_shares"])
     shares = np.array([float(cfg["origin_shares"][o]) for o in origins])
@@ -226,18 +256,32 @@ def build_scenario(traces: pd.DataFrame, forecasts: pd.DataFrame, energy_j: floa
         raise ValueError(f"carbon.schedule.latency_ms has no round-trip time for {absent} (origin.zone)")
     latency = np.array([[float(cfg["latency_ms"][o][z]) for z in zones] for o in origins])
     rng = np.random.default_rng(seed)
-    counts = request_counts(hours, shares / shares.sum(), float(cfg["mean_requests_per_hour"]),
-                            float(cfg["diurnal_amplitude"]), rng)
+    counts = request_counts(
+        hours, shares / shares.sum(), float(cfg["mean_requests_per_hour"]), float(cfg["diurnal_amplitude"]), rng
+    )
     deferrable = rng.binomial(counts, float(cfg["deferrable_share"]))
-    return Scenario(zones, hours, counts - deferrable, deferrable, latency, actual, forecast,
-                    train[zones].mean().to_numpy(float), float(cfg["slo_ms"]), energy_j * float(cfg["pue"]),
-                    lognormal_from_percentiles(inference_p50_ms, inference_p95_ms), float(inference_p95_ms))
+    return Scenario(
+        zones,
+        hours,
+        counts - deferrable,
+        deferrable,
+        latency,
+        actual,
+        forecast,
+        train[zones].mean().to_numpy(float),
+        float(cfg["slo_ms"]),
+        energy_j * float(cfg["pue"]),
+        lognormal_from_percentiles(inference_p50_ms, inference_p95_ms),
+        float(inference_p95_ms),
+    )
 
 
 def simulate(sc: Scenario, cfg: Mapping[str, Any], seed: int) -> pd.DataFrame:
     rows = []
     for i, policy in enumerate(p.name for p in POLICIES.values() if not p.swept):
-        rows.append(evaluate_policy(sc, policy, np.random.default_rng([seed, i]), window_h=int(cfg["deferral_window_h"])))
+        rows.append(
+            evaluate_policy(sc, policy, np.random.default_rng([seed, i]), window_h=int(cfg["deferral_window_h"]))
+        )
     for policy in (p.name for p in POLICIES.values() if p.swept):
         for j, w in enumerate(cfg["weights"]):
             rows.append(evaluate_policy(sc, policy, np.random.default_rng([seed, 100 + j]), weight=float(w)))
@@ -294,11 +338,17 @@ def energy_per_request(energy_stats: pd.DataFrame | None, cell: Mapping[str, Any
         log.warning("no energy value for the served cell %s: gCO2e are unavailable, latency results stand", dict(cell))
         return float("nan"), float(lat["mean"].iloc[0]), float(lat95["mean"].iloc[0]), "unavailable"
     # a request's inference latency at this batch size is the batch latency
-    return (float(j["mean"].iloc[0]), float(lat["mean"].iloc[0]), float(lat95["mean"].iloc[0]),
-            str(j["energy_label"].iloc[0]))
+    return (
+        float(j["mean"].iloc[0]),
+        float(lat["mean"].iloc[0]),
+        float(lat95["mean"].iloc[0]),
+        str(j["energy_label"].iloc[0]),
+    )
 
 
-def run_schedule(traces_path, forecasts_path, energy_stats_path, out, cfg: Mapping[str, Any], seed: int) -> pd.DataFrame:
+def run_schedule(
+    traces_path, forecasts_path, energy_stats_path, out, cfg: Mapping[str, Any], seed: int
+) -> pd.DataFrame:
     stats = None if energy_is_given(cfg["energy"]) else io.read_parquet(energy_stats_path)
     energy_j, p50, p95, label = energy_per_request(stats, cfg["energy"])
     sc = build_scenario(io.read_parquet(traces_path), io.read_parquet(forecasts_path), energy_j, p50, p95, cfg, seed)
@@ -310,8 +360,21 @@ def run_schedule(traces_path, forecasts_path, energy_stats_path, out, cfg: Mappi
     g = df.set_index("policy")["g_per_1000_requests"]
     # how much there is to gain over static-greenest at all: a tiny gap makes "share closed" noise
     df["oracle_saving_pct"] = 100 * (1 - g["oracle"] / g["static_greenest"])
-    io.write_parquet(df, out, RESULT_SCHEMA, {"window": [str(sc.hours[0]), str(sc.hours[-1])], "zones": sc.zones,
-                                              "pue": cfg["pue"], "slo_ms": sc.slo_ms, "seed": seed,
-                                              "inference_latency_ms_p50": p50})
-    log.info("schedule: %s", df[["policy", "weight", "g_per_1000_requests", "gap_closed", "slo_violations"]].round(3).to_dict("records"))
+    io.write_parquet(
+        df,
+        out,
+        RESULT_SCHEMA,
+        {
+            "window": [str(sc.hours[0]), str(sc.hours[-1])],
+            "zones": sc.zones,
+            "pue": cfg["pue"],
+            "slo_ms": sc.slo_ms,
+            "seed": seed,
+            "inference_latency_ms_p50": p50,
+        },
+    )
+    log.info(
+        "schedule: %s",
+        df[["policy", "weight", "g_per_1000_requests", "gap_closed", "slo_violations"]].round(3).to_dict("records"),
+    )
     return df

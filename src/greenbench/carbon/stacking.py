@@ -10,7 +10,7 @@ import numpy as np
 from greenbench.carbon import metrics
 
 
-SELECTED = "selected"   # per zone and block of leads, the convex stack with the lowest validation MAPE
+SELECTED = "selected"  # per zone and block of leads, the convex stack with the lowest validation MAPE
 # Forecast combinations, candidates for the selection like any model: the mean of forecasters whose
 # errors are only partly correlated is often better than either (Bates and Granger 1969).
 COMBINATIONS = {"ridge+tcn": ("ridge", "tcn")}
@@ -44,8 +44,9 @@ def simplex_grid(models: int, steps: int) -> np.ndarray:
     return np.vstack([grid[vertex], grid[~vertex]])
 
 
-def stack_weights(validation: Mapping[str, np.ndarray], actual: np.ndarray, block_h: int, steps: int,
-                  chunk: int = 2048) -> np.ndarray:
+def stack_weights(
+    validation: Mapping[str, np.ndarray], actual: np.ndarray, block_h: int, steps: int, chunk: int = 2048
+) -> np.ndarray:
     """Convex stacking: for each block of ``block_h`` consecutive lead times, the weights on the
     simplex grid (:func:`simplex_grid`) whose combined forecast has the lowest MAPE on the validation
     origins (``validation``: {model: (origins, leads)}, ``actual`` the same shape). Returns (leads,
@@ -63,7 +64,7 @@ def stack_weights(validation: Mapping[str, np.ndarray], actual: np.ndarray, bloc
         p, a = preds[:, sl], y[:, sl]
         best, best_err = 0, np.inf
         for g0 in range(0, len(grid), chunk):
-            g = grid[g0:g0 + chunk]
+            g = grid[g0 : g0 + chunk]
             err = metrics.mape(a[None], np.einsum("olm,gm->gol", p, g), axis=(1, 2))
             i = int(np.argmin(err))
             if err[i] < best_err:
@@ -72,8 +73,9 @@ def stack_weights(validation: Mapping[str, np.ndarray], actual: np.ndarray, bloc
     return out
 
 
-def compose_stacked(predictions: Mapping[str, np.ndarray], zones: np.ndarray,
-                    weights: Mapping[str, Mapping[str, Any]]) -> np.ndarray:
+def compose_stacked(
+    predictions: Mapping[str, np.ndarray], zones: np.ndarray, weights: Mapping[str, Mapping[str, Any]]
+) -> np.ndarray:
     """The stacked forecaster's predictions: per row's zone and lead, the weighted sum of the models'
     forecasts (``weights``: {zone: {"models": [...], "weights": (leads x models)}})."""
     first = next(iter(predictions.values()))

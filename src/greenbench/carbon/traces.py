@@ -24,14 +24,18 @@ EM_ESTIMATED = "Data Estimated"
 LONG_COLUMNS = ("timestamp", "zone", "carbon_intensity_gco2_per_kwh")
 MIRROR_SUBDIR = "electricitymaps_eco4cast"
 
-TRACE_SCHEMA = pa.schema([
-    pa.field("zone", pa.string(), nullable=False),
-    pa.field("timestamp", pa.timestamp("s", tz="UTC"), nullable=False),
-    pa.field("ci", pa.float64(), nullable=False),            # gCO2e/kWh
-    pa.field("estimated", pa.bool_(), nullable=False),       # flagged estimated by the data provider
-    pa.field("interpolated", pa.bool_(), nullable=False),    # filled by greenbench (short gap or empty value)
-    pa.field("suspicious", pa.bool_(), nullable=False),      # kept but flagged: a plateau or a collapse (see suspicious)
-])
+TRACE_SCHEMA = pa.schema(
+    [
+        pa.field("zone", pa.string(), nullable=False),
+        pa.field("timestamp", pa.timestamp("s", tz="UTC"), nullable=False),
+        pa.field("ci", pa.float64(), nullable=False),  # gCO2e/kWh
+        pa.field("estimated", pa.bool_(), nullable=False),  # flagged estimated by the data provider
+        pa.field("interpolated", pa.bool_(), nullable=False),  # filled by greenbench (short gap or empty value)
+        pa.field(
+            "suspicious", pa.bool_(), nullable=False
+        ),  # kept but flagged: a plateau or a collapse (see suspicious)
+    ]
+)
 
 
 class TraceError(ValueError):
@@ -45,8 +49,14 @@ def em_filename(zone: str, year: int) -> str:
     return f"{zone}_{year}_hourly.csv"
 
 
-def retrieve_trace(zone: str, year: int, dest: str | Path, column: str = "direct", max_ci: float = DEFAULT_MAX_CI,
-                   max_gap_hours: int | None = None) -> Path:
+def retrieve_trace(
+    zone: str,
+    year: int,
+    dest: str | Path,
+    column: str = "direct",
+    max_ci: float = DEFAULT_MAX_CI,
+    max_gap_hours: int | None = None,
+) -> Path:
     """Keep an existing file, else copy from $GREENBENCH_DATA/carbon/electricitymaps_eco4cast/ once
     the mirror's file validates (rows, zone, year; with ``max_gap_hours``, gaps and the whole year):
     a bad mirror file is never kept, so fixing the mirror is enough."""
@@ -83,8 +93,10 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     width = len(rows[0][1])
     for line, r in rows[1:]:
         if len(r) != width:
-            raise TraceError(f"{path}:{line}: {len(r)} fields where the header has {width} (a decimal comma, or a "
-                             "value with a comma and no quotes?)")
+            raise TraceError(
+                f"{path}:{line}: {len(r)} fields where the header has {width} (a decimal comma, or a "
+                "value with a comma and no quotes?)"
+            )
     return rows[0][1], rows[1:]
 
 
@@ -130,14 +142,23 @@ def _header_format(header: list[str]) -> str | None:
     return None
 
 
-def _columns(path: Path, header: list[str], column: str, fmt: str, zone: str | None, timestamp_column: str,
-             intensity_column: str | None) -> tuple[int, int | None, int, int | None]:
+def _columns(
+    path: Path,
+    header: list[str],
+    column: str,
+    fmt: str,
+    zone: str | None,
+    timestamp_column: str,
+    intensity_column: str | None,
+) -> tuple[int, int | None, int, int | None]:
     """Indices of the timestamp, zone, intensity and estimated columns for a file's format."""
     found = _header_format(header)
     fmt = found if fmt == "auto" else fmt
     if fmt is None:
-        raise TraceError(f"{path}:1: unknown header; expected the Electricity Maps export or "
-                         f"'{','.join(LONG_COLUMNS)}' (or give carbon.sources[].format: wide with its columns)")
+        raise TraceError(
+            f"{path}:1: unknown header; expected the Electricity Maps export or "
+            f"'{','.join(LONG_COLUMNS)}' (or give carbon.sources[].format: wide with its columns)"
+        )
     ie = iz = None
     if fmt == "electricitymaps":
         want = EM_COLUMNS[column]
@@ -154,17 +175,25 @@ def _columns(path: Path, header: list[str], column: str, fmt: str, zone: str | N
         names = [h.strip() for h in header]
         missing = [c for c in (timestamp_column, intensity_column) if c not in names]
         if missing or not zone:
-            raise TraceError(f"{path}:1: a wide trace needs its zone and the columns {missing or [timestamp_column]} "
-                             f"(header: {', '.join(names[:12])}{' …' if len(names) > 12 else ''})")
+            raise TraceError(
+                f"{path}:1: a wide trace needs its zone and the columns {missing or [timestamp_column]} "
+                f"(header: {', '.join(names[:12])}{' …' if len(names) > 12 else ''})"
+            )
         it, ic = names.index(timestamp_column), names.index(intensity_column)
     else:
         raise TraceError(f"{path}: unknown trace format '{fmt}' (one of {', '.join(FORMATS)})")
     return it, iz, ic, ie
 
 
-def read_trace(path: str | Path, column: str = "direct", max_ci: float = DEFAULT_MAX_CI, fmt: str = "auto",
-               zone: str | None = None, timestamp_column: str = "timestamp",
-               intensity_column: str | None = None) -> pd.DataFrame:
+def read_trace(
+    path: str | Path,
+    column: str = "direct",
+    max_ci: float = DEFAULT_MAX_CI,
+    fmt: str = "auto",
+    zone: str | None = None,
+    timestamp_column: str = "timestamp",
+    intensity_column: str | None = None,
+) -> pd.DataFrame:
     """Parse one file into zone, timestamp, ci, estimated, line (source line numbers kept).
 
     Formats: ``electricitymaps`` (the export: Datetime (UTC), Zone Id, the intensity columns),
@@ -182,7 +211,9 @@ def read_trace(path: str | Path, column: str = "direct", max_ci: float = DEFAULT
     for line, r in rows:
         ts = parse_time(r[it], f"{path}:{line}")
         if expected_year is not None and ts.year != expected_year:
-            raise TraceError(f"{path}:{line}: timestamp {ts} (UTC) is outside {expected_year}, the year the file is named for")
+            raise TraceError(
+                f"{path}:{line}: timestamp {ts} (UTC) is outside {expected_year}, the year the file is named for"
+            )
         raw = r[ic].strip()
         if not raw:
             gaps += 1
@@ -194,12 +225,15 @@ def read_trace(path: str | Path, column: str = "direct", max_ci: float = DEFAULT
         if not math.isfinite(value):
             raise TraceError(f"{path}:{line}: carbon intensity {r[ic]!r} is not a finite number")
         if value > max_ci:
-            raise TraceError(f"{path}:{line}: carbon intensity {value:g} gCO2e/kWh is above the plausible ceiling "
-                             f"{max_ci:g} (carbon.max_ci_g_per_kwh)")
+            raise TraceError(
+                f"{path}:{line}: carbon intensity {value:g} gCO2e/kWh is above the plausible ceiling "
+                f"{max_ci:g} (carbon.max_ci_g_per_kwh)"
+            )
         row_zone = r[iz].strip() if iz is not None else str(zone)
         if expected_zone is not None and row_zone != expected_zone:
-            raise TraceError(f"{path}:{line}: zone '{row_zone}' in a file "
-                             f"{'given' if zone else 'named'} for zone '{expected_zone}'")
+            raise TraceError(
+                f"{path}:{line}: zone '{row_zone}' in a file {'given' if zone else 'named'} for zone '{expected_zone}'"
+            )
         estimated = ie is not None and r[ie].strip().lower() == "true"
         records.append((row_zone, ts, value, estimated, line))
     if gaps:
@@ -207,7 +241,7 @@ def read_trace(path: str | Path, column: str = "direct", max_ci: float = DEFAULT
     return pd.DataFrame(records, columns=["zone", "timestamp", "ci", "estimated", "line"]).assign(source=str(path))
 
 
-PLATEAU_HOURS = 24      # this many identical consecutive hourly values: a stuck feed, not a grid
+PLATEAU_HOURS = 24  # this many identical consecutive hourly values: a stuck feed, not a grid
 COLLAPSE_FRACTION = 0.1  # below this share of the trailing week's median: a collapse, not a cleaner grid
 
 
@@ -250,8 +284,10 @@ def validate_and_fill(df: pd.DataFrame, max_gap_hours: int) -> pd.DataFrame:
         for idx, hours in gaps.items():
             if hours - 1 > max_gap_hours:
                 r = g.loc[idx]
-                raise TraceError(f"{r.source}:{r.line}: gap of {int(hours - 1)} missing hours before {r.timestamp} "
-                                 f"for zone {zone} exceeds carbon.max_gap_hours={max_gap_hours}")
+                raise TraceError(
+                    f"{r.source}:{r.line}: gap of {int(hours - 1)} missing hours before {r.timestamp} "
+                    f"for zone {zone} exceeds carbon.max_gap_hours={max_gap_hours}"
+                )
         full = pd.date_range(ts.iloc[0], ts.iloc[-1], freq="h")
         s = g.set_index("timestamp")
         filled = pd.DataFrame(index=full)
@@ -265,9 +301,16 @@ def validate_and_fill(df: pd.DataFrame, max_gap_hours: int) -> pd.DataFrame:
             log.warning("%s: zone %s: interpolated %d missing hours", src, zone, int(filled.interpolated.sum()))
         if filled.suspicious.any():
             first = filled.index[filled.suspicious.to_numpy()][0]
-            log.warning("%s: zone %s: %d suspicious hours flagged (plateau of >= %d identical values, or below %.0f%% "
-                        "of the trailing week's median), first at %s", src, zone, int(filled.suspicious.sum()),
-                        PLATEAU_HOURS, 100 * COLLAPSE_FRACTION, first)
+            log.warning(
+                "%s: zone %s: %d suspicious hours flagged (plateau of >= %d identical values, or below %.0f%% "
+                "of the trailing week's median), first at %s",
+                src,
+                zone,
+                int(filled.suspicious.sum()),
+                PLATEAU_HOURS,
+                100 * COLLAPSE_FRACTION,
+                first,
+            )
     return pd.concat(out, ignore_index=True)[TRACE_SCHEMA.names]
 
 
@@ -282,15 +325,21 @@ def check_coverage(raw: pd.DataFrame, years, max_gap_hours: int) -> None:
             last = pd.Timestamp(f"{year}-12-31 23:00", tz="UTC")
             inside = g[(g.timestamp >= first) & (g.timestamp <= last)].sort_values("timestamp")
             if inside.empty:
-                raise TraceError(f"config key 'carbon.years': zone {zone} has no hour in {year} "
-                                 f"(files: {', '.join(sorted(set(g.source)))})")
+                raise TraceError(
+                    f"config key 'carbon.years': zone {zone} has no hour in {year} "
+                    f"(files: {', '.join(sorted(set(g.source)))})"
+                )
             head, tail = inside.iloc[0], inside.iloc[-1]
             if head.timestamp - first > slack:
-                raise TraceError(f"{head.source}:{head.line}: zone {zone} starts at {head.timestamp}; carbon.years "
-                                 f"asks for all of {year} (carbon.max_gap_hours={max_gap_hours})")
+                raise TraceError(
+                    f"{head.source}:{head.line}: zone {zone} starts at {head.timestamp}; carbon.years "
+                    f"asks for all of {year} (carbon.max_gap_hours={max_gap_hours})"
+                )
             if last - tail.timestamp > slack:
-                raise TraceError(f"{tail.source}:{tail.line}: zone {zone} stops at {tail.timestamp}; carbon.years "
-                                 f"asks for all of {year} (carbon.max_gap_hours={max_gap_hours})")
+                raise TraceError(
+                    f"{tail.source}:{tail.line}: zone {zone} stops at {tail.timestamp}; carbon.years "
+                    f"asks for all of {year} (carbon.max_gap_hours={max_gap_hours})"
+                )
 
 
 def trace_file(zone: str, year: int, dest: str | Path) -> Path | None:
@@ -320,8 +369,15 @@ def header_errors(sources: list[dict], column: str) -> list[str]:
                     header = next(csv.reader([fh.readline()]), [])
                 if not header:
                     raise TraceError(f"{f}:1: empty first line (a header is expected)")
-                _columns(Path(f), header, column, spec.get("format", "auto"), spec.get("zone"),
-                         spec.get("timestamp_column", "timestamp"), spec.get("intensity_column"))
+                _columns(
+                    Path(f),
+                    header,
+                    column,
+                    spec.get("format", "auto"),
+                    spec.get("zone"),
+                    spec.get("timestamp_column", "timestamp"),
+                    spec.get("intensity_column"),
+                )
             except TraceError as exc:
                 out.append(str(exc))
             except (OSError, UnicodeDecodeError) as exc:
@@ -337,27 +393,47 @@ def read_sources(sources: list[dict], column: str, max_ci: float = DEFAULT_MAX_C
         if not files:
             raise TraceError(f"config key 'carbon.sources[{i}].path': {spec.get('path')!r} matches no file")
         for f in files:
-            frames.append(read_trace(f, column, max_ci, fmt=spec.get("format", "auto"), zone=spec.get("zone"),
-                                     timestamp_column=spec.get("timestamp_column", "timestamp"),
-                                     intensity_column=spec.get("intensity_column")))
+            frames.append(
+                read_trace(
+                    f,
+                    column,
+                    max_ci,
+                    fmt=spec.get("format", "auto"),
+                    zone=spec.get("zone"),
+                    timestamp_column=spec.get("timestamp_column", "timestamp"),
+                    intensity_column=spec.get("intensity_column"),
+                )
+            )
     return pd.concat(frames, ignore_index=True)
 
 
-def prepare_traces(files: list[str | Path], out: str | Path, column: str, max_gap_hours: int,
-                   max_ci: float = DEFAULT_MAX_CI, sources: list[dict] | None = None,
-                   zones: list[str] | None = None, years: list[int] | None = None) -> pd.DataFrame:
+def prepare_traces(
+    files: list[str | Path],
+    out: str | Path,
+    column: str,
+    max_gap_hours: int,
+    max_ci: float = DEFAULT_MAX_CI,
+    sources: list[dict] | None = None,
+    zones: list[str] | None = None,
+    years: list[int] | None = None,
+) -> pd.DataFrame:
     """Validate and merge the traces: ``files`` (Electricity Maps exports named by zone and year) or,
     when given, ``sources`` (``carbon.sources``, each with its format); only ``zones`` and ``years``
     are kept when given, and each zone must have rows."""
-    raw = read_sources(sources, column, max_ci) if sources else \
-        pd.concat([read_trace(f, column, max_ci) for f in files], ignore_index=True)
+    raw = (
+        read_sources(sources, column, max_ci)
+        if sources
+        else pd.concat([read_trace(f, column, max_ci) for f in files], ignore_index=True)
+    )
     if zones is not None:
         raw = raw[raw.zone.isin(zones)]
         missing = sorted(set(zones) - set(raw.zone))
         if missing:
             where = "carbon.sources" if sources else "the trace files"
-            raise TraceError(f"config key 'carbon.zones': {', '.join(missing)} not found in {where} "
-                             f"(zones there: {', '.join(sorted(set(raw.zone))) or 'none'})")
+            raise TraceError(
+                f"config key 'carbon.zones': {', '.join(missing)} not found in {where} "
+                f"(zones there: {', '.join(sorted(set(raw.zone))) or 'none'})"
+            )
     if years is not None:
         raw = raw[raw.timestamp.dt.year.isin(years)]
     # stable sort by zone only: within a zone, rows keep file order, so an unordered file is caught
@@ -367,13 +443,26 @@ def prepare_traces(files: list[str | Path], out: str | Path, column: str, max_ga
     if years is not None:
         check_coverage(merged, years, max_gap_hours)
     used = sorted(set(merged.source))
-    meta = provenance.collect(files=used, sha256={f: provenance.file_sha256(f) for f in used},
-                              column=column, max_gap_hours=max_gap_hours, max_ci=max_ci, sources=sources or [],
-                              attribution="Electricity Maps (electricitymaps.com), ODbL" if not sources else
-                              "the files of carbon.sources (see their licences)")
+    meta = provenance.collect(
+        files=used,
+        sha256={f: provenance.file_sha256(f) for f in used},
+        column=column,
+        max_gap_hours=max_gap_hours,
+        max_ci=max_ci,
+        sources=sources or [],
+        attribution="Electricity Maps (electricitymaps.com), ODbL"
+        if not sources
+        else "the files of carbon.sources (see their licences)",
+    )
     io.write_parquet(table, out, TRACE_SCHEMA, meta)
-    log.info("traces: %d zones, %d hours, %d interpolated, %d suspicious -> %s", table.zone.nunique(), len(table),
-             int(table.interpolated.sum()), int(table.suspicious.sum()), out)
+    log.info(
+        "traces: %d zones, %d hours, %d interpolated, %d suspicious -> %s",
+        table.zone.nunique(),
+        len(table),
+        int(table.interpolated.sum()),
+        int(table.suspicious.sum()),
+        out,
+    )
     return table
 
 
@@ -390,5 +479,15 @@ def series(traces: pd.DataFrame, zone: str) -> pd.Series:
     return pd.Series(g["ci"].to_numpy(float), index=pd.DatetimeIndex(g["timestamp"]))
 
 
-__all__ = ["TraceError", "read_trace", "read_sources", "suspicious", "validate_and_fill", "check_coverage",
-           "prepare_traces", "retrieve_trace", "trace_file", "series"]
+__all__ = [
+    "TraceError",
+    "read_trace",
+    "read_sources",
+    "suspicious",
+    "validate_and_fill",
+    "check_coverage",
+    "prepare_traces",
+    "retrieve_trace",
+    "trace_file",
+    "series",
+]

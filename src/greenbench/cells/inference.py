@@ -23,7 +23,9 @@ def predict(prepared: Any, tokens: pd.DataFrame, batch_size: int, pad_id: int) -
     probs = np.zeros((len(tokens), models.NUM_LABELS), dtype=np.float32)
     routes = np.full(len(tokens), -1, dtype=np.int8)
     with torch.inference_mode():
-        for batch in tqdm(list(iter_batches(tokens, batch_size, pad_id, order=order)), desc="evaluate", unit="batch", mininterval=5):
+        for batch in tqdm(
+            list(iter_batches(tokens, batch_size, pad_id, order=order)), desc="evaluate", unit="batch", mininterval=5
+        ):
             logits = prepared.forward(batch.input_ids.to(prepared.device), batch.attention_mask.to(prepared.device))
             probs[batch.rows] = torch.softmax(logits, dim=-1).cpu().numpy()
             if prepared.last_routes is not None:
@@ -38,5 +40,3 @@ def predict(prepared: Any, tokens: pd.DataFrame, batch_size: int, pad_id: int) -
             "route": routes,
         }
     )
-
-

@@ -11,7 +11,6 @@ import yaml
 from greenbench.config.devices import detected_devices, resolve_devices  # noqa: F401  (part of this module's API)
 
 
-
 class ConfigError(ValueError):
     """The configuration is invalid; the message names every offending key."""
 
@@ -19,9 +18,13 @@ class ConfigError(ValueError):
 # Tables keyed by zone or by name, and the served cell: a later config file that gives one replaces it
 # whole (a user's grid brings its own origins, latencies and scenarios; merging would keep the default
 # European rows, and a served cell given as J per request would keep the measured cell's keys).
-TABLES = (("carbon", "schedule", "origin_shares"), ("carbon", "schedule", "latency_ms"),
-          ("carbon", "schedule", "scenarios"), ("carbon", "schedule", "energy"),
-          ("study", "runtimes"))  # the runtime axis a file gives is the whole axis: `runtimes: {}` is none
+TABLES = (
+    ("carbon", "schedule", "origin_shares"),
+    ("carbon", "schedule", "latency_ms"),
+    ("carbon", "schedule", "scenarios"),
+    ("carbon", "schedule", "energy"),
+    ("study", "runtimes"),
+)  # the runtime axis a file gives is the whole axis: `runtimes: {}` is none
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any], _at: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -69,8 +72,11 @@ def _unique_mapping(loader, node, deep=False):
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                "while reading a mapping", node.start_mark,
-                f"key {key!r} is given twice (first on line {seen[key] + 1})", key_node.start_mark)
+                "while reading a mapping",
+                node.start_mark,
+                f"key {key!r} is given twice (first on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
         seen[key] = key_node.start_mark.line
     return loader.construct_mapping(node, deep)
 
@@ -88,9 +94,11 @@ def load_config(paths: Iterable[str | Path]) -> dict[str, Any]:
             raise ConfigError(f"{path}: config file not found") from None
         except UnicodeDecodeError as exc:
             raw = path.read_bytes()
-            line = raw[:exc.start].count(b"\n") + 1
-            raise ConfigError(f"{path}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); "
-                              "save the file as UTF-8") from None
+            line = raw[: exc.start].count(b"\n") + 1
+            raise ConfigError(
+                f"{path}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); "
+                "save the file as UTF-8"
+            ) from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from None
         if not isinstance(loaded, Mapping):
@@ -99,8 +107,9 @@ def load_config(paths: Iterable[str | Path]) -> dict[str, Any]:
     return config
 
 
-def validate_config(config: Mapping[str, Any], schema_path: str | Path | None = None,
-                    files: bool = True) -> dict[str, Any]:
+def validate_config(
+    config: Mapping[str, Any], schema_path: str | Path | None = None, files: bool = True
+) -> dict[str, Any]:
     """Raise :class:`ConfigError` naming every bad key; return the config otherwise, in canonical
     form (``wiring.canonical``) with ``study.devices: auto`` resolved to the devices this host has.
     ``files`` False: no input file is looked for (``semantic_errors``)."""

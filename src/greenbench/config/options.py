@@ -61,8 +61,12 @@ class Options:
         return {**self.defaults(), **dict(given or {})}
 
     def schema(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "object", "additionalProperties": False, "description": self.doc,
-                               "properties": {k: {**o.schema, "description": o.doc} for k, o in self.options.items()}}
+        out: dict[str, Any] = {
+            "type": "object",
+            "additionalProperties": False,
+            "description": self.doc,
+            "properties": {k: {**o.schema, "description": o.doc} for k, o in self.options.items()},
+        }
         if self.required:
             out["required"] = [k for k, o in self.options.items() if o.required and o.default is not NO_DEFAULT]
         return out
@@ -106,11 +110,19 @@ def with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
 def _type(schema: Mapping[str, Any]) -> str:
     if "enum" in schema:
         return " / ".join(f"`{v}`" for v in schema["enum"])
-    kind = {"integer": "int", "number": "number", "boolean": "bool", "object": "mapping", "array": "list",
-            "string": "string"}.get(str(schema.get("type", "")), "")
-    bounds = [f"≥ {schema['minimum']}" if "minimum" in schema else "",
-              f"> {schema['exclusiveMinimum']}" if "exclusiveMinimum" in schema else "",
-              f"≤ {schema['maximum']}" if "maximum" in schema else ""]
+    kind = {
+        "integer": "int",
+        "number": "number",
+        "boolean": "bool",
+        "object": "mapping",
+        "array": "list",
+        "string": "string",
+    }.get(str(schema.get("type", "")), "")
+    bounds = [
+        f"≥ {schema['minimum']}" if "minimum" in schema else "",
+        f"> {schema['exclusiveMinimum']}" if "exclusiveMinimum" in schema else "",
+        f"≤ {schema['maximum']}" if "maximum" in schema else "",
+    ]
     return " ".join(x for x in [kind, *bounds] if x)
 
 
@@ -128,12 +140,19 @@ def docs_table() -> str:
 def _compact(value: Any) -> str:
     import json
 
-    return json.dumps(value, separators=(", ", ": ")) if isinstance(value, (dict, list)) else str(value).lower() \
-        if isinstance(value, bool) else str(value)
+    return (
+        json.dumps(value, separators=(", ", ": "))
+        if isinstance(value, (dict, list))
+        else str(value).lower()
+        if isinstance(value, bool)
+        else str(value)
+    )
 
 
-BEGIN, END = "<!-- plugin options: begin (generated: python -m greenbench.config.options) -->", \
-    "<!-- plugin options: end -->"
+BEGIN, END = (
+    "<!-- plugin options: begin (generated: python -m greenbench.config.options) -->",
+    "<!-- plugin options: end -->",
+)
 
 
 def readme_with_table(text: str) -> str:

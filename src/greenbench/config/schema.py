@@ -42,7 +42,9 @@ def _non_finite(value, at: tuple = ()) -> list[str]:
     if isinstance(value, Mapping):
         return [m for k, v in value.items() for m in _non_finite(v, (*at, k))]
     if isinstance(value, (list, tuple)):
-        return [m for i, v in enumerate(value) for m in _non_finite(v, (*at[:-1], f"{at[-1]}[{i}]") if at else (f"[{i}]",))]
+        return [
+            m for i, v in enumerate(value) for m in _non_finite(v, (*at[:-1], f"{at[-1]}[{i}]") if at else (f"[{i}]",))
+        ]
     return []
 
 
@@ -61,6 +63,7 @@ def _specific(error):
             def overlap(e):
                 props = branches[e.relative_schema_path[0]].get("properties", {})
                 return len(set(error.instance) & set(props))
+
             best = max(overlap(e) for e in context)
             context = [e for e in context if overlap(e) == best]
         same_type = [e for e in context if e.validator not in ("type", "const")]
@@ -76,13 +79,20 @@ def _hint(error) -> str:
     value, expected = error.instance, error.validator_value if error.validator == "type" else None
     if isinstance(value, (dt.date, dt.datetime)):
         return f" (YAML read an unquoted date: quote it, '{value.isoformat()}')"
-    if isinstance(value, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value.strip()) and expected in ("number", "integer"):
+    if (
+        isinstance(value, str)
+        and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", value.strip())
+        and expected in ("number", "integer")
+    ):
         return f" (YAML 1.1 reads {value} as text: write it with a dot, {float(value)!r})"
     if isinstance(value, str) and expected == "array":
         return f" (a list: [{value}])"
     parent = error.parent if error.parent is not None and error.parent.validator == "oneOf" else error
-    if parent.validator == "oneOf" and isinstance(value, str) and any(
-            s.get("type") == "array" for s in parent.validator_value if isinstance(s, Mapping)):
+    if (
+        parent.validator == "oneOf"
+        and isinstance(value, str)
+        and any(s.get("type") == "array" for s in parent.validator_value if isinstance(s, Mapping))
+    ):
         return f" (or a list: [{value}])"
     return ""
 
@@ -95,6 +105,8 @@ def schema_errors(config: Mapping[str, Any], schema_path: str | Path = DEFAULT_S
     schema = assemble_schema(yaml.safe_load(Path(schema_path).read_text(encoding="utf-8")))
     # formats (e.g. `format: date`) are enforced, not just annotations: '2022-02-30' or 'tomorrow' is an error
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-    errors = sorted((_specific(e) for e in validator.iter_errors(config)),
-                    key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    errors = sorted(
+        (_specific(e) for e in validator.iter_errors(config)),
+        key=lambda e: (list(map(str, e.absolute_path)), e.message),
+    )
     return _non_finite(config) + [f"config key '{_key_path(e)}': {_describe(e)}" for e in errors]

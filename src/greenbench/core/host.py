@@ -31,8 +31,12 @@ def _is(machine: str, prefixes: tuple[str, ...]) -> bool:
 
 def isa_from_flags(flags: set[str]) -> dict[str, bool]:
     """The kernel-deciding features from /proc/cpuinfo's ``flags`` (AMX: a tile unit with BF16 or INT8)."""
-    return {"amx": "amx_tile" in flags and bool({"amx_bf16", "amx_int8"} & flags),
-            "avx512_bf16": "avx512_bf16" in flags, "avx512_vnni": "avx512_vnni" in flags, "avx2": "avx2" in flags}
+    return {
+        "amx": "amx_tile" in flags and bool({"amx_bf16", "amx_int8"} & flags),
+        "avx512_bf16": "avx512_bf16" in flags,
+        "avx512_vnni": "avx512_vnni" in flags,
+        "avx2": "avx2" in flags,
+    }
 
 
 def parse_cpuinfo(text: str | None, machine: str = "") -> dict[str, Any]:
@@ -150,8 +154,14 @@ def _torch_threads() -> int | None:
 _READ = "read"  # fingerprint(cpuinfo=...) default: read /proc/cpuinfo (on Linux)
 
 
-def fingerprint(threads: int | None = None, *, cpuinfo: str | None = _READ, machine: str | None = None,
-                rapl: bool | None = None, gpu: tuple[str | None, str | None, int] | None = None) -> dict[str, Any]:
+def fingerprint(
+    threads: int | None = None,
+    *,
+    cpuinfo: str | None = _READ,
+    machine: str | None = None,
+    rapl: bool | None = None,
+    gpu: tuple[str | None, str | None, int] | None = None,
+) -> dict[str, Any]:
     """This host's fingerprint. ``threads``: the threads the work used (default: torch's, when torch is
     already imported, else None). The keyword arguments replace what would be read (for tests; ``cpuinfo=None``:
     a host without /proc/cpuinfo)."""
@@ -159,10 +169,17 @@ def fingerprint(threads: int | None = None, *, cpuinfo: str | None = _READ, mach
     if cpuinfo is _READ:
         cpuinfo = _read_cpuinfo() if platform.system() == "Linux" else None
     model, driver, count = gpu_info() if gpu is None else gpu
-    return {**parse_cpuinfo(cpuinfo, machine), "machine": machine or None, "system": platform.system() or None,
-            "logical_cores": os.cpu_count(), "threads": _torch_threads() if threads is None else int(threads),
-            "rapl_readable": rapl_readable() if rapl is None else bool(rapl),
-            "gpu_model": model, "gpu_driver": driver, "gpu_count": count}
+    return {
+        **parse_cpuinfo(cpuinfo, machine),
+        "machine": machine or None,
+        "system": platform.system() or None,
+        "logical_cores": os.cpu_count(),
+        "threads": _torch_threads() if threads is None else int(threads),
+        "rapl_readable": rapl_readable() if rapl is None else bool(rapl),
+        "gpu_model": model,
+        "gpu_driver": driver,
+        "gpu_count": count,
+    }
 
 
 def _features(isa: Mapping[str, Any]) -> str:
@@ -213,12 +230,22 @@ def recorded(metadata: Any) -> list[dict[str, Any]]:
 
 
 def describe(fp: Mapping[str, Any]) -> str:
-    """"AMD without AMX (AVX512-BF16, VNNI); 2 threads; RAPL not readable": the class, threads and RAPL."""
+    """ "AMD without AMX (AVX512-BF16, VNNI); 2 threads; RAPL not readable": the class, threads and RAPL."""
     threads = fp.get("threads")
     parts = [host_class(fp), f"{threads} thread{'s' if threads != 1 else ''}" if threads else "threads not recorded"]
     parts.append("RAPL readable" if fp.get("rapl_readable") else "RAPL not readable")
     return "; ".join(parts)
 
 
-__all__ = ["ISA", "UNKNOWN", "describe", "fingerprint", "gpu_info", "host_class", "isa_from_flags", "parse_cpuinfo",
-           "rapl_readable", "recorded"]
+__all__ = [
+    "ISA",
+    "UNKNOWN",
+    "describe",
+    "fingerprint",
+    "gpu_info",
+    "host_class",
+    "isa_from_flags",
+    "parse_cpuinfo",
+    "rapl_readable",
+    "recorded",
+]

@@ -51,9 +51,16 @@ class Registry(MutableMapping, Generic[T]):
     - ``reserved``: names no plugin may take (e.g. the runtime ``eager``).
     """
 
-    def __init__(self, kind: str, package: str | None = None, *, support: Iterable[str] = (),
-                 helpers: Iterable[str] = (), check: Callable[[str, T], str | None] | None = None,
-                 reserved: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        kind: str,
+        package: str | None = None,
+        *,
+        support: Iterable[str] = (),
+        helpers: Iterable[str] = (),
+        check: Callable[[str, T], str | None] | None = None,
+        reserved: Iterable[str] = (),
+    ) -> None:
         self.kind, self.package = kind, package
         self._support, self._helpers = tuple(support), tuple(helpers)
         self._check, self._reserved = check, frozenset(reserved)
@@ -160,8 +167,14 @@ class Registry(MutableMapping, Generic[T]):
     def copy(self) -> "Registry[T]":
         """A registry with the same entries that later registrations do not share (for tests)."""
         self.load()
-        other = Registry(self.kind, self.package, support=self._support, helpers=self._helpers, check=self._check,
-                         reserved=self._reserved)
+        other = Registry(
+            self.kind,
+            self.package,
+            support=self._support,
+            helpers=self._helpers,
+            check=self._check,
+            reserved=self._reserved,
+        )
         other._entries, other._defined_in, other._loaded = dict(self._entries), dict(self._defined_in), True
         return other
 
@@ -202,4 +215,3 @@ class _Modules(Mapping):
 
     def __repr__(self) -> str:
         return repr(self._items())
-

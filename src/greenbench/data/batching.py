@@ -11,7 +11,7 @@ import pandas as pd
 
 @dataclass
 class Batch:
-    rows: np.ndarray          # positions into the token frame
+    rows: np.ndarray  # positions into the token frame
     input_ids: "torch.Tensor"  # noqa: F821
     attention_mask: "torch.Tensor"  # noqa: F821
     labels: "torch.Tensor"  # noqa: F821
@@ -45,4 +45,6 @@ def iter_batches(
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         ids, mask = pad([ids_col[r] for r in rows], pad_id, fixed_length)
-        yield Batch(rows, torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(labels[rows].astype(np.int64)))
+        yield Batch(
+            rows, torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(labels[rows].astype(np.int64))
+        )

@@ -136,15 +136,29 @@ def tokenize_split(dataset_parquet: str | Path, source: str, max_length: int, ou
     tokenizer = load_tokenizer(resolve_source(source))
     tokens = tokenize_dataset(df, tokenizer, max_length)
     meta = provenance.collect(
-        source=source, max_length=max_length, tokenizer=tokenizer_identity(tokenizer),
-        dataset=str(dataset_parquet), rows=len(tokens),
+        source=source,
+        max_length=max_length,
+        tokenizer=tokenizer_identity(tokenizer),
+        dataset=str(dataset_parquet),
+        rows=len(tokens),
         truncated=int((tokens["length"] >= max_length).sum()),
     )
     io.write_parquet(tokens, out, TOKENS_SCHEMA, meta)
     if meta["truncated"]:
-        log.warning("%s: %d of %d sentences reached max_length=%d tokens and were truncated", dataset_parquet,
-                    meta["truncated"], len(tokens), max_length)
-    log.info("tokenized %d rows (mean length %.1f, max %d) -> %s", len(tokens), tokens.length.mean(), tokens.length.max(), out)
+        log.warning(
+            "%s: %d of %d sentences reached max_length=%d tokens and were truncated",
+            dataset_parquet,
+            meta["truncated"],
+            len(tokens),
+            max_length,
+        )
+    log.info(
+        "tokenized %d rows (mean length %.1f, max %d) -> %s",
+        len(tokens),
+        tokens.length.mean(),
+        tokens.length.max(),
+        out,
+    )
     return tokens
 
 
@@ -158,8 +172,9 @@ def load_classifier(name_or_path: str, **kwargs):
     )
 
 
-def save_model(model, tokenizer, out_dir: str | Path, info: Mapping[str, Any],
-               extra: Callable[[Path], Any] | None = None) -> None:
+def save_model(
+    model, tokenizer, out_dir: str | Path, info: Mapping[str, Any], extra: Callable[[Path], Any] | None = None
+) -> None:
     """Save safetensors + config + tokenizer + provenance (+ ``extra(tmp_dir)``) into ``out_dir`` atomically."""
     with io.atomic_directory(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)

@@ -103,7 +103,9 @@ def read_sst2_tsv(path: str | Path) -> pd.DataFrame:
         try:
             line = line_bytes.decode("utf-8")
         except UnicodeDecodeError as exc:
-            errors.append(f"{path}:{lineno}: not valid UTF-8 (byte {exc.start}: {line_bytes[exc.start:exc.start + 1]!r})")
+            errors.append(
+                f"{path}:{lineno}: not valid UTF-8 (byte {exc.start}: {line_bytes[exc.start : exc.start + 1]!r})"
+            )
             continue
         line = line.removesuffix("\r")
         fields = line.split("\t")
@@ -139,8 +141,13 @@ def read_sst2_tsv(path: str | Path) -> pd.DataFrame:
 
 def prepare_dataset(tsv: str | Path, out: str | Path, split: str) -> pd.DataFrame:
     df = read_sst2_tsv(tsv)
-    meta = provenance.collect(split=split, source=str(tsv), source_sha256=provenance.file_sha256(tsv),
-                              rows=len(df), label_counts={str(k): int(v) for k, v in df.label.value_counts().sort_index().items()})
+    meta = provenance.collect(
+        split=split,
+        source=str(tsv),
+        source_sha256=provenance.file_sha256(tsv),
+        rows=len(df),
+        label_counts={str(k): int(v) for k, v in df.label.value_counts().sort_index().items()},
+    )
     io.write_parquet(df, out, DATASET_SCHEMA, meta)
     log.info("%s: %d rows validated -> %s", split, len(df), out)
     return df

@@ -19,8 +19,12 @@ from greenbench.core.log import get_logger
 log = get_logger(__name__)
 
 TRAINING_LOG_SCHEMA = pa.schema(
-    [pa.field("step", pa.int64()), pa.field("epoch", pa.int64()), pa.field("loss", pa.float64()),
-     pa.field("learning_rate", pa.float64())]
+    [
+        pa.field("step", pa.int64()),
+        pa.field("epoch", pa.int64()),
+        pa.field("loss", pa.float64()),
+        pa.field("learning_rate", pa.float64()),
+    ]
 )
 
 BUCKET_BATCHES = 50  # batches per length bucket: similar lengths pad less, order stays random
@@ -75,8 +79,15 @@ def distillation_loss(student_logits, hard_loss, teacher, batch, distill: Mappin
     temperature = float(distill.get("temperature", 2.0))
     with torch.no_grad():
         teacher_logits = teacher(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits.float()
-    soft = F.kl_div(F.log_softmax(student_logits.float() / temperature, -1), F.log_softmax(teacher_logits / temperature, -1),
-                    reduction="batchmean", log_target=True) * temperature**2
+    soft = (
+        F.kl_div(
+            F.log_softmax(student_logits.float() / temperature, -1),
+            F.log_softmax(teacher_logits / temperature, -1),
+            reduction="batchmean",
+            log_target=True,
+        )
+        * temperature**2
+    )
     return (1 - alpha) * hard_loss + alpha * soft
 
 
@@ -122,13 +133,16 @@ def train_classifier(
                     break
                 if device.type != "cpu":
                     batch.input_ids, batch.attention_mask, batch.labels = (
-                        t.to(device) for t in (batch.input_ids, batch.attention_mask, batch.labels))
+                        t.to(device) for t in (batch.input_ids, batch.attention_mask, batch.labels)
+                    )
                 out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, labels=batch.labels)
                 loss = out.loss
                 if teacher is not None:
                     loss = distillation_loss(out.logits, loss, teacher, batch, distill or {})
                 if not torch.isfinite(loss):
-                    raise FloatingPointError(f"{desc}: loss became {loss.item()} at step {step}; lower finetune.learning_rate")
+                    raise FloatingPointError(
+                        f"{desc}: loss became {loss.item()} at step {step}; lower finetune.learning_rate"
+                    )
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
@@ -136,8 +150,14 @@ def train_classifier(
                 optimizer.zero_grad(set_to_none=True)
                 if after_step is not None:
                     after_step()
-                records.append({"step": step, "epoch": epoch, "loss": float(loss.item()),
-                                "learning_rate": float(scheduler.get_last_lr()[0])})
+                records.append(
+                    {
+                        "step": step,
+                        "epoch": epoch,
+                        "loss": float(loss.item()),
+                        "learning_rate": float(scheduler.get_last_lr()[0]),
+                    }
+                )
                 step += 1
                 bar.update(1)
                 if step % 50 == 0:
@@ -162,14 +182,23 @@ def finetune_baseline(
     tokenizer = models.load_tokenizer(name_or_path)
     model = models.load_classifier(name_or_path)
     started = time.perf_counter()
-    info: dict[str, Any] = {"model": model_name, "source": source, "finetuned": finetune, "seed": seed,
-                            "params": dict(params), "tokenizer": models.tokenizer_identity(tokenizer)}
+    info: dict[str, Any] = {
+        "model": model_name,
+        "source": source,
+        "finetuned": finetune,
+        "seed": seed,
+        "params": dict(params),
+        "tokenizer": models.tokenizer_identity(tokenizer),
+    }
     if finetune:
         tokens = data.subset(io.read_parquet(train_tokens), int(params["train_subset"]), seed)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         history = train_classifier(model, tokens, params, seed, pad_id, desc=f"fine-tune {model_name}")
-        info.update(train_examples=len(tokens), steps=len(history),
-                    final_loss=float(history["loss"].tail(50).mean()) if len(history) else None)
+        info.update(
+            train_examples=len(tokens),
+            steps=len(history),
+            final_loss=float(history["loss"].tail(50).mean()) if len(history) else None,
+        )
     else:
         history = pd.DataFrame(columns=["step", "epoch", "loss", "learning_rate"])
         info.update(train_examples=0, steps=0, final_loss=None)
@@ -178,11 +207,20 @@ def finetune_baseline(
     info["provenance"] = provenance.collect(params)
     history = history.astype({"step": "int64", "epoch": "int64", "loss": "float64", "learning_rate": "float64"})
     models.save_model(
-        model, tokenizer, out_dir, info,
-        extra=lambda tmp: io.write_parquet(history, tmp / "training_log.parquet", TRAINING_LOG_SCHEMA, {"model": model_name}),
+        model,
+        tokenizer,
+        out_dir,
+        info,
+        extra=lambda tmp: io.write_parquet(
+            history, tmp / "training_log.parquet", TRAINING_LOG_SCHEMA, {"model": model_name}
+        ),
     )
-    log.info("%s: %s in %.1f s (%s steps) -> %s", model_name, "fine-tuned" if finetune else "packaged",
-             info["train_seconds"], info["steps"], out_dir)
+    log.info(
+        "%s: %s in %.1f s (%s steps) -> %s",
+        model_name,
+        "fine-tuned" if finetune else "packaged",
+        info["train_seconds"],
+        info["steps"],
+        out_dir,
+    )
     return info
-
-

@@ -33,26 +33,26 @@ PREDICTIONS_SCHEMA = pa.schema(
 SUMMARY_SCHEMA = pa.schema(
     [
         pa.field("model", pa.string()),
-        pa.field("variant", pa.string()),       # the cell: <recipe> (PyTorch eager) or <recipe>@<runtime>
+        pa.field("variant", pa.string()),  # the cell: <recipe> (PyTorch eager) or <recipe>@<runtime>
         pa.field("recipe", pa.string()),
         pa.field("runtime", pa.string()),
         pa.field("device", pa.string()),
-        pa.field("status", pa.string()),        # ok | not_applicable
+        pa.field("status", pa.string()),  # ok | not_applicable
         pa.field("reason", pa.string()),
         pa.field("examples", pa.int64()),
-        pa.field("accuracy", pa.float64()),     # NaN when not applicable
+        pa.field("accuracy", pa.float64()),  # NaN when not applicable
         pa.field("eval_seconds", pa.float64()),
-        pa.field("size_bytes", pa.int64()),          # serialized state dict (all tiers for adaptive)
+        pa.field("size_bytes", pa.int64()),  # serialized state dict (all tiers for adaptive)
         pa.field("parameters", pa.int64()),
         pa.field("linear_weight_bytes", pa.int64()),
-        pa.field("variant_info", pa.string()),       # JSON: e.g. the adaptive router's tier counts
+        pa.field("variant_info", pa.string()),  # JSON: e.g. the adaptive router's tier counts
         # a runtime's build cost: export + fusion + quantization, or compilation (NaN for eager cells)
         pa.field("runtime_build_s", pa.float64()),
         pa.field("runtime_artifact_bytes", pa.int64()),
         # per dev sentence, from greenbench.measure.macs (matrix products only)
-        pa.field("macs_dense", pa.float64()),        # dense-equivalent MACs at this architecture
-        pa.field("macs_effective", pa.float64()),    # MACs an ideal kernel skipping removed work would do
-        pa.field("acs", pa.float64()),               # spike-driven accumulates (spiking attention)
+        pa.field("macs_dense", pa.float64()),  # dense-equivalent MACs at this architecture
+        pa.field("macs_effective", pa.float64()),  # MACs an ideal kernel skipping removed work would do
+        pa.field("acs", pa.float64()),  # spike-driven accumulates (spiking attention)
         pa.field("theoretical_energy_uj", pa.float64()),  # 4.6 pJ/MAC + 0.9 pJ/AC at 45 nm: a model, not measured
     ]
 )
@@ -76,8 +76,14 @@ def evaluate(
     models.prepare_runtime(seed, threads)
     recipe = variants.get(variant)
     reason = recipe.applicability(device)
-    meta: dict[str, Any] = {"model": model_name, "variant": variant, "device": device, "family": recipe.family,
-                            "recipe": recipe.recipe_name, "runtime": recipe.runtime}
+    meta: dict[str, Any] = {
+        "model": model_name,
+        "variant": variant,
+        "device": device,
+        "family": recipe.family,
+        "recipe": recipe.recipe_name,
+        "runtime": recipe.runtime,
+    }
     prepared = None
     if reason is None:
         try:
@@ -87,8 +93,12 @@ def evaluate(
     if reason is not None:
         log.warning("%s/%s on %s: not applicable: %s", model_name, variant, device, reason)
         meta.update(status="not_applicable", reason=reason, accuracy=None, examples=0, eval_seconds=None)
-        io.write_parquet(pd.DataFrame({f.name: pd.Series(dtype=f.type.to_pandas_dtype()) for f in PREDICTIONS_SCHEMA}),
-                         out, PREDICTIONS_SCHEMA, meta | {"provenance": provenance.collect()})
+        io.write_parquet(
+            pd.DataFrame({f.name: pd.Series(dtype=f.type.to_pandas_dtype()) for f in PREDICTIONS_SCHEMA}),
+            out,
+            PREDICTIONS_SCHEMA,
+            meta | {"provenance": provenance.collect()},
+        )
         return meta
     tokens = data.subset(io.read_parquet(dev_tokens), dev_subset, seed)
     tokenizer = models.load_tokenizer(str(model_dir))
@@ -108,10 +118,20 @@ def evaluate(
     info, compute = dict(prepared.info), compute_counts(prepared, preds["length"])
     if "firing_rates" in compute:
         info["firing_rates"] = compute.pop("firing_rates")
-    meta.update(status="ok", reason="", accuracy=accuracy, examples=len(preds), eval_seconds=round(elapsed, 3),
-                variant_info=info, compute=compute, **size)
+    meta.update(
+        status="ok",
+        reason="",
+        accuracy=accuracy,
+        examples=len(preds),
+        eval_seconds=round(elapsed, 3),
+        variant_info=info,
+        compute=compute,
+        **size,
+    )
     io.write_parquet(preds, out, PREDICTIONS_SCHEMA, meta | {"provenance": provenance.collect()})
-    log.info("%s/%s on %s: accuracy %.4f on %d examples (%.1f s)", model_name, variant, device, accuracy, len(preds), elapsed)
+    log.info(
+        "%s/%s on %s: accuracy %.4f on %d examples (%.1f s)", model_name, variant, device, accuracy, len(preds), elapsed
+    )
     return meta
 
 
@@ -124,8 +144,13 @@ def compute_counts(prepared: variants.Prepared, lengths) -> dict[str, Any]:
     except Exception as exc:  # an architecture or tensor type the MAC counter does not know: say so, do not guess
         exc = f"{type(exc).__name__}: {exc}"
         log.warning("no MAC count: %s", exc)
-        return {"macs_dense": None, "macs_effective": None, "acs": None, "theoretical_energy_uj": None,
-                "unavailable": str(exc)}
+        return {
+            "macs_dense": None,
+            "macs_effective": None,
+            "acs": None,
+            "theoretical_energy_uj": None,
+            "unavailable": str(exc),
+        }
     out: dict[str, Any] = flops.per_sentence(specs, lengths)
     out["energy_model"] = flops.ENERGY_MODEL
     rates = [s.attention.get("firing_rates") for s in specs if s.attention.get("kind") == "spiking"]
@@ -158,24 +183,42 @@ def summarize(prediction_files: list[str | Path], out: str | Path) -> pd.DataFra
     rows = []
     for path in prediction_files:
         meta = io.read_metadata(path)
-        rows.append({
-            "model": meta["model"], "variant": meta["variant"], "device": meta["device"],
-            **dict(zip(("recipe", "runtime"), split_name(meta["variant"]))),
-            "status": meta["status"], "reason": meta.get("reason") or "",
-            "examples": int(meta.get("examples") or 0),
-            "accuracy": _float_or_nan(meta.get("accuracy")),
-            "eval_seconds": _float_or_nan(meta.get("eval_seconds")),
-            "size_bytes": _int_or_none(meta.get("size_bytes")),
-            "parameters": _int_or_none(meta.get("parameters")),
-            "linear_weight_bytes": _int_or_none(meta.get("linear_weight_bytes")),
-            "variant_info": json.dumps(meta.get("variant_info") or {}, sort_keys=True),
-            "runtime_build_s": _float_or_nan(((meta.get("variant_info") or {}).get("runtime_build") or {}).get("build_s")),
-            "runtime_artifact_bytes": _int_or_none(((meta.get("variant_info") or {}).get("runtime_build") or {})
-                                                   .get("artifact_bytes")),
-            **{key: _float_or_nan((meta.get("compute") or {}).get(key)) for key in COMPUTE_COLUMNS},
-        })
-    df = pd.DataFrame(rows, columns=SUMMARY_SCHEMA.names).astype(
-        {"size_bytes": "Int64", "parameters": "Int64", "linear_weight_bytes": "Int64",
-                                                 "runtime_artifact_bytes": "Int64"}).sort_values(["model", "variant", "device"]).reset_index(drop=True)
+        rows.append(
+            {
+                "model": meta["model"],
+                "variant": meta["variant"],
+                "device": meta["device"],
+                **dict(zip(("recipe", "runtime"), split_name(meta["variant"]))),
+                "status": meta["status"],
+                "reason": meta.get("reason") or "",
+                "examples": int(meta.get("examples") or 0),
+                "accuracy": _float_or_nan(meta.get("accuracy")),
+                "eval_seconds": _float_or_nan(meta.get("eval_seconds")),
+                "size_bytes": _int_or_none(meta.get("size_bytes")),
+                "parameters": _int_or_none(meta.get("parameters")),
+                "linear_weight_bytes": _int_or_none(meta.get("linear_weight_bytes")),
+                "variant_info": json.dumps(meta.get("variant_info") or {}, sort_keys=True),
+                "runtime_build_s": _float_or_nan(
+                    ((meta.get("variant_info") or {}).get("runtime_build") or {}).get("build_s")
+                ),
+                "runtime_artifact_bytes": _int_or_none(
+                    ((meta.get("variant_info") or {}).get("runtime_build") or {}).get("artifact_bytes")
+                ),
+                **{key: _float_or_nan((meta.get("compute") or {}).get(key)) for key in COMPUTE_COLUMNS},
+            }
+        )
+    df = (
+        pd.DataFrame(rows, columns=SUMMARY_SCHEMA.names)
+        .astype(
+            {
+                "size_bytes": "Int64",
+                "parameters": "Int64",
+                "linear_weight_bytes": "Int64",
+                "runtime_artifact_bytes": "Int64",
+            }
+        )
+        .sort_values(["model", "variant", "device"])
+        .reset_index(drop=True)
+    )
     io.write_parquet(df, out, SUMMARY_SCHEMA, {"files": [str(p) for p in prediction_files]})
     return df

@@ -36,7 +36,7 @@ class LayerSpec:
     heads: int
     head_dim: int
     ffn: int
-    linear_density: float = 1.0                 # fraction of non-zero weights in this layer's linears
+    linear_density: float = 1.0  # fraction of non-zero weights in this layer's linears
     attention: dict[str, Any] = field(default_factory=lambda: {"kind": "dense"})
 
 
@@ -54,8 +54,8 @@ class Counts:
 def layer_counts(spec: LayerSpec, length: int) -> Counts:
     """MACs/ACs of one layer on one sentence of ``length`` tokens."""
     L, H, A, d, h = length, spec.hidden, spec.heads * spec.head_dim, spec.head_dim, spec.heads
-    projections = 3 * L * H * A        # query, key, value
-    output = L * A * H                 # attention output projection
+    projections = 3 * L * H * A  # query, key, value
+    output = L * A * H  # attention output projection
     ffn = 2 * L * H * spec.ffn
     scores = h * L * L * d
     values = h * L * L * d
@@ -87,8 +87,9 @@ def sentence_counts(layers: Iterable[LayerSpec], length: int, num_labels: int = 
     layers = list(layers)
     head = layers[0].hidden * layers[0].hidden + layers[0].hidden * num_labels if layers else 0
     parts = [layer_counts(spec, length) for spec in layers]
-    return Counts(sum(p.macs_dense for p in parts) + head, sum(p.macs_effective for p in parts) + head,
-                  sum(p.acs for p in parts))
+    return Counts(
+        sum(p.macs_dense for p in parts) + head, sum(p.macs_effective for p in parts) + head, sum(p.acs for p in parts)
+    )
 
 
 def per_sentence(layers: Iterable[LayerSpec], lengths: Iterable[int], num_labels: int = 2) -> dict[str, float]:
@@ -103,8 +104,12 @@ def per_sentence(layers: Iterable[LayerSpec], lengths: Iterable[int], num_labels
     macs_dense = mean([c.macs_dense for c in counts])
     macs_eff = mean([c.macs_effective for c in counts])
     acs = mean([c.acs for c in counts])
-    return {"macs_dense": macs_dense, "macs_effective": macs_eff, "acs": acs,
-            "theoretical_energy_uj": (PJ_PER_MAC * macs_eff + PJ_PER_AC * acs) / 1e6}
+    return {
+        "macs_dense": macs_dense,
+        "macs_effective": macs_eff,
+        "acs": acs,
+        "theoretical_energy_uj": (PJ_PER_MAC * macs_eff + PJ_PER_AC * acs) / 1e6,
+    }
 
 
 def _weight_of(linear):
@@ -121,7 +126,7 @@ def _density(linears) -> float:
     for linear in linears:
         w = _weight_of(linear)
         if is_packed(w):  # torchao's quantized weights: dense by construction, and count_nonzero is not
-            return 1.0    # implemented for them (they report a float dtype, so the check below would not catch them)
+            return 1.0  # implemented for them (they report a float dtype, so the check below would not catch them)
         if w.is_quantized:
             w = w.dequantize()
         elif not torch.is_floating_point(w):
@@ -152,6 +157,14 @@ def describe(model) -> list[LayerSpec]:
         spiking = getattr(layer.attention, "ssa", None)
         if spiking is not None and config._attn_implementation == "greenbench_spiking":
             attention = {"kind": "spiking", "time_steps": spiking.time_steps, "firing_rates": spiking.firing_rates()}
-        specs.append(LayerSpec(hidden=q.in_features, heads=heads, head_dim=d, ffn=layer.ffn_in.out_features,
-                               linear_density=_density(layer.linears()), attention=attention))
+        specs.append(
+            LayerSpec(
+                hidden=q.in_features,
+                heads=heads,
+                head_dim=d,
+                ffn=layer.ffn_in.out_features,
+                linear_density=_density(layer.linears()),
+                attention=attention,
+            )
+        )
     return specs

@@ -79,8 +79,11 @@ def _discovered(tree, src: Path) -> set[str]:
     packages = []
     for node in ast.walk(tree):
         # READS_PLUGINS = ("<package>", ...): a module that reads every plugin of those packages
-        if (isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "READS_PLUGINS" for t in node.targets)
-                and isinstance(node.value, (ast.Tuple, ast.List))):
+        if (
+            isinstance(node, ast.Assign)
+            and any(getattr(t, "id", "") == "READS_PLUGINS" for t in node.targets)
+            and isinstance(node.value, (ast.Tuple, ast.List))
+        ):
             packages += [e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
     for package in packages:
         found.update(_package_modules(src, package))
@@ -123,7 +126,9 @@ def _tree_state(src: str | Path) -> tuple:
 
 
 @functools.lru_cache(maxsize=None)
-def _closure(_tree: tuple, src: str | Path, script: str | Path, _mtime: int, exclude: tuple[str, ...]) -> tuple[str, ...]:
+def _closure(
+    _tree: tuple, src: str | Path, script: str | Path, _mtime: int, exclude: tuple[str, ...]
+) -> tuple[str, ...]:
     """Every greenbench source file ``script`` imports, directly or through other greenbench
     modules (package ``__init__`` files included), as paths relative to ``src``'s parent: a rule
     lists exactly these as inputs, so editing one reruns exactly the jobs that import it.

@@ -32,5 +32,7 @@ def footprint_of(output: str) -> str:
     """Where the job that writes ``output`` (a path or a wildcard pattern) leaves its footprint row."""
     relative = output.removeprefix("results/").removesuffix(".parquet")
     return f"{FOOTPRINT_DIR}/{relative}.parquet"
+
+
 AMORTIZATION = "results/stats/amortization.parquet"  # break-even against fp32 eager, per variant
 AMORTIZATION_CURVES = "results/stats/amortization_curves.parquet"  # J per inference against deployment volume

@@ -82,10 +82,20 @@ def finetune_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
 def aggregate_stats(config: Mapping[str, Any]) -> dict[str, Any]:
     """Statistics settings plus what the intervals need to know about the trials: the first stage
     (Stein's intervals take their SD from it) and each device's stopping target."""
-    return canonical({**config["stats"], "first_stage": config["energy"]["trials"],
-                      "targets": {d: (config["energy"]["stopping"]["target"].get(d, 0)
-                                      if energy_trials(config, d) > config["energy"]["trials"] else 0)
-                                  for d in config["study"]["devices"]}})
+    return canonical(
+        {
+            **config["stats"],
+            "first_stage": config["energy"]["trials"],
+            "targets": {
+                d: (
+                    config["energy"]["stopping"]["target"].get(d, 0)
+                    if energy_trials(config, d) > config["energy"]["trials"]
+                    else 0
+                )
+                for d in config["study"]["devices"]
+            },
+        }
+    )
 
 
 # --------------------------------------------------------------------------- one settings slice per stage
@@ -104,8 +114,14 @@ def prepare_traces(config: Mapping[str, Any]) -> dict[str, Any]:
     the years kept."""
     from greenbench.carbon.traces import resolve_sources
 
-    return canonical({**retrieve_carbon(config), "sources": resolve_sources(config["carbon"].get("sources")),
-                      "zones": config["carbon"]["zones"], "years": sorted(config["carbon"]["years"])})
+    return canonical(
+        {
+            **retrieve_carbon(config),
+            "sources": resolve_sources(config["carbon"].get("sources")),
+            "zones": config["carbon"]["zones"],
+            "years": sorted(config["carbon"]["years"]),
+        }
+    )
 
 
 def tokenize(config: Mapping[str, Any], model: str) -> dict[str, Any]:
@@ -118,27 +134,45 @@ def finetune(config: Mapping[str, Any], model: str) -> dict[str, Any]:
 
 
 def build_variant(config: Mapping[str, Any], variant: str) -> dict[str, Any]:
-    return canonical({"variant": variant_params(config, variant), "finetune": build_finetune(config, variant),
-                      "seed": config["seed"]})
+    return canonical(
+        {
+            "variant": variant_params(config, variant),
+            "finetune": build_finetune(config, variant),
+            "seed": config["seed"],
+        }
+    )
 
 
 def evaluate(config: Mapping[str, Any], variant: str) -> dict[str, Any]:
-    return canonical({"evaluate": evaluate_settings(config), "variant": variant_params(config, variant),
-                      "seed": config["seed"]})
+    return canonical(
+        {"evaluate": evaluate_settings(config), "variant": variant_params(config, variant), "seed": config["seed"]}
+    )
 
 
 def measure_energy(config: Mapping[str, Any], model: str, variants: list[str] | None = None) -> dict[str, Any]:
     names = list(variants or config["study"]["variants"])
-    return canonical({"energy": energy_protocol(config), "variants": {n: variant_params(config, n) for n in names},
-                      "study_variants": names, "max_length": config["models"][model]["max_length"],
-                      "seed": config["seed"]})
+    return canonical(
+        {
+            "energy": energy_protocol(config),
+            "variants": {n: variant_params(config, n) for n in names},
+            "study_variants": names,
+            "max_length": config["models"][model]["max_length"],
+            "seed": config["seed"],
+        }
+    )
 
 
 def plan_energy(config: Mapping[str, Any], device: str) -> dict[str, Any]:
     """The stopping rule's slice: first stage, cap, this device's target, the interval level."""
     energy = config["energy"]
-    return canonical({"first_stage": energy["trials"], "max_trials": energy["stopping"]["max_trials"],
-                      "target": energy["stopping"]["target"].get(device, 0), "level": config["stats"]["confidence"]})
+    return canonical(
+        {
+            "first_stage": energy["trials"],
+            "max_trials": energy["stopping"]["max_trials"],
+            "target": energy["stopping"]["target"].get(device, 0),
+            "level": config["stats"]["confidence"],
+        }
+    )
 
 
 def aggregate(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,9 +182,15 @@ def aggregate(config: Mapping[str, Any]) -> dict[str, Any]:
 def paper(config: Mapping[str, Any]) -> dict[str, Any]:
     """The tables, claims and answer: the bootstrap size and seed of the claims' intervals, the first
     stage of trials, the amortization horizon the lifecycle claim looks at, and the answer's bounds."""
-    return canonical({"bootstrap": config["stats"]["bootstrap"], "seed": config["seed"],
-                      "first_stage": config["energy"]["trials"],
-                      "horizon": max(config["footprint"]["amortization"]["inferences"]), "answer": config["answer"]})
+    return canonical(
+        {
+            "bootstrap": config["stats"]["bootstrap"],
+            "seed": config["seed"],
+            "first_stage": config["energy"]["trials"],
+            "horizon": max(config["footprint"]["amortization"]["inferences"]),
+            "answer": config["answer"],
+        }
+    )
 
 
 def forecast_carbon(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,8 @@ CELL = ["device", "model", "variant", "batch_size", "padding", "mode"]
 def candidates(energy: pd.DataFrame, accuracy: pd.DataFrame, max_loss_pts: float, max_p95_ms: float) -> pd.DataFrame:
     """Every measured cell with its J/inference, p95 latency and accuracy loss, and whether it qualifies."""
     j = energy[(energy["metric"] == METRIC) & energy["mean"].notna()][
-        CELL + ["mean", "ci_low", "ci_high", "energy_label"]]
+        CELL + ["mean", "ci_low", "ci_high", "energy_label"]
+    ]
     p95 = energy[energy["metric"] == "latency_p95_ms"][CELL + ["mean"]].rename(columns={"mean": "p95_ms"})
     acc = accuracy[accuracy["status"] == "ok"][["device", "model", "variant", "accuracy", "delta_vs_fp32"]]
     out = j.merge(p95, on=CELL, how="left").merge(acc, on=["device", "model", "variant"], how="left")
@@ -31,9 +32,15 @@ def candidates(energy: pd.DataFrame, accuracy: pd.DataFrame, max_loss_pts: float
     return out.sort_values(["device", "model", "mean"]).reset_index(drop=True)
 
 
-def ordering(measurements: pd.DataFrame, best: Mapping[str, Any], runner: Mapping[str, Any], first_stage: int,
-             level: float = 0.95):
+def ordering(
+    measurements: pd.DataFrame,
+    best: Mapping[str, Any],
+    runner: Mapping[str, Any],
+    first_stage: int,
+    level: float = 0.95,
+):
     """The best cell's J/inference over the runner-up's, paired by trial (Stein's interval)."""
+
     def cells(c):
         m = measurements
         for key in CELL:
@@ -44,8 +51,9 @@ def ordering(measurements: pd.DataFrame, best: Mapping[str, Any], runner: Mappin
     pairs = pairs[(pairs[f"{METRIC}_a"] > 0) & (pairs[f"{METRIC}_b"] > 0)]
     if len(pairs) < 2:
         return None
-    return stopping.paired_log_ratio_by_trial(pairs[f"{METRIC}_a"], pairs[f"{METRIC}_b"], pairs["trial"],
-                                              first_stage or int(pairs["trial"].max()) + 1, level)
+    return stopping.paired_log_ratio_by_trial(
+        pairs[f"{METRIC}_a"], pairs[f"{METRIC}_b"], pairs["trial"], first_stage or int(pairs["trial"].max()) + 1, level
+    )
 
 
 def where_and_when(schedule: pd.DataFrame | None) -> list[dict[str, Any]]:
@@ -59,14 +67,27 @@ def where_and_when(schedule: pd.DataFrame | None) -> list[dict[str, Any]]:
             continue
         for policy in ("forecast_greedy", "temporal_shift", "oracle"):
             if policy in g:
-                rows.append({"scenario": scenario, "policy": policy, "g_per_1000_requests": float(g[policy]),
-                             "nearest_g_per_1000_requests": float(g["nearest"]),
-                             "saving_vs_nearest_pct": 100 * (1 - float(g[policy]) / float(g["nearest"]))})
+                rows.append(
+                    {
+                        "scenario": scenario,
+                        "policy": policy,
+                        "g_per_1000_requests": float(g[policy]),
+                        "nearest_g_per_1000_requests": float(g["nearest"]),
+                        "saving_vs_nearest_pct": 100 * (1 - float(g[policy]) / float(g["nearest"])),
+                    }
+                )
     return rows
 
 
-def answer(energy: pd.DataFrame, accuracy: pd.DataFrame, carbon: pd.DataFrame, measurements: pd.DataFrame,
-           settings: Mapping[str, Any], first_stage: int = 0, level: float = 0.95) -> pd.DataFrame:
+def answer(
+    energy: pd.DataFrame,
+    accuracy: pd.DataFrame,
+    carbon: pd.DataFrame,
+    measurements: pd.DataFrame,
+    settings: Mapping[str, Any],
+    first_stage: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
     """One row per device and model: the greenest qualifying cell and the runner-up."""
     cand = candidates(energy, accuracy, float(settings["max_accuracy_loss_pts"]), float(settings["max_latency_p95_ms"]))
     grid = settings["grid"]
@@ -82,25 +103,40 @@ def answer(energy: pd.DataFrame, accuracy: pd.DataFrame, carbon: pd.DataFrame, m
         for key in CELL:
             co2 = co2[co2[key] == best[key]]
         ratio = ordering(measurements, best, runner, first_stage, level) if runner is not None else None
-        rows.append({
-            "device": device, "model": model, "best": best["variant"], "batch_size": int(best["batch_size"]),
-            "padding": best["padding"], "mode": best["mode"], "accuracy": best["accuracy"], "loss_pts": best["loss_pts"],
-            "p95_ms": best["p95_ms"], "j_per_inf": best["mean"], "j_low": best["ci_low"], "j_high": best["ci_high"],
-            "energy_label": best["energy_label"], "grid": grid,
-            "g_per_1000": float(co2["g_per_1000_inf"].iloc[0]) if len(co2) else math.nan,
-            "g_low": float(co2["ci_low"].iloc[0]) if len(co2) else math.nan,
-            "g_high": float(co2["ci_high"].iloc[0]) if len(co2) else math.nan,
-            "runner_up": None if runner is None else runner["variant"],
-            "runner_batch_size": None if runner is None else int(runner["batch_size"]),
-            "runner_j_per_inf": math.nan if runner is None else runner["mean"],
-            "ratio_vs_runner": math.nan if ratio is None else ratio.estimate,
-            "ratio_low": math.nan if ratio is None else ratio.low, "ratio_high": math.nan if ratio is None else ratio.high,
-            "qualifying": int(len(ok)), "reason": ""})
+        rows.append(
+            {
+                "device": device,
+                "model": model,
+                "best": best["variant"],
+                "batch_size": int(best["batch_size"]),
+                "padding": best["padding"],
+                "mode": best["mode"],
+                "accuracy": best["accuracy"],
+                "loss_pts": best["loss_pts"],
+                "p95_ms": best["p95_ms"],
+                "j_per_inf": best["mean"],
+                "j_low": best["ci_low"],
+                "j_high": best["ci_high"],
+                "energy_label": best["energy_label"],
+                "grid": grid,
+                "g_per_1000": float(co2["g_per_1000_inf"].iloc[0]) if len(co2) else math.nan,
+                "g_low": float(co2["ci_low"].iloc[0]) if len(co2) else math.nan,
+                "g_high": float(co2["ci_high"].iloc[0]) if len(co2) else math.nan,
+                "runner_up": None if runner is None else runner["variant"],
+                "runner_batch_size": None if runner is None else int(runner["batch_size"]),
+                "runner_j_per_inf": math.nan if runner is None else runner["mean"],
+                "ratio_vs_runner": math.nan if ratio is None else ratio.estimate,
+                "ratio_low": math.nan if ratio is None else ratio.low,
+                "ratio_high": math.nan if ratio is None else ratio.high,
+                "qualifying": int(len(ok)),
+                "reason": "",
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def host_lines(records: list[Mapping[str, Any]] | None, table: pd.DataFrame | None = None) -> list[str]:
-    """"Host class: …; N threads; RAPL …" for the trials' provenance records (``host.recorded``): one line,
+    """ "Host class: …; N threads; RAPL …" for the trials' provenance records (``host.recorded``): one line,
     or one per device where the devices' hosts differ. Where RAPL was not readable, the CPU answer's energy
     label says what CPU energy was instead (estimated, or unavailable)."""
     by_device: dict[Any, list[str]] = {}
@@ -112,8 +148,11 @@ def host_lines(records: list[Mapping[str, Any]] | None, table: pd.DataFrame | No
     if not by_device:
         return ["Host class: not recorded (the measurements' provenance has no host fingerprint)."]
     cpu_note = ""
-    if table is not None and "energy_label" in table and any(
-            not r["host_fingerprint"].get("rapl_readable") for r in records or [] if r.get("device") == "cpu"):
+    if (
+        table is not None
+        and "energy_label" in table
+        and any(not r["host_fingerprint"].get("rapl_readable") for r in records or [] if r.get("device") == "cpu")
+    ):
         labels = sorted({str(v) for v in table.loc[table["device"] == "cpu", "energy_label"].dropna()} - {"measured"})
         cpu_note = f" (CPU energy {' or '.join(labels)})" if labels else ""
     same = len({tuple(d) for d in by_device.values()}) == 1
@@ -126,31 +165,52 @@ def host_lines(records: list[Mapping[str, Any]] | None, table: pd.DataFrame | No
     return out
 
 
-def to_markdown(table: pd.DataFrame, where: list[dict[str, Any]], settings: Mapping[str, Any],
-                hosts: list[Mapping[str, Any]] | None = None) -> str:
+def to_markdown(
+    table: pd.DataFrame,
+    where: list[dict[str, Any]],
+    settings: Mapping[str, Any],
+    hosts: list[Mapping[str, Any]] | None = None,
+) -> str:
     """The answer's Markdown; ``hosts``: the trials' provenance records with a host fingerprint."""
-    lines = ["# The study's answer", "", *host_lines(hosts, table), "",
-             f"The greenest configuration per device that loses at most {settings['max_accuracy_loss_pts']:g} accuracy "
-             f"point(s) against fp32 and keeps p95 latency within {settings['max_latency_p95_ms']:g} ms (energy per "
-             f"inference at that cell; gCO2e at grid {settings['grid']}). Generated from results/stats; 95% intervals.", ""]
+    lines = [
+        "# The study's answer",
+        "",
+        *host_lines(hosts, table),
+        "",
+        f"The greenest configuration per device that loses at most {settings['max_accuracy_loss_pts']:g} accuracy "
+        f"point(s) against fp32 and keeps p95 latency within {settings['max_latency_p95_ms']:g} ms (energy per "
+        f"inference at that cell; gCO2e at grid {settings['grid']}). Generated from results/stats; 95% intervals.",
+        "",
+    ]
     for r in table.itertuples():
         if r.best is None:
             lines += [f"- **{r.device} / {r.model}**: {r.reason}.", ""]
             continue
-        sure = ("not distinguishable from it" if r.ratio_low <= 1 <= r.ratio_high else "lower, with 95% confidence") \
-            if r.ratio_low == r.ratio_low else "no paired trials to compare"
-        lines += [f"- **{r.device} / {r.model}: `{r.best}` at batch {r.batch_size}** ({r.padding} padding, {r.mode}): "
-                  f"accuracy {r.accuracy:.4f} ({-r.loss_pts:+.2f} pts vs fp32), p95 {r.p95_ms:.1f} ms, "
-                  f"**{r.j_per_inf:.4f} J/inference** [{r.j_low:.4f}, {r.j_high:.4f}] ({r.energy_label}), "
-                  f"**{r.g_per_1000:.4f} gCO2e per 1,000 inferences** [{r.g_low:.4f}, {r.g_high:.4f}] at {r.grid}. "
-                  + (f"Runner-up: `{r.runner_up}` at batch {r.runner_batch_size} ({r.runner_j_per_inf:.4f} J/inference); "
-                     f"best/runner-up = {r.ratio_vs_runner:.3f} [{r.ratio_low:.3f}, {r.ratio_high:.3f}]: {sure}. "
-                     if r.runner_up is not None else "No runner-up qualifies. ")
-                  + f"{r.qualifying} cells qualify.", ""]
+        sure = (
+            ("not distinguishable from it" if r.ratio_low <= 1 <= r.ratio_high else "lower, with 95% confidence")
+            if r.ratio_low == r.ratio_low
+            else "no paired trials to compare"
+        )
+        lines += [
+            f"- **{r.device} / {r.model}: `{r.best}` at batch {r.batch_size}** ({r.padding} padding, {r.mode}): "
+            f"accuracy {r.accuracy:.4f} ({-r.loss_pts:+.2f} pts vs fp32), p95 {r.p95_ms:.1f} ms, "
+            f"**{r.j_per_inf:.4f} J/inference** [{r.j_low:.4f}, {r.j_high:.4f}] ({r.energy_label}), "
+            f"**{r.g_per_1000:.4f} gCO2e per 1,000 inferences** [{r.g_low:.4f}, {r.g_high:.4f}] at {r.grid}. "
+            + (
+                f"Runner-up: `{r.runner_up}` at batch {r.runner_batch_size} ({r.runner_j_per_inf:.4f} J/inference); "
+                f"best/runner-up = {r.ratio_vs_runner:.3f} [{r.ratio_low:.3f}, {r.ratio_high:.3f}]: {sure}. "
+                if r.runner_up is not None
+                else "No runner-up qualifies. "
+            )
+            + f"{r.qualifying} cells qualify.",
+            "",
+        ]
     if where:
         lines += ["Where and when to run it (routing simulation, gCO2e per 1,000 requests):", ""]
         for w in where:
-            lines.append(f"- {w['scenario']}: `{w['policy']}` {w['g_per_1000_requests']:.4g} vs nearest region "
-                         f"{w['nearest_g_per_1000_requests']:.4g}: {w['saving_vs_nearest_pct']:.1f}% less")
+            lines.append(
+                f"- {w['scenario']}: `{w['policy']}` {w['g_per_1000_requests']:.4g} vs nearest region "
+                f"{w['nearest_g_per_1000_requests']:.4g}: {w['saving_vs_nearest_pct']:.1f}% less"
+            )
         lines.append("")
     return "\n".join(lines)

@@ -61,12 +61,20 @@ _NUMBER = re.compile(r"^[-+−]?[\d.,]+(e[-+]?\d+)?%?$", re.I)
 
 def _table(lines: list[str]) -> str:
     head, rows = _cells(lines[0]), [_cells(line) for line in lines[2:]]
-    align = ["num" if rows and all(_NUMBER.match(r[i]) for r in rows if i < len(r) and r[i]) else ""
-             for i in range(len(head))]
+    align = [
+        "num" if rows and all(_NUMBER.match(r[i]) for r in rows if i < len(r) and r[i]) else ""
+        for i in range(len(head))
+    ]
     out = ["<table>", "<thead><tr>" + "".join(f"<th>{_inline(h)}</th>" for h in head) + "</tr></thead>", "<tbody>"]
     for r in rows:
-        out.append("<tr>" + "".join(f'<td class="{a}">{_inline(c)}</td>' if a else f"<td>{_inline(c)}</td>"
-                                    for c, a in zip(r, align + [""] * len(r))) + "</tr>")
+        out.append(
+            "<tr>"
+            + "".join(
+                f'<td class="{a}">{_inline(c)}</td>' if a else f"<td>{_inline(c)}</td>"
+                for c, a in zip(r, align + [""] * len(r))
+            )
+            + "</tr>"
+        )
     out += ["</tbody>", "</table>"]
     return "\n".join(out)
 
@@ -102,8 +110,9 @@ def markdown_to_html(text: str) -> str:
         elif re.match(r"^[-*]\s+", stripped):
             flush()
             items = []
-            while i < len(lines) and (re.match(r"^\s*[-*]\s+", lines[i]) or
-                                      (lines[i].startswith("  ") and lines[i].strip() and items)):
+            while i < len(lines) and (
+                re.match(r"^\s*[-*]\s+", lines[i]) or (lines[i].startswith("  ") and lines[i].strip() and items)
+            ):
                 if re.match(r"^\s*[-*]\s+", lines[i]):
                     items.append(re.sub(r"^\s*[-*]\s+", "", lines[i]))
                 else:
@@ -154,8 +163,12 @@ def write_pages(paper_dir: str | Path, out_dir: str | Path | None = None) -> lis
         texts[name] = src.read_text()
         written.append(_write(out_dir / f"{name}.html", page(texts[name])))
     overview = "\n\n".join(s for s in (texts.get("answer", ""), first_section(texts.get("footprint", ""))) if s)
-    written.append(_write(out_dir / "overview.html",
-                          f'{CSS}\n<div class="gb">\n{markdown_to_html(overview or "No answer: the paper tables are missing.")}\n</div>\n'))
+    written.append(
+        _write(
+            out_dir / "overview.html",
+            f'{CSS}\n<div class="gb">\n{markdown_to_html(overview or "No answer: the paper tables are missing.")}\n</div>\n',
+        )
+    )
     return written
 
 

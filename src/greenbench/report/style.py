@@ -16,9 +16,9 @@ from greenbench.cells.family import families as declared_families
 from greenbench.core.names import EAGER, split_name
 
 # print sizes (inches): IEEE/ACM two-column layouts
-SINGLE = 3.5    # one column (89 mm)
-DOUBLE = 7.16   # both columns (182 mm)
-DPI = 300       # the PNGs
+SINGLE = 3.5  # one column (89 mm)
+DOUBLE = 7.16  # both columns (182 mm)
+DPI = 300  # the PNGs
 
 BASELINE = "fp32"
 BASELINE_COLOR = "#000000"
@@ -131,6 +131,7 @@ def family_look(fam: str) -> tuple[str, str]:
 
 # ---- bins -------------------------------------------------------------------------------------
 
+
 def length_bin_label(lo: float, hi: float, unit: bool = False) -> str:
     """A right-closed bin of integer lengths ``(lo, hi]`` as the integers it holds: ``4–17``."""
     first, last = math.floor(lo) + 1, math.floor(hi)
@@ -162,13 +163,33 @@ def parse_interval(text: str) -> tuple[float, float] | None:
 # ---- matplotlib -------------------------------------------------------------------------------
 
 RC = {
-    "font.size": 7, "axes.titlesize": 7, "axes.labelsize": 7, "xtick.labelsize": 6.5, "ytick.labelsize": 6.5,
-    "legend.fontsize": 6.5, "legend.title_fontsize": 6.5, "figure.titlesize": 8,
-    "axes.linewidth": 0.6, "grid.linewidth": 0.4, "grid.color": "#e3e3e3", "lines.linewidth": 1.0,
-    "lines.markersize": 4, "xtick.major.width": 0.6, "ytick.major.width": 0.6,
-    "xtick.major.size": 2.5, "ytick.major.size": 2.5, "axes.spines.top": False, "axes.spines.right": False,
-    "axes.grid": True, "axes.axisbelow": True, "legend.frameon": False, "errorbar.capsize": 1.5,
-    "pdf.fonttype": 42, "ps.fonttype": 42, "savefig.dpi": DPI, "figure.dpi": 100,
+    "font.size": 7,
+    "axes.titlesize": 7,
+    "axes.labelsize": 7,
+    "xtick.labelsize": 6.5,
+    "ytick.labelsize": 6.5,
+    "legend.fontsize": 6.5,
+    "legend.title_fontsize": 6.5,
+    "figure.titlesize": 8,
+    "axes.linewidth": 0.6,
+    "grid.linewidth": 0.4,
+    "grid.color": "#e3e3e3",
+    "lines.linewidth": 1.0,
+    "lines.markersize": 4,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "xtick.major.size": 2.5,
+    "ytick.major.size": 2.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "legend.frameon": False,
+    "errorbar.capsize": 1.5,
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,
+    "savefig.dpi": DPI,
+    "figure.dpi": 100,
     "font.family": "DejaVu Sans",
 }
 

@@ -24,8 +24,10 @@ def _fmt_ci(mean, low, high, digits=3) -> str:
 
 def accuracy_table(acc: pd.DataFrame) -> pd.DataFrame:
     out = acc.copy()
-    out["accuracy (95% CI)"] = [_fmt_ci(a, lo, hi, 4) if s == "ok" else "not applicable"
-                                for a, lo, hi, s in zip(acc.accuracy, acc.ci_low, acc.ci_high, acc.status)]
+    out["accuracy (95% CI)"] = [
+        _fmt_ci(a, lo, hi, 4) if s == "ok" else "not applicable"
+        for a, lo, hi, s in zip(acc.accuracy, acc.ci_low, acc.ci_high, acc.status)
+    ]
     out["Δ vs fp32 (pts)"] = [f"{100 * d:+.2f}" if pd.notna(d) else "" for d in acc.delta_vs_fp32]
     return out[["device", "model", "variant", "accuracy (95% CI)", "Δ vs fp32 (pts)"]]
 
@@ -34,21 +36,31 @@ def compute_table(acc: pd.DataFrame) -> pd.DataFrame:
     """Footprint and arithmetic per sentence (greenbench.measure.macs); theoretical energy is a 45 nm model."""
     ok = acc[acc.status == "ok"].copy()
     millions = lambda s: [f"{v / 1e6:.2f}" if pd.notna(v) else "n/a" for v in s]  # noqa: E731
-    return pd.DataFrame({
-        "device": ok.device, "model": ok.model, "variant": ok.variant,
-        "parameters (M)": millions(ok.parameters),
-        "MACs/sentence dense-equiv. (M)": millions(ok.macs_dense),
-        "MACs/sentence effective (M)": millions(ok.macs_effective),
-        "ACs/sentence (M)": millions(ok.acs),
-        "theoretical energy µJ/sentence (45 nm model)": [f"{v:.1f}" if pd.notna(v) else "n/a" for v in ok.theoretical_energy_uj],
-    })
+    return pd.DataFrame(
+        {
+            "device": ok.device,
+            "model": ok.model,
+            "variant": ok.variant,
+            "parameters (M)": millions(ok.parameters),
+            "MACs/sentence dense-equiv. (M)": millions(ok.macs_dense),
+            "MACs/sentence effective (M)": millions(ok.macs_effective),
+            "ACs/sentence (M)": millions(ok.acs),
+            "theoretical energy µJ/sentence (45 nm model)": [
+                f"{v:.1f}" if pd.notna(v) else "n/a" for v in ok.theoretical_energy_uj
+            ],
+        }
+    )
 
 
 def energy_table(energy: pd.DataFrame) -> pd.DataFrame:
     keys = aggregate.CELL
     wide = {}
-    for metric, title in (("latency_p50_ms", "latency p50 ms"), ("throughput_per_s", "throughput /s"),
-                          ("j_per_inf_gross", "J/inf gross"), ("j_per_inf_net", "J/inf net")):
+    for metric, title in (
+        ("latency_p50_ms", "latency p50 ms"),
+        ("throughput_per_s", "throughput /s"),
+        ("j_per_inf_gross", "J/inf gross"),
+        ("j_per_inf_net", "J/inf net"),
+    ):
         m = energy[energy.metric == metric].set_index(keys)
         wide[title] = [_fmt_ci(a, lo, hi) for a, lo, hi in zip(m["mean"], m.ci_low, m.ci_high)]
         wide["_index"] = m.index
@@ -66,37 +78,58 @@ def length_table(by_length: pd.DataFrame) -> pd.DataFrame:
     if by_length.empty:
         return pd.DataFrame()
     df = by_length.sort_values(aggregate.CELL + ["bin_lo"])
-    df = df.assign(cell=[f"{_fmt_ci(j, lo, hi)} ({100 * s:.0f}% of sentences)"
-                         for j, lo, hi, s in zip(df.j_per_inf_gross, df.ci_low, df.ci_high, df.share_of_inferences)])
+    df = df.assign(
+        cell=[
+            f"{_fmt_ci(j, lo, hi)} ({100 * s:.0f}% of sentences)"
+            for j, lo, hi, s in zip(df.j_per_inf_gross, df.ci_low, df.ci_high, df.share_of_inferences)
+        ]
+    )
     bins = list(dict.fromkeys(df.length_bin))
     wide = df.pivot_table(index=aggregate.CELL + ["energy_label"], columns="length_bin", values="cell", aggfunc="first")
     return wide[[b for b in bins if b in wide.columns]].reset_index().rename_axis(columns=None)
 
 
-def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: str | Path, n_boot: int, seed: int,
-                forecast_metrics_path: str | Path | None = None, schedule_path: str | Path | None = None,
-                first_stage: int = 0, footprint_path: str | Path | None = None,
-                amortization_path: str | Path | None = None, horizon: float = 1e9,
-                answer_settings: dict | None = None) -> pd.DataFrame:
+def write_paper(
+    stats_dir: str | Path,
+    measurements_path: str | Path,
+    out_dir: str | Path,
+    n_boot: int,
+    seed: int,
+    forecast_metrics_path: str | Path | None = None,
+    schedule_path: str | Path | None = None,
+    first_stage: int = 0,
+    footprint_path: str | Path | None = None,
+    amortization_path: str | Path | None = None,
+    horizon: float = 1e9,
+    answer_settings: dict | None = None,
+) -> pd.DataFrame:
     stats_dir, out_dir = Path(stats_dir), Path(out_dir)
     acc = io.read_parquet(stats_dir / "accuracy.parquet")
     energy = io.read_parquet(stats_dir / "energy.parquet")
     ratios = io.read_parquet(stats_dir / "ratios.parquet")
     measurements = aggregate.usable(io.read_parquet(measurements_path))
-    tables = {"Accuracy on SST-2 dev": accuracy_table(acc),
-              "Compute per sentence (dense-equivalent vs effective; theoretical energy is a model, not a measurement)":
-                  compute_table(acc),
-              "Latency, throughput and energy per cell": energy_table(energy),
-              "Paired ratios against fp32 (same trial and cell)": ratios.assign(
-                  ratio=[_fmt_ci(r, lo, hi) for r, lo, hi in zip(ratios.ratio, ratios.ci_low, ratios.ci_high)])[
-                  aggregate.CELL + ["metric", "n_pairs", "ratio", "p_holm", "effect_size_dz", "energy_label"]],
-              "Gross J per sentence by sentence length (tokens; window energy split by measured time)":
-                  length_table(io.read_parquet(stats_dir / "energy_by_length.parquet"))}
+    tables = {
+        "Accuracy on SST-2 dev": accuracy_table(acc),
+        "Compute per sentence (dense-equivalent vs effective; theoretical energy is a model, not a measurement)": compute_table(
+            acc
+        ),
+        "Latency, throughput and energy per cell": energy_table(energy),
+        "Paired ratios against fp32 (same trial and cell)": ratios.assign(
+            ratio=[_fmt_ci(r, lo, hi) for r, lo, hi in zip(ratios.ratio, ratios.ci_low, ratios.ci_high)]
+        )[aggregate.CELL + ["metric", "n_pairs", "ratio", "p_holm", "effect_size_dz", "energy_label"]],
+        "Gross J per sentence by sentence length (tokens; window energy split by measured time)": length_table(
+            io.read_parquet(stats_dir / "energy_by_length.parquet")
+        ),
+    }
     md = ["# greenbench tables", ""]
     tex = ["% greenbench tables (generated)"]
     for title, df in tables.items():
         md += [f"## {title}", "", df.to_markdown(index=False) if len(df) else "_no rows_", ""]
-        tex += [f"% {title}", df.to_latex(index=False, escape=True, caption=title, na_rep="n/a") if len(df) else "% no rows", ""]
+        tex += [
+            f"% {title}",
+            df.to_latex(index=False, escape=True, caption=title, na_rep="n/a") if len(df) else "% no rows",
+            "",
+        ]
     io.write_text("\n".join(md), out_dir / "tables.md")
     io.write_text("\n".join(tex), out_dir / "tables.tex")
     forecast = io.read_parquet(forecast_metrics_path) if forecast_metrics_path else None
@@ -110,8 +143,12 @@ def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: s
         from greenbench.carbon.forecasting import day1_summary
 
         day1 = day1_summary(forecast).pivot(index="zone", columns="model", values="mape").reset_index()
-        md += ["## Day-1 MAPE (%) by zone and forecaster (mean over lead 1-24 h, test period)", "",
-               day1.to_markdown(index=False, floatfmt=".2f"), ""]
+        md += [
+            "## Day-1 MAPE (%) by zone and forecaster (mean over lead 1-24 h, test period)",
+            "",
+            day1.to_markdown(index=False, floatfmt=".2f"),
+            "",
+        ]
         io.write_text("\n".join(md), out_dir / "tables.md")
     if schedule is not None:
         md += ["## Carbon-aware scheduling", "", schedule.to_markdown(index=False, floatfmt=".4g"), ""]
@@ -120,10 +157,16 @@ def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: s
     if lifecycle is not None:
         from greenbench.analysis import amortization
 
-        section = ["## Lifecycle energy: when each variant pays back its build (against fp32 eager)", "",
-                   "Build = the baseline fine-tune + the variant's own build (rewrite, recovery fine-tune, export or "
-                   "compile), one measurement each from results/stats/footprint.parquet; break-even N from the J/inference "
-                   "ratio's 95% interval.", "", amortization.to_markdown(lifecycle) if len(lifecycle) else "_no rows_", ""]
+        section = [
+            "## Lifecycle energy: when each variant pays back its build (against fp32 eager)",
+            "",
+            "Build = the baseline fine-tune + the variant's own build (rewrite, recovery fine-tune, export or "
+            "compile), one measurement each from results/stats/footprint.parquet; break-even N from the J/inference "
+            "ratio's 95% interval.",
+            "",
+            amortization.to_markdown(lifecycle) if len(lifecycle) else "_no rows_",
+            "",
+        ]
         md += section
         io.write_text("\n".join(md), out_dir / "tables.md")
     if footprint_path:
@@ -136,13 +179,29 @@ def write_paper(stats_dir: str | Path, measurements_path: str | Path, out_dir: s
     if answer_settings:
         from greenbench.report import answer
 
-        table = answer.answer(energy, acc, io.read_parquet(stats_dir / "carbon.parquet"), measurements, answer_settings,
-                              first_stage=first_stage)
+        table = answer.answer(
+            energy,
+            acc,
+            io.read_parquet(stats_dir / "carbon.parquet"),
+            measurements,
+            answer_settings,
+            first_stage=first_stage,
+        )
         hosts = host.recorded(io.read_metadata(measurements_path))
-        io.write_text(answer.to_markdown(table, answer.where_and_when(schedule), answer_settings, hosts),
-                      out_dir / "answer.md")
-    evidence = claims.Evidence(measurements, acc, n_boot=n_boot, seed=seed, forecast=forecast, schedule=schedule,
-                               first_stage=first_stage, amortization=lifecycle, horizon=horizon)
+        io.write_text(
+            answer.to_markdown(table, answer.where_and_when(schedule), answer_settings, hosts), out_dir / "answer.md"
+        )
+    evidence = claims.Evidence(
+        measurements,
+        acc,
+        n_boot=n_boot,
+        seed=seed,
+        forecast=forecast,
+        schedule=schedule,
+        first_stage=first_stage,
+        amortization=lifecycle,
+        horizon=horizon,
+    )
     verdicts = claims.check_claims(evidence)
     devices = ", ".join(sorted(set(measurements.device))) or "none"
     names = ", ".join(sorted(set(measurements.device_name.dropna()))) or "unknown"

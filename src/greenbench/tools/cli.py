@@ -43,14 +43,18 @@ def _config(args, files_checked: bool = True) -> dict[str, Any]:
     cfg = validate_config(load_config(files), files=files_checked)
     model = getattr(args, "model", None)
     if model and model not in cfg["models"]:
-        raise ConfigError(f"--model {model}: not defined under 'models' in {', '.join(map(str, files))} "
-                          f"(defined: {', '.join(sorted(cfg['models']))})")
+        raise ConfigError(
+            f"--model {model}: not defined under 'models' in {', '.join(map(str, files))} "
+            f"(defined: {', '.join(sorted(cfg['models']))})"
+        )
     return cfg
 
 
 def cmd_validate_config(args) -> int:
     cfg = _config(args)
-    print(f"config OK: models={cfg['study']['models']} variants={cfg['study']['variants']} devices={cfg['study']['devices']}")
+    print(
+        f"config OK: models={cfg['study']['models']} variants={cfg['study']['variants']} devices={cfg['study']['devices']}"
+    )
     return 0
 
 
@@ -65,8 +69,13 @@ def cmd_retrieve_sst2(args) -> int:
 
 def cmd_prepare_dataset(args) -> int:
     for split in args.split:
-        _run("prepare_dataset", {"tsv": args.tsv or paths.SST2_TSV.format(split=split)},
-             [paths.DATASET.format(split=split)], {}, split=split)
+        _run(
+            "prepare_dataset",
+            {"tsv": args.tsv or paths.SST2_TSV.format(split=split)},
+            [paths.DATASET.format(split=split)],
+            {},
+            split=split,
+        )
     return 0
 
 
@@ -75,8 +84,13 @@ def cmd_tokenize(args) -> int:
 
     cfg = _config(args)
     for split in args.split:
-        _run("tokenize", {"dataset": paths.DATASET.format(split=split)},
-             [paths.TOKENS.format(model=args.model, split=split)], wiring.tokenize(cfg, args.model), model=args.model)
+        _run(
+            "tokenize",
+            {"dataset": paths.DATASET.format(split=split)},
+            [paths.TOKENS.format(model=args.model, split=split)],
+            wiring.tokenize(cfg, args.model),
+            model=args.model,
+        )
     return 0
 
 
@@ -97,16 +111,25 @@ def _run(name: str, inputs: dict[str, Any], outputs, settings, threads: int | No
 
 
 def _inputs(model: str) -> dict[str, str]:
-    return {"model": paths.BASELINE.format(model=model), "train": paths.TOKENS.format(model=model, split="train"),
-            "dev": paths.TOKENS.format(model=model, split="dev")}
+    return {
+        "model": paths.BASELINE.format(model=model),
+        "train": paths.TOKENS.format(model=model, split="train"),
+        "dev": paths.TOKENS.format(model=model, split="dev"),
+    }
 
 
 def cmd_finetune(args) -> int:
     from greenbench.pipeline import wiring
 
     cfg = _config(args)
-    _run("finetune", _inputs(args.model), [paths.BASELINE.format(model=args.model)], wiring.finetune(cfg, args.model),
-         cfg["compute"]["threads"], model=args.model)
+    _run(
+        "finetune",
+        _inputs(args.model),
+        [paths.BASELINE.format(model=args.model)],
+        wiring.finetune(cfg, args.model),
+        cfg["compute"]["threads"],
+        model=args.model,
+    )
     return 0
 
 
@@ -124,9 +147,16 @@ def cmd_evaluate(args) -> int:
     cfg = _config(args)
     for variant in args.variant or cfg["study"]["variants"]:
         out = paths.EVAL.format(device=args.device, model=args.model, variant=variant)
-        result = _run("evaluate", _inputs(args.model) | {"artifact": _artifact(args, variant)}, [out],
-                      wiring.evaluate(cfg, variant), cfg["compute"]["threads"], model=args.model, variant=variant,
-                      device=args.device)
+        result = _run(
+            "evaluate",
+            _inputs(args.model) | {"artifact": _artifact(args, variant)},
+            [out],
+            wiring.evaluate(cfg, variant),
+            cfg["compute"]["threads"],
+            model=args.model,
+            variant=variant,
+            device=args.device,
+        )
         print(f"{args.model}/{variant}/{args.device}: {result['status']} accuracy={result['accuracy']}")
     return 0
 
@@ -140,8 +170,16 @@ def cmd_build_variant(args) -> int:
         print(f"variant '{args.variant}' has nothing to build")
         return 0
     out = paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=args.variant)
-    _run("build_variant", _inputs(args.model), [out], wiring.build_variant(cfg, args.variant), cfg["compute"]["threads"],
-         model=args.model, variant=args.variant, device=args.device)
+    _run(
+        "build_variant",
+        _inputs(args.model),
+        [out],
+        wiring.build_variant(cfg, args.variant),
+        cfg["compute"]["threads"],
+        model=args.model,
+        variant=args.variant,
+        device=args.device,
+    )
     return 0
 
 
@@ -174,8 +212,11 @@ def cmd_measure_energy(args) -> int:
 
 
 def _trial_path(args, trial) -> str:
-    return (args.out.format(device=args.device, model=args.model, trial=trial) if args.out else
-            paths.ENERGY_TRIAL.format(device=args.device, model=args.model, trial=trial))
+    return (
+        args.out.format(device=args.device, model=args.model, trial=trial)
+        if args.out
+        else paths.ENERGY_TRIAL.format(device=args.device, model=args.model, trial=trial)
+    )
 
 
 def _plan_path(args) -> str:
@@ -195,8 +236,14 @@ def _plan(args, cfg) -> None:
     out = _plan_path(args)
     if Path(out).exists() and all(Path(out).stat().st_mtime >= Path(f).stat().st_mtime for f in first):
         return
-    _run("plan_energy", {"trials": first}, [out], wiring.plan_energy(cfg, args.device), model=args.model,
-         device=args.device)
+    _run(
+        "plan_energy",
+        {"trials": first},
+        [out],
+        wiring.plan_energy(cfg, args.device),
+        model=args.model,
+        device=args.device,
+    )
 
 
 def _measure_trial(args, trial: int) -> int:
@@ -213,8 +260,16 @@ def _measure_trial(args, trial: int) -> int:
     inputs = _inputs(args.model) | {"artifacts": artifacts}
     if trial >= cfg["energy"]["trials"]:
         inputs["plan"] = _plan_path(args)
-    _run("measure_energy", inputs, [_trial_path(args, trial)], settings, cfg["compute"]["threads"], model=args.model,
-         device=args.device, trial=str(trial))
+    _run(
+        "measure_energy",
+        inputs,
+        [_trial_path(args, trial)],
+        settings,
+        cfg["compute"]["threads"],
+        model=args.model,
+        device=args.device,
+        trial=str(trial),
+    )
     return 0
 
 
@@ -229,9 +284,22 @@ def cmd_carbon(args) -> int:
     cfg = _config(args)
     c = cfg["carbon"]
     settings = wiring.prepare_traces(cfg)
-    files = [] if settings["sources"] else [
-        _run("retrieve_carbon", {}, [paths.CARBON_TRACE_CSV.format(zone=z, year=y)], wiring.retrieve_carbon(cfg),
-             zone=z, year=str(y)) for z in c["zones"] for y in sorted(c["years"])]
+    files = (
+        []
+        if settings["sources"]
+        else [
+            _run(
+                "retrieve_carbon",
+                {},
+                [paths.CARBON_TRACE_CSV.format(zone=z, year=y)],
+                wiring.retrieve_carbon(cfg),
+                zone=z,
+                year=str(y),
+            )
+            for z in c["zones"]
+            for y in sorted(c["years"])
+        ]
+    )
     _run("prepare_traces", {"csv": files}, [paths.CARBON_TRACES], settings)
     threads = cfg["compute"]["threads"]
     settings = wiring.forecast_carbon(cfg)
@@ -242,21 +310,33 @@ def cmd_carbon(args) -> int:
         print(f"forecasters unchanged (same settings and traces): reusing {paths.FORECASTER_DIR}")
         table = io.read_parquet(paths.FORECAST_METRICS)
     else:
-        table = _run("forecast_carbon", {"traces": paths.CARBON_TRACES},
-                     stages.Output(metrics=paths.FORECAST_METRICS, forecasts=paths.FORECASTS, model=paths.FORECASTER_DIR),
-                     settings, threads)
+        table = _run(
+            "forecast_carbon",
+            {"traces": paths.CARBON_TRACES},
+            stages.Output(metrics=paths.FORECAST_METRICS, forecasts=paths.FORECASTS, model=paths.FORECASTER_DIR),
+            settings,
+            threads,
+        )
         io.write_json(fingerprint, stamp)
-    _run("forecast_hourly", {"traces": paths.CARBON_TRACES, "model": paths.FORECASTER_DIR}, [paths.FORECASTS_HOURLY],
-         wiring.forecast_hourly(cfg), threads)
+    _run(
+        "forecast_hourly",
+        {"traces": paths.CARBON_TRACES, "model": paths.FORECASTER_DIR},
+        [paths.FORECASTS_HOURLY],
+        wiring.forecast_hourly(cfg),
+        threads,
+    )
     print(forecast.day1_summary(table).pivot(index="zone", columns="model", values="mape").round(2).to_string())
     energy_stats = Path(paths.STATS_DIR) / "energy.parquet"
     from greenbench.carbon.routing import energy_is_given
 
     if energy_is_given(c["schedule"]["energy"]) or energy_stats.exists():
         for scenario in c["schedule"]["scenarios"]:
-            _run("simulate_schedule",
-                 {"traces": paths.CARBON_TRACES, "forecasts": paths.FORECASTS_HOURLY, "energy": str(energy_stats)},
-                 [paths.SCHEDULE.format(scenario=scenario)], wiring.simulate_schedule(cfg, scenario))
+            _run(
+                "simulate_schedule",
+                {"traces": paths.CARBON_TRACES, "forecasts": paths.FORECASTS_HOURLY, "energy": str(energy_stats)},
+                [paths.SCHEDULE.format(scenario=scenario)],
+                wiring.simulate_schedule(cfg, scenario),
+            )
     else:
         print(f"skipping the schedule simulation: {energy_stats} does not exist yet (run `greenbench report` first)")
     return 0
@@ -271,24 +351,44 @@ def cmd_report(args) -> int:
     from greenbench.pipeline import stages, wiring
 
     cfg = _config(args)
-    _run("collect_energy", {"trials": sorted(glob.glob(paths.ENERGY_TRIAL.format(device="*", model="*", trial="*")))},
-         [paths.ENERGY_ALL], {})
+    _run(
+        "collect_energy",
+        {"trials": sorted(glob.glob(paths.ENERGY_TRIAL.format(device="*", model="*", trial="*")))},
+        [paths.ENERGY_ALL],
+        {},
+    )
     preds = sorted(glob.glob(paths.EVAL.format(device="*", model="*", variant="*")))
     _run("eval_summary", {"predictions": preds}, [paths.EVAL_SUMMARY], {})
     stats = [f"{paths.STATS_DIR}/{table}.parquet" for table in paths.STATS_TABLES]
     _run("aggregate", {"measurements": paths.ENERGY_ALL, "predictions": preds}, stats, wiring.aggregate(cfg))
-    _run("pareto", {"accuracy": f"{paths.STATS_DIR}/accuracy.parquet", "energy": f"{paths.STATS_DIR}/energy.parquet"},
-         stages.Output(points=paths.PARETO_POINTS, hypervolume=paths.PARETO_HYPERVOLUME), {})
-    schedules = [p for p in (paths.SCHEDULE.format(scenario=s) for s in cfg["carbon"]["schedule"]["scenarios"])
-                 if Path(p).exists()]
+    _run(
+        "pareto",
+        {"accuracy": f"{paths.STATS_DIR}/accuracy.parquet", "energy": f"{paths.STATS_DIR}/energy.parquet"},
+        stages.Output(points=paths.PARETO_POINTS, hypervolume=paths.PARETO_HYPERVOLUME),
+        {},
+    )
+    schedules = [
+        p
+        for p in (paths.SCHEDULE.format(scenario=s) for s in cfg["carbon"]["schedule"]["scenarios"])
+        if Path(p).exists()
+    ]
 
     def present(path: str) -> str | None:
         return path if Path(path).exists() else None
 
-    verdicts = _run("paper", {"stats": stats, "measurements": paths.ENERGY_ALL,
-                              "forecast_metrics": present(paths.FORECAST_METRICS), "schedule": schedules or None,
-                              "footprint": present(paths.FOOTPRINT), "amortization": present(paths.AMORTIZATION)},
-                    stages.Output(claims=f"{paths.PAPER_DIR}/claims.md"), wiring.paper(cfg))
+    verdicts = _run(
+        "paper",
+        {
+            "stats": stats,
+            "measurements": paths.ENERGY_ALL,
+            "forecast_metrics": present(paths.FORECAST_METRICS),
+            "schedule": schedules or None,
+            "footprint": present(paths.FOOTPRINT),
+            "amortization": present(paths.AMORTIZATION),
+        },
+        stages.Output(claims=f"{paths.PAPER_DIR}/claims.md"),
+        wiring.paper(cfg),
+    )
     print(verdicts[["id", "verdict"]].to_string(index=False))
     return 0
 
@@ -302,14 +402,23 @@ def cmd_gpu_kit(args) -> int:
     baseline = Path(paths.BASELINE.format(model=args.model))
     if not baseline.exists():
         raise FileNotFoundError(f"{baseline} does not exist: fine-tune first (`snakemake --cores 1 {baseline}`)")
-    manifest = make_kit(baseline, paths.TOKENS.format(model=args.model, split="train"),
-                        paths.TOKENS.format(model=args.model, split="dev"), args.out, model_name=args.model,
-                        max_length=spec["max_length"], wheels=args.wheel or [], dtype=args.dtype,
-                        batch_size=cfg["evaluate"]["batch_size"])
-    print(f"GPU kit in {args.out}: {manifest['size_mb']} MiB, with the checkout {manifest['total_mb']} of the "
-          f"{manifest['max_total_mb']} MiB one copy may carry ({manifest['source']}; wheels: "
-          f"{', '.join(manifest['wheels']) or 'none'}); rounding changed {manifest['cpu_predictions_changed_by_rounding']} "
-          f"of {manifest['dev_examples']} CPU predictions")
+    manifest = make_kit(
+        baseline,
+        paths.TOKENS.format(model=args.model, split="train"),
+        paths.TOKENS.format(model=args.model, split="dev"),
+        args.out,
+        model_name=args.model,
+        max_length=spec["max_length"],
+        wheels=args.wheel or [],
+        dtype=args.dtype,
+        batch_size=cfg["evaluate"]["batch_size"],
+    )
+    print(
+        f"GPU kit in {args.out}: {manifest['size_mb']} MiB, with the checkout {manifest['total_mb']} of the "
+        f"{manifest['max_total_mb']} MiB one copy may carry ({manifest['source']}; wheels: "
+        f"{', '.join(manifest['wheels']) or 'none'}); rounding changed {manifest['cpu_predictions_changed_by_rounding']} "
+        f"of {manifest['dev_examples']} CPU predictions"
+    )
     return 0
 
 
@@ -320,12 +429,16 @@ def cmd_gpu_check(args) -> int:
     gpucheck.node_environment()  # before anything imports torchao
     if args.list_pieces:
         for piece in gpucheck.plan_pieces():
-            print(f"piece {piece.number}: {piece.description} ({len(piece.cells)} cells, {piece.settings} protocol, "
-                  f"{piece.trials} trials by default)")
+            print(
+                f"piece {piece.number}: {piece.description} ({len(piece.cells)} cells, {piece.settings} protocol, "
+                f"{piece.trials} trials by default)"
+            )
         return 0
     try:  # the data files are not on the node (the kit carries what the check reads): not looked for
         cfg, validated = _config(args, files_checked=False), "validated against the schema"
-    except ModuleNotFoundError as exc:  # a bare GPU node without jsonschema: the repository's own config, as CI validated it
+    except (
+        ModuleNotFoundError
+    ) as exc:  # a bare GPU node without jsonschema: the repository's own config, as CI validated it
         from greenbench.config.load import load_config, resolve_devices
 
         files = args.config or [DEFAULT_CONFIG]
@@ -336,8 +449,10 @@ def cmd_gpu_check(args) -> int:
         piece = gpucheck.plan_pieces()[args.piece]
         energy = gpucheck.energy_settings(cfg["energy"], piece, args.tiny)
         parts = gpucheck.estimate_check_seconds(piece, energy, args.device, args.trials or piece.trials)
-        print(f"piece {piece.number} on {args.device}: about {parts['total_s']:.0f} s "
-              f"({', '.join(f'{k} {v}' for k, v in parts.items())})")
+        print(
+            f"piece {piece.number} on {args.device}: about {parts['total_s']:.0f} s "
+            f"({', '.join(f'{k} {v}' for k, v in parts.items())})"
+        )
         return 0
     if args.device == "cuda":
         import torch
@@ -347,8 +462,17 @@ def cmd_gpu_check(args) -> int:
     out = Path(args.out) if args.out else gpucheck.default_out(args.device)
     if args.piece and not args.out:
         out = out.with_name(f"{out.name}-piece-{args.piece}")
-    text = gpucheck.run_check(args.kit, out, cfg, device=args.device, piece=args.piece, trials=args.trials,
-                              tiny=args.tiny, budget_s=args.budget_s, validated=validated)
+    text = gpucheck.run_check(
+        args.kit,
+        out,
+        cfg,
+        device=args.device,
+        piece=args.piece,
+        trials=args.trials,
+        tiny=args.tiny,
+        budget_s=args.budget_s,
+        validated=validated,
+    )
     print(text)
     print(f"outputs in {out} (everything also in {out / gpucheck.ARCHIVE})")
     return 0
@@ -356,9 +480,12 @@ def cmd_gpu_check(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="greenbench", description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="workflow-only steps (snakemake runs them):\n" + "\n".join(f"  {name}: {why}" for name, why
-                                                                           in WORKFLOW_ONLY.items()))
+        prog="greenbench",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="workflow-only steps (snakemake runs them):\n"
+        + "\n".join(f"  {name}: {why}" for name, why in WORKFLOW_ONLY.items()),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, func, help_: str) -> argparse.ArgumentParser:
@@ -402,19 +529,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wheel", action="append", help="a wheel the node lacks (e.g. torchao); repeatable")
     p = add("gpu-check", cmd_gpu_check, "validate every GPU path from a kit: accuracy, energy trials, summary.md")
     p.add_argument("--kit", default="gpu-kit")
-    p.add_argument("--out", help="the folder to write into (on a lent node: $OUT); default: "
-                   "benchmarks/results/<gpu>-<date> (piece N: <gpu>-<date>-piece-N)")
+    p.add_argument(
+        "--out",
+        help="the folder to write into (on a lent node: $OUT); default: "
+        "benchmarks/results/<gpu>-<date> (piece N: <gpu>-<date>-piece-N)",
+    )
     p.add_argument("--device", default="cuda", choices=["cpu", "cuda"], help="cpu: the rehearsal")
-    p.add_argument("--piece", type=int, default=0, help="0: the quick check; 1..9: the rest of the paper grid; 10: runtimes")
+    p.add_argument(
+        "--piece", type=int, default=0, help="0: the quick check; 1..9: the rest of the paper grid; 10: runtimes"
+    )
     p.add_argument("--list-pieces", action="store_true")
     p.add_argument("--trials", type=int, help="default: the piece's own (quick check 4, runtimes 2, grid 5)")
     p.add_argument("--estimate", action="store_true", help="print the piece's estimated wall time and stop")
     p.add_argument("--tiny", action="store_true", help="tiny sizes (the CI rehearsal)")
-    p.add_argument("--budget-s", dest="budget_s", type=float, default=570.0,
-                   help="no trial starts that would end after this many seconds (the allocation's limit)")
+    p.add_argument(
+        "--budget-s",
+        dest="budget_s",
+        type=float,
+        default=570.0,
+        help="no trial starts that would end after this many seconds (the allocation's limit)",
+    )
     add("carbon", cmd_carbon, "carbon traces, forecasters and the scheduling simulation")
-    add("report", cmd_report, "measurements, statistics, Pareto fronts, tables, claims and the answer from existing "
-        "results")
+    add(
+        "report",
+        cmd_report,
+        "measurements, statistics, Pareto fronts, tables, claims and the answer from existing results",
+    )
     return parser
 
 

@@ -28,8 +28,9 @@ class Forecaster:
     description: str = ""
 
 
-FORECASTERS: Registry[Forecaster] = Registry("forecaster", "greenbench.carbon.forecasters",
-                                             support=("forecaster", "windows"))
+FORECASTERS: Registry[Forecaster] = Registry(
+    "forecaster", "greenbench.carbon.forecasters", support=("forecaster", "windows")
+)
 register_forecaster = FORECASTERS.register
 
 

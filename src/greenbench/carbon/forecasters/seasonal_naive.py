@@ -28,5 +28,11 @@ class SeasonalNaive(Model):
         return w.x[:, lookback + h - k * self.period]
 
 
-register_forecaster(Forecaster("seasonal_naive", 0, lambda cfg: [SeasonalNaive(24), SeasonalNaive(168)],
-                               "the same hour a day and a week earlier"))
+register_forecaster(
+    Forecaster(
+        "seasonal_naive",
+        0,
+        lambda cfg: [SeasonalNaive(24), SeasonalNaive(168)],
+        "the same hour a day and a week earlier",
+    )
+)

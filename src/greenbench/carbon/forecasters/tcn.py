@@ -18,11 +18,29 @@ class TCN(Model):
 
     name = "tcn"
 
-    def __init__(self, lookback: int, horizon: int, channels: int = 32, levels: int = 5, kernel: int = 3,
-                 epochs: int = 10, batch_size: int = 256, learning_rate: float = 2e-3, max_train_windows: int = 0):
-        self.cfg = dict(lookback=lookback, horizon=horizon, channels=channels, levels=levels, kernel=kernel,
-                        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                        max_train_windows=max_train_windows)
+    def __init__(
+        self,
+        lookback: int,
+        horizon: int,
+        channels: int = 32,
+        levels: int = 5,
+        kernel: int = 3,
+        epochs: int = 10,
+        batch_size: int = 256,
+        learning_rate: float = 2e-3,
+        max_train_windows: int = 0,
+    ):
+        self.cfg = dict(
+            lookback=lookback,
+            horizon=horizon,
+            channels=channels,
+            levels=levels,
+            kernel=kernel,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            max_train_windows=max_train_windows,
+        )
         self.net = None
 
     def _build(self):
@@ -50,11 +68,12 @@ class TCN(Model):
                 super().__init__()
                 layers, cin = [], 1
                 for i in range(c["levels"]):
-                    layers.append(CausalBlock(cin, c["channels"], 2 ** i))
+                    layers.append(CausalBlock(cin, c["channels"], 2**i))
                     cin = c["channels"]
                 self.tcn = nn.Sequential(*layers)
-                self.head = nn.Sequential(nn.Linear(c["channels"] * 2 + 31, 256), nn.GELU(),
-                                          nn.Linear(256, c["horizon"]))
+                self.head = nn.Sequential(
+                    nn.Linear(c["channels"] * 2 + 31, 256), nn.GELU(), nn.Linear(256, c["horizon"])
+                )
 
             def forward(self, x, cal):
                 h = self.tcn(x.unsqueeze(1))
@@ -101,7 +120,7 @@ class TCN(Model):
                 perm = torch.as_tensor(rng.permutation(len(x)))
                 losses = []
                 for start in range(0, len(x), self.cfg["batch_size"]):
-                    b = perm[start:start + self.cfg["batch_size"]]
+                    b = perm[start : start + self.cfg["batch_size"]]
                     loss = torch.nn.functional.l1_loss(self.net(x[b], cal[b]), y[b])
                     opt.zero_grad()
                     loss.backward()
@@ -119,7 +138,7 @@ class TCN(Model):
 
         x, cal, scale = self._tensors(self.recent(w))
         with torch.inference_mode():
-            out = torch.cat([self.net(x[i:i + 4096], cal[i:i + 4096]) for i in range(0, len(x), 4096)]).numpy()
+            out = torch.cat([self.net(x[i : i + 4096], cal[i : i + 4096]) for i in range(0, len(x), 4096)]).numpy()
         return (out + 1.0) * scale
 
     def save(self, directory: Path) -> None:
@@ -146,8 +165,19 @@ class TCN(Model):
 
 def _build(cfg: Mapping[str, Any]) -> list:
     t = cfg["tcn"]
-    return [TCN(cfg["lookback_h"], cfg["horizon_h"], t["channels"], t["levels"], t["kernel"], t["epochs"],
-                t["batch_size"], t["learning_rate"], t["max_train_windows"])]
+    return [
+        TCN(
+            cfg["lookback_h"],
+            cfg["horizon_h"],
+            t["channels"],
+            t["levels"],
+            t["kernel"],
+            t["epochs"],
+            t["batch_size"],
+            t["learning_rate"],
+            t["max_train_windows"],
+        )
+    ]
 
 
 register_forecaster(Forecaster("tcn", 2, _build, "temporal convolutional network on the last lookback_h hours"))

@@ -4,8 +4,25 @@
 Each runtime is a module of this package, registered in ``RUNTIMES`` (a ``greenbench.core.registry.Registry``,
 which imports them on its first lookup)."""
 
-from greenbench.cells.runtimes.runtime import RUNTIMES, Runtime, compose, get_runtime, read_status, register_runtime, source_recipe
+from greenbench.cells.runtimes.runtime import (
+    RUNTIMES,
+    Runtime,
+    compose,
+    get_runtime,
+    read_status,
+    register_runtime,
+    source_recipe,
+)
 
 MODULE_OF = RUNTIMES.modules  # runtime name -> the module that registered it (a lazy view)
 
-__all__ = ["MODULE_OF", "RUNTIMES", "Runtime", "compose", "get_runtime", "read_status", "register_runtime", "source_recipe"]
+__all__ = [
+    "MODULE_OF",
+    "RUNTIMES",
+    "Runtime",
+    "compose",
+    "get_runtime",
+    "read_status",
+    "register_runtime",
+    "source_recipe",
+]

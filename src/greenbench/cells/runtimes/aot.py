@@ -55,8 +55,9 @@ def _logits_module(model):
     return Logits(model).eval()
 
 
-def _build(prepared: Prepared, recipe: Variant, out: Path, device: str, options: Mapping[str, Any], *,
-           realize: bool, samples) -> dict[str, Any]:
+def _build(
+    prepared: Prepared, recipe: Variant, out: Path, device: str, options: Mapping[str, Any], *, realize: bool, samples
+) -> dict[str, Any]:
     import torch
 
     if getattr(prepared, "components", None):
@@ -70,8 +71,9 @@ def _build(prepared: Prepared, recipe: Variant, out: Path, device: str, options:
     report: dict[str, Any] = {"freezing": freezing, "max_autotune": autotune}
     started = time.perf_counter()
     with torch.no_grad(), prepared.context():
-        exported = torch.export.export(_logits_module(prepared.model), (ids, mask),
-                                       dynamic_shapes=({0: batch, 1: length}, {0: batch, 1: length}))
+        exported = torch.export.export(
+            _logits_module(prepared.model), (ids, mask), dynamic_shapes=({0: batch, 1: length}, {0: batch, 1: length})
+        )
     report["export_s"] = round(time.perf_counter() - started, 3)
     scratch = Path(tempfile.mkdtemp(prefix="greenbench-aoti-"))
     deterministic = torch.are_deterministic_algorithms_enabled()
@@ -83,8 +85,10 @@ def _build(prepared: Prepared, recipe: Variant, out: Path, device: str, options:
         started = time.perf_counter()
         with _inductor_cache(scratch):
             torch._inductor.aoti_compile_and_package(
-                exported, package_path=str(out / PACKAGE),
-                inductor_configs={"freezing": freezing, "max_autotune": autotune})
+                exported,
+                package_path=str(out / PACKAGE),
+                inductor_configs={"freezing": freezing, "max_autotune": autotune},
+            )
         report["compile_s"] = round(time.perf_counter() - started, 3)
     finally:
         torch.use_deterministic_algorithms(deterministic)
@@ -101,25 +105,52 @@ def _load_package(prepared: Prepared, path: Path, device: str) -> AotPrepared:
     return out
 
 
-def _load(prepared: Prepared, recipe: Variant, artifact: Path, device: str, options: Mapping[str, Any],
-          status: Mapping[str, Any]) -> Prepared:
+def _load(
+    prepared: Prepared,
+    recipe: Variant,
+    artifact: Path,
+    device: str,
+    options: Mapping[str, Any],
+    status: Mapping[str, Any],
+) -> Prepared:
     out = _load_package(prepared, artifact / PACKAGE, device)
     report = status.get("report", {})
     out.info = {"freezing": report.get("freezing"), "max_autotune": report.get("max_autotune")}
     return out
 
 
-register_runtime(Runtime(
-    "aot_inductor", ("cpu", "cuda"),
-    "AOTInductor (torch.export + inductor compiled ahead of time into one package; weights frozen, "
-    "GEMMs autotuned once at build)",
-    build=_build, load=_load, requirements=_installed, refuses=_refuses, label="AOTInductor",
-))
+register_runtime(
+    Runtime(
+        "aot_inductor",
+        ("cpu", "cuda"),
+        "AOTInductor (torch.export + inductor compiled ahead of time into one package; weights frozen, "
+        "GEMMs autotuned once at build)",
+        build=_build,
+        load=_load,
+        requirements=_installed,
+        refuses=_refuses,
+        label="AOTInductor",
+    )
+)
 register_family(Family("aot_inductor", "AOTInductor", "#882255", "h", order=100, group="runtimes"))
 
-AOT = register_options(Options("runtimes.aot_inductor", "torch.export + AOTInductor: one package per cell", {
-    "freezing": Option(True, {"type": "boolean"}, "weights frozen into the package (constant folding, weights packed "
-                       "for the matrix units)"),
-    "max_autotune": Option(False, {"type": "boolean"}, "GEMM templates benchmarked once at build; every trial runs the "
-                           "chosen kernels (AMX hosts gain; on a CPU without AMX it doubles the build for little)"),
-}, required=False))
+AOT = register_options(
+    Options(
+        "runtimes.aot_inductor",
+        "torch.export + AOTInductor: one package per cell",
+        {
+            "freezing": Option(
+                True,
+                {"type": "boolean"},
+                "weights frozen into the package (constant folding, weights packed for the matrix units)",
+            ),
+            "max_autotune": Option(
+                False,
+                {"type": "boolean"},
+                "GEMM templates benchmarked once at build; every trial runs the "
+                "chosen kernels (AMX hosts gain; on a CPU without AMX it doubles the build for little)",
+            ),
+        },
+        required=False,
+    )
+)

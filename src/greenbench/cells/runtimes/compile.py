@@ -105,15 +105,29 @@ def _compile(prepared: Prepared, device: str, options: Mapping[str, Any], mode: 
     freezing = bool(options["freezing"]) and device == "cpu"
     inductor.freezing = freezing  # read when a graph is compiled (its first call), process-wide
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
-    out = CompiledPrepared(prepared.model, device, context=prepared.context, graph_safe=False,
-                           info={"compile_mode": mode or "default", "freezing": freezing}, caveat=prepared.caveat)
+    out = CompiledPrepared(
+        prepared.model,
+        device,
+        context=prepared.context,
+        graph_safe=False,
+        info={"compile_mode": mode or "default", "freezing": freezing},
+        caveat=prepared.caveat,
+    )
     out.compiled = torch.compile(prepared.model, dynamic=True, mode=mode)
     return out
 
 
 def _make(mode: str | None):
-    def build(prepared: Prepared, recipe: Variant, out: Path, device: str, options: Mapping[str, Any], *,
-              realize: bool, samples) -> dict[str, Any]:
+    def build(
+        prepared: Prepared,
+        recipe: Variant,
+        out: Path,
+        device: str,
+        options: Mapping[str, Any],
+        *,
+        realize: bool,
+        samples,
+    ) -> dict[str, Any]:
         import torch
 
         if getattr(prepared, "components", None):
@@ -127,15 +141,25 @@ def _make(mode: str | None):
             with torch.inference_mode():
                 for ids, mask in samples:
                     compiled.forward(ids, mask)
-            report = {"compile_s": round(time.perf_counter() - started, 3), "mode": compiled.info["compile_mode"],
-                      "freezing": compiled.info["freezing"], "shapes": [list(ids.shape) for ids, _ in samples]}
+            report = {
+                "compile_s": round(time.perf_counter() - started, 3),
+                "mode": compiled.info["compile_mode"],
+                "freezing": compiled.info["freezing"],
+                "shapes": [list(ids.shape) for ids, _ in samples],
+            }
             report.update(agreement(prepared, compiled, samples))
             torch._dynamo.reset()
         report["cache_bytes"] = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
         return report
 
-    def load(prepared: Prepared, recipe: Variant, artifact: Path, device: str, options: Mapping[str, Any],
-             status: Mapping[str, Any]) -> Prepared:
+    def load(
+        prepared: Prepared,
+        recipe: Variant,
+        artifact: Path,
+        device: str,
+        options: Mapping[str, Any],
+        status: Mapping[str, Any],
+    ) -> Prepared:
         cache = artifact / CACHE
         target = _process_cache()
         if cache.is_dir():
@@ -160,29 +184,65 @@ def _refuses(recipe: Variant) -> str | None:
 
 
 _default_build, _default_load = _make(None)
-register_runtime(Runtime(
-    "torch_compile", ("cpu", "cuda"), "torch.compile (inductor, dynamic shapes; CPU: weight freezing)",
-    build=_default_build, load=_default_load, requirements=_installed, refuses=_refuses, label="torch.compile",
-))
+register_runtime(
+    Runtime(
+        "torch_compile",
+        ("cpu", "cuda"),
+        "torch.compile (inductor, dynamic shapes; CPU: weight freezing)",
+        build=_default_build,
+        load=_default_load,
+        requirements=_installed,
+        refuses=_refuses,
+        label="torch.compile",
+    )
+)
 _graphs_build, _graphs_load = _make("reduce-overhead")
-register_runtime(Runtime(
-    "torch_compile_cudagraphs", ("cuda",), "torch.compile mode reduce-overhead (inductor kernels in CUDA graphs)",
-    build=_graphs_build, load=_graphs_load, requirements=cuda_available, refuses=_refuses, label="compile+graphs",
-))
+register_runtime(
+    Runtime(
+        "torch_compile_cudagraphs",
+        ("cuda",),
+        "torch.compile mode reduce-overhead (inductor kernels in CUDA graphs)",
+        build=_graphs_build,
+        load=_graphs_load,
+        requirements=cuda_available,
+        refuses=_refuses,
+        label="compile+graphs",
+    )
+)
 register_family(Family("torch_compile", "torch.compile", "#999933", "p", order=80, group="runtimes"))
-register_family(Family("torch_compile_cudagraphs", "torch.compile + CUDA graphs", "#44AA99", "*", order=90,
-                       group="runtimes"))
+register_family(
+    Family("torch_compile_cudagraphs", "torch.compile + CUDA graphs", "#44AA99", "*", order=90, group="runtimes")
+)
 
-FREEZING = Option(True, {"type": "boolean"}, "inductor weight freezing on CPU (constants folded, weights pre-packed "
-                  "for oneDNN)")
-TORCH_COMPILE = register_options(Options("runtimes.torch_compile", "torch.compile (runtime `torch_compile`)", {
-    "freezing": FREEZING,
-    "mode": Option("max-autotune-no-cudagraphs", {"enum": ["default", "max-autotune-no-cudagraphs"]},
-                   "inductor's mode on CPU: autotuning benchmarks GEMM templates per shape, compiling longer"),
-    "cuda_mode": Option("default", {"enum": ["default", "max-autotune-no-cudagraphs"]},
-                        "inductor's mode on CUDA (autotuning there compiles for minutes, longer than a GPU allocation's "
-                        "command)"),
-}, required=False))
-GRAPHS = register_options(Options("runtimes.torch_compile_cudagraphs",
-                                  "torch.compile with CUDA graphs (runtime `torch_compile_cudagraphs`)",
-                                  {"freezing": FREEZING}, required=False))
+FREEZING = Option(
+    True, {"type": "boolean"}, "inductor weight freezing on CPU (constants folded, weights pre-packed for oneDNN)"
+)
+TORCH_COMPILE = register_options(
+    Options(
+        "runtimes.torch_compile",
+        "torch.compile (runtime `torch_compile`)",
+        {
+            "freezing": FREEZING,
+            "mode": Option(
+                "max-autotune-no-cudagraphs",
+                {"enum": ["default", "max-autotune-no-cudagraphs"]},
+                "inductor's mode on CPU: autotuning benchmarks GEMM templates per shape, compiling longer",
+            ),
+            "cuda_mode": Option(
+                "default",
+                {"enum": ["default", "max-autotune-no-cudagraphs"]},
+                "inductor's mode on CUDA (autotuning there compiles for minutes, longer than a GPU allocation's "
+                "command)",
+            ),
+        },
+        required=False,
+    )
+)
+GRAPHS = register_options(
+    Options(
+        "runtimes.torch_compile_cudagraphs",
+        "torch.compile with CUDA graphs (runtime `torch_compile_cudagraphs`)",
+        {"freezing": FREEZING},
+        required=False,
+    )
+)

@@ -42,8 +42,10 @@ def _installed(device: str) -> str | None:
         import onnxruntime as ort
 
         if "CUDAExecutionProvider" not in ort.get_available_providers():
-            return ("this onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu); providers: "
-                    + ", ".join(ort.get_available_providers()))
+            return (
+                "this onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu); providers: "
+                + ", ".join(ort.get_available_providers())
+            )
     return None
 
 
@@ -51,7 +53,9 @@ def _refuses(recipe: Variant) -> str | None:
     if recipe.family == "adaptive":
         return "the adaptive router picks a model per batch in Python; one ONNX graph cannot hold that choice"
     if recipe.name in ("int8_weight_only", "int4_weight_only", "int8_dynamic_ao"):
-        return "torchao's quantized tensor subclasses do not export to ONNX (ONNX Runtime quantizes int8_dynamic itself)"
+        return (
+            "torchao's quantized tensor subclasses do not export to ONNX (ONNX Runtime quantizes int8_dynamic itself)"
+        )
     return None
 
 
@@ -87,14 +91,32 @@ def _export(model, sample, path: Path, exporter: str) -> None:
             from torch.export import Dim
 
             batch, seq = Dim("batch", min=1, max=4096), Dim("seq", min=2, max=4096)
-            torch.onnx.export(_Logits(model), (ids, mask), str(path), dynamo=True, input_names=list(INPUTS),
-                              output_names=["logits"], optimize=True,
-                              dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}})
+            torch.onnx.export(
+                _Logits(model),
+                (ids, mask),
+                str(path),
+                dynamo=True,
+                input_names=list(INPUTS),
+                output_names=["logits"],
+                optimize=True,
+                dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
+            )
         else:
-            axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-                    "logits": {0: "batch"}}
-            torch.onnx.export(_Logits(model), (ids, mask), str(path), dynamo=False, opset_version=17,
-                              input_names=list(INPUTS), output_names=["logits"], dynamic_axes=axes)
+            axes = {
+                "input_ids": {0: "batch", 1: "sequence"},
+                "attention_mask": {0: "batch", 1: "sequence"},
+                "logits": {0: "batch"},
+            }
+            torch.onnx.export(
+                _Logits(model),
+                (ids, mask),
+                str(path),
+                dynamo=False,
+                opset_version=17,
+                input_names=list(INPUTS),
+                output_names=["logits"],
+                dynamic_axes=axes,
+            )
 
 
 def _fuse(path: Path, out: Path, model, device: str) -> dict[str, int]:
@@ -107,8 +129,9 @@ def _fuse(path: Path, out: Path, model, device: str) -> dict[str, int]:
     config = getattr(model, "config", None)
     heads, hidden = int(getattr(config, "num_attention_heads", 0) or 0), int(getattr(config, "hidden_size", 0) or 0)
     logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)
-    fused = optimizer.optimize_model(str(path), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0,
-                                     use_gpu=device == "cuda")
+    fused = optimizer.optimize_model(
+        str(path), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0, use_gpu=device == "cuda"
+    )
     fused.save_model_to_file(str(out))
     return {k: int(v) for k, v in fused.get_fused_operator_statistics().items() if v}
 
@@ -119,8 +142,14 @@ def _quantize(path: Path, out: Path) -> int:
 
     graph = onnx.load(str(path)).graph
     keep = [n.name for n in graph.node if any(part in n.name.lower() for part in HIGH_PRECISION_NODES)]
-    quantize_dynamic(str(path), str(out), weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=keep,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    quantize_dynamic(
+        str(path),
+        str(out),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        nodes_to_exclude=keep,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
     return len(keep)
 
 
@@ -138,8 +167,11 @@ def resident(path: Path) -> dict[str, int]:
     for node in graph.node:
         if node.op_type in ("MatMul", "MatMulInteger", "Gemm", "Attention", "QAttention") and len(node.input) > 1:
             weights.add(node.input[1])
-    return {"size_bytes": path.stat().st_size, "parameters": int(sum(a.size for a in arrays.values())),
-            "linear_weight_bytes": int(sum(arrays[w].nbytes for w in weights if w in arrays))}
+    return {
+        "size_bytes": path.stat().st_size,
+        "parameters": int(sum(a.size for a in arrays.values())),
+        "linear_weight_bytes": int(sum(arrays[w].nbytes for w in weights if w in arrays)),
+    }
 
 
 class OrtPrepared(Prepared):
@@ -152,8 +184,10 @@ class OrtPrepared(Prepared):
         import numpy as np
         import torch
 
-        feeds = {"input_ids": input_ids.cpu().numpy().astype(np.int64),
-                 "attention_mask": attention_mask.cpu().numpy().astype(np.int64)}
+        feeds = {
+            "input_ids": input_ids.cpu().numpy().astype(np.int64),
+            "attention_mask": attention_mask.cpu().numpy().astype(np.int64),
+        }
         logits = self.session.run(["logits"], feeds)[0]
         return torch.from_numpy(logits).to(self.device).float()
 
@@ -198,13 +232,21 @@ def check_providers(device: str, session_providers, requested, available=None) -
         return None
     first = session_providers[0] if session_providers else "no execution provider"
     listed = list(available) if available is not None else session_providers
-    return (f"onnxruntime fell back to {first} on cuda (session providers: {session_providers}; requested: "
-            f"{list(requested)}; providers available: {listed}): the CUDA execution provider could not load "
-            "(CUDA/cuDNN libraries missing or not matching this onnxruntime-gpu build)")
+    return (
+        f"onnxruntime fell back to {first} on cuda (session providers: {session_providers}; requested: "
+        f"{list(requested)}; providers available: {listed}): the CUDA execution provider could not load "
+        "(CUDA/cuDNN libraries missing or not matching this onnxruntime-gpu build)"
+    )
 
 
-def _load(prepared: Prepared, recipe: Variant, artifact: Path, device: str, options: Mapping[str, Any],
-          status: Mapping[str, Any]) -> Prepared:
+def _load(
+    prepared: Prepared,
+    recipe: Variant,
+    artifact: Path,
+    device: str,
+    options: Mapping[str, Any],
+    status: Mapping[str, Any],
+) -> Prepared:
     path = artifact / MODEL_FILE
     report = status.get("report", {})
     out = _ort(path, prepared.model, device)
@@ -222,8 +264,9 @@ def _ort(path: Path, model, device: str) -> OrtPrepared:
     return out
 
 
-def _build(prepared: Prepared, recipe: Variant, out: Path, device: str, options: Mapping[str, Any], *,
-           realize: bool, samples) -> dict[str, Any]:
+def _build(
+    prepared: Prepared, recipe: Variant, out: Path, device: str, options: Mapping[str, Any], *, realize: bool, samples
+) -> dict[str, Any]:
     if getattr(prepared, "components", None):
         raise NotApplicable("a variant made of several models cannot be exported as one graph")
     options = ORT.resolve(options)
@@ -234,12 +277,15 @@ def _build(prepared: Prepared, recipe: Variant, out: Path, device: str, options:
     report["export_s"] = round(time.perf_counter() - started, 3)
     stages.append(f"export ({exporter})")
     # float32 graphs must reproduce PyTorch's logits; half-precision graphs are only reported
-    tolerance = float(options["max_abs_logit_diff"]) if str(_dtype_of(prepared.model)) == "torch.float32" \
-        else float("inf")
+    tolerance = (
+        float(options["max_abs_logit_diff"]) if str(_dtype_of(prepared.model)) == "torch.float32" else float("inf")
+    )
     check = agreement(prepared, _ort(path, prepared.model, device), samples)
     if check["max_abs_logit_diff"] > tolerance:
-        raise NotApplicable(f"the exported graph's logits differ from PyTorch's by {check['max_abs_logit_diff']:.3g} "
-                            f"(> {tolerance:g}): the export is not faithful")
+        raise NotApplicable(
+            f"the exported graph's logits differ from PyTorch's by {check['max_abs_logit_diff']:.3g} "
+            f"(> {tolerance:g}): the export is not faithful"
+        )
     report.update(check)
     if options["fuse"]:
         started = time.perf_counter()
@@ -253,8 +299,9 @@ def _build(prepared: Prepared, recipe: Variant, out: Path, device: str, options:
             stages.append("fuse")
         else:  # keep the faithful unfused graph and say why
             fused_path.unlink()
-            report["fusion_skipped"] = (f"fused graph's logits differ from PyTorch's by "
-                                        f"{fused_check['max_abs_logit_diff']:.3g}")
+            report["fusion_skipped"] = (
+                f"fused graph's logits differ from PyTorch's by {fused_check['max_abs_logit_diff']:.3g}"
+            )
     if realize:  # ONNX Runtime's own int8 dynamic quantization of the fp32 graph
         started = time.perf_counter()
         quantized = out / "model.int8.onnx"
@@ -274,19 +321,43 @@ def _dtype_of(model) -> Any:
     return next((p.dtype for p in model.parameters()), torch.float32)
 
 
-register_runtime(Runtime(
-    "onnxruntime", ("cpu", "cuda"),
-    "ONNX Runtime (exported graph, transformer fusions, ORT_ENABLE_ALL; CPU or CUDA execution provider)",
-    build=_build, load=_load, requirements=_installed, refuses=_refuses, realizes={"int8_dynamic": "fp32"}, label="ONNX RT",
-))
+register_runtime(
+    Runtime(
+        "onnxruntime",
+        ("cpu", "cuda"),
+        "ONNX Runtime (exported graph, transformer fusions, ORT_ENABLE_ALL; CPU or CUDA execution provider)",
+        build=_build,
+        load=_load,
+        requirements=_installed,
+        refuses=_refuses,
+        realizes={"int8_dynamic": "fp32"},
+        label="ONNX RT",
+    )
+)
 register_family(Family("onnxruntime", "ONNX Runtime", "#332288", "X", order=70, group="runtimes"))
 
-ORT = register_options(Options("runtimes.onnxruntime", "ONNX Runtime (runtime `onnxruntime`)", {
-    "exporter": Option("torchscript", {"enum": ["torchscript", "dynamo"]},
-                       "torch's ONNX exporter: torchscript (the graph ONNX Runtime's transformer fusions recognise) or "
-                       "dynamo"),
-    "fuse": Option(True, {"type": "boolean"}, "apply ONNX Runtime's transformer fusions (attention, LayerNorm, GELU), "
-                   "kept only if the fused graph's logits still match PyTorch's"),
-    "max_abs_logit_diff": Option(1.0e-3, {"type": "number", "exclusiveMinimum": 0},
-                                 "an fp32 graph whose logits differ from PyTorch's by more is refused as not faithful"),
-}, required=False))
+ORT = register_options(
+    Options(
+        "runtimes.onnxruntime",
+        "ONNX Runtime (runtime `onnxruntime`)",
+        {
+            "exporter": Option(
+                "torchscript",
+                {"enum": ["torchscript", "dynamo"]},
+                "torch's ONNX exporter: torchscript (the graph ONNX Runtime's transformer fusions recognise) or dynamo",
+            ),
+            "fuse": Option(
+                True,
+                {"type": "boolean"},
+                "apply ONNX Runtime's transformer fusions (attention, LayerNorm, GELU), "
+                "kept only if the fused graph's logits still match PyTorch's",
+            ),
+            "max_abs_logit_diff": Option(
+                1.0e-3,
+                {"type": "number", "exclusiveMinimum": 0},
+                "an fp32 graph whose logits differ from PyTorch's by more is refused as not faithful",
+            ),
+        },
+        required=False,
+    )
+)

@@ -23,7 +23,16 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from greenbench.core.registry import Registry
-from greenbench.cells.variants.recipe import DEVICES, EAGER, RUNTIME_SEP, NotApplicable, Prepared, Variant, cell_name, split_name
+from greenbench.cells.variants.recipe import (
+    DEVICES,
+    EAGER,
+    RUNTIME_SEP,
+    NotApplicable,
+    Prepared,
+    Variant,
+    cell_name,
+    split_name,
+)
 
 STATUS_FILE = "runtime.json"
 
@@ -60,8 +69,9 @@ def _check(name: str, runtime: Runtime) -> str | None:
 
 
 # runtime name -> Runtime; every module of this package but this one registers its runtime
-RUNTIMES: Registry[Runtime] = Registry("runtime", "greenbench.cells.runtimes", support=("runtime",), check=_check,
-                                       reserved=(EAGER,))
+RUNTIMES: Registry[Runtime] = Registry(
+    "runtime", "greenbench.cells.runtimes", support=("runtime",), check=_check, reserved=(EAGER,)
+)
 register_runtime = RUNTIMES.register
 _COMPOSED: dict[str, Variant] = {}
 
@@ -135,23 +145,43 @@ def compose(recipe: Variant, runtime_name: str) -> Variant:
                 prepared = prepare_source(models.load_classifier(str(model_dir)), device, out_dir, params)
                 samples = sample_batches(train_tokens, str(model_dir), device, seed)
                 started = time.perf_counter()
-                report = runtime.build(prepared, recipe, Path(tmp), device, dict(params.get("runtime") or {}),
-                                       realize=source_name != recipe.name, samples=samples)
+                report = runtime.build(
+                    prepared,
+                    recipe,
+                    Path(tmp),
+                    device,
+                    dict(params.get("runtime") or {}),
+                    realize=source_name != recipe.name,
+                    samples=samples,
+                )
                 report["build_s"] = round(time.perf_counter() - started, 3)
                 report["artifact_bytes"] = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
                 status = {"status": "ok", "reason": "", "report": report}
             except NotApplicable as exc:
                 status = {"status": "not_applicable", "reason": str(exc), "report": {}}
             except Exception as exc:  # an exporter or compiler that cannot handle this recipe: a row, not a crash
-                status = {"status": "not_applicable", "reason": f"{runtime.name} build failed: {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:300] if str(exc) else ''}", "report": {}}
-            (Path(tmp) / STATUS_FILE).write_text(json.dumps({"cell": name, "recipe": recipe.name,
-                                                             "runtime": runtime.name, **status}, indent=2))
+                status = {
+                    "status": "not_applicable",
+                    "reason": f"{runtime.name} build failed: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:300] if str(exc) else ''}",
+                    "report": {},
+                }
+            (Path(tmp) / STATUS_FILE).write_text(
+                json.dumps({"cell": name, "recipe": recipe.name, "runtime": runtime.name, **status}, indent=2)
+            )
         return {"cell": name, **status}
 
-    composed = replace(recipe, name=name, devices=tuple(d for d in recipe.devices if d in runtime.devices),
-                       description=f"{recipe.description}, run by {runtime.description}", prepare=prepare,
-                       requirements=requirements, build=build, recipe=recipe.name, runtime=runtime.name)
+    composed = replace(
+        recipe,
+        name=name,
+        devices=tuple(d for d in recipe.devices if d in runtime.devices),
+        description=f"{recipe.description}, run by {runtime.description}",
+        prepare=prepare,
+        requirements=requirements,
+        build=build,
+        recipe=recipe.name,
+        runtime=runtime.name,
+    )
     _COMPOSED[name] = composed
     return composed
 

@@ -4,7 +4,8 @@ lookup): adding a family adds a module, and a job depends only on the family mod
 use (``cell_modules``)."""
 
 from greenbench.cells.variants import recipe as _base
-from greenbench.cells.variants.recipe import (DEVICES,
+from greenbench.cells.variants.recipe import (
+    DEVICES,
     REGISTRY,
     RUNTIME_SEP,
     NotApplicable,
@@ -15,7 +16,8 @@ from greenbench.cells.variants.recipe import (DEVICES,
     params_for,
     recording_stats,
     register,
-    split_name)
+    split_name,
+)
 from greenbench.cells import runtimes  # noqa: E402  (the runtime registry: torch.compile, ONNX Runtime)
 
 MODULE_OF = REGISTRY.modules  # recipe name -> the family module that registered it (a lazy view)
@@ -38,5 +40,19 @@ def cell_modules(name: str) -> list[str]:
     return out
 
 
-__all__ = ["DEVICES", "MODULE_OF", "REGISTRY", "cell_modules", "NotApplicable", "Prepared", "Variant", "cell_name", "footprint", "get", "params_for",
-           "recording_stats", "register", "split_name"]
+__all__ = [
+    "DEVICES",
+    "MODULE_OF",
+    "REGISTRY",
+    "cell_modules",
+    "NotApplicable",
+    "Prepared",
+    "Variant",
+    "cell_name",
+    "footprint",
+    "get",
+    "params_for",
+    "recording_stats",
+    "register",
+    "split_name",
+]

@@ -44,8 +44,13 @@ class ComplexityEstimator:
         log_probs = np.log(counts / counts.sum())
         lengths = np.array([len(s) for s in sequences], dtype=np.float64)
         surprisal = np.array([-log_probs[s].mean() for s in sequences])
-        return cls(log_probs, float(lengths.mean()), float(lengths.std() or 1.0),
-                   float(surprisal.mean()), float(surprisal.std() or 1.0))
+        return cls(
+            log_probs,
+            float(lengths.mean()),
+            float(lengths.std() or 1.0),
+            float(surprisal.mean()),
+            float(surprisal.std() or 1.0),
+        )
 
     def score_numpy(self, sequences: list[np.ndarray]) -> np.ndarray:
         lengths = np.array([len(s) for s in sequences], dtype=np.float64)
@@ -90,8 +95,16 @@ class AdaptiveScheduler:
         return np.where(self.route_cheap(scores) & self.keep_cheap(cheap_confidence), 0, 1)
 
 
-def calibrate(scores, cheap_pred, cheap_conf, precise_pred, labels, tolerance: float, use_confidence: bool = True,
-              criterion: str = "agreement"):
+def calibrate(
+    scores,
+    cheap_pred,
+    cheap_conf,
+    precise_pred,
+    labels,
+    tolerance: float,
+    use_confidence: bool = True,
+    criterion: str = "agreement",
+):
     """Pick thresholds maximising the cheap share on the calibration slice, subject to
 
     - ``agreement``: routed predictions differ from the precise tier's on at most ``tolerance``
@@ -126,15 +139,29 @@ def calibrate(scores, cheap_pred, cheap_conf, precise_pred, labels, tolerance: f
     (share, acc), sched = best  # q=0 (all precise) always qualifies
     tier = sched.final_tier(scores, cheap_conf)
     routed = np.where(tier == 0, cheap_pred, precise_pred)
-    report = {"precise_accuracy": precise_acc, "cheap_accuracy": float((cheap_pred == labels).mean()),
-              "routed_accuracy": acc, "cheap_share": share, "tolerance": tolerance, "criterion": criterion,
-              "disagreement": float((routed != precise_pred).mean()),
-              "cheap_disagreement": float((cheap_pred != precise_pred).mean()), "examples": int(len(labels))}
+    report = {
+        "precise_accuracy": precise_acc,
+        "cheap_accuracy": float((cheap_pred == labels).mean()),
+        "routed_accuracy": acc,
+        "cheap_share": share,
+        "tolerance": tolerance,
+        "criterion": criterion,
+        "disagreement": float((routed != precise_pred).mean()),
+        "cheap_disagreement": float((cheap_pred != precise_pred).mean()),
+        "examples": int(len(labels)),
+    }
     return sched, report
 
 
-def build(model_dir: Path, train_tokens: Path, out_dir: Path, device: str, params: Mapping[str, Any],
-          seed: int, finetune_params: Mapping[str, Any]) -> dict[str, Any]:
+def build(
+    model_dir: Path,
+    train_tokens: Path,
+    out_dir: Path,
+    device: str,
+    params: Mapping[str, Any],
+    seed: int,
+    finetune_params: Mapping[str, Any],
+) -> dict[str, Any]:
     """Fit the estimator on train and calibrate thresholds on a held-out train slice."""
     from greenbench.data import sst2 as data, models
     from greenbench.core import io
@@ -154,11 +181,19 @@ def build(model_dir: Path, train_tokens: Path, out_dir: Path, device: str, param
     base = models.load_classifier(str(model_dir))
     preds = [predict(get(name).prepare(copy.deepcopy(base), device, None, {}), calib, 64, pad_id) for name in tiers]
     scores = estimator.score_numpy(list(calib["input_ids"]))
-    sched, report = calibrate(scores, preds[0].prediction, preds[0].confidence, preds[1].prediction,
-                              calib["label"].to_numpy(), float(params["tolerance"]), bool(params["use_confidence"]),
-                              params["criterion"])
-    report.update(tiers=tiers, held_out=len(used) < len(tokens), min_tokens=int(params["calibration_min_tokens"]),
-                  **asdict(sched))
+    sched, report = calibrate(
+        scores,
+        preds[0].prediction,
+        preds[0].confidence,
+        preds[1].prediction,
+        calib["label"].to_numpy(),
+        float(params["tolerance"]),
+        bool(params["use_confidence"]),
+        params["criterion"],
+    )
+    report.update(
+        tiers=tiers, held_out=len(used) < len(tokens), min_tokens=int(params["calibration_min_tokens"]), **asdict(sched)
+    )
     with io.atomic_directory(out_dir) as tmp:
         estimator.save(tmp)
         io.write_json(report, tmp / "calibration.json")
@@ -166,8 +201,14 @@ def build(model_dir: Path, train_tokens: Path, out_dir: Path, device: str, param
 
 
 class _Router(Prepared):
-    def __init__(self, cheap: Prepared, precise: Prepared, estimator: ComplexityEstimator,
-                 scheduler: AdaptiveScheduler, tiers: list[str]):
+    def __init__(
+        self,
+        cheap: Prepared,
+        precise: Prepared,
+        estimator: ComplexityEstimator,
+        scheduler: AdaptiveScheduler,
+        tiers: list[str],
+    ):
         # routing is data-dependent (nonzero, .any(), per-tier shapes): nothing a CUDA graph can capture
         super().__init__(model=None, device=precise.device, graph_safe=False)
         self.cheap, self.precise, self.estimator, self.scheduler = cheap, precise, estimator, scheduler
@@ -218,32 +259,70 @@ def _prepare(model, device, artifact, params) -> Prepared:
     tiers = report["tiers"]
     cheap = get(tiers[0]).prepare(copy.deepcopy(model), device, None, {})
     precise = get(tiers[1]).prepare(model, device, None, {})
-    router = _Router(cheap, precise, ComplexityEstimator.load(artifact),
-                     AdaptiveScheduler(report["score_threshold"], report["confidence_threshold"]), tiers)
+    router = _Router(
+        cheap,
+        precise,
+        ComplexityEstimator.load(artifact),
+        AdaptiveScheduler(report["score_threshold"], report["confidence_threshold"]),
+        tiers,
+    )
     router.model = precise.model
     router.components = [cheap.model, precise.model]
     return router
 
 
-register(Variant("adaptive", "adaptive", ("cpu", "cuda"),
-                 "per-query precision: complexity estimator + confidence gate routes to a cheap or a precise tier",
-                 _prepare, requirements=cuda_available, build=build, finetune_keys=("train_subset",),
-                 label="adaptive precision"))
+register(
+    Variant(
+        "adaptive",
+        "adaptive",
+        ("cpu", "cuda"),
+        "per-query precision: complexity estimator + confidence gate routes to a cheap or a precise tier",
+        _prepare,
+        requirements=cuda_available,
+        build=build,
+        finetune_keys=("train_subset",),
+        label="adaptive precision",
+    )
+)
 register_family(Family("adaptive", "adaptive precision", "#56B4E9", "v", order=30, group="precision"))
 
-TIERS = {"type": "object", "additionalProperties": False,
-         "properties": {"cpu": {"$ref": "#/$defs/tiers"}, "cuda": {"$ref": "#/$defs/tiers"}}}
-register_options(Options("variants.adaptive", "the adaptive-precision router (variant `adaptive`)", {
-    "tiers": Option({"cpu": ["int8_dynamic", "fp32"], "cuda": ["fp16", "fp32"]}, TIERS,
-                    "[cheap, precise] registered variants used as the router's tiers on each device"),
-    "calibration_size": Option(2000, {"type": "integer", "minimum": 50},
-                               "held-out train sentences (never dev) used to set the thresholds"),
-    "calibration_min_tokens": Option(10, {"type": "integer", "minimum": 1},
-                                     "train phrases shorter than this are skipped when calibrating"),
-    "criterion": Option("agreement", {"enum": ["agreement", "accuracy"]},
-                        "agreement: routed answers may differ from the precise tier's on at most `tolerance` of the "
-                        "slice; accuracy: they may lose at most `tolerance` accuracy"),
-    "tolerance": Option(0.0025, {"type": "number", "minimum": 0, "maximum": 1},
-                        "the disagreement (or accuracy, a fraction) the router may lose"),
-    "use_confidence": Option(True, {"type": "boolean"}, "escalate low-confidence cheap answers to the precise tier"),
-}))
+TIERS = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"cpu": {"$ref": "#/$defs/tiers"}, "cuda": {"$ref": "#/$defs/tiers"}},
+}
+register_options(
+    Options(
+        "variants.adaptive",
+        "the adaptive-precision router (variant `adaptive`)",
+        {
+            "tiers": Option(
+                {"cpu": ["int8_dynamic", "fp32"], "cuda": ["fp16", "fp32"]},
+                TIERS,
+                "[cheap, precise] registered variants used as the router's tiers on each device",
+            ),
+            "calibration_size": Option(
+                2000,
+                {"type": "integer", "minimum": 50},
+                "held-out train sentences (never dev) used to set the thresholds",
+            ),
+            "calibration_min_tokens": Option(
+                10, {"type": "integer", "minimum": 1}, "train phrases shorter than this are skipped when calibrating"
+            ),
+            "criterion": Option(
+                "agreement",
+                {"enum": ["agreement", "accuracy"]},
+                "agreement: routed answers may differ from the precise tier's on at most `tolerance` of the "
+                "slice; accuracy: they may lose at most `tolerance` accuracy",
+            ),
+            "tolerance": Option(
+                0.0025,
+                {"type": "number", "minimum": 0, "maximum": 1},
+                "the disagreement (or accuracy, a fraction) the router may lose",
+            ),
+            "use_confidence": Option(
+                True, {"type": "boolean"}, "escalate low-confidence cheap answers to the precise tier"
+            ),
+        },
+    )
+)

@@ -13,11 +13,11 @@ from typing import Any
 
 @dataclass
 class LayerHandles:
-    attention: Any   # the self-attention module handed to attention kernels (has attention_head_size)
+    attention: Any  # the self-attention module handed to attention kernels (has attention_head_size)
     query: Any
     key: Any
     value: Any
-    output: Any      # attention output projection (input = concatenated heads)
+    output: Any  # attention output projection (input = concatenated heads)
     ffn_in: Any
     ffn_out: Any
 
@@ -28,12 +28,34 @@ class LayerHandles:
 def layers(model) -> list[LayerHandles]:
     base = model.base_model
     if hasattr(base, "encoder") and hasattr(base.encoder, "layer"):
-        return [LayerHandles(l.attention.self, l.attention.self.query, l.attention.self.key, l.attention.self.value,
-                             l.attention.output.dense, l.intermediate.dense, l.output.dense) for l in base.encoder.layer]
+        return [
+            LayerHandles(
+                l.attention.self,
+                l.attention.self.query,
+                l.attention.self.key,
+                l.attention.self.value,
+                l.attention.output.dense,
+                l.intermediate.dense,
+                l.output.dense,
+            )
+            for l in base.encoder.layer
+        ]
     if hasattr(base, "transformer") and hasattr(base.transformer, "layer"):
-        return [LayerHandles(l.attention, l.attention.q_lin, l.attention.k_lin, l.attention.v_lin, l.attention.out_lin,
-                             l.ffn.lin1, l.ffn.lin2) for l in base.transformer.layer]
-    raise ValueError(f"{type(model).__name__}: greenbench can rewrite BERT-, RoBERTa- and DistilBERT-style encoders only")
+        return [
+            LayerHandles(
+                l.attention,
+                l.attention.q_lin,
+                l.attention.k_lin,
+                l.attention.v_lin,
+                l.attention.out_lin,
+                l.ffn.lin1,
+                l.ffn.lin2,
+            )
+            for l in base.transformer.layer
+        ]
+    raise ValueError(
+        f"{type(model).__name__}: greenbench can rewrite BERT-, RoBERTa- and DistilBERT-style encoders only"
+    )
 
 
 def head_dim(handles: LayerHandles) -> int:

@@ -40,19 +40,70 @@ def _native(dtype_name: str):
 def _autocast_fp16(model, device, artifact=None, params=None) -> Prepared:
     import torch
 
-    return Prepared(model.float().to(device).eval(), device,
-                    context=lambda: torch.autocast(device_type="cuda", dtype=torch.float16))
+    return Prepared(
+        model.float().to(device).eval(), device, context=lambda: torch.autocast(device_type="cuda", dtype=torch.float16)
+    )
 
 
-register(Variant("fp32", "precision", ("cpu", "cuda"), "FP32 weights and activations (the baseline)", _fp32,
-                 requirements=cuda_available, label="FP32", order=0))
-register(Variant("tf32", "precision", ("cuda",), "FP32 weights, TF32 tensor-core matmuls", _tf32,
-                 requirements=cuda_available, label="TF32", order=10))
-register(Variant("fp16", "precision", ("cuda",), "native FP16 weights and activations", _native("float16"),
-                 requirements=cuda_available, label="FP16", order=30))
+register(
+    Variant(
+        "fp32",
+        "precision",
+        ("cpu", "cuda"),
+        "FP32 weights and activations (the baseline)",
+        _fp32,
+        requirements=cuda_available,
+        label="FP32",
+        order=0,
+    )
+)
+register(
+    Variant(
+        "tf32",
+        "precision",
+        ("cuda",),
+        "FP32 weights, TF32 tensor-core matmuls",
+        _tf32,
+        requirements=cuda_available,
+        label="TF32",
+        order=10,
+    )
+)
+register(
+    Variant(
+        "fp16",
+        "precision",
+        ("cuda",),
+        "native FP16 weights and activations",
+        _native("float16"),
+        requirements=cuda_available,
+        label="FP16",
+        order=30,
+    )
+)
 # bf16 runs on CPUs too: fast where the CPU has bf16 matrix units (AMX, AVX512-BF16), slow elsewhere
-register(Variant("bf16", "precision", ("cpu", "cuda"), "native BF16 weights and activations", _native("bfloat16"),
-                 requirements=cuda_available, label="BF16", order=20))
-register(Variant("autocast_fp16", "precision", ("cuda",), "FP32 weights, FP16 autocast", _autocast_fp16,
-                 requirements=cuda_available, label="FP16 autocast", order=40))
+register(
+    Variant(
+        "bf16",
+        "precision",
+        ("cpu", "cuda"),
+        "native BF16 weights and activations",
+        _native("bfloat16"),
+        requirements=cuda_available,
+        label="BF16",
+        order=20,
+    )
+)
+register(
+    Variant(
+        "autocast_fp16",
+        "precision",
+        ("cuda",),
+        "FP32 weights, FP16 autocast",
+        _autocast_fp16,
+        requirements=cuda_available,
+        label="FP16 autocast",
+        order=40,
+    )
+)
 register_family(Family("precision", "precision", "#0072B2", "o", order=10, group="precision"))

@@ -75,6 +75,7 @@ def taylor_importance(model, tokens, pad_id: int, batches: int, batch_size: int 
             if x.requires_grad:
                 x.retain_grad()
             captured[key] = x
+
         return capture
 
     removers = []
@@ -88,8 +89,11 @@ def taylor_importance(model, tokens, pad_id: int, batches: int, batch_size: int 
         order = np.random.default_rng(0).permutation(len(tokens))[: batches * batch_size]
         for batch in iter_batches(tokens, batch_size, pad_id, order=order):
             model.zero_grad(set_to_none=True)
-            out = model(input_ids=batch.input_ids.to(device), attention_mask=batch.attention_mask.to(device),
-                        labels=batch.labels.to(device))
+            out = model(
+                input_ids=batch.input_ids.to(device),
+                attention_mask=batch.attention_mask.to(device),
+                labels=batch.labels.to(device),
+            )
             out.loss.backward()
             for i, h in enumerate(handles):
                 x = captured[(i, "heads")]
@@ -129,9 +133,13 @@ def _structured(head_ratio: float, ffn_ratio: float):
         cfg = params.get("pruning", {})
         heads, ffn = taylor_importance(model, tokens, pad_id, int(cfg.get("importance_batches", 32)))
         min_ffn = [max(1, int(np.ceil(float(cfg.get("min_ffn_fraction", 0.1)) * len(s)))) for s in ffn]
-        return {"kind": "structured", "head_ratio": head_ratio, "ffn_ratio": ffn_ratio,
-                "heads": select_global(heads, head_ratio, [1] * len(heads)),
-                "ffn": select_global(ffn, ffn_ratio, min_ffn)}
+        return {
+            "kind": "structured",
+            "head_ratio": head_ratio,
+            "ffn_ratio": ffn_ratio,
+            "heads": select_global(heads, head_ratio, [1] * len(heads)),
+            "ffn": select_global(ffn, ffn_ratio, min_ffn),
+        }
 
     def apply(model, plan) -> None:
         for handles, heads, neurons in zip(encoder.layers(model), plan["heads"], plan["ffn"]):
@@ -139,8 +147,11 @@ def _structured(head_ratio: float, ffn_ratio: float):
             keep_ffn(handles, neurons)
 
     def summarize(model, plan) -> dict:
-        return {"heads_kept": sum(len(h) for h in plan["heads"]), "ffn_kept": sum(len(f) for f in plan["ffn"]),
-                "heads_per_layer": [len(h) for h in plan["heads"]]}
+        return {
+            "heads_kept": sum(len(h) for h in plan["heads"]),
+            "ffn_kept": sum(len(f) for f in plan["ffn"]),
+            "heads_per_layer": [len(h) for h in plan["heads"]],
+        }
 
     return TrainedRecipe(plan, apply, summarize=summarize)
 
@@ -208,27 +219,67 @@ def _magnitude(sparsity: float | None, pattern: str):
         return reapply
 
     def summarize(model, plan) -> dict:
-        return {"sparsity": round(sparsity_of(_encoder_weights(model)), 6), "pattern": plan["pattern"],
-                "kernel": "dense (zeros are multiplied; no sparse kernel is used)"}
+        return {
+            "sparsity": round(sparsity_of(_encoder_weights(model)), 6),
+            "pattern": plan["pattern"],
+            "kernel": "dense (zeros are multiplied; no sparse kernel is used)",
+        }
 
     return TrainedRecipe(plan, apply, constraint, summarize)
 
 
 for _heads in (25, 50):
-    register_trained(f"prune_heads{_heads}", "pruning",
-                     f"structured: {_heads}% of attention heads removed (Taylor importance) + recovery fine-tune",
-                     _structured(_heads / 100, 0.0), ("pruning",), label=f"heads pruned {_heads}%", order=_heads // 5)
-register_trained("prune_ffn25", "pruning", "structured: 25% of FFN neurons removed (Taylor importance) + recovery",
-                 _structured(0.0, 0.25), ("pruning",), label="FFN pruned 25%", order=20)
-register_trained("magnitude50", "pruning", "unstructured global magnitude pruning to 50% + recovery (dense kernels)",
-                 _magnitude(0.5, "global"), label="magnitude 50%", order=30)
-register_trained("magnitude_2to4", "pruning", "2:4 semi-structured magnitude pruning + recovery (dense kernels)",
-                 _magnitude(None, "2:4"), label="magnitude 2:4", order=40)
+    register_trained(
+        f"prune_heads{_heads}",
+        "pruning",
+        f"structured: {_heads}% of attention heads removed (Taylor importance) + recovery fine-tune",
+        _structured(_heads / 100, 0.0),
+        ("pruning",),
+        label=f"heads pruned {_heads}%",
+        order=_heads // 5,
+    )
+register_trained(
+    "prune_ffn25",
+    "pruning",
+    "structured: 25% of FFN neurons removed (Taylor importance) + recovery",
+    _structured(0.0, 0.25),
+    ("pruning",),
+    label="FFN pruned 25%",
+    order=20,
+)
+register_trained(
+    "magnitude50",
+    "pruning",
+    "unstructured global magnitude pruning to 50% + recovery (dense kernels)",
+    _magnitude(0.5, "global"),
+    label="magnitude 50%",
+    order=30,
+)
+register_trained(
+    "magnitude_2to4",
+    "pruning",
+    "2:4 semi-structured magnitude pruning + recovery (dense kernels)",
+    _magnitude(None, "2:4"),
+    label="magnitude 2:4",
+    order=40,
+)
 register_family(Family("pruning", "pruning", "#009E73", "^", order=40, group="pruning"))
 
-register_options(Options("variants.pruning", "structured pruning (`prune_heads*`, `prune_ffn*`)", {
-    "importance_batches": Option(32, {"type": "integer", "minimum": 1},
-                                 "batches of 32 recovery examples for first-order Taylor importance"),
-    "min_ffn_fraction": Option(0.1, {"type": "number", "minimum": 0, "maximum": 1},
-                               "every layer keeps at least this share of its FFN neurons (and always one head)"),
-}))
+register_options(
+    Options(
+        "variants.pruning",
+        "structured pruning (`prune_heads*`, `prune_ffn*`)",
+        {
+            "importance_batches": Option(
+                32,
+                {"type": "integer", "minimum": 1},
+                "batches of 32 recovery examples for first-order Taylor importance",
+            ),
+            "min_ffn_fraction": Option(
+                0.1,
+                {"type": "number", "minimum": 0, "maximum": 1},
+                "every layer keeps at least this share of its FFN neurons (and always one head)",
+            ),
+        },
+    )
+)

@@ -76,8 +76,10 @@ def _torchao_installed(device: str, min_capability: tuple[int, int] | None = Non
     except PackageNotFoundError:
         found = "0"
     if _version_tuple(found) < TORCHAO_MIN:
-        return (f"torchao {found} is older than {'.'.join(map(str, TORCHAO_MIN))} (it switches float32 matmuls "
-                "to TF32 process-wide when quantizing)")
+        return (
+            f"torchao {found} is older than {'.'.join(map(str, TORCHAO_MIN))} (it switches float32 matmuls "
+            "to TF32 process-wide when quantizing)"
+        )
     if min_capability is not None:
         import torch
 
@@ -122,9 +124,15 @@ def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
-def int4_tile_layout(in_features: int, out_features: int, group_size: int = INT4_GROUP_SIZE,
-                     inner_k_tiles: int = 8, k_multiple: int = INT4_K_MULTIPLE, n_tile: int = INT4_N_TILE,
-                     param_bytes: int = INT4_PARAM_BYTES) -> dict[str, Any]:
+def int4_tile_layout(
+    in_features: int,
+    out_features: int,
+    group_size: int = INT4_GROUP_SIZE,
+    inner_k_tiles: int = 8,
+    k_multiple: int = INT4_K_MULTIPLE,
+    n_tile: int = INT4_N_TILE,
+    param_bytes: int = INT4_PARAM_BYTES,
+) -> dict[str, Any]:
     """How tinygemm (torchao's ``tile_packed_to_4d``) stores one Linear weight of shape
     ``[out_features, in_features]`` (= [N, K]): padded sizes, the multiply-add padding factor and
     the bytes it holds without the padding (int4 data + one scale and one zero per group of
@@ -140,11 +148,15 @@ def int4_tile_layout(in_features: int, out_features: int, group_size: int = INT4
     q, sz = stored(k, n)
     q_pad, sz_pad = stored(k_pad, n_pad)
     return {
-        "in_features": k, "out_features": n, "padded_in_features": k_pad, "padded_out_features": n_pad,
+        "in_features": k,
+        "out_features": n,
+        "padded_in_features": k_pad,
+        "padded_out_features": n_pad,
         "mac_padding_factor": (k_pad * n_pad) / (k * n),
         "qdata_shape": (n_pad // 8, k_pad // (inner_k_tiles * 16), 32, inner_k_tiles // 2),  # int32
         "scale_and_zero_shape": (math.ceil(k_pad / group_size), n_pad, 2),
-        "weight_bytes_unpadded": q + sz, "weight_bytes_padded": q_pad + sz_pad,
+        "weight_bytes_unpadded": q + sz,
+        "weight_bytes_padded": q_pad + sz_pad,
     }
 
 
@@ -152,8 +164,9 @@ def _arrows(pairs: set[tuple[int, int]]) -> str:
     return ", ".join(f"{a}\u2192{b}" for a, b in sorted(pairs) if a != b) or "none"
 
 
-def int4_layers(model, group_size: int = INT4_GROUP_SIZE,
-                filter_fn: Callable[[Any, str], bool] = _quantize_filter) -> dict[str, dict[str, Any]]:
+def int4_layers(
+    model, group_size: int = INT4_GROUP_SIZE, filter_fn: Callable[[Any, str], bool] = _quantize_filter
+) -> dict[str, dict[str, Any]]:
     """``int4_tile_layout`` of every Linear that ``Int4WeightOnlyConfig`` would quantize with this
     filter (torchao leaves a weight whose in_features is not a multiple of ``group_size`` in bf16)."""
     out = {}
@@ -163,8 +176,9 @@ def int4_layers(model, group_size: int = INT4_GROUP_SIZE,
     return out
 
 
-def int4_layout_summary(model, group_size: int = INT4_GROUP_SIZE,
-                        filter_fn: Callable[[Any, str], bool] = _quantize_filter) -> dict[str, Any]:
+def int4_layout_summary(
+    model, group_size: int = INT4_GROUP_SIZE, filter_fn: Callable[[Any, str], bool] = _quantize_filter
+) -> dict[str, Any]:
     """What tinygemm does to the model's quantized Linear layers, from their shapes (call it
     before quantizing: it needs no GPU and no torchao)."""
     return _layout_summary(int4_layers(model, group_size, filter_fn))
@@ -202,13 +216,15 @@ def _int4_weight_only(model, device, artifact=None, params=None) -> Prepared:
     """Int4WeightOnlyConfig (group 128, tinygemm layout); its reported storage leaves out the padding."""
     layers = int4_layers(model, INT4_GROUP_SIZE)
     summary = _layout_summary(layers)
-    prepared = _torchao("Int4WeightOnlyConfig", caveat=INT4_CAVEAT, group_size=INT4_GROUP_SIZE,
-                        int4_packing_format="tile_packed_to_4d")(model, device, artifact, params)
+    prepared = _torchao(
+        "Int4WeightOnlyConfig", caveat=INT4_CAVEAT, group_size=INT4_GROUP_SIZE, int4_packing_format="tile_packed_to_4d"
+    )(model, device, artifact, params)
     modules = dict(prepared.model.named_modules())
     padded = sum(storage_bytes(modules[name].weight) for name in layers)  # what torchao's tensors hold
     if padded != summary["int4_weight_bytes_padded"]:
-        log.warning("int4 layers hold %d bytes, the tinygemm layout predicts %d", padded,
-                    summary["int4_weight_bytes_padded"])
+        log.warning(
+            "int4 layers hold %d bytes, the tinygemm layout predicts %d", padded, summary["int4_weight_bytes_padded"]
+        )
     prepared.info.update(summary)
     prepared.resident = int4_resident(footprint(prepared.model), padded, summary["int4_weight_bytes_unpadded"])
     return prepared
@@ -221,37 +237,82 @@ def _int8_dynamic_ao(model, device, artifact=None, params=None) -> Prepared:
     import torchao.quantization as tq
 
     model = model.float().to(device).eval()
-    tq.quantize_(model, tq.Int8DynamicActivationInt8WeightConfig(),
-                 filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and not _keep_high_precision(fqn))
-    return Prepared(model, device, info={"torchao_config": "Int8DynamicActivationInt8WeightConfig"},
-                    caveat=INT8_AO_CAVEAT)
+    tq.quantize_(
+        model,
+        tq.Int8DynamicActivationInt8WeightConfig(),
+        filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and not _keep_high_precision(fqn),
+    )
+    return Prepared(
+        model, device, info={"torchao_config": "Int8DynamicActivationInt8WeightConfig"}, caveat=INT8_AO_CAVEAT
+    )
 
 
 # In eager mode torchao's int8 dynamic path quantizes activations and calls torch._int_mm op by op;
 # under torch.compile (runtime torch_compile) inductor fuses them into oneDNN int8 kernels.
-INT8_AO_CAVEAT = ("eager mode: torchao quantizes activations op by op (slow on CPU); its int8 kernels are fused "
-                  "under torch.compile (runtime torch_compile)")
+INT8_AO_CAVEAT = (
+    "eager mode: torchao quantizes activations op by op (slow on CPU); its int8 kernels are fused "
+    "under torch.compile (runtime torch_compile)"
+)
 # torchao 0.18's Int8WeightOnlyConfig has no int8 matmul in eager mode: every forward dequantizes the
 # weight to bf16 and runs a bf16 matmul, so eager cells measure the dequantization too.
-INT8_WO_CAVEAT = ("eager mode: torchao dequantizes the int8 weight to bf16 on every forward (no int8 kernel "
-                  "without torch.compile); memory is saved, compute is not")
+INT8_WO_CAVEAT = (
+    "eager mode: torchao dequantizes the int8 weight to bf16 on every forward (no int8 kernel "
+    "without torch.compile); memory is saved, compute is not"
+)
 # The default int4 packing ("plain") needs the separate `mslk` kernels package; tile_packed_to_4d uses
 # tinygemm, which ships inside torch. tinygemm pads in_features to a multiple of 1024 (int4_tile_layout).
-INT4_CAVEAT = ("tinygemm int4 (torchao tile_packed_to_4d, torch's _weight_int4pack_mm, a small-M kernel at every "
-               "batch size): in_features padded to a multiple of 1024 (out_features to 8), e.g. MiniLM 384\u21921024 "
-               "and 1536\u21922048, ~2.2x the Linear multiply-adds; storage is reported without the padding "
-               "(variant_info int4_*)")
+INT4_CAVEAT = (
+    "tinygemm int4 (torchao tile_packed_to_4d, torch's _weight_int4pack_mm, a small-M kernel at every "
+    "batch size): in_features padded to a multiple of 1024 (out_features to 8), e.g. MiniLM 384\u21921024 "
+    "and 1536\u21922048, ~2.2x the Linear multiply-adds; storage is reported without the padding "
+    "(variant_info int4_*)"
+)
 
-register(Variant("int8_dynamic", "quantization", ("cpu",),
-                 "int8 dynamic per-channel quantization of encoder Linear layers (torch.ao, CPU)", _int8_dynamic,
-                 label="INT8 dynamic", order=0))
-register(Variant("int8_dynamic_ao", "quantization", ("cpu",),
-                 "int8 dynamic activations + int8 per-channel weights of encoder Linear layers (torchao, CPU)",
-                 _int8_dynamic_ao, requirements=_torchao_installed, label="INT8 dyn. torchao", order=10))
-register(Variant("int8_weight_only", "quantization", ("cuda",), "int8 weight-only (torchao), bf16 activations",
-                 _torchao("Int8WeightOnlyConfig", caveat=INT8_WO_CAVEAT), requirements=_torchao_required,
-                 label="INT8 weight-only", order=20))
-register(Variant("int4_weight_only", "quantization", ("cuda",),
-                 "int4 weight-only, group size 128 (torchao, tinygemm kernel), bf16 activations",
-                 _int4_weight_only, requirements=_int4_required, label="INT4 weight-only", order=30))
+register(
+    Variant(
+        "int8_dynamic",
+        "quantization",
+        ("cpu",),
+        "int8 dynamic per-channel quantization of encoder Linear layers (torch.ao, CPU)",
+        _int8_dynamic,
+        label="INT8 dynamic",
+        order=0,
+    )
+)
+register(
+    Variant(
+        "int8_dynamic_ao",
+        "quantization",
+        ("cpu",),
+        "int8 dynamic activations + int8 per-channel weights of encoder Linear layers (torchao, CPU)",
+        _int8_dynamic_ao,
+        requirements=_torchao_installed,
+        label="INT8 dyn. torchao",
+        order=10,
+    )
+)
+register(
+    Variant(
+        "int8_weight_only",
+        "quantization",
+        ("cuda",),
+        "int8 weight-only (torchao), bf16 activations",
+        _torchao("Int8WeightOnlyConfig", caveat=INT8_WO_CAVEAT),
+        requirements=_torchao_required,
+        label="INT8 weight-only",
+        order=20,
+    )
+)
+register(
+    Variant(
+        "int4_weight_only",
+        "quantization",
+        ("cuda",),
+        "int4 weight-only, group size 128 (torchao, tinygemm kernel), bf16 activations",
+        _int4_weight_only,
+        requirements=_int4_required,
+        label="INT4 weight-only",
+        order=30,
+    )
+)
 register_family(Family("quantization", "quantization", "#D55E00", "s", order=20, group="quantization"))

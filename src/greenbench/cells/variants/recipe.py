@@ -72,10 +72,10 @@ class Variant:
     build: Callable[..., Any] | None = None
     config_blocks: tuple[str, ...] = ()  # blocks under `variants` the recipe reads (checked before any job)
     finetune_keys: tuple[str, ...] = ()  # keys of the top-level `finetune` block its build reads
-    recipe: str = ""        # the recipe a runtime runs (composed names); "" = this variant's own name
-    runtime: str = EAGER    # execution runtime (greenbench.cells.runtimes); eager = PyTorch as written
-    label: str = ""         # in figures and tables ("" = the name)
-    order: int = 1000       # place within its family in figures (lower first)
+    recipe: str = ""  # the recipe a runtime runs (composed names); "" = this variant's own name
+    runtime: str = EAGER  # execution runtime (greenbench.cells.runtimes); eager = PyTorch as written
+    label: str = ""  # in figures and tables ("" = the name)
+    order: int = 1000  # place within its family in figures (lower first)
 
     @property
     def recipe_name(self) -> str:
@@ -94,8 +94,13 @@ def _check(name: str, variant: Variant) -> str | None:
 
 
 # recipe name -> Variant; every module of this package that is not shared code registers its recipes
-REGISTRY: Registry[Variant] = Registry("variant", "greenbench.cells.variants", support=("recipe", "encoder", "trained"),
-                                       helpers=("greenbench.cells.variants.trained",), check=_check)
+REGISTRY: Registry[Variant] = Registry(
+    "variant",
+    "greenbench.cells.variants",
+    support=("recipe", "encoder", "trained"),
+    helpers=("greenbench.cells.variants.trained",),
+    check=_check,
+)
 register = REGISTRY.register
 
 
@@ -193,4 +198,8 @@ def footprint(model) -> dict[str, int]:
         elif hasattr(module, "weight") and callable(getattr(module, "weight")) and "Linear" in type(module).__name__:
             weight = module.weight()  # quantized dynamic Linear exposes weight() -> qtensor
             linear_bytes += weight.numel() * weight.element_size()
-    return {"size_bytes": buffer.getbuffer().nbytes, "parameters": int(params), "linear_weight_bytes": int(linear_bytes)}
+    return {
+        "size_bytes": buffer.getbuffer().nbytes,
+        "parameters": int(params),
+        "linear_weight_bytes": int(linear_bytes),
+    }

@@ -83,9 +83,11 @@ def _sparse(rule: dict):
 
 
 def _sparse_trained(rule: dict) -> TrainedRecipe:
-    return TrainedRecipe(plan=lambda model, tokens, params, seed, pad_id: {"kind": "sparse_attention", "attention": dict(rule)},
-                         apply=lambda model, plan: use_rule(model, plan["attention"]),
-                         summarize=lambda model, plan: {"attention": dict(plan["attention"])})
+    return TrainedRecipe(
+        plan=lambda model, tokens, params, seed, pad_id: {"kind": "sparse_attention", "attention": dict(rule)},
+        apply=lambda model, plan: use_rule(model, plan["attention"]),
+        summarize=lambda model, plan: {"attention": dict(plan["attention"])},
+    )
 
 
 def _dense_eager(model, device, artifact=None, params=None) -> Prepared:
@@ -93,14 +95,43 @@ def _dense_eager(model, device, artifact=None, params=None) -> Prepared:
     return Prepared(model.float().to(device).eval(), device, info={"attention": "eager"})
 
 
-register(Variant("dense_eager", "sparse_attention", ("cpu", "cuda"), "dense attention, eager kernel (reference for sparse)",
-                 _dense_eager, requirements=cuda_available, label="dense attn. (eager)", order=0))
+register(
+    Variant(
+        "dense_eager",
+        "sparse_attention",
+        ("cpu", "cuda"),
+        "dense attention, eager kernel (reference for sparse)",
+        _dense_eager,
+        requirements=cuda_available,
+        label="dense attn. (eager)",
+        order=0,
+    )
+)
 RULES = {f"topk{k}": ({"kind": "topk", "k": k}, f"top-{k} attention per query", f"top-{k} attn.") for k in (8, 16, 32)}
-RULES["threshold05"] = ({"kind": "threshold", "tau": 0.05},
-                        "drop attention probabilities below 0.05 x the row maximum, renormalise", "threshold 0.05 attn.")
+RULES["threshold05"] = (
+    {"kind": "threshold", "tau": 0.05},
+    "drop attention probabilities below 0.05 x the row maximum, renormalise",
+    "threshold 0.05 attn.",
+)
 for _i, (_name, (_rule, _what, _label)) in enumerate(RULES.items()):  # in figures: the rules, then their fine-tunes
-    register(Variant(_name, "sparse_attention", ("cpu", "cuda"), f"{_what} (no fine-tune)", _sparse(_rule),
-                     requirements=cuda_available, label=_label, order=10 * (_i + 1)))
-    register_trained(f"{_name}_ft", "sparse_attention", f"{_what}, after a sparse-aware recovery fine-tune",
-                     _sparse_trained(_rule), label=f"{_label} + FT", order=10 * (_i + 1 + len(RULES)))
+    register(
+        Variant(
+            _name,
+            "sparse_attention",
+            ("cpu", "cuda"),
+            f"{_what} (no fine-tune)",
+            _sparse(_rule),
+            requirements=cuda_available,
+            label=_label,
+            order=10 * (_i + 1),
+        )
+    )
+    register_trained(
+        f"{_name}_ft",
+        "sparse_attention",
+        f"{_what}, after a sparse-aware recovery fine-tune",
+        _sparse_trained(_rule),
+        label=f"{_label} + FT",
+        order=10 * (_i + 1 + len(RULES)),
+    )
 register_family(Family("sparse_attention", "sparse attention", "#CC79A7", "D", order=50, group="sparse attention"))

@@ -92,8 +92,16 @@ def _params_module():
     class SpikingAttentionParams(nn.Module):
         """The learnable parts SSA adds to one attention module, plus its firing-rate counters."""
 
-        def __init__(self, head_dim: int, time_steps: int, tau: float, v_threshold: float, attn_threshold: float,
-                     scale: float, alpha: float):
+        def __init__(
+            self,
+            head_dim: int,
+            time_steps: int,
+            tau: float,
+            v_threshold: float,
+            attn_threshold: float,
+            scale: float,
+            alpha: float,
+        ):
             super().__init__()
             self.norm_q, self.norm_k, self.norm_v, self.norm_o = (nn.LayerNorm(head_dim) for _ in range(4))
             self.log_scale = nn.Parameter(torch.tensor(math.log(scale)))
@@ -109,7 +117,9 @@ def _params_module():
             # spikes (T, B, h, L, d); token_mask (B, L) float
             weight = token_mask[None, :, None, :, None]
             self.spike_sums[name] = self.spike_sums[name] + (spikes * weight).sum().detach()
-            self.neuron_steps[name] = self.neuron_steps[name] + weight.sum().detach() * spikes.shape[0] * spikes.shape[2] * spikes.shape[4]
+            self.neuron_steps[name] = (
+                self.neuron_steps[name] + weight.sum().detach() * spikes.shape[0] * spikes.shape[2] * spikes.shape[4]
+            )
 
         def firing_rates(self) -> dict[str, float] | None:
             if not any(float(self.neuron_steps[key]) for key in RATE_KEYS):
@@ -157,8 +167,15 @@ def attach(model, plan: Mapping[str, Any]) -> None:
     """Give every attention module its SSA parameters and switch the kernel."""
     Params = _params_module()
     for handles in encoder.layers(model):
-        ssa = Params(encoder.head_dim(handles), plan["time_steps"], plan["tau"], plan["v_threshold"],
-                     plan["attn_threshold"], plan["scale"], plan["surrogate_alpha"])
+        ssa = Params(
+            encoder.head_dim(handles),
+            plan["time_steps"],
+            plan["tau"],
+            plan["v_threshold"],
+            plan["attn_threshold"],
+            plan["scale"],
+            plan["surrogate_alpha"],
+        )
         handles.attention.ssa = ssa.to(handles.query.weight.device)
     _register_interface()
     model.set_attn_implementation(IMPLEMENTATION)
@@ -178,26 +195,48 @@ def _plan(model, tokens, params, seed, pad_id) -> dict:
     return {"kind": "spiking", **{k: params[k] for k in PLAN_KEYS}}
 
 
-register_trained("spiking", "spiking",
-                 "hybrid neuromorphic: spiking self-attention (LIF, rate coding over T steps, surrogate gradients), "
-                 "fine-tuned from the baseline",
-                 TrainedRecipe(_plan, attach, summarize=lambda model, plan: {"time_steps": plan["time_steps"]}),
-                 ("spiking",), label="spiking attention")
+register_trained(
+    "spiking",
+    "spiking",
+    "hybrid neuromorphic: spiking self-attention (LIF, rate coding over T steps, surrogate gradients), "
+    "fine-tuned from the baseline",
+    TrainedRecipe(_plan, attach, summarize=lambda model, plan: {"time_steps": plan["time_steps"]}),
+    ("spiking",),
+    label="spiking attention",
+)
 register_family(Family("spiking", "spiking", "#E69F00", "P", order=60, group="spiking"))
 
-SPIKING_RECOVERY = {"type": "object", "additionalProperties": False,
-                   "properties": {"train_subset": {"type": "integer", "minimum": 0},
-                                  "epochs": {"type": "integer", "minimum": 0},
-                                  "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-                                  "max_steps": {"type": "integer", "minimum": 0}}}
-register_options(Options("variants.spiking", "spiking self-attention (variant `spiking`)", {
-    "time_steps": Option(4, {"type": "integer", "minimum": 1, "maximum": 64}, "T, the rate-coding window"),
-    "tau": Option(2.0, {"type": "number", "minimum": 1}, "LIF membrane time constant, in steps"),
-    "v_threshold": Option(1.0, {"type": "number", "exclusiveMinimum": 0}, "LIF threshold of the Q/K/V neurons"),
-    "attn_threshold": Option(0.5, {"type": "number", "exclusiveMinimum": 0}, "LIF threshold after the attention product"),
-    "scale": Option(0.125, {"type": "number", "exclusiveMinimum": 0}, "initial attention scale (learned)"),
-    "surrogate_alpha": Option(2.0, {"type": "number", "exclusiveMinimum": 0}, "arctan surrogate gradient sharpness"),
-    "recovery": Option({"train_subset": 8000}, SPIKING_RECOVERY,
-                       "overrides of `variants.recovery` for this variant (it learns new parameters from scratch)",
-                       required=False),
-}))
+SPIKING_RECOVERY = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "train_subset": {"type": "integer", "minimum": 0},
+        "epochs": {"type": "integer", "minimum": 0},
+        "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "max_steps": {"type": "integer", "minimum": 0},
+    },
+}
+register_options(
+    Options(
+        "variants.spiking",
+        "spiking self-attention (variant `spiking`)",
+        {
+            "time_steps": Option(4, {"type": "integer", "minimum": 1, "maximum": 64}, "T, the rate-coding window"),
+            "tau": Option(2.0, {"type": "number", "minimum": 1}, "LIF membrane time constant, in steps"),
+            "v_threshold": Option(1.0, {"type": "number", "exclusiveMinimum": 0}, "LIF threshold of the Q/K/V neurons"),
+            "attn_threshold": Option(
+                0.5, {"type": "number", "exclusiveMinimum": 0}, "LIF threshold after the attention product"
+            ),
+            "scale": Option(0.125, {"type": "number", "exclusiveMinimum": 0}, "initial attention scale (learned)"),
+            "surrogate_alpha": Option(
+                2.0, {"type": "number", "exclusiveMinimum": 0}, "arctan surrogate gradient sharpness"
+            ),
+            "recovery": Option(
+                {"train_subset": 8000},
+                SPIKING_RECOVERY,
+                "overrides of `variants.recovery` for this variant (it learns new parameters from scratch)",
+                required=False,
+            ),
+        },
+    )
+)

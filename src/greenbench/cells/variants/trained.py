@@ -33,12 +33,19 @@ class TrainedRecipe:
     plan: PlanFn
     apply: ApplyFn
     constraint: Callable[[Any, Mapping[str, Any]], Callable[[], None] | None] | None = None
-    summarize: Callable[[Any, Mapping[str, Any]], dict] | None = None   # facts for the report / variant_info
+    summarize: Callable[[Any, Mapping[str, Any]], dict] | None = None  # facts for the report / variant_info
 
 
 def build(recipe: TrainedRecipe, name: str):
-    def build_fn(model_dir, train_tokens, out_dir, device: str, params: Mapping[str, Any], seed: int,
-                 finetune_params: Mapping[str, Any]) -> dict[str, Any]:
+    def build_fn(
+        model_dir,
+        train_tokens,
+        out_dir,
+        device: str,
+        params: Mapping[str, Any],
+        seed: int,
+        finetune_params: Mapping[str, Any],
+    ) -> dict[str, Any]:
         import torch
 
         from greenbench.data import sst2 as data, models
@@ -60,13 +67,32 @@ def build(recipe: TrainedRecipe, name: str):
         teacher = None
         if float(distill.get("alpha", 0.0)) > 0:
             teacher = models.load_classifier(str(model_dir)).to(device).eval()
-        history = train_classifier(model, tokens, recovery, seed, pad_id, desc=f"recover {name}", teacher=teacher,
-                                   distill=distill, after_step=after_step) if int(recovery["epochs"]) > 0 else None
+        history = (
+            train_classifier(
+                model,
+                tokens,
+                recovery,
+                seed,
+                pad_id,
+                desc=f"recover {name}",
+                teacher=teacher,
+                distill=distill,
+                after_step=after_step,
+            )
+            if int(recovery["epochs"]) > 0
+            else None
+        )
         model = model.cpu().eval()
-        report = {"variant": name, "plan_summary": _short(plan), "baseline": before, "after": footprint(model),
-                  "recovery": recovery, "recovery_examples": len(tokens),
-                  "recovery_steps": 0 if history is None else len(history),
-                  "seconds": round(time.perf_counter() - started, 3)}
+        report = {
+            "variant": name,
+            "plan_summary": _short(plan),
+            "baseline": before,
+            "after": footprint(model),
+            "recovery": recovery,
+            "recovery_examples": len(tokens),
+            "recovery_steps": 0 if history is None else len(history),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
         if recipe.summarize:
             report.update(recipe.summarize(model, plan))
         with io.atomic_directory(out_dir) as tmp:
@@ -82,7 +108,9 @@ def build(recipe: TrainedRecipe, name: str):
 
 def _short(plan: Mapping[str, Any]) -> dict:
     """The plan without long per-layer index lists (those stay in plan.json)."""
-    return {k: (f"{len(v)} layers" if isinstance(v, list) and v and isinstance(v[0], list) else v) for k, v in plan.items()}
+    return {
+        k: (f"{len(v)} layers" if isinstance(v, list) and v and isinstance(v[0], list) else v) for k, v in plan.items()
+    }
 
 
 def prepare(recipe: TrainedRecipe, name: str):
@@ -104,25 +132,62 @@ def prepare(recipe: TrainedRecipe, name: str):
     return prepare_fn
 
 
-def register_trained(name: str, family: str, description: str, recipe: TrainedRecipe,
-                     config_blocks: tuple[str, ...] = (), label: str = "", order: int = 1000) -> Variant:
-    return register(Variant(name, family, ("cpu", "cuda"), description, prepare(recipe, name),
-                            requirements=cuda_available, build=build(recipe, name),
-                            config_blocks=("recovery", *config_blocks), label=label, order=order))
+def register_trained(
+    name: str,
+    family: str,
+    description: str,
+    recipe: TrainedRecipe,
+    config_blocks: tuple[str, ...] = (),
+    label: str = "",
+    order: int = 1000,
+) -> Variant:
+    return register(
+        Variant(
+            name,
+            family,
+            ("cpu", "cuda"),
+            description,
+            prepare(recipe, name),
+            requirements=cuda_available,
+            build=build(recipe, name),
+            config_blocks=("recovery", *config_blocks),
+            label=label,
+            order=order,
+        )
+    )
 
-DISTILL = {"type": "object", "additionalProperties": False, "required": ["alpha", "temperature"],
-           "properties": {"alpha": {"type": "number", "minimum": 0, "maximum": 1},
-                          "temperature": {"type": "number", "exclusiveMinimum": 0}}}
-register_options(Options("variants.recovery", "the short fine-tune after a rewrite (pruning, sparse attention "
-                         "`*_ft`, spiking)", {
-    "train_subset": Option(3000, {"type": "integer", "minimum": 0}, "train examples (seeded draw); 0 = all"),
-    "epochs": Option(1, {"type": "integer", "minimum": 0}, "0 = the rewrite only, no recovery"),
-    "batch_size": Option(32, {"type": "integer", "minimum": 1}, "examples per step"),
-    "learning_rate": Option(1.0e-4, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}, "AdamW peak learning rate"),
-    "weight_decay": Option(0.01, {"type": "number", "minimum": 0}, "AdamW weight decay"),
-    "warmup_ratio": Option(0.06, {"type": "number", "minimum": 0, "maximum": 1}, "linear warm-up share of the steps"),
-    "max_steps": Option(0, {"type": "integer", "minimum": 0}, "0 = no cap"),
-    "distill": Option({"alpha": 0.5, "temperature": 2.0}, DISTILL,
-                      "loss = (1 − α)·CE + α·T²·KL(baseline ‖ student) from the unmodified baseline; α = 0 trains on "
-                      "labels only"),
-}))
+
+DISTILL = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["alpha", "temperature"],
+    "properties": {
+        "alpha": {"type": "number", "minimum": 0, "maximum": 1},
+        "temperature": {"type": "number", "exclusiveMinimum": 0},
+    },
+}
+register_options(
+    Options(
+        "variants.recovery",
+        "the short fine-tune after a rewrite (pruning, sparse attention `*_ft`, spiking)",
+        {
+            "train_subset": Option(3000, {"type": "integer", "minimum": 0}, "train examples (seeded draw); 0 = all"),
+            "epochs": Option(1, {"type": "integer", "minimum": 0}, "0 = the rewrite only, no recovery"),
+            "batch_size": Option(32, {"type": "integer", "minimum": 1}, "examples per step"),
+            "learning_rate": Option(
+                1.0e-4, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}, "AdamW peak learning rate"
+            ),
+            "weight_decay": Option(0.01, {"type": "number", "minimum": 0}, "AdamW weight decay"),
+            "warmup_ratio": Option(
+                0.06, {"type": "number", "minimum": 0, "maximum": 1}, "linear warm-up share of the steps"
+            ),
+            "max_steps": Option(0, {"type": "integer", "minimum": 0}, "0 = no cap"),
+            "distill": Option(
+                {"alpha": 0.5, "temperature": 2.0},
+                DISTILL,
+                "loss = (1 − α)·CE + α·T²·KL(baseline ‖ student) from the unmodified baseline; α = 0 trains on "
+                "labels only",
+            ),
+        },
+    )
+)

@@ -26,8 +26,9 @@ def spread_order(n: int, shift: float = 0.0) -> list[int]:
     return order
 
 
-def make_batches(tokens: pd.DataFrame, batch_size: int, padding: str, max_length: int, pad_id: int, device: str,
-                 seed: int = 0):
+def make_batches(
+    tokens: pd.DataFrame, batch_size: int, padding: str, max_length: int, pad_id: int, device: str, seed: int = 0
+):
     """Device-resident (ids, mask) batches. dynamic: length-bucketed (padded per batch), in the
     order ``spread_order`` gives the length-sorted buckets (its shift seeded), so that any prefix of
     the cycle a window runs spreads over dev's lengths like the whole (in sorted order a short
@@ -53,4 +54,3 @@ def make_batches(tokens: pd.DataFrame, batch_size: int, padding: str, max_length
     if device == "cuda":
         torch.cuda.synchronize()
     return moved
-

@@ -14,8 +14,8 @@ import numpy as np
 class Cell:
     variant: str
     batch_size: int
-    padding: str      # dynamic | fixed
-    mode: str         # eager | cuda_graph
+    padding: str  # dynamic | fixed
+    mode: str  # eager | cuda_graph
     sampler: bool = True
 
 
@@ -39,4 +39,3 @@ def shuffle_cells(cells: list[Cell], seed: int, trial: int) -> list[Cell]:
     """The cells in the trial's seeded random order (interleaving: drift cancels, pairs stay close)."""
     order = np.random.default_rng([seed, trial]).permutation(len(cells))
     return [cells[i] for i in order]
-

@@ -28,9 +28,15 @@ def round_repeats(per_iter_s: Mapping[int, float]) -> dict[int, int]:
     return {b: max(1, int(round(slowest / max(t, 1e-9)))) for b, t in per_iter_s.items()}
 
 
-def measure_group(arms: list[tuple[Cell, Any]], batches: Mapping[int, list], device: str, cfg: Mapping[str, Any],
-                  monitor: EnergyMonitor, rng: np.random.Generator,
-                  idle_before: tuple[float | None, str] | None = None) -> tuple[list[dict[str, Any]], tuple]:
+def measure_group(
+    arms: list[tuple[Cell, Any]],
+    batches: Mapping[int, list],
+    device: str,
+    cfg: Mapping[str, Any],
+    monitor: EnergyMonitor,
+    rng: np.random.Generator,
+    idle_before: tuple[float | None, str] | None = None,
+) -> tuple[list[dict[str, Any]], tuple]:
     """Measure several cells of one padding (all batch sizes) in one window, interleaved iteration by iteration.
 
     Every round runs each cell's iterations (``round_repeats``: a batch-1 cell runs as many as take a
@@ -67,14 +73,17 @@ def measure_group(arms: list[tuple[Cell, Any]], batches: Mapping[int, list], dev
                 steps[i](batch(sizes_of[i], r))
                 sync()
                 warm[i, r] = time.perf_counter() - t0
-        reps = round_repeats({b: float(np.median([warm[i, -1] for i in range(n) if sizes_of[i] == b]))
-                              for b in set(sizes_of)})
+        reps = round_repeats(
+            {b: float(np.median([warm[i, -1] for i in range(n) if sizes_of[i] == b])) for b in set(sizes_of)}
+        )
         per_round = [reps[sizes_of[i]] * warm[i, -1] for i in range(n)]
         window_s = float(cfg["window_s"][device])
         n_rounds = window_iterations(float(np.median(per_round)), window_s, 0, int(cfg["min_iterations"]))
         idle_s = float(cfg["idle_s"])
         settle_s = float((cfg.get("idle_settle_s") or {}).get(device, 0.0))
-        idle_before, why_before = idle_before if idle_before is not None else idle_power(monitor, idle_s, sync, settle_s)
+        idle_before, why_before = (
+            idle_before if idle_before is not None else idle_power(monitor, idle_s, sync, settle_s)
+        )
         laps = monitor.can_lap
         latencies = [np.empty(n_rounds * reps[b]) for b in sizes_of]
         lap_j = np.zeros(n)
@@ -111,13 +120,25 @@ def measure_group(arms: list[tuple[Cell, Any]], batches: Mapping[int, list], dev
         b = sizes_of[i]
         sizes, lengths = shapes[b]
         caveat = [prepared.caveat] if getattr(prepared, "caveat", "") else []
-        cell_flags = caveat + flags + [f"interleaved with {n - 1} other cells, {n_rounds} rounds of {reps[b]} "
-                                       f"iteration(s); {how}"]
+        cell_flags = (
+            caveat
+            + flags
+            + [f"interleaved with {n - 1} other cells, {n_rounds} rounds of {reps[b]} iteration(s); {how}"]
+        )
         if not cell.sampler:
             cell_flags.append("harness-overhead repeat (no sampler on this device)")
-        row = result_row(window, float(busy[i]), joules[i], latencies[i], sizes, lengths, (idle_before, idle_after),
-                      why_before or why_after, cell_flags, cell)
+        row = result_row(
+            window,
+            float(busy[i]),
+            joules[i],
+            latencies[i],
+            sizes,
+            lengths,
+            (idle_before, idle_after),
+            why_before or why_after,
+            cell_flags,
+            cell,
+        )
         row.update(iterations=len(latencies[i]), warmup_iterations=rounds, state_during_window=False)
         rows.append(row)
     return rows, (idle_after, why_after)
-

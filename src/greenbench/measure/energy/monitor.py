@@ -59,14 +59,26 @@ class EnergyMonitor:
         self._t0 = 0.0
 
     @classmethod
-    def for_device(cls, device: str, sampler_hz: float = 50.0, sampler: bool = True, backend=None,
-                   codecarbon_country: str = "DEU", estimate_interval_s: float = 1.0) -> "EnergyMonitor":
+    def for_device(
+        cls,
+        device: str,
+        sampler_hz: float = 50.0,
+        sampler: bool = True,
+        backend=None,
+        codecarbon_country: str = "DEU",
+        estimate_interval_s: float = 1.0,
+    ) -> "EnergyMonitor":
         """The monitor registered for ``device`` (``MONITORS``; add one with ``@MONITORS.named(device)``).
         ``estimate_interval_s``: how often an estimating meter (codecarbon) samples the load."""
         if device not in MONITORS:
             raise ValueError(f"no energy monitor for device '{device}' (registered: {', '.join(MONITORS)})")
-        return MONITORS[device](sampler_hz=sampler_hz, sampler=sampler, backend=backend,
-                                codecarbon_country=codecarbon_country, estimate_interval_s=estimate_interval_s)
+        return MONITORS[device](
+            sampler_hz=sampler_hz,
+            sampler=sampler,
+            backend=backend,
+            codecarbon_country=codecarbon_country,
+            estimate_interval_s=estimate_interval_s,
+        )
 
     def without_sampler(self) -> "EnergyMonitor":
         """The same meters minus the power sampler (to measure the harness's own overhead)."""
@@ -115,8 +127,12 @@ class EnergyMonitor:
         if callable(aligned_power):
             reading = aligned_power(seconds)
             elapsed = reading.extra.get("seconds")
-            info: dict[str, Any] = {"seconds": elapsed, "aligned": bool(reading.extra.get("aligned", False)),
-                                    "source": reading.source, "label": reading.label}
+            info: dict[str, Any] = {
+                "seconds": elapsed,
+                "aligned": bool(reading.extra.get("aligned", False)),
+                "source": reading.source,
+                "label": reading.label,
+            }
             if reading.extra.get("note"):
                 info["note"] = reading.extra["note"]
         else:
@@ -141,8 +157,9 @@ class EnergyMonitor:
 # --------------------------------------------------------------------------- the registry of monitors per device
 # device -> factory(sampler_hz, sampler, backend, codecarbon_country, estimate_interval_s) -> EnergyMonitor, registered
 # by the vendor module of the device's primary meter (``meters/gpu/nvidia.py``: cuda, ``meters/cpu/rapl.py``: cpu)
-MONITORS: Registry[Callable[..., EnergyMonitor]] = Registry("energy monitor", "greenbench.measure.energy.meters",
-                                                             support=("base",))
+MONITORS: Registry[Callable[..., EnergyMonitor]] = Registry(
+    "energy monitor", "greenbench.measure.energy.meters", support=("base",)
+)
 
 
 def register_monitor(device: str) -> Callable[[Callable[..., EnergyMonitor]], Callable[..., EnergyMonitor]]:

@@ -24,9 +24,23 @@ from greenbench.measure.energy.cells import Cell
 BASELINE = "fp32"
 KEY = ["variant", "batch_size", "padding", "mode"]
 F64, I64, STR, BOOL = pa.float64(), pa.int64(), pa.string(), pa.bool_()
-PLAN_SCHEMA = pa.schema([("device", STR), ("model", STR), ("variant", STR), ("batch_size", I64), ("padding", STR),
-                         ("mode", STR), ("quantity", STR), ("metric", STR), ("n0", I64), ("s0", F64),
-                         ("needed", I64), ("capped", BOOL), ("trials", I64)])
+PLAN_SCHEMA = pa.schema(
+    [
+        ("device", STR),
+        ("model", STR),
+        ("variant", STR),
+        ("batch_size", I64),
+        ("padding", STR),
+        ("mode", STR),
+        ("quantity", STR),
+        ("metric", STR),
+        ("n0", I64),
+        ("s0", F64),
+        ("needed", I64),
+        ("capped", BOOL),
+        ("trials", I64),
+    ]
+)
 
 
 def stage_values(measurements: pd.DataFrame) -> dict[tuple, dict[str, pd.Series]]:
@@ -50,8 +64,15 @@ def stage_values(measurements: pd.DataFrame) -> dict[tuple, dict[str, pd.Series]
     return out
 
 
-def plan_trials(stage1: pd.DataFrame, target: float, level: float, first_stage: int, max_trials: int,
-                device: str = "", model: str = "") -> pd.DataFrame:
+def plan_trials(
+    stage1: pd.DataFrame,
+    target: float,
+    level: float,
+    first_stage: int,
+    max_trials: int,
+    device: str = "",
+    model: str = "",
+) -> pd.DataFrame:
     """One row per (cell, quantity): Stein's plan; ``trials`` is the cell's total (max over its
     quantities and, for a baseline, over every cell paired with it)."""
     half = stopping.log_half_width(target)
@@ -62,8 +83,17 @@ def plan_trials(stage1: pd.DataFrame, target: float, level: float, first_stage: 
                 continue
             values = series[quantity]
             stage = stopping.plan(values[values.index < first_stage].to_numpy(), half, level, max_trials)
-            rows.append(dict(zip(KEY, key), quantity=quantity, metric=series["metric"], n0=stage.n0, s0=stage.s0,
-                             needed=stage.trials, capped=stage.capped))
+            rows.append(
+                dict(
+                    zip(KEY, key),
+                    quantity=quantity,
+                    metric=series["metric"],
+                    n0=stage.n0,
+                    s0=stage.s0,
+                    needed=stage.trials,
+                    capped=stage.capped,
+                )
+            )
     df = pd.DataFrame(rows, columns=[c for c in PLAN_SCHEMA.names if c not in ("device", "model", "trials")])
     df.insert(0, "model", model)
     df.insert(0, "device", device)
@@ -87,10 +117,13 @@ def cells_for_trial(plan: pd.DataFrame, trial: int) -> list[Cell]:
 
 def budget_summary(plan: pd.DataFrame, first_stage: int) -> dict[str, Any]:
     cells = plan.drop_duplicates(KEY)
-    return {"cells": int(len(cells)), "first_stage": first_stage,
-            "later_cell_trials": int((cells.trials - first_stage).clip(lower=0).sum()),
-            "capped": int(plan.drop_duplicates(KEY + ["quantity"]).groupby(KEY).capped.any().sum()),
-            "max_trials": int(cells.trials.max()) if len(cells) else first_stage}
+    return {
+        "cells": int(len(cells)),
+        "first_stage": first_stage,
+        "later_cell_trials": int((cells.trials - first_stage).clip(lower=0).sum()),
+        "capped": int(plan.drop_duplicates(KEY + ["quantity"]).groupby(KEY).capped.any().sum()),
+        "max_trials": int(cells.trials.max()) if len(cells) else first_stage,
+    }
 
 
 def settings_enabled(energy: Mapping[str, Any], device: str) -> bool:
@@ -109,12 +142,21 @@ def budget_estimate(config: Mapping[str, Any], device: str) -> dict[str, Any]:
 
     energy = config["energy"]
     applicable = [n for n in config["study"]["variants"] if variants.get(n).applicability(device) is None]
-    per_variant = sum(1 for p in paddings_for(energy, device) for mode in energy["modes"]
-                      if mode == "eager" or (device == "cuda" and p == "fixed")) * len(energy["batch_sizes"])
+    per_variant = sum(
+        1
+        for p in paddings_for(energy, device)
+        for mode in energy["modes"]
+        if mode == "eager" or (device == "cuda" and p == "fixed")
+    ) * len(energy["batch_sizes"])
     cells = len(applicable) * per_variant
     models = len(config["study"]["models"])
     trial_s = estimate_trial_seconds(cells, energy, device)
     first = int(energy["trials"])
     later = int(energy["stopping"]["max_trials"]) - first if settings_enabled(energy, device) else 0
-    return {"cells_per_trial": cells, "first_stage": first, "first_stage_s": models * first * trial_s,
-            "later_trials": later, "later_max_s": models * later * trial_s}
+    return {
+        "cells_per_trial": cells,
+        "first_stage": first,
+        "first_stage_s": models * first * trial_s,
+        "later_trials": later,
+        "later_max_s": models * later * trial_s,
+    }

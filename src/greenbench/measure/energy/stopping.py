@@ -66,8 +66,8 @@ class Stage:
 
     n0: int
     s0: float
-    trials: int          # Stein's n, capped
-    capped: bool         # the target needed more than n_max trials
+    trials: int  # Stein's n, capped
+    capped: bool  # the target needed more than n_max trials
 
 
 def plan(first_stage: Sequence[float], half_width: float, level: float, n_max: int) -> Stage:
@@ -107,8 +107,9 @@ def paired_log_ratio(a: Sequence[float], b: Sequence[float], n0: int, level: flo
     return log_interval(a / b, n0, level)
 
 
-def paired_log_ratio_by_trial(a: Sequence[float], b: Sequence[float], trials: Sequence[int], first_stage: int,
-                              level: float) -> Interval | None:
+def paired_log_ratio_by_trial(
+    a: Sequence[float], b: Sequence[float], trials: Sequence[int], first_stage: int, level: float
+) -> Interval | None:
     """``paired_log_ratio`` of pairs taken in any order, labelled by trial: trials below
     ``first_stage`` are the first stage. None when fewer than two first-stage pairs exist."""
     trials = np.asarray(trials)

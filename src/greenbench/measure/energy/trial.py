@@ -29,26 +29,57 @@ from greenbench.core.names import with_runtime
 log = get_logger(__name__)
 
 F64, I64, STR, BOOL = pa.float64(), pa.int64(), pa.string(), pa.bool_()
-MEASUREMENT_SCHEMA = pa.schema([
-    ("trial", I64), ("cell_order", I64), ("model", STR), ("variant", STR), ("device", STR),
-    ("recipe", STR), ("runtime", STR),  # the variant name split: <recipe>@<runtime> (eager when no @)
-    ("batch_size", I64), ("padding", STR), ("mode", STR), ("sampler", BOOL),
-    ("status", STR), ("reason", STR), ("valid", BOOL), ("flags", STR),
-    ("inferences", I64), ("iterations", I64), ("window_s", F64), ("warmup_iterations", I64),
-    ("latency_p50_ms", F64), ("latency_p95_ms", F64), ("latency_p99_ms", F64), ("throughput_per_s", F64),
-    ("energy_source", STR), ("energy_label", STR),
-    ("j_per_inf_gross", F64), ("j_per_inf_idle", F64), ("j_per_inf_net", F64), ("idle_power_w", F64),
-    ("integrated_label", STR), ("j_per_inf_gross_integrated", F64), ("counter_vs_integrated", F64),
-    ("sampler_hz", F64), ("co2e_g_per_inf_estimated", F64),
-    ("peak_memory_bytes", I64), ("size_bytes", I64),
-    ("power_limit_w", F64), ("sm_clock_mhz", F64), ("mem_clock_mhz", F64), ("temperature_c", F64),
-    ("throttle_reasons", I64), ("device_name", STR),
-    # state above: summarised from snapshots taken during the window (True) or read right after it (False)
-    ("state_during_window", BOOL),
-    ("power_field", STR),  # the power reading the sampler integrated: instant | average (NVML) | empty
-    # dynamic padding: the window's seconds and inferences per token-length bin (JSON), for J by length
-    ("length_profile", STR),
-])
+MEASUREMENT_SCHEMA = pa.schema(
+    [
+        ("trial", I64),
+        ("cell_order", I64),
+        ("model", STR),
+        ("variant", STR),
+        ("device", STR),
+        ("recipe", STR),
+        ("runtime", STR),  # the variant name split: <recipe>@<runtime> (eager when no @)
+        ("batch_size", I64),
+        ("padding", STR),
+        ("mode", STR),
+        ("sampler", BOOL),
+        ("status", STR),
+        ("reason", STR),
+        ("valid", BOOL),
+        ("flags", STR),
+        ("inferences", I64),
+        ("iterations", I64),
+        ("window_s", F64),
+        ("warmup_iterations", I64),
+        ("latency_p50_ms", F64),
+        ("latency_p95_ms", F64),
+        ("latency_p99_ms", F64),
+        ("throughput_per_s", F64),
+        ("energy_source", STR),
+        ("energy_label", STR),
+        ("j_per_inf_gross", F64),
+        ("j_per_inf_idle", F64),
+        ("j_per_inf_net", F64),
+        ("idle_power_w", F64),
+        ("integrated_label", STR),
+        ("j_per_inf_gross_integrated", F64),
+        ("counter_vs_integrated", F64),
+        ("sampler_hz", F64),
+        ("co2e_g_per_inf_estimated", F64),
+        ("peak_memory_bytes", I64),
+        ("size_bytes", I64),
+        ("power_limit_w", F64),
+        ("sm_clock_mhz", F64),
+        ("mem_clock_mhz", F64),
+        ("temperature_c", F64),
+        ("throttle_reasons", I64),
+        ("device_name", STR),
+        # state above: summarised from snapshots taken during the window (True) or read right after it (False)
+        ("state_during_window", BOOL),
+        ("power_field", STR),  # the power reading the sampler integrated: instant | average (NVML) | empty
+        # dynamic padding: the window's seconds and inferences per token-length bin (JSON), for J by length
+        ("length_profile", STR),
+    ]
+)
 
 
 def idle_per_trial(cfg: Mapping[str, Any], device: str) -> float:
@@ -75,8 +106,12 @@ def estimate_trial_seconds(measured_cells: int, cfg: Mapping[str, Any], device: 
         groups = len(paddings_for(cfg, device))
         per_group = idle_windows * (float(cfg["idle_s"]) + settle) + 1.0
         return 15.0 + groups * per_group + measured_cells * (1.5 * float(cfg["window_s"][device]) + 0.3)
-    per_cell = (min(float(cfg["warmup"]["max_s"]), 0.5) + float(cfg["window_s"][device])
-                + idle_windows * (float(cfg["idle_s"]) + settle) + 0.3)
+    per_cell = (
+        min(float(cfg["warmup"]["max_s"]), 0.5)
+        + float(cfg["window_s"][device])
+        + idle_windows * (float(cfg["idle_s"]) + settle)
+        + 0.3
+    )
     return 5.0 + per_cell * measured_cells
 
 
@@ -105,8 +140,12 @@ def combine_trials(files: list[str | Path], out: str | Path) -> pd.DataFrame:
     frames = [io.read_parquet(f) for f in files]
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=MEASUREMENT_SCHEMA.names)
     df = df.sort_values(["device", "model", "trial", "cell_order"]).reset_index(drop=True)
-    io.write_parquet(df, out, MEASUREMENT_SCHEMA, {"files": [str(f) for f in files],
-                                                   "provenance": [io.read_metadata(f) for f in files]})
+    io.write_parquet(
+        df,
+        out,
+        MEASUREMENT_SCHEMA,
+        {"files": [str(f) for f in files], "provenance": [io.read_metadata(f) for f in files]},
+    )
     return df
 
 
@@ -141,15 +180,18 @@ def run_trial(
     tokens = data.subset(io.read_parquet(dev_tokens), int(cfg["max_inputs"]), seed)
     tokenizer = models.load_tokenizer(str(model_dir))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    monitor = monitor or EnergyMonitor.for_device(device, float(cfg["sampler_hz"]), codecarbon_country=cfg["codecarbon_country"])
+    monitor = monitor or EnergyMonitor.for_device(
+        device, float(cfg["sampler_hz"]), codecarbon_country=cfg["codecarbon_country"]
+    )
     monitor_off = monitor.without_sampler()
     prepared, reasons, sizes = {}, {}, {}
     for name in variant_names:
         reason = variants.get(name).applicability(device)
         if reason is None:
             try:
-                prepared[name] = variants.get(name).prepare(models.load_classifier(str(model_dir)), device,
-                                                            artifacts.get(name), variant_params.get(name) or {})
+                prepared[name] = variants.get(name).prepare(
+                    models.load_classifier(str(model_dir)), device, artifacts.get(name), variant_params.get(name) or {}
+                )
                 sizes[name] = prepared_footprint(prepared[name])["size_bytes"]
             except variants.NotApplicable as exc:  # decided when the runtime artifact was built
                 reason = str(exc)
@@ -159,32 +201,51 @@ def run_trial(
             reasons[name] = reason
     batches_cache: dict[tuple[int, str], list] = {}
     if cells is None:
-        cells = plan_cells(variant_names, cfg["batch_sizes"], paddings_for(cfg, device), cfg["modes"], bool(cfg["overhead_check"]),
-                           seed, trial)
+        cells = plan_cells(
+            variant_names,
+            cfg["batch_sizes"],
+            paddings_for(cfg, device),
+            cfg["modes"],
+            bool(cfg["overhead_check"]),
+            seed,
+            trial,
+        )
     else:
         cells = shuffle_cells(list(cells), seed, trial)
     rows = []
     share_idle, last_idle = shares_idle(cfg, device), None
     started = time.perf_counter()
     to_measure = sum(1 for c in cells if c.variant not in reasons and not refusal(c, device, prepared[c.variant]))
-    log.info("trial %d on %s: %d cells, %d to measure, about %.0f s (estimate)", trial, device, len(cells), to_measure,
-             estimate_trial_seconds(to_measure, cfg, device))
+    log.info(
+        "trial %d on %s: %d cells, %d to measure, about %.0f s (estimate)",
+        trial,
+        device,
+        len(cells),
+        to_measure,
+        estimate_trial_seconds(to_measure, cfg, device),
+    )
     trial_idle = None
     per_trial_idle_s = idle_per_trial(cfg, device)
     if per_trial_idle_s and to_measure:  # one idle reading, every model loaded, before the first cell
         device_sync(device)()
-        watts, why, info = monitor.idle_power(per_trial_idle_s,
-                                              settle_s=float((cfg.get("idle_settle_s") or {}).get(device, 0.0)))
+        watts, why, info = monitor.idle_power(
+            per_trial_idle_s, settle_s=float((cfg.get("idle_settle_s") or {}).get(device, 0.0))
+        )
         trial_idle = (watts, why)
-        log.info("trial %d idle: %s over %.2f s (%s)", trial, f"{watts:.2f} W" if watts is not None else why,
-                 float(info.get("seconds") or 0.0), "aligned to the counter's updates" if info.get("aligned")
-                 else "one window")
+        log.info(
+            "trial %d idle: %s over %.2f s (%s)",
+            trial,
+            f"{watts:.2f} W" if watts is not None else why,
+            float(info.get("seconds") or 0.0),
+            "aligned to the counter's updates" if info.get("aligned") else "one window",
+        )
 
     def batches_for(cell: Cell) -> list:
         key = (cell.batch_size, cell.padding)
         if key not in batches_cache:
-            batches_cache[key] = make_batches(tokens, cell.batch_size, cell.padding, max_length, pad_id, device,
-                                              seed)  # every trial the same batches: trials differ by noise alone
+            batches_cache[key] = make_batches(
+                tokens, cell.batch_size, cell.padding, max_length, pad_id, device, seed
+            )  # every trial the same batches: trials differ by noise alone
         return batches_cache[key]
 
     def base(order: int, cell: Cell) -> dict[str, Any]:
@@ -204,9 +265,16 @@ def run_trial(
             groups.setdefault((cell.padding, cell.mode), []).append((order, cell))
         else:
             try:
-                row = measure_cell(prepared[cell.variant], cell, batches_for(cell), device, cfg,
-                                   monitor if cell.sampler else monitor_off,
-                                   idle_before=last_idle if cell.sampler else None, trial_idle=trial_idle)
+                row = measure_cell(
+                    prepared[cell.variant],
+                    cell,
+                    batches_for(cell),
+                    device,
+                    cfg,
+                    monitor if cell.sampler else monitor_off,
+                    idle_before=last_idle if cell.sampler else None,
+                    trial_idle=trial_idle,
+                )
             except Exception as exc:  # e.g. CUDA graph capture of a data-dependent router
                 log.warning("cell %s failed: %s", cell, exc)
                 row = _failed(exc)
@@ -220,9 +288,15 @@ def run_trial(
         log.info("%s padding, %s: %d cells in one interleaved window", *key, len(members))
         arms = [(cell, prepared[cell.variant]) for _, cell in members]
         try:
-            measured, idle_after = measure_group(arms, {c.batch_size: batches_for(c) for _, c in members}, device,
-                                                 cfg, monitor,
-                                                 np.random.default_rng([seed, trial, number]), idle_before=last_idle)
+            measured, idle_after = measure_group(
+                arms,
+                {c.batch_size: batches_for(c) for _, c in members},
+                device,
+                cfg,
+                monitor,
+                np.random.default_rng([seed, trial, number]),
+                idle_before=last_idle,
+            )
         except Exception as exc:
             log.warning("interleaved window %s failed: %s", key, exc)
             measured, idle_after = [_failed(exc) for _ in members], None
@@ -238,28 +312,58 @@ def run_trial(
             df[name] = None
     df = df[MEASUREMENT_SCHEMA.names].sort_values("cell_order").reset_index(drop=True)
     df["device_name"] = _cpu_name() if device == "cpu" else monitor.identity.get("device_name")
-    meta = provenance.collect(cfg, trial=trial, device=device, model=model_name, **monitor.identity,
-                              cuda=getattr(torch.version, "cuda", None), threads=torch.get_num_threads())
+    meta = provenance.collect(
+        cfg,
+        trial=trial,
+        device=device,
+        model=model_name,
+        **monitor.identity,
+        cuda=getattr(torch.version, "cuda", None),
+        threads=torch.get_num_threads(),
+    )
     io.write_parquet(df, out, MEASUREMENT_SCHEMA, meta)
     ok = df[df.status == "ok"]
-    log.info("trial %d on %s: %d cells measured, %d not applicable, %d invalid -> %s", trial, device, len(ok),
-             int((df.status == "not_applicable").sum()), int((df.status == "invalid").sum()), out)
+    log.info(
+        "trial %d on %s: %d cells measured, %d not applicable, %d invalid -> %s",
+        trial,
+        device,
+        len(ok),
+        int((df.status == "not_applicable").sum()),
+        int((df.status == "invalid").sum()),
+        out,
+    )
     return df
 
 
 def _failed(exc: Exception) -> dict[str, Any]:
-    return {"status": "invalid", "reason": f"{type(exc).__name__}: {exc}", "valid": False, "flags": "",
-            "energy_label": UNAVAILABLE}
+    return {
+        "status": "invalid",
+        "reason": f"{type(exc).__name__}: {exc}",
+        "valid": False,
+        "flags": "",
+        "energy_label": UNAVAILABLE,
+    }
 
 
 def _progress(row: Mapping[str, Any], total: int, started: float) -> None:
     """One line per finished cell in the job's log (not only the terminal's progress bar)."""
     j, p50 = row.get("j_per_inf_gross"), row.get("latency_p50_ms")
-    log.info("cell %d/%d %s batch %d %s %s%s: %s, p50 %s ms, %s J/inf (%s) [%.0f s elapsed]%s", row["cell_order"] + 1,
-             total, row["variant"], row["batch_size"], row["padding"], row["mode"],
-             "" if row["sampler"] else " (sampler off)", row["status"], f"{p50:.3g}" if p50 else "–",
-             f"{j:.3g}" if j is not None else "–", row.get("energy_label"), time.perf_counter() - started,
-             f" — {row['reason']}" if row.get("reason") else "")
+    log.info(
+        "cell %d/%d %s batch %d %s %s%s: %s, p50 %s ms, %s J/inf (%s) [%.0f s elapsed]%s",
+        row["cell_order"] + 1,
+        total,
+        row["variant"],
+        row["batch_size"],
+        row["padding"],
+        row["mode"],
+        "" if row["sampler"] else " (sampler off)",
+        row["status"],
+        f"{p50:.3g}" if p50 else "–",
+        f"{j:.3g}" if j is not None else "–",
+        row.get("energy_label"),
+        time.perf_counter() - started,
+        f" — {row['reason']}" if row.get("reason") else "",
+    )
 
 
 def _cpu_name() -> str:

@@ -78,7 +78,7 @@ def warm_up(step, batches, sync, min_iters: int, max_seconds: float, tolerance: 
         sync()
         lat.append(time.perf_counter() - t0)
         if len(lat) >= 2 * min_iters:
-            prev, last = statistics.median(lat[-2 * min_iters:-min_iters]), statistics.median(lat[-min_iters:])
+            prev, last = statistics.median(lat[-2 * min_iters : -min_iters]), statistics.median(lat[-min_iters:])
             if abs(last - prev) <= tolerance * prev:
                 break
         if time.perf_counter() - started > max_seconds:
@@ -86,8 +86,9 @@ def warm_up(step, batches, sync, min_iters: int, max_seconds: float, tolerance: 
     return lat
 
 
-def window_iterations(per_iter_s: float, window_s: float, n_batches: int, min_iterations: int,
-                      whole_pass_factor: float = 3.0) -> int:
+def window_iterations(
+    per_iter_s: float, window_s: float, n_batches: int, min_iterations: int, whole_pass_factor: float = 3.0
+) -> int:
     """Iterations that fill ``window_s``; rounded up to whole passes over the batches when a pass
     costs at most ``whole_pass_factor`` windows, so the window covers the inputs exactly
     (``n_batches`` 0: no rounding)."""
@@ -107,8 +108,9 @@ def pass_batches(cell: "Cell", n_batches: int) -> int:
     return n_batches
 
 
-def timed_window(step, batches, sync, iterations: int, monitor: EnergyMonitor, min_seconds: float = 0.0,
-                 multiple: int = 0):
+def timed_window(
+    step, batches, sync, iterations: int, monitor: EnergyMonitor, min_seconds: float = 0.0, multiple: int = 0
+):
     """The measured window: synchronised edges, per-iteration latency (synchronised too). Runs
     ``iterations``, then on while the window is shorter than ``min_seconds`` (the warm-up's latency
     can overstate the window's: a step that got faster), in steps of ``multiple`` iterations where
@@ -168,8 +170,11 @@ def length_profile(latencies, lengths, batch_sizes) -> dict[str, dict[str, float
         sel = bins == b
         hi = edges[b + 1]
         key = f"{edges[b] + 1}-{int(hi)}" if np.isfinite(hi) else f">{edges[b]}"
-        out[key] = {"lo": int(edges[b]) + 1, "seconds": float(np.asarray(latencies)[sel].sum()),
-                    "inferences": int(np.asarray(batch_sizes)[sel].sum())}
+        out[key] = {
+            "lo": int(edges[b]) + 1,
+            "seconds": float(np.asarray(latencies)[sel].sum()),
+            "inferences": int(np.asarray(batch_sizes)[sel].sum()),
+        }
     return out
 
 
@@ -205,9 +210,16 @@ def _percentiles(latencies: np.ndarray) -> tuple[float, float, float]:
     return float(p50), float(p95), float(p99)
 
 
-def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, Any], monitor: EnergyMonitor,
-                 idle_before: tuple[float | None, str] | None = None,
-                 trial_idle: tuple[float | None, str] | None = None) -> dict[str, Any]:
+def measure_cell(
+    prepared,
+    cell: Cell,
+    batches,
+    device: str,
+    cfg: Mapping[str, Any],
+    monitor: EnergyMonitor,
+    idle_before: tuple[float | None, str] | None = None,
+    trial_idle: tuple[float | None, str] | None = None,
+) -> dict[str, Any]:
     """Measure one cell; an NVML/meter failure marks the cell invalid with its reason.
     ``idle_before``: the previous cell's idle-after window (``energy.share_idle``), measured with
     nothing running between it and this cell's warm-up, instead of a window of this cell's own.
@@ -235,9 +247,15 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
         else:
             step = eager_step(prepared)
             first_calls(step, batches, sync)
-        warm = warm_up(step, batches, sync, int(cfg["warmup"]["min_iters"]), float(cfg["warmup"]["max_s"]),
-                       float(cfg["warmup"]["tolerance"]))
-        per_iter = statistics.median(warm[-int(cfg["warmup"]["min_iters"]):])
+        warm = warm_up(
+            step,
+            batches,
+            sync,
+            int(cfg["warmup"]["min_iters"]),
+            float(cfg["warmup"]["max_s"]),
+            float(cfg["warmup"]["tolerance"]),
+        )
+        per_iter = statistics.median(warm[-int(cfg["warmup"]["min_iters"]) :])
         window_s = float(cfg["window_s"][device])
         iterations = window_iterations(per_iter, window_s, pass_batches(cell, len(batches)), int(cfg["min_iterations"]))
         note = cool_down(monitor, float(cfg.get("cooldown_max_temp_c") or 0))
@@ -247,11 +265,14 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
         settle_s = float((cfg.get("idle_settle_s") or {}).get(device, 0.0))
         if trial_idle is not None:
             idle_before = trial_idle
-        idle_before, why_before = idle_before if idle_before is not None else idle_power(monitor, idle_s, sync, settle_s)
+        idle_before, why_before = (
+            idle_before if idle_before is not None else idle_power(monitor, idle_s, sync, settle_s)
+        )
         passes = pass_batches(cell, len(batches))
         whole = passes if passes and iterations % passes == 0 else 0  # the window covers whole passes: keep it so
-        window, latencies, sizes, lengths = timed_window(step, batches, sync, iterations, monitor, min_seconds=window_s,
-                                                         multiple=whole)
+        window, latencies, sizes, lengths = timed_window(
+            step, batches, sync, iterations, monitor, min_seconds=window_s, multiple=whole
+        )
         state = window.state_during
         state_during = state is not None
         if state is None:
@@ -263,21 +284,50 @@ def measure_cell(prepared, cell: Cell, batches, device: str, cfg: Mapping[str, A
             idle_after, why_after = idle_power(monitor, idle_s, sync, settle_s)
     if trial_idle is not None:
         flags.append("idle: the trial's one reading with every model loaded")
-    row.update(result_row(window, window.seconds, window.primary.joules, latencies, sizes, lengths,
-                       (idle_before, idle_after), why_before or why_after, flags, cell))
+    row.update(
+        result_row(
+            window,
+            window.seconds,
+            window.primary.joules,
+            latencies,
+            sizes,
+            lengths,
+            (idle_before, idle_after),
+            why_before or why_after,
+            flags,
+            cell,
+        )
+    )
     short = window_problem(window.seconds, window_s)
     if short:
         row.update(status="invalid", valid=False, reason="; ".join(r for r in (row.get("reason"), short) if r))
-    row.update(iterations=len(latencies), warmup_iterations=len(warm), peak_memory_bytes=peak_bytes,
-               state_during_window=state_during, power_limit_w=state.get("power_limit_w"),
-               sm_clock_mhz=state.get("sm_clock_mhz"), mem_clock_mhz=state.get("mem_clock_mhz"),
-               temperature_c=state.get("temperature_c"), throttle_reasons=state.get("throttle_reasons"))
+    row.update(
+        iterations=len(latencies),
+        warmup_iterations=len(warm),
+        peak_memory_bytes=peak_bytes,
+        state_during_window=state_during,
+        power_limit_w=state.get("power_limit_w"),
+        sm_clock_mhz=state.get("sm_clock_mhz"),
+        mem_clock_mhz=state.get("mem_clock_mhz"),
+        temperature_c=state.get("temperature_c"),
+        throttle_reasons=state.get("throttle_reasons"),
+    )
     row["_idle_after"] = (idle_after, why_after)
     return row
 
 
-def result_row(window, seconds: float, joules: float | None, latencies, sizes, lengths,
-            idle: tuple[float | None, float | None], why_no_idle: str, flags: list[str], cell: Cell) -> dict[str, Any]:
+def result_row(
+    window,
+    seconds: float,
+    joules: float | None,
+    latencies,
+    sizes,
+    lengths,
+    idle: tuple[float | None, float | None],
+    why_no_idle: str,
+    flags: list[str],
+    cell: Cell,
+) -> dict[str, Any]:
     """A measured cell's values from its busy ``seconds``, the ``joules`` its primary meter gave them
     (None: no reading; its share of the window's codecarbon CO2e follows), the window's meters and
     the idle power (W) before and after; status and reason said in the row itself."""
@@ -300,11 +350,22 @@ def result_row(window, seconds: float, joules: float | None, latencies, sizes, l
         net = None
     share = joules / primary.joules if joules is not None and primary.joules else 1.0
     row = dict(
-        status="ok", reason="", valid=window.valid, flags="; ".join(flags + window.reasons),
-        inferences=inferences, window_s=seconds,
-        latency_p50_ms=p50, latency_p95_ms=p95, latency_p99_ms=p99, throughput_per_s=inferences / seconds,
-        energy_source=primary.source, energy_label=primary.label,
-        j_per_inf_gross=gross, j_per_inf_idle=idle_j, j_per_inf_net=net, idle_power_w=idle_w,
+        status="ok",
+        reason="",
+        valid=window.valid,
+        flags="; ".join(flags + window.reasons),
+        inferences=inferences,
+        window_s=seconds,
+        latency_p50_ms=p50,
+        latency_p95_ms=p95,
+        latency_p99_ms=p99,
+        throughput_per_s=inferences / seconds,
+        energy_source=primary.source,
+        energy_label=primary.label,
+        j_per_inf_gross=gross,
+        j_per_inf_idle=idle_j,
+        j_per_inf_net=net,
+        idle_power_w=idle_w,
         integrated_label=cross.label if cross else UNAVAILABLE,
         j_per_inf_gross_integrated=(cross.joules / inferences) if cross and cross.joules is not None else None,
         counter_vs_integrated=window.disagreement,
@@ -319,4 +380,3 @@ def result_row(window, seconds: float, joules: float | None, latencies, sizes, l
     elif primary.label == UNAVAILABLE:  # latency is measured, energy is not: say why in the row itself
         row["reason"] = f"energy unavailable: {primary.reason or 'no meter reading'}"
     return row
-

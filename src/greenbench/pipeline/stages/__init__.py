@@ -38,6 +38,11 @@ class Job:
         return SimpleNamespace(settings=self.settings)
 
 
-def job(inputs: Mapping[str, Any], outputs: Output, settings: Mapping[str, Any], threads: int | None = None,
-        **wildcards: str) -> Job:
+def job(
+    inputs: Mapping[str, Any],
+    outputs: Output,
+    settings: Mapping[str, Any],
+    threads: int | None = None,
+    **wildcards: str,
+) -> Job:
     return Job(SimpleNamespace(**inputs), outputs, settings, SimpleNamespace(**wildcards), threads)

@@ -13,7 +13,8 @@ def run(j) -> dict[str, Any]:
     from greenbench.cells.variants import get
 
     s, w = j.params.settings, j.wildcards
-    report = get(w.variant).build(j.input.model, j.input.train, j.output[0], w.device, s["variant"], s["seed"],
-                                  s["finetune"])
+    report = get(w.variant).build(
+        j.input.model, j.input.train, j.output[0], w.device, s["variant"], s["seed"], s["finetune"]
+    )
     log.info("%s/%s on %s built: %s", w.model, w.variant, w.device, report)
     return report

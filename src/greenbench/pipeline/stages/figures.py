@@ -10,5 +10,16 @@ def run(j):
     from greenbench.report.figures import make_all
 
     i = j.input
-    return make_all(i.accuracy, i.energy, i.points, list(i.predictions), i.forecasts, i.forecast_metrics, i.schedule,
-                    i.eval_summary, i.energy_by_length, Path(j.output.captions[0]).parent, i.amortization_curves)
+    return make_all(
+        i.accuracy,
+        i.energy,
+        i.points,
+        list(i.predictions),
+        i.forecasts,
+        i.forecast_metrics,
+        i.schedule,
+        i.eval_summary,
+        i.energy_by_length,
+        Path(j.output.captions[0]).parent,
+        i.amortization_curves,
+    )

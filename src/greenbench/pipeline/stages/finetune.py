@@ -7,5 +7,13 @@ def run(j) -> None:
     from greenbench.data.training import finetune_baseline
 
     s = j.params.settings
-    finetune_baseline(j.input.train, s["source"], j.output[0], s["train"], s["seed"], finetune=s["finetune"],
-                      threads=j.threads, model_name=j.wildcards.model)
+    finetune_baseline(
+        j.input.train,
+        s["source"],
+        j.output[0],
+        s["train"],
+        s["seed"],
+        finetune=s["finetune"],
+        threads=j.threads,
+        model_name=j.wildcards.model,
+    )

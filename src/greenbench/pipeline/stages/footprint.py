@@ -15,6 +15,14 @@ def run(j):
     io.write_parquet(table, j.output[0], footprint.TABLE_SCHEMA, {"zone": zone, "ci_g_per_kwh": ci})
     log = get_logger(__name__)
     for row in footprint.by_stage(table).itertuples():
-        log.info("%-10s %3d jobs %8.1f s %10.6f kWh %8.3f gCO2e (%s%s)", row.stage, row.jobs, row.wall_s, row.kwh,
-                 row.co2e_g, row.label, f", {row.jobs_unavailable} without energy" if row.jobs_unavailable else "")
+        log.info(
+            "%-10s %3d jobs %8.1f s %10.6f kWh %8.3f gCO2e (%s%s)",
+            row.stage,
+            row.jobs,
+            row.wall_s,
+            row.kwh,
+            row.co2e_g,
+            row.label,
+            f", {row.jobs_unavailable} without energy" if row.jobs_unavailable else "",
+        )
     return table

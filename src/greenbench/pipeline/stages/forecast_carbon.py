@@ -11,5 +11,6 @@ def run(j):
     if j.threads:
         torch.set_num_threads(j.threads)
     s = j.params.settings
-    return run_forecasting(j.input.traces, s["forecast"], s["seed"], j.output.metrics, j.output.forecasts,
-                           j.output.model)
+    return run_forecasting(
+        j.input.traces, s["forecast"], s["seed"], j.output.metrics, j.output.forecasts, j.output.model
+    )

@@ -21,7 +21,19 @@ def run(j):
         cells = [c for c in plan.cells_for_trial(io.read_parquet(plan_file), int(w.trial)) if c.variant in names]
         wanted = {c.variant for c in cells}
         names = [n for n in names if n in wanted]
-    return run_trial(j.input.model, j.input.dev, j.output[0], model_name=w.model, device=w.device,
-                     variant_names=names, artifacts=artifacts, variant_params=s["variants"],
-                     trial=int(w.trial), seed=s["seed"], cfg=s["energy"], max_length=s["max_length"],
-                     threads=j.threads, cells=cells)
+    return run_trial(
+        j.input.model,
+        j.input.dev,
+        j.output[0],
+        model_name=w.model,
+        device=w.device,
+        variant_names=names,
+        artifacts=artifacts,
+        variant_params=s["variants"],
+        trial=int(w.trial),
+        seed=s["seed"],
+        cfg=s["energy"],
+        max_length=s["max_length"],
+        threads=j.threads,
+        cells=cells,
+    )

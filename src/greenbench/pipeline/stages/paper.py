@@ -17,9 +17,19 @@ def run(j):
 
     s, i = j.params.settings, j.input
     out_dir = Path(j.output.claims).parent
-    verdicts = write_paper(Path(i.stats[0]).parent, i.measurements, out_dir, s["bootstrap"], s["seed"],
-                           forecast_metrics_path=i.forecast_metrics, schedule_path=i.schedule,
-                           first_stage=s["first_stage"], footprint_path=i.footprint,
-                           amortization_path=i.amortization, horizon=s["horizon"], answer_settings=s["answer"])
+    verdicts = write_paper(
+        Path(i.stats[0]).parent,
+        i.measurements,
+        out_dir,
+        s["bootstrap"],
+        s["seed"],
+        forecast_metrics_path=i.forecast_metrics,
+        schedule_path=i.schedule,
+        first_stage=s["first_stage"],
+        footprint_path=i.footprint,
+        amortization_path=i.amortization,
+        horizon=s["horizon"],
+        answer_settings=s["answer"],
+    )
     write_pages(out_dir)  # the report's inline HTML pages and its overview
     return verdicts

@@ -13,14 +13,33 @@ def run(j):
 
     s, w = j.params.settings, j.wildcards
     stage1 = pd.concat([io.read_parquet(f) for f in j.input.trials], ignore_index=True)
-    df = plan.plan_trials(stage1, float(s["target"]), float(s["level"]), int(s["first_stage"]), int(s["max_trials"]),
-                          device=w.device, model=w.model)
+    df = plan.plan_trials(
+        stage1,
+        float(s["target"]),
+        float(s["level"]),
+        int(s["first_stage"]),
+        int(s["max_trials"]),
+        device=w.device,
+        model=w.model,
+    )
     summary = plan.budget_summary(df, int(s["first_stage"]))
-    io.write_parquet(df, j.output[0], plan.PLAN_SCHEMA, {"settings": dict(s), "budget": summary,
-                                                          "trials": [str(f) for f in j.input.trials]})
+    io.write_parquet(
+        df,
+        j.output[0],
+        plan.PLAN_SCHEMA,
+        {"settings": dict(s), "budget": summary, "trials": [str(f) for f in j.input.trials]},
+    )
     get_logger(__name__).info(
         "%s/%s: %d cells; after the first %d trials, %d more cell-trials (up to trial %d); %d cells need more than "
-        "the cap of %d trials for a +-%.1f%% interval", w.device, w.model, summary["cells"], summary["first_stage"],
-        summary["later_cell_trials"], summary["max_trials"], summary["capped"], int(s["max_trials"]),
-        100 * float(s["target"]))
+        "the cap of %d trials for a +-%.1f%% interval",
+        w.device,
+        w.model,
+        summary["cells"],
+        summary["first_stage"],
+        summary["later_cell_trials"],
+        summary["max_trials"],
+        summary["capped"],
+        int(s["max_trials"]),
+        100 * float(s["target"]),
+    )
     return df

@@ -13,10 +13,22 @@ from greenbench.report.figures.accuracy_by_variant import fig_accuracy
 from greenbench.report.figures.build import build_all, caption_what, captions, load, log, make_all, save, write_all
 from greenbench.report.figures.figure import FIGURES, Figure, ordered, register_figure
 from greenbench.report.figures.carbon_panels import forecast_skill, forecast_vs_actual, mape_by_lead, scheduler_front
-from greenbench.report.figures.common import (MARKERS, REFERENCE, J, energy_label, highlighted, main_setting,
-                                              pareto_table, study_variants)
-from greenbench.report.figures.difficulty_by_length import (CONFIDENCE_EDGES, difficulty_tables, fig_difficulty,
-                                                  length_energy_table)
+from greenbench.report.figures.common import (
+    MARKERS,
+    REFERENCE,
+    J,
+    energy_label,
+    highlighted,
+    main_setting,
+    pareto_table,
+    study_variants,
+)
+from greenbench.report.figures.difficulty_by_length import (
+    CONFIDENCE_EDGES,
+    difficulty_tables,
+    fig_difficulty,
+    length_energy_table,
+)
 from greenbench.report.figures.energy_by_batch import fig_energy_by_batch
 from greenbench.report.figures.latency_vs_throughput import fig_latency
 from greenbench.report.figures.layout import check_layout, figure_texts, labels_variant, place_labels
@@ -26,10 +38,45 @@ from greenbench.report.figures.adaptive_router import fig_router, router_share
 from greenbench.report.figures.spiking_firing_rates import firing_rates, firing_table
 
 __all__ = [
-    "FIGURES", "Figure", "caption_what", "ordered", "register_figure", "CONFIDENCE_EDGES", "J", "MARKERS", "REFERENCE", "amortization", "build_all",
-    "captions", "check_layout", "difficulty_tables", "energy_label", "fig_accuracy", "fig_difficulty",
-    "fig_energy_by_batch", "fig_latency", "fig_pareto", "fig_router", "figure_texts", "firing_rates", "firing_table",
-    "forecast_skill", "forecast_vs_actual", "highlighted", "labels_variant", "length_energy_table", "load", "log",
-    "main_setting", "make_all", "mape_by_lead", "pareto_table", "place_labels", "router_share", "save",
-    "scheduler_front", "study_variants", "write_all",
+    "FIGURES",
+    "Figure",
+    "caption_what",
+    "ordered",
+    "register_figure",
+    "CONFIDENCE_EDGES",
+    "J",
+    "MARKERS",
+    "REFERENCE",
+    "amortization",
+    "build_all",
+    "captions",
+    "check_layout",
+    "difficulty_tables",
+    "energy_label",
+    "fig_accuracy",
+    "fig_difficulty",
+    "fig_energy_by_batch",
+    "fig_latency",
+    "fig_pareto",
+    "fig_router",
+    "figure_texts",
+    "firing_rates",
+    "firing_table",
+    "forecast_skill",
+    "forecast_vs_actual",
+    "highlighted",
+    "labels_variant",
+    "length_energy_table",
+    "load",
+    "log",
+    "main_setting",
+    "make_all",
+    "mape_by_lead",
+    "pareto_table",
+    "place_labels",
+    "router_share",
+    "save",
+    "scheduler_front",
+    "study_variants",
+    "write_all",
 ]

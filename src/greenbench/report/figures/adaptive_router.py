@@ -41,7 +41,7 @@ def fig_router(predictions: pd.DataFrame):
 
 WHAT = {
     "adaptive_router": "The adaptive-precision router: share of dev sentences answered by its cheap tier, by "
-                       "sentence-length quartile.",
+    "sentence-length quartile.",
 }
 
 
@@ -51,7 +51,17 @@ def _cap_router(d):
         return WHAT["adaptive_router"], ["no adaptive router in this study"]
     overall = float((share.route * share.n).sum() / share.n.sum())
     return WHAT["adaptive_router"], [f"cheap tier overall: {100 * overall:.1f}% of {int(share.n.sum())} sentences"] + [
-        f"{lab} tokens: {100 * s:.1f}%" for lab, s in zip(share.label, share.route)]
+        f"{lab} tokens: {100 * s:.1f}%" for lab, s in zip(share.label, share.route)
+    ]
 
 
-register_figure(Figure("adaptive_router", 60, lambda d: fig_router(d["predictions"]), _cap_router, WHAT["adaptive_router"], (ACCURACY, "by difficulty")))
+register_figure(
+    Figure(
+        "adaptive_router",
+        60,
+        lambda d: fig_router(d["predictions"]),
+        _cap_router,
+        WHAT["adaptive_router"],
+        (ACCURACY, "by difficulty"),
+    )
+)

@@ -40,6 +40,7 @@ def caption_what() -> dict[str, str]:
 
 # ---- all figures ------------------------------------------------------------------------------------
 
+
 def save(fig, stem: str | Path) -> list[Path]:
     """Write ``stem``.pdf and ``stem``.png atomically."""
     import matplotlib.pyplot as plt
@@ -60,14 +61,26 @@ def build_all(data: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     return {figure.name: (lambda figure=figure: figure.draw(data)) for figure in ordered()}
 
 
-def load(accuracy_path, energy_path, points_path, prediction_files, forecasts_path, forecast_metrics_path,
-         schedule_path, eval_summary_path, energy_by_length_path, amortization_curves_path=None) -> dict[str, Any]:
+def load(
+    accuracy_path,
+    energy_path,
+    points_path,
+    prediction_files,
+    forecasts_path,
+    forecast_metrics_path,
+    schedule_path,
+    eval_summary_path,
+    energy_by_length_path,
+    amortization_curves_path=None,
+) -> dict[str, Any]:
     from greenbench.analysis.amortization import CURVE_SCHEMA
     from greenbench.carbon.routing import read_results
 
     accuracy, energy = io.read_parquet(accuracy_path), io.read_parquet(energy_path)
     return {
-        "accuracy": accuracy, "energy": energy, "points": io.read_parquet(points_path),
+        "accuracy": accuracy,
+        "energy": energy,
+        "points": io.read_parquet(points_path),
         "front": pareto_table(energy, accuracy),
         "predictions": _predictions(list(prediction_files)),
         "by_length": io.read_parquet(energy_by_length_path),
@@ -75,8 +88,11 @@ def load(accuracy_path, energy_path, points_path, prediction_files, forecasts_pa
         "forecast_metrics": io.read_parquet(forecast_metrics_path),
         "schedule": read_results(schedule_path),
         "eval_summary": io.read_parquet(eval_summary_path),
-        "curves": (io.read_parquet(amortization_curves_path) if amortization_curves_path
-                   else pd.DataFrame(columns=CURVE_SCHEMA.names)),
+        "curves": (
+            io.read_parquet(amortization_curves_path)
+            if amortization_curves_path
+            else pd.DataFrame(columns=CURVE_SCHEMA.names)
+        ),
     }
 
 
@@ -101,11 +117,33 @@ def write_all(data: dict[str, Any], out_dir: str | Path, names=None) -> tuple[li
     return outs, problems
 
 
-def make_all(accuracy_path, energy_path, points_path, prediction_files, forecasts_path, forecast_metrics_path,
-             schedule_path, eval_summary_path, energy_by_length_path, out_dir, amortization_curves_path=None) -> list[Path]:
-    data = load(accuracy_path, energy_path, points_path, prediction_files, forecasts_path, forecast_metrics_path,
-                schedule_path, eval_summary_path, energy_by_length_path, amortization_curves_path)
+def make_all(
+    accuracy_path,
+    energy_path,
+    points_path,
+    prediction_files,
+    forecasts_path,
+    forecast_metrics_path,
+    schedule_path,
+    eval_summary_path,
+    energy_by_length_path,
+    out_dir,
+    amortization_curves_path=None,
+) -> list[Path]:
+    data = load(
+        accuracy_path,
+        energy_path,
+        points_path,
+        prediction_files,
+        forecasts_path,
+        forecast_metrics_path,
+        schedule_path,
+        eval_summary_path,
+        energy_by_length_path,
+        amortization_curves_path,
+    )
     outs, problems = write_all(data, out_dir)
-    log.info("wrote %d figure files to %s (%d layout problems)", len(outs), out_dir,
-             sum(len(p) for p in problems.values()))
+    log.info(
+        "wrote %d figure files to %s (%d layout problems)", len(outs), out_dir, sum(len(p) for p in problems.values())
+    )
     return outs

@@ -23,8 +23,9 @@ def forecast_vs_actual(forecasts: pd.DataFrame, ax) -> None:
     f = f[f.timestamp < first + pd.Timedelta(days=7)]
     actual = f[f.model == f.model.iloc[0]].sort_values("timestamp")
     ax.plot(actual.timestamp, actual.actual, color="black", linewidth=1.4, label="actual")
-    for (ls, color), model in zip([("--", "#0072B2"), (":", "#D55E00"), ("-.", "#009E73")],
-                                  ["tcn", "seasonal_naive_24h", "ridge"]):
+    for (ls, color), model in zip(
+        [("--", "#0072B2"), (":", "#D55E00"), ("-.", "#009E73")], ["tcn", "seasonal_naive_24h", "ridge"]
+    ):
         m = f[f.model == model].sort_values("timestamp")
         if m.empty:
             continue
@@ -32,8 +33,16 @@ def forecast_vs_actual(forecasts: pd.DataFrame, ax) -> None:
         if model == "tcn":
             # an adaptive interval is unbounded (inf) where its pool cannot resolve the level: leave a gap
             finite = np.isfinite(m.low.to_numpy(float)) & np.isfinite(m.high.to_numpy(float))
-            ax.fill_between(m.timestamp, m.low.where(finite), m.high.where(finite), where=finite, color="#0072B2",
-                            alpha=0.15, linewidth=0, label="tcn interval")
+            ax.fill_between(
+                m.timestamp,
+                m.low.where(finite),
+                m.high.where(finite),
+                where=finite,
+                color="#0072B2",
+                alpha=0.15,
+                linewidth=0,
+                label="tcn interval",
+            )
     ax.set_ylabel(f"{zone} carbon intensity (gCO2e/kWh)")
     ax.set_xlabel("time (UTC, day-ahead forecasts)")
     import matplotlib.dates as mdates
@@ -83,11 +92,15 @@ def scheduler_front(schedule: pd.DataFrame, ax) -> None:
     for color, (scenario, s) in zip(itertools.cycle(palette), schedule.groupby("scenario", sort=False)):
         w = s[s.policy == "weighted"].sort_values("weight")
         ax.plot(w.latency_p95_ms, w.g_per_1000_requests, color=color, linestyle="--", marker=".")
-        handles.append(Line2D([], [], color=color, linestyle="--", marker=".", label=f"{scenario or 'scenario'}: weighted sweep"))
+        handles.append(
+            Line2D([], [], color=color, linestyle="--", marker=".", label=f"{scenario or 'scenario'}: weighted sweep")
+        )
         for _, r in s[s.policy != "weighted"].iterrows():
             marker = markers.setdefault(r.policy, MARKERS[len(markers) % len(MARKERS)])
             ax.plot(r.latency_p95_ms, r.g_per_1000_requests, marker=marker, color=color, fillstyle="none", linestyle="")
-    handles += [Line2D([], [], marker=m, color="black", fillstyle="none", linestyle="", label=p) for p, m in markers.items()]
+    handles += [
+        Line2D([], [], marker=m, color="black", fillstyle="none", linestyle="", label=p) for p, m in markers.items()
+    ]
     ax.set_xlabel("latency p95 (ms)")
     ax.set_ylabel(f"gCO2e per 1,000 requests\n({schedule.energy_label.iloc[0]} energy)")
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -95,12 +108,12 @@ def scheduler_front(schedule: pd.DataFrame, ax) -> None:
 
 WHAT = {
     "forecast_vs_actual": "Day-ahead carbon-intensity forecasts against the actual trace over the first week of the "
-                          "test period, with the TCN's rolling split-conformal interval.",
+    "test period, with the TCN's rolling split-conformal interval.",
     "forecast_mape_by_lead": "Forecast error (MAPE, mean over zones) by lead time for every forecaster.",
     "forecast_skill": "Skill of the selected forecaster against the seasonal-naive 24 h baseline by lead time, per "
-                      "zone (above 0: better than 'same hour yesterday').",
+    "zone (above 0: better than 'same hour yesterday').",
     "scheduler_front": "The carbon-aware router's carbon–latency trade-off per scenario: the weighted policy's "
-                       "sweep (dashed) and each fixed policy (markers), gCO2e per 1,000 requests against p95 latency.",
+    "sweep (dashed) and each fixed policy (markers), gCO2e per 1,000 requests against p95 latency.",
 }
 
 
@@ -137,8 +150,10 @@ def _cap_skill(d):
         return WHAT["forecast_skill"], ["no selected forecaster in the metrics"]
     s = skill_by_lead(m)
     s = s[s.model == SELECTED]
-    return WHAT["forecast_skill"], [f"{zone}: mean skill {g.skill.mean():+.3f} over leads {g.lead_h.min()}–"
-                                            f"{g.lead_h.max()} h" for zone, g in s.groupby("zone")]
+    return WHAT["forecast_skill"], [
+        f"{zone}: mean skill {g.skill.mean():+.3f} over leads {g.lead_h.min()}–{g.lead_h.max()} h"
+        for zone, g in s.groupby("zone")
+    ]
 
 
 def _cap_schedule(d):
@@ -148,12 +163,52 @@ def _cap_schedule(d):
     nums = []
     for scenario, g in s.groupby("scenario", sort=False):
         fixed = g[g.policy != "weighted"].drop_duplicates("policy").set_index("policy")
-        nums.append(f"{scenario}: " + ", ".join(f"{p} {_g(r.g_per_1000_requests, 4)} g at p95 {_g(r.latency_p95_ms)} ms"
-                                                for p, r in fixed.iterrows()))
+        nums.append(
+            f"{scenario}: "
+            + ", ".join(
+                f"{p} {_g(r.g_per_1000_requests, 4)} g at p95 {_g(r.latency_p95_ms)} ms" for p, r in fixed.iterrows()
+            )
+        )
     return WHAT["scheduler_front"], nums
 
 
-register_figure(Figure("forecast_vs_actual", 70, lambda d: _single(forecast_vs_actual, d["forecasts"]), _cap_forecast, WHAT["forecast_vs_actual"], (CARBON, "forecasting")))
-register_figure(Figure("forecast_mape_by_lead", 80, lambda d: _single(mape_by_lead, d["forecast_metrics"], size=(style.SINGLE * 1.5, 2.2)), _cap_mape, WHAT["forecast_mape_by_lead"], (CARBON, "forecasting")))
-register_figure(Figure("forecast_skill", 90, lambda d: _single(forecast_skill, d["forecast_metrics"], size=(style.SINGLE * 1.5, 2.4)), _cap_skill, WHAT["forecast_skill"], (CARBON, "forecasting")))
-register_figure(Figure("scheduler_front", 100, lambda d: _single(scheduler_front, d["schedule"], size=(style.DOUBLE, 2.8)), _cap_schedule, WHAT["scheduler_front"], (CARBON, "routing")))
+register_figure(
+    Figure(
+        "forecast_vs_actual",
+        70,
+        lambda d: _single(forecast_vs_actual, d["forecasts"]),
+        _cap_forecast,
+        WHAT["forecast_vs_actual"],
+        (CARBON, "forecasting"),
+    )
+)
+register_figure(
+    Figure(
+        "forecast_mape_by_lead",
+        80,
+        lambda d: _single(mape_by_lead, d["forecast_metrics"], size=(style.SINGLE * 1.5, 2.2)),
+        _cap_mape,
+        WHAT["forecast_mape_by_lead"],
+        (CARBON, "forecasting"),
+    )
+)
+register_figure(
+    Figure(
+        "forecast_skill",
+        90,
+        lambda d: _single(forecast_skill, d["forecast_metrics"], size=(style.SINGLE * 1.5, 2.4)),
+        _cap_skill,
+        WHAT["forecast_skill"],
+        (CARBON, "forecasting"),
+    )
+)
+register_figure(
+    Figure(
+        "scheduler_front",
+        100,
+        lambda d: _single(scheduler_front, d["schedule"], size=(style.DOUBLE, 2.8)),
+        _cap_schedule,
+        WHAT["scheduler_front"],
+        (CARBON, "routing"),
+    )
+)

@@ -19,6 +19,7 @@ REFERENCE = "reference"  # gid of guide lines (baseline values, zero lines): not
 
 # ---- data selections shared by figures and captions -----------------------------------------------
 
+
 def _metric(energy: pd.DataFrame, metric: str) -> pd.DataFrame:
     return energy[(energy.metric == metric) & energy["mean"].notna()]
 
@@ -42,8 +43,23 @@ def pareto_table(energy: pd.DataFrame, accuracy: pd.DataFrame) -> pd.DataFrame:
     uncertainty-aware front (not clearly dominated once the intervals are compared) of these points."""
     from greenbench.analysis import pareto
 
-    cols = ["device", "model", "variant", "batch_size", "padding", "mode", "j", "j_low", "j_high", "energy_label",
-            "accuracy", "acc_low", "acc_high", "on_front", "on_uncertain_front"]
+    cols = [
+        "device",
+        "model",
+        "variant",
+        "batch_size",
+        "padding",
+        "mode",
+        "j",
+        "j_low",
+        "j_high",
+        "energy_label",
+        "accuracy",
+        "acc_low",
+        "acc_high",
+        "on_front",
+        "on_uncertain_front",
+    ]
     j = _metric(energy, J)
     acc = accuracy[accuracy.status == "ok"]
     if j.empty or acc.empty:
@@ -51,7 +67,8 @@ def pareto_table(energy: pd.DataFrame, accuracy: pd.DataFrame) -> pd.DataFrame:
     best = j.sort_values(["mean", "batch_size"], kind="stable").groupby(["device", "model", "variant"]).head(1)
     best = best.rename(columns={"mean": "j", "ci_low": "j_low", "ci_high": "j_high"})
     a = acc[["device", "model", "variant", "accuracy", "ci_low", "ci_high"]].rename(
-        columns={"ci_low": "acc_low", "ci_high": "acc_high"})
+        columns={"ci_low": "acc_low", "ci_high": "acc_high"}
+    )
     df = best.merge(a, on=["device", "model", "variant"], how="inner")
     parts = []
     for _, g in df.groupby(["device", "model"], sort=True):
@@ -69,7 +86,11 @@ def pareto_table(energy: pd.DataFrame, accuracy: pd.DataFrame) -> pd.DataFrame:
 
 def highlighted(front: pd.DataFrame) -> set[str]:
     """The variants drawn in full colour in the small multiples: the baseline and the plain front."""
-    return {style.BASELINE} | set(front.loc[front.on_front.astype(bool), "variant"]) if not front.empty else {style.BASELINE}
+    return (
+        {style.BASELINE} | set(front.loc[front.on_front.astype(bool), "variant"])
+        if not front.empty
+        else {style.BASELINE}
+    )
 
 
 def study_variants(accuracy: pd.DataFrame) -> list[str]:
@@ -77,6 +98,7 @@ def study_variants(accuracy: pd.DataFrame) -> list[str]:
 
 
 # ---- drawing helpers ---------------------------------------------------------------------------------
+
 
 def _empty(ax, message: str) -> None:
     ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, transform=ax.transAxes, fontsize=7)
@@ -117,15 +139,31 @@ def _ref_line(ax, value: float, vertical: bool, **kw) -> None:
 def _legend_handles(variants, looks, front=frozenset(), lines: bool = True):
     from matplotlib.lines import Line2D
 
-    return [Line2D([], [], color=looks[v].color, marker=looks[v].marker, fillstyle=looks[v].fillstyle,
-                   linestyle=looks[v].linestyle if lines else "", linewidth=1.6 if v in front else 1.0,
-                   markersize=4, label=looks[v].label + (" (front)" if v in front and v != style.BASELINE else ""))
-            for v in variants]
+    return [
+        Line2D(
+            [],
+            [],
+            color=looks[v].color,
+            marker=looks[v].marker,
+            fillstyle=looks[v].fillstyle,
+            linestyle=looks[v].linestyle if lines else "",
+            linewidth=1.6 if v in front else 1.0,
+            markersize=4,
+            label=looks[v].label + (" (front)" if v in front and v != style.BASELINE else ""),
+        )
+        for v in variants
+    ]
 
 
 def _fig_legend(fig, handles, ncol: int) -> None:
-    fig.legend(handles=handles, loc="outside lower center", ncol=max(1, ncol), handlelength=2.4, columnspacing=1.2,
-               fontsize=6.2)
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncol=max(1, ncol),
+        handlelength=2.4,
+        columnspacing=1.2,
+        fontsize=6.2,
+    )
 
 
 def _panel_title(ax, text: str) -> None:
@@ -163,6 +201,7 @@ def _single(plot: Callable, *args, size=(style.DOUBLE, 2.6)):
 
 
 # ---- caption number formats ---------------------------------------------------------------------------
+
 
 def _g(x, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)) or pd.isna(x):

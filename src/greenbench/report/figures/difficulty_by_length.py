@@ -7,8 +7,18 @@ import pandas as pd
 
 from greenbench.core import io
 from greenbench.report import style
-from greenbench.report.figures.common import (_empty, _fig_legend, _figure, _g, _groups, _legend_handles, _log_axis,
-                                              _panel_title, energy_label, highlighted)
+from greenbench.report.figures.common import (
+    _empty,
+    _fig_legend,
+    _figure,
+    _g,
+    _groups,
+    _legend_handles,
+    _log_axis,
+    _panel_title,
+    energy_label,
+    highlighted,
+)
 from greenbench.report.figures.figure import ACCURACY, Figure, register_figure
 
 
@@ -84,13 +94,19 @@ def fig_difficulty(predictions: pd.DataFrame, by_length: pd.DataFrame, front: pd
     looks = style.looks(variants)
     hi = highlighted(front)
     fams = _groups(variants)
-    rows_spec = [("accuracy", by_len, "mean", "sentence length (tokens)"),
-                 ("accuracy", by_conf, "mean", "confidence (max softmax)"),
-                 (f"J/sentence ({energy_label(energy_len)}, batch {batch})", energy_len, "j_per_inf_gross",
-                  "padded batch length (tokens)")]
+    rows_spec = [
+        ("accuracy", by_len, "mean", "sentence length (tokens)"),
+        ("accuracy", by_conf, "mean", "confidence (max softmax)"),
+        (
+            f"J/sentence ({energy_label(energy_len)}, batch {batch})",
+            energy_len,
+            "j_per_inf_gross",
+            "padded batch length (tokens)",
+        ),
+    ]
     fig, axes = _figure(style.DOUBLE, 1.2 + 1.55 * 3, 3, len(fams), sharey="row")
     for row, (ylabel, table, value, xlabel) in enumerate(rows_spec):
-        cats = (table.drop_duplicates("label").sort_values("order")["label"].tolist() if not table.empty else [])
+        cats = table.drop_duplicates("label").sort_values("order")["label"].tolist() if not table.empty else []
         pos = {c: i for i, c in enumerate(cats)}
         for col, fam in enumerate(fams):
             ax = axes[row, col]
@@ -104,8 +120,17 @@ def fig_difficulty(predictions: pd.DataFrame, by_length: pd.DataFrame, front: pd
                     ax.plot(x, g[value], color=style.MUTED, linewidth=0.7, zorder=1)
                     continue
                 lk = looks[v]
-                ax.plot(x, g[value], color=lk.color, marker=lk.marker, linestyle=lk.linestyle,
-                        fillstyle=lk.fillstyle, linewidth=1.6 if v in hi else 1.0, markersize=3.2, zorder=3)
+                ax.plot(
+                    x,
+                    g[value],
+                    color=lk.color,
+                    marker=lk.marker,
+                    linestyle=lk.linestyle,
+                    fillstyle=lk.fillstyle,
+                    linewidth=1.6 if v in hi else 1.0,
+                    markersize=3.2,
+                    zorder=3,
+                )
             ax.set_xticks(range(len(cats)), cats, fontsize=5.5)
             ax.set_xlim(-0.4, len(cats) - 0.6)
             if row == 2:
@@ -122,8 +147,8 @@ def fig_difficulty(predictions: pd.DataFrame, by_length: pd.DataFrame, front: pd
 
 WHAT = {
     "difficulty_by_length": "Where the variants differ: accuracy by sentence-length quartile and by confidence bin, "
-                            "and gross joules per sentence by padded batch length (each window's energy split over "
-                            "its length bins by measured time); one column per variant family.",
+    "and gross joules per sentence by padded batch length (each window's energy split over "
+    "its length bins by measured time); one column per variant family.",
 }
 
 
@@ -134,13 +159,29 @@ def _cap_difficulty(d):
     for name, t, unit in (("length", by_len, "tokens"), ("confidence", by_conf, "")):
         b = t[t.variant == style.BASELINE].sort_values("order") if len(t) else t
         if len(b):
-            nums.append(f"fp32 accuracy by {name}: " + ", ".join(f"{lab}{' ' + unit if unit else ''} {_g(m, 3)} "
-                                                                   f"(n={n})" for lab, m, n in zip(b.label, b["mean"], b["size"])))
+            nums.append(
+                f"fp32 accuracy by {name}: "
+                + ", ".join(
+                    f"{lab}{' ' + unit if unit else ''} {_g(m, 3)} (n={n})"
+                    for lab, m, n in zip(b.label, b["mean"], b["size"])
+                )
+            )
     b = energy_len[energy_len.variant == style.BASELINE].sort_values("order") if len(energy_len) else energy_len
     if len(b):
-        nums.append(f"fp32 J/sentence at batch {batch} ({energy_label(b)}): " + ", ".join(
-            f"{lab} tokens {_g(j)}" for lab, j in zip(b.label, b.j_per_inf_gross)))
+        nums.append(
+            f"fp32 J/sentence at batch {batch} ({energy_label(b)}): "
+            + ", ".join(f"{lab} tokens {_g(j)}" for lab, j in zip(b.label, b.j_per_inf_gross))
+        )
     return WHAT["difficulty_by_length"], nums
 
 
-register_figure(Figure("difficulty_by_length", 50, lambda d: fig_difficulty(d["predictions"], d["by_length"], d["front"]), _cap_difficulty, WHAT["difficulty_by_length"], (ACCURACY, "by difficulty")))
+register_figure(
+    Figure(
+        "difficulty_by_length",
+        50,
+        lambda d: fig_difficulty(d["predictions"], d["by_length"], d["front"]),
+        _cap_difficulty,
+        WHAT["difficulty_by_length"],
+        (ACCURACY, "by difficulty"),
+    )
+)

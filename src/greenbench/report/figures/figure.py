@@ -12,7 +12,15 @@ from greenbench.core.registry import Registry
 
 # the report's categories (numbered: the report lists them alphabetically)
 ANSWER, COST, ACCURACY, ENERGY, PARETO, CARBON, CLAIMS, TABLES = (
-    "1. Answer", "2. What the study cost", "3. Accuracy", "4. Energy", "5. Pareto", "6. Carbon", "7. Claims", "8. Tables")
+    "1. Answer",
+    "2. What the study cost",
+    "3. Accuracy",
+    "4. Energy",
+    "5. Pareto",
+    "6. Carbon",
+    "7. Claims",
+    "8. Tables",
+)
 
 
 @dataclass(frozen=True)
@@ -30,8 +38,9 @@ class Figure:
     place: tuple[str, str]
 
 
-FIGURES: Registry[Figure] = Registry("figure", "greenbench.report.figures",
-                                     support=("build", "common", "figure", "layout"))
+FIGURES: Registry[Figure] = Registry(
+    "figure", "greenbench.report.figures", support=("build", "common", "figure", "layout")
+)
 register_figure = FIGURES.register
 
 

@@ -5,8 +5,20 @@ from __future__ import annotations
 import pandas as pd
 
 from greenbench.report import style
-from greenbench.report.figures.common import (_empty, _fig_legend, _figure, _g, _grid, _groups, _legend_handles,
-                                              _log_axis, _metric, _panel_title, highlighted, main_setting)
+from greenbench.report.figures.common import (
+    _empty,
+    _fig_legend,
+    _figure,
+    _g,
+    _grid,
+    _groups,
+    _legend_handles,
+    _log_axis,
+    _metric,
+    _panel_title,
+    highlighted,
+    main_setting,
+)
 from greenbench.report.figures.figure import ENERGY, Figure, register_figure
 
 
@@ -16,8 +28,13 @@ def fig_latency(energy: pd.DataFrame, front: pd.DataFrame):
     lat = _metric(energy, "latency_p50_ms")
     thr = _metric(energy, "throughput_per_s")
     keys = ["device", "model", "variant", "batch_size", "padding", "mode"]
-    df = lat.set_index(keys)[["mean"]].rename(columns={"mean": "latency"}).join(
-        thr.set_index(keys)[["mean"]].rename(columns={"mean": "throughput"}), how="inner").dropna().reset_index()
+    df = (
+        lat.set_index(keys)[["mean"]]
+        .rename(columns={"mean": "latency"})
+        .join(thr.set_index(keys)[["mean"]].rename(columns={"mean": "throughput"}), how="inner")
+        .dropna()
+        .reset_index()
+    )
     if df.empty:
         fig, axes = _figure(style.SINGLE, 1.6)
         _empty(axes[0, 0], "no measured cells")
@@ -40,26 +57,38 @@ def fig_latency(energy: pd.DataFrame, front: pd.DataFrame):
                 ax.plot(g.throughput, g.latency, color=style.MUTED, linewidth=0.7, zorder=1)
                 continue
             lk = looks[v]
-            ax.plot(g.throughput, g.latency, color=lk.color, marker=lk.marker, linestyle=lk.linestyle,
-                    fillstyle=lk.fillstyle, linewidth=1.6 if v in hi else 1.0, markersize=3.5, zorder=3)
+            ax.plot(
+                g.throughput,
+                g.latency,
+                color=lk.color,
+                marker=lk.marker,
+                linestyle=lk.linestyle,
+                fillstyle=lk.fillstyle,
+                linewidth=1.6 if v in hi else 1.0,
+                markersize=3.5,
+                zorder=3,
+            )
         _panel_title(ax, fam)
         _log_axis(ax, "x")
         _log_axis(ax, "y")
-    for ax in axes.flat[len(fams):]:
+    for ax in axes.flat[len(fams) :]:
         ax.set_axis_off()
     for ax in axes[-1]:
         ax.set_xlabel("throughput (inferences/s)")
     for ax in axes[:, 0]:
         ax.set_ylabel("batch latency p50 (ms)")
     _fig_legend(fig, _legend_handles(variants, looks, hi), ncol=4)
-    fig.suptitle(f"{device}, {setting[0]} padding, {setting[1]}: each line runs through batch sizes "
-                 f"{', '.join(map(str, sorted(set(df.batch_size))))}", fontsize=7)
+    fig.suptitle(
+        f"{device}, {setting[0]} padding, {setting[1]}: each line runs through batch sizes "
+        f"{', '.join(map(str, sorted(set(df.batch_size))))}",
+        fontsize=7,
+    )
     return fig
 
 
 WHAT = {
     "latency_vs_throughput": "Batch latency (p50) against throughput, one line per variant through its batch sizes; "
-                             "small multiples per variant family (the family in colour, fp32 black, the rest grey).",
+    "small multiples per variant family (the family in colour, fp32 black, the rest grey).",
 }
 
 
@@ -74,9 +103,20 @@ def _cap_latency(d):
         nums.append(f"lowest p50 latency at batch {r.batch_size}: {r.variant} {_g(r['mean'])} ms on {r.device}")
     if len(thr):
         r = thr.loc[thr["mean"].idxmax()]
-        nums.append(f"highest throughput: {r.variant} at batch {r.batch_size}, {_g(r['mean'])} inferences/s on {r.device}")
+        nums.append(
+            f"highest throughput: {r.variant} at batch {r.batch_size}, {_g(r['mean'])} inferences/s on {r.device}"
+        )
         nums.append(f"{thr.groupby(['device', 'variant', 'batch_size', 'padding', 'mode']).ngroups} measured cells")
     return WHAT["latency_vs_throughput"], nums
 
 
-register_figure(Figure("latency_vs_throughput", 20, lambda d: fig_latency(d["energy"], d["front"]), _cap_latency, WHAT["latency_vs_throughput"], (ENERGY, "latency")))
+register_figure(
+    Figure(
+        "latency_vs_throughput",
+        20,
+        lambda d: fig_latency(d["energy"], d["front"]),
+        _cap_latency,
+        WHAT["latency_vs_throughput"],
+        (ENERGY, "latency"),
+    )
+)

@@ -28,8 +28,7 @@ def _data_points(fig, renderer=None, exclude=()) -> np.ndarray:
             if type(c).__name__ == "ErrorbarContainer":
                 whiskers |= {id(a) for a in list(c[1]) + list(c[2])}
         for artist in list(ax.lines) + list(ax.collections) + list(ax.patches):
-            if (artist in exclude or id(artist) in whiskers or not artist.get_visible()
-                    or artist.get_gid() == REFERENCE):
+            if artist in exclude or id(artist) in whiskers or not artist.get_visible() or artist.get_gid() == REFERENCE:
                 continue
             pts.append(_artist_points(artist, ax, box))
     return np.concatenate(pts)
@@ -87,8 +86,14 @@ def _artist_points(artist, ax, box) -> np.ndarray:
 def _hits(bbox, pts: np.ndarray, shrink: float = 1.0) -> int:
     if not len(pts):
         return 0
-    return int(np.sum((pts[:, 0] > bbox.x0 + shrink) & (pts[:, 0] < bbox.x1 - shrink)
-                      & (pts[:, 1] > bbox.y0 + shrink) & (pts[:, 1] < bbox.y1 - shrink)))
+    return int(
+        np.sum(
+            (pts[:, 0] > bbox.x0 + shrink)
+            & (pts[:, 0] < bbox.x1 - shrink)
+            & (pts[:, 1] > bbox.y0 + shrink)
+            & (pts[:, 1] < bbox.y1 - shrink)
+        )
+    )
 
 
 def _text_box(t, renderer):
@@ -124,19 +129,43 @@ def place_labels(ax, items, fontsize: float = 6.0) -> list:
             ha = "left" if dx > 0 else "right" if dx < 0 else "center"
             va = "bottom" if dy > 0 else "top" if dy < 0 else "center"
             arrow = {"arrowstyle": "-", "color": "0.5", "linewidth": 0.4, "shrinkA": 0, "shrinkB": 3} if r > 9 else None
-            t = ax.annotate(text, (x, y), xytext=off, textcoords="offset points", ha=ha, va=va, fontsize=fontsize,
-                            fontweight="bold" if strong else "normal", arrowprops=arrow, zorder=5)
+            t = ax.annotate(
+                text,
+                (x, y),
+                xytext=off,
+                textcoords="offset points",
+                ha=ha,
+                va=va,
+                fontsize=fontsize,
+                fontweight="bold" if strong else "normal",
+                arrowprops=arrow,
+                zorder=5,
+            )
             bb = _text_box(t, renderer)
-            ok = (bb.x0 >= box.x0 + 1 and bb.x1 <= box.x1 - 1 and bb.y0 >= box.y0 + 1 and bb.y1 <= box.y1 - 1
-                  and _hits(bb.expanded(1.0, 1.0), data, 0) == 0 and not any(_overlap(bb, p, 0) for p in placed))
+            ok = (
+                bb.x0 >= box.x0 + 1
+                and bb.x1 <= box.x1 - 1
+                and bb.y0 >= box.y0 + 1
+                and bb.y1 <= box.y1 - 1
+                and _hits(bb.expanded(1.0, 1.0), data, 0) == 0
+                and not any(_overlap(bb, p, 0) for p in placed)
+            )
             if ok:
                 best = t
                 placed.append(bb)
                 break
             t.remove()
         if best is None:  # no free spot: keep the nearest in-frame one and let check_layout say so
-            t = ax.annotate(text, (x, y), xytext=(5, 0), textcoords="offset points", ha="left", va="center",
-                            fontsize=fontsize, zorder=5)
+            t = ax.annotate(
+                text,
+                (x, y),
+                xytext=(5, 0),
+                textcoords="offset points",
+                ha="left",
+                va="center",
+                fontsize=fontsize,
+                zorder=5,
+            )
             placed.append(_text_box(t, renderer))
             best = t
         out.append(best)
@@ -163,8 +192,9 @@ def _texts(fig, renderer) -> list[tuple[str, Any, Any]]:
             for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
                 lo, hi = sorted(axis.get_view_interval())
                 for minor in (False, True):
-                    for tick, t in zip(axis.get_minor_ticks() if minor else axis.get_major_ticks(),
-                                       axis.get_ticklabels(minor=minor)):
+                    for tick, t in zip(
+                        axis.get_minor_ticks() if minor else axis.get_major_ticks(), axis.get_ticklabels(minor=minor)
+                    ):
                         loc = tick.get_loc()
                         if loc is None or not (lo - 1e-12 * max(1, abs(lo)) <= loc <= hi + 1e-12 * max(1, abs(hi))):
                             continue

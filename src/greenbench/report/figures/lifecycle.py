@@ -18,9 +18,17 @@ def amortization(curves: pd.DataFrame, ax) -> None:
     for (device, variant), g in sorted(c.groupby(["device", "variant"]), key=lambda kv: style.order_key(kv[0][1])):
         lk = looks[variant]
         base = variant == style.BASELINE
-        ax.plot(g.inferences, g.j_per_inference, linestyle=lk.linestyle, marker=lk.marker, markersize=2.5,
-                fillstyle=lk.fillstyle, color=lk.color, linewidth=1.5 if base else 0.9,
-                label=f"{lk.label} ({device})" if c.device.nunique() > 1 else lk.label)
+        ax.plot(
+            g.inferences,
+            g.j_per_inference,
+            linestyle=lk.linestyle,
+            marker=lk.marker,
+            markersize=2.5,
+            fillstyle=lk.fillstyle,
+            color=lk.color,
+            linewidth=1.5 if base else 0.9,
+            label=f"{lk.label} ({device})" if c.device.nunique() > 1 else lk.label,
+        )
     ax.set_xscale("log")
     _log_axis(ax, "y")
     ax.set_xlabel("inferences served (deployment volume N)")
@@ -31,7 +39,7 @@ def amortization(curves: pd.DataFrame, ax) -> None:
 
 WHAT = {
     "amortization": "Lifecycle joules per inference (fine-tune + build + N measured inferences, over N) against "
-                    "deployment volume N, per variant.",
+    "deployment volume N, per variant.",
 }
 
 
@@ -46,7 +54,17 @@ def _cap_amortization(d):
     worst = small.loc[small.j_per_inference.idxmax()]
     return WHAT["amortization"], [
         f"at N = {int(best.inferences):,}: lowest {best.variant} {_g(best.j_per_inference)} J/inference ({best.device})",
-        f"at N = {int(worst.inferences):,}: highest {worst.variant} {_g(worst.j_per_inference)} J/inference, build included"]
+        f"at N = {int(worst.inferences):,}: highest {worst.variant} {_g(worst.j_per_inference)} J/inference, build included",
+    ]
 
 
-register_figure(Figure("amortization", 120, lambda d: _single(amortization, d["curves"], size=(style.DOUBLE, 3.0)), _cap_amortization, WHAT["amortization"], (ENERGY, "lifecycle")))
+register_figure(
+    Figure(
+        "amortization",
+        120,
+        lambda d: _single(amortization, d["curves"], size=(style.DOUBLE, 3.0)),
+        _cap_amortization,
+        WHAT["amortization"],
+        (ENERGY, "lifecycle"),
+    )
+)

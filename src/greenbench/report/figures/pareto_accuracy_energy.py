@@ -5,8 +5,18 @@ from __future__ import annotations
 import pandas as pd
 
 from greenbench.report import style
-from greenbench.report.figures.common import (_empty, _families, _fig_legend, _figure, _freeze, _g, _grid, _log_axis,
-                                              _panel_title, energy_label)
+from greenbench.report.figures.common import (
+    _empty,
+    _families,
+    _fig_legend,
+    _figure,
+    _freeze,
+    _g,
+    _grid,
+    _log_axis,
+    _panel_title,
+    energy_label,
+)
 from greenbench.report.figures.layout import place_labels
 from greenbench.report.figures.figure import PARETO, Figure, register_figure
 
@@ -29,13 +39,31 @@ def fig_pareto(front: pd.DataFrame, accuracy: pd.DataFrame | None = None):
     for ax, ((device, model), g) in zip(axes.flat, facets):
         for _, r in g.iterrows():
             lk = looks[r.variant]
-            ax.errorbar([r.j], [r.accuracy], xerr=[[r.j - r.j_low], [r.j_high - r.j]],
-                        yerr=[[r.accuracy - r.acc_low], [r.acc_high - r.accuracy]], marker=lk.marker,
-                        color=lk.color, markersize=5 if r.on_front else 4, linestyle="", elinewidth=0.6,
-                        alpha=1.0 if (r.on_front or r.variant == style.BASELINE) else 0.6, zorder=3)
+            ax.errorbar(
+                [r.j],
+                [r.accuracy],
+                xerr=[[r.j - r.j_low], [r.j_high - r.j]],
+                yerr=[[r.accuracy - r.acc_low], [r.acc_high - r.accuracy]],
+                marker=lk.marker,
+                color=lk.color,
+                markersize=5 if r.on_front else 4,
+                linestyle="",
+                elinewidth=0.6,
+                alpha=1.0 if (r.on_front or r.variant == style.BASELINE) else 0.6,
+                zorder=3,
+            )
             if r.on_uncertain_front:
-                ax.plot([r.j], [r.accuracy], marker="o", markersize=9, fillstyle="none", color="0.25",
-                        markeredgewidth=0.6, linestyle="", zorder=2)
+                ax.plot(
+                    [r.j],
+                    [r.accuracy],
+                    marker="o",
+                    markersize=9,
+                    fillstyle="none",
+                    color="0.25",
+                    markeredgewidth=0.6,
+                    linestyle="",
+                    zorder=2,
+                )
         f = g[g.on_front.astype(bool)].sort_values("j")
         if len(f):
             xs, ys = [], []
@@ -55,14 +83,34 @@ def fig_pareto(front: pd.DataFrame, accuracy: pd.DataFrame | None = None):
         ax.set_xlabel(f"J per inference, gross ({energy_label(g)}; 95% CI)")
         ax.set_ylabel("accuracy on SST-2 dev (95% CI)")
         _panel_title(ax, f"{device} · {model}")
-    for ax in axes.flat[len(facets):]:
+    for ax in axes.flat[len(facets) :]:
         ax.set_axis_off()
-    handles = [Line2D([], [], color="0.15", linewidth=0.9, label="Pareto front (point estimates)"),
-               Line2D([], [], marker="o", markersize=9, fillstyle="none", color="0.25", linestyle="",
-                      markeredgewidth=0.6, label="not clearly dominated (95% CIs): uncertainty-aware front")]
+    handles = [
+        Line2D([], [], color="0.15", linewidth=0.9, label="Pareto front (point estimates)"),
+        Line2D(
+            [],
+            [],
+            marker="o",
+            markersize=9,
+            fillstyle="none",
+            color="0.25",
+            linestyle="",
+            markeredgewidth=0.6,
+            label="not clearly dominated (95% CIs): uncertainty-aware front",
+        ),
+    ]
     fams = _families(front.variant)
-    handles += [Line2D([], [], marker=style.family_look(f)[1], color=style.family_look(f)[0], linestyle="",
-                       label=style.family_label(f)) for f in fams]
+    handles += [
+        Line2D(
+            [],
+            [],
+            marker=style.family_look(f)[1],
+            color=style.family_look(f)[0],
+            linestyle="",
+            label=style.family_label(f),
+        )
+        for f in fams
+    ]
     handles.insert(2, Line2D([], [], marker="o", color=style.BASELINE_COLOR, linestyle="", label="FP32 baseline"))
     _fig_legend(fig, handles, ncol=min(5, len(handles)))
     _freeze(fig)
@@ -79,9 +127,9 @@ def fig_pareto(front: pd.DataFrame, accuracy: pd.DataFrame | None = None):
 
 WHAT = {
     "pareto_accuracy_energy": "Accuracy against gross joules per inference, one point per variant at its "
-                              "lowest-energy cell, 95% intervals on both axes; the solid steps are the Pareto front "
-                              "of the point estimates, ringed points are not clearly dominated once the intervals "
-                              "are compared (the uncertainty-aware front).",
+    "lowest-energy cell, 95% intervals on both axes; the solid steps are the Pareto front "
+    "of the point estimates, ringed points are not clearly dominated once the intervals "
+    "are compared (the uncertainty-aware front).",
 }
 
 
@@ -91,12 +139,30 @@ def _cap_pareto(d):
     for (device, model), g in f.groupby(["device", "model"]):
         front = g[g.on_front.astype(bool)].sort_values("j")
         unc = g[g.on_uncertain_front.astype(bool)]
-        nums.append(f"{device} · {model}: {len(g)} variants; front ({len(front)}): " + ", ".join(
-            f"{r.variant} (batch {r.batch_size}, {_g(r.j)} J, accuracy {_g(r.accuracy, 4)})" for r in front.itertuples()))
-        nums.append(f"{device} · {model}: {len(unc)} not clearly dominated at 95%: " + ", ".join(style.ordered(unc.variant)))
+        nums.append(
+            f"{device} · {model}: {len(g)} variants; front ({len(front)}): "
+            + ", ".join(
+                f"{r.variant} (batch {r.batch_size}, {_g(r.j)} J, accuracy {_g(r.accuracy, 4)})"
+                for r in front.itertuples()
+            )
+        )
+        nums.append(
+            f"{device} · {model}: {len(unc)} not clearly dominated at 95%: " + ", ".join(style.ordered(unc.variant))
+        )
         cells = g.groupby(["batch_size", "padding", "mode"]).size()
-        nums.append("cells: " + "; ".join(f"batch {b}, {p} padding, {m}: {n} variants" for (b, p, m), n in cells.items()))
+        nums.append(
+            "cells: " + "; ".join(f"batch {b}, {p} padding, {m}: {n} variants" for (b, p, m), n in cells.items())
+        )
     return WHAT["pareto_accuracy_energy"], nums
 
 
-register_figure(Figure("pareto_accuracy_energy", 40, lambda d: fig_pareto(d["front"], d["accuracy"]), _cap_pareto, WHAT["pareto_accuracy_energy"], (PARETO, "accuracy-energy")))
+register_figure(
+    Figure(
+        "pareto_accuracy_energy",
+        40,
+        lambda d: fig_pareto(d["front"], d["accuracy"]),
+        _cap_pareto,
+        WHAT["pareto_accuracy_energy"],
+        (PARETO, "accuracy-energy"),
+    )
+)

@@ -19,8 +19,16 @@ def firing_rates(summary: pd.DataFrame, ax) -> None:
     colors = ["#0072B2", "#D55E00", "#009E73", "#CC79A7"]
     for i, (neuron, hatch) in enumerate(zip(neurons, ["", "//", "..", "xx"])):
         g = df[df.neuron == neuron].groupby("layer")["rate"].mean()
-        ax.bar(g.index + (i - 1.5) * width, g.values, width, color=colors[i], edgecolor="black", linewidth=0.4,
-               hatch=hatch, label=neuron)
+        ax.bar(
+            g.index + (i - 1.5) * width,
+            g.values,
+            width,
+            color=colors[i],
+            edgecolor="black",
+            linewidth=0.4,
+            hatch=hatch,
+            label=neuron,
+        )
     ax.set_xlabel("encoder layer")
     ax.set_ylabel("firing rate (spikes per neuron per step)")
     ax.set_title(", ".join(sorted(df.run.unique())), fontsize=7)
@@ -34,14 +42,16 @@ def firing_table(summary: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in summary[summary.status == "ok"].iterrows():
         for layer, rates in enumerate(json.loads(r.variant_info).get("firing_rates") or []):
-            rows += [{"run": f"{r.variant} ({r.device})", "layer": layer, "neuron": k, "rate": v}
-                     for k, v in (rates or {}).items()]
+            rows += [
+                {"run": f"{r.variant} ({r.device})", "layer": layer, "neuron": k, "rate": v}
+                for k, v in (rates or {}).items()
+            ]
     return pd.DataFrame(rows, columns=["run", "layer", "neuron", "rate"])
 
 
 WHAT = {
     "spiking_firing_rates": "Per-layer firing rates of the spiking self-attention neurons (Q, K, V and attention "
-                            "output).",
+    "output).",
 }
 
 
@@ -49,9 +59,20 @@ def _cap_firing(d):
     t = firing_table(d["eval_summary"])
     if t.empty:
         return WHAT["spiking_firing_rates"], ["no spiking variant in this study"]
-    return WHAT["spiking_firing_rates"], [f"{t.run.iloc[0]}: mean rate " + ", ".join(
-        f"{n} {t[t.neuron == n].rate.mean():.3f}" for n in ["q", "k", "v", "out"] if n in set(t.neuron))
-        + f" over {t.layer.nunique()} layers"]
+    return WHAT["spiking_firing_rates"], [
+        f"{t.run.iloc[0]}: mean rate "
+        + ", ".join(f"{n} {t[t.neuron == n].rate.mean():.3f}" for n in ["q", "k", "v", "out"] if n in set(t.neuron))
+        + f" over {t.layer.nunique()} layers"
+    ]
 
 
-register_figure(Figure("spiking_firing_rates", 110, lambda d: _single(firing_rates, d["eval_summary"], size=(style.SINGLE * 1.4, 2.2)), _cap_firing, WHAT["spiking_firing_rates"], (ACCURACY, "spiking")))
+register_figure(
+    Figure(
+        "spiking_firing_rates",
+        110,
+        lambda d: _single(firing_rates, d["eval_summary"], size=(style.SINGLE * 1.4, 2.2)),
+        _cap_firing,
+        WHAT["spiking_firing_rates"],
+        (ACCURACY, "spiking"),
+    )
+)

@@ -14,15 +14,60 @@ Two halves:
 """
 
 from greenbench.tools.gpukit.check import ARCHIVE, _isolated, default_out, run_check, write_archive
-from greenbench.tools.gpukit.kit import (BASELINE, COMMAND_LIMIT_S, KIT_MAX_MB, KIT_VARIANTS, QUICK_LIMIT_S, RUNTIME_CELLS,
-                                        WHEEL_ALLOWANCE_MB, estimate_kit_bytes, make_kit, node_environment, read_kit,
-                                        safe_name, tree_bytes, upcast_model)
+from greenbench.tools.gpukit.kit import (
+    BASELINE,
+    COMMAND_LIMIT_S,
+    KIT_MAX_MB,
+    KIT_VARIANTS,
+    QUICK_LIMIT_S,
+    RUNTIME_CELLS,
+    WHEEL_ALLOWANCE_MB,
+    estimate_kit_bytes,
+    make_kit,
+    node_environment,
+    read_kit,
+    safe_name,
+    tree_bytes,
+    upcast_model,
+)
 from greenbench.tools.gpukit.pieces import Piece, energy_settings, estimate_check_seconds, plan_pieces
-from greenbench.tools.gpukit.summary import (cell_table, criteria, graph_vs_eager, int4_layouts, overhead_ratios,
-                                            write_summary)
+from greenbench.tools.gpukit.summary import (
+    cell_table,
+    criteria,
+    graph_vs_eager,
+    int4_layouts,
+    overhead_ratios,
+    write_summary,
+)
 
-__all__ = ["ARCHIVE", "BASELINE", "COMMAND_LIMIT_S", "KIT_MAX_MB", "KIT_VARIANTS", "Piece", "QUICK_LIMIT_S",
-           "RUNTIME_CELLS", "WHEEL_ALLOWANCE_MB", "_isolated", "cell_table", "criteria", "default_out", "energy_settings",
-           "estimate_check_seconds", "estimate_kit_bytes", "graph_vs_eager", "int4_layouts", "make_kit",
-           "node_environment", "overhead_ratios", "plan_pieces", "read_kit", "run_check", "safe_name", "tree_bytes",
-           "upcast_model", "write_archive", "write_summary"]
+__all__ = [
+    "ARCHIVE",
+    "BASELINE",
+    "COMMAND_LIMIT_S",
+    "KIT_MAX_MB",
+    "KIT_VARIANTS",
+    "Piece",
+    "QUICK_LIMIT_S",
+    "RUNTIME_CELLS",
+    "WHEEL_ALLOWANCE_MB",
+    "_isolated",
+    "cell_table",
+    "criteria",
+    "default_out",
+    "energy_settings",
+    "estimate_check_seconds",
+    "estimate_kit_bytes",
+    "graph_vs_eager",
+    "int4_layouts",
+    "make_kit",
+    "node_environment",
+    "overhead_ratios",
+    "plan_pieces",
+    "read_kit",
+    "run_check",
+    "safe_name",
+    "tree_bytes",
+    "upcast_model",
+    "write_archive",
+    "write_summary",
+]

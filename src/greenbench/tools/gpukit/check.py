@@ -50,9 +50,18 @@ def write_archive(out: str | Path) -> Path:
     return out / ARCHIVE
 
 
-def run_check(kit: str | Path, out: str | Path, cfg: Mapping[str, Any], *, device: str = "cuda", piece: int = 0,
-              trials: int | None = None, tiny: bool = False, budget_s: float = 570.0,
-              validated: str = "") -> str:
+def run_check(
+    kit: str | Path,
+    out: str | Path,
+    cfg: Mapping[str, Any],
+    *,
+    device: str = "cuda",
+    piece: int = 0,
+    trials: int | None = None,
+    tiny: bool = False,
+    budget_s: float = 570.0,
+    validated: str = "",
+) -> str:
     """Run one piece of the check straight into ``out`` (at most one folder below it: ``eval/``,
     ``energy/``; plus ``summary.md``, ``log.txt`` and ``gpu-check.tar.gz`` of everything). The summary
     and the archive are rewritten after the accuracy pass and after every trial, so a command killed
@@ -72,8 +81,7 @@ def run_check(kit: str | Path, out: str | Path, cfg: Mapping[str, Any], *, devic
     configure(out / "log.txt")
     work = Path(tempfile.mkdtemp(prefix="greenbench-gpucheck-"))
     try:
-        return _run(kit, out, work, cfg, manifest, plan, model_name, device, trials, tiny, budget_s, validated,
-                    started)
+        return _run(kit, out, work, cfg, manifest, plan, model_name, device, trials, tiny, budget_s, validated, started)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -85,13 +93,28 @@ def _run(kit, out, work, cfg, manifest, plan, model_name, device, trials, tiny, 
     energy = energy_settings(cfg["energy"], plan, tiny)
     n_trials = int(trials if trials is not None else plan.trials)
     estimate = estimate_check_seconds(plan, energy, device, n_trials)
-    context = {"kit": manifest, "piece": {"number": plan.number, "description": plan.description},
-               "device": device, "tiny": tiny, "config": validated, "host": platform.node(), "estimate": estimate,
-               "stage": "accuracy", "overhead_cells": sum(1 for c in plan.cells if not c.sampler)}
+    context = {
+        "kit": manifest,
+        "piece": {"number": plan.number, "description": plan.description},
+        "device": device,
+        "tiny": tiny,
+        "config": validated,
+        "host": platform.node(),
+        "estimate": estimate,
+        "stage": "accuracy",
+        "overhead_cells": sum(1 for c in plan.cells if not c.sampler),
+    }
     failures: list[str] = []
     context["failures"] = failures
-    log.info("piece %d (%s): %d cells x %d trials; estimated %s s in all (%s)", plan.number, plan.description,
-             len(plan.cells), n_trials, estimate["total_s"], ", ".join(f"{k} {v}" for k, v in estimate.items()))
+    log.info(
+        "piece %d (%s): %d cells x %d trials; estimated %s s in all (%s)",
+        plan.number,
+        plan.description,
+        len(plan.cells),
+        n_trials,
+        estimate["total_s"],
+        ", ".join(f"{k} {v}" for k, v in estimate.items()),
+    )
     names = plan.variants
     if plan.accuracy:
         artifacts = _accuracy(baseline, tokens, out, work, cfg, device, model_name, tiny, failures, names)
@@ -113,9 +136,19 @@ def _run(kit, out, work, cfg, manifest, plan, model_name, device, trials, tiny, 
             skipped.append(trial)
             continue
         path = out / "energy" / f"trial-{trial}.parquet"
-        kwargs = dict(model_name=model_name, device=device, variant_names=list(names), artifacts=artifacts,
-                      variant_params=params, trial=trial, seed=seed, cfg=energy, max_length=int(manifest["max_length"]),
-                      threads=threads, cells=list(cells))
+        kwargs = dict(
+            model_name=model_name,
+            device=device,
+            variant_names=list(names),
+            artifacts=artifacts,
+            variant_params=params,
+            trial=trial,
+            seed=seed,
+            cfg=energy,
+            max_length=int(manifest["max_length"]),
+            threads=threads,
+            cells=list(cells),
+        )
         try:
             if plan.isolated:
                 _isolated(run_trial, baseline, tokens["dev"], path, log_file=out / "log.txt", **kwargs)
@@ -172,8 +205,9 @@ def _variant_params(cfg, name: str, tiny: bool) -> dict[str, Any]:
     return params
 
 
-def _build_artifacts(baseline: Path, tokens, work: Path, cfg, device: str, tiny: bool,
-                     failures: list[str], names=KIT_VARIANTS) -> dict[str, Path]:
+def _build_artifacts(
+    baseline: Path, tokens, work: Path, cfg, device: str, tiny: bool, failures: list[str], names=KIT_VARIANTS
+) -> dict[str, Path]:
     """Artifacts of the kit's variants that have a build step (the adaptive router's calibration,
     runtime builds), in the scratch folder ``work``."""
     from greenbench.cells import variants
@@ -187,8 +221,9 @@ def _build_artifacts(baseline: Path, tokens, work: Path, cfg, device: str, tiny:
         target = work / "variants" / name
         finetune = build_finetune(cfg, name) | ({"train_subset": 0} if tiny else {})
         try:
-            recipe.build(baseline, tokens["train"], target, device, _variant_params(cfg, name, tiny),
-                         int(cfg["seed"]), finetune)
+            recipe.build(
+                baseline, tokens["train"], target, device, _variant_params(cfg, name, tiny), int(cfg["seed"]), finetune
+            )
             artifacts[name] = target
         except Exception as exc:  # its cells become "could not prepare" rows; the rest goes on
             log.exception("build %s on %s failed", name, device)
@@ -196,8 +231,18 @@ def _build_artifacts(baseline: Path, tokens, work: Path, cfg, device: str, tiny:
     return artifacts
 
 
-def _accuracy(baseline: Path, tokens, out: Path, work: Path, cfg, device: str, model_name: str,
-              tiny: bool, failures: list[str], names=KIT_VARIANTS) -> dict[str, Path]:
+def _accuracy(
+    baseline: Path,
+    tokens,
+    out: Path,
+    work: Path,
+    cfg,
+    device: str,
+    model_name: str,
+    tiny: bool,
+    failures: list[str],
+    names=KIT_VARIANTS,
+) -> dict[str, Path]:
     from greenbench.measure.accuracy import evaluate, summarize
 
     artifacts = _build_artifacts(baseline, tokens, work, cfg, device, tiny, failures, names)
@@ -205,10 +250,20 @@ def _accuracy(baseline: Path, tokens, out: Path, work: Path, cfg, device: str, m
     for name in names:
         path = out / "eval" / f"{safe_name(name)}.parquet"
         try:
-            evaluate(baseline, tokens["dev"], name, device, path, batch_size=int(cfg["evaluate"]["batch_size"]),
-                     dev_subset=64 if tiny else 0, seed=int(cfg["seed"]), threads=cfg["compute"]["threads"],
-                     model_name=model_name, artifact=artifacts.get(name),
-                     variant_params=_variant_params(cfg, name, tiny))
+            evaluate(
+                baseline,
+                tokens["dev"],
+                name,
+                device,
+                path,
+                batch_size=int(cfg["evaluate"]["batch_size"]),
+                dev_subset=64 if tiny else 0,
+                seed=int(cfg["seed"]),
+                threads=cfg["compute"]["threads"],
+                model_name=model_name,
+                artifact=artifacts.get(name),
+                variant_params=_variant_params(cfg, name, tiny),
+            )
             files.append(path)
         except Exception as exc:  # one broken path must not cost the allocation the others' results
             log.exception("evaluate %s on %s failed", name, device)

@@ -20,25 +20,31 @@ log = get_logger(__name__)
 
 KIT_VARIANTS = ("fp32", "tf32", "fp16", "bf16", "autocast_fp16", "int8_weight_only", "int4_weight_only", "adaptive")
 # the runtime axis on the GPU (its own piece: compiling takes minutes, and each trial runs in its own process)
-RUNTIME_CELLS = ("fp32@torch_compile", "fp16@torch_compile", "fp32@torch_compile_cudagraphs",
-                 "fp16@torch_compile_cudagraphs", "fp32@onnxruntime", "fp16@onnxruntime")
+RUNTIME_CELLS = (
+    "fp32@torch_compile",
+    "fp16@torch_compile",
+    "fp32@torch_compile_cudagraphs",
+    "fp16@torch_compile_cudagraphs",
+    "fp32@onnxruntime",
+    "fp16@onnxruntime",
+)
 # What one copy into an allocation may carry: the lent machines take 64 MiB, the checkout (tracked and
 # untracked files git does not ignore) plus the kit; 4 MiB of it are kept as a margin.
 KIT_MAX_MB = 60.0
-WHEEL_ALLOWANCE_MB = 4.0    # the kit's wheels together (torchao 0.18's is 3.2 MiB); more is refused
+WHEEL_ALLOWANCE_MB = 4.0  # the kit's wheels together (torchao 0.18's is 3.2 MiB); more is refused
 BASELINE = "fp32"
-COMMAND_LIMIT_S = 600.0     # one command on a lent node
-QUICK_LIMIT_S = 300.0       # the quick check's own estimate must stay within this (room for a second try)
+COMMAND_LIMIT_S = 600.0  # one command on a lent node
+QUICK_LIMIT_S = 300.0  # the quick check's own estimate must stay within this (room for a second try)
 # The node has no torchao; the kit's wheel is installed there, and its native libraries (mxfp8, CUTLASS
 # kernels) are never needed by the kit's paths (int8/int4 weight-only run torch's own kernels).
 NODE_ENV = {"TORCHAO_FORCE_SKIP_LOADING_SO_FILES": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 # Acceptance criteria (issue 14), checked in the summary.
-MAX_DISAGREEMENT = 0.03     # median |counter - integrated| / counter
-MAX_CV_BATCH8 = 0.02        # CV of net J/inference across trials, batch >= 8
-MAX_OVERHEAD = 0.01         # sampler on vs off, energy (at each overhead cell)
-MAX_HALF_DELTA_PTS = 0.3    # bf16/fp16 accuracy vs fp32, points
-MIN_GRAPH_SPEEDUP = 5.0     # CUDA-graph replay vs eager latency at batch 1
+MAX_DISAGREEMENT = 0.03  # median |counter - integrated| / counter
+MAX_CV_BATCH8 = 0.02  # CV of net J/inference across trials, batch >= 8
+MAX_OVERHEAD = 0.01  # sampler on vs off, energy (at each overhead cell)
+MAX_HALF_DELTA_PTS = 0.3  # bf16/fp16 accuracy vs fp32, points
+MIN_GRAPH_SPEEDUP = 5.0  # CUDA-graph replay vs eager latency at batch 1
 
 
 def node_environment() -> None:
@@ -63,16 +69,26 @@ def tree_bytes(root: str | Path = ".") -> int:
 
     root = Path(root)
     try:
-        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
-                                capture_output=True, check=True).stdout.split(b"\0")
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ).stdout.split(b"\0")
         files = [root / name.decode() for name in listed if name]
     except (OSError, subprocess.CalledProcessError):
         files = [p for p in root.rglob("*") if ".git" not in p.relative_to(root).parts]
     return sum(p.stat().st_size for p in files if p.is_file() and not p.is_symlink())
 
 
-def estimate_kit_bytes(model_dir: str | Path, train_tokens: str | Path, dev_tokens: str | Path, *,
-                       dtype_bytes: int = 2, wheel_bytes: int | None = None) -> int:
+def estimate_kit_bytes(
+    model_dir: str | Path,
+    train_tokens: str | Path,
+    dev_tokens: str | Path,
+    *,
+    dtype_bytes: int = 2,
+    wheel_bytes: int | None = None,
+) -> int:
     """The kit's size, computed without writing it: the classifier's parameters at ``dtype_bytes``
     each (its architecture from ``model_dir``'s config, built on the meta device), the tokenizer and
     config files, both token tables, and the wheels (default: their whole allowance)."""
@@ -86,11 +102,20 @@ def estimate_kit_bytes(model_dir: str | Path, train_tokens: str | Path, dev_toke
     tensors = list(model.state_dict().values())
     params = sum(t.numel() for t in tensors)
     header = 100 * len(tensors) + 1024  # safetensors' JSON header: a name, dtype, shape and offsets per tensor
-    side = sum((model_dir / n).stat().st_size for n in ("config.json", "vocab.txt", "tokenizer.json",
-                                                         "tokenizer_config.json", "special_tokens_map.json")
-               if (model_dir / n).is_file())
+    side = sum(
+        (model_dir / n).stat().st_size
+        for n in ("config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+        if (model_dir / n).is_file()
+    )
     wheels = int(WHEEL_ALLOWANCE_MB * 2**20) if wheel_bytes is None else int(wheel_bytes)
-    return params * dtype_bytes + header + side + Path(train_tokens).stat().st_size + Path(dev_tokens).stat().st_size + wheels
+    return (
+        params * dtype_bytes
+        + header
+        + side
+        + Path(train_tokens).stat().st_size
+        + Path(dev_tokens).stat().st_size
+        + wheels
+    )
 
 
 def _mib(n: int | float) -> float:
@@ -98,9 +123,20 @@ def _mib(n: int | float) -> float:
 
 
 # --------------------------------------------------------------------------- the kit
-def make_kit(model_dir: str | Path, train_tokens: str | Path, dev_tokens: str | Path, out: str | Path, *,
-             model_name: str, max_length: int, wheels: list[str | Path] = (), dtype: str = "float16",
-             batch_size: int = 64, max_mb: float = KIT_MAX_MB, tree: str | Path | None = ".") -> dict[str, Any]:
+def make_kit(
+    model_dir: str | Path,
+    train_tokens: str | Path,
+    dev_tokens: str | Path,
+    out: str | Path,
+    *,
+    model_name: str,
+    max_length: int,
+    wheels: list[str | Path] = (),
+    dtype: str = "float16",
+    batch_size: int = 64,
+    max_mb: float = KIT_MAX_MB,
+    tree: str | Path | None = ".",
+) -> dict[str, Any]:
     """Write the kit into ``out`` atomically and return its manifest.
 
     The manifest records the accuracy of the fp32 original and of its ``dtype``-rounded copy
@@ -115,8 +151,10 @@ def make_kit(model_dir: str | Path, train_tokens: str | Path, dev_tokens: str | 
 
     wheel_bytes = sum(Path(w).stat().st_size for w in wheels)
     if wheel_bytes > WHEEL_ALLOWANCE_MB * 2**20:
-        raise ValueError(f"the kit's wheels are {_mib(wheel_bytes)} MiB, over their {WHEEL_ALLOWANCE_MB} MiB "
-                         f"allowance by {_mib(wheel_bytes - WHEEL_ALLOWANCE_MB * 2**20)} MiB")
+        raise ValueError(
+            f"the kit's wheels are {_mib(wheel_bytes)} MiB, over their {WHEEL_ALLOWANCE_MB} MiB "
+            f"allowance by {_mib(wheel_bytes - WHEEL_ALLOWANCE_MB * 2**20)} MiB"
+        )
     tree_size = tree_bytes(tree) if tree is not None else 0
     out_path = Path(out).resolve()
     if tree is not None and out_path.is_relative_to(Path(tree).resolve()) and out_path.exists():
@@ -131,9 +169,13 @@ def make_kit(model_dir: str | Path, train_tokens: str | Path, dev_tokens: str | 
     # the node's "fp32": the rounded weights upcast (a copy: `rounded` itself is saved in half precision)
     preds_round = predict(fp32.prepare(copy.deepcopy(rounded).float(), "cpu", None, {}), dev, batch_size, pad_id)
     manifest = {
-        "model": model_name, "max_length": int(max_length), "dtype": dtype,
+        "model": model_name,
+        "max_length": int(max_length),
+        "dtype": dtype,
         "source": f"fine-tuned baseline shipped as {dtype} safetensors, upcast to fp32 on the node",
-        "baseline_dir": str(model_dir), "git_commit": provenance.git_commit(), "created": date.today().isoformat(),
+        "baseline_dir": str(model_dir),
+        "git_commit": provenance.git_commit(),
+        "created": date.today().isoformat(),
         "dev_examples": len(dev),
         "cpu_accuracy_fp32_original": float((preds_orig.prediction == preds_orig.label).mean()),
         f"cpu_accuracy_{dtype}_rounded": float((preds_round.prediction == preds_round.label).mean()),
@@ -151,16 +193,25 @@ def make_kit(model_dir: str | Path, train_tokens: str | Path, dev_tokens: str | 
                 shutil.copyfile(wheel, tmp / "wheels" / Path(wheel).name)
         manifest["wheels"] = sorted(Path(w).name for w in wheels)
         kit_size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) + 4096  # + kit.json
-        manifest.update(size_mb=_mib(kit_size), tree_mb=_mib(tree_size), total_mb=_mib(kit_size + tree_size),
-                        max_total_mb=max_mb)
+        manifest.update(
+            size_mb=_mib(kit_size), tree_mb=_mib(tree_size), total_mb=_mib(kit_size + tree_size), max_total_mb=max_mb
+        )
         if kit_size + tree_size > max_mb * 2**20:
-            raise ValueError(f"the checkout ({manifest['tree_mb']} MiB) plus the GPU kit ({manifest['size_mb']} MiB) "
-                             f"would be {manifest['total_mb']} MiB, {_mib(kit_size + tree_size - max_mb * 2**20)} MiB "
-                             f"over the {max_mb} MiB one copy into an allocation may carry: remove bulk from the "
-                             "checkout, or ship fewer wheels")
+            raise ValueError(
+                f"the checkout ({manifest['tree_mb']} MiB) plus the GPU kit ({manifest['size_mb']} MiB) "
+                f"would be {manifest['total_mb']} MiB, {_mib(kit_size + tree_size - max_mb * 2**20)} MiB "
+                f"over the {max_mb} MiB one copy into an allocation may carry: remove bulk from the "
+                "checkout, or ship fewer wheels"
+            )
         io.write_json(manifest, tmp / "kit.json")
-    log.info("GPU kit -> %s (%.1f MiB; with the checkout %.1f of %.0f MiB): %s", out, manifest["size_mb"],
-             manifest["total_mb"], max_mb, manifest["source"])
+    log.info(
+        "GPU kit -> %s (%.1f MiB; with the checkout %.1f of %.0f MiB): %s",
+        out,
+        manifest["size_mb"],
+        manifest["total_mb"],
+        max_mb,
+        manifest["source"],
+    )
     return manifest
 
 

@@ -20,16 +20,18 @@ class Piece:
     cells: tuple[Cell, ...]
     settings: str  # "quick": short windows sized to the quick budget; "config": the config's protocol
     variants: tuple[str, ...] = KIT_VARIANTS
-    accuracy: bool = False   # evaluate (and build) every variant of the piece on dev first
-    isolated: bool = False   # each trial in a fresh process (compiled kernels and sessions never carry over)
-    trials: int = 5          # default trial count (``--trials`` overrides)
+    accuracy: bool = False  # evaluate (and build) every variant of the piece on dev first
+    isolated: bool = False  # each trial in a fresh process (compiled kernels and sessions never carry over)
+    trials: int = 5  # default trial count (``--trials`` overrides)
 
 
 def _overhead(cell: Cell) -> Cell:
     return Cell(cell.variant, cell.batch_size, cell.padding, cell.mode, sampler=False)
 
 
-GROUPS = tuple((b, p, m) for b in (1, 8, 64) for p, m in (("fixed", "eager"), ("dynamic", "eager"), ("fixed", "cuda_graph")))
+GROUPS = tuple(
+    (b, p, m) for b in (1, 8, 64) for p, m in (("fixed", "eager"), ("dynamic", "eager"), ("fixed", "cuda_graph"))
+)
 
 
 def plan_pieces(variant_names=KIT_VARIANTS) -> list[Piece]:
@@ -44,26 +46,50 @@ def plan_pieces(variant_names=KIT_VARIANTS) -> list[Piece]:
     quick = [Cell(v, 64, "fixed", "eager") for v in names]
     quick += [Cell(v, 1, "fixed", mode) for v in names if v in ("fp32", "fp16") for mode in ("eager", "cuda_graph")]
     quick += [Cell(v, 1, "fixed", "cuda_graph") for v in names if v == "adaptive"]
-    quick += [Cell(BASELINE, 64, "dynamic", "eager"), _overhead(Cell(BASELINE, 64, "fixed", "eager")),
-              _overhead(Cell(BASELINE, 1, "fixed", "eager"))]
+    quick += [
+        Cell(BASELINE, 64, "dynamic", "eager"),
+        _overhead(Cell(BASELINE, 64, "fixed", "eager")),
+        _overhead(Cell(BASELINE, 1, "fixed", "eager")),
+    ]
     pieces = [Piece(0, "quick check (short windows)", tuple(quick), "quick", accuracy=True, trials=4)]
     for i, (b, p, m) in enumerate(GROUPS, start=1):
         cells = [Cell(v, b, p, m) for v in names]
         pieces.append(Piece(i, f"batch {b}, {p} padding, {m}", tuple(cells + [_overhead(cells[0])]), "config"))
     runtime_names = (BASELINE, "fp16", *RUNTIME_CELLS)
     cells = [Cell(v, b, "fixed", "eager") for b in (8, 64) for v in runtime_names]
-    pieces.append(Piece(len(pieces), "runtimes: torch.compile (+ CUDA graphs) and ONNX Runtime beside eager, batch 8 "
-                        "and 64, fixed padding; builds and accuracy first", tuple(cells + [_overhead(cells[0])]),
-                        "quick", variants=runtime_names, accuracy=True, isolated=True, trials=2))
+    pieces.append(
+        Piece(
+            len(pieces),
+            "runtimes: torch.compile (+ CUDA graphs) and ONNX Runtime beside eager, batch 8 "
+            "and 64, fixed padding; builds and accuracy first",
+            tuple(cells + [_overhead(cells[0])]),
+            "quick",
+            variants=runtime_names,
+            accuracy=True,
+            isolated=True,
+            trials=2,
+        )
+    )
     return pieces
 
 
-QUICK_ENERGY = {"window_s": {"cpu": 2.0, "cuda": 2.0}, "idle_s": 0.5, "idle_per_trial_s": {"cpu": 5.0, "cuda": 5.0},
-                "idle_settle_s": {"cpu": 0.0, "cuda": 1.0}, "warmup": {"min_iters": 5, "max_s": 1.0, "tolerance": 0.05},
-                "interleave": False}
-TINY_ENERGY = {"window_s": {"cpu": 0.1, "cuda": 0.2}, "idle_s": 0.05, "idle_per_trial_s": {"cpu": 0.1, "cuda": 0.2},
-               "idle_settle_s": {"cpu": 0.0, "cuda": 0.0}, "warmup": {"min_iters": 2, "max_s": 0.3, "tolerance": 0.5},
-               "min_iterations": 2, "max_inputs": 32}
+QUICK_ENERGY = {
+    "window_s": {"cpu": 2.0, "cuda": 2.0},
+    "idle_s": 0.5,
+    "idle_per_trial_s": {"cpu": 5.0, "cuda": 5.0},
+    "idle_settle_s": {"cpu": 0.0, "cuda": 1.0},
+    "warmup": {"min_iters": 5, "max_s": 1.0, "tolerance": 0.05},
+    "interleave": False,
+}
+TINY_ENERGY = {
+    "window_s": {"cpu": 0.1, "cuda": 0.2},
+    "idle_s": 0.05,
+    "idle_per_trial_s": {"cpu": 0.1, "cuda": 0.2},
+    "idle_settle_s": {"cpu": 0.0, "cuda": 0.0},
+    "warmup": {"min_iters": 2, "max_s": 0.3, "tolerance": 0.5},
+    "min_iterations": 2,
+    "max_inputs": 32,
+}
 
 
 def energy_settings(cfg_energy: Mapping[str, Any], piece: Piece, tiny: bool) -> dict[str, Any]:
@@ -77,11 +103,11 @@ def energy_settings(cfg_energy: Mapping[str, Any], piece: Piece, tiny: bool) -> 
 
 # What the estimate assumes on one H100 node (16 cores): seconds per step, before the first timing
 # comes back from a node (then: replace them with what its log shows).
-STARTUP_S = 25.0           # python, torch, CUDA context, the kit's upcast checkpoint
-EVAL_S = 4.0               # one variant on the 872 dev sentences, prepare included
-BUILD_S = {"adaptive": 20.0, "torch_compile": 45.0, "onnxruntime": 30.0}   # per build, by family or runtime
-PROCESS_START_S = 20.0     # a spawned trial process: imports, CUDA context, models prepared
-COMPILE_CACHED_S = 12.0    # a compiled cell in a trial process, its kernels from the build's cache
+STARTUP_S = 25.0  # python, torch, CUDA context, the kit's upcast checkpoint
+EVAL_S = 4.0  # one variant on the 872 dev sentences, prepare included
+BUILD_S = {"adaptive": 20.0, "torch_compile": 45.0, "onnxruntime": 30.0}  # per build, by family or runtime
+PROCESS_START_S = 20.0  # a spawned trial process: imports, CUDA context, models prepared
+COMPILE_CACHED_S = 12.0  # a compiled cell in a trial process, its kernels from the build's cache
 
 
 def _build_seconds(name: str) -> float:
@@ -96,13 +122,19 @@ def _build_seconds(name: str) -> float:
 def estimate_check_seconds(piece: Piece, energy: Mapping[str, Any], device: str, trials: int) -> dict[str, float]:
     """The piece's wall time by parts (``STARTUP_S`` .. ``COMPILE_CACHED_S``): start-up, builds, the
     accuracy pass, the trials (process starts and cached recompiles included for isolated pieces)."""
-    measured = [c for c in piece.cells if not (c.mode == "cuda_graph" and (device != "cuda" or c.variant == "adaptive"))]
+    measured = [
+        c for c in piece.cells if not (c.mode == "cuda_graph" and (device != "cuda" or c.variant == "adaptive"))
+    ]
     per_trial = estimate_trial_seconds(len(measured), energy, device)
     if piece.isolated:
         per_trial += PROCESS_START_S + COMPILE_CACHED_S * sum(1 for v in piece.variants if "@torch_compile" in v)
-    parts = {"startup_s": STARTUP_S,
-             "builds_s": sum(_build_seconds(v) for v in piece.variants) if piece.accuracy or piece.isolated else 0.0,
-             "accuracy_s": EVAL_S * len(piece.variants) if piece.accuracy else 0.0,
-             "per_trial_s": per_trial, "trials": float(trials), "trials_s": per_trial * trials}
+    parts = {
+        "startup_s": STARTUP_S,
+        "builds_s": sum(_build_seconds(v) for v in piece.variants) if piece.accuracy or piece.isolated else 0.0,
+        "accuracy_s": EVAL_S * len(piece.variants) if piece.accuracy else 0.0,
+        "per_trial_s": per_trial,
+        "trials": float(trials),
+        "trials_s": per_trial * trials,
+    }
     parts["total_s"] = parts["startup_s"] + parts["builds_s"] + parts["accuracy_s"] + parts["trials_s"]
     return {k: round(v, 1) for k, v in parts.items()}

@@ -11,17 +11,16 @@ MEASURED, ESTIMATED, UNAVAILABLE = "measured", "estimated", "unavailable"
 
 @dataclass
 class Reading:
-    source: str                    # nvml_counter | nvml_power_integrated | rapl | codecarbon
-    label: str                     # measured | estimated | unavailable
+    source: str  # nvml_counter | nvml_power_integrated | rapl | codecarbon
+    label: str  # measured | estimated | unavailable
     joules: float | None = None
-    reason: str = ""               # why unavailable / why invalid
+    reason: str = ""  # why unavailable / why invalid
     valid: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def unavailable(cls, source: str, reason: str) -> "Reading":
         return cls(source, UNAVAILABLE, None, reason, valid=True)
-
 
 
 class Meter(Protocol):

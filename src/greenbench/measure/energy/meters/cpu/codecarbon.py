@@ -23,8 +23,12 @@ class CodecarbonEstimate:
             from codecarbon import OfflineEmissionsTracker
 
             logging.getLogger("codecarbon").setLevel(logging.ERROR)
-            self.tracker = OfflineEmissionsTracker(country_iso_code=self.country, log_level="error",
-                                                   save_to_file=False, measure_power_secs=self.measure_power_secs)
+            self.tracker = OfflineEmissionsTracker(
+                country_iso_code=self.country,
+                log_level="error",
+                save_to_file=False,
+                measure_power_secs=self.measure_power_secs,
+            )
             self.tracker.start()
         except ImportError:
             self.tracker, self.reason = None, "codecarbon is not installed (pip install greenbench[energy])"
@@ -40,7 +44,16 @@ class CodecarbonEstimate:
         except Exception as exc:
             return Reading(self.source, ESTIMATED, None, f"codecarbon failed: {type(exc).__name__}: {exc}", valid=False)
         kwh_to_j = 3.6e6
-        return Reading(self.source, ESTIMATED, float(d.cpu_energy + d.ram_energy) * kwh_to_j,
-                       extra={"cpu_j": float(d.cpu_energy) * kwh_to_j, "ram_j": float(d.ram_energy) * kwh_to_j,
-                              "co2e_g": float(emissions_kg) * 1000.0, "cpu_power_w": float(d.cpu_power),
-                              "tracking_mode": str(getattr(d, "tracking_mode", "")), "country": self.country})
+        return Reading(
+            self.source,
+            ESTIMATED,
+            float(d.cpu_energy + d.ram_energy) * kwh_to_j,
+            extra={
+                "cpu_j": float(d.cpu_energy) * kwh_to_j,
+                "ram_j": float(d.ram_energy) * kwh_to_j,
+                "co2e_g": float(emissions_kg) * 1000.0,
+                "cpu_power_w": float(d.cpu_power),
+                "tracking_mode": str(getattr(d, "tracking_mode", "")),
+                "country": self.country,
+            },
+        )

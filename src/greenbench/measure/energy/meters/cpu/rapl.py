@@ -31,8 +31,10 @@ class RaplMeter:
                 open(os.path.join(zone, "energy_uj")).read()
             except PermissionError as exc:
                 self.denied = True
-                self.reason = (f"RAPL zone {zone} is not readable by this user ({exc.strerror}; root-only by "
-                               f"default since Linux 5.10): grant read access with `{RAPL_GRANT}`")
+                self.reason = (
+                    f"RAPL zone {zone} is not readable by this user ({exc.strerror}; root-only by "
+                    f"default since Linux 5.10): grant read access with `{RAPL_GRANT}`"
+                )
                 continue
             except (OSError, ValueError) as exc:
                 self.reason = f"RAPL zone {zone} unreadable: {exc}"
@@ -52,8 +54,10 @@ class RaplMeter:
         self._last = self._start
 
     def _joules(self, a: list[int], b: list[int]) -> dict[str, float]:
-        return {f"{name}@{os.path.basename(zone)}": ((y - x) % (max_range + 1)) / 1e6
-                for (zone, name, max_range), x, y in zip(self.zones, a, b)}
+        return {
+            f"{name}@{os.path.basename(zone)}": ((y - x) % (max_range + 1)) / 1e6
+            for (zone, name, max_range), x, y in zip(self.zones, a, b)
+        }
 
     def lap(self) -> float:
         """Joules since ``begin`` or the previous lap (the counters wrap at their max range)."""
@@ -72,7 +76,6 @@ class RaplMeter:
         return Reading(self.source, MEASURED, sum(parts.values()), extra={"zones_j": parts})
 
 
-
 @MONITORS.named("cpu")
 def cpu_monitor(codecarbon_country: str = "DEU", estimate_interval_s: float = 1.0, **_) -> EnergyMonitor:
     """RAPL package + DRAM (measured) when readable, else codecarbon (estimated); codecarbon's CO2e
@@ -89,8 +92,7 @@ def rapl_access_note() -> str | None:
     rapl = RaplMeter()
     if rapl.zones or not rapl.denied:
         return None
-    return (f"{rapl.reason}. Until then CPU energy is codecarbon's estimate (labelled estimated), not a "
-            "measurement")
+    return f"{rapl.reason}. Until then CPU energy is codecarbon's estimate (labelled estimated), not a measurement"
 
 
 def no_cpu_meter_reason() -> str | None:

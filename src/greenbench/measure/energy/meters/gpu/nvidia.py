@@ -84,7 +84,9 @@ class NvmlBackend:
             except n.NVMLError:
                 return None
 
-        reasons = getattr(n, "nvmlDeviceGetCurrentClocksEventReasons", None) or n.nvmlDeviceGetCurrentClocksThrottleReasons
+        reasons = (
+            getattr(n, "nvmlDeviceGetCurrentClocksEventReasons", None) or n.nvmlDeviceGetCurrentClocksThrottleReasons
+        )
         limit = safe(n.nvmlDeviceGetEnforcedPowerLimit)
         return {
             "power_limit_w": None if limit is None else limit / 1000.0,
@@ -97,8 +99,11 @@ class NvmlBackend:
     def identity(self) -> dict[str, Any]:
         n, h = self.nvml, self.handle
         as_str = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
-        return {"device_name": as_str(n.nvmlDeviceGetName(h)), "device_uuid": as_str(n.nvmlDeviceGetUUID(h)),
-                "driver": as_str(n.nvmlSystemGetDriverVersion())}
+        return {
+            "device_name": as_str(n.nvmlDeviceGetName(h)),
+            "device_uuid": as_str(n.nvmlDeviceGetUUID(h)),
+            "driver": as_str(n.nvmlSystemGetDriverVersion()),
+        }
 
 
 def torch_device_uuid(index: int) -> str:
@@ -135,15 +140,23 @@ class NvmlCounter:
         try:
             stop = self.backend.energy_mj()
         except Exception as exc:
-            return Reading(self.source, MEASURED, None, f"NVML error at window end: {type(exc).__name__}: {exc}", valid=False)
+            return Reading(
+                self.source, MEASURED, None, f"NVML error at window end: {type(exc).__name__}: {exc}", valid=False
+            )
         delta = stop - self._start
         wrapped = delta < 0
         if wrapped:
             delta += self.wrap_at
         joules = delta / 1000.0
         if elapsed > 0 and joules / elapsed > self.max_plausible_w:
-            return Reading(self.source, MEASURED, joules, f"implausible counter delta ({joules / elapsed:.0f} W): counter reset?",
-                           valid=False, extra={"wrapped": wrapped})
+            return Reading(
+                self.source,
+                MEASURED,
+                joules,
+                f"implausible counter delta ({joules / elapsed:.0f} W): counter reset?",
+                valid=False,
+                extra={"wrapped": wrapped},
+            )
         return Reading(self.source, MEASURED, joules, extra={"wrapped": wrapped})
 
     def _edge(self, max_wait_s: float, poll_s: float) -> tuple[float, int, bool, float]:
@@ -151,6 +164,7 @@ class NvmlCounter:
         uncertainty_s): ``t`` is the midpoint between the last read that showed the old value and the
         first that showed the new one (each read's own time being the middle of its call), ``uncertainty_s``
         half that gap. Without a change: the last read, ``changed`` False."""
+
         def read() -> tuple[float, int]:
             before = time.perf_counter()
             value = self.backend.energy_mj()
@@ -185,26 +199,51 @@ class NvmlCounter:
         try:
             t_b, e_b, changed_b, unc_b = self._edge(max_wait_s, poll_s)
         except Exception as exc:
-            return Reading(self.source, MEASURED, None, f"NVML error at window end: {type(exc).__name__}: {exc}",
-                           valid=False, extra={"aligned": False})
+            return Reading(
+                self.source,
+                MEASURED,
+                None,
+                f"NVML error at window end: {type(exc).__name__}: {exc}",
+                valid=False,
+                extra={"aligned": False},
+            )
         elapsed = max(t_b - t_a, 1e-9)
         delta = e_b - e_a
         wrapped = delta < 0
         if wrapped:
             delta += self.wrap_at
         joules = delta / 1000.0
-        extra: dict[str, Any] = {"seconds": elapsed, "aligned": changed_a and changed_b, "watts": joules / elapsed,
-                                 "wrapped": wrapped, "edge_uncertainty_s": unc_a + unc_b}
+        extra: dict[str, Any] = {
+            "seconds": elapsed,
+            "aligned": changed_a and changed_b,
+            "watts": joules / elapsed,
+            "wrapped": wrapped,
+            "edge_uncertainty_s": unc_a + unc_b,
+        }
         if not extra["aligned"]:
             edges = [name for name, changed in (("start", changed_a), ("end", changed_b)) if not changed]
-            extra["note"] = (f"energy counter did not change within {max_wait_s:g} s at the {' and '.join(edges)} "
-                             "edge: read unaligned there (off by up to one counter update)")
+            extra["note"] = (
+                f"energy counter did not change within {max_wait_s:g} s at the {' and '.join(edges)} "
+                "edge: read unaligned there (off by up to one counter update)"
+            )
         if delta == 0:
-            return Reading(self.source, MEASURED, joules, f"energy counter did not advance in {elapsed:.3f} s: stuck?",
-                           valid=False, extra=extra)
+            return Reading(
+                self.source,
+                MEASURED,
+                joules,
+                f"energy counter did not advance in {elapsed:.3f} s: stuck?",
+                valid=False,
+                extra=extra,
+            )
         if joules / elapsed > self.max_plausible_w:
-            return Reading(self.source, MEASURED, joules, f"implausible counter delta ({joules / elapsed:.0f} W): "
-                           "counter reset?", valid=False, extra=extra)
+            return Reading(
+                self.source,
+                MEASURED,
+                joules,
+                f"implausible counter delta ({joules / elapsed:.0f} W): counter reset?",
+                valid=False,
+                extra=extra,
+            )
         return Reading(self.source, MEASURED, joules, extra=extra)
 
 
@@ -238,6 +277,7 @@ def summarize_states(states: list[dict[str, Any]]) -> dict[str, Any]:
     (what the window mostly ran at; one snapshot caught while clocks ramp does not decide it), the
     highest temperature, the lowest power limit, and every throttle reason seen (OR) except GpuIdle
     (``GPU_IDLE_REASON``: set while nothing runs, so it says nothing about the window's work)."""
+
     def values(key):
         return [s[key] for s in states if s.get(key) is not None]
 
@@ -245,8 +285,12 @@ def summarize_states(states: list[dict[str, Any]]) -> dict[str, Any]:
         return float(np.median(vals))
 
     out: dict[str, Any] = {"state_samples": len(states)}
-    for key, pick in (("sm_clock_mhz", median), ("mem_clock_mhz", median), ("temperature_c", max),
-                      ("power_limit_w", min)):
+    for key, pick in (
+        ("sm_clock_mhz", median),
+        ("mem_clock_mhz", median),
+        ("temperature_c", max),
+        ("power_limit_w", min),
+    ):
         vals = values(key)
         out[key] = pick(vals) if vals else None
     reasons = values("throttle_reasons")
@@ -318,16 +362,20 @@ class PowerSampler:
         if self.error:
             return Reading(self.source, MEASURED, None, self.error, valid=False, extra=extra)
         if len(self.times) < 2:
-            return Reading(self.source, MEASURED, None, "fewer than 2 power samples in the window", valid=False,
-                           extra=extra)
+            return Reading(
+                self.source, MEASURED, None, "fewer than 2 power samples in the window", valid=False, extra=extra
+            )
         raw = len(self.times)
         achieved_hz = raw / max(t_end - self._t0, 1e-9)
         times, watts = dedupe(self.times, self.watts)
         joules = integrate_power(times, watts, self._t0, t_end)
-        extra.update(samples=raw, distinct_samples=len(times), sampler_hz=achieved_hz,
-                     mean_power_w=joules / max(t_end - self._t0, 1e-9))
+        extra.update(
+            samples=raw,
+            distinct_samples=len(times),
+            sampler_hz=achieved_hz,
+            mean_power_w=joules / max(t_end - self._t0, 1e-9),
+        )
         return Reading(self.source, MEASURED, joules, extra=extra)
-
 
 
 @MONITORS.named("cuda")
