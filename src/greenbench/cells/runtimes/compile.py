@@ -178,7 +178,7 @@ def _installed(device: str) -> str | None:
 
 
 def _refuses(recipe: Variant) -> str | None:
-    if recipe.family == "adaptive":
+    if not recipe.one_module:
         return "the adaptive router is two models and a Python choice per batch, not one module to compile"
     return None
 

@@ -50,7 +50,7 @@ def _installed(device: str) -> str | None:
 
 
 def _refuses(recipe: Variant) -> str | None:
-    if recipe.family == "adaptive":
+    if not recipe.one_module:
         return "the adaptive router picks a model per batch in Python; one ONNX graph cannot hold that choice"
     if recipe.name in ("int8_weight_only", "int4_weight_only", "int8_dynamic_ao"):
         return (

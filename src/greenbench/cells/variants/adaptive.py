@@ -282,6 +282,7 @@ register(
         build=build,
         finetune_keys=("train_subset",),
         label="adaptive precision",
+        one_module=False,
     )
 )
 register_family(Family("adaptive", "adaptive precision", "#56B4E9", "v", order=30, group="precision"))

@@ -75,6 +75,9 @@ class Variant:
     recipe: str = ""  # the recipe a runtime runs (composed names); "" = this variant's own name
     runtime: str = EAGER  # execution runtime (greenbench.cells.runtimes); eager = PyTorch as written
     label: str = ""  # in figures and tables ("" = the name)
+    # False: several models and a Python choice per batch (the adaptive router), not one module that a
+    # runtime could compile or export as one graph (those runtimes refuse it before any work)
+    one_module: bool = True
     order: int = 1000  # place within its family in figures (lower first)
 
     @property
