@@ -14,7 +14,7 @@ from greenbench.cells import variants
 from greenbench.cells.runtimes import runtime as rt_base
 from greenbench.cells.runtimes import onnx as ort_runtime
 from greenbench.cells.variants import NotApplicable
-from tests.conftest import padded_batch, toy_sentences
+from conftest import padded_batch, toy_sentences
 
 CUDA_FIRST = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 

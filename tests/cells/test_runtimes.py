@@ -15,7 +15,7 @@ from greenbench.cells import variants
 from greenbench.measure.accuracy import evaluate
 from greenbench.core.names import EAGER, cell_name, split_name
 from greenbench.cells.runtimes import RUNTIMES, onnx as ort_runtime, read_status
-from tests.conftest import toy_sentences
+from conftest import toy_sentences
 
 NAME = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,12}", fullmatch=True)
 
@@ -149,7 +149,7 @@ def test_a_build_that_fails_is_a_row_with_its_reason(tiny_model_dir, tokens, tmp
 def test_energy_trial_records_refused_runtime_cells(tiny_model_dir, tokens, tmp_path, monkeypatch):
     from greenbench.measure.energy.trial import run_trial
     from greenbench.measure.energy.meters.base import UNAVAILABLE
-    from tests.test_energy import CFG
+    from test_energy import CFG
 
     monkeypatch.setattr(ort_runtime, "_export", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("no export")))
     name = "fp32@onnxruntime"
