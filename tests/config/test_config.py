@@ -251,9 +251,10 @@ def test_plugin_options_defaults_schema_and_readme_stay_in_step():
         "runtimes.onnxruntime",
         "runtimes.torch_compile",
         "runtimes.aot_inductor",
+        "carbon.forecast.tcn",
     }
     for o in declared:
-        given = cfg.get(o.section, {}).get(o.block)
+        given = opts.given(cfg, o)
         if given is not None:  # listed in config.yaml: with the declared defaults, no key more or less
             assert canonical(given) == canonical(o.defaults()), o.key
     readme = Path("config/README.md").read_text(encoding="utf-8")
@@ -262,7 +263,10 @@ def test_plugin_options_defaults_schema_and_readme_stay_in_step():
         import jsonschema
 
         schema = opts.assemble_schema(yaml.safe_load(Path("workflow/schemas/config.schema.yaml").read_text()))
-        block = {"$defs": schema["$defs"], **schema["properties"][o.section]["properties"][o.block]}
+        node = schema
+        for part in o.path:
+            node = node["properties"][part]
+        block = {"$defs": schema["$defs"], **node}
         jsonschema.validate(o.defaults(), block)
 
 
@@ -278,3 +282,17 @@ def test_a_config_without_a_plugin_block_gets_its_defaults_and_a_bad_option_name
     with pytest.raises(ConfigError, match=r"variants\.pruning\.importance_batches"):
         validate_config(cfg, files=False)
     assert OPTIONS["runtimes.onnxruntime"].resolve({"fuse": False})["exporter"] == "torchscript"
+
+
+def test_the_schedule_forecaster_is_one_the_registry_builds():
+    cfg = load_config(["config/config.yaml"])
+    cfg["carbon"]["schedule"]["forecaster"] = "ridge"
+    validate_config(cfg, files=False)
+    cfg["carbon"]["forecast"]["ridge_alpha"] = [30.0, 3.0]
+    cfg["carbon"]["schedule"]["forecaster"] = "ridge_a3"  # a candidate the config makes, named by the registry
+    validate_config(cfg, files=False)
+    cfg["carbon"]["schedule"]["forecaster"] = "prophet"
+    with pytest.raises(
+        ConfigError, match=r"carbon\.schedule\.forecaster': 'prophet' is not one of .*known: selected, "
+    ):
+        validate_config(cfg, files=False)

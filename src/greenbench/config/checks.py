@@ -205,6 +205,19 @@ def _forecast_errors(carbon: Mapping[str, Any]) -> list[str]:
             f"config key 'carbon.forecast.ridge_alpha': {fc['ridge_alpha']} gives two ridge forecasters the same "
             f"name ({', '.join(names)}): penalties must differ in their first 6 significant digits"
         )
+    choice = sched.get("forecaster")
+    if isinstance(choice, str) and choice != "selected":
+        from greenbench.carbon.forecasting import build_models
+
+        try:
+            known = ["selected", *(model.name for model in build_models(fc))]
+        except (KeyError, TypeError, ValueError):
+            known = []  # the schema names what is missing
+        if known and choice not in known:
+            out.append(
+                f"config key 'carbon.schedule.forecaster': '{choice}' is not one of this study's forecasters "
+                f"(known: {', '.join(known)})"
+            )
     # the rolling conformal rank ceil((n+1) level) needs n >= 1/(1 - level) earlier origins (one a day)
     need = conformal_origins_needed(level)
     window = int(fc.get("conformal_window_days") or calibration)

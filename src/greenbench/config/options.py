@@ -1,6 +1,6 @@
 """A plugin's options in one place, beside its code: each key's default, JSON-schema fragment and doc
-line. A recipe or runtime module declares its config block (``variants.<block>``, ``runtimes.<name>``)
-with ``register_options``; from these declarations
+line. A recipe, runtime or forecaster module declares its config block (``variants.<block>``,
+``runtimes.<name>``, ``carbon.forecast.<name>``) with ``register_options``; from these declarations
 
 - the config schema gets the block's schema (``assemble_schema``: ``workflow/schemas/config.schema.yaml``
   holds everything else),
@@ -33,7 +33,7 @@ class Option:
 
 @dataclass(frozen=True)
 class Options:
-    """The config block ``key`` (``<section>.<block>``) and its options; ``required``: the schema
+    """The config block ``key`` (its path of keys: ``variants.spiking``, ``carbon.forecast.tcn``) and its options; ``required``: the schema
     requires every option that has a default (variant blocks), or none (runtime options)."""
 
     key: str
@@ -46,12 +46,13 @@ class Options:
         return self.key
 
     @property
-    def section(self) -> str:
-        return self.key.split(".")[0]
+    def path(self) -> list[str]:
+        """The keys leading to the block: ``carbon.forecast.tcn`` -> ``["carbon", "forecast", "tcn"]``."""
+        return self.key.split(".")
 
     @property
     def block(self) -> str:
-        return self.key.split(".", 1)[1]
+        return self.path[-1]
 
     def defaults(self) -> dict[str, Any]:
         return {k: copy.deepcopy(o.default) for k, o in self.options.items() if o.default is not NO_DEFAULT}
@@ -77,34 +78,51 @@ register_options = OPTIONS.register
 
 
 def declared() -> list[Options]:
-    """Every declared block, by key (the recipe and runtime packages are discovered first)."""
+    """Every declared block, by key (the recipe, runtime and forecaster packages are discovered first)."""
+    from greenbench.carbon.forecasters.forecaster import FORECASTERS
     from greenbench.cells.runtimes import RUNTIMES
     from greenbench.cells.variants import REGISTRY
 
-    REGISTRY.load()
-    RUNTIMES.load()
+    for registry in (REGISTRY, RUNTIMES, FORECASTERS):
+        registry.load()
     return sorted(OPTIONS.values(), key=lambda o: o.key)
 
 
 def assemble_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The config schema with every declared block's schema under its section."""
+    """The config schema with every declared block's schema in its place."""
     out = copy.deepcopy(dict(schema))
     for options in declared():
-        section = out["properties"][options.section]
-        section.setdefault("properties", {})[options.block] = options.schema()
+        node = out
+        for part in options.path[:-1]:
+            node = node["properties"][part]
+        node.setdefault("properties", {})[options.block] = options.schema()
     return out
 
 
 def with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` with the defaults of every declared block it lacks (a block it has is left as given)."""
+    """``config`` with the defaults of every declared block it lacks (a block it has is left as given; a
+    block whose parent is missing is left to the schema to name)."""
     out = dict(config)
     for options in declared():
-        section = out.get(options.section)
-        if isinstance(section, Mapping) and options.block not in section:
-            out[options.section] = {**section, options.block: options.defaults()}
-        elif section is None and options.required:
-            out[options.section] = {options.block: options.defaults()}
+        parents, node = [out], out
+        for part in options.path[:-1]:
+            node = node.get(part) if isinstance(node, Mapping) else None
+            parents.append(node)
+        if not isinstance(node, Mapping) or options.block in node:
+            continue
+        filled: Any = {**node, options.block: options.defaults()}
+        for parent, part in zip(reversed(parents[:-1]), reversed(options.path[:-1])):  # copy the path, not share it
+            filled = {**parent, part: filled}
+        out = filled
     return out
+
+
+def given(config: Mapping[str, Any], options: Options) -> Any:
+    """The block ``options`` names in ``config``, or None."""
+    node: Any = config
+    for part in options.path:
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
 
 
 def _type(schema: Mapping[str, Any]) -> str:

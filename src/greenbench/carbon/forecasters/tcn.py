@@ -9,6 +9,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from greenbench.carbon.forecasters.forecaster import Forecaster, Model, register_forecaster
+from greenbench.config.options import Option, Options, register_options
 from greenbench.carbon.forecasters.windows import Windows, _subset
 
 
@@ -163,8 +164,27 @@ class TCN(Model):
         return model
 
 
+TCN_OPTIONS = register_options(
+    Options(
+        "carbon.forecast.tcn",
+        "the TCN forecaster's size and training",
+        {
+            "channels": Option(32, {"type": "integer", "minimum": 1}, "convolution channels"),
+            "levels": Option(5, {"type": "integer", "minimum": 1}, "dilated levels (receptive field 2^levels steps)"),
+            "kernel": Option(3, {"type": "integer", "minimum": 2}, "convolution kernel size"),
+            "epochs": Option(10, {"type": "integer", "minimum": 1}, "training epochs (AdamW, one-cycle schedule)"),
+            "batch_size": Option(256, {"type": "integer", "minimum": 1}, "windows per step"),
+            "learning_rate": Option(0.002, {"type": "number", "exclusiveMinimum": 0}, "peak learning rate"),
+            "max_train_windows": Option(
+                0, {"type": "integer", "minimum": 0}, "seeded subset of the training windows; 0 = all"
+            ),
+        },
+    )
+)
+
+
 def _build(cfg: Mapping[str, Any]) -> list:
-    t = cfg["tcn"]
+    t = TCN_OPTIONS.resolve(cfg.get("tcn"))
     return [
         TCN(
             cfg["lookback_h"],
