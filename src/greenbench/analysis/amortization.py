@@ -9,6 +9,7 @@ measurement each (no interval), which the table says.
 
 from __future__ import annotations
 
+from greenbench.core.names import REFERENCE_VARIANT
 import math
 from typing import Iterable, Mapping
 
@@ -16,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-BASELINE_VARIANT = "fp32"
 METRIC = "j_per_inf_gross"
 NEVER = math.inf
 # the fine-tune's footprint rows ("finetune_baseline": rows written before the rule was named `finetune`)
@@ -142,15 +142,15 @@ def amortize(
     ns = np.asarray(sorted(float(n) for n in inferences))
     rows, curves = [], []
     for (device, model), group in at.groupby(["device", "model"], sort=True):
-        base = group[group.variant == BASELINE_VARIANT]
+        base = group[group.variant == REFERENCE_VARIANT]
         if base.empty:
             continue
         base_j = float(base["mean"].iloc[0])
-        base_build, _ = build_cost(BASELINE_VARIANT, device, model, finetune, builds)
+        base_build, _ = build_cost(REFERENCE_VARIANT, device, model, finetune, builds)
         for g in group.sort_values("variant").itertuples():
             build, own = build_cost(g.variant, device, model, finetune, builds)
             j = float(g.mean)
-            if g.variant == BASELINE_VARIANT:
+            if g.variant == REFERENCE_VARIANT:
                 r, lo, hi = 1.0, 1.0, 1.0
             elif (device, model, g.variant) in rat.index:
                 rr = rat.loc[(device, model, g.variant)]
@@ -159,11 +159,11 @@ def amortize(
                 r, lo, hi = j / base_j, math.nan, math.nan
             # from the paired ratio, as its interval is (the means of separate cells differ from it by the
             # drift the pairing cancels, and could put N outside its own interval)
-            n = break_even(build, r * base_j, base_build, base_j) if g.variant != BASELINE_VARIANT else 0.0
+            n = break_even(build, r * base_j, base_build, base_j) if g.variant != REFERENCE_VARIANT else 0.0
             # the ratio's interval moves the saving: the low end of N comes with the largest saving
             n_low = break_even(build, lo * base_j, base_build, base_j) if lo == lo else math.nan
             n_high = break_even(build, hi * base_j, base_build, base_j) if hi == hi else math.nan
-            if g.variant == BASELINE_VARIANT:
+            if g.variant == REFERENCE_VARIANT:
                 n_low = n_high = 0.0
             rows.append(
                 {
@@ -183,7 +183,7 @@ def amortize(
                     "break_even_low": n_low,
                     "break_even_high": n_high,
                     "verdict": "baseline"
-                    if g.variant == BASELINE_VARIANT
+                    if g.variant == REFERENCE_VARIANT
                     else (
                         "unavailable"
                         if build != build or n != n

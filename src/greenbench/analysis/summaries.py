@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from greenbench.core.names import REFERENCE_VARIANT
 import json
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,7 +23,6 @@ log = get_logger(__name__)
 CELL = ["device", "model", "variant", "recipe", "runtime", "batch_size", "padding", "mode"]
 VARIANT_KEYS = ("variant", "recipe", "runtime")
 METRICS = ["latency_p50_ms", "latency_p95_ms", "throughput_per_s", "j_per_inf_gross", "j_per_inf_net"]
-BASELINE_VARIANT = "fp32"
 
 F64, I64, STR = pa.float64(), pa.int64(), pa.string()
 CELL_FIELDS = [
@@ -212,7 +212,7 @@ def accuracy_stats(prediction_files: list[str | Path], n_boot: int, level: float
     df = with_runtime(df)[ACCURACY_SCHEMA.names]
     numeric = ["parameters", "size_bytes", *COMPUTE_KEYS]
     df[numeric] = df[numeric].astype(float)
-    base = df[df.variant == BASELINE_VARIANT].set_index(["device", "model"])["accuracy"]
+    base = df[df.variant == REFERENCE_VARIANT].set_index(["device", "model"])["accuracy"]
     df["delta_vs_fp32"] = [acc - base.get((d, m), np.nan) for d, m, acc in zip(df.device, df.model, df.accuracy)]
     return df.sort_values(["device", "model", "variant"]).reset_index(drop=True)
 
@@ -222,7 +222,7 @@ def _baseline_of(m: pd.DataFrame, key: tuple) -> pd.DataFrame:
     for col, val in zip(CELL, key):
         if col not in VARIANT_KEYS:
             base = base[base[col] == val]
-    return base[base.variant == BASELINE_VARIANT]
+    return base[base.variant == REFERENCE_VARIANT]
 
 
 def paired_ratios(measurements: pd.DataFrame, first_stage: int, level: float) -> pd.DataFrame:
@@ -230,7 +230,7 @@ def paired_ratios(measurements: pd.DataFrame, first_stage: int, level: float) ->
     m = usable(measurements)
     rows = []
     for key, g in m.groupby(CELL, sort=True):
-        if key[2] == BASELINE_VARIANT:
+        if key[2] == REFERENCE_VARIANT:
             continue
         merged = g.merge(_baseline_of(m, key), on="trial", suffixes=("", "_base"))
         for metric in METRICS:
@@ -238,7 +238,7 @@ def paired_ratios(measurements: pd.DataFrame, first_stage: int, level: float) ->
             row = dict(
                 zip(CELL, key),
                 metric=metric,
-                baseline=BASELINE_VARIANT,
+                baseline=REFERENCE_VARIANT,
                 n_pairs=len(pair),
                 energy_label=_label(g) if metric.startswith("j_") else "measured",
             )

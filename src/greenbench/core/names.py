@@ -5,6 +5,8 @@ from __future__ import annotations
 
 RUNTIME_SEP = "@"
 EAGER = "eager"
+# the variant every ratio, accuracy difference and figure reference line is taken against
+REFERENCE_VARIANT = "fp32"
 
 
 def split_name(name: str) -> tuple[str, str]:

@@ -7,6 +7,7 @@ declare them (``greenbench.cells.family``, ``Variant.label``/``order``, ``Runtim
 
 from __future__ import annotations
 
+from greenbench.core.names import REFERENCE_VARIANT
 import math
 import re
 from dataclasses import dataclass
@@ -20,7 +21,6 @@ SINGLE = 3.5  # one column (89 mm)
 DOUBLE = 7.16  # both columns (182 mm)
 DPI = 300  # the PNGs
 
-BASELINE = "fp32"
 BASELINE_COLOR = "#000000"
 MUTED = "#c8c8c8"
 
@@ -79,7 +79,7 @@ def order_key(variant: str) -> tuple:
     found = _recipe(recipe)
     # within a runtime's family: the recipes in their own families' order
     rank = (fams.index(recipe_family(recipe)), found.order) if found is not None else (len(fams), 0)
-    return (0 if variant == BASELINE else 1, fams.index(family(variant)), rank, recipe, runtime)
+    return (0 if variant == REFERENCE_VARIANT else 1, fams.index(family(variant)), rank, recipe, runtime)
 
 
 def ordered(variants) -> list[str]:
@@ -106,7 +106,7 @@ def looks(variants) -> dict[str, Look]:
     for v in ordered(variants):
         fam = family(v)
         color, marker = families()[fam].colour, families()[fam].marker
-        if v == BASELINE:
+        if v == REFERENCE_VARIANT:
             out[v] = Look(BASELINE_COLOR, "o", "-", "full", label(v))
             continue
         i = seen[fam] = seen.get(fam, -1) + 1

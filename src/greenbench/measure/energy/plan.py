@@ -11,6 +11,7 @@ seeded random interleaving.
 
 from __future__ import annotations
 
+from greenbench.core.names import REFERENCE_VARIANT
 from typing import Any, Mapping
 
 import numpy as np
@@ -21,7 +22,6 @@ from greenbench.measure.energy import stopping
 from greenbench.analysis.summaries import metric_of, usable
 from greenbench.measure.energy.cells import Cell
 
-BASELINE = "fp32"
 KEY = ["variant", "batch_size", "padding", "mode"]
 F64, I64, STR, BOOL = pa.float64(), pa.int64(), pa.string(), pa.bool_()
 PLAN_SCHEMA = pa.schema(
@@ -53,8 +53,13 @@ def stage_values(measurements: pd.DataFrame) -> dict[tuple, dict[str, pd.Series]
         metric = metric_of(g)
         values = g.set_index("trial")[metric].astype(float)
         series = {"j_per_inf": np.log(values[values > 0])}
-        if key[0] != BASELINE:
-            base = m[(m.variant == BASELINE) & (m.batch_size == key[1]) & (m.padding == key[2]) & (m["mode"] == key[3])]
+        if key[0] != REFERENCE_VARIANT:
+            base = m[
+                (m.variant == REFERENCE_VARIANT)
+                & (m.batch_size == key[1])
+                & (m.padding == key[2])
+                & (m["mode"] == key[3])
+            ]
             base = base.set_index("trial")[metric].astype(float)
             pair = pd.concat([values, base], axis=1, keys=["a", "b"]).dropna()
             pair = pair[(pair.a > 0) & (pair.b > 0)]
@@ -102,8 +107,8 @@ def plan_trials(
         return df
     per_cell = {tuple(k): int(v) for k, v in df.groupby(KEY)["needed"].max().items()}
     for (variant, batch, padding, mode), needed in list(per_cell.items()):
-        base = (BASELINE, batch, padding, mode)
-        if variant != BASELINE and base in per_cell:
+        base = (REFERENCE_VARIANT, batch, padding, mode)
+        if variant != REFERENCE_VARIANT and base in per_cell:
             per_cell[base] = max(per_cell[base], needed)
     df["trials"] = [int(per_cell[tuple(k)]) for k in df[KEY].itertuples(index=False)]
     return df.sort_values(KEY + ["quantity"]).reset_index(drop=True)

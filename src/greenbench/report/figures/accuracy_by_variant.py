@@ -50,7 +50,7 @@ def fig_accuracy(accuracy: pd.DataFrame, front: pd.DataFrame | None = None):
                 elinewidth=0.8,
                 alpha=1.0 if r.variant in hi else 0.55,
             )
-        base = ok[ok.variant == style.BASELINE]
+        base = ok[ok.variant == style.REFERENCE_VARIANT]
         if len(base):
             _ref_line(ax, float(base.accuracy.iloc[0]), vertical=True)
         if len(ok):
@@ -89,7 +89,7 @@ def _cap_accuracy(d):
     ok = acc[acc.status == "ok"]
     nums = []
     for device, g in ok.groupby("device"):
-        base = g[g.variant == style.BASELINE]
+        base = g[g.variant == style.REFERENCE_VARIANT]
         if len(base):
             b = base.iloc[0]
             nums.append(f"{device}: fp32 {_ci(b.accuracy, b.ci_low, b.ci_high, 4)}")

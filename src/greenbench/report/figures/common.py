@@ -87,9 +87,9 @@ def pareto_table(energy: pd.DataFrame, accuracy: pd.DataFrame) -> pd.DataFrame:
 def highlighted(front: pd.DataFrame) -> set[str]:
     """The variants drawn in full colour in the small multiples: the baseline and the plain front."""
     return (
-        {style.BASELINE} | set(front.loc[front.on_front.astype(bool), "variant"])
+        {style.REFERENCE_VARIANT} | set(front.loc[front.on_front.astype(bool), "variant"])
         if not front.empty
-        else {style.BASELINE}
+        else {style.REFERENCE_VARIANT}
     )
 
 
@@ -149,7 +149,7 @@ def _legend_handles(variants, looks, front=frozenset(), lines: bool = True):
             linestyle=looks[v].linestyle if lines else "",
             linewidth=1.6 if v in front else 1.0,
             markersize=4,
-            label=looks[v].label + (" (front)" if v in front and v != style.BASELINE else ""),
+            label=looks[v].label + (" (front)" if v in front and v != style.REFERENCE_VARIANT else ""),
         )
         for v in variants
     ]

@@ -116,7 +116,7 @@ def fig_difficulty(predictions: pd.DataFrame, by_length: pd.DataFrame, front: pd
             for v, g in table.groupby("variant"):
                 g = g.sort_values("order")
                 x = [pos[c] for c in g.label]
-                if not (style.group(v) == fam or v == style.BASELINE):
+                if not (style.group(v) == fam or v == style.REFERENCE_VARIANT):
                     ax.plot(x, g[value], color=style.MUTED, linewidth=0.7, zorder=1)
                     continue
                 lk = looks[v]
@@ -157,7 +157,7 @@ def _cap_difficulty(d):
     energy_len, batch = length_energy_table(d["by_length"])
     nums = []
     for name, t, unit in (("length", by_len, "tokens"), ("confidence", by_conf, "")):
-        b = t[t.variant == style.BASELINE].sort_values("order") if len(t) else t
+        b = t[t.variant == style.REFERENCE_VARIANT].sort_values("order") if len(t) else t
         if len(b):
             nums.append(
                 f"fp32 accuracy by {name}: "
@@ -166,7 +166,11 @@ def _cap_difficulty(d):
                     for lab, m, n in zip(b.label, b["mean"], b["size"])
                 )
             )
-    b = energy_len[energy_len.variant == style.BASELINE].sort_values("order") if len(energy_len) else energy_len
+    b = (
+        energy_len[energy_len.variant == style.REFERENCE_VARIANT].sort_values("order")
+        if len(energy_len)
+        else energy_len
+    )
     if len(b):
         nums.append(
             f"fp32 J/sentence at batch {batch} ({energy_label(b)}): "

@@ -63,7 +63,7 @@ def fig_energy_by_batch(energy: pd.DataFrame, accuracy: pd.DataFrame, front: pd.
                     elinewidth=0.8,
                     zorder=3 if strong else 2,
                 )
-            base = g[g.variant == style.BASELINE]
+            base = g[g.variant == style.REFERENCE_VARIANT]
             if len(base):
                 _ref_line(ax, float(base["mean"].iloc[0]), vertical=True)
             for v in variants:
@@ -110,7 +110,7 @@ def _cap_energy(d):
         g = g[(g.padding == setting[0]) & (g["mode"] == setting[1])]
         for batch, gb in g.groupby("batch_size"):
             best = gb.loc[gb["mean"].idxmin()]
-            base = gb[gb.variant == style.BASELINE]
+            base = gb[gb.variant == style.REFERENCE_VARIANT]
             ratio = (
                 f", {_g(best['mean'] / base['mean'].iloc[0], 3)}× fp32 ({_g(base['mean'].iloc[0])} J)"
                 if len(base)

@@ -52,7 +52,7 @@ def fig_latency(energy: pd.DataFrame, front: pd.DataFrame):
     for ax, fam in zip(axes.flat, fams):
         for v, g in df.groupby("variant"):
             g = g.sort_values("batch_size")
-            mine = style.group(v) == fam or v == style.BASELINE
+            mine = style.group(v) == fam or v == style.REFERENCE_VARIANT
             if not mine:
                 ax.plot(g.throughput, g.latency, color=style.MUTED, linewidth=0.7, zorder=1)
                 continue

@@ -17,7 +17,7 @@ def amortization(curves: pd.DataFrame, ax) -> None:
     looks = style.looks(c.variant)
     for (device, variant), g in sorted(c.groupby(["device", "variant"]), key=lambda kv: style.order_key(kv[0][1])):
         lk = looks[variant]
-        base = variant == style.BASELINE
+        base = variant == style.REFERENCE_VARIANT
         ax.plot(
             g.inferences,
             g.j_per_inference,

@@ -49,7 +49,7 @@ def fig_pareto(front: pd.DataFrame, accuracy: pd.DataFrame | None = None):
                 markersize=5 if r.on_front else 4,
                 linestyle="",
                 elinewidth=0.6,
-                alpha=1.0 if (r.on_front or r.variant == style.BASELINE) else 0.6,
+                alpha=1.0 if (r.on_front or r.variant == style.REFERENCE_VARIANT) else 0.6,
                 zorder=3,
             )
             if r.on_uncertain_front:

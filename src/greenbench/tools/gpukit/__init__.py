@@ -15,7 +15,7 @@ Two halves:
 
 from greenbench.tools.gpukit.check import ARCHIVE, _isolated, default_out, run_check, write_archive
 from greenbench.tools.gpukit.kit import (
-    BASELINE,
+    REFERENCE_VARIANT,
     COMMAND_LIMIT_S,
     KIT_MAX_MB,
     KIT_VARIANTS,
@@ -42,7 +42,7 @@ from greenbench.tools.gpukit.summary import (
 
 __all__ = [
     "ARCHIVE",
-    "BASELINE",
+    "REFERENCE_VARIANT",
     "COMMAND_LIMIT_S",
     "KIT_MAX_MB",
     "KIT_VARIANTS",

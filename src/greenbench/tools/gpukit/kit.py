@@ -3,6 +3,7 @@ checkout, and the node's environment."""
 
 from __future__ import annotations
 
+from greenbench.core.names import REFERENCE_VARIANT
 import copy
 import json
 import shutil
@@ -32,7 +33,6 @@ RUNTIME_CELLS = (
 # untracked files git does not ignore) plus the kit; 4 MiB of it are kept as a margin.
 KIT_MAX_MB = 60.0
 WHEEL_ALLOWANCE_MB = 4.0  # the kit's wheels together (torchao 0.18's is 3.2 MiB); more is refused
-BASELINE = "fp32"
 COMMAND_LIMIT_S = 600.0  # one command on a lent node
 QUICK_LIMIT_S = 300.0  # the quick check's own estimate must stay within this (room for a second try)
 # The node has no torchao; the kit's wheel is installed there, and its native libraries (mxfp8, CUTLASS
@@ -164,7 +164,7 @@ def make_kit(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     original = models.load_classifier(str(model_dir)).float()
     rounded = models.load_classifier(str(model_dir)).to(getattr(torch, dtype))
-    fp32 = variants.get(BASELINE)
+    fp32 = variants.get(REFERENCE_VARIANT)
     preds_orig = predict(fp32.prepare(original, "cpu", None, {}), dev, batch_size, pad_id)
     # the node's "fp32": the rounded weights upcast (a copy: `rounded` itself is saved in half precision)
     preds_round = predict(fp32.prepare(copy.deepcopy(rounded).float(), "cpu", None, {}), dev, batch_size, pad_id)

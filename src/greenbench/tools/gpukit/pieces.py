@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from greenbench.measure.energy.cells import Cell
 from greenbench.measure.energy.trial import estimate_trial_seconds
-from greenbench.tools.gpukit.kit import BASELINE, KIT_VARIANTS, RUNTIME_CELLS
+from greenbench.tools.gpukit.kit import REFERENCE_VARIANT, KIT_VARIANTS, RUNTIME_CELLS
 
 
 @dataclass(frozen=True)
@@ -47,15 +47,15 @@ def plan_pieces(variant_names=KIT_VARIANTS) -> list[Piece]:
     quick += [Cell(v, 1, "fixed", mode) for v in names if v in ("fp32", "fp16") for mode in ("eager", "cuda_graph")]
     quick += [Cell(v, 1, "fixed", "cuda_graph") for v in names if v == "adaptive"]
     quick += [
-        Cell(BASELINE, 64, "dynamic", "eager"),
-        _overhead(Cell(BASELINE, 64, "fixed", "eager")),
-        _overhead(Cell(BASELINE, 1, "fixed", "eager")),
+        Cell(REFERENCE_VARIANT, 64, "dynamic", "eager"),
+        _overhead(Cell(REFERENCE_VARIANT, 64, "fixed", "eager")),
+        _overhead(Cell(REFERENCE_VARIANT, 1, "fixed", "eager")),
     ]
     pieces = [Piece(0, "quick check (short windows)", tuple(quick), "quick", accuracy=True, trials=4)]
     for i, (b, p, m) in enumerate(GROUPS, start=1):
         cells = [Cell(v, b, p, m) for v in names]
         pieces.append(Piece(i, f"batch {b}, {p} padding, {m}", tuple(cells + [_overhead(cells[0])]), "config"))
-    runtime_names = (BASELINE, "fp16", *RUNTIME_CELLS)
+    runtime_names = (REFERENCE_VARIANT, "fp16", *RUNTIME_CELLS)
     cells = [Cell(v, b, "fixed", "eager") for b in (8, 64) for v in runtime_names]
     pieces.append(
         Piece(

@@ -12,7 +12,7 @@ import pandas as pd
 
 from greenbench.core import host, io, provenance
 from greenbench.tools.gpukit.kit import (
-    BASELINE,
+    REFERENCE_VARIANT,
     MAX_CV_BATCH8,
     MAX_DISAGREEMENT,
     MAX_HALF_DELTA_PTS,
@@ -37,7 +37,7 @@ def _table(df: pd.DataFrame) -> str:
 
 
 def accuracy_section(summary: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
-    base = summary.loc[(summary.variant == BASELINE) & (summary.status == "ok"), "accuracy"]
+    base = summary.loc[(summary.variant == REFERENCE_VARIANT) & (summary.status == "ok"), "accuracy"]
     base_acc = float(base.iloc[0]) if len(base) else float("nan")
     rows, deltas = [], {}
     for r in summary.itertuples(index=False):
@@ -177,7 +177,7 @@ def criteria(
     dis = measured.disagreement_median.dropna() if not measured.empty else pd.Series(dtype=float)
     cv = measured[measured.batch_size >= 8].cv_net.dropna() if not measured.empty else pd.Series(dtype=float)
     half = [abs(deltas[v]) for v in ("fp16", "bf16") if v in deltas and np.isfinite(deltas[v])]
-    speed = graphs.loc[graphs.variant == BASELINE, "speed-up"] if not graphs.empty else pd.Series(dtype=float)
+    speed = graphs.loc[graphs.variant == REFERENCE_VARIANT, "speed-up"] if not graphs.empty else pd.Series(dtype=float)
     rows = [
         (
             "median counter-vs-integrated disagreement ≤ 3%",
