@@ -1,6 +1,6 @@
-"""Housekeeping of what is under version control: every recorded run in benchmarks/results/ has one row in
-its README's index (and every row a folder), results folders hold results only, each experiment folder has
-a README that names its results, and no temporary or cache file is tracked anywhere."""
+"""Housekeeping of what is under version control: every recorded run in benchmarks/results/ has a valid
+run.json, index.md (and the README's answer block) is what those records generate, results folders hold results
+only, each experiment folder has a README that names its results, and no temporary or cache file is tracked."""
 
 from __future__ import annotations
 
@@ -10,14 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from greenbench.tools import results_index as ri
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 EXPERIMENTS = REPO / "experiments"
-INDEX = RESULTS / "README.md"
-
-ROW = re.compile(r"^\|\s*`(?P<folder>[^`]+?)/?`\s*\|(?P<cells>.*)\|\s*$")
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-SUPERSEDED_BY = re.compile(r"superseded by `([^`]+?)/?`")
 EXPERIMENT_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}-[a-z0-9]+(?:-[a-z0-9]+)*$")
 RESULTS_LINK = re.compile(r"benchmarks/results/([A-Za-z0-9._-]+)/")
 
@@ -58,36 +55,75 @@ def git_files(*args: str) -> list[str]:
     return [name for name in out.decode().split("\0") if name]
 
 
-def index_rows() -> dict[str, list[str]]:
-    rows = {}
-    for line in INDEX.read_text(encoding="utf-8").splitlines():
-        match = ROW.match(line)
-        if match:
-            folder = match["folder"]
-            assert folder not in rows, f"{INDEX}: {folder} has two rows"
-            rows[folder] = [cell.strip() for cell in match["cells"].split("|")]
-    return rows
-
-
 def results_folders() -> set[str]:
     return {d.name for d in RESULTS.iterdir() if d.is_dir() and any(p.is_file() for p in d.rglob("*"))}
 
 
-def test_every_results_folder_has_one_row_and_every_row_a_folder():
-    rows, folders = set(index_rows()), results_folders()
+def test_every_results_folder_has_a_valid_run_json():
+    folders = results_folders()
     assert folders, f"no run folders under {RESULTS}"
-    assert not folders - rows, f"folders missing from {INDEX.relative_to(REPO)}: {sorted(folders - rows)}"
-    assert not rows - folders, f"{INDEX.relative_to(REPO)} names folders that do not exist: {sorted(rows - folders)}"
+    for folder in sorted(folders):
+        record = ri.read_run(RESULTS / folder)  # raises naming the folder and the field
+        assert record["date"] in folder, f"{folder}: date {record['date']}"
+        if record["superseded_by"] is not None:
+            assert record["superseded_by"] in folders, f"{folder} is superseded by {record['superseded_by']}: no folder"
+        if record["answer"]:  # the answer line(s) are lines of the folder's answer.md
+            answer = (RESULTS / folder / "answer.md").read_text(encoding="utf-8").splitlines()
+            for line in record["answer"].split("\n"):
+                assert f"- {line}" in answer, f"{folder}: {line[:60]}… is not in its answer.md"
+        if (RESULTS / folder / "SUPERSEDED.md").exists():
+            assert record["status"] == "superseded", folder
 
 
-def test_every_row_says_date_host_what_by_whom_and_status():
-    rows = index_rows()
-    for folder, cells in rows.items():
-        assert len(cells) == 5 and all(cells), f"{folder}: date, host class, what, produced by, status: {cells}"
-        date, _host, _what, _by, status = cells
-        assert DATE.fullmatch(date) and date in folder, f"{folder}: date column {date!r}"
-        for later in SUPERSEDED_BY.findall(status):
-            assert later in rows, f"{folder} is superseded by {later}, which has no row"
+def test_runs_are_consistent_and_the_index_is_what_they_generate():
+    runs = ri.load_runs(RESULTS)  # superseded_by names another run; at most one current study per host class
+    assert {r["folder"] for r in runs} == results_folders()
+    assert (RESULTS / ri.INDEX).read_text(encoding="utf-8") == ri.index_text(runs), (
+        "benchmarks/results/index.md is out of date: python -m greenbench results-index"
+    )
+    studies = ri.current_studies(runs)
+    assert len({r["host_class"] for r in studies}) == len(studies) >= 1
+
+
+def _record(folder: str, **changes) -> dict:
+    record = dict.fromkeys(ri.FIELDS)
+    record |= dict(folder=folder, date=folder[-10:], kind="study", status="current", host_class="Intel with AMX")
+    record |= dict(host_class_source="given", what="w", produced_by="p")
+    return record | changes
+
+
+def test_the_records_checks_fail_where_they_should(tmp_path):
+    ok = _record("a-2026-01-01")
+    assert ri.validate(ok) == ok
+    for bad in (
+        {"date": "2026-1-1"},
+        {"kind": "misc"},
+        {"status": "superseded"},  # without superseded_by
+        {"superseded_by": "b-2026-01-02"},  # while current
+        {"wall_time_s": 10.0},  # without its source
+        {"host_class": ""},
+    ):
+        with pytest.raises(ri.RunRecordError):
+            ri.validate(ok | bad)
+    with pytest.raises(ri.RunRecordError, match="unknown fields"):
+        ri.validate(ok | {"extra": 1})
+    with pytest.raises(ri.RunRecordError, match="no other recorded run"):
+        ri.check_runs([_record("a-2026-01-01", status="superseded", superseded_by="gone-2026-01-01")])
+    with pytest.raises(ri.RunRecordError, match="two current studies"):
+        ri.check_runs([_record("a-2026-01-01"), _record("b-2026-01-02")])
+    ri.check_runs([_record("a-2026-01-01"), _record("b-2026-01-02", host_class="AMD EPYC, no AMX")])
+    ri.check_runs([_record("a-2026-01-01", kind="probe"), _record("b-2026-01-02")])
+    for name in ("a-2026-01-01", "b-2026-01-02"):
+        (tmp_path / name).mkdir()
+        ri.write_run(_record(name), tmp_path / name)
+    with pytest.raises(ri.RunRecordError, match="two current studies"):
+        ri.load_runs(tmp_path)
+    ri.supersede(tmp_path, "a-2026-01-01", "b-2026-01-02")
+    assert [r["folder"] for r in ri.load_runs(tmp_path)] == ["b-2026-01-02", "a-2026-01-01"]
+    (tmp_path / "c-2026-01-03").mkdir()
+    (tmp_path / "c-2026-01-03" / "x.csv").write_text("a\n")
+    with pytest.raises(ri.RunRecordError, match="missing"):
+        ri.load_runs(tmp_path)
 
 
 @pytest.mark.parametrize(

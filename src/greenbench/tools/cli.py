@@ -18,6 +18,7 @@ from greenbench.pipeline import paths
 from greenbench.config.load import ConfigError
 from greenbench.tools.configs import DEFAULT_CONFIG, _config
 from greenbench.tools.gpu_commands import cmd_gpu_check, cmd_gpu_kit
+from greenbench.tools import results_commands
 from greenbench.core.log import configure, get_logger
 
 log = get_logger("cli")
@@ -456,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_report,
         "measurements, statistics, Pareto fronts, tables, claims and the answer from existing results",
     )
+    results_commands.add_parser(sub)
     return parser
 
 
