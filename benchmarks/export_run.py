@@ -1,80 +1,60 @@
-"""Copy the headline outputs of a finished run into benchmarks/results/<name>/ (CSV, Markdown, PNG).
+"""Record a finished run as a folder of benchmarks/results/ (outputs, run.json, RO-Crate) and regenerate the index.
 
-    python benchmarks/export_run.py --results results --out benchmarks/results/cpu-default-YYYY-MM-DD
+    python benchmarks/export_run.py --results results --out benchmarks/results/cpu-epyc-YYYY-MM-DD \
+        [--supersedes cpu-default-2026-11-22-remeasured] [--wall-time-s 2328] [--readme README.md]
 
-The CSVs are the Parquet tables as they are (no rounding); provenance.json is the metadata of the
-first energy trial (git commit, versions, config hash, device).
+The CSVs are the Parquet tables as they are (no rounding), answer.csv included when the run has
+stats/answer.parquet; provenance.json is the first energy trial's metadata (commit, versions, config hash,
+host fingerprint and class). run.json takes the commit, config hash and host class from it, the wall time
+from --wall-time-s or the Snakemake benchmark files, the answer from answer.md (or answer.parquet). The folder
+is also a Workflow Run RO-Crate (ro-crate-metadata.json). Logic: greenbench.tools.run_export.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from greenbench.core import io
-
-TABLES = {  # csv name -> parquet under results/
-    "eval_summary.csv": "eval/summary.parquet",
-    "energy_stats.csv": "stats/energy.parquet",
-    "ratios_vs_fp32.csv": "stats/ratios.parquet",
-    "harness_overhead.csv": "stats/overhead.parquet",
-    "energy_by_length.csv": "stats/energy_by_length.parquet",
-    "accuracy_stats.csv": "stats/accuracy.parquet",
-}
-COPIES = [
-    "paper/claims.md",
-    "paper/tables.md",
-    "figures/difficulty_by_length.png",
-    "figures/energy_by_batch.png",
-    "figures/pareto_accuracy_energy.png",
-    "figures/forecast_vs_actual.png",
-    "figures/scheduler_front.png",
-    "figures/forecast_mape_by_lead.png",
-    "figures/spiking_firing_rates.png",
-    "figures/accuracy_by_variant.png",
-]
-
-
-def export(results: Path, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, rel in TABLES.items():
-        src = results / rel
-        if not src.exists():
-            raise FileNotFoundError(f"{src}: missing; run the pipeline to the end first")
-        io.write_text(io.read_parquet(src).to_csv(index=False), out / name)
-        written.append(out / name)
-    for schedule in sorted((results / "carbon" / "schedule").glob("*.parquet")):  # one per scenario
-        io.write_text(io.read_parquet(schedule).to_csv(index=False), out / f"schedule_{schedule.stem}.csv")
-        written.append(out / f"schedule_{schedule.stem}.csv")
-    metrics = results / "carbon" / "forecast_metrics.parquet"
-    if metrics.exists():
-        from greenbench.carbon.forecasting import day1_summary
-
-        io.write_text(day1_summary(io.read_parquet(metrics)).to_csv(index=False), out / "forecast_day1.csv")
-        written.append(out / "forecast_day1.csv")
-    for rel in COPIES:
-        io.copy_file(results / rel, out / Path(rel).name)
-        written.append(out / Path(rel).name)
-    trials = sorted((results / "energy").glob("*/*/trial-*.parquet"))
-    if trials:
-        meta = io.read_metadata(trials[0])
-        keep = {
-            k: meta.get(k)
-            for k in ("git_commit", "versions", "platform", "processor", "threads", "config_hash", "device_name")
-        }
-        io.write_json(keep, out / "provenance.json")
-        written.append(out / "provenance.json")
-    return written
+from greenbench.tools import results_index, run_export
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=Path("results"))
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--results", type=Path, default=Path("results"), help="the run's results/ tree")
+    parser.add_argument("--out", type=Path, required=True, help="benchmarks/results/<name>")
+    parser.add_argument("--supersedes", action="append", default=[], help="a recorded folder this run replaces")
+    parser.add_argument("--wall-time-s", dest="wall_time_s", type=float, help="default: the Snakemake job time")
+    parser.add_argument("--config", action="append", type=Path, help="config file(s) the run read (into the crate)")
+    parser.add_argument("--what", help="what the run measured (index column)")
+    parser.add_argument("--produced-by", dest="produced_by", help="the command(s) and commit (index column)")
+    parser.add_argument("--kind", default="study", choices=sorted(results_index.KINDS))
+    parser.add_argument("--host-class", dest="host_class", help="default: from the trials' host fingerprint")
+    parser.add_argument("--machine", help="the machine in words (default: the fingerprint's CPU model)")
+    parser.add_argument("--note")
+    parser.add_argument("--date", help="YYYY-MM-DD (default: the one in the folder's name, else today)")
+    parser.add_argument("--readme", type=Path, help="also regenerate this README's answer block")
+    parser.add_argument("--data", type=Path, help="data mirror for unrecorded input checksums ($GREENBENCH_DATA)")
+    parser.add_argument("--no-crate", dest="crate", action="store_false", help="skip ro-crate-metadata.json")
     args = parser.parse_args()
-    for path in export(args.results, args.out):
-        print(path)
+    run = run_export.export_run(
+        args.results,
+        args.out,
+        configs=args.config or [Path("config/config.yaml")],
+        supersedes=args.supersedes,
+        what=args.what,
+        produced_by=args.produced_by,
+        data_dir=args.data or (Path(os.environ["GREENBENCH_DATA"]) if os.environ.get("GREENBENCH_DATA") else None),
+        readme=args.readme,
+        crate=args.crate,
+        kind=args.kind,
+        date=args.date,
+        wall_time_s=args.wall_time_s,
+        host_class=args.host_class,
+        machine=args.machine,
+        note=args.note,
+    )
+    print(f"{args.out}: {run['host_class']}, commit {run['commit']}, answer: {run['answer'] or 'none'}")
 
 
 if __name__ == "__main__":
