@@ -130,7 +130,11 @@ def test_cli_report_writes_the_answer_as_the_paper_rule_does(tmp_path, tiny_mode
     assert ran == list(cli.RUNS["report"])
     out = tmp_path / paths.PAPER_DIR
     answer = (out / "answer.md").read_text()
-    assert answer.startswith("# The study's answer") and "**cpu / tiny" in answer
+    assert answer.startswith("# The study's answer") and "**cpu / tiny**" in answer
+    # the answer's tables, as rule `answer` writes them: at the routing scenario's mean rate and each level
+    headline, levels = io.read_parquet(paths.ANSWER), io.read_parquet(paths.ANSWER_TRAFFIC)
+    assert headline.traffic_rps.tolist() == [1000 / 3600] and "At this traffic, run this:" in answer
+    assert len(levels) == 4 and sorted(levels.traffic_rps) == [0.3, 3, 30, 300]
     assert (out / "answer.html").exists() and "answer" in (out / "overview.html").read_text().lower()
     evaluated = sorted(p.stem for p in tmp_path.glob(paths.EVAL.format(device="cpu", model="tiny", variant="*")))
     assert sorted(io.read_parquet(paths.EVAL_SUMMARY).variant) == evaluated and "int8_dynamic" in evaluated
@@ -144,6 +148,8 @@ def test_cli_report_writes_the_answer_as_the_paper_rule_does(tmp_path, tiny_mode
             "schedule": None,
             "footprint": None,
             "amortization": None,
+            "answer": paths.ANSWER,
+            "answer_traffic": paths.ANSWER_TRAFFIC,
         },
         stages.Output(claims="rule/claims.md"),
         wiring.paper(validate_config(load_config(["my.yaml"]))),

@@ -39,6 +39,28 @@ rule pareto:
         "../../scripts/pareto.py"
 
 
+# the study's answer at the configured traffic and at each traffic level (greenbench.report.answer)
+rule answer:
+    input:
+        accuracy=f"{paths.STATS_DIR}/accuracy.parquet",
+        energy=f"{paths.STATS_DIR}/energy.parquet",
+        carbon=f"{paths.STATS_DIR}/carbon.parquet",
+        measurements=paths.ENERGY_ALL,
+        lib=lib("answer"),
+    output:
+        answer=paths.ANSWER,
+        traffic=paths.ANSWER_TRAFFIC,
+    log:
+        f"{LOGS}/answer.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        settings=wiring.answer(config),
+    script:
+        "../../scripts/answer.py"
+
+
 # the report's categories and each figure's place come from the figure registry (greenbench.report.figures)
 from greenbench.report.figures.figure import ANSWER, COST, CLAIMS, TABLES
 from greenbench.report.figures.figure import ordered as figures_in_order
@@ -100,6 +122,8 @@ rule paper:
         schedule=schedule_results(),
         footprint=paths.FOOTPRINT,
         amortization=paths.AMORTIZATION,
+        answer=paths.ANSWER,
+        answer_traffic=paths.ANSWER_TRAFFIC,
         lib=lib("paper"),
     output:
         tables_md=f"{paths.PAPER_DIR}/tables.md",

@@ -36,3 +36,7 @@ def footprint_of(output: str) -> str:
 
 AMORTIZATION = "results/stats/amortization.parquet"  # break-even against fp32 eager, per variant
 AMORTIZATION_CURVES = "results/stats/amortization_curves.parquet"  # J per inference against deployment volume
+# the study's answer (greenbench.report.answer): one row per device and model at the configured traffic, and
+# one per device, model and answer.traffic_levels entry
+ANSWER = "results/stats/answer.parquet"
+ANSWER_TRAFFIC = "results/stats/answer_traffic.parquet"

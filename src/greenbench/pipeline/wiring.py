@@ -179,16 +179,26 @@ def aggregate(config: Mapping[str, Any]) -> dict[str, Any]:
     return canonical({"stats": aggregate_stats(config), "seed": config["seed"]})
 
 
+def answer(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The answer's bounds, its traffic (``answer.traffic``; null: the routing scenario's mean rate,
+    ``carbon.schedule.mean_requests_per_hour`` / 3600) and levels, and the first stage of trials (the
+    paired ordering's interval)."""
+    settings = dict(config["answer"])
+    if settings.get("traffic") is None:
+        settings["traffic"] = float(config["carbon"]["schedule"]["mean_requests_per_hour"]) / 3600
+    return canonical({"answer": settings, "first_stage": config["energy"]["trials"]})
+
+
 def paper(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The tables, claims and answer: the bootstrap size and seed of the claims' intervals, the first
-    stage of trials, the amortization horizon the lifecycle claim looks at, and the answer's bounds."""
+    """The tables, claims and answer page: the bootstrap size and seed of the claims' intervals, the first
+    stage of trials and the amortization horizon the lifecycle claim looks at (the answer's settings come
+    with its tables, ``answer``)."""
     return canonical(
         {
             "bootstrap": config["stats"]["bootstrap"],
             "seed": config["seed"],
             "first_stage": config["energy"]["trials"],
             "horizon": max(config["footprint"]["amortization"]["inferences"]),
-            "answer": config["answer"],
         }
     )
 

@@ -1,35 +1,161 @@
-"""The study's answer, generated from its tables: per device, the greenest configuration (variant x
-runtime x batch) that loses at most ``max_accuracy_loss_pts`` points against fp32 and meets a p95
-latency bound, its J/inference and gCO2e per 1,000 inferences with their intervals, the runner-up and
-how sure the ordering is (their paired ratio's 95% interval), and where and when to run it (the
-routing policies' saving over serving from the nearest region), stated for the host class its trials ran on
-(``greenbench.core.host``, read back from the measurements' provenance)."""
+"""The study's answer, generated from its tables, at a traffic level: per device and model, the greenest
+configuration (variant x runtime x maximum batch) that loses at most ``max_accuracy_loss_pts`` points
+against fp32 and whose *request* p95 latency (waiting for the batch plus computing it) stays within
+``max_latency_p95_ms`` at that arrival rate, with the server's utilisation within ``max_utilisation``;
+its J/inference and gCO2e per 1,000 inferences with their intervals, the runner-up and how sure the
+ordering is (their paired ratio's 95% interval), and where and when to run it (the routing policies'
+saving over serving from the nearest region), stated for the host class its trials ran on
+(``greenbench.core.host``, read back from the measurements' provenance).
+
+A measured cell's batch size is the *most* the server puts in a batch; at rate λ (requests/s) with a
+dispatch timeout ``max_wait_ms`` the dispatched batch holds ``effective_batch`` = n̄ requests on average
+(``greenbench.analysis.traffic``). The cell's modelled J/inference is the same variant/runtime/padding/
+mode's measured J/inference interpolated at n̄ over the measured batch sizes (log-log, clamped to the
+measured range; its interval ends and gCO2e likewise), and carries the cell's energy label: the idle
+time between batches is not charged. Request p95 = wait p95 + compute p95 of a batch of n̄ (interpolated
+from the measured per-call p95s): a conservative sum. Utilisation = λ x (seconds per inference at n̄);
+above the bound the queue in front of the server (not modelled) would dominate, so the cell does not
+qualify. Ties (modelled J/inference within ``TIE`` of the greenest) go to the smaller batch.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from greenbench.analysis import traffic as queue
 from greenbench.core import host
 from greenbench.measure.energy import stopping
 
 METRIC = "j_per_inf_gross"
 CELL = ["device", "model", "variant", "batch_size", "padding", "mode"]
+FAMILY = ["device", "model", "variant", "padding", "mode"]  # a cell less its batch size
+TIE = 0.01  # modelled J/inference within 1% of the greenest: a tie, the smaller batch wins
+
+# the answer's tables (paths.ANSWER, paths.ANSWER_TRAFFIC; the routing reads the served cell from them)
+COLUMNS = (
+    "device model traffic_rps variant batch_size padding mode effective_batch utilisation j_per_inf j_low j_high "
+    "energy_label compute_p95_ms wait_p95_ms request_p50_ms request_p95_ms accuracy loss_pts g_per_1000 g_low "
+    "g_high grid runner_up runner_batch_size runner_j_per_inf ratio_vs_runner ratio_low ratio_high qualifying reason"
+).split()
+_TEXT = {"device", "model", "variant", "padding", "mode", "energy_label", "grid", "runner_up", "reason"}
+_INT = {"batch_size", "runner_batch_size", "qualifying"}
+SCHEMA = pa.schema([(c, pa.string() if c in _TEXT else pa.int64() if c in _INT else pa.float64()) for c in COLUMNS])
 
 
-def candidates(energy: pd.DataFrame, accuracy: pd.DataFrame, max_loss_pts: float, max_p95_ms: float) -> pd.DataFrame:
-    """Every measured cell with its J/inference, p95 latency and accuracy loss, and whether it qualifies."""
+def loglog(x: float, xs: Iterable[float], ys: Iterable[float]) -> float:
+    """``ys`` over ``xs`` at ``x``, linear in log-log, clamped to the ends; knots with no positive value
+    are left out (NaN when none is left)."""
+    pairs = sorted((float(a), float(b)) for a, b in zip(xs, ys) if a > 0 and b == b and b > 0)
+    if not pairs:
+        return math.nan
+    exact = [b for a, b in pairs if a == x]
+    if exact:  # a measured batch size: its value as measured
+        return exact[0]
+    lx, ly = np.log([p[0] for p in pairs]), np.log([p[1] for p in pairs])
+    return float(np.exp(np.interp(math.log(x), lx, ly)))
+
+
+def measured_cells(energy: pd.DataFrame, accuracy: pd.DataFrame, carbon: pd.DataFrame, grid: str) -> pd.DataFrame:
+    """One row per measured cell: J/inference (mean, interval, label), per-call latency p50/p95,
+    throughput, gCO2e per 1,000 at ``grid`` (interval) and the variant's accuracy loss against fp32."""
     j = energy[(energy["metric"] == METRIC) & energy["mean"].notna()][
         CELL + ["mean", "ci_low", "ci_high", "energy_label"]
-    ]
-    p95 = energy[energy["metric"] == "latency_p95_ms"][CELL + ["mean"]].rename(columns={"mean": "p95_ms"})
+    ].rename(columns={"mean": "j", "ci_low": "j_lo", "ci_high": "j_hi"})
+    out = j
+    for metric, name in (("latency_p50_ms", "p50"), ("latency_p95_ms", "p95"), ("throughput_per_s", "thr")):
+        m = energy[energy["metric"] == metric][CELL + ["mean"]].rename(columns={"mean": name})
+        out = out.merge(m, on=CELL, how="left")
+    co2 = carbon[carbon["grid"] == grid][CELL + ["g_per_1000_inf", "ci_low", "ci_high"]]
+    co2 = co2.rename(columns={"g_per_1000_inf": "g", "ci_low": "g_lo", "ci_high": "g_hi"})
+    out = out.merge(co2, on=CELL, how="left")
     acc = accuracy[accuracy["status"] == "ok"][["device", "model", "variant", "accuracy", "delta_vs_fp32"]]
-    out = j.merge(p95, on=CELL, how="left").merge(acc, on=["device", "model", "variant"], how="left")
+    out = out.merge(acc, on=["device", "model", "variant"], how="left")
     out["loss_pts"] = -100 * out["delta_vs_fp32"]
-    out["qualifies"] = (out["loss_pts"] <= max_loss_pts + 1e-9) & (out["p95_ms"] <= max_p95_ms)
-    return out.sort_values(["device", "model", "mean"]).reset_index(drop=True)
+    return out.sort_values(CELL).reset_index(drop=True)
+
+
+def at_traffic(cells: pd.DataFrame, rate: float, settings: Mapping[str, Any]) -> pd.DataFrame:
+    """Every measured cell served at ``rate`` requests/s: its effective batch, modelled J/inference and
+    gCO2e (interval), request latency, utilisation, and whether (and why not) it qualifies."""
+    wait_s = None if settings.get("max_wait_ms") is None else float(settings["max_wait_ms"]) / 1e3
+    loss_bound, p95_bound = float(settings["max_accuracy_loss_pts"]), float(settings["max_latency_p95_ms"])
+    util_bound = float(settings.get("max_utilisation", 0.8))
+    rows = []
+    for _, family in cells.groupby(FAMILY, sort=True):
+        knots = family["batch_size"].to_numpy(float)
+        for cell in family.itertuples(index=False):
+            n = queue.mean_fill(rate, int(cell.batch_size), wait_s)
+            at = {k: loglog(n, knots, family[k]) for k in ("j", "j_lo", "j_hi", "g", "g_lo", "g_hi", "p50", "p95")}
+            thr = loglog(n, knots, family["thr"])
+            per_inf_s = 1.0 / thr if thr == thr else at["p50"] / 1e3 / n
+            wait95 = 1e3 * queue.wait_quantile(0.95, rate, int(cell.batch_size), wait_s)
+            wait50 = 1e3 * queue.wait_quantile(0.5, rate, int(cell.batch_size), wait_s)
+            row = {k: getattr(cell, k) for k in CELL + ["energy_label", "accuracy", "loss_pts"]}
+            row.update(
+                traffic_rps=float(rate),
+                effective_batch=n,
+                utilisation=queue.utilisation(rate, per_inf_s),
+                j_per_inf=at["j"],
+                j_low=at["j_lo"],
+                j_high=at["j_hi"],
+                g_per_1000=at["g"],
+                g_low=at["g_lo"],
+                g_high=at["g_hi"],
+                compute_p95_ms=at["p95"],
+                wait_p95_ms=wait95,
+                request_p50_ms=wait50 + at["p50"],
+                request_p95_ms=wait95 + at["p95"],
+            )
+            why = []
+            if not row["loss_pts"] <= loss_bound + 1e-9:
+                why.append("accuracy")
+            if not row["request_p95_ms"] <= p95_bound:
+                why.append("latency")
+            if not row["utilisation"] <= util_bound:
+                why.append("utilisation")
+            row["qualifies"], row["why_not"] = not why, ",".join(why)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _pick(cells: pd.DataFrame) -> pd.Series:
+    """The greenest of ``cells`` (sorted by J/inference), a tie within ``TIE`` going to the smaller batch."""
+    tied = cells[cells["j_per_inf"] <= cells["j_per_inf"].iloc[0] * (1 + TIE)]
+    return tied.sort_values(["batch_size", "j_per_inf"], kind="stable").iloc[0]
+
+
+def choose(group: pd.DataFrame) -> tuple[pd.Series | None, pd.Series | None]:
+    """The greenest qualifying cell and the runner-up: the greenest of the rest, less the best's own
+    configuration at the other batch sizes it ties with (the same thing served at this traffic)."""
+    ok = group[group["qualifies"] & group["j_per_inf"].notna()].sort_values(["j_per_inf", "batch_size"])
+    if ok.empty:
+        return None, None
+    best = _pick(ok)
+    same = (ok[FAMILY] == best[FAMILY]).all(axis=1) & (ok["j_per_inf"] <= best["j_per_inf"] * (1 + TIE))
+    rest = ok[~same]
+    return best, (_pick(rest) if len(rest) else None)
+
+
+def _trial_values(measurements: pd.DataFrame, cell: Mapping[str, Any], n: float) -> pd.Series:
+    """Per trial, the cell's J/inference at batch ``n`` interpolated as the answer's (log-log between the
+    two measured batch sizes around it, both measured in that trial)."""
+    m = measurements
+    for key in FAMILY:
+        m = m[m[key] == cell[key]]
+    wide = m.pivot_table(index="trial", columns="batch_size", values=METRIC, aggfunc="mean")
+    knots = sorted(float(b) for b in wide.columns)
+    if not knots:
+        return pd.Series(dtype=float)
+    lo = max([k for k in knots if k <= n] or [knots[0]])
+    hi = min([k for k in knots if k >= n] or [knots[-1]])
+    pair = wide[[c for c in wide.columns if float(c) in (lo, hi)]].dropna()
+    pair = pair[(pair > 0).all(axis=1)]
+    return pd.Series([loglog(n, pair.columns, row) for _, row in pair.iterrows()], index=pair.index, dtype=float)
 
 
 def ordering(
@@ -39,20 +165,16 @@ def ordering(
     first_stage: int,
     level: float = 0.95,
 ):
-    """The best cell's J/inference over the runner-up's, paired by trial (Stein's interval)."""
-
-    def cells(c):
-        m = measurements
-        for key in CELL:
-            m = m[m[key] == c[key]]
-        return m[["trial", METRIC]]
-
-    pairs = cells(best).merge(cells(runner), on="trial", suffixes=("_a", "_b")).dropna()
-    pairs = pairs[(pairs[f"{METRIC}_a"] > 0) & (pairs[f"{METRIC}_b"] > 0)]
+    """The best cell's J/inference over the runner-up's, paired by trial (Stein's interval); each at its
+    ``effective_batch`` where given (interpolated per trial), else at its measured batch size."""
+    a = _trial_values(measurements, best, float(best.get("effective_batch", best["batch_size"])))
+    b = _trial_values(measurements, runner, float(runner.get("effective_batch", runner["batch_size"])))
+    pairs = pd.DataFrame({"a": a, "b": b}).dropna()
     if len(pairs) < 2:
         return None
+    trials = pd.Series(pairs.index, index=pairs.index)
     return stopping.paired_log_ratio_by_trial(
-        pairs[f"{METRIC}_a"], pairs[f"{METRIC}_b"], pairs["trial"], first_stage or int(pairs["trial"].max()) + 1, level
+        pairs["a"], pairs["b"], trials, first_stage or int(trials.max()) + 1, level
     )
 
 
@@ -79,60 +201,69 @@ def where_and_when(schedule: pd.DataFrame | None) -> list[dict[str, Any]]:
     return rows
 
 
+def _nothing(device, model, rate, grid, group: pd.DataFrame, settings) -> dict[str, Any]:
+    counts = {k: int(group["why_not"].str.contains(k).sum()) for k in ("accuracy", "latency", "utilisation")}
+    parts = {
+        "accuracy": f"{counts['accuracy']} lose more than {float(settings['max_accuracy_loss_pts']):g} pts",
+        "latency": f"{counts['latency']} exceed request p95 {float(settings['max_latency_p95_ms']):g} ms",
+        "utilisation": f"{counts['utilisation']} exceed utilisation {float(settings.get('max_utilisation', 0.8)):g}",
+    }
+    detail = "; ".join(parts[k] for k, c in counts.items() if c)
+    row = {c: None for c in COLUMNS}
+    row.update(device=device, model=model, traffic_rps=float(rate), grid=grid, qualifying=0)
+    row["reason"] = f"no measured cell qualifies at {rate:.3g} requests/s" + (f" ({detail})" if detail else "")
+    return row
+
+
 def answer(
     energy: pd.DataFrame,
     accuracy: pd.DataFrame,
     carbon: pd.DataFrame,
     measurements: pd.DataFrame,
     settings: Mapping[str, Any],
+    rate: float | None = None,
     first_stage: int = 0,
     level: float = 0.95,
 ) -> pd.DataFrame:
-    """One row per device and model: the greenest qualifying cell and the runner-up."""
-    cand = candidates(energy, accuracy, float(settings["max_accuracy_loss_pts"]), float(settings["max_latency_p95_ms"]))
+    """One row per device and model (columns ``COLUMNS``): the greenest qualifying cell at ``rate``
+    requests/s (default ``settings['traffic']``) and the runner-up."""
+    rate = float(settings["traffic"] if rate is None else rate)
     grid = settings["grid"]
+    served = at_traffic(measured_cells(energy, accuracy, carbon, grid), rate, settings)
     rows = []
-    for (device, model), group in cand.groupby(["device", "model"], sort=True):
-        ok = group[group["qualifies"]]
-        if ok.empty:
-            rows.append({"device": device, "model": model, "best": None, "reason": "no measured cell qualifies"})
+    for (device, model), group in served.groupby(["device", "model"], sort=True) if len(served) else []:
+        best, runner = choose(group)
+        if best is None:
+            rows.append(_nothing(device, model, rate, grid, group, settings))
             continue
-        best = ok.iloc[0]
-        runner = ok.iloc[1] if len(ok) > 1 else None
-        co2 = carbon[(carbon["grid"] == grid)]
-        for key in CELL:
-            co2 = co2[co2[key] == best[key]]
         ratio = ordering(measurements, best, runner, first_stage, level) if runner is not None else None
-        rows.append(
-            {
-                "device": device,
-                "model": model,
-                "best": best["variant"],
-                "batch_size": int(best["batch_size"]),
-                "padding": best["padding"],
-                "mode": best["mode"],
-                "accuracy": best["accuracy"],
-                "loss_pts": best["loss_pts"],
-                "p95_ms": best["p95_ms"],
-                "j_per_inf": best["mean"],
-                "j_low": best["ci_low"],
-                "j_high": best["ci_high"],
-                "energy_label": best["energy_label"],
-                "grid": grid,
-                "g_per_1000": float(co2["g_per_1000_inf"].iloc[0]) if len(co2) else math.nan,
-                "g_low": float(co2["ci_low"].iloc[0]) if len(co2) else math.nan,
-                "g_high": float(co2["ci_high"].iloc[0]) if len(co2) else math.nan,
-                "runner_up": None if runner is None else runner["variant"],
-                "runner_batch_size": None if runner is None else int(runner["batch_size"]),
-                "runner_j_per_inf": math.nan if runner is None else runner["mean"],
-                "ratio_vs_runner": math.nan if ratio is None else ratio.estimate,
-                "ratio_low": math.nan if ratio is None else ratio.low,
-                "ratio_high": math.nan if ratio is None else ratio.high,
-                "qualifying": int(len(ok)),
-                "reason": "",
-            }
+        row = {c: best[c] for c in COLUMNS if c in best.index}
+        row.update(
+            grid=grid,
+            batch_size=int(best["batch_size"]),
+            runner_up=None if runner is None else runner["variant"],
+            runner_batch_size=None if runner is None else int(runner["batch_size"]),
+            runner_j_per_inf=math.nan if runner is None else float(runner["j_per_inf"]),
+            ratio_vs_runner=math.nan if ratio is None else ratio.estimate,
+            ratio_low=math.nan if ratio is None else ratio.low,
+            ratio_high=math.nan if ratio is None else ratio.high,
+            qualifying=int(group["qualifies"].sum()),
+            reason="",
         )
-    return pd.DataFrame(rows)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def traffic_table(
+    energy, accuracy, carbon, measurements, settings: Mapping[str, Any], first_stage: int = 0, level: float = 0.95
+) -> pd.DataFrame:
+    """The answer at each of ``settings['traffic_levels']``: one row per device, model and level."""
+    frames = [
+        answer(energy, accuracy, carbon, measurements, settings, rate, first_stage, level)
+        for rate in sorted(float(r) for r in settings["traffic_levels"])
+    ]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    return out.sort_values(["device", "model", "traffic_rps"], kind="stable").reset_index(drop=True)
 
 
 def host_lines(records: list[Mapping[str, Any]] | None, table: pd.DataFrame | None = None) -> list[str]:
@@ -165,46 +296,84 @@ def host_lines(records: list[Mapping[str, Any]] | None, table: pd.DataFrame | No
     return out
 
 
+def _rate(rps: float) -> str:
+    return f"{rps:.3g} requests/s ({rps * 3600:,.0f}/hour)"
+
+
+def _bullet(r) -> str:
+    if r.variant is None:
+        return f"- **{r.device} / {r.model}**: {r.reason}."
+    sure = (
+        ("not distinguishable from it" if r.ratio_low <= 1 <= r.ratio_high else "lower, with 95% confidence")
+        if r.ratio_low == r.ratio_low
+        else "no paired trials to compare"
+    )
+    return (
+        f"- **{r.device} / {r.model}** at {_rate(r.traffic_rps)}: **run `{r.variant}` at batch {r.batch_size}** "
+        f"({r.padding} padding, {r.mode}; batches of {r.effective_batch:.2f} on average, utilisation "
+        f"{100 * r.utilisation:.2g}%): request p95 {r.request_p95_ms:.1f} ms (wait {r.wait_p95_ms:.1f} + compute "
+        f"{r.compute_p95_ms:.1f}), accuracy {r.accuracy:.4f} ({-r.loss_pts:+.2f} pts vs fp32), "
+        f"**{r.j_per_inf:.4f} J/inference** [{r.j_low:.4f}, {r.j_high:.4f}] ({r.energy_label}), "
+        f"**{r.g_per_1000:.4f} gCO2e per 1,000 inferences** [{r.g_low:.4f}, {r.g_high:.4f}] at {r.grid}. "
+        + (
+            f"Runner-up: `{r.runner_up}` at batch {r.runner_batch_size} ({r.runner_j_per_inf:.4f} J/inference); "
+            f"best/runner-up = {r.ratio_vs_runner:.3f} [{r.ratio_low:.3f}, {r.ratio_high:.3f}]: {sure}. "
+            if r.runner_up is not None
+            else "No runner-up qualifies. "
+        )
+        + f"{r.qualifying} cells qualify."
+    )
+
+
+def traffic_markdown(traffic: pd.DataFrame) -> list[str]:
+    """The "at this traffic, run this" table: one line per device, model and traffic level."""
+    lines = [
+        "| device / model | traffic | run | max batch | mean batch | request p95 ms | utilisation | J/inference | "
+        "gCO2e / 1,000 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in traffic.itertuples():
+        if r.variant is None:
+            why = r.reason.partition(" (")[2].rstrip(")")
+            text = f"nothing qualifies ({why})" if why else "nothing qualifies"
+            lines.append(f"| {r.device} / {r.model} | {_rate(r.traffic_rps)} | {text} | | | | | | |")
+            continue
+        lines.append(
+            f"| {r.device} / {r.model} | {_rate(r.traffic_rps)} | `{r.variant}` | {r.batch_size} | "
+            f"{r.effective_batch:.2f} | {r.request_p95_ms:.1f} | {100 * r.utilisation:.2g}% | "
+            f"{r.j_per_inf:.4f} [{r.j_low:.4f}, {r.j_high:.4f}] ({r.energy_label}) | {r.g_per_1000:.4f} |"
+        )
+    return lines
+
+
 def to_markdown(
     table: pd.DataFrame,
     where: list[dict[str, Any]],
     settings: Mapping[str, Any],
     hosts: list[Mapping[str, Any]] | None = None,
+    traffic: pd.DataFrame | None = None,
 ) -> str:
-    """The answer's Markdown; ``hosts``: the trials' provenance records with a host fingerprint."""
+    """The answer's Markdown from its tables (``table``: ``answer``'s rows at the configured traffic;
+    ``traffic``: ``traffic_table``'s); ``hosts``: the trials' provenance records with a host fingerprint."""
+    wait = settings.get("max_wait_ms")
     lines = [
         "# The study's answer",
         "",
         *host_lines(hosts, table),
         "",
         f"The greenest configuration per device that loses at most {settings['max_accuracy_loss_pts']:g} accuracy "
-        f"point(s) against fp32 and keeps p95 latency within {settings['max_latency_p95_ms']:g} ms (energy per "
-        f"inference at that cell; gCO2e at grid {settings['grid']}). Generated from results/stats; 95% intervals.",
+        f"point(s) against fp32 and keeps the p95 *request* latency (waiting for the batch to fill, "
+        + ("up to the full batch" if wait is None else f"at most {float(wait):g} ms")
+        + f", plus computing it) within {settings['max_latency_p95_ms']:g} ms at the traffic, with the server "
+        f"busy at most {100 * float(settings.get('max_utilisation', 0.8)):g}% of the time (Poisson arrivals; "
+        f"energy per inference interpolated at the mean dispatched batch, idle time between batches not charged; "
+        f"gCO2e at grid {settings['grid']}). Generated from results/stats; 95% intervals.",
         "",
     ]
     for r in table.itertuples():
-        if r.best is None:
-            lines += [f"- **{r.device} / {r.model}**: {r.reason}.", ""]
-            continue
-        sure = (
-            ("not distinguishable from it" if r.ratio_low <= 1 <= r.ratio_high else "lower, with 95% confidence")
-            if r.ratio_low == r.ratio_low
-            else "no paired trials to compare"
-        )
-        lines += [
-            f"- **{r.device} / {r.model}: `{r.best}` at batch {r.batch_size}** ({r.padding} padding, {r.mode}): "
-            f"accuracy {r.accuracy:.4f} ({-r.loss_pts:+.2f} pts vs fp32), p95 {r.p95_ms:.1f} ms, "
-            f"**{r.j_per_inf:.4f} J/inference** [{r.j_low:.4f}, {r.j_high:.4f}] ({r.energy_label}), "
-            f"**{r.g_per_1000:.4f} gCO2e per 1,000 inferences** [{r.g_low:.4f}, {r.g_high:.4f}] at {r.grid}. "
-            + (
-                f"Runner-up: `{r.runner_up}` at batch {r.runner_batch_size} ({r.runner_j_per_inf:.4f} J/inference); "
-                f"best/runner-up = {r.ratio_vs_runner:.3f} [{r.ratio_low:.3f}, {r.ratio_high:.3f}]: {sure}. "
-                if r.runner_up is not None
-                else "No runner-up qualifies. "
-            )
-            + f"{r.qualifying} cells qualify.",
-            "",
-        ]
+        lines += [_bullet(r), ""]
+    if traffic is not None and len(traffic):
+        lines += ["At this traffic, run this:", "", *traffic_markdown(traffic), ""]
     if where:
         lines += ["Where and when to run it (routing simulation, gCO2e per 1,000 requests):", ""]
         for w in where:

@@ -101,7 +101,8 @@ def write_paper(
     footprint_path: str | Path | None = None,
     amortization_path: str | Path | None = None,
     horizon: float = 1e9,
-    answer_settings: dict | None = None,
+    answer_path: str | Path | None = None,
+    answer_traffic_path: str | Path | None = None,
 ) -> pd.DataFrame:
     stats_dir, out_dir = Path(stats_dir), Path(out_dir)
     acc = io.read_parquet(stats_dir / "accuracy.parquet")
@@ -176,20 +177,16 @@ def write_paper(
         if lifecycle is not None:
             text += "\n" + "\n".join(section)
         io.write_text(text, out_dir / "footprint.md")
-    if answer_settings:
+    if answer_path:  # the answer's tables (stage `answer`) rendered, with the settings they were made with
         from greenbench.report import answer
 
-        table = answer.answer(
-            energy,
-            acc,
-            io.read_parquet(stats_dir / "carbon.parquet"),
-            measurements,
-            answer_settings,
-            first_stage=first_stage,
-        )
+        table = io.read_parquet(answer_path)
+        levels = io.read_parquet(answer_traffic_path) if answer_traffic_path else None
+        answer_settings = io.read_metadata(answer_path)["settings"]["answer"]
         hosts = host.recorded(io.read_metadata(measurements_path))
         io.write_text(
-            answer.to_markdown(table, answer.where_and_when(schedule), answer_settings, hosts), out_dir / "answer.md"
+            answer.to_markdown(table, answer.where_and_when(schedule), answer_settings, hosts, levels),
+            out_dir / "answer.md",
         )
     evidence = claims.Evidence(
         measurements,

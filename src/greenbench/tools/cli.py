@@ -27,7 +27,7 @@ log = get_logger("cli")
 RUNS = {
     "measure-energy": ("measure_energy", "plan_energy"),  # the plan before a trial after the first stage
     "carbon": ("retrieve_carbon", "prepare_traces", "forecast_carbon", "forecast_hourly", "simulate_schedule"),
-    "report": ("collect_energy", "eval_summary", "aggregate", "pareto", "paper"),
+    "report": ("collect_energy", "eval_summary", "aggregate", "pareto", "answer", "paper"),
 }
 # the steps only the workflow runs, and why
 WORKFLOW_ONLY = {
@@ -331,8 +331,8 @@ def cmd_carbon(args) -> int:
 
 def cmd_report(args) -> int:
     """The workflow's report steps on the results present: trials -> measurements, evaluations -> their
-    summary, statistics, Pareto fronts, then the paper (tables, claims, answer, HTML pages), as rule
-    `paper` writes it; the carbon, footprint and amortization tables are read where they exist."""
+    summary, statistics, Pareto fronts, the answer's tables, then the paper (tables, claims, answer, HTML
+    pages), as rule `paper` writes it; the carbon, footprint and amortization tables are read where they exist."""
     import glob
 
     from greenbench.pipeline import stages, wiring
@@ -354,6 +354,17 @@ def cmd_report(args) -> int:
         stages.Output(points=paths.PARETO_POINTS, hypervolume=paths.PARETO_HYPERVOLUME),
         {},
     )
+    _run(
+        "answer",
+        {
+            "accuracy": f"{paths.STATS_DIR}/accuracy.parquet",
+            "energy": f"{paths.STATS_DIR}/energy.parquet",
+            "carbon": f"{paths.STATS_DIR}/carbon.parquet",
+            "measurements": paths.ENERGY_ALL,
+        },
+        stages.Output(answer=paths.ANSWER, traffic=paths.ANSWER_TRAFFIC),
+        wiring.answer(cfg),
+    )
     schedules = [
         p
         for p in (paths.SCHEDULE.format(scenario=s) for s in cfg["carbon"]["schedule"]["scenarios"])
@@ -372,6 +383,8 @@ def cmd_report(args) -> int:
             "schedule": schedules or None,
             "footprint": present(paths.FOOTPRINT),
             "amortization": present(paths.AMORTIZATION),
+            "answer": paths.ANSWER,
+            "answer_traffic": paths.ANSWER_TRAFFIC,
         },
         stages.Output(claims=f"{paths.PAPER_DIR}/claims.md"),
         wiring.paper(cfg),

@@ -3,7 +3,8 @@ check, the study's answer and the footprint page, then their HTML pages and the 
 of ``claims``. Returns the claims' verdicts.
 
 In the workflow every input exists; run from the CLI, the carbon inputs (``forecast_metrics``,
-``schedule``), ``footprint`` and ``amortization`` may be None (their tables and sections are left out).
+``schedule``), ``footprint``, ``amortization`` and the answer's tables (``answer``, ``answer_traffic``) may
+be None (their tables and sections are left out).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def run(j):
         footprint_path=i.footprint,
         amortization_path=i.amortization,
         horizon=s["horizon"],
-        answer_settings=s["answer"],
+        answer_path=i.answer,
+        answer_traffic_path=i.answer_traffic,
     )
     write_pages(out_dir)  # the report's inline HTML pages and its overview
     return verdicts
