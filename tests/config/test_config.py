@@ -59,6 +59,12 @@ def _sched(**kw):
     return lambda c: c["carbon"]["schedule"].update(**kw)
 
 
+def _served_cell(c, **kw):
+    """Serve a measured cell (the smoke study's int8 at batch 8) with ``kw`` changed."""
+    cell = {"variant": "int8_dynamic", "batch_size": 8, "padding": "dynamic", "mode": "eager", "device": "cpu"}
+    c["carbon"]["schedule"]["energy"] = {**cell, **kw}
+
+
 @pytest.mark.parametrize(
     "mutate, key, words",
     [
@@ -76,21 +82,21 @@ def _sched(**kw):
         (_sched(static_from="2022-03-01"), "carbon.schedule.static_from", "before"),
         (lambda c: c["carbon"].update(years=[2022]), "carbon.forecast.train_start", "outside the traces"),
         (
-            lambda c: c["carbon"]["schedule"]["energy"].update(variant="topk8_ft"),
+            lambda c: _served_cell(c, variant="topk8_ft"),
             "carbon.schedule.energy.variant",
             "not measured",
         ),
         (
-            lambda c: c["carbon"]["schedule"]["energy"].update(batch_size=3),
+            lambda c: _served_cell(c, batch_size=3),
             "carbon.schedule.energy.batch_size",
             "not measured",
         ),
         (
-            lambda c: c["carbon"]["schedule"]["energy"].update(device="cuda"),
+            lambda c: _served_cell(c, device="cuda"),
             "carbon.schedule.energy.device",
             "not measured",
         ),
-        (lambda c: c["carbon"]["schedule"]["energy"].update(mode="cuda_graph"), "carbon.schedule.energy.mode", "cuda"),
+        (lambda c: _served_cell(c, mode="cuda_graph"), "carbon.schedule.energy.mode", "cuda"),
         (
             lambda c: c["carbon"]["schedule"].update(origin_shares={z: 0 for z in c["carbon"]["zones"]}),
             "carbon.schedule.origin_shares",
@@ -100,7 +106,7 @@ def _sched(**kw):
         (
             lambda c: (
                 c["energy"].update(paddings={"cpu": ["dynamic"], "cuda": ["fixed"]}),
-                c["carbon"]["schedule"]["energy"].update(padding="fixed"),
+                _served_cell(c, padding="fixed"),
             ),
             "carbon.schedule.energy.padding",
             "not measured",
@@ -185,6 +191,27 @@ def test_a_given_served_cell_needs_no_measurement():
     cfg["carbon"]["schedule"]["energy"] = {"j_per_request": 0.3, "latency_p50_ms": 20, "latency_p95_ms": 40}
     validate_config(cfg)
     assert energy_per_request(None, cfg["carbon"]["schedule"]["energy"]) == (0.3, 20.0, 40.0, "given")
+
+
+def test_the_routing_serves_the_answer_by_default_and_a_cell_or_given_values_on_request(monkeypatch):
+    import torch
+
+    from greenbench.carbon.served import energy_is_given, serves_answer
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = merged("smoke.yaml")
+    assert serves_answer(cfg["carbon"]["schedule"]["energy"]) and not energy_is_given("answer")
+    validate_config(cfg)
+    _served_cell(cfg)  # an explicit measured cell still validates
+    validate_config(cfg)
+    cfg["carbon"]["schedule"]["energy"] = "best"  # the only word is `answer`
+    with pytest.raises(ConfigError, match="carbon.schedule.energy"):
+        validate_config(cfg)
+    # a later file's cell replaces `answer` whole, and `answer` replaces a cell whole
+    assert deep_merge(cfg, {"carbon": {"schedule": {"energy": {"j_per_request": 1.0}}}})["carbon"]["schedule"][
+        "energy"
+    ] == {"j_per_request": 1.0}
+    assert deep_merge(cfg, {"carbon": {"schedule": {"energy": "answer"}}})["carbon"]["schedule"]["energy"] == "answer"
 
 
 def test_deep_merge_merges_mappings_and_replaces_lists():

@@ -30,7 +30,6 @@ def _tiny_study(tmp_path, tiny_model_dir, monkeypatch) -> dict:
         warmup={"min_iters": 2, "max_s": 0.2, "tolerance": 0.5},
         min_iterations=2,
     )
-    cfg["carbon"]["schedule"]["energy"]["batch_size"] = 2  # the served cell must be a measured one
     cfg["footprint"]["amortization"]["batch_size"] = 2  # and so must the amortized one
     (tmp_path / "my.yaml").write_text(yaml.safe_dump(cfg))
     monkeypatch.chdir(tmp_path)

@@ -94,6 +94,7 @@ rule simulate_schedule:
         traces=paths.CARBON_TRACES,
         forecasts=paths.FORECASTS_HOURLY,
         energy=served_energy(),
+        answer=served_answer(),
         lib=lib("simulate_schedule"),
     output:
         paths.SCHEDULE,
@@ -116,7 +117,8 @@ rule simulate_schedule:
 
 rule carbon:
     # the carbon stage alone (traces, forecasts, routing): with carbon.schedule.energy given
-    # directly (J per request, latencies) it plans no fine-tune, build or energy trial
+    # directly (J per request, latencies) it plans no fine-tune, build or energy trial; serving the
+    # answer (the default) it plans the study the answer comes from
     input:
         paths.FORECAST_METRICS,
         schedule_results(),

@@ -103,13 +103,23 @@ def trace_files():
 
 
 def served_energy():
-    """The energy statistics the routing simulation reads, unless the config gives the served cell's
-    J per request and latencies directly (a carbon-only study)."""
-    from greenbench.carbon.routing import energy_is_given
+    """The energy statistics the routing simulation reads when it serves a measured cell given in
+    carbon.schedule.energy; none when it serves the answer or the config gives the values directly."""
+    from greenbench.carbon.served import energy_is_given, serves_answer
 
-    if energy_is_given(config["carbon"]["schedule"]["energy"]):
+    cell = config["carbon"]["schedule"]["energy"]
+    if energy_is_given(cell) or serves_answer(cell):
         return []
     return [f"{paths.STATS_DIR}/energy.parquet"]
+
+
+def served_answer():
+    """The study's answer (rule `answer`) when the routing serves it (carbon.schedule.energy: answer)."""
+    from greenbench.carbon.served import serves_answer
+
+    if serves_answer(config["carbon"]["schedule"]["energy"]):
+        return [paths.ANSWER]
+    return []
 
 
 def schedule_results():

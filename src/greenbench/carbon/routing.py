@@ -10,6 +10,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from greenbench.carbon.served import (  # noqa: F401  (GIVEN_KEYS, energy_per_request: re-exported)
+    GIVEN_KEYS,
+    Served,
+    energy_is_given,
+    energy_per_request,
+    served_cells,
+    serves_answer,
+    warn_if_other_traffic,
+)
 from greenbench.core import io
 from greenbench.core.log import get_logger
 from greenbench.core.registry import Registry
@@ -20,6 +29,9 @@ J_PER_KWH = 3.6e6
 RESULT_SCHEMA = pa.schema(
     [
         ("scenario", pa.string()),
+        ("device", pa.string()),  # the served configuration's device (None: values given in the config)
+        ("model", pa.string()),
+        ("served", pa.string()),  # e.g. "int8_dynamic@onnxruntime batch 1, dynamic, eager"
         ("policy", pa.string()),
         ("weight", pa.float64()),
         ("requests", pa.int64()),
@@ -33,6 +45,8 @@ RESULT_SCHEMA = pa.schema(
         ("energy_label", pa.string()),
         ("forecaster", pa.string()),
         ("oracle_saving_pct", pa.float64()),
+        ("mean_requests_per_hour", pa.float64()),  # the scenario's configured traffic
+        ("reroutable_routes", pa.int64()),  # non-nearest routes within the SLO; 0: no spatial reroute
     ]
 )
 
@@ -311,70 +325,71 @@ def read_results(paths) -> pd.DataFrame:
     return pd.concat([f if "scenario" in f else f.assign(scenario="") for f in frames], ignore_index=True)
 
 
-GIVEN_KEYS = ("j_per_request", "latency_p50_ms", "latency_p95_ms")
+def reroutable_routes(sc: Scenario) -> int:
+    """Origin -> zone routes other than the nearest whose RTT + inference p95 meet the SLO: 0 means the
+    SLO blocks every spatial reroute (every spatial policy then serves from the nearest zone)."""
+    feasible = sc.latency + sc.inference_p95_ms <= sc.slo_ms
+    feasible[np.arange(len(sc.latency)), sc.latency.argmin(axis=1)] = False
+    return int(feasible.sum())
 
 
-def energy_is_given(cell: Mapping[str, Any]) -> bool:
-    """``carbon.schedule.energy`` gives J per request and latencies directly (a carbon-only study)."""
-    return "j_per_request" in cell
-
-
-def energy_per_request(energy_stats: pd.DataFrame | None, cell: Mapping[str, Any]) -> tuple[float, float, float, str]:
-    """J per inference (gross), latency p50 and p95 proxy (ms) of the configured measured cell, or the
-    values the config gives directly (labelled ``given``)."""
-    if energy_is_given(cell):
-        return float(cell["j_per_request"]), float(cell["latency_p50_ms"]), float(cell["latency_p95_ms"]), "given"
-    e = energy_stats
-    for key in ("variant", "batch_size", "padding", "mode"):
-        e = e[e[key] == cell[key]]
-    if cell.get("device"):
-        e = e[e.device == cell["device"]]
-    j = e[e.metric == "j_per_inf_gross"].dropna(subset=["mean"])
-    lat = e[e.metric == "latency_p50_ms"]
-    lat95 = e[e.metric == "latency_p95_ms"]
-    if lat.empty or lat95.empty:
-        raise ValueError(f"carbon.schedule.energy cell {dict(cell)} was not measured: is it in the study?")
-    if j.empty:  # latency measured, energy not (no working meter): routing and SLOs still hold, grams do not
-        log.warning("no energy value for the served cell %s: gCO2e are unavailable, latency results stand", dict(cell))
-        return float("nan"), float(lat["mean"].iloc[0]), float(lat95["mean"].iloc[0]), "unavailable"
-    # a request's inference latency at this batch size is the batch latency
-    return (
-        float(j["mean"].iloc[0]),
-        float(lat["mean"].iloc[0]),
-        float(lat95["mean"].iloc[0]),
-        str(j["energy_label"].iloc[0]),
-    )
-
-
-def run_schedule(
-    traces_path, forecasts_path, energy_stats_path, out, cfg: Mapping[str, Any], seed: int
-) -> pd.DataFrame:
-    stats = None if energy_is_given(cfg["energy"]) else io.read_parquet(energy_stats_path)
-    energy_j, p50, p95, label = energy_per_request(stats, cfg["energy"])
-    sc = build_scenario(io.read_parquet(traces_path), io.read_parquet(forecasts_path), energy_j, p50, p95, cfg, seed)
+def simulate_served(traces: pd.DataFrame, forecasts: pd.DataFrame, served: Served, cfg: Mapping[str, Any], seed: int):
+    """Every policy's results for one served configuration; returns (results, scenario)."""
+    sc = build_scenario(traces, forecasts, served.j_per_request, served.p50_ms, served.p95_ms, cfg, seed)
     df = simulate(sc, cfg, seed)
     df.insert(0, "scenario", cfg.get("scenario", ""))
+    df.insert(1, "device", served.device)
+    df.insert(2, "model", served.model)
+    df.insert(3, "served", served.served)
     df["energy_j_per_request"] = sc.energy_j
-    df["energy_label"] = label
+    df["energy_label"] = served.label
     df["forecaster"] = cfg["forecaster"]
     g = df.set_index("policy")["g_per_1000_requests"]
     # how much there is to gain over static-greenest at all: a tiny gap makes "share closed" noise
     df["oracle_saving_pct"] = 100 * (1 - g["oracle"] / g["static_greenest"])
-    io.write_parquet(
-        df,
-        out,
-        RESULT_SCHEMA,
+    df["mean_requests_per_hour"] = float(cfg["mean_requests_per_hour"])
+    df["reroutable_routes"] = reroutable_routes(sc)
+    warn_if_other_traffic(served, float(cfg["mean_requests_per_hour"]), cfg.get("scenario", ""))
+    if df["reroutable_routes"].iloc[0] == 0:
+        log.warning(
+            "schedule %s, %s: its p95 (%.1f ms) + any non-nearest RTT exceeds the SLO (%g ms): no spatial reroute",
+            cfg.get("scenario", ""),
+            served.served,
+            served.p95_ms,
+            sc.slo_ms,
+        )
+    return df, sc
+
+
+def run_schedule(
+    traces_path, forecasts_path, energy_stats_path, out, cfg: Mapping[str, Any], seed: int, answer_path=None
+) -> pd.DataFrame:
+    """Simulate every served configuration (``carbon.schedule.energy``: the answer's cell per device, a
+    measured cell, or given values) under every policy; one row per (device, policy, weight)."""
+    cell = cfg["energy"]
+    stats = None if energy_is_given(cell) or serves_answer(cell) else io.read_parquet(energy_stats_path)
+    answer = io.read_parquet(answer_path) if serves_answer(cell) else None
+    traces, forecasts = io.read_parquet(traces_path), io.read_parquet(forecasts_path)
+    frames, meta, p50 = [], {}, {}
+    for served in served_cells(cell, stats, answer):
+        df, sc = simulate_served(traces, forecasts, served, cfg, seed)
+        frames.append(df)
+        meta = {"window": [str(sc.hours[0]), str(sc.hours[-1])], "zones": sc.zones, "slo_ms": sc.slo_ms}
+        p50[served.device or ""] = served.p50_ms
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_SCHEMA.names)
+    meta.update(
         {
-            "window": [str(sc.hours[0]), str(sc.hours[-1])],
-            "zones": sc.zones,
             "pue": cfg["pue"],
-            "slo_ms": sc.slo_ms,
             "seed": seed,
-            "inference_latency_ms_p50": p50,
-        },
+            "served_from": "answer" if serves_answer(cell) else "config",
+            "inference_latency_ms_p50": p50,  # per device ("" where the values are given)
+        }
     )
+    io.write_parquet(df, out, RESULT_SCHEMA, meta)
     log.info(
         "schedule: %s",
-        df[["policy", "weight", "g_per_1000_requests", "gap_closed", "slo_violations"]].round(3).to_dict("records"),
+        df[["device", "policy", "weight", "g_per_1000_requests", "gap_closed", "slo_violations"]]
+        .round(3)
+        .to_dict("records"),
     )
     return df

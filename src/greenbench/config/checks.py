@@ -406,6 +406,8 @@ def _schedule_cell_errors(config: Mapping[str, Any]) -> list[str]:
     study, energy = config.get("study", {}), config.get("energy", {})
     key = "config key 'carbon.schedule.energy"
     out = []
+    if not isinstance(cell, Mapping):  # `answer` (the schema allows no other string): the answer's own cells
+        return out
     if not cell or "j_per_request" in cell:  # given directly: nothing measured to check against
         if cell and float(cell.get("latency_p95_ms", 0)) < float(cell.get("latency_p50_ms", 0)):
             out.append(f"{key}.latency_p95_ms': below latency_p50_ms")

@@ -25,6 +25,7 @@ FORECASTER_DIR = "results/carbon/forecaster"
 SCHEDULE = "results/carbon/schedule/{scenario}.parquet"
 FOOTPRINT_DIR = "results/footprint"  # one row per compute job (greenbench.analysis.study_cost)
 FOOTPRINT = "results/stats/footprint.parquet"
+ANSWER = f"{STATS_DIR}/answer.parquet"
 AGGREGATE_JOB = "results/stats/aggregate"  # names the aggregate job's footprint row (it writes several tables)
 
 

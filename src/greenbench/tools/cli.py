@@ -313,19 +313,26 @@ def cmd_carbon(args) -> int:
         threads,
     )
     print(forecast.day1_summary(table).pivot(index="zone", columns="model", values="mape").round(2).to_string())
-    energy_stats = Path(paths.STATS_DIR) / "energy.parquet"
-    from greenbench.carbon.routing import energy_is_given
+    from greenbench.carbon.served import energy_is_given, serves_answer
 
-    if energy_is_given(c["schedule"]["energy"]) or energy_stats.exists():
+    cell = c["schedule"]["energy"]
+    # what the simulation serves: the answer table, a measured cell's statistics, or given values
+    needed = Path(paths.ANSWER if serves_answer(cell) else f"{paths.STATS_DIR}/energy.parquet")
+    if energy_is_given(cell) or needed.exists():
         for scenario in c["schedule"]["scenarios"]:
             _run(
                 "simulate_schedule",
-                {"traces": paths.CARBON_TRACES, "forecasts": paths.FORECASTS_HOURLY, "energy": str(energy_stats)},
+                {
+                    "traces": paths.CARBON_TRACES,
+                    "forecasts": paths.FORECASTS_HOURLY,
+                    "energy": f"{paths.STATS_DIR}/energy.parquet",
+                    "answer": paths.ANSWER,
+                },
                 [paths.SCHEDULE.format(scenario=scenario)],
                 wiring.simulate_schedule(cfg, scenario),
             )
     else:
-        print(f"skipping the schedule simulation: {energy_stats} does not exist yet (run `greenbench report` first)")
+        print(f"skipping the schedule simulation: {needed} does not exist yet (run `greenbench report` first)")
     return 0
 
 
