@@ -152,7 +152,10 @@ def write_paper(
         ]
         io.write_text("\n".join(md), out_dir / "tables.md")
     if schedule is not None:
+        from greenbench.report import where
+
         md += ["## Carbon-aware scheduling", "", schedule.to_markdown(index=False, floatfmt=".4g"), ""]
+        md += where.tables_section(schedule, io.read_parquet(footprint_path) if footprint_path else None)
         io.write_text("\n".join(md), out_dir / "tables.md")
     lifecycle = io.read_parquet(amortization_path) if amortization_path else None
     if lifecycle is not None:
