@@ -26,6 +26,7 @@ rule pareto:
     input:
         accuracy=f"{paths.STATS_DIR}/accuracy.parquet",
         energy=f"{paths.STATS_DIR}/energy.parquet",
+        ratios=f"{paths.STATS_DIR}/ratios.parquet",
         lib=lib("pareto"),
     output:
         points=paths.PARETO_POINTS,

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from greenbench.core import io
-from greenbench.analysis import stats
+from greenbench.analysis import paired_accuracy, stats
 from greenbench.measure.energy import stopping
 from greenbench.core.names import with_runtime
 from greenbench.core.log import get_logger
@@ -61,7 +61,15 @@ ACCURACY_SCHEMA = pa.schema(
         ("accuracy", F64),
         ("ci_low", F64),
         ("ci_high", F64),
+        # against fp32 on the same device, model and sentences (greenbench.analysis.paired_accuracy): the
+        # difference (a fraction), its paired bootstrap interval, the exact McNemar p-value and the discordant
+        # sentences (fp32 right and the variant wrong; the reverse); fp32 itself: 0, [0, 0], p = 1, 0 and 0
         ("delta_vs_fp32", F64),
+        ("delta_ci_low", F64),
+        ("delta_ci_high", F64),
+        ("mcnemar_p", F64),
+        ("n_fp32_only", I64),
+        ("n_variant_only", I64),
         # footprint and compute per sentence (greenbench.measure.macs; theoretical energy is a model)
         ("parameters", F64),
         ("size_bytes", F64),
@@ -187,7 +195,10 @@ def energy_stats(measurements: pd.DataFrame, n_boot: int, level: float, seed: in
 
 
 def accuracy_stats(prediction_files: list[str | Path], n_boot: int, level: float, seed: int) -> pd.DataFrame:
-    rows = []
+    """Accuracy per evaluated cell with its bootstrap interval over sentences, and its difference to
+    fp32 on the same device and model, paired by sentence (``paired_accuracy``: the same resamples of
+    sentences, seed and level). Sentence sets that differ between a variant and fp32 are an error."""
+    rows, correct = [], {}
     for path in prediction_files:
         meta = io.read_metadata(path)
         preds = io.read_parquet(path)
@@ -204,16 +215,30 @@ def accuracy_stats(prediction_files: list[str | Path], n_boot: int, level: float
                 (preds.prediction == preds.label).to_numpy(float), n_boot=n_boot, level=level, seed=seed
             )
             row.update(accuracy=ci.estimate, ci_low=ci.low, ci_high=ci.high)
+            correct[(row["device"], row["model"], row["variant"])] = (path, preds)
         compute = meta.get("compute") or {}
         row.update({key: compute.get(key) for key in COMPUTE_KEYS})
         row.update(parameters=meta.get("parameters"), size_bytes=meta.get("size_bytes"))
         rows.append(row)
+    for row in rows:
+        base = correct.get((row["device"], row["model"], REFERENCE_VARIANT))
+        own = correct.get((row["device"], row["model"], row["variant"]))
+        if base is None or own is None or row["status"] != "ok":
+            continue
+        ref_ok, var_ok = paired_accuracy.aligned_correct(base[1], own[1], f"{own[0]} against {base[0]}")
+        pair = paired_accuracy.paired_delta(ref_ok, var_ok, n_boot=n_boot, level=level, seed=seed)
+        row.update(
+            delta_vs_fp32=pair.delta,
+            delta_ci_low=pair.low,
+            delta_ci_high=pair.high,
+            mcnemar_p=pair.p_mcnemar,
+            n_fp32_only=pair.n_fp32_only,
+            n_variant_only=pair.n_variant_only,
+        )
     df = pd.DataFrame(rows, columns=[c for c in ACCURACY_SCHEMA.names if c not in ("recipe", "runtime")])
     df = with_runtime(df)[ACCURACY_SCHEMA.names]
     numeric = ["parameters", "size_bytes", *COMPUTE_KEYS]
     df[numeric] = df[numeric].astype(float)
-    base = df[df.variant == REFERENCE_VARIANT].set_index(["device", "model"])["accuracy"]
-    df["delta_vs_fp32"] = [acc - base.get((d, m), np.nan) for d, m, acc in zip(df.device, df.model, df.accuracy)]
     return df.sort_values(["device", "model", "variant"]).reset_index(drop=True)
 
 

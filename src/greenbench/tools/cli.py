@@ -357,7 +357,11 @@ def cmd_report(args) -> int:
     _run("aggregate", {"measurements": paths.ENERGY_ALL, "predictions": preds}, stats, wiring.aggregate(cfg))
     _run(
         "pareto",
-        {"accuracy": f"{paths.STATS_DIR}/accuracy.parquet", "energy": f"{paths.STATS_DIR}/energy.parquet"},
+        {
+            "accuracy": f"{paths.STATS_DIR}/accuracy.parquet",
+            "energy": f"{paths.STATS_DIR}/energy.parquet",
+            "ratios": f"{paths.STATS_DIR}/ratios.parquet",
+        },
         stages.Output(points=paths.PARETO_POINTS, hypervolume=paths.PARETO_HYPERVOLUME),
         {},
     )
