@@ -75,6 +75,10 @@ def synthetic_study(seed: int = 0) -> dict:
                 "ci_low": a - 0.022 if ok else np.nan,
                 "ci_high": a + 0.021 if ok else np.nan,
                 "delta_vs_fp32": a - base_acc if ok else np.nan,
+                # paired by sentence: a few tenths of a point either side (fp32 against itself: exactly 0)
+                "delta_ci_low": a - base_acc - (0.006 if recipe != "fp32" else 0) if ok else np.nan,
+                "delta_ci_high": a - base_acc + (0.005 if recipe != "fp32" else 0) if ok else np.nan,
+                "mcnemar_p": (0.03 if a < base_acc - 0.006 else 0.4) if ok else np.nan,
                 **{
                     k: np.nan
                     for k in (
@@ -164,11 +168,14 @@ def synthetic_study(seed: int = 0) -> dict:
     accuracy = pd.DataFrame(acc_rows, columns=ACCURACY_SCHEMA.names)
     energy = pd.DataFrame(e_rows, columns=ENERGY_STATS_SCHEMA.names)
     curves = pd.DataFrame(columns=CURVE_SCHEMA.names)
+    ratios = synthetic_ratios(energy)
     return {
+        "settings": {"answer": {"max_accuracy_loss_pts": 1.0, "max_latency_p95_ms": 200}},
         "accuracy": accuracy,
         "energy": energy,
+        "ratios": ratios,
         "points": pd.DataFrame(),
-        "front": figures.pareto_table(energy, accuracy),
+        "front": figures.pareto_table(energy, accuracy, ratios),
         "predictions": pd.concat(preds, ignore_index=True),
         "by_length": pd.DataFrame(len_rows, columns=LENGTH_SCHEMA.names),
         "forecasts": pd.DataFrame(),
@@ -177,6 +184,19 @@ def synthetic_study(seed: int = 0) -> dict:
         "eval_summary": pd.DataFrame(columns=["status", "variant", "device", "variant_info"]),
         "curves": curves,
     }
+
+
+def synthetic_ratios(energy: pd.DataFrame) -> pd.DataFrame:
+    """Paired J/inference ratios against fp32 in the same cell (stats/ratios.parquet's columns that the
+    figures read), with a ±4% interval."""
+    from greenbench.analysis.summaries import RATIO_SCHEMA
+
+    j = energy[energy.metric == "j_per_inf_gross"]
+    base = j[j.variant == "fp32"].set_index("batch_size")["mean"]
+    r = j[j.variant != "fp32"].copy()
+    r["ratio"] = r["mean"].to_numpy() / base.loc[r.batch_size].to_numpy()
+    r = r.assign(baseline="fp32", n_pairs=3, ci_low=0.96 * r.ratio, ci_high=1.04 * r.ratio)
+    return r.reindex(columns=RATIO_SCHEMA.names)
 
 
 VARIANT_FIGURES = (
@@ -277,6 +297,66 @@ def test_captions_state_key_numbers_from_the_tables():
     assert f"fp32 {base.accuracy:.4g}" in caps["accuracy_by_variant"]
     assert "not applicable: tf32 on cpu" in caps["accuracy_by_variant"]
     assert "batch 64: lowest" in caps["energy_by_batch"]
+
+
+def test_the_pareto_figure_is_paired_against_fp32_with_the_answers_bounds():
+    """x the J ratio and y the accuracy difference to fp32 (paired intervals; fp32 exactly at (1, 0)), the
+    uncertain front judged on them, the accuracy bound drawn, cells beyond the latency bound hollow, and
+    the caption says so with the numbers."""
+    from matplotlib.colors import to_rgba
+
+    data = synthetic_study()
+    front = data["front"].set_index("variant")
+    assert front.loc["fp32", ["ratio", "ratio_low", "ratio_high", "delta", "delta_low", "delta_high"]].tolist() == [
+        1,
+        1,
+        1,
+        0,
+        0,
+        0,
+    ]
+    assert (front.ratio_low <= front.ratio).all() and (front.delta_low <= front.delta).all()
+    # spiking loses 7.8 points, clearly (its whole paired interval below the others'): off the uncertain front
+    assert not front.loc["spiking", "on_uncertain_front"]
+    assert front.on_front.sum() >= 1 and not (front.on_front & ~front.on_uncertain_front).any()
+    for v, r in front[~front.on_uncertain_front].iterrows():  # dropped: another point is better with confidence
+        better = front[(front.delta_low >= r.delta_high) & (front.ratio_high <= r.ratio_low)]
+        assert len(better.drop(index=v, errors="ignore")), v
+    slow = front[front.p95_ms > 200].index
+    assert len(slow) and len(slow) < len(front)
+    fig = figures.fig_pareto(data["front"], data["accuracy"], 1.0, 200.0)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_ylim()[0] < -7.8 < ax.get_ylim()[1]
+    bound = [line for line in ax.get_lines() if list(line.get_ydata()) == [-1.0, -1.0]]
+    assert bound and bound[0].get_gid() == figures.REFERENCE  # a guide line, not data, for the layout check
+    hollow = [line for line in ax.get_lines() if line.get_markerfacecolor() in ("none", (0, 0, 0, 0))]
+    filled = [line for line in ax.get_lines() if line.get_marker() not in ("None", "", None)]
+    assert len(hollow) >= len(slow) and to_rgba(filled[0].get_markeredgecolor())
+    texts = " ".join(figures.figure_texts(fig))
+    assert "accuracy bound: −1 pt vs fp32" in texts and "hollow: p95 latency > 200 ms" in texts
+    assert "paired 95% CI" in texts
+    assert figures.check_layout(fig) == []
+    caption = figures.captions(data)["pareto_accuracy_energy"]
+    assert "accuracy minus fp32's in points" in caption and "hollow markers" in caption
+    assert "p95 latency above 200 ms (hollow): " + slow[0] in caption or slow[0] in caption
+    assert "clearly beyond the accuracy bound" in caption and "spiking" in caption.split("clearly beyond")[1]
+
+
+def test_the_figures_job_reads_the_answers_bounds_from_its_settings(tmp_path):
+    from greenbench.config.load import load_config
+    from greenbench.pipeline import wiring
+    from greenbench.report.figures.pareto_accuracy_energy import bounds
+
+    settings = wiring.figures(load_config(["config/config.yaml"]))
+    assert set(settings) == {"answer"} and set(settings["answer"]) == {"max_accuracy_loss_pts", "max_latency_p95_ms"}
+    assert bounds({"settings": settings}) == (
+        float(settings["answer"]["max_accuracy_loss_pts"]),
+        float(settings["answer"]["max_latency_p95_ms"]),
+    )
+    assert bounds({}) == (None, None)  # no settings: no bound drawn
+    data = synthetic_study()
+    fig = figures.fig_pareto(data["front"], data["accuracy"])
+    assert not any("accuracy bound" in t for t in figures.figure_texts(fig))
 
 
 def test_markdown_pages_render_tables_bold_and_code_as_html(tmp_path):

@@ -79,6 +79,7 @@ rule figures:
         eval_summary=paths.EVAL_SUMMARY,
         energy_by_length=f"{paths.STATS_DIR}/energy_by_length.parquet",
         amortization_curves=paths.AMORTIZATION_CURVES,
+        ratios=f"{paths.STATS_DIR}/ratios.parquet",
         lib=lib("figures"),
     output:
         # one report entry per figure; its caption is generated beside it by this job (key numbers
@@ -111,6 +112,8 @@ rule figures:
         **placement(),
         mem_mb=4000,
         runtime=20,
+    params:
+        settings=wiring.figures(config),
     script:
         "../../scripts/figures.py"
 

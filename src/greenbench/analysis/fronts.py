@@ -133,7 +133,7 @@ def paired_bounds(table: pd.DataFrame, objectives: list[str]) -> tuple[np.ndarra
     there is none (the point can then neither dominate nor be dominated on that axis)."""
     low = np.column_stack([table[PAIRED[c][0][1]].to_numpy(float) for c in objectives])
     high = np.column_stack([table[PAIRED[c][0][2]].to_numpy(float) for c in objectives])
-    return np.where(np.isnan(low), -np.inf, low), np.where(np.isnan(high), np.inf, high)
+    return pareto.unbounded_where_missing(low, high)
 
 
 def compute_fronts(

@@ -55,6 +55,13 @@ def uncertain_front(low, high, senses: Sequence[int]) -> np.ndarray:
     return mask
 
 
+def unbounded_where_missing(low, high) -> tuple[np.ndarray, np.ndarray]:
+    """Interval ends with a missing (NaN) end made infinite: for ``uncertain_front``, a point without an
+    interval on an axis can neither dominate nor be dominated there."""
+    lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    return np.where(np.isnan(lo), -np.inf, lo), np.where(np.isnan(hi), np.inf, hi)
+
+
 def hypervolume(points, senses: Sequence[int], reference) -> float:
     """Hypervolume dominated by ``points`` up to ``reference`` (2 or 3 objectives)."""
     p = _oriented(points, senses)

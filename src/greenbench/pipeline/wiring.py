@@ -4,7 +4,7 @@
 Every rule that reads the config has ``params: settings=wiring.<rule>(config, ...)`` and nothing
 else (tests/pipeline/test_wiring.py parses the rules): the function named like the rule is its whole slice,
 and its stage (``greenbench.pipeline.stages.<rule>``) reads ``job.params.settings`` only. A rule that
-reads no config (prepare_dataset, eval_summary, collect_energy, pareto, figures) has no params.
+reads no config (prepare_dataset, eval_summary, collect_energy, pareto) has no params.
 
 Every function returns exactly the slice a job reads, in canonical form (mappings with sorted
 keys, integral floats as ints): Snakemake compares a job's params by their ``repr``, so a config
@@ -201,6 +201,12 @@ def paper(config: Mapping[str, Any]) -> dict[str, Any]:
             "horizon": max(config["footprint"]["amortization"]["inferences"]),
         }
     )
+
+
+def figures(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What the figures draw beside the data: the answer's accuracy bound (a line on the accuracy-energy
+    Pareto figure) and p95 latency bound (hollow markers on the cells beyond it)."""
+    return canonical({"answer": {k: config["answer"][k] for k in ("max_accuracy_loss_pts", "max_latency_p95_ms")}})
 
 
 def forecast_carbon(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,14 +22,33 @@ def _fmt_ci(mean, low, high, digits=3) -> str:
     return f"{mean:.{digits}g} [{low:.{digits}g}, {high:.{digits}g}]"
 
 
+def _pts(x) -> str:
+    return f"{100 * x:+.2f}" if pd.notna(x) else ""
+
+
 def accuracy_table(acc: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy with its interval over sentences, and the difference to fp32 on the same sentences in
+    points with its paired interval, the exact McNemar p-value and the discordant sentences."""
     out = acc.copy()
     out["accuracy (95% CI)"] = [
         _fmt_ci(a, lo, hi, 4) if s == "ok" else "not applicable"
         for a, lo, hi, s in zip(acc.accuracy, acc.ci_low, acc.ci_high, acc.status)
     ]
-    out["Δ vs fp32 (pts)"] = [f"{100 * d:+.2f}" if pd.notna(d) else "" for d in acc.delta_vs_fp32]
-    return out[["device", "model", "variant", "accuracy (95% CI)", "Δ vs fp32 (pts)"]]
+    low = acc.get("delta_ci_low", pd.Series(float("nan"), index=acc.index))
+    high = acc.get("delta_ci_high", pd.Series(float("nan"), index=acc.index))
+    out["Δ vs fp32, pts (paired 95% CI)"] = [
+        "" if pd.isna(d) else _pts(d) if pd.isna(lo) else f"{_pts(d)} [{_pts(lo)}, {_pts(hi)}]"
+        for d, lo, hi in zip(acc.delta_vs_fp32, low, high)
+    ]
+    p = acc.get("mcnemar_p", pd.Series(float("nan"), index=acc.index))
+    out["McNemar p"] = [f"{v:.2g}" if pd.notna(v) else "" for v in p]
+    b = acc.get("n_fp32_only", pd.Series(pd.NA, index=acc.index))
+    c = acc.get("n_variant_only", pd.Series(pd.NA, index=acc.index))
+    out["fp32 only / variant only right"] = [
+        f"{int(x)} / {int(y)}" if pd.notna(x) and pd.notna(y) else "" for x, y in zip(b, c)
+    ]
+    cols = ["accuracy (95% CI)", "Δ vs fp32, pts (paired 95% CI)", "McNemar p", "fp32 only / variant only right"]
+    return out[["device", "model", "variant", *cols]]
 
 
 def compute_table(acc: pd.DataFrame) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """Stage `figures`: ``run(job)`` (see greenbench.pipeline.stages) — the paper figures (PDF and PNG) and
-their generated captions (.rst), in the folder of the ``captions``. Reads no settings."""
+their generated captions (.rst), in the folder of the ``captions``. Its settings (``wiring.figures``) are
+what the figures draw beside the data: the answer's accuracy and latency bounds."""
 
 from __future__ import annotations
 
@@ -22,4 +23,6 @@ def run(j):
         i.energy_by_length,
         Path(j.output.captions[0]).parent,
         i.amortization_curves,
+        ratios_path=i.ratios,
+        settings=j.params.settings,
     )

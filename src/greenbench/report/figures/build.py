@@ -72,16 +72,23 @@ def load(
     eval_summary_path,
     energy_by_length_path,
     amortization_curves_path=None,
+    ratios_path=None,
+    settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The tables every figure draws from, and the figures job's ``settings`` (``wiring.figures``: the
+    answer's bounds) under ``settings``."""
     from greenbench.analysis.amortization import CURVE_SCHEMA
     from greenbench.carbon.routing import read_results
 
     accuracy, energy = io.read_parquet(accuracy_path), io.read_parquet(energy_path)
+    ratios = io.read_parquet(ratios_path) if ratios_path else None
     return {
+        "settings": dict(settings or {}),
         "accuracy": accuracy,
         "energy": energy,
+        "ratios": ratios,
         "points": io.read_parquet(points_path),
-        "front": pareto_table(energy, accuracy),
+        "front": pareto_table(energy, accuracy, ratios),
         "predictions": _predictions(list(prediction_files)),
         "by_length": io.read_parquet(energy_by_length_path),
         "forecasts": io.read_parquet(forecasts_path),
@@ -129,6 +136,8 @@ def make_all(
     energy_by_length_path,
     out_dir,
     amortization_curves_path=None,
+    ratios_path=None,
+    settings: dict[str, Any] | None = None,
 ) -> list[Path]:
     data = load(
         accuracy_path,
@@ -141,6 +150,8 @@ def make_all(
         eval_summary_path,
         energy_by_length_path,
         amortization_curves_path,
+        ratios_path=ratios_path,
+        settings=settings,
     )
     outs, problems = write_all(data, out_dir)
     log.info(

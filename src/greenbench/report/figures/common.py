@@ -37,50 +37,110 @@ def main_setting(df: pd.DataFrame) -> tuple[str, str] | None:
     return tuple(counts.index[0])
 
 
-def pareto_table(energy: pd.DataFrame, accuracy: pd.DataFrame) -> pd.DataFrame:
+PARETO_COLUMNS = [
+    "device",
+    "model",
+    "variant",
+    "batch_size",
+    "padding",
+    "mode",
+    "j",
+    "j_low",
+    "j_high",
+    "energy_label",
+    "accuracy",
+    "acc_low",
+    "acc_high",
+    # paired against fp32: the accuracy difference on the same sentences (a fraction) with its paired
+    # bootstrap interval and McNemar p, the J/inference ratio in the same cell by trial with its interval
+    "delta",
+    "delta_low",
+    "delta_high",
+    "mcnemar_p",
+    "ratio",
+    "ratio_low",
+    "ratio_high",
+    "p95_ms",
+    "on_front",
+    "on_uncertain_front",
+]
+
+
+def _cell_ratios(best: pd.DataFrame, j: pd.DataFrame, ratios: pd.DataFrame | None) -> pd.DataFrame:
+    """Each chosen cell's J/inference ratio to fp32 in the same cell: from the paired ratios (geometric
+    mean of the per-trial ratios and its interval) where there, else the ratio of the mean J/inference
+    (no interval); fp32 is 1 with a zero-width interval."""
+    keys = ["device", "model", "batch_size", "padding", "mode"]
+    r = (ratios if ratios is not None else pd.DataFrame()).reindex(
+        columns=keys + ["variant", "metric", "ratio", "ci_low", "ci_high"]
+    )
+    r = r[r.metric == J].drop(columns="metric").drop_duplicates(keys + ["variant"])
+    out = best.merge(
+        r.rename(columns={"ci_low": "ratio_low", "ci_high": "ratio_high"}), on=keys + ["variant"], how="left"
+    )
+    base = j[j.variant == style.REFERENCE_VARIANT].set_index(keys)["mean"]
+    fallback = [
+        jv / base.get(tuple(k), np.nan) for jv, k in zip(out["j"], out[keys].itertuples(index=False, name=None))
+    ]
+    out["ratio"] = out["ratio"].fillna(pd.Series(fallback, index=out.index))
+    ref = out.variant == style.REFERENCE_VARIANT
+    out.loc[ref, ["ratio", "ratio_low", "ratio_high"]] = 1.0
+    return out
+
+
+def pareto_table(energy: pd.DataFrame, accuracy: pd.DataFrame, ratios: pd.DataFrame | None = None) -> pd.DataFrame:
     """One point per (device, model, variant): its lowest-energy measured cell (batch, padding, mode),
-    J/inference and accuracy with their 95% intervals, and whether it is on the plain front and on the
-    uncertainty-aware front (not clearly dominated once the intervals are compared) of these points."""
+    J/inference and accuracy with their 95% intervals, both also paired against fp32 (``PARETO_COLUMNS``),
+    the cell's p95 latency, and whether it is on the front of the paired point estimates (accuracy
+    difference, J ratio; the same front as of accuracy and J when the cells coincide) and on the
+    uncertainty-aware front of the paired intervals (``greenbench.analysis.fronts``: not clearly
+    dominated; fp32 exact, a point without an interval unbounded). A variant with no fp32 in its cell
+    and no paired ratio is left out (nothing to place it against)."""
     from greenbench.analysis import pareto
 
-    cols = [
-        "device",
-        "model",
-        "variant",
-        "batch_size",
-        "padding",
-        "mode",
-        "j",
-        "j_low",
-        "j_high",
-        "energy_label",
-        "accuracy",
-        "acc_low",
-        "acc_high",
-        "on_front",
-        "on_uncertain_front",
-    ]
     j = _metric(energy, J)
     acc = accuracy[accuracy.status == "ok"]
     if j.empty or acc.empty:
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=PARETO_COLUMNS)
     best = j.sort_values(["mean", "batch_size"], kind="stable").groupby(["device", "model", "variant"]).head(1)
     best = best.rename(columns={"mean": "j", "ci_low": "j_low", "ci_high": "j_high"})
-    a = acc[["device", "model", "variant", "accuracy", "ci_low", "ci_high"]].rename(
-        columns={"ci_low": "acc_low", "ci_high": "acc_high"}
+    best = _cell_ratios(best, j, ratios)
+    p95 = _metric(energy, "latency_p95_ms").set_index(["device", "model", "variant", "batch_size", "padding", "mode"])
+    best["p95_ms"] = [
+        p95["mean"].get(tuple(k), np.nan)
+        for k in best[["device", "model", "variant", "batch_size", "padding", "mode"]].itertuples(
+            index=False, name=None
+        )
+    ]
+    a = acc.reindex(
+        columns=["device", "model", "variant", "accuracy", "ci_low", "ci_high"]
+        + ["delta_vs_fp32", "delta_ci_low", "delta_ci_high", "mcnemar_p"]
+    ).rename(
+        columns={
+            "ci_low": "acc_low",
+            "ci_high": "acc_high",
+            "delta_vs_fp32": "delta",
+            "delta_ci_low": "delta_low",
+            "delta_ci_high": "delta_high",
+        }
     )
     df = best.merge(a, on=["device", "model", "variant"], how="inner")
+    base = acc[acc.variant == style.REFERENCE_VARIANT].set_index(["device", "model"])["accuracy"]
+    unpaired = df.accuracy - [base.get((d, m), np.nan) for d, m in zip(df.device, df.model)]
+    df["delta"] = df["delta"].astype(float).fillna(unpaired)
+    ref = df.variant == style.REFERENCE_VARIANT
+    df.loc[ref, ["delta", "delta_low", "delta_high"]] = 0.0
+    df = df.dropna(subset=["ratio", "delta"])
+    if df.empty:
+        return pd.DataFrame(columns=PARETO_COLUMNS)
     parts = []
     for _, g in df.groupby(["device", "model"], sort=True):
         g = g.copy()
-        mean = g[["accuracy", "j"]].to_numpy(float)
-        low = g[["acc_low", "j_low"]].to_numpy(float)
-        high = g[["acc_high", "j_high"]].to_numpy(float)
-        low, high = np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high)
-        g["on_front"] = pareto.pareto_front(mean, [1, -1])
+        g["on_front"] = pareto.pareto_front(g[["delta", "ratio"]].to_numpy(float), [1, -1])
+        low, high = pareto.unbounded_where_missing(g[["delta_low", "ratio_low"]], g[["delta_high", "ratio_high"]])
         g["on_uncertain_front"] = pareto.uncertain_front(low, high, [1, -1])
         parts.append(g)
-    out = pd.concat(parts, ignore_index=True)[cols]
+    out = pd.concat(parts, ignore_index=True)[PARETO_COLUMNS]
     return out.sort_values(["device", "model", "j"]).reset_index(drop=True)
 
 
