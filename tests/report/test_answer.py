@@ -163,18 +163,20 @@ def test_no_qualifying_cell_is_said_not_invented():
     assert "no measured cell qualifies" in answer.to_markdown(table, [], SETTINGS)
 
 
-def test_where_and_when_is_the_saving_over_the_nearest_region():
-    schedule = pd.DataFrame(
-        {
-            "scenario": ["eu"] * 3,
-            "policy": ["nearest", "forecast_greedy", "oracle"],
-            "g_per_1000_requests": [10.0, 6.0, 5.0],
-        }
+def test_the_page_states_the_paired_interval_and_the_routing_lines():
+    energy, accuracy, carbon, meas = _tables()
+    accuracy = accuracy.assign(
+        delta_ci_low=accuracy["delta_vs_fp32"] - 0.004, delta_ci_high=accuracy["delta_vs_fp32"] + 0.002
     )
-    rows = {r["policy"]: r for r in answer.where_and_when(schedule)}
-    assert math.isclose(rows["forecast_greedy"]["saving_vs_nearest_pct"], 40.0)
-    assert math.isclose(rows["oracle"]["saving_vs_nearest_pct"], 50.0)
-    assert answer.where_and_when(None) == []
+    table = answer.answer(energy, accuracy, carbon, meas, SETTINGS)
+    row = table.iloc[0]
+    assert math.isclose(row.delta_low_pts, -row.loss_pts - 0.4) and math.isclose(
+        row.delta_high_pts, -row.loss_pts + 0.2
+    )
+    page = answer.to_markdown(table, ["- **europe**, cpu: a routing line."], SETTINGS)
+    assert "paired 95% CI [" in page and "applies to the point estimate" in page
+    assert "- **europe**, cpu: a routing line." in page.split("Where and when")[1]
+    assert "Where and when" not in answer.to_markdown(table, [], SETTINGS)
 
 
 EPYC = {

@@ -39,7 +39,8 @@ TIE = 0.01  # modelled J/inference within 1% of the greenest: a tie, the smaller
 # the answer's tables (paths.ANSWER, paths.ANSWER_TRAFFIC; the routing reads the served cell from them)
 COLUMNS = (
     "device model traffic_rps variant batch_size padding mode effective_batch utilisation j_per_inf j_low j_high "
-    "energy_label compute_p95_ms wait_p95_ms request_p50_ms request_p95_ms accuracy loss_pts g_per_1000 g_low "
+    "energy_label compute_p95_ms wait_p95_ms request_p50_ms request_p95_ms accuracy loss_pts delta_low_pts delta_high_pts "
+    "g_per_1000 g_low "
     "g_high grid runner_up runner_batch_size runner_j_per_inf ratio_vs_runner ratio_low ratio_high qualifying reason"
 ).split()
 _TEXT = {"device", "model", "variant", "padding", "mode", "energy_label", "grid", "runner_up", "reason"}
@@ -73,9 +74,14 @@ def measured_cells(energy: pd.DataFrame, accuracy: pd.DataFrame, carbon: pd.Data
     co2 = carbon[carbon["grid"] == grid][CELL + ["g_per_1000_inf", "ci_low", "ci_high"]]
     co2 = co2.rename(columns={"g_per_1000_inf": "g", "ci_low": "g_lo", "ci_high": "g_hi"})
     out = out.merge(co2, on=CELL, how="left")
-    acc = accuracy[accuracy["status"] == "ok"][["device", "model", "variant", "accuracy", "delta_vs_fp32"]]
+    acc = accuracy[accuracy["status"] == "ok"].copy()
+    for col in ("delta_ci_low", "delta_ci_high"):  # the paired interval (accuracy tables before it: none)
+        if col not in acc:
+            acc[col] = np.nan
+    acc = acc[["device", "model", "variant", "accuracy", "delta_vs_fp32", "delta_ci_low", "delta_ci_high"]]
     out = out.merge(acc, on=["device", "model", "variant"], how="left")
     out["loss_pts"] = -100 * out["delta_vs_fp32"]
+    out["delta_low_pts"], out["delta_high_pts"] = 100 * out["delta_ci_low"], 100 * out["delta_ci_high"]
     return out.sort_values(CELL).reset_index(drop=True)
 
 
@@ -95,7 +101,10 @@ def at_traffic(cells: pd.DataFrame, rate: float, settings: Mapping[str, Any]) ->
             per_inf_s = 1.0 / thr if thr == thr else at["p50"] / 1e3 / n
             wait95 = 1e3 * queue.wait_quantile(0.95, rate, int(cell.batch_size), wait_s)
             wait50 = 1e3 * queue.wait_quantile(0.5, rate, int(cell.batch_size), wait_s)
-            row = {k: getattr(cell, k) for k in CELL + ["energy_label", "accuracy", "loss_pts"]}
+            row = {
+                k: getattr(cell, k)
+                for k in CELL + ["energy_label", "accuracy", "loss_pts", "delta_low_pts", "delta_high_pts"]
+            }
             row.update(
                 traffic_rps=float(rate),
                 effective_batch=n,
@@ -176,29 +185,6 @@ def ordering(
     return stopping.paired_log_ratio_by_trial(
         pairs["a"], pairs["b"], trials, first_stage or int(trials.max()) + 1, level
     )
-
-
-def where_and_when(schedule: pd.DataFrame | None) -> list[dict[str, Any]]:
-    """Per scenario: the forecast policy's and the oracle's saving over serving from the nearest region."""
-    if schedule is None or schedule.empty:
-        return []
-    rows = []
-    for scenario, s in schedule.groupby("scenario", sort=False):
-        g = s.drop_duplicates("policy").set_index("policy")["g_per_1000_requests"]
-        if "nearest" not in g or not g["nearest"] > 0:
-            continue
-        for policy in ("forecast_greedy", "temporal_shift", "oracle"):
-            if policy in g:
-                rows.append(
-                    {
-                        "scenario": scenario,
-                        "policy": policy,
-                        "g_per_1000_requests": float(g[policy]),
-                        "nearest_g_per_1000_requests": float(g["nearest"]),
-                        "saving_vs_nearest_pct": 100 * (1 - float(g[policy]) / float(g["nearest"])),
-                    }
-                )
-    return rows
 
 
 def _nothing(device, model, rate, grid, group: pd.DataFrame, settings) -> dict[str, Any]:
@@ -300,6 +286,12 @@ def _rate(rps: float) -> str:
     return f"{rps:.3g} requests/s ({rps * 3600:,.0f}/hour)"
 
 
+def _paired(r) -> str:
+    """ ", paired 95% CI [lo, hi]" of the accuracy difference against fp32 on the same sentences."""
+    lo, hi = getattr(r, "delta_low_pts", math.nan), getattr(r, "delta_high_pts", math.nan)
+    return f", paired 95% CI [{lo:+.2f}, {hi:+.2f}]" if lo == lo and hi == hi else ""
+
+
 def _bullet(r) -> str:
     if r.variant is None:
         return f"- **{r.device} / {r.model}**: {r.reason}."
@@ -312,7 +304,7 @@ def _bullet(r) -> str:
         f"- **{r.device} / {r.model}** at {_rate(r.traffic_rps)}: **run `{r.variant}` at batch {r.batch_size}** "
         f"({r.padding} padding, {r.mode}; batches of {r.effective_batch:.2f} on average, utilisation "
         f"{100 * r.utilisation:.2g}%): request p95 {r.request_p95_ms:.1f} ms (wait {r.wait_p95_ms:.1f} + compute "
-        f"{r.compute_p95_ms:.1f}), accuracy {r.accuracy:.4f} ({-r.loss_pts:+.2f} pts vs fp32), "
+        f"{r.compute_p95_ms:.1f}), accuracy {r.accuracy:.4f} ({-r.loss_pts:+.2f} pts vs fp32{_paired(r)}), "
         f"**{r.j_per_inf:.4f} J/inference** [{r.j_low:.4f}, {r.j_high:.4f}] ({r.energy_label}), "
         f"**{r.g_per_1000:.4f} gCO2e per 1,000 inferences** [{r.g_low:.4f}, {r.g_high:.4f}] at {r.grid}. "
         + (
@@ -348,7 +340,7 @@ def traffic_markdown(traffic: pd.DataFrame) -> list[str]:
 
 def to_markdown(
     table: pd.DataFrame,
-    where: list[dict[str, Any]],
+    where: list[str],
     settings: Mapping[str, Any],
     hosts: list[Mapping[str, Any]] | None = None,
     traffic: pd.DataFrame | None = None,
@@ -367,7 +359,9 @@ def to_markdown(
         + f", plus computing it) within {settings['max_latency_p95_ms']:g} ms at the traffic, with the server "
         f"busy at most {100 * float(settings.get('max_utilisation', 0.8)):g}% of the time (Poisson arrivals; "
         f"energy per inference interpolated at the mean dispatched batch, idle time between batches not charged; "
-        f"gCO2e at grid {settings['grid']}). Generated from results/stats; 95% intervals.",
+        f"gCO2e at grid {settings['grid']}). The accuracy bound applies to the point estimate; its paired 95% "
+        f"interval against fp32 on the same sentences (paired bootstrap, McNemar in tables.md) is reported beside "
+        f"it. Generated from results/stats; 95% intervals.",
         "",
     ]
     for r in table.itertuples():
@@ -375,11 +369,10 @@ def to_markdown(
     if traffic is not None and len(traffic):
         lines += ["At this traffic, run this:", "", *traffic_markdown(traffic), ""]
     if where:
-        lines += ["Where and when to run it (routing simulation, gCO2e per 1,000 requests):", ""]
-        for w in where:
-            lines.append(
-                f"- {w['scenario']}: `{w['policy']}` {w['g_per_1000_requests']:.4g} vs nearest region "
-                f"{w['nearest_g_per_1000_requests']:.4g}: {w['saving_vs_nearest_pct']:.1f}% less"
-            )
-        lines.append("")
+        lines += [
+            "Where and when to run it (routing simulation serving the cell above; `report.where`):",
+            "",
+            *where,
+            "",
+        ]
     return "\n".join(lines)

@@ -200,14 +200,16 @@ def write_paper(
             text += "\n" + "\n".join(section)
         io.write_text(text, out_dir / "footprint.md")
     if answer_path:  # the answer's tables (stage `answer`) rendered, with the settings they were made with
-        from greenbench.report import answer
+        from greenbench.report import answer, where
 
+        footprint_g = where.study_footprint(io.read_parquet(footprint_path) if footprint_path else None)[0]
+        where_lines = where.to_markdown_lines(where.where_and_when(schedule, footprint_g))
         table = io.read_parquet(answer_path)
         levels = io.read_parquet(answer_traffic_path) if answer_traffic_path else None
         answer_settings = io.read_metadata(answer_path)["settings"]["answer"]
         hosts = host.recorded(io.read_metadata(measurements_path))
         io.write_text(
-            answer.to_markdown(table, answer.where_and_when(schedule), answer_settings, hosts, levels),
+            answer.to_markdown(table, where_lines, answer_settings, hosts, levels),
             out_dir / "answer.md",
         )
     evidence = claims.Evidence(
