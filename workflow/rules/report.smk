@@ -80,6 +80,7 @@ rule figures:
         energy_by_length=f"{paths.STATS_DIR}/energy_by_length.parquet",
         amortization_curves=paths.AMORTIZATION_CURVES,
         ratios=f"{paths.STATS_DIR}/ratios.parquet",
+        amortization=paths.AMORTIZATION,
         lib=lib("figures"),
     output:
         # one report entry per figure; its caption is generated beside it by this job (key numbers

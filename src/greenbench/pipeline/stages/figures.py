@@ -25,4 +25,5 @@ def run(j):
         i.amortization_curves,
         ratios_path=i.ratios,
         settings=j.params.settings,
+        amortization_path=getattr(i, "amortization", None),
     )

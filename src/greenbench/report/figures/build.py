@@ -73,11 +73,12 @@ def load(
     energy_by_length_path,
     amortization_curves_path=None,
     ratios_path=None,
+    amortization_path=None,
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The tables every figure draws from, and the figures job's ``settings`` (``wiring.figures``: the
     answer's bounds) under ``settings``."""
-    from greenbench.analysis.amortization import CURVE_SCHEMA
+    from greenbench.analysis.amortization import BREAK_EVEN_SCHEMA, CURVE_SCHEMA
     from greenbench.carbon.routing import read_results
 
     accuracy, energy = io.read_parquet(accuracy_path), io.read_parquet(energy_path)
@@ -93,14 +94,37 @@ def load(
         "by_length": io.read_parquet(energy_by_length_path),
         "forecasts": io.read_parquet(forecasts_path),
         "forecast_metrics": io.read_parquet(forecast_metrics_path),
-        "schedule": read_results(schedule_path),
+        "schedule": schedule_table(schedule_path),
         "eval_summary": io.read_parquet(eval_summary_path),
         "curves": (
             io.read_parquet(amortization_curves_path)
             if amortization_curves_path
             else pd.DataFrame(columns=CURVE_SCHEMA.names)
         ),
+        "break_even": (
+            io.read_parquet(amortization_path) if amortization_path else pd.DataFrame(columns=BREAK_EVEN_SCHEMA.names)
+        ),
     }
+
+
+# what a schedule file's metadata records that its figure draws (the SLO line, the deferral window's label)
+SCHEDULE_METADATA = ("slo_ms", "deferral_window_h")
+
+
+def schedule_table(paths) -> pd.DataFrame:
+    """Every scenario's schedule results (``routing.read_results``) with the settings their files'
+    metadata record (``SCHEDULE_METADATA``) as columns, NaN where a file does not record one."""
+    from greenbench.carbon.routing import RESULT_SCHEMA, read_results
+
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    frames = []
+    for path in paths:
+        frame, meta = read_results(path), io.read_metadata(path)
+        for key in SCHEDULE_METADATA:
+            if key not in frame:
+                frame[key] = float(meta[key]) if meta.get(key) is not None else float("nan")
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_SCHEMA.names)
 
 
 def write_all(data: dict[str, Any], out_dir: str | Path, names=None) -> tuple[list[Path], dict[str, list[str]]]:
@@ -137,6 +161,7 @@ def make_all(
     out_dir,
     amortization_curves_path=None,
     ratios_path=None,
+    amortization_path=None,
     settings: dict[str, Any] | None = None,
 ) -> list[Path]:
     data = load(
@@ -152,6 +177,7 @@ def make_all(
         amortization_curves_path,
         ratios_path=ratios_path,
         settings=settings,
+        amortization_path=amortization_path,
     )
     outs, problems = write_all(data, out_dir)
     log.info(
