@@ -12,7 +12,8 @@ loading the tables, drawing, checking and captioning them all (``make_all``)."""
 from greenbench.report.figures.accuracy_by_variant import fig_accuracy
 from greenbench.report.figures.build import build_all, caption_what, captions, load, log, make_all, save, write_all
 from greenbench.report.figures.figure import FIGURES, Figure, ordered, register_figure
-from greenbench.report.figures.carbon_panels import forecast_skill, forecast_vs_actual, mape_by_lead, scheduler_front
+from greenbench.report.figures.carbon_panels import forecast_skill, forecast_vs_actual, mape_by_lead
+from greenbench.report.figures.scheduler import fig_scheduler_front, policy_label, scheduler_front
 from greenbench.report.figures.common import (
     MARKERS,
     REFERENCE,
@@ -32,7 +33,7 @@ from greenbench.report.figures.difficulty_by_length import (
 from greenbench.report.figures.energy_by_batch import fig_energy_by_batch
 from greenbench.report.figures.latency_vs_throughput import fig_latency
 from greenbench.report.figures.layout import check_layout, figure_texts, labels_variant, place_labels
-from greenbench.report.figures.lifecycle import amortization
+from greenbench.report.figures.lifecycle import amortization, break_even_points, fig_amortization
 from greenbench.report.figures.pareto_accuracy_energy import fig_pareto
 from greenbench.report.figures.adaptive_router import fig_router, router_share
 from greenbench.report.figures.spiking_firing_rates import firing_rates, firing_table
@@ -48,17 +49,20 @@ __all__ = [
     "MARKERS",
     "REFERENCE",
     "amortization",
+    "break_even_points",
     "build_all",
     "captions",
     "check_layout",
     "difficulty_tables",
     "energy_label",
     "fig_accuracy",
+    "fig_amortization",
     "fig_difficulty",
     "fig_energy_by_batch",
     "fig_latency",
     "fig_pareto",
     "fig_router",
+    "fig_scheduler_front",
     "figure_texts",
     "firing_rates",
     "firing_table",
@@ -73,6 +77,7 @@ __all__ = [
     "make_all",
     "mape_by_lead",
     "pareto_table",
+    "policy_label",
     "place_labels",
     "router_share",
     "save",
