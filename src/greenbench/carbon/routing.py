@@ -380,6 +380,7 @@ def run_schedule(
     meta.update(
         {
             "pue": cfg["pue"],
+            "deferral_window_h": int(cfg["deferral_window_h"]),  # the shifting policies' window (figure labels)
             "seed": seed,
             "served_from": "answer" if serves_answer(cell) else "config",
             "inference_latency_ms_p50": p50,  # per device ("" where the values are given)
