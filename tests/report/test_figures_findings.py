@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from greenbench.analysis.amortization import BREAK_EVEN_SCHEMA, CURVE_SCHEMA, break_even, total_energy
@@ -93,7 +94,8 @@ def schedule(devices=(None,), slo_ms: float = 80.0) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["device", "scenario", "policy", "weight", "g_per_1000_requests", "latency_p95_ms"])
     for col in RESULT_SCHEMA.names:
         if col not in df:
-            df[col] = {"energy_label": "measured", "forecaster": "selected"}.get(col, 0.0)
+            text = pa.types.is_string(RESULT_SCHEMA.field(col).type)
+            df[col] = {"energy_label": "measured", "forecaster": "selected"}.get(col, "" if text else 0.0)
     df["slo_ms"], df["deferral_window_h"] = slo_ms, 12.0
     if devices == (None,):
         return df.drop(columns="device")
@@ -252,7 +254,7 @@ def test_the_scheduler_front_has_a_panel_per_device_and_works_without_devices():
 def test_the_slo_comes_from_the_schedule_files_metadata(tmp_path):
     from greenbench.core import io
 
-    df = schedule()[RESULT_SCHEMA.names]
+    df = schedule().assign(device="")[RESULT_SCHEMA.names]
     io.write_parquet(df, tmp_path / "a.parquet", RESULT_SCHEMA, {"slo_ms": 120, "seed": 0})
     io.write_parquet(df.assign(scenario="b"), tmp_path / "b.parquet", RESULT_SCHEMA, {"seed": 0})
     table = build.schedule_table([tmp_path / "a.parquet", tmp_path / "b.parquet"])

@@ -79,7 +79,6 @@ def load(
     """The tables every figure draws from, and the figures job's ``settings`` (``wiring.figures``: the
     answer's bounds) under ``settings``."""
     from greenbench.analysis.amortization import BREAK_EVEN_SCHEMA, CURVE_SCHEMA
-    from greenbench.carbon.routing import read_results
 
     accuracy, energy = io.read_parquet(accuracy_path), io.read_parquet(energy_path)
     ratios = io.read_parquet(ratios_path) if ratios_path else None
