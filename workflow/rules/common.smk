@@ -114,7 +114,7 @@ def served_energy():
 
 
 def served_answer():
-    """The study's answer (rule `answer`) when the routing serves it (carbon.schedule.energy: answer)."""
+    """The study's answer (paths.ANSWER) when the routing serves it (carbon.schedule.energy set to answer)."""
     from greenbench.carbon.served import serves_answer
 
     if serves_answer(config["carbon"]["schedule"]["energy"]):
