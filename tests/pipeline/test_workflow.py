@@ -249,6 +249,7 @@ DOWNSTREAM_OF_ENERGY = {
     "collect_energy": 1,
     "aggregate": 1,
     "pareto": 1,
+    "answer": 1,
     "simulate_schedule": 2,
     "figures": 1,
     "paper": 1,
@@ -280,6 +281,7 @@ RERUN_MATRIX = [
             "eval_summary": 1,
             "aggregate": 1,
             "pareto": 1,
+            "answer": 1,
             "simulate_schedule": 2,
             "figures": 1,
             "paper": 1,
@@ -302,7 +304,14 @@ RERUN_MATRIX = [
     ({"runtimes": {"torch_compile_cudagraphs": {"freezing": False}}}, {}),  # no such cell in the smoke study
     (
         {"stats": {"bootstrap": 200}},
-        {"aggregate": 1, "pareto": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1},
+        {"aggregate": 1, "pareto": 1, "answer": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1},
+    ),
+    # the answer's traffic: the answer, the routing that serves it, what shows them; no trial, no statistic
+    ({"answer": {"traffic": 3.0}}, {"answer": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
+    # the accuracy bound: the answer and the Pareto figure that draws it
+    (
+        {"answer": {"max_accuracy_loss_pts": 2.0}},
+        {"answer": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1},
     ),
     # the study's own footprint: its pricing grid and the amortization reread only the tables
     ({"footprint": {"zone": "FR"}}, {"figures": 1, "paper": 1, "all": 1}),
@@ -390,6 +399,7 @@ def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
         "collect_energy": 1,
         "aggregate": 1,
         "pareto": 1,
+        "answer": 1,
         "simulate_schedule": 2,
         "figures": 1,
         "paper": 1,
