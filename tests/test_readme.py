@@ -42,7 +42,7 @@ def _answer_sections(text: str = README):
 def test_the_answer_block_is_what_the_current_studies_generate():
     """Regenerate with ``python -m greenbench results-index --readme README.md``."""
     runs = results_index.load_runs(ROOT / "benchmarks" / "results")
-    block = results_index.readme_block(runs)
+    block = results_index.readme_block(runs, root=ROOT / "benchmarks" / "results")
     assert results_index.replace_block(README, block) == README, "README.md's answer block is out of date"
     for run in results_index.current_studies(runs):
         assert f"benchmarks/results/{run['folder']}/" in block, run["folder"]
@@ -70,14 +70,13 @@ def test_each_quoted_answer_is_a_line_of_its_runs_answer_md():
             assert bullet in answer.splitlines(), f"{run}: {bullet[:80]}… is not in its answer.md"
 
 
-def test_each_quoted_routing_result_is_in_its_runs_answer_md():
-    lines = [line for line in README.splitlines() if line.startswith("- ") and "nearest region" in line]
-    assert lines
-    for line in lines:
-        run = re.search(r"\(`([\w.-]+)`\)", line).group(1)
+def test_each_quoted_routing_line_is_in_its_runs_answer_md():
+    """The block's routing bullets are the cited answer.md's own lines, verbatim."""
+    start, end = README.index(results_index.BEGIN), README.index(results_index.END)
+    for run, bullets in _answer_sections(README[start:end]):
         answer = (ROOT / "benchmarks" / "results" / run / "answer.md").read_text(encoding="utf-8").splitlines()
-        for part in line.split("): ", 1)[1].split("; "):
-            assert f"- {part}" in answer, f"{run}: {part}"
+        for line in bullets:
+            assert line in answer, f"{run}: {line}"
 
 
 def test_the_quoted_wall_time_is_the_runs():
