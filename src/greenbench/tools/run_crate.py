@@ -38,6 +38,9 @@ FORMATS |= {
     ".rst": "text/x-rst",
 }
 NOT_RESULTS = {METADATA, "run.json"}
+# Terms the RO-Crate 1.1 context (schema.org 10.0) lacks, added to the crate's @context: ``sha256`` has the IRI
+# RO-Crate 1.2's context gives it (schema.org 13.0 added it); without it roc-validator rejects the key (MUST).
+EXTRA_TERMS = {"sha256": "http://schema.org/sha256"}
 
 
 def _git(repo: Path, *args: str) -> str | None:
@@ -152,6 +155,7 @@ def write_crate(
         inputs = mirror_inputs(Path(mirror)) if mirror else []
 
     crate = ROCrate(version="1.1")
+    crate.metadata.extra_terms |= EXTRA_TERMS
     crate.name = f"greenbench run {run['folder']}"
     crate.description = f"{run['what']} ({run['host_class']}; {run['date']})."
     crate.license = crate.add(
