@@ -1,8 +1,8 @@
 """benchmarks/export_run.py's library (greenbench.tools.run_export, run_crate): a small fake results/ tree becomes
 a run folder with run.json and a Workflow Run RO-Crate, supersedes the host class's older study, and the index and
 the README's answer block follow. No network: the crate is read back with ``rocrate`` and checked against the
-profiles' required entities; roc-validator runs too where it is installed and its HTTP cache holds the RO-Crate
-context (it fetches the JSON-LD context over the network otherwise, so the test skips)."""
+profiles' required entities, and validated by roc-validator (the ``test`` extra) against the Workflow Run Crate
+profile at the REQUIRED level, with the RO-Crate JSON-LD context served from tests/tools/data and sockets refused."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from greenbench.tools import results_index as ri
 from greenbench.tools import run_crate, run_export
 
 ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parent / "data"
 EPYC = "vendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 avx512_vnni avx512_bf16\n"
 ANSWER = (
     "- **cpu / minilm: `int8_dynamic@onnxruntime` at batch 8** (dynamic padding, eager): accuracy 0.8704 (-0.80 pts "
@@ -237,26 +238,91 @@ def test_unrecorded_input_checksums_are_computed_from_the_mirror_and_say_so(tmp_
     assert all("$GREENBENCH_DATA" in i["checksum_source"] for i in inputs)
 
 
-def test_roc_validator_accepts_the_crate_offline(tmp_path):
-    validator = pytest.importorskip("rocrate_validator")
-    from rocrate_validator import models, services
-    from rocrate_validator.utils.http import HttpRequester, find_offline_cache_miss
+CONTEXTS = {"https://w3id.org/ro/crate/1.1/context": DATA / "ro-crate-1.1-context.jsonld"}  # see data/README.md
 
-    out = exported_crate(tmp_path)
-    HttpRequester(offline=True)
-    settings = services.ValidationSettings(
-        rocrate_uri=str(out), profile_identifier="workflow-run-crate", requirement_severity=models.Severity.REQUIRED
+
+class VendoredContexts:
+    """roc-validator's HTTP session in the test: the JSON-LD contexts from tests/tools/data, a 504 (its offline
+    cache miss) for any other URL, which it records."""
+
+    cache = None
+
+    def __init__(self):
+        self.served, self.missed = [], []
+
+    def get(self, url, **_kwargs):
+        import requests
+
+        response = requests.Response()
+        response.url, response.status_code = url, 504
+        if url in CONTEXTS:
+            response.status_code, response._content = 200, CONTEXTS[url].read_bytes()
+            response.headers["Content-Type"] = "application/ld+json"
+            self.served.append(url)
+        else:
+            self.missed.append(url)
+        return response
+
+    head = get
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any socket connection or name lookup fails the test."""
+    import socket
+
+    def refuse(*args, **_kwargs):
+        raise AssertionError(f"the test opened a network connection: {args}")
+
+    for name in ("connect", "connect_ex"):
+        monkeypatch.setattr(socket.socket, name, refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def _validate(out: Path, tmp_path: Path, monkeypatch):
+    from rocrate_validator import models, services
+    from rocrate_validator.utils.document_loader import uninstall_document_loader
+    from rocrate_validator.utils.http import HttpRequester
+
+    settings = services.ValidationSettings(  # offline: no warm-up; its HTTP cache in tmp_path, not ~/.cache
+        rocrate_uri=str(out),
+        profile_identifier="workflow-run-crate",
+        requirement_severity=models.Severity.REQUIRED,
+        offline=True,
+        cache_path=tmp_path / "roc-validator-cache",
     )
+    session = VendoredContexts()
+    monkeypatch.setattr(HttpRequester(), "session", session)  # the singleton every fetch goes through
     try:
         result = services.validate(settings)
-    except Exception as exc:  # the RO-Crate JSON-LD context is not in its HTTP cache: no network here
-        if find_offline_cache_miss(exc) is not None or "resolution" in str(exc) or "urlopen" in str(exc):
-            pytest.skip(f"roc-validator {getattr(validator, '__version__', '')} needs the RO-Crate context online")
-        raise
-    messages = [issue.message for issue in result.get_issues()]
-    if any("JSON-LD context" in m for m in messages):
-        pytest.skip("roc-validator could not load the RO-Crate JSON-LD context offline")
-    assert result.passed(), messages
+    finally:
+        uninstall_document_loader()  # settings put its loader into rdflib's JSON-LD parser
+    assert session.missed == [], f"roc-validator fetched {sorted(set(session.missed))}: vendor them in tests/tools/data"
+    assert session.served, "the RO-Crate context was not fetched: is the check still run?"
+    return result
+
+
+def test_roc_validator_accepts_the_crate_offline(tmp_path, monkeypatch, no_network):
+    pytest.importorskip("rocrate_validator")
+    out = exported_crate(tmp_path)
+    result = _validate(out, tmp_path, monkeypatch)
+    assert [issue.message for issue in result.get_issues()] == [] and result.passed()
+    profiles = {check.requirement.profile.identifier for check in result.executed_checks}
+    assert {"ro-crate-1.1", "workflow-ro-crate-1.0", "process-run-crate-0.5", "workflow-run-crate-0.5"} <= profiles
+
+    # and it does reject: a key the context does not define, a run without its workflow (both MUST)
+    metadata = out / run_crate.METADATA
+    crate = json.loads(metadata.read_text())
+    crate["@context"] = crate["@context"][0]
+    for entity in crate["@graph"]:
+        entity.pop("instrument", None)
+    metadata.write_text(json.dumps(crate))
+    messages = " | ".join(issue.message for issue in _validate(out, tmp_path, monkeypatch).get_issues())
+    assert '"sha256"' in messages and "instrument" in messages, messages
 
 
 def test_the_results_index_command_writes_and_checks(tmp_path, capsys):
