@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -161,6 +162,21 @@ def test_no_qualifying_cell_is_said_not_invented():
     row = table.iloc[0]
     assert row.variant is None and row.qualifying == 0 and "exceed request p95 1 ms" in row.reason
     assert "no measured cell qualifies" in answer.to_markdown(table, [], SETTINGS)
+
+
+def test_the_page_reads_the_same_from_the_parquet_tables(tmp_path):
+    """Read back from Parquet, a level where nothing qualifies is null (NaN), and batch sizes of a column
+    with nulls are floats: the page still says "nothing qualifies" and prints whole batch sizes."""
+    from greenbench.core import io
+
+    energy, accuracy, carbon, meas = _tables()
+    levels = answer.traffic_table(energy, accuracy, carbon, meas, {**SETTINGS, "traffic_levels": [0.3, 1e6]})
+    assert levels["variant"].isna().any() and levels["variant"].notna().any()
+    io.write_parquet(levels, tmp_path / "t.parquet", answer.SCHEMA, {})
+    back = io.read_parquet(tmp_path / "t.parquet")
+    page = answer.to_markdown(back.head(1), [], SETTINGS, traffic=back)
+    assert "nothing qualifies" in page and "`nan`" not in page and "| nan" not in page
+    assert re.search(r"at batch \d+\*\*", page) and not re.search(r"at batch \d+\.0", page)
 
 
 def test_the_page_states_the_paired_interval_and_the_routing_lines():

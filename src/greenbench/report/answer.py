@@ -286,6 +286,11 @@ def _rate(rps: float) -> str:
     return f"{rps:.3g} requests/s ({rps * 3600:,.0f}/hour)"
 
 
+def _none(value) -> bool:
+    """No cell: None as built, null (NaN) as read back from the Parquet table."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _paired(r) -> str:
     """ ", paired 95% CI [lo, hi]" of the accuracy difference against fp32 on the same sentences."""
     lo, hi = getattr(r, "delta_low_pts", math.nan), getattr(r, "delta_high_pts", math.nan)
@@ -293,7 +298,7 @@ def _paired(r) -> str:
 
 
 def _bullet(r) -> str:
-    if r.variant is None:
+    if _none(r.variant):
         return f"- **{r.device} / {r.model}**: {r.reason}."
     sure = (
         ("not distinguishable from it" if r.ratio_low <= 1 <= r.ratio_high else "lower, with 95% confidence")
@@ -301,16 +306,16 @@ def _bullet(r) -> str:
         else "no paired trials to compare"
     )
     return (
-        f"- **{r.device} / {r.model}** at {_rate(r.traffic_rps)}: **run `{r.variant}` at batch {r.batch_size}** "
+        f"- **{r.device} / {r.model}** at {_rate(r.traffic_rps)}: **run `{r.variant}` at batch {int(r.batch_size)}** "
         f"({r.padding} padding, {r.mode}; batches of {r.effective_batch:.2f} on average, utilisation "
         f"{100 * r.utilisation:.2g}%): request p95 {r.request_p95_ms:.1f} ms (wait {r.wait_p95_ms:.1f} + compute "
         f"{r.compute_p95_ms:.1f}), accuracy {r.accuracy:.4f} ({-r.loss_pts:+.2f} pts vs fp32{_paired(r)}), "
         f"**{r.j_per_inf:.4f} J/inference** [{r.j_low:.4f}, {r.j_high:.4f}] ({r.energy_label}), "
         f"**{r.g_per_1000:.4f} gCO2e per 1,000 inferences** [{r.g_low:.4f}, {r.g_high:.4f}] at {r.grid}. "
         + (
-            f"Runner-up: `{r.runner_up}` at batch {r.runner_batch_size} ({r.runner_j_per_inf:.4f} J/inference); "
+            f"Runner-up: `{r.runner_up}` at batch {int(r.runner_batch_size)} ({r.runner_j_per_inf:.4f} J/inference); "
             f"best/runner-up = {r.ratio_vs_runner:.3f} [{r.ratio_low:.3f}, {r.ratio_high:.3f}]: {sure}. "
-            if r.runner_up is not None
+            if not _none(r.runner_up)
             else "No runner-up qualifies. "
         )
         + f"{r.qualifying} cells qualify."
@@ -325,13 +330,13 @@ def traffic_markdown(traffic: pd.DataFrame) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in traffic.itertuples():
-        if r.variant is None:
+        if _none(r.variant):
             why = r.reason.partition(" (")[2].rstrip(")")
             text = f"nothing qualifies ({why})" if why else "nothing qualifies"
             lines.append(f"| {r.device} / {r.model} | {_rate(r.traffic_rps)} | {text} | | | | | | |")
             continue
         lines.append(
-            f"| {r.device} / {r.model} | {_rate(r.traffic_rps)} | `{r.variant}` | {r.batch_size} | "
+            f"| {r.device} / {r.model} | {_rate(r.traffic_rps)} | `{r.variant}` | {int(r.batch_size)} | "
             f"{r.effective_batch:.2f} | {r.request_p95_ms:.1f} | {100 * r.utilisation:.2g}% | "
             f"{r.j_per_inf:.4f} [{r.j_low:.4f}, {r.j_high:.4f}] ({r.energy_label}) | {r.g_per_1000:.4f} |"
         )
