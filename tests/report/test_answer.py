@@ -191,6 +191,7 @@ def test_the_page_states_the_paired_interval_and_the_routing_lines():
     )
     page = answer.to_markdown(table, ["- **europe**, cpu: a routing line."], SETTINGS)
     assert "paired 95% CI [" in page and "applies to the point estimate" in page
+    assert "not how far a rerun moves it" in page  # what the interval does not cover
     assert "- **europe**, cpu: a routing line." in page.split("Where and when")[1]
     assert "Where and when" not in answer.to_markdown(table, [], SETTINGS)
 

@@ -366,7 +366,9 @@ def to_markdown(
         f"energy per inference interpolated at the mean dispatched batch, idle time between batches not charged; "
         f"gCO2e at grid {settings['grid']}). The accuracy bound applies to the point estimate; its paired 95% "
         f"interval against fp32 on the same sentences (paired bootstrap, McNemar in tables.md) is reported beside "
-        f"it. Generated from results/stats; 95% intervals.",
+        f"it. Generated from results/stats; 95% intervals. An energy interval covers the trial-to-trial noise of "
+        f"this run on this host only: not how far a rerun moves it (docs/reproducibility.md, rerun variance), "
+        f"nor another host class.",
         "",
     ]
     for r in table.itertuples():
