@@ -327,6 +327,20 @@ def test_roc_validator_accepts_the_crate_offline(tmp_path, monkeypatch, no_netwo
     assert '"sha256"' in messages and "instrument" in messages, messages
 
 
+def test_each_committed_current_study_with_a_crate_is_valid(tmp_path, monkeypatch, no_network):
+    """The crate of every current study folder under benchmarks/results (the run a reader cites) passes
+    roc-validator's workflow-run-crate profile at the REQUIRED level, offline (validated on a copy)."""
+    pytest.importorskip("rocrate_validator")
+    runs = [r for r in ri.current_studies(ri.load_runs(ROOT / "benchmarks" / "results"))]
+    crates = [ROOT / "benchmarks" / "results" / r["folder"] for r in runs]
+    crates = [c for c in crates if (c / run_crate.METADATA).is_file()]
+    assert crates, "no current study carries a ro-crate-metadata.json"
+    for folder in crates:
+        copy = shutil.copytree(folder, tmp_path / folder.name)
+        result = _validate(copy, tmp_path / f"{folder.name}-cache", monkeypatch)
+        assert [issue.message for issue in result.get_issues()] == [] and result.passed(), folder.name
+
+
 def test_the_results_index_command_writes_and_checks(tmp_path, capsys):
     from greenbench.tools import cli
 
