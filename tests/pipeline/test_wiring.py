@@ -114,6 +114,10 @@ def test_rule_inputs_are_the_modules_a_script_really_imports():
     # the adaptive recipe imports greenbench.cells.inference inside a function: still an input of its jobs
     assert "src/greenbench/cells/inference.py" in plugin_files("src", ["greenbench.cells.variants.adaptive"])
     assert "src/greenbench/carbon/forecasting.py" in module_closure("src", "scripts/forecast_hourly.py")
+    # the trials import the stopping plan, not the statistics: editing a statistic re-measures no energy
+    trials = module_closure("src", "scripts/measure_energy.py")
+    assert "src/greenbench/measure/energy/plan.py" in trials
+    assert not {"src/greenbench/analysis/summaries.py", "src/greenbench/analysis/paired_accuracy.py"} & set(trials)
 
 
 def test_validated_config_has_integral_floats_as_ints():

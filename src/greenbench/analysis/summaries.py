@@ -14,6 +14,7 @@ import pyarrow as pa
 from greenbench.core import io
 from greenbench.analysis import paired_accuracy, stats
 from greenbench.measure.energy import stopping
+from greenbench.measure.energy.rows import metric_of, usable  # noqa: F401  (re-exported)
 from greenbench.core.names import with_runtime
 from greenbench.core.log import get_logger
 
@@ -149,18 +150,6 @@ LENGTH_SCHEMA = pa.schema(
         ("energy_label", STR),
     ]
 )
-
-
-def usable(measurements: pd.DataFrame) -> pd.DataFrame:
-    """Valid, measured cells with the sampler on (the overhead check's 'off' cells are separate)."""
-    m = with_runtime(measurements)
-    return m[(m.status == "ok") & m.valid.astype(bool) & m.sampler.astype(bool)]
-
-
-def metric_of(group: pd.DataFrame) -> str:
-    """What a cell's stopping is decided and reported on: its energy, or its throughput where energy
-    is unavailable."""
-    return "j_per_inf_gross" if group["j_per_inf_gross"].notna().any() else "throughput_per_s"
 
 
 def _label(group: pd.DataFrame) -> str:

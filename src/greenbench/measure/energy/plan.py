@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from greenbench.measure.energy import stopping
-from greenbench.analysis.summaries import metric_of, usable
+from greenbench.measure.energy.rows import metric_of, usable
 from greenbench.measure.energy.cells import Cell
 
 KEY = ["variant", "batch_size", "padding", "mode"]
