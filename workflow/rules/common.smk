@@ -104,7 +104,8 @@ def trace_files():
 
 def served_energy():
     """The energy statistics the routing simulation reads when it serves a measured cell given in
-    carbon.schedule.energy; none when it serves the answer or the config gives the values directly."""
+    carbon.schedule.energy; none when it serves the answer or the config gives the values directly.
+    """
     from greenbench.carbon.served import energy_is_given, serves_answer
 
     cell = config["carbon"]["schedule"]["energy"]
