@@ -66,7 +66,9 @@ def fake_results(root: Path, data: Path, answer_md: bool = True) -> Path:
     if answer_md:
         (results / "paper" / "answer.md").write_text(f"# The study's answer\n\nIntro.\n\n{ANSWER}\n")
     (results / "figures").mkdir()
-    (results / "figures" / "pareto_accuracy_energy.png").write_bytes(b"\x89PNG fake")
+    from PIL import Image
+
+    Image.new("RGB", (8, 6), (200, 30, 30)).save(results / "figures" / "pareto_accuracy_energy.png")
     fp = host.fingerprint(2, cpuinfo=EPYC, machine="x86_64", rapl=False, gpu=(None, None, 0))
     meta = {"git_commit": "unknown", "config_hash": "abcdef0123456789", "versions": {"python": "3.11"}}
     meta |= {"host_fingerprint": fp, "host_class": host.host_class(fp), "threads": 2}
@@ -354,3 +356,27 @@ def test_the_results_index_command_writes_and_checks(tmp_path, capsys):
     (runs / "cpu-default-2026-11-22-remeasured" / "run.json").write_text("{}")
     assert cli.main(["results-index", "--root", str(runs)]) == 2
     assert "missing fields" in capsys.readouterr().err
+
+
+def test_exported_figures_are_palette_pngs_of_the_same_picture(tmp_path):
+    """The export keeps figures as 256-colour PNGs: same size, (nearly) the same pixels, fewer bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=150)
+    for k in range(6):
+        ax.plot(np.arange(50), np.sin(np.arange(50) / (k + 3)), label=f"line {k}")
+    ax.legend()
+    fig.savefig(tmp_path / "f.png")
+    plt.close(fig)
+    out = run_export.compact_png(tmp_path / "f.png", tmp_path / "out" / "f.png")
+    with Image.open(tmp_path / "f.png") as a, Image.open(out) as b:
+        assert b.mode == "P" and a.size == b.size
+        diff = np.abs(np.asarray(a.convert("RGB"), float) - np.asarray(b.convert("RGB"), float))
+        assert diff.mean() < 3.0  # of 255: anti-aliased edges map to the nearest palette colour
+    assert out.stat().st_size < (tmp_path / "f.png").stat().st_size
+    assert not [p for p in out.parent.iterdir() if p.name != "f.png"]  # no temporary left behind
