@@ -113,7 +113,7 @@ def test_a_plain_results_tree_is_exported_indexed_and_supersedes(tmp_path):
         repo=ROOT,
         readme=tmp_path / "README.md",
     )
-    assert run["host_class"] == "AMD EPYC, no AMX" and run["host_class_source"] == "fingerprint"
+    assert run["host_class"] == "AMD EPYC, no AMX (AVX512-BF16, VNNI)" and run["host_class_source"] == "fingerprint"
     assert run["host"] == "AMD without AMX (AVX512-BF16, VNNI); 2 threads; RAPL not readable"
     assert run["commit"] is None and run["config_hash"] == "abcdef0123456789" and run["date"] == "2026-12-06"
     assert run["wall_time_s"] == 300.5 and "benchmark" in run["wall_time_source"]
@@ -157,10 +157,15 @@ def test_the_study_host_class_from_a_fingerprint():
         return host.fingerprint(2, cpuinfo=cpuinfo, machine="x86_64", rapl=False, gpu=gpu)
 
     intel = "vendor_id\t: GenuineIntel\nmodel name\t: Intel Xeon\nflags\t\t: avx2 avx512_vnni"
-    assert run_export.study_host_class(fp(EPYC)) == "AMD EPYC, no AMX"
-    assert run_export.study_host_class(fp(intel)) == "Intel without AMX"
+    assert run_export.study_host_class(fp(EPYC)) == "AMD EPYC, no AMX (AVX512-BF16, VNNI)"
+    # the same CPU family as a guest that sees AVX2 only is another class: its int8 kernels differ
+    assert run_export.study_host_class(fp(EPYC.replace(" avx512_vnni avx512_bf16", ""))) == "AMD EPYC, no AMX (AVX2)"
+    assert run_export.study_host_class(fp(intel)) == "Intel without AMX (AVX512-VNNI)"
     assert run_export.study_host_class(fp(intel + " amx_tile amx_bf16")) == "Intel with AMX"
-    assert run_export.study_host_class(fp(intel, ("NVIDIA H100", "550", 1))) == "Intel without AMX + NVIDIA H100"
+    assert (
+        run_export.study_host_class(fp(intel, ("NVIDIA H100", "550", 1)))
+        == "Intel without AMX (AVX512-VNNI) + NVIDIA H100"
+    )
     assert run_export.study_host_class(fp(None)) == "Unknown CPU, ISA unknown"  # never guessed
 
 
@@ -213,7 +218,7 @@ def test_the_run_folder_is_a_workflow_run_crate(tmp_path):
     end = pd.Timestamp(action["endTime"])
     assert end - pd.Timestamp(action["startTime"]) == pd.Timedelta(seconds=1500)
     values = {v["name"]: v["value"] for v in action["additionalProperty"]}
-    assert values["host class"] == "AMD EPYC, no AMX" and values["wall time"] == 1500.0
+    assert values["host class"] == "AMD EPYC, no AMX (AVX512-BF16, VNNI)" and values["wall time"] == 1500.0
     assert action["agent"]["name"] and action["actionStatus"]
 
 

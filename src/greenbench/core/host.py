@@ -182,7 +182,8 @@ def fingerprint(
     }
 
 
-def _features(isa: Mapping[str, Any]) -> str:
+def features(isa: Mapping[str, Any]) -> str:
+    """The kernel-deciding AVX features short of AMX: ``AVX512-BF16, VNNI``, one of them, ``AVX2`` or ``no AVX2``."""
     bf16, vnni = isa.get("avx512_bf16") is True, isa.get("avx512_vnni") is True
     if bf16 and vnni:
         return "AVX512-BF16, VNNI"
@@ -204,7 +205,7 @@ def host_class(fp: Mapping[str, Any]) -> str:
         elif isa["amx"] is True:
             cpu = f"{name} with AMX"
         else:
-            cpu = f"{name} without AMX ({_features(isa)})"
+            cpu = f"{name} without AMX ({features(isa)})"
     return f"{cpu} + {fp['gpu_model']}" if fp.get("gpu_model") else cpu
 
 
@@ -241,6 +242,7 @@ __all__ = [
     "ISA",
     "UNKNOWN",
     "describe",
+    "features",
     "fingerprint",
     "gpu_info",
     "host_class",

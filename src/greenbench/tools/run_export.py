@@ -95,16 +95,20 @@ def provenance_record(meta: Mapping[str, Any]) -> dict[str, Any]:
 
 def study_host_class(fp: Mapping[str, Any]) -> str:
     """The class the answer is stated for (README, index): the CPU vendor (and family where it names one, as
-    "AMD EPYC") and whether it has AMX, plus the GPU model; ``host.host_class`` where the ISA is unknown."""
+    "AMD EPYC"), whether it has AMX and, without AMX, the AVX-512 features that pick the int8/bf16 kernels
+    (two guests of one CPU family can differ: "AMD EPYC, no AMX (AVX2)" and "... (AVX512-BF16, VNNI)" gave
+    different answers), plus the GPU model; ``host.host_class`` where the ISA is unknown."""
     full = host.host_class(fp)
-    amx = (fp.get("isa") or {}).get("amx")
+    isa = fp.get("isa") or {}
+    amx = isa.get("amx")
     if amx not in (True, False) or fp.get("cpu_vendor") not in ("intel", "amd"):
         return full
+    features = "" if amx else f" ({host.features(isa)})"
     if fp["cpu_vendor"] == "amd":
         cpu = "AMD EPYC" if "EPYC" in (fp.get("cpu_model") or "") else "AMD"
-        cls = f"{cpu}, {'with' if amx else 'no'} AMX"
+        cls = f"{cpu}, {'with' if amx else 'no'} AMX{features}"
     else:
-        cls = f"Intel {'with' if amx else 'without'} AMX"
+        cls = f"Intel {'with' if amx else 'without'} AMX{features}"
     return f"{cls} + {fp['gpu_model']}" if fp.get("gpu_model") else cls
 
 
