@@ -47,7 +47,9 @@ def test_a_trial_reads_the_protocol_not_the_trial_count():
 
 def test_builds_read_only_the_finetune_keys_they_declare():
     assert wiring.build_finetune(CONFIG, "adaptive") == {"train_subset": CONFIG["finetune"]["train_subset"]}
-    assert wiring.build_finetune(CONFIG, "prune_heads50") == {}
+    # a recovery's held-out slice leaves out the fine-tune's draw, so its builds read the draw's size
+    assert wiring.build_finetune(CONFIG, "prune_heads50") == {"train_subset": CONFIG["finetune"]["train_subset"]}
+    assert wiring.build_finetune(CONFIG, "fp32") == {}
 
 
 def _module_graph():

@@ -91,6 +91,13 @@ def distillation_loss(student_logits, hard_loss, teacher, batch, distill: Mappin
     return (1 - alpha) * hard_loss + alpha * soft
 
 
+def total_steps(examples: int, params: Mapping[str, Any]) -> int:
+    """Optimizer steps of a training run: ``epochs`` passes over ``examples`` in batches of ``batch_size``,
+    capped by ``max_steps`` when it is set."""
+    total = math.ceil(examples / int(params["batch_size"])) * int(params["epochs"])
+    return min(total, int(params["max_steps"])) if params.get("max_steps") else total
+
+
 def train_classifier(
     model,
     tokens: pd.DataFrame,
@@ -101,22 +108,21 @@ def train_classifier(
     teacher=None,
     distill: Mapping[str, Any] | None = None,
     after_step: Callable[[], None] | None = None,
+    on_step: Callable[[int], bool] | None = None,
 ) -> pd.DataFrame:
     """Train ``model`` in place; return the per-step training log.
 
     With ``teacher``, the loss is ``(1 - alpha) * CE + alpha * T^2 * KL(teacher || student)`` at
     temperature ``T`` (``distill = {"alpha": ..., "temperature": ...}``). ``after_step`` runs after
-    every optimizer step (e.g. to re-apply pruning masks).
+    every optimizer step (e.g. to re-apply pruning masks); ``on_step(steps_done)`` after that, and a True
+    answer stops training there (early stopping).
     """
     import torch
     from tqdm.auto import tqdm
 
     batch_size = int(params["batch_size"])
     epochs = int(params["epochs"])
-    steps_per_epoch = math.ceil(len(tokens) / batch_size)
-    total = steps_per_epoch * epochs
-    if params.get("max_steps"):
-        total = min(total, int(params["max_steps"]))
+    total = total_steps(len(tokens), params)
     optimizer = _optimizer(model, float(params["learning_rate"]), float(params["weight_decay"]))
     scheduler = _linear_schedule(optimizer, int(total * float(params["warmup_ratio"])), total)
     rng = np.random.default_rng(seed)
@@ -125,8 +131,11 @@ def train_classifier(
     device = next(model.parameters()).device
     model.train()
     step = 0
+    stop = False
     with tqdm(total=total, desc=desc, unit="step", mininterval=5) as bar:
         for epoch in range(epochs):
+            if stop:
+                break
             order = bucketed_order(lengths, batch_size, rng)
             for batch in iter_batches(tokens, batch_size, pad_id, order=order):
                 if step >= total:
@@ -162,6 +171,9 @@ def train_classifier(
                 bar.update(1)
                 if step % 50 == 0:
                     bar.set_postfix(loss=f"{np.mean([r['loss'] for r in records[-50:]]):.3f}")
+                if on_step is not None and on_step(step):
+                    stop = True
+                    break
     model.eval()
     return pd.DataFrame.from_records(records, columns=["step", "epoch", "loss", "learning_rate"])
 

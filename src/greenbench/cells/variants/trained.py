@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from greenbench.config.options import Option, Options, register_options
+from greenbench.data import recovery as recovery_rules
 from greenbench.cells.variants.recipe import Prepared, Variant, cuda_available, footprint, register
 
 PlanFn = Callable[[Any, Any, Mapping[str, Any], int, int], dict]
@@ -50,13 +51,20 @@ def build(recipe: TrainedRecipe, name: str):
 
         from greenbench.data import sst2 as data, models
         from greenbench.core import io
-        from greenbench.data.training import TRAINING_LOG_SCHEMA, train_classifier
+        from greenbench.data.training import TRAINING_LOG_SCHEMA, total_steps, train_classifier
 
         models.prepare_runtime(seed)
-        recovery = dict(params["recovery"])
+        recovery = RECOVERY.resolve(params["recovery"])  # a slice written before an option existed gets its default
         tokenizer = models.load_tokenizer(str(model_dir))
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        tokens = data.subset(io.read_parquet(train_tokens), int(recovery["train_subset"]), seed + 101)
+        train = io.read_parquet(train_tokens)
+        tokens = data.subset(train, int(recovery["train_subset"]), seed + 101)
+        size, min_tokens, checks, patience = recovery_rules.settings(recovery)
+        finetune_subset = int(finetune_params.get("train_subset", 0))
+        used = set(tokens["idx"]) | (
+            set(data.subset(train, finetune_subset, seed)["idx"]) if finetune_subset else set()
+        )
+        held = recovery_rules.holdout(train, used=used, size=size, min_tokens=min_tokens, seed=seed)
         model = models.load_classifier(str(model_dir)).to(device)
         before = footprint(model)
         started = time.perf_counter()
@@ -67,6 +75,17 @@ def build(recipe: TrainedRecipe, name: str):
         teacher = None
         if float(distill.get("alpha", 0.0)) > 0:
             teacher = models.load_classifier(str(model_dir)).to(device).eval()
+        planned = total_steps(len(tokens), recovery) if int(recovery["epochs"]) > 0 else 0
+        selection = recovery_rules.Selection(patience) if planned and checks and len(held) else None
+        on_step = None
+        if selection is not None:
+            # the rewrite alone (its un-tuned twin) is the first candidate: recovery never ends below it
+            selection.offer(0, *recovery_rules.score(model, held, pad_id), model)
+            at = set(recovery_rules.check_steps(planned, checks))
+
+            def on_step(done: int) -> bool:
+                return done in at and selection.offer(done, *recovery_rules.score(model, held, pad_id), model)
+
         history = (
             train_classifier(
                 model,
@@ -78,10 +97,13 @@ def build(recipe: TrainedRecipe, name: str):
                 teacher=teacher,
                 distill=distill,
                 after_step=after_step,
+                on_step=on_step,
             )
-            if int(recovery["epochs"]) > 0
+            if planned
             else None
         )
+        if selection is not None:
+            selection.restore(model)
         model = model.cpu().eval()
         report = {
             "variant": name,
@@ -91,6 +113,10 @@ def build(recipe: TrainedRecipe, name: str):
             "recovery": recovery,
             "recovery_examples": len(tokens),
             "recovery_steps": 0 if history is None else len(history),
+            "holdout_examples": len(held),
+            "selection": None
+            if selection is None
+            else selection.report(planned, 0 if history is None else len(history)),
             "seconds": round(time.perf_counter() - started, 3),
         }
         if recipe.summarize:
@@ -151,6 +177,7 @@ def register_trained(
             requirements=cuda_available,
             build=build(recipe, name),
             config_blocks=("recovery", *config_blocks),
+            finetune_keys=("train_subset",),  # the held-out slice excludes the fine-tune's draw
             label=label,
             order=order,
         )
@@ -166,7 +193,7 @@ DISTILL = {
         "temperature": {"type": "number", "exclusiveMinimum": 0},
     },
 }
-register_options(
+RECOVERY = register_options(
     Options(
         "variants.recovery",
         "the short fine-tune after a rewrite (pruning, sparse attention `*_ft`, spiking)",
@@ -182,6 +209,26 @@ register_options(
                 0.06, {"type": "number", "minimum": 0, "maximum": 1}, "linear warm-up share of the steps"
             ),
             "max_steps": Option(0, {"type": "integer", "minimum": 0}, "0 = no cap"),
+            "holdout": Option(
+                500,
+                {"type": "integer", "minimum": 0},
+                "held-out train sentences (never dev, never the fine-tune's or recovery's draw) that score the "
+                "rewrite before recovery (its un-tuned twin) and at each check; the best state is kept, so "
+                "recovery never ends below the rewrite alone; 0 = keep the last step, no checks",
+            ),
+            "holdout_min_tokens": Option(
+                10, {"type": "integer", "minimum": 1}, "skip train's short sub-sentence phrases in the held-out slice"
+            ),
+            "checks": Option(
+                2,
+                {"type": "integer", "minimum": 0},
+                "held-out scorings during recovery, evenly spaced, the last at its end",
+            ),
+            "patience": Option(
+                1,
+                {"type": "integer", "minimum": 0},
+                "stop recovery after this many checks in a row without a better held-out score; 0 = never early",
+            ),
             "distill": Option(
                 {"alpha": 0.5, "temperature": 2.0},
                 DISTILL,
