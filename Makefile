@@ -9,7 +9,7 @@ CONFIG ?=
 BIN    := $(VENV)/bin
 # The GPU extra (nvidia-ml-py) when this host has an NVIDIA GPU.
 comma  := ,
-EXTRAS := test,workflow,energy,slurm$(if $(shell command -v nvidia-smi 2>/dev/null),$(comma)gpu)
+EXTRAS := test,workflow,energy,slurm,openvino$(if $(shell command -v nvidia-smi 2>/dev/null),$(comma)gpu)
 KIT    ?= gpu-kit
 PIECE  ?= 0
 TORCHAO_WHEEL ?= torchao==0.18.0

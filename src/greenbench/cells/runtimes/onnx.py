@@ -11,7 +11,9 @@ Build (once per device, model and cell; the artifact is ``model.onnx`` + ``runti
    and width read from the graph (pruned layers keep their own);
 3. for ``int8_dynamic``: ``onnxruntime.quantization.quantize_dynamic`` (int8 per-channel weights,
    activations quantized per batch at run time; the classifier head stays float, as in every
-   greenbench int8 recipe);
+   greenbench int8 recipe); for ``int8_static``: ``quantize_static`` in QDQ format, int8 per-channel
+   weights and uint8 activations whose ranges (MinMax) come from ``calibration_size`` train sentences
+   (never dev), the head float too;
 4. check: logits of the saved graph against the recipe's own PyTorch logits on real train batches;
    both numbers are in the report (an int8 graph is compared with the fp32 model it came from).
 """
@@ -136,12 +138,60 @@ def _fuse(path: Path, out: Path, model, device: str) -> dict[str, int]:
     return {k: int(v) for k, v in fused.get_fused_operator_statistics().items() if v}
 
 
+def _kept_float(path: Path) -> list[str]:
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    return [n.name for n in graph.node if any(part in n.name.lower() for part in HIGH_PRECISION_NODES)]
+
+
+def _quantize_static(path: Path, out: Path, batches) -> int:
+    import numpy as np
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.feeds = iter(
+                [
+                    {
+                        "input_ids": ids.cpu().numpy().astype(np.int64),
+                        "attention_mask": m.cpu().numpy().astype(np.int64),
+                    }
+                    for ids, m in batches
+                ]
+            )
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    keep = _kept_float(path)
+    quantize_static(
+        str(path),
+        str(out),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        weight_type=QuantType.QInt8,
+        activation_type=QuantType.QUInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+        nodes_to_exclude=keep,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+    return len(keep)
+
+
 def _quantize(path: Path, out: Path) -> int:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    graph = onnx.load(str(path)).graph
-    keep = [n.name for n in graph.node if any(part in n.name.lower() for part in HIGH_PRECISION_NODES)]
+    keep = _kept_float(path)
     quantize_dynamic(
         str(path),
         str(out),
@@ -265,7 +315,15 @@ def _ort(path: Path, model, device: str) -> OrtPrepared:
 
 
 def _build(
-    prepared: Prepared, recipe: Variant, out: Path, device: str, options: Mapping[str, Any], *, realize: bool, samples
+    prepared: Prepared,
+    recipe: Variant,
+    out: Path,
+    device: str,
+    options: Mapping[str, Any],
+    *,
+    realize: bool,
+    samples,
+    calibration=None,
 ) -> dict[str, Any]:
     if getattr(prepared, "components", None):
         raise NotApplicable("a variant made of several models cannot be exported as one graph")
@@ -302,13 +360,19 @@ def _build(
             report["fusion_skipped"] = (
                 f"fused graph's logits differ from PyTorch's by {fused_check['max_abs_logit_diff']:.3g}"
             )
-    if realize:  # ONNX Runtime's own int8 dynamic quantization of the fp32 graph
+    if realize:  # ONNX Runtime's own int8 quantization of the fp32 graph: dynamic, or static (calibrated)
         started = time.perf_counter()
         quantized = out / "model.int8.onnx"
-        report["kept_float_nodes"] = _quantize(path, quantized)
+        if recipe.name == "int8_static":
+            n = int(options["calibration_size"])
+            report["kept_float_nodes"] = _quantize_static(path, quantized, calibration(n))
+            report["calibration_sentences"] = n
+            stages.append(f"int8 static quantization (onnxruntime QDQ, MinMax on {n} train sentences)")
+        else:
+            report["kept_float_nodes"] = _quantize(path, quantized)
+            stages.append("int8 dynamic quantization (onnxruntime)")
         quantized.replace(path)
         report["quantize_s"] = round(time.perf_counter() - started, 3)
-        stages.append("int8 dynamic quantization (onnxruntime)")
         report["int8_vs_fp32"] = agreement(prepared, _ort(path, prepared.model, device), samples)
     report["stages"] = stages
     report.update(resident(path))
@@ -330,8 +394,9 @@ register_runtime(
         load=_load,
         requirements=_installed,
         refuses=_refuses,
-        realizes={"int8_dynamic": "fp32"},
+        realizes={"int8_dynamic": "fp32", "int8_static": "fp32"},
         label="ONNX RT",
+        calibrates=True,
     )
 )
 register_family(Family("onnxruntime", "ONNX Runtime", "#332288", "X", order=70, group="runtimes"))
@@ -356,6 +421,11 @@ ORT = register_options(
                 1.0e-3,
                 {"type": "number", "exclusiveMinimum": 0},
                 "an fp32 graph whose logits differ from PyTorch's by more is refused as not faithful",
+            ),
+            "calibration_size": Option(
+                300,
+                {"type": "integer", "minimum": 1},
+                "int8_static: train sentences (never dev) whose activation ranges set the int8 scales",
             ),
         },
         required=False,

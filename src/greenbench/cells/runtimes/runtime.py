@@ -60,6 +60,9 @@ class Runtime:
     # Runtime is ONNX Runtime's own dynamic quantization of the exported fp32 graph
     realizes: Mapping[str, str] = field(default_factory=dict)
     label: str = ""  # short, appended to a recipe's label in figures ("" = the name)
+    # True: ``build`` also takes ``calibration(n) -> batches``, ``n`` train sentences (never dev) one per
+    # batch, for static quantization
+    calibrates: bool = False
 
 
 def _check(name: str, runtime: Runtime) -> str | None:
@@ -144,6 +147,9 @@ def compose(recipe: Variant, runtime_name: str) -> Variant:
             try:
                 prepared = prepare_source(models.load_classifier(str(model_dir)), device, out_dir, params)
                 samples = sample_batches(train_tokens, str(model_dir), device, seed)
+                extra = {}
+                if runtime.calibrates:
+                    extra["calibration"] = lambda n: calibration_batches(train_tokens, str(model_dir), device, seed, n)
                 started = time.perf_counter()
                 report = runtime.build(
                     prepared,
@@ -153,6 +159,7 @@ def compose(recipe: Variant, runtime_name: str) -> Variant:
                     dict(params.get("runtime") or {}),
                     realize=source_name != recipe.name,
                     samples=samples,
+                    **extra,
                 )
                 report["build_s"] = round(time.perf_counter() - started, 3)
                 report["artifact_bytes"] = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
@@ -201,6 +208,24 @@ def sample_batches(train_tokens, model_dir: str, device: str, seed: int, n: int 
             out.append((batch.input_ids.to(device), batch.attention_mask.to(device)))
             break
     return out
+
+
+CALIBRATION_SEED_OFFSET = 11
+CALIBRATION_MIN_TOKENS = 10  # sentence-like: SST-2 train mixes short phrases with sentences, dev holds sentences
+
+
+def calibration_batches(train_tokens, model_dir: str, device: str, seed: int, n: int) -> list[tuple[Any, Any]]:
+    """``n`` train sentences (never dev; a seeded draw of those with at least ``CALIBRATION_MIN_TOKENS``
+    tokens), one unpadded batch each: what a static quantizer collects activation ranges on."""
+    from greenbench.data import sst2 as data, models
+    from greenbench.core import io
+    from greenbench.data.batching import iter_batches
+
+    train = io.read_parquet(train_tokens)
+    pool = train[train["length"] >= CALIBRATION_MIN_TOKENS].reset_index(drop=True)
+    tokens = data.subset(pool if len(pool) else train, n, seed + CALIBRATION_SEED_OFFSET)
+    pad_id = models.load_tokenizer(model_dir).pad_token_id or 0
+    return [(b.input_ids.to(device), b.attention_mask.to(device)) for b in iter_batches(tokens, 1, pad_id)]
 
 
 def agreement(reference: Prepared, candidate: Prepared, samples) -> dict[str, float]:

@@ -1,4 +1,6 @@
-"""Integer quantization: int8 dynamic on CPU (torch.ao), int8/int4 weight-only on GPU (torchao).
+"""Integer quantization: int8 dynamic on CPU (torch.ao), int8/int4 weight-only on GPU (torchao); int8 static
+(calibrated activation ranges) is a runtime's own: ``int8_static@onnxruntime`` (QDQ) and ``int8_static@openvino``
+(NNCF), both from the fp32 model.
 
 Embeddings and the classification head stay in high precision in every recipe.
 """
@@ -11,7 +13,15 @@ import math
 from typing import Any, Callable
 
 from greenbench.cells.family import Family, register_family
-from greenbench.cells.variants.recipe import Prepared, Variant, cuda_available, footprint, register, storage_bytes
+from greenbench.cells.variants.recipe import (
+    NotApplicable,
+    Prepared,
+    Variant,
+    cuda_available,
+    footprint,
+    register,
+    storage_bytes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +287,28 @@ register(
         _int8_dynamic,
         label="INT8 dynamic",
         order=0,
+    )
+)
+STATIC_RUNTIMES = ("onnxruntime", "openvino")
+
+
+def _int8_static(model, device, artifact=None, params=None) -> Prepared:
+    raise NotApplicable(
+        "int8 static is calibrated and run by a runtime, not by PyTorch eager: "
+        + " or ".join(f"int8_static@{r}" for r in STATIC_RUNTIMES)
+    )
+
+
+register(
+    Variant(
+        "int8_static",
+        "quantization",
+        ("cpu",),
+        "int8 static: int8 weights and activations with ranges calibrated on train sentences (never dev), "
+        "realized by a runtime from the fp32 model",
+        _int8_static,
+        label="INT8 static",
+        order=5,
     )
 )
 register(
