@@ -48,7 +48,8 @@ def _cell(variant, batch, **kw):
     }
 
 
-def _tables():
+def _tables(j=None, p95s=None, accuracies=None):
+    J, P95, ACCURACY = j or globals()["J"], p95s or globals()["P95"], accuracies or globals()["ACCURACY"]
     rows = []
     for v, by_batch in J.items():
         for b, x in by_batch.items():
@@ -61,7 +62,13 @@ def _tables():
                 _cell(v, b, metric="latency_p95_ms", mean=p95, ci_low=p95, ci_high=p95, energy_label="measured"),
                 _cell(v, b, metric="latency_p50_ms", mean=p50, ci_low=p50, ci_high=p50, energy_label="measured"),
                 _cell(
-                    v, b, metric="throughput_per_s", mean=1e3 * b / p50, ci_low=0, ci_high=0, energy_label="measured"
+                    v,
+                    b,
+                    metric="throughput_per_s",
+                    mean=1e3 * b / p50,
+                    ci_low=0.97e3 * b / p50,
+                    ci_high=1.03e3 * b / p50,
+                    energy_label="measured",
                 ),
             ]
     energy = pd.DataFrame(rows)
@@ -247,9 +254,16 @@ def test_the_answer_stage_writes_both_tables_with_their_settings(tmp_path):
         df.to_parquet(inputs[name])
     inputs["measurements"] = tmp_path / "measurements.parquet"
     meas.assign(status="ok", valid=True, sampler=True).to_parquet(inputs["measurements"])
-    out = stages.Output(answer=str(tmp_path / "answer.parquet"), traffic=str(tmp_path / "answer_traffic.parquet"))
+    out = stages.Output(
+        answer=str(tmp_path / "answer.parquet"),
+        traffic=str(tmp_path / "answer_traffic.parquet"),
+        runtimes=str(tmp_path / "answer_runtimes.parquet"),
+        composed=str(tmp_path / "answer_composed.parquet"),
+    )
     stage.run(stages.job(inputs, out, {"answer": SETTINGS, "first_stage": 3}))
     headline, levels = io.read_parquet(out.answer), io.read_parquet(out.traffic)
+    runtimes = io.read_parquet(out.runtimes)
+    assert runtimes.runtime.tolist() == ["aot_inductor", "eager"] and io.read_parquet(out.composed).empty
     assert list(headline.columns) == answer.COLUMNS == list(levels.columns)
     assert headline.variant.tolist() == ["bf16@aot_inductor"] and headline.batch_size.tolist() == [1]
     assert levels.traffic_rps.tolist() == [0.3, 3, 30, 300] and levels.variant.isna().tolist() == [False] * 3 + [True]
@@ -257,3 +271,30 @@ def test_the_answer_stage_writes_both_tables_with_their_settings(tmp_path):
     assert meta["settings"]["answer"] == SETTINGS and "git_commit" in meta["provenance"]
     md = answer.to_markdown(headline, [], meta["settings"]["answer"], None, levels)
     assert "run `bf16@aot_inductor` at batch 1" in md and md.count("| cpu / m |") == 4
+
+
+def test_every_runtime_gets_its_greenest_cell_and_the_best_chain_is_compared_paired():
+    """Issue 36: every runtime's greenest qualifying cell side by side (sentences/s and J/inference with
+    intervals), and the best composed cell against the best single-recipe cell, paired by trial."""
+    chain = "prune_ffn25+int8_dynamic@onnxruntime"
+    j = {**J, "int8_dynamic@onnxruntime": {1: 0.10, 8: 0.035, 64: 0.02}, chain: {1: 0.07, 8: 0.03, 64: 0.018}}
+    p95 = {**P95, "int8_dynamic@onnxruntime": {1: 7.0, 8: 25.0, 64: 150.0}, chain: {1: 6.0, 8: 22.0, 64: 130.0}}
+    acc = {**ACCURACY, "int8_dynamic@onnxruntime": 0.872, chain: 0.870}
+    energy, accuracy, carbon, meas = _tables(j, p95, acc)
+    runtimes = answer.by_runtime(energy, accuracy, carbon, SETTINGS)
+    assert runtimes.runtime.tolist() == ["aot_inductor", "eager", "onnxruntime"]
+    ort = runtimes.set_index("runtime").loc["onnxruntime"]
+    assert ort.variant == chain and ort.batch_size == 1  # 0.278 requests/s fill no bigger batch
+    assert ort.throughput_low < ort.throughput_per_s < ort.throughput_high
+    assert ort.j_low < ort.j_per_inf < ort.j_high and ort.loss_pts == pytest.approx(0.8)
+    composed = answer.composed_vs_single(energy, accuracy, carbon, meas, SETTINGS, first_stage=3)
+    row = composed.iloc[0]
+    assert row.composed == chain and row.single == "int8_dynamic@onnxruntime"
+    assert row.ratio == pytest.approx(0.7, rel=0.05) and row.ratio_low < row.ratio < row.ratio_high < 1
+    lines = "\n".join(answer.runtimes_markdown(runtimes, composed))
+    assert f"| cpu / m | onnxruntime | `{chain}` | 1 |" in lines
+    assert "composed/single = 0.7" in lines and "lower, with 95% confidence" in lines
+    md = answer.to_markdown(
+        answer.answer(energy, accuracy, carbon, meas, SETTINGS), [], SETTINGS, None, None, runtimes, composed
+    )
+    assert "Every runtime's greenest qualifying cell" in md and md.count("| cpu / m |") == 3

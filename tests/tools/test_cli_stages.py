@@ -149,6 +149,8 @@ def test_cli_report_writes_the_answer_as_the_paper_rule_does(tmp_path, tiny_mode
             "amortization": None,
             "answer": paths.ANSWER,
             "answer_traffic": paths.ANSWER_TRAFFIC,
+            "answer_runtimes": paths.ANSWER_RUNTIMES,
+            "answer_composed": paths.ANSWER_COMPOSED,
         },
         stages.Output(claims="rule/claims.md"),
         wiring.paper(validate_config(load_config(["my.yaml"]))),

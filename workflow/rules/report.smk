@@ -51,6 +51,8 @@ rule answer:
     output:
         answer=paths.ANSWER,
         traffic=paths.ANSWER_TRAFFIC,
+        runtimes=paths.ANSWER_RUNTIMES,
+        composed=paths.ANSWER_COMPOSED,
     log:
         f"{LOGS}/answer.log",
     localrule: True
@@ -129,6 +131,8 @@ rule paper:
         amortization=paths.AMORTIZATION,
         answer=paths.ANSWER,
         answer_traffic=paths.ANSWER_TRAFFIC,
+        answer_runtimes=paths.ANSWER_RUNTIMES,
+        answer_composed=paths.ANSWER_COMPOSED,
         lib=lib("paper"),
     output:
         tables_md=f"{paths.PAPER_DIR}/tables.md",

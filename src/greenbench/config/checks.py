@@ -11,8 +11,9 @@ from greenbench.config.devices import resolve_devices
 
 
 def _runtime_errors(study: Mapping[str, Any]) -> list[str]:
-    from greenbench.cells.runtimes import RUNTIMES
+    from greenbench.cells.runtimes import RUNTIMES, chain_problem
     from greenbench.cells.variants import REGISTRY
+    from greenbench.core.names import CHAIN_SEP
 
     out = []
     for runtime, recipes in (study.get("runtimes") or {}).items():
@@ -22,7 +23,11 @@ def _runtime_errors(study: Mapping[str, Any]) -> list[str]:
                 "eager is every name in study.variants)"
             )
         for i, recipe in enumerate([] if recipes == "all" else recipes):
-            if recipe not in REGISTRY:
+            if CHAIN_SEP in recipe:
+                why = chain_problem(recipe, runtime) if runtime in RUNTIMES else None
+                if why:
+                    out.append(f"config key 'study.runtimes.{runtime}[{i}]': {why}")
+            elif recipe not in REGISTRY:
                 out.append(
                     f"config key 'study.runtimes.{runtime}[{i}]': unknown variant '{recipe}' "
                     f"(known: {', '.join(sorted(REGISTRY))})"
@@ -48,9 +53,9 @@ def study_cells(study: Mapping[str, Any]) -> list[str]:
 def semantic_errors(config: Mapping[str, Any], files: bool = True) -> list[str]:
     """Cross-key checks the schema cannot express. ``files`` False: leave out the checks of input
     files (carbon traces, model checkpoints) — for ``gpu-check`` on a node that has the kit instead."""
-    from greenbench.cells.runtimes import RUNTIMES
+    from greenbench.cells.runtimes import RUNTIMES, chain_problem
     from greenbench.cells.variants import REGISTRY
-    from greenbench.core.names import EAGER, split_name
+    from greenbench.core.names import CHAIN_SEP, EAGER, chain_parts, split_name
 
     out = []
     models = config.get("models", {})
@@ -63,6 +68,12 @@ def semantic_errors(config: Mapping[str, Any], files: bool = True) -> list[str]:
     out += _runtime_errors(config.get("study", {}))
     for i, name in enumerate(config.get("study", {}).get("variants", [])):
         recipe, runtime = split_name(name)
+        if CHAIN_SEP in recipe:  # <structural>+<numeric>@<runtime>: read with its first step's blocks below
+            why = chain_problem(recipe, runtime)
+            if why:
+                out.append(f"config key 'study.variants[{i}]': {why}")
+                continue
+            recipe = chain_parts(recipe)[0]
         if recipe not in REGISTRY:
             out.append(
                 f"config key 'study.variants[{i}]': unknown variant '{recipe}' (known: {', '.join(sorted(REGISTRY))})"

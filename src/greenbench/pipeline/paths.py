@@ -41,3 +41,6 @@ AMORTIZATION_CURVES = "results/stats/amortization_curves.parquet"  # J per infer
 # one per device, model and answer.traffic_levels entry
 ANSWER = "results/stats/answer.parquet"
 ANSWER_TRAFFIC = "results/stats/answer_traffic.parquet"
+# every runtime's greenest qualifying cell, and the best composed recipe against the best single one
+ANSWER_RUNTIMES = "results/stats/answer_runtimes.parquet"
+ANSWER_COMPOSED = "results/stats/answer_composed.parquet"

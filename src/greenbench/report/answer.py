@@ -69,7 +69,8 @@ def measured_cells(energy: pd.DataFrame, accuracy: pd.DataFrame, carbon: pd.Data
     ].rename(columns={"mean": "j", "ci_low": "j_lo", "ci_high": "j_hi"})
     out = j
     for metric, name in (("latency_p50_ms", "p50"), ("latency_p95_ms", "p95"), ("throughput_per_s", "thr")):
-        m = energy[energy["metric"] == metric][CELL + ["mean"]].rename(columns={"mean": name})
+        m = energy[energy["metric"] == metric][CELL + ["mean", "ci_low", "ci_high"]]
+        m = m.rename(columns={"mean": name, "ci_low": f"{name}_lo", "ci_high": f"{name}_hi"})
         out = out.merge(m, on=CELL, how="left")
     co2 = carbon[carbon["grid"] == grid][CELL + ["g_per_1000_inf", "ci_low", "ci_high"]]
     co2 = co2.rename(columns={"g_per_1000_inf": "g", "ci_low": "g_lo", "ci_high": "g_hi"})
@@ -98,6 +99,7 @@ def at_traffic(cells: pd.DataFrame, rate: float, settings: Mapping[str, Any]) ->
             n = queue.mean_fill(rate, int(cell.batch_size), wait_s)
             at = {k: loglog(n, knots, family[k]) for k in ("j", "j_lo", "j_hi", "g", "g_lo", "g_hi", "p50", "p95")}
             thr = loglog(n, knots, family["thr"])
+            thr_lo, thr_hi = loglog(n, knots, family["thr_lo"]), loglog(n, knots, family["thr_hi"])
             per_inf_s = 1.0 / thr if thr == thr else at["p50"] / 1e3 / n
             wait95 = 1e3 * queue.wait_quantile(0.95, rate, int(cell.batch_size), wait_s)
             wait50 = 1e3 * queue.wait_quantile(0.5, rate, int(cell.batch_size), wait_s)
@@ -119,6 +121,9 @@ def at_traffic(cells: pd.DataFrame, rate: float, settings: Mapping[str, Any]) ->
                 wait_p95_ms=wait95,
                 request_p50_ms=wait50 + at["p50"],
                 request_p95_ms=wait95 + at["p95"],
+                throughput_per_s=thr,
+                throughput_low=thr_lo,
+                throughput_high=thr_hi,
             )
             why = []
             if not row["loss_pts"] <= loss_bound + 1e-9:
@@ -240,6 +245,140 @@ def answer(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+# every runtime's greenest qualifying cell (paths.ANSWER_RUNTIMES) and the best composed recipe against the best
+# single recipe (paths.ANSWER_COMPOSED), at the configured traffic, by the answer's own rule
+RUNTIME_COLUMNS = (
+    "device model runtime variant batch_size effective_batch throughput_per_s throughput_low throughput_high "
+    "j_per_inf j_low j_high energy_label accuracy loss_pts qualifying reason"
+).split()
+COMPOSED_COLUMNS = (
+    "device model composed composed_batch_size composed_j_per_inf composed_loss_pts single single_batch_size "
+    "single_j_per_inf single_loss_pts ratio ratio_low ratio_high energy_label"
+).split()
+
+
+def _schema(columns: list[str], text: set[str], ints: set[str]) -> pa.Schema:
+    return pa.schema([(c, pa.string() if c in text else pa.int64() if c in ints else pa.float64()) for c in columns])
+
+
+RUNTIME_SCHEMA = _schema(
+    RUNTIME_COLUMNS, {"device", "model", "runtime", "variant", "energy_label", "reason"}, {"batch_size", "qualifying"}
+)
+COMPOSED_SCHEMA = _schema(
+    COMPOSED_COLUMNS,
+    {"device", "model", "composed", "single", "energy_label"},
+    {"composed_batch_size", "single_batch_size"},
+)
+
+
+def _served(energy, accuracy, carbon, settings) -> pd.DataFrame:
+    from greenbench.core.names import CHAIN_SEP, split_name
+
+    served = at_traffic(
+        measured_cells(energy, accuracy, carbon, settings["grid"]), float(settings["traffic"]), settings
+    )
+    if len(served):
+        names = [split_name(str(v)) for v in served["variant"]]
+        served["runtime"] = [runtime for _, runtime in names]
+        served["composed"] = [CHAIN_SEP in recipe for recipe, _ in names]
+    return served
+
+
+def by_runtime(energy, accuracy, carbon, settings: Mapping[str, Any]) -> pd.DataFrame:
+    """Per device, model and runtime (``eager`` = PyTorch as written): its greenest cell that qualifies at the
+    configured traffic, with sentences/s and J/inference at the mean dispatched batch (intervals), or why none
+    qualifies."""
+    served = _served(energy, accuracy, carbon, settings)
+    rows = []
+    for (device, model, runtime), group in (
+        served.groupby(["device", "model", "runtime"], sort=True) if len(served) else []
+    ):
+        best, _ = choose(group)
+        row = {c: None for c in RUNTIME_COLUMNS}
+        row.update(device=device, model=model, runtime=runtime, qualifying=int(group["qualifies"].sum()), reason="")
+        if best is None:
+            row["reason"] = _nothing(device, model, float(settings["traffic"]), settings["grid"], group, settings)[
+                "reason"
+            ]
+        else:
+            row.update({c: best[c] for c in RUNTIME_COLUMNS if c in best.index and c not in ("runtime", "qualifying")})
+            row["batch_size"] = int(best["batch_size"])
+        rows.append(row)
+    return pd.DataFrame(rows, columns=RUNTIME_COLUMNS)
+
+
+def composed_vs_single(
+    energy, accuracy, carbon, measurements, settings: Mapping[str, Any], first_stage: int = 0, level: float = 0.95
+) -> pd.DataFrame:
+    """Per device and model with a qualifying composed cell (a chain ``<structural>+<numeric>@<runtime>``):
+    the greenest such cell against the greenest qualifying single-recipe cell, their J/inference ratio paired
+    by trial (95% interval) and both accuracy losses."""
+    served = _served(energy, accuracy, carbon, settings)
+    rows = []
+    for (device, model), group in served.groupby(["device", "model"], sort=True) if len(served) else []:
+        composed, _ = choose(group[group["composed"]])
+        single, _ = choose(group[~group["composed"]])
+        if composed is None or single is None:
+            continue
+        ratio = ordering(measurements, composed, single, first_stage, level)
+        rows.append(
+            {
+                "device": device,
+                "model": model,
+                "composed": composed["variant"],
+                "composed_batch_size": int(composed["batch_size"]),
+                "composed_j_per_inf": float(composed["j_per_inf"]),
+                "composed_loss_pts": float(composed["loss_pts"]),
+                "single": single["variant"],
+                "single_batch_size": int(single["batch_size"]),
+                "single_j_per_inf": float(single["j_per_inf"]),
+                "single_loss_pts": float(single["loss_pts"]),
+                "ratio": math.nan if ratio is None else ratio.estimate,
+                "ratio_low": math.nan if ratio is None else ratio.low,
+                "ratio_high": math.nan if ratio is None else ratio.high,
+                "energy_label": composed["energy_label"],
+            }
+        )
+    return pd.DataFrame(rows, columns=COMPOSED_COLUMNS)
+
+
+def runtimes_markdown(runtimes: pd.DataFrame, composed: pd.DataFrame | None = None) -> list[str]:
+    """Every runtime's greenest qualifying cell side by side, then the composed-vs-single comparison."""
+    lines = [
+        "| device / model | runtime | greenest qualifying cell | max batch | sentences/s | J/inference | accuracy vs fp32 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in runtimes.itertuples():
+        if _none(r.variant):
+            why = str(r.reason).partition(" (")[2].rstrip(")")
+            lines.append(f"| {r.device} / {r.model} | {r.runtime} | nothing qualifies ({why or 'no cell'}) | | | | |")
+            continue
+        lines.append(
+            f"| {r.device} / {r.model} | {r.runtime} | `{r.variant}` | {int(r.batch_size)} | "
+            f"{r.throughput_per_s:.1f} [{r.throughput_low:.1f}, {r.throughput_high:.1f}] | "
+            f"{r.j_per_inf:.4f} [{r.j_low:.4f}, {r.j_high:.4f}] ({r.energy_label}) | {-r.loss_pts:+.2f} pts |"
+        )
+    for r in composed.itertuples() if composed is not None else []:
+        sure = (
+            "no paired trials to compare"
+            if r.ratio_low != r.ratio_low
+            else "not distinguishable"
+            if r.ratio_low <= 1 <= r.ratio_high
+            else "lower, with 95% confidence"
+            if r.ratio_high < 1
+            else "higher, with 95% confidence"
+        )
+        lines += [
+            "",
+            f"Composed recipes, {r.device} / {r.model}: the greenest qualifying composed cell `{r.composed}` "
+            f"(batch {int(r.composed_batch_size)}, {r.composed_j_per_inf:.4f} J/inference, {-r.composed_loss_pts:+.2f} pts "
+            f"vs fp32) against the greenest qualifying single-recipe cell `{r.single}` (batch "
+            f"{int(r.single_batch_size)}, {r.single_j_per_inf:.4f} J/inference, {-r.single_loss_pts:+.2f} pts): "
+            f"composed/single = {r.ratio:.3f} [{r.ratio_low:.3f}, {r.ratio_high:.3f}] ({sure}; paired by trial).",
+        ]
+    return lines
+
+
 def traffic_table(
     energy, accuracy, carbon, measurements, settings: Mapping[str, Any], first_stage: int = 0, level: float = 0.95
 ) -> pd.DataFrame:
@@ -349,6 +488,8 @@ def to_markdown(
     settings: Mapping[str, Any],
     hosts: list[Mapping[str, Any]] | None = None,
     traffic: pd.DataFrame | None = None,
+    runtimes: pd.DataFrame | None = None,
+    composed: pd.DataFrame | None = None,
 ) -> str:
     """The answer's Markdown from its tables (``table``: ``answer``'s rows at the configured traffic;
     ``traffic``: ``traffic_table``'s); ``hosts``: the trials' provenance records with a host fingerprint."""
@@ -375,6 +516,13 @@ def to_markdown(
         lines += [_bullet(r), ""]
     if traffic is not None and len(traffic):
         lines += ["At this traffic, run this:", "", *traffic_markdown(traffic), ""]
+    if runtimes is not None and len(runtimes):
+        lines += [
+            "Every runtime's greenest qualifying cell at the configured traffic (sentences/s at the mean batch):",
+            "",
+            *runtimes_markdown(runtimes, composed),
+            "",
+        ]
     if where:
         lines += [
             "Where and when to run it (routing simulation serving the cell above; `report.where`):",

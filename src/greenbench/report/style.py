@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from greenbench.cells.family import Family
 from greenbench.cells.family import families as declared_families
-from greenbench.core.names import EAGER, split_name
+from greenbench.core.names import CHAIN_SEP, EAGER, chain_parts, split_name
 
 # print sizes (inches): IEEE/ACM two-column layouts
 SINGLE = 3.5  # one column (89 mm)
@@ -58,6 +58,9 @@ def family(variant: str) -> str:
 
 
 def _recipe_label(recipe: str) -> str:
+    """A recipe's label; a chain's steps' labels joined by " + "."""
+    if CHAIN_SEP in recipe:
+        return " + ".join(_recipe_label(step) for step in chain_parts(recipe))
     found = _recipe(recipe)
     return found.label if found is not None and found.label else recipe.replace("_", " ")
 

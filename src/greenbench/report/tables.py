@@ -122,6 +122,8 @@ def write_paper(
     horizon: float = 1e9,
     answer_path: str | Path | None = None,
     answer_traffic_path: str | Path | None = None,
+    answer_runtimes_path: str | Path | None = None,
+    answer_composed_path: str | Path | None = None,
 ) -> pd.DataFrame:
     stats_dir, out_dir = Path(stats_dir), Path(out_dir)
     acc = io.read_parquet(stats_dir / "accuracy.parquet")
@@ -206,10 +208,12 @@ def write_paper(
         where_lines = where.to_markdown_lines(where.where_and_when(schedule, footprint_g))
         table = io.read_parquet(answer_path)
         levels = io.read_parquet(answer_traffic_path) if answer_traffic_path else None
+        by_runtime = io.read_parquet(answer_runtimes_path) if answer_runtimes_path else None
+        composed = io.read_parquet(answer_composed_path) if answer_composed_path else None
         answer_settings = io.read_metadata(answer_path)["settings"]["answer"]
         hosts = host.recorded(io.read_metadata(measurements_path))
         io.write_text(
-            answer.to_markdown(table, where_lines, answer_settings, hosts, levels),
+            answer.to_markdown(table, where_lines, answer_settings, hosts, levels, by_runtime, composed),
             out_dir / "answer.md",
         )
     evidence = claims.Evidence(

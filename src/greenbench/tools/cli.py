@@ -373,7 +373,12 @@ def cmd_report(args) -> int:
             "carbon": f"{paths.STATS_DIR}/carbon.parquet",
             "measurements": paths.ENERGY_ALL,
         },
-        stages.Output(answer=paths.ANSWER, traffic=paths.ANSWER_TRAFFIC),
+        stages.Output(
+            answer=paths.ANSWER,
+            traffic=paths.ANSWER_TRAFFIC,
+            runtimes=paths.ANSWER_RUNTIMES,
+            composed=paths.ANSWER_COMPOSED,
+        ),
         wiring.answer(cfg),
     )
     schedules = [
@@ -396,6 +401,8 @@ def cmd_report(args) -> int:
             "amortization": present(paths.AMORTIZATION),
             "answer": paths.ANSWER,
             "answer_traffic": paths.ANSWER_TRAFFIC,
+            "answer_runtimes": paths.ANSWER_RUNTIMES,
+            "answer_composed": paths.ANSWER_COMPOSED,
         },
         stages.Output(claims=f"{paths.PAPER_DIR}/claims.md"),
         wiring.paper(cfg),

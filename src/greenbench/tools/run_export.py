@@ -26,6 +26,8 @@ TABLES = {  # csv name -> parquet under results/ (required: a finished run has t
 }
 OPTIONAL_TABLES = {  # written when the run has them
     "answer.csv": "stats/answer.parquet",
+    "answer_runtimes.csv": "stats/answer_runtimes.parquet",
+    "answer_composed.csv": "stats/answer_composed.parquet",
     "stopping.csv": "stats/stopping.parquet",
     "amortization.csv": "stats/amortization.parquet",
 }

@@ -7,6 +7,8 @@ which imports them on its first lookup)."""
 from greenbench.cells.runtimes.runtime import (
     RUNTIMES,
     Runtime,
+    chain,
+    chain_problem,
     compose,
     get_runtime,
     read_status,
@@ -20,6 +22,8 @@ __all__ = [
     "MODULE_OF",
     "RUNTIMES",
     "Runtime",
+    "chain",
+    "chain_problem",
     "compose",
     "get_runtime",
     "read_status",

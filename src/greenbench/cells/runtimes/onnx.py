@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from greenbench.config.options import Option, Options, register_options
+from greenbench.core.names import numeric_step
 from greenbench.cells.family import Family, register_family
 from greenbench.cells.runtimes.runtime import Runtime, agreement, register_runtime
 from greenbench.cells.variants.recipe import NotApplicable, Prepared, Variant
@@ -363,7 +364,7 @@ def _build(
     if realize:  # ONNX Runtime's own int8 quantization of the fp32 graph: dynamic, or static (calibrated)
         started = time.perf_counter()
         quantized = out / "model.int8.onnx"
-        if recipe.name == "int8_static":
+        if numeric_step(recipe.name) == "int8_static":
             n = int(options["calibration_size"])
             report["kept_float_nodes"] = _quantize_static(path, quantized, calibration(n))
             report["calibration_sentences"] = n

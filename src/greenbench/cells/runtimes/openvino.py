@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from greenbench.config.options import Option, Options, register_options
+from greenbench.core.names import numeric_step
 from greenbench.cells.family import Family, register_family
 from greenbench.cells.runtimes.runtime import Runtime, agreement, register_runtime
 from greenbench.cells.variants.recipe import NotApplicable, Prepared, Variant
@@ -48,8 +49,9 @@ def _refuses(recipe: Variant) -> str | None:
 
 
 def precision_of(recipe: str) -> str:
-    """The inference precision a cell compiles with: ``bf16`` for the bf16 recipe, else ``f32``."""
-    return PRECISION.get(recipe, "f32")
+    """The inference precision a cell compiles with: ``bf16`` for the bf16 recipe (or a chain ending in it),
+    else ``f32``."""
+    return PRECISION.get(numeric_step(recipe), "f32")
 
 
 def cpu_has_bf16(core) -> bool:
@@ -168,7 +170,7 @@ def _build(
             f"the converted graph's logits differ from PyTorch's by {f32['max_abs_logit_diff']:.3g} "
             f"(> {options['max_abs_logit_diff']:g}) at f32: the conversion is not faithful"
         )
-    if recipe.name == "int8_static":
+    if numeric_step(recipe.name) == "int8_static":
         import nncf
 
         n = int(options["calibration_size"])

@@ -12,6 +12,11 @@ back at evaluation and measurement time. A combination that cannot run (a custom
 exporter does not know, a router with Python control flow) is decided once, at build time, and
 written down as ``runtime.json`` with its reason: every later stage records a not-applicable row
 with that reason instead of failing or dropping it.
+
+Recipes compose too: ``<structural>+<numeric>@<runtime>`` (``prune_heads25+int8_static@openvino``) starts
+from the structural recipe's built model (its own artifact, no second recovery) and lets the runtime
+realize the numeric step on it, as it realizes ``int8_static`` from fp32. ``chain_problem`` says why a
+chain cannot exist (config validation reports it before any job).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from greenbench.core.registry import Registry
+from greenbench.core.names import CHAIN_SEP, chain_parts
 from greenbench.cells.variants.recipe import (
     DEVICES,
     EAGER,
@@ -95,11 +101,80 @@ def read_status(artifact: str | Path | None) -> dict[str, Any]:
 
 def source_recipe(name: str) -> str | None:
     """The recipe whose model a composed cell's build starts from (``int8_dynamic@onnxruntime``:
-    fp32, quantized by ONNX Runtime), or None for a plain (eager) variant."""
+    fp32, quantized by ONNX Runtime; ``prune_heads25+int8_static@openvino``: prune_heads25), or None for
+    a plain (eager) variant."""
     recipe, runtime = split_name(name)
     if runtime == EAGER:
         return None
-    return get_runtime(runtime).realizes.get(recipe, recipe)
+    return _source_of(recipe, get_runtime(runtime))
+
+
+def _source_of(recipe: str, runtime: Runtime) -> str:
+    return chain_parts(recipe)[0] if CHAIN_SEP in recipe else runtime.realizes.get(recipe, recipe)
+
+
+STRUCTURAL_FAMILIES = ("pruning",)  # a chain's first step: it changes the architecture or the weights' zeros
+
+
+def chain_problem(recipe: str, runtime_name: str) -> str | None:
+    """Why the chain ``recipe`` (``<structural>+<numeric>``) cannot run under ``runtime_name``, or None."""
+    from greenbench.cells.variants.recipe import REGISTRY
+
+    parts = chain_parts(recipe)
+    if len(parts) != 2 or not all(parts):
+        return (
+            f"'{recipe}': a chain is one structural recipe then one numeric recipe, joined by '{CHAIN_SEP}' "
+            f"(e.g. prune_heads25{CHAIN_SEP}int8_static@openvino); this one has {len([p for p in parts if p])} step(s)"
+        )
+    unknown = [p for p in parts if p not in REGISTRY]
+    if unknown:
+        return f"'{recipe}': unknown variant '{unknown[0]}' (known: {', '.join(sorted(REGISTRY))})"
+    first, second = REGISTRY[parts[0]], REGISTRY[parts[1]]
+    structural = sorted(n for n in REGISTRY if REGISTRY[n].family in STRUCTURAL_FAMILIES)
+    if first.family not in STRUCTURAL_FAMILIES:
+        return (
+            f"'{recipe}': the first step must be structural ({', '.join(structural)}); '{parts[0]}' is a "
+            f"{first.family} recipe{' (two numeric recipes do not compose)' if second.family not in STRUCTURAL_FAMILIES else ''}"
+        )
+    if second.family in STRUCTURAL_FAMILIES:
+        return f"'{recipe}': the second step must be numeric (a precision or quantization recipe), '{parts[1]}' is structural"
+    if runtime_name == EAGER:
+        return (
+            f"'{recipe}': a chain runs under a runtime that realizes its numeric step on the structural recipe's "
+            f"model (e.g. '{recipe}@onnxruntime'); PyTorch eager does not"
+        )
+    if runtime_name not in RUNTIMES:
+        return f"'{recipe}@{runtime_name}': unknown runtime '{runtime_name}' (known: {', '.join(sorted(RUNTIMES))})"
+    runtime = RUNTIMES[runtime_name]
+    if runtime.realizes.get(parts[1]) != "fp32":
+        can = sorted(r for r, s in runtime.realizes.items() if s == "fp32")
+        return (
+            f"'{recipe}@{runtime_name}': {runtime_name} does not realize '{parts[1]}' on another recipe's model "
+            f"(it realizes: {', '.join(can) or 'nothing'})"
+        )
+    why = runtime.refuses(first)
+    return f"'{recipe}@{runtime_name}': {why}" if why else None
+
+
+def chain(name: str) -> Variant:
+    """The cell ``<structural>+<numeric>@<runtime>``: the structural recipe's model, the numeric step realized
+    on it by the runtime (KeyError with the reason when the chain cannot exist)."""
+    from greenbench.cells.variants.recipe import REGISTRY
+
+    recipe, runtime_name = split_name(name)
+    why = chain_problem(recipe, runtime_name)
+    if why:
+        raise KeyError(why)
+    first, second = (REGISTRY[p] for p in chain_parts(recipe))
+    steps = replace(
+        first,
+        name=recipe,
+        description=f"{first.description}, then {second.description}",
+        label=f"{first.label or first.name} + {second.label or second.name}",
+        devices=tuple(d for d in first.devices if d in second.devices),
+        requirements=lambda device: first.requirements(device) or second.requirements(device),
+    )
+    return compose(steps, runtime_name)
 
 
 def compose(recipe: Variant, runtime_name: str) -> Variant:
@@ -110,7 +185,7 @@ def compose(recipe: Variant, runtime_name: str) -> Variant:
     if recipe.runtime != EAGER:
         raise KeyError(f"variant '{name}': '{recipe.name}' already names a runtime")
     runtime = get_runtime(runtime_name)
-    source_name = runtime.realizes.get(recipe.name, recipe.name)
+    source_name = _source_of(recipe.name, runtime)
 
     def source() -> Variant:
         from greenbench.cells.variants.recipe import get

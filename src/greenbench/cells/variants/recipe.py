@@ -54,7 +54,7 @@ class NotApplicable(Exception):
 
 
 # a study cell's name: ``<recipe>`` (eager) or ``<recipe>@<runtime>`` (greenbench.core.names)
-from greenbench.core.names import EAGER, RUNTIME_SEP, cell_name, split_name  # noqa: E402,F401
+from greenbench.core.names import CHAIN_SEP, EAGER, RUNTIME_SEP, cell_name, split_name  # noqa: E402,F401
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,9 @@ def params_for(variants_config: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The parameters a recipe sees: its own block (``variants.<name>``) plus the shared blocks its
     recipe declares (``Variant.config_blocks``), and nothing else, so a change to a shared block
     reruns only the variants that read it."""
-    name = split_name(name)[0]  # a runtime runs the recipe with the recipe's parameters
+    name = split_name(name)[0].split(CHAIN_SEP)[
+        0
+    ]  # a runtime runs the recipe (a chain: its first step) with its parameters
     declared = REGISTRY[name].config_blocks if name in REGISTRY else SHARED_BLOCKS
     params = {key: dict(variants_config[key]) for key in SHARED_BLOCKS if key in variants_config and key in declared}
     for key, value in (variants_config.get(name) or {}).items():

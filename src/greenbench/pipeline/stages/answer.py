@@ -1,7 +1,9 @@
 """Stage `answer`: ``run(job)`` (see greenbench.pipeline.stages) — the study's answer from the statistics
 (accuracy, energy, carbon) and the measurements (the paired ordering), at the configured traffic
 (``paths.ANSWER``: one row per device and model) and at each traffic level (``paths.ANSWER_TRAFFIC``: one
-row per device, model and level). Returns the headline table."""
+row per device, model and level), every runtime's greenest qualifying cell (``paths.ANSWER_RUNTIMES``) and
+the best composed recipe against the best single one (``paths.ANSWER_COMPOSED``). Returns the headline
+table."""
 
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ def run(j):
     meta = {"settings": dict(s), "provenance": provenance.collect(dict(s))}
     io.write_parquet(headline, j.output.answer, answer.SCHEMA, meta)
     io.write_parquet(levels, j.output.traffic, answer.SCHEMA, meta)
+    io.write_parquet(answer.by_runtime(*tables[:3], settings), j.output.runtimes, answer.RUNTIME_SCHEMA, meta)
+    composed = answer.composed_vs_single(*tables, settings, first_stage=first_stage)
+    io.write_parquet(composed, j.output.composed, answer.COMPOSED_SCHEMA, meta)
     log = get_logger(__name__)
     for row in levels.itertuples():
         log.info(

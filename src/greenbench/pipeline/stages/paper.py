@@ -32,6 +32,8 @@ def run(j):
         horizon=s["horizon"],
         answer_path=i.answer,
         answer_traffic_path=i.answer_traffic,
+        answer_runtimes_path=getattr(i, "answer_runtimes", None),
+        answer_composed_path=getattr(i, "answer_composed", None),
     )
     write_pages(out_dir)  # the report's inline HTML pages and its overview
     return verdicts
