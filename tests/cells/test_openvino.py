@@ -77,3 +77,29 @@ def test_bf16_at_openvino_runs_bf16_where_the_cpu_has_it_and_says_why_not_elsewh
         assert report["report"]["bf16_vs_fp32"]["max_abs_logit_diff"] > 0  # really not f32
     else:
         assert report["status"] == "not_applicable" and "no bf16" in report["reason"]
+
+
+def test_torch_ao_int8_is_labelled_deprecated_and_a_torch_without_it_costs_only_that_cell(monkeypatch, tiny):
+    import dataclasses
+
+    from greenbench.cells.runtimes import runtime as runtime_module
+    from greenbench.cells.variants import REGISTRY, quantization
+
+    assert quantization._torch_ao_dynamic("cpu") is None  # torch 2.13 still ships it
+    prepared = variants.get("int8_dynamic").prepare(tiny, "cpu", None, {})
+    assert "deprecated" in prepared.caveat and prepared.info["kernel_path"] == "torch.ao (deprecated)"
+    # a torch without torch.ao: the eager cell says why; ONNX Runtime's own int8 of the fp32 graph is unaffected
+    gone = "this torch no longer ships torch.ao's quantize_dynamic"
+    monkeypatch.setitem(
+        REGISTRY, "int8_dynamic", dataclasses.replace(REGISTRY["int8_dynamic"], requirements=lambda d: gone)
+    )
+    monkeypatch.setattr(runtime_module, "_COMPOSED", {})
+    assert variants.get("int8_dynamic").applicability("cpu") == gone
+    assert variants.get("int8_dynamic@onnxruntime").applicability("cpu") is None
+
+
+@pytest.fixture
+def tiny(tiny_model_dir):
+    from greenbench.data import models
+
+    return models.load_classifier(str(tiny_model_dir))

@@ -193,7 +193,10 @@ def compose(recipe: Variant, runtime_name: str) -> Variant:
         return get(source_name)
 
     def requirements(device: str) -> str | None:
-        return recipe.requirements(device) or runtime.requirements(device) or runtime.refuses(recipe)
+        # a step the runtime realizes itself (int8_dynamic@onnxruntime) needs what its source needs, not what
+        # the eager recipe of that name needs (torch.ao for int8_dynamic)
+        own = source() if source_name != recipe.name else recipe
+        return own.requirements(device) or runtime.requirements(device) or runtime.refuses(recipe)
 
     def base_artifact(artifact: str | Path) -> Path | None:
         # the recipe's own artifact (pruned weights, calibration) sits beside this one

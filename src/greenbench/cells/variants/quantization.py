@@ -44,8 +44,24 @@ def quantizable_linear_names(model) -> list[str]:
     return [name for name, module in model.named_modules() if _quantize_filter(module, name)]
 
 
+TORCH_AO_CAVEAT = (
+    "torch.ao.quantization.quantize_dynamic: deprecated since torch 2.10 (kept while the installed torch ships it, "
+    "so the recorded answers stay comparable); its maintained twin is int8_dynamic_ao (torchao), measured beside it"
+)
+
+
+def _torch_ao_dynamic(device: str) -> str | None:
+    """Why torch.ao's dynamic int8 cannot run here (the installed torch no longer ships it), or None."""
+    try:
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic  # noqa: F401
+    except ImportError as exc:
+        return f"this torch no longer ships torch.ao's quantize_dynamic ({exc}); int8_dynamic_ao is the maintained path"
+    return None
+
+
 def _int8_dynamic(model, device, artifact=None, params=None) -> Prepared:
-    """torch.ao dynamic int8 (deprecated in torch 2.10+, still present in 2.13; a torchao path can replace it here)."""
+    """torch.ao dynamic int8 (deprecated in torch 2.10+, still present in 2.13), labelled as such; int8_dynamic_ao is
+    torchao's maintained CPU int8, a cell of its own."""
     import warnings
 
     import torch
@@ -55,7 +71,8 @@ def _int8_dynamic(model, device, artifact=None, params=None) -> Prepared:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         quantized = quantize_dynamic(model.float().eval(), qconfig_spec=spec, dtype=torch.qint8)
-    return Prepared(quantized, device, info={"quantized_linears": len(spec)})
+    info = {"quantized_linears": len(spec), "kernel_path": "torch.ao (deprecated)"}
+    return Prepared(quantized, device, info=info, caveat=TORCH_AO_CAVEAT)
 
 
 TORCHAO_MIN = (0, 18)  # older releases switch every float32 matmul in the process to TF32 when quantizing
@@ -283,8 +300,9 @@ register(
         "int8_dynamic",
         "quantization",
         ("cpu",),
-        "int8 dynamic per-channel quantization of encoder Linear layers (torch.ao, CPU)",
+        "int8 dynamic per-channel quantization of encoder Linear layers (torch.ao, deprecated; CPU)",
         _int8_dynamic,
+        requirements=_torch_ao_dynamic,
         label="INT8 dynamic",
         order=0,
     )
