@@ -61,3 +61,37 @@ def test_no_temporary_file_is_under_version_control():
     assert tracked and not [
         f for f in tracked if ".tmp" in Path(f).name or any(part.endswith(".tmp") for part in Path(f).parts)
     ]
+
+
+def test_outputs_get_the_permissions_the_umask_allows_not_mkstemps_0600(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        io.write_text("x", tmp_path / "a.txt")
+        with io.atomic_directory(tmp_path / "d") as d:
+            (d / "f").write_text("y")
+        os.umask(0o077)
+        io.write_text("x", tmp_path / "private.txt")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "private.txt").stat().st_mode) == 0o600
+
+
+def test_a_run_sweeps_the_temporaries_killed_jobs_left_and_nothing_else(tmp_path):
+    root = tmp_path / "results"
+    (root / "carbon" / ".forecaster.k2j3.tmp" / "inner").mkdir(parents=True)
+    (root / "carbon" / ".forecaster.k2j3.tmp" / "inner" / "w.pt").write_text("half")
+    (root / "figures").mkdir()
+    (root / "figures" / ".difficulty_by_length.png.abc123.png.tmp").write_text("half")
+    keep = [root / "figures" / "difficulty_by_length.png", root / "stats" / "energy.parquet", root / ".snakemake_note"]
+    for path in keep:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("whole")
+    swept = io.sweep_temporaries(root)
+    assert sorted(p.name for p in swept) == [".difficulty_by_length.png.abc123.png.tmp", ".forecaster.k2j3.tmp"]
+    assert all(p.exists() for p in keep) and not any(io.is_temporary(p) for p in root.rglob("*"))
+    assert io.sweep_temporaries(tmp_path / "absent") == []

@@ -17,11 +17,52 @@ import pyarrow.parquet as pq
 METADATA_KEY = b"greenbench"
 
 
+TMP_SUFFIX = ".tmp"  # every atomic writer's temporary is ``.<name>.<random><suffix>.tmp`` beside its target
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _as_umask_allows(path: Path, directory: bool = False) -> None:
+    """``mkstemp``/``mkdtemp`` create 0600/0700 whatever the umask; an output is made as ``open``/``mkdir``
+    would make it (0666/0777 less the umask), so a shared project folder on a cluster can read it."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 def _tmp_sibling(path: Path, suffix: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + TMP_SUFFIX, dir=path.parent)
     os.close(fd)
+    _as_umask_allows(Path(name))
     return Path(name)
+
+
+def is_temporary(path: str | Path) -> bool:
+    """Whether ``path`` is an atomic writer's temporary (a leftover, when no writer is running)."""
+    name = Path(path).name
+    return name.startswith(".") and name.endswith(TMP_SUFFIX) and name.count(".") >= 3
+
+
+def sweep_temporaries(root: str | Path) -> list[Path]:
+    """Remove the atomic writers' temporaries under ``root`` that a killed job left behind (call it only when
+    no job writes under ``root``: a run's start, under Snakemake's lock); returns what was removed."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = sorted((p for p in root.rglob("*") if is_temporary(p)), key=lambda p: len(p.parts))
+    removed: list[Path] = []
+    for path in found:
+        if any(parent in removed for parent in path.parents):
+            continue  # inside a temporary folder already removed
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 @contextlib.contextmanager
@@ -98,7 +139,8 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent))
+    _as_umask_allows(tmp, directory=True)
     try:
         yield tmp
         if path.exists():
