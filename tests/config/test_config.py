@@ -323,3 +323,36 @@ def test_the_schedule_forecaster_is_one_the_registry_builds():
         ConfigError, match=r"carbon\.schedule\.forecaster': 'prophet' is not one of .*known: selected, "
     ):
         validate_config(cfg, files=False)
+
+
+def test_list_hints_and_repeats_are_said_as_they_are():
+    cfg = merged()
+    cfg["study"].update(devices=["tpu"])
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    assert "'tpu' is not one of" in str(err.value) and "or a list" not in str(err.value)  # it is a list already
+    cfg = merged()
+    cfg["study"].update(devices="tpu")
+    with pytest.raises(ConfigError, match=r"or a list: \[tpu\]"):
+        validate_config(cfg)
+    cfg = merged()
+    cfg["study"].update(variants=["fp32", "int8_dynamic", "fp32", "spiking", "int8_dynamic"])
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    message = str(err.value)
+    assert "'fp32', 'int8_dynamic' listed more than once" in message and "spiking" not in message
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "# a\n\n# b\n"])
+def test_an_empty_or_comment_only_config_file_is_refused_naming_the_file(tmp_path, text):
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"mine.yaml: empty config file"):
+        load_config([REPO / "config" / "config.yaml", path])
+    out = subprocess.run(
+        [sys.executable, "-m", "greenbench", "validate-config", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert out.returncode != 0 and "mine.yaml: empty config file" in out.stderr and "Traceback" not in out.stderr

@@ -89,7 +89,7 @@ def load_config(paths: Iterable[str | Path]) -> dict[str, Any]:
     for path in paths:
         path = Path(path)
         try:
-            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
+            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
         except FileNotFoundError:
             raise ConfigError(f"{path}: config file not found") from None
         except UnicodeDecodeError as exc:
@@ -101,6 +101,11 @@ def load_config(paths: Iterable[str | Path]) -> dict[str, Any]:
             ) from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if loaded is None:
+            raise ConfigError(
+                f"{path}: empty config file (nothing but blank lines or comments): give at least one key, "
+                "or leave the file out"
+            )
         if not isinstance(loaded, Mapping):
             raise ConfigError(f"{path}: top level must be a mapping, got {type(loaded).__name__}")
         config = deep_merge(config, loaded)

@@ -29,6 +29,14 @@ def _describe(error) -> str:
         return "unknown key (not in the schema; check the spelling)"
     if error.validator == "required":
         return "required key is missing"
+    if error.validator == "uniqueItems" and isinstance(error.instance, list):
+        seen, repeated = [], []
+        for item in error.instance:
+            if item in seen and item not in repeated:
+                repeated.append(item)
+            seen.append(item)
+        names = ", ".join(repr(r) for r in repeated)
+        return f"{names} listed more than once (each entry once)"
     return error.message + _hint(error)
 
 
@@ -90,6 +98,7 @@ def _hint(error) -> str:
     parent = error.parent if error.parent is not None and error.parent.validator == "oneOf" else error
     if (
         parent.validator == "oneOf"
+        and list(parent.absolute_path) == list(error.absolute_path)  # the value itself, not an item of a list
         and isinstance(value, str)
         and any(s.get("type") == "array" for s in parent.validator_value if isinstance(s, Mapping))
     ):
