@@ -316,6 +316,8 @@ RERUN_MATRIX = [
     # the study's own footprint: its pricing grid and the amortization reread only the tables
     ({"footprint": {"zone": "FR"}}, {"figures": 1, "paper": 1, "all": 1}),
     ({"footprint": {"amortization": {"inferences": [100, 1000000]}}}, {"figures": 1, "paper": 1, "all": 1}),
+    # order carries no meaning: the same cells listed in another order rerun nothing
+    ({"study": {"variants": "reversed"}}, {}),
 ]
 # every rerun compute job leaves a new footprint row: the footprint table and the amortization follow
 COST = {"footprint": 1, "amortize": 1}
@@ -327,6 +329,9 @@ def _override(project: Path, override: dict) -> dict:
     if override.get("study", {}).get("variants", 1) is None:  # append a variant to the smoke study's list
         base = yaml.safe_load((project / "config" / "config.yaml").read_text())
         override = {"study": {"variants": base["study"]["variants"] + ["topk8_ft"]}}
+    if override.get("study", {}).get("variants") == "reversed":  # the same cells in another order
+        base = yaml.safe_load((project / "config" / "config.yaml").read_text())
+        override = {"study": {"variants": base["study"]["variants"][::-1]}}
     return override
 
 

@@ -150,7 +150,9 @@ def evaluate(config: Mapping[str, Any], variant: str) -> dict[str, Any]:
 
 
 def measure_energy(config: Mapping[str, Any], model: str, variants: list[str] | None = None) -> dict[str, Any]:
-    names = list(variants or config["study"]["variants"])
+    """A trial's slice: the protocol, every cell's parameters, the cells in name order (a trial shuffles them
+    with its seed, so the order of ``study.variants`` carries no meaning and reordering it reruns nothing)."""
+    names = sorted(variants or config["study"]["variants"])
     return canonical(
         {
             "energy": energy_protocol(config),
