@@ -160,3 +160,16 @@ def test_instrumentation_is_not_a_rule_input_so_editing_a_meter_does_not_rerun_t
     )
     assert "src/greenbench/data/training.py" in wrapped
     assert "src/greenbench/analysis/study_cost.py" in module_closure("src", "scripts/footprint.py")
+
+
+def test_without_any_energy_value_the_page_says_unavailable_never_zero_or_nan():
+    rows = [
+        r.assign(energy_j=None, energy_label="unavailable", energy_reason="codecarbon is not installed")
+        for r in _rows()
+    ]
+    md = footprint.to_markdown(footprint.combine(rows, ci_g_per_kwh=400.0, zone="DE"))
+    summary = md.splitlines()[2]
+    assert "energy and gCO2e unavailable" in summary and "codecarbon is not installed" in md
+    assert "0.0000 kWh" not in md and "nan%" not in md and " 0.0 gCO2e" not in md
+    partial = footprint.to_markdown(footprint.combine(_rows(), ci_g_per_kwh=400.0, zone="DE"))
+    assert "1 of 4 jobs without a value" in partial

@@ -298,3 +298,18 @@ def test_every_runtime_gets_its_greenest_cell_and_the_best_chain_is_compared_pai
         answer.answer(energy, accuracy, carbon, meas, SETTINGS), [], SETTINGS, None, None, runtimes, composed
     )
     assert "Every runtime's greenest qualifying cell" in md and md.count("| cpu / m |") == 3
+
+
+def test_without_energy_values_the_answer_says_why_instead_of_saying_nothing():
+    energy, accuracy, carbon, meas = _tables()
+    energy = energy.assign(mean=np.where(energy.metric == "j_per_inf_gross", np.nan, energy["mean"]))
+    meas = meas.assign(
+        j_per_inf_gross=np.nan,
+        reason="",
+        flags="energy unavailable: codecarbon is not installed (pip install codecarbon)",
+    )
+    table = answer.answer(energy, accuracy, carbon, meas, SETTINGS)
+    assert table.variant.isna().all() and len(table) == 1
+    assert "no cell has a J/inference value" in table.reason[0] and "codecarbon is not installed" in table.reason[0]
+    md = answer.to_markdown(table, [], SETTINGS)
+    assert "- **cpu / m**: no answer: no cell has a J/inference value" in md

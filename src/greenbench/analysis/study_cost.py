@@ -214,13 +214,25 @@ def to_markdown(table: pd.DataFrame) -> str:
     zone, ci = (table["zone"].iloc[0], float(table["ci_g_per_kwh"].iloc[0])) if len(table) else ("n/a", float("nan"))
     known = table["energy_j"].notna()
     labels = ", ".join(sorted(set(table.loc[known, "energy_label"]))) or UNAVAILABLE
+    share = measuring_share(table)
+    if known.any():  # a value that does not exist is said so, never printed as 0 or nan
+        energy = (
+            f"{table.loc[known, 'energy_j'].sum() / 3.6e6:.4f} kWh ({labels}"
+            + (f"; {int((~known).sum())} of {len(table)} jobs without a value" if (~known).any() else "")
+            + f"), {table.loc[known, 'co2e_g'].sum():.1f} gCO2e at {zone}'s mean intensity ({ci:.0f} g/kWh)"
+        )
+        measuring = (
+            f"measuring (the energy trials) took {100 * share:.0f}% of the energy"
+            if share == share
+            else "the energy trials' share is unknown (they have no energy value)"
+        )
+        summary = f"{energy}; {measuring}."
+    else:
+        summary = "energy and gCO2e unavailable: no job has an energy value (the reasons below)."
     lines = [
         "# What this study cost",
         "",
-        f"{len(table)} compute jobs, {table['wall_s'].sum() / 60:.1f} min of wall time, "
-        f"{table.loc[known, 'energy_j'].sum() / 3.6e6:.4f} kWh ({labels}), "
-        f"{table.loc[known, 'co2e_g'].sum():.1f} gCO2e at {zone}'s mean intensity ({ci:.0f} g/kWh); "
-        f"measuring (the energy trials) took {100 * measuring_share(table):.0f}% of the energy.",
+        f"{len(table)} compute jobs, {table['wall_s'].sum() / 60:.1f} min of wall time, {summary}",
         "",
     ]
     if (~known).any():

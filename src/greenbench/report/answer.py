@@ -242,7 +242,27 @@ def answer(
             reason="",
         )
         rows.append(row)
+    answered = {(r["device"], r["model"]) for r in rows}
+    for device, model in sorted(set(zip(energy["device"], energy["model"])) - answered) if len(energy) else []:
+        row = {c: None for c in COLUMNS}
+        row.update(device=device, model=model, traffic_rps=float(rate), grid=grid, qualifying=0)
+        row["reason"] = f"no answer: no cell has a J/inference value ({_no_energy_reason(measurements, device, model)})"
+        rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _no_energy_reason(measurements: pd.DataFrame, device: str, model: str) -> str:
+    """Why a device's cells have no J/inference: the energy label and what the trials' rows say about it."""
+    m = measurements
+    if len(m) and {"device", "model"} <= set(m.columns):
+        m = m[(m["device"] == device) & (m["model"] == model)]
+    said = []
+    for column in ("reason", "flags"):
+        if column in m:
+            said += [str(v) for v in m[column].dropna() if str(v).strip()]
+    unavailable = [part.strip() for text in said for part in text.split(";") if "unavailable" in part.lower()]
+    common = pd.Series(unavailable or said).value_counts().index[0] if (unavailable or said) else ""
+    return "every energy value is unavailable" + (f": {common}" if common else "")
 
 
 # every runtime's greenest qualifying cell (paths.ANSWER_RUNTIMES) and the best composed recipe against the best
