@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from greenbench.core import io, provenance
-from greenbench.core.log import get_logger
+from greenbench.core.log import InputError, get_logger
 
 log = get_logger(__name__)
 
@@ -38,7 +38,7 @@ TRACE_SCHEMA = pa.schema(
 )
 
 
-class TraceError(ValueError):
+class TraceError(InputError):
     """A trace file is malformed; the message names the file and line."""
 
 

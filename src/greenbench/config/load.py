@@ -8,10 +8,12 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+from greenbench.core.log import InputError
+
 from greenbench.config.devices import detected_devices, resolve_devices  # noqa: F401  (part of this module's API)
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """The configuration is invalid; the message names every offending key."""
 
 

@@ -9,6 +9,19 @@ from pathlib import Path
 from typing import Iterator
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+DEBUG_ENV = "GREENBENCH_DEBUG"  # 1: a bad input's report comes with its Python traceback
+
+
+class InputError(ValueError):
+    """Bad input the user can fix: a config key, a data file's line. Its message is the whole report (file:line
+    or key, what was found, what is expected); a job that stops on one prints that block, not a traceback
+    (``GREENBENCH_DEBUG=1`` adds it)."""
+
+
+def debug() -> bool:
+    import os
+
+    return os.environ.get(DEBUG_ENV, "").strip() not in ("", "0", "false", "no")
 
 
 def get_logger(name: str) -> logging.Logger:
@@ -38,6 +51,13 @@ def logged_script(log_file: str | Path | None, name: str) -> Iterator[logging.Lo
     logger = get_logger(name)
     try:
         yield logger
+    except InputError as exc:
+        if debug():
+            logger.exception("%s stopped on bad input", name)
+            raise
+        # one block in the job's log (Snakemake shows it), no traceback: the message says what to fix
+        logger.error("%s stopped on bad input:\n%s\n(%s=1 shows the traceback)", name, exc, DEBUG_ENV)
+        raise SystemExit(1) from None
     except Exception:
         logger.exception("%s failed", name)
         raise

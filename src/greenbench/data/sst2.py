@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from greenbench.core import io, provenance
-from greenbench.core.log import get_logger
+from greenbench.core.log import InputError, get_logger
 
 log = get_logger(__name__)
 
@@ -27,7 +27,7 @@ DATASET_SCHEMA = pa.schema(
 )
 
 
-class DataValidationError(ValueError):
+class DataValidationError(InputError):
     """A data file is malformed; the message names the file and line(s)."""
 
 
