@@ -227,6 +227,7 @@ def test_smoke_runs_an_onnxruntime_and_a_torch_compile_cell_end_to_end(smoke):
         ("int8_dynamic@onnxruntime", "onnxruntime"),
         ("fp32@torch_compile", "torch_compile"),
         ("fp32@aot_inductor", "aot_inductor"),
+        ("int8_static@openvino", "openvino"),
     ):
         row = summary.loc[cell]
         assert row.status == "ok" and row.runtime == runtime and row.runtime_build_s > 0, row.to_dict()
@@ -235,7 +236,9 @@ def test_smoke_runs_an_onnxruntime_and_a_torch_compile_cell_end_to_end(smoke):
         assert abs(summary.loc[cell, "accuracy"] - summary.loc["fp32", "accuracy"]) <= 0.001
     m = io.read_parquet(project / "results" / "energy" / "measurements.parquet")
     ok = m[(m.status == "ok") & m.sampler]
-    assert {"onnxruntime", "torch_compile", "eager"} <= set(ok.runtime)
+    assert {"onnxruntime", "torch_compile", "eager", "openvino"} <= set(ok.runtime)
+    by_runtime = io.read_parquet(project / "results" / "stats" / "answer_runtimes.parquet")
+    assert {"eager", "onnxruntime", "openvino"} <= set(by_runtime.runtime)
     ratios = io.read_parquet(project / "results" / "stats" / "ratios.parquet")
     assert {"int8_dynamic@onnxruntime", "fp32@torch_compile"} <= set(ratios.variant)
     points = io.read_parquet(project / "results" / "pareto" / "points.parquet")
@@ -277,7 +280,7 @@ RERUN_MATRIX = [
     (
         {"evaluate": {"batch_size": 32}},  # accuracy only: no energy trial reads it
         {
-            "evaluate": 21,
+            "evaluate": 22,  # 21 eager and runtime cells + int8_static@openvino
             "eval_summary": 1,
             "aggregate": 1,
             "pareto": 1,
