@@ -3,7 +3,8 @@
     python benchmarks/rerun_variance.py results.run1 results --out benchmarks/results/<run>/rerun
 
 FIRST and SECOND are finished runs' ``results/`` folders (or their ``stats/`` folders). Writes ``rerun.md``
-(summary, whether the answer moves, per-cell table), ``rerun_cells.csv`` and ``rerun_answer.csv`` into
+(summary, whether the answer moves, whether the ratios to fp32 move, per-cell table), ``rerun_cells.csv``,
+``rerun_answer.csv`` and ``rerun_ratios.csv`` into
 --out. The logic is ``greenbench.analysis.rerun``; docs/reproducibility.md says how to repeat a finished
 run's energy trials.
 """
@@ -31,6 +32,12 @@ def main(argv=None) -> int:
         f"{stats['max_abs_shift_pct']:.2f}%; second mean outside the first interval in "
         f"{100 * stats['outside_share']:.0f}% of cells; written to {args.out}/rerun.md"
     )
+    if "ratios" in stats:
+        r = stats["ratios"]
+        print(
+            f"ratios to fp32: median |shift| {r['median_abs_shift_pct']:.2f}%, max {r['max_abs_shift_pct']:.2f}%; "
+            f"second outside the first interval in {100 * r['outside_share']:.0f}% of cells"
+        )
     return 0
 
 

@@ -84,3 +84,13 @@ def test_the_quoted_wall_time_is_the_runs():
         r"\*\*(\d+ min \d+ s)\*\* including the install[^`]*`benchmarks/results/([\w.-]+)/`", README
     ):
         assert f"Wall time {time_}" in (ROOT / "benchmarks" / "results" / run / "README.md").read_text(), run
+
+
+def test_the_quoted_rerun_shifts_are_the_rerun_reports():
+    """The rerun-variance sentence quotes its report: every percentage it gives is in the cited rerun.md."""
+    cited = re.findall(r"`benchmarks/results/([\w.-]+)/rerun/rerun.md`\)(.*?)Earlier answers", README, re.S)
+    assert cited, "the README cites no rerun report"
+    for run, text in cited:
+        report = (ROOT / "benchmarks" / "results" / run / "rerun" / "rerun.md").read_text()
+        for pct in re.findall(r"(\d+\.\d+)%", text):
+            assert f"{pct}%" in report, (run, pct)

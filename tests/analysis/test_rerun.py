@@ -142,3 +142,46 @@ def test_the_command_line_writes_the_report_and_falls_back_without_answer_tables
     assert "lowest-J/inference cell both runs measured" in md and "above (+8.0%)" in md
     with pytest.raises(FileNotFoundError, match="stats/energy.parquet"):
         tool.main([str(tmp_path), str(second), "--out", str(tmp_path / "x")])
+
+
+def _ratios(values: dict) -> pd.DataFrame:
+    """values: (variant, batch) -> (ratio, half-width) to fp32."""
+    rows = [
+        {
+            "device": "cpu",
+            "model": "minilm",
+            "variant": v,
+            "recipe": v,
+            "runtime": "eager",
+            "batch_size": b,
+            "padding": "dynamic",
+            "mode": "eager",
+            "metric": "j_per_inf_gross",
+            "baseline": "fp32",
+            "n_pairs": 3,
+            "ratio": r,
+            "ci_low": r - h,
+            "ci_high": r + h,
+            "energy_label": "measured",
+        }
+        for (v, b), (r, h) in values.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_a_drift_that_moves_every_cell_alike_moves_no_ratio_and_the_report_says_so(tmp_path):
+    """Every cell 15% lower in the second run (host drift): J/inference leaves its interval everywhere, the
+    paired ratios to fp32 stay inside theirs."""
+    first = _run(tmp_path / "run1", FIRST)
+    second = _run(tmp_path / "run2", {k: (0.85 * m, h) for k, (m, h) in FIRST.items()})
+    for root in (first, second):
+        _ratios({("int8_dynamic", 8): (0.5, 0.02), ("bf16", 8): (0.8, 0.03)}).to_parquet(
+            root / "stats" / "ratios.parquet"
+        )
+    stats = rerun.write_report(first, second, tmp_path / "out")
+    assert stats["median_abs_shift_pct"] == pytest.approx(15.0) and stats["outside_share"] == 1.0
+    assert stats["ratios"]["cells"] == 2 and stats["ratios"]["max_abs_shift_pct"] == pytest.approx(0.0)
+    assert stats["ratios"]["outside_share"] == 0.0
+    md = (tmp_path / "out" / "rerun.md").read_text()
+    assert "## Ratios to fp32: does the ordering move?" in md and "outside the first ratio's interval: 0%" in md
+    assert len(pd.read_csv(tmp_path / "out" / "rerun_ratios.csv")) == 2

@@ -85,6 +85,12 @@ def compare_cells(first: pd.DataFrame, second: pd.DataFrame, metric: str = METRI
     return out.sort_values(CELL, kind="stable").reset_index(drop=True)
 
 
+def ratio_stats(ratios: pd.DataFrame) -> pd.DataFrame:
+    """A run's paired ratios to fp32 (``stats/ratios.parquet``: each cell's J/inference over fp32's, paired by
+    trial) in the shape ``cells`` and ``compare_cells`` read (``mean`` = the ratio)."""
+    return ratios.rename(columns={"ratio": "mean", "n_pairs": "n_trials"})
+
+
 def summary(table: pd.DataFrame, only_first: int = 0, only_second: int = 0) -> dict[str, Any]:
     """Median and max |shift| (% and half-widths), the cell that moved most, the share of cells whose second
     mean falls outside the first interval and of cells whose intervals do not overlap."""
@@ -194,6 +200,14 @@ def load_run(run: str | Path, metric: str = METRIC) -> tuple[pd.DataFrame, pd.Da
     return energy, answer, _host(stats.parent / "energy" / "measurements.parquet")
 
 
+def load_ratios(run: str | Path) -> pd.DataFrame | None:
+    """A run's paired ratios to fp32 (``stats/ratios.parquet``), or None when it has none."""
+    from greenbench.core import io
+
+    path = _stats_dir(Path(run)) / "ratios.parquet"
+    return ratio_stats(io.read_parquet(path)) if path.exists() else None
+
+
 def _host(measurements: Path) -> str:
     from greenbench.core import host, io
 
@@ -212,7 +226,13 @@ def _ci(m, lo, hi) -> str:
 
 
 def to_markdown(
-    table: pd.DataFrame, stats: dict[str, Any], answers: pd.DataFrame, names: tuple[str, str], hosts, source: str
+    table: pd.DataFrame,
+    stats: dict[str, Any],
+    answers: pd.DataFrame,
+    names: tuple[str, str],
+    hosts,
+    source: str,
+    ratios: pd.DataFrame | None = None,
 ) -> str:
     first, second = names
     lines = [
@@ -269,6 +289,20 @@ def to_markdown(
             }
         )
         lines.append(show.to_markdown(index=False))
+    if ratios is not None and not ratios.empty:
+        r = summary(ratios)
+        lines += [
+            "",
+            "## Ratios to fp32: does the ordering move?",
+            "",
+            "Each cell's J/inference over fp32's at the same batch size, paired by trial within each run (the "
+            "drift a run shares with its fp32 cancels in the ratio):",
+            "",
+            f"- cells compared: {r['cells']}; |shift| of the ratio: median {r['median_abs_shift_pct']:.2f}%, max "
+            f"{r['max_abs_shift_pct']:.2f}% ({r['max_cell']})",
+            f"- second ratio outside the first ratio's interval: {100 * r['outside_share']:.0f}% of cells; intervals "
+            f"that do not overlap: {100 * r['disjoint_share']:.0f}%",
+        ]
     lines += ["", "## Per cell", ""]
     if not table.empty:
         per = pd.DataFrame(
@@ -288,8 +322,8 @@ def to_markdown(
 
 
 def write_report(first: str | Path, second: str | Path, out: str | Path, metric: str = METRIC) -> dict[str, Any]:
-    """Compare two runs and write ``rerun.md``, ``rerun_cells.csv`` and ``rerun_answer.csv`` into ``out``;
-    returns the summary."""
+    """Compare two runs and write ``rerun.md``, ``rerun_cells.csv``, ``rerun_answer.csv`` and, where both runs
+    have paired ratios to fp32, ``rerun_ratios.csv`` into ``out``; returns the summary."""
     from greenbench.core import io
 
     e1, ans1, host1 = load_run(first, metric)
@@ -304,11 +338,18 @@ def write_report(first: str | Path, second: str | Path, out: str | Path, metric:
         ans1, ans2 = lowest_cells(table, "1"), lowest_cells(table, "2")
         source = "no stats/answer.parquet: the lowest-J/inference cell both runs measured"
     answers = answer_moves(ans1, ans2, table)
+    r1, r2 = load_ratios(first), load_ratios(second)
+    ratios = compare_cells(r1, r2, metric) if r1 is not None and r2 is not None else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     io.write_text(
-        to_markdown(table, stats, answers, (str(first), str(second)), (host1, host2), source), out / "rerun.md"
+        to_markdown(table, stats, answers, (str(first), str(second)), (host1, host2), source, ratios),
+        out / "rerun.md",
     )
+    if ratios is not None:
+        with io.atomic_file(out / "rerun_ratios.csv") as tmp:
+            ratios.to_csv(tmp, index=False)
+        stats = {**stats, "ratios": summary(ratios)}
     with io.atomic_file(out / "rerun_cells.csv") as tmp:
         table.to_csv(tmp, index=False)
     with io.atomic_file(out / "rerun_answer.csv") as tmp:
