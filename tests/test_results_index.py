@@ -201,3 +201,30 @@ def test_no_script_edits_sys_path():
         assert "sys.path" not in script.read_text(encoding="utf-8"), (
             f"{script.relative_to(REPO)}: import the installed package (make install), not a path"
         )
+
+
+def test_a_superseded_study_loses_its_figures_but_those_docs_show_and_its_crate_forgets_them(tmp_path):
+    import json
+
+    folder = tmp_path / "benchmarks" / "results" / "old-2026-01-01"
+    folder.mkdir(parents=True)
+    for name in ("a.png", "shown.png", "table.csv"):
+        (folder / name).write_text(name)
+    crate = {
+        "@graph": [
+            {"@id": "#run", "result": [{"@id": "a.png"}, {"@id": "shown.png"}, {"@id": "table.csv"}]},
+            {"@id": "a.png", "@type": "File"},
+            {"@id": "shown.png", "@type": "File"},
+            {"@id": "table.csv", "@type": "File"},
+        ]
+    }
+    (folder / "ro-crate-metadata.json").write_text(json.dumps(crate))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "x.md").write_text("![f](../benchmarks/results/old-2026-01-01/shown.png)")
+    keep = ri.shown_in_docs(tmp_path)
+    assert keep == {(folder / "shown.png").resolve()}
+    assert ri.drop_figures(folder, keep) == ["a.png"]
+    assert not (folder / "a.png").exists() and (folder / "shown.png").exists() and (folder / "table.csv").exists()
+    graph = json.loads((folder / "ro-crate-metadata.json").read_text())["@graph"]
+    assert [e["@id"] for e in graph] == ["#run", "shown.png", "table.csv"]
+    assert graph[0]["result"] == [{"@id": "shown.png"}, {"@id": "table.csv"}]

@@ -136,7 +136,47 @@ def supersede(root: Path, old: str, new: str) -> dict[str, Any]:
         raise RunRecordError(f"{new}: no such folder under {root}")
     record.update(status="superseded", superseded_by=new)
     write_run(record, Path(root) / old)
+    if record["kind"] == "study":
+        drop_figures(Path(root) / old, shown_in_docs(Path(root).resolve().parents[1]))
     return record
+
+
+DOC_PATH = re.compile(r"benchmarks/results/[\w.+-]+/[\w./+-]+\.png")
+
+
+def shown_in_docs(repo: Path) -> set[Path]:
+    """The run figures the README and docs/ show (they stay where a run is superseded)."""
+    texts = [repo / "README.md", *sorted((repo / "docs").glob("*.md"))]
+    return {(repo / m).resolve() for t in texts if t.exists() for m in DOC_PATH.findall(t.read_text(encoding="utf-8"))}
+
+
+def drop_figures(folder: Path, keep: Iterable[Path] = ()) -> list[str]:
+    """A superseded study keeps its tables and text (the history) but not its PNG figures: the current run of
+    its host class has its own, and every run's figures together would crowd the checkout out of a GPU
+    allocation (``greenbench.tools.gpukit``). Figures a doc shows stay. Its RO-Crate, if any, forgets the removed
+    files. Returns the removed paths, relative to ``folder``."""
+    folder, keep = Path(folder), {Path(k).resolve() for k in keep}
+    removed = [p for p in sorted(folder.rglob("*.png")) if p.resolve() not in keep]
+    names = [p.relative_to(folder).as_posix() for p in removed]
+    for path in removed:
+        path.unlink()
+    crate = folder / "ro-crate-metadata.json"
+    if names and crate.exists():
+        graph = json.loads(crate.read_text(encoding="utf-8"))
+        gone = set(names)
+
+        def prune(value):
+            if isinstance(value, list):
+                return [prune(v) for v in value if not (isinstance(v, dict) and v.get("@id") in gone)]
+            if isinstance(value, dict):
+                return {
+                    k: prune(v) for k, v in value.items() if not (isinstance(v, dict) and v.get("@id") in gone)
+                }
+            return value
+
+        graph["@graph"] = [prune(e) for e in graph["@graph"] if e.get("@id") not in gone]
+        io.write_text(json.dumps(graph, indent=4) + "\n", crate)
+    return names
 
 
 def wall_time(seconds: float | None) -> str:
