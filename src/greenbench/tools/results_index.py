@@ -169,9 +169,7 @@ def drop_figures(folder: Path, keep: Iterable[Path] = ()) -> list[str]:
             if isinstance(value, list):
                 return [prune(v) for v in value if not (isinstance(v, dict) and v.get("@id") in gone)]
             if isinstance(value, dict):
-                return {
-                    k: prune(v) for k, v in value.items() if not (isinstance(v, dict) and v.get("@id") in gone)
-                }
+                return {k: prune(v) for k, v in value.items() if not (isinstance(v, dict) and v.get("@id") in gone)}
             return value
 
         graph["@graph"] = [prune(e) for e in graph["@graph"] if e.get("@id") not in gone]
