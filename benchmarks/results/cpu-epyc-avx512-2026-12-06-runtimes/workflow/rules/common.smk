@@ -1,0 +1,205 @@
+# Helpers shared by the workflow steps.
+
+
+LOGS = "results/logs"
+BENCHMARKS = "results/benchmarks"
+CONDA_ENV = "../../envs/greenbench.yaml"
+
+
+def lib(script):
+    """The library files a rule's script imports, directly or not (derived from the imports by
+    greenbench.pipeline.dag.module_closure): editing one reruns exactly the jobs that import it.
+    """
+    exclude = () if script in ("footprint", "paper") else INSTRUMENTATION
+    return module_closure("src", f"scripts/{script}.py", exclude)
+
+
+def cell_lib(script):
+    """``lib(script)`` plus the plugin modules of the job's own cells (its {variant}, or every study
+    cell for an energy trial): editing one recipe or runtime module reruns only the jobs that run it.
+    """
+    base = lib(script)
+
+    def inputs(wildcards):
+        from greenbench.cells.variants import cell_modules
+
+        variant = getattr(wildcards, "variant", None)
+        cells = [variant] if variant else config["study"]["variants"]
+        modules = sorted({m for cell in cells for m in cell_modules(cell)})
+        return sorted(set(base) | set(plugin_files("src", modules, INSTRUMENTATION)))
+
+    return inputs
+
+
+def artifact_of(device, model, variant):
+    """The built artifact of a variant that needs one (calibration, pruned weights), where it applies."""
+    from greenbench.cells.variants import get
+
+    recipe = get(variant)
+    if recipe.build is None or device not in recipe.devices:
+        return []
+    return [paths.VARIANT_ARTIFACT.format(device=device, model=model, variant=variant)]
+
+
+def recipe_artifact(wildcards):
+    """A runtime cell's build starts from its recipe's own artifact (pruned weights), if it has one."""
+    from greenbench.cells.runtimes import source_recipe
+
+    source = source_recipe(wildcards.variant)
+    if source is None:
+        return []
+    return artifact_of(wildcards.device, wildcards.model, source)
+
+
+def variant_artifact(wildcards):
+    return artifact_of(wildcards.device, wildcards.model, wildcards.variant)
+
+
+def gpus(wildcards):
+    """GPUs a device-bound job asks for: one on cuda, none on cpu (SLURM adds --gpus only when > 0)."""
+    return 1 if getattr(wildcards, "device", "cpu") == "cuda" else 0
+
+
+def placement(device_bound=False):
+    """SLURM placement from config `hpc` (site values; empty keys leave the cluster's or profile's defaults).
+
+    Device-bound rules (a {device} wildcard) go to `gpu_partition` with `gpu_model` on cuda and to
+    `cpu_partition` on cpu; every other rule goes to `cpu_partition`. Local runs ignore these keys.
+    """
+    hpc = config["hpc"]
+    out = {}
+    if hpc["account"]:
+        out["slurm_account"] = hpc["account"]
+    if device_bound:
+        out["gpu"] = gpus
+        if hpc["cpu_partition"] or hpc["gpu_partition"]:
+            out["slurm_partition"] = lambda w: hpc[
+                "gpu_partition" if gpus(w) else "cpu_partition"
+            ]
+        if hpc["gpu_model"]:
+            out["gpu_model"] = lambda w: hpc["gpu_model"] if gpus(w) else ""
+    elif hpc["cpu_partition"]:
+        out["slurm_partition"] = hpc["cpu_partition"]
+    return out
+
+
+def trace_sources():
+    """carbon.sources with each entry's files (its glob resolved), or [] for the Electricity Maps exports."""
+    from greenbench.carbon.traces import resolve_sources
+
+    return resolve_sources(config["carbon"].get("sources"))
+
+
+def trace_files():
+    """The trace files prepare_traces reads: every carbon.sources file, else one export per zone and year."""
+    sources = trace_sources()
+    if sources:
+        return sorted({f for spec in sources for f in spec["files"]})
+    return expand(
+        paths.CARBON_TRACE_CSV,
+        zone=config["carbon"]["zones"],
+        year=sorted(config["carbon"]["years"]),
+    )
+
+
+def served_energy():
+    """The energy statistics the routing simulation reads when it serves a measured cell given in
+    carbon.schedule.energy; none when it serves the answer or the config gives the values directly.
+    """
+    from greenbench.carbon.served import energy_is_given, serves_answer
+
+    cell = config["carbon"]["schedule"]["energy"]
+    if energy_is_given(cell) or serves_answer(cell):
+        return []
+    return [f"{paths.STATS_DIR}/energy.parquet"]
+
+
+def served_answer():
+    """The study's answer (paths.ANSWER) when the routing serves it (carbon.schedule.energy set to answer)."""
+    from greenbench.carbon.served import serves_answer
+
+    if serves_answer(config["carbon"]["schedule"]["energy"]):
+        return [paths.ANSWER]
+    return []
+
+
+def schedule_results():
+    return expand(
+        paths.SCHEDULE, scenario=list(config["carbon"]["schedule"]["scenarios"])
+    )
+
+
+def energy_artifacts(wildcards):
+    """Artifacts of every study variant that needs one on this device."""
+    out = []
+    for variant in config["study"]["variants"]:
+        out += artifact_of(wildcards.device, wildcards.model, variant)
+    return out
+
+
+def energy_plan_input(wildcards):
+    """A trial after the first stage measures the cells the stopping plan names (greenbench.measure.energy.plan)."""
+    if int(wildcards.trial) < config["energy"]["trials"]:
+        return []
+    return [paths.ENERGY_PLAN.format(device=wildcards.device, model=wildcards.model)]
+
+
+def all_energy_trials():
+    """Every trial job: the first stage, plus the later ones on devices with sequential stopping."""
+    return [
+        paths.ENERGY_TRIAL.format(device=device, model=model, trial=trial)
+        for device in config["study"]["devices"]
+        for model in config["study"]["models"]
+        for trial in range(wiring.energy_trials(config, device))
+    ]
+
+
+def eval_files():
+    return expand(
+        paths.EVAL,
+        device=config["study"]["devices"],
+        model=config["study"]["models"],
+        variant=config["study"]["variants"],
+    )
+
+
+def footprint_rows():
+    """Every compute job's footprint row (greenbench.analysis.study_cost): the same jobs the DAG runs."""
+    from greenbench.cells.runtimes import source_recipe
+
+    models, devices = config["study"]["models"], config["study"]["devices"]
+    outputs = [
+        paths.TOKENS.format(model=m, split=s) for m in models for s in ("train", "dev")
+    ]
+    outputs += [paths.BASELINE.format(model=m) for m in models]
+    builds = []
+    for device in devices:
+        for model in models:
+            for cell in config["study"]["variants"]:
+                builds += artifact_of(device, model, cell)
+                if source_recipe(cell) is not None:
+                    builds += artifact_of(device, model, source_recipe(cell))
+    outputs += list(dict.fromkeys(builds))
+    outputs += eval_files() + all_energy_trials() + schedule_results()
+    outputs += [paths.FORECAST_METRICS, paths.FORECASTS_HOURLY, paths.AGGREGATE_JOB]
+    return [paths.footprint_of(o) for o in outputs]
+
+
+def all_targets():
+    return [
+        paths.EVAL_SUMMARY,
+        paths.ENERGY_ALL,
+        paths.PARETO_POINTS,
+        f"{paths.PAPER_DIR}/claims.md",
+        paths.FORECAST_METRICS,
+        paths.FOOTPRINT,
+        *schedule_results(),
+        *expand(f"{paths.FIGURES_DIR}/{{name}}.png", name=figure_names()),
+    ]
+
+
+def figure_names():
+    """Every registered figure (greenbench.report.figures), in figure order."""
+    from greenbench.report.figures.figure import ordered
+
+    return [figure.name for figure in ordered()]
