@@ -228,3 +228,20 @@ def test_a_superseded_study_loses_its_figures_but_those_docs_show_and_its_crate_
     graph = json.loads((folder / "ro-crate-metadata.json").read_text())["@graph"]
     assert [e["@id"] for e in graph] == ["#run", "shown.png", "table.csv"]
     assert graph[0]["result"] == [{"@id": "shown.png"}, {"@id": "table.csv"}]
+
+
+def test_the_runtime_section_of_an_answer_is_quoted_verbatim_and_only_where_it_exists():
+    md = (
+        "# The study's answer\n\n- **cpu / m** at 1 requests/s: **run `x`**\n\n"
+        "Every runtime's greenest qualifying cell at the configured traffic (sentences/s at the mean batch):\n\n"
+        "| device / model | runtime |\n|---|---|\n| cpu / m | eager |\n\nComposed recipes, cpu / m: ratio.\n\n"
+        "Where and when to run it (routing):\n\n- **europe**, cpu: less.\n"
+    )
+    assert ri.runtime_lines(md) == [
+        "| device / model | runtime |",
+        "|---|---|",
+        "| cpu / m | eager |",
+        "",
+        "Composed recipes, cpu / m: ratio.",
+    ]
+    assert ri.runtime_lines("# The study's answer\n\n- **cpu / m**: x\n") == []

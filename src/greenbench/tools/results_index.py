@@ -259,7 +259,11 @@ def readme_block(
                 lines += ["", BEFORE_TRAFFIC]
                 continue
             answer_md = Path(root) / r["folder"] / "answer.md" if root is not None else None
-            where = where_lines(answer_md.read_text(encoding="utf-8")) if answer_md and answer_md.is_file() else []
+            text = answer_md.read_text(encoding="utf-8") if answer_md and answer_md.is_file() else ""
+            where = where_lines(text)
+            by_runtime = runtime_lines(text)
+            if by_runtime:
+                lines += ["", "Every runtime's greenest qualifying cell, from the same answer.md:", "", *by_runtime]
             if where:
                 lines += ["", "Where and when to run it (the routing simulation, from the same answer.md):", ""]
                 lines += [f"- {line}" for line in where]
@@ -314,6 +318,28 @@ def where_lines(answer_md: str) -> list[str]:
             lines.append(line[2:])
         elif inside and lines and not line.strip():
             break
+    return lines
+
+
+RUNTIMES_HEAD = "Every runtime's greenest qualifying cell"
+
+
+def runtime_lines(answer_md: str) -> list[str]:
+    """The runtime section of an answer.md, verbatim: every runtime's greenest qualifying cell (a table) and the
+    composed-vs-single line(s); empty when the answer predates it."""
+    lines, inside = [], False
+    for line in answer_md.splitlines():
+        if line.startswith(RUNTIMES_HEAD):
+            inside = True
+            continue
+        if inside and (line.startswith("Where and when") or line.startswith("#")):
+            break
+        if inside:
+            lines.append(line)
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
     return lines
 
 
