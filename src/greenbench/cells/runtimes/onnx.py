@@ -139,6 +139,17 @@ def _fuse(path: Path, out: Path, model, device: str) -> dict[str, int]:
     return {k: int(v) for k, v in fused.get_fused_operator_statistics().items() if v}
 
 
+def feeds(input_ids, attention_mask) -> dict[str, Any]:
+    """A batch as an exported graph's inputs: int64 NumPy arrays named like ``INPUTS`` (ONNX Runtime, OpenVINO,
+    the static quantizers' calibration readers)."""
+    import numpy as np
+
+    return {
+        "input_ids": input_ids.cpu().numpy().astype(np.int64),
+        "attention_mask": attention_mask.cpu().numpy().astype(np.int64),
+    }
+
+
 def _kept_float(path: Path) -> list[str]:
     import onnx
 
@@ -147,7 +158,6 @@ def _kept_float(path: Path) -> list[str]:
 
 
 def _quantize_static(path: Path, out: Path, batches) -> int:
-    import numpy as np
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -159,18 +169,11 @@ def _quantize_static(path: Path, out: Path, batches) -> int:
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.feeds = iter(
-                [
-                    {
-                        "input_ids": ids.cpu().numpy().astype(np.int64),
-                        "attention_mask": m.cpu().numpy().astype(np.int64),
-                    }
-                    for ids, m in batches
-                ]
-            )
+            self.batches = iter(batches)
 
         def get_next(self):
-            return next(self.feeds, None)
+            batch = next(self.batches, None)
+            return None if batch is None else feeds(*batch)
 
     keep = _kept_float(path)
     quantize_static(
@@ -232,14 +235,9 @@ class OrtPrepared(Prepared):
     session: Any = None
 
     def forward(self, input_ids, attention_mask):
-        import numpy as np
         import torch
 
-        feeds = {
-            "input_ids": input_ids.cpu().numpy().astype(np.int64),
-            "attention_mask": attention_mask.cpu().numpy().astype(np.int64),
-        }
-        logits = self.session.run(["logits"], feeds)[0]
+        logits = self.session.run(["logits"], feeds(input_ids, attention_mask))[0]
         return torch.from_numpy(logits).to(self.device).float()
 
 

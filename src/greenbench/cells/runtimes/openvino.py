@@ -14,6 +14,7 @@ synchronous request per batch, like every other cell. Batch size and sequence le
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,6 +22,7 @@ from typing import Any, Mapping
 from greenbench.config.options import Option, Options, register_options
 from greenbench.core.names import numeric_step
 from greenbench.cells.family import Family, register_family
+from greenbench.cells.runtimes.onnx import RESIDENT_KEYS, _export, feeds
 from greenbench.cells.runtimes.runtime import Runtime, agreement, register_runtime
 from greenbench.cells.variants.recipe import NotApplicable, Prepared, Variant
 
@@ -90,15 +92,9 @@ class OvPrepared(Prepared):
     request: Any = None
 
     def forward(self, input_ids, attention_mask):
-        import numpy as np
         import torch
 
-        self.request.infer(
-            {
-                "input_ids": input_ids.cpu().numpy().astype(np.int64),
-                "attention_mask": attention_mask.cpu().numpy().astype(np.int64),
-            }
-        )
+        self.request.infer(feeds(input_ids, attention_mask))
         return torch.from_numpy(self.request.get_output_tensor(0).data.copy()).float()
 
 
@@ -120,10 +116,8 @@ def resident(path: Path) -> dict[str, int]:
     for op in model.get_ordered_ops():
         if op.get_type_name() != "Constant":
             continue
-        shape = list(op.get_output_shape(0))
-        size = 1
-        for d in shape:
-            size *= int(d)
+        shape = [int(d) for d in op.get_output_shape(0)]
+        size = math.prod(shape)
         parameters += size
         consumers = [t.get_node().get_type_name() for t in op.output(0).get_target_inputs()]
         if len(shape) >= 2 and any(c in ("MatMul", "Convert", "FakeQuantize", "Multiply") for c in consumers):
@@ -143,10 +137,7 @@ def _build(
     samples,
     calibration=None,
 ) -> dict[str, Any]:
-    import numpy as np
     import openvino as ov
-
-    from greenbench.cells.runtimes.onnx import _export
 
     if getattr(prepared, "components", None):
         raise NotApplicable("a variant made of several models cannot be exported as one graph")
@@ -176,13 +167,7 @@ def _build(
         n = int(options["calibration_size"])
         started = time.perf_counter()
         batches = calibration(n)
-        dataset = nncf.Dataset(
-            batches,
-            lambda b: {
-                "input_ids": b[0].cpu().numpy().astype(np.int64),
-                "attention_mask": b[1].cpu().numpy().astype(np.int64),
-            },
-        )
+        dataset = nncf.Dataset(batches, lambda batch: feeds(*batch))
         quantized = nncf.quantize(
             model,
             dataset,
@@ -216,7 +201,7 @@ def _load(
     report = status.get("report", {})
     out = _prepared(artifact / MODEL_FILE, prepared.model, precision_of(recipe.name))
     out.graph_safe = False
-    out.resident = {key: int(report[key]) for key in ("size_bytes", "parameters", "linear_weight_bytes")}
+    out.resident = {key: int(report[key]) for key in RESIDENT_KEYS}
     out.info = {**out.info, "openvino": report.get("stages", [])}
     return out
 
