@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import logging
 import re
 
 import numpy as np
@@ -9,6 +11,7 @@ import pandas as pd
 import pytest
 
 from greenbench.carbon import traces
+from greenbench.core import io
 from greenbench.config.load import ConfigError, load_config, validate_config
 
 
@@ -183,3 +186,186 @@ def test_the_years_asked_for_must_be_covered_whole(tmp_path):
             zones=["CISO"],
             years=[2022, 2023],
         )
+
+
+# ---- every reader handles the same bad input the same way (encodings, duplicates, zones, local time, zeros) ----
+
+LONG_HEADER = "timestamp,zone,carbon_intensity_gco2_per_kwh"
+
+
+def long_file(tmp_path, rows, name="long.csv", suffix="Z"):
+    """A long trace: ``rows`` of (timestamp, zone, value); ``suffix`` the UTC offset written ('' for none)."""
+    path = tmp_path / name
+    path.write_text(LONG_HEADER + "\n" + "".join(f"{t}{suffix},{z},{v}\n" for t, z, v in rows), encoding="utf-8")
+    return path
+
+
+def prepare(tmp_path, specs, max_gap_hours=2, **kwargs):
+    return traces.prepare_traces(
+        [], tmp_path / "t.parquet", "direct", max_gap_hours, sources=traces.resolve_sources(specs), **kwargs
+    )
+
+
+class Said(logging.Handler):
+    """What greenbench logs while it is attached (whatever configure() did to propagation)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+    def __enter__(self):
+        logger = logging.getLogger("greenbench")
+        self._level = logger.level
+        logger.setLevel(logging.INFO)
+        logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc):
+        logging.getLogger("greenbench").removeHandler(self)
+        logging.getLogger("greenbench").setLevel(self._level)
+
+
+def test_a_byte_order_mark_is_accepted_and_said_once(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + f"{LONG_HEADER}\n2022-01-01T00:00Z,CISO,100\n".encode())
+    with Said() as said:
+        out = traces.read_trace(path)
+    assert out.ci.tolist() == [100.0]
+    assert [m for m in said.messages if "BOM" in m] == [f"{path}: UTF-8 byte order mark (BOM) ignored"]
+    assert traces.header_errors([{"files": [str(path)], "format": "long"}], "direct") == []
+
+
+@pytest.mark.parametrize(
+    "encode, where, words",
+    [
+        (lambda t: gzip.compress(t.encode()), ": ", "gzip-compressed, not text: gunzip it first"),
+        (lambda t: t.encode("utf-16"), ": ", "looks like UTF-16 text (little-endian, byte order mark ff fe)"),
+        (lambda t: t.encode("utf-16-le"), ": ", "a NUL byte every other byte"),
+        (lambda t: t.encode("cp1252"), ":3: ", "looks like Latin-1/Windows-1252 text, where it is 'é'"),
+    ],
+)
+def test_a_trace_in_another_encoding_is_one_line_naming_it(tmp_path, encode, where, words):
+    text = f"{LONG_HEADER}\n" + "".join(f"2022-01-01T0{i}:00Z,{'Montréal' if i else 'QC'},1\n" for i in range(9))
+    path = tmp_path / "long.csv"
+    path.write_bytes(encode(text))
+    with pytest.raises(traces.TraceError) as err:
+        traces.read_trace(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}{where}") and words in msg and "\n" not in msg
+    # the check before any job says the same for a file whose header it cannot read
+    before = traces.header_errors([{"files": [str(path)], "format": "long"}], "direct")
+    assert before == ([msg] if where == ": " else [])  # Latin-1 past the header: the reader finds line 3
+
+
+def test_a_duplicate_hour_across_two_files_blames_the_later_row_and_names_the_earlier(tmp_path):
+    (tmp_path / "exports").mkdir()
+    hrs = hours(6)
+    first = long_file(tmp_path / "exports", [(t, "CISO", 100 + i) for i, t in enumerate(hrs[:4])], "a.csv")
+    later = long_file(tmp_path / "exports", [(t, "CISO", 200 + i) for i, t in enumerate(hrs[3:])], "b.csv")
+    spec = [{"path": str(tmp_path / "exports" / "*.csv"), "format": "long"}]
+    with pytest.raises(traces.TraceError) as err:
+        prepare(tmp_path, spec)
+    msg = str(err.value)
+    assert msg.startswith(f"{later}:2: duplicate timestamp 2022-01-01 03:00:00+00:00 for zone CISO"), msg
+    assert f"given before at {first}:5" in msg and "hint" not in msg  # January, and given in UTC
+
+
+def test_a_duplicate_hour_within_one_file_names_both_lines(tmp_path):
+    hrs = hours(5)
+    path = long_file(tmp_path, [(t, "CISO", 100) for t in hrs[:3] + hrs[1:2] + hrs[3:]])
+    with pytest.raises(traces.TraceError, match=rf"{re.escape(str(path))}:5: duplicate .* before at .*long.csv:3;"):
+        prepare(tmp_path, [{"path": str(path), "format": "long"}])
+
+
+def test_rows_of_a_zone_outside_carbon_zones_are_refused_naming_them_or_dropped_and_counted(tmp_path):
+    hrs = hours(4)
+    rows = [(t, z, 100 + i) for i, t in enumerate(hrs) for z in ("CISO", "ERCO")] + [(hrs[0], "PACW", 1)]
+    path = long_file(tmp_path, rows)
+    spec = {"path": str(path), "format": "long"}
+    with pytest.raises(traces.TraceError) as err:
+        prepare(tmp_path, [spec], zones=["CISO"])
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:3: zone 'ERCO' is not in carbon.zones (CISO): 5 rows of zones outside it")
+    assert "ERCO (4 rows), PACW (1 row)" in msg and "carbon.sources[0].unknown_zones: drop" in msg
+    assert not (tmp_path / "t.parquet").exists()
+    with Said() as said:
+        out = prepare(tmp_path, [{**spec, "unknown_zones": "drop"}], zones=["CISO"])
+    assert out.zone.unique().tolist() == ["CISO"] and len(out) == 4
+    assert io.read_metadata(tmp_path / "t.parquet")["unknown_zone_rows_dropped"] == {"ERCO": 4, "PACW": 1}
+    assert any("dropped 5 rows of zones not in carbon.zones" in m and "ERCO (4 rows)" in m for m in said.messages)
+    assert any("5 rows of zones outside carbon.zones dropped" in m for m in said.messages)  # the summary line
+
+
+def test_unknown_zones_is_a_source_key_the_schema_knows():
+    cfg = _merged(sources=[{"path": "config/config.yaml", "format": "long", "unknown_zones": "ignore"}])
+    with pytest.raises(ConfigError, match=r"carbon\.sources\.0\.unknown_zones"):
+        validate_config(cfg)
+    readme = open("config/README.md", encoding="utf-8").read()
+    assert "`unknown_zones: drop`" in readme and "`timestamp_column`, default `timestamp`" in readme
+
+
+LOCAL = "timestamps without a UTC offset look like local time"
+
+
+def test_local_time_without_an_offset_gets_a_hint_at_its_first_symptom(tmp_path):
+    autumn = hours(4, "2022-10-30 00:00")  # Europe: 02:00-03:00 local time happens twice
+    rows = [(t, "DE", 300) for t in autumn[:3] + autumn[2:]]
+    naive = long_file(tmp_path, rows, "naive.csv", suffix="")
+    with pytest.raises(traces.TraceError) as err:
+        prepare(tmp_path, [{"path": str(naive), "format": "long"}])
+    assert f"{naive}:5: duplicate timestamp" in str(err.value) and LOCAL in str(err.value)
+    assert "repeats an hour" in str(err.value) and "give UTC" in str(err.value)
+    utc = long_file(tmp_path, rows, "utc.csv")  # the same rows given in UTC: a plain duplicate
+    with pytest.raises(traces.TraceError) as err:
+        prepare(tmp_path, [{"path": str(utc), "format": "long"}])
+    assert "duplicate timestamp" in str(err.value) and LOCAL not in str(err.value)
+
+    spring = hours(5, "2022-03-27 00:00")  # 02:00 local time does not exist
+    skipped = long_file(tmp_path, [(t, "DE", 300) for t in spring[:2] + spring[3:]], "spring.csv", suffix="")
+    with pytest.raises(traces.TraceError) as err:
+        prepare(tmp_path, [{"path": str(skipped), "format": "long"}], max_gap_hours=0)
+    assert f"{skipped}:4: gap of 1 missing hours" in str(err.value) and "skips an hour" in str(err.value)
+
+    named = tmp_path / "DE_2022_hourly.csv"  # the last UTC hour of 2022 written as local time (CET, +01:00)
+    named.write_text(f"{LONG_HEADER}\n2022-12-31 23:00,DE,300\n2023-01-01 00:00,DE,300\n")
+    with pytest.raises(traces.TraceError) as err:
+        traces.read_trace(named)
+    assert f"{named}:3: timestamp 2023-01-01 00:00:00+00:00 (UTC) is outside 2022" in str(err.value)
+    assert LOCAL in str(err.value) and "New Year" in str(err.value)
+
+
+def diurnal(n, start="2022-01-01 00:00:00", level=300.0):
+    return [level + 0.2 * level * np.sin(i * 2 * np.pi / 24) for i in range(n)]
+
+
+def test_a_zero_reading_in_a_grid_that_is_not_near_zero_is_replaced_like_a_gap_and_counted(tmp_path):
+    values = diurnal(72)
+    values[40] = values[41] = 0.0  # a feed dropout
+    values[60] = 0.4  # near zero too
+    path = long_file(tmp_path, [(t, "DE", f"{v:.2f}") for t, v in zip(hours(72), values)])
+    with Said() as said:
+        out = prepare(tmp_path, [{"path": str(path), "format": "long"}])
+    assert out.interpolated.sum() == 3 and out.interpolated[[40, 41, 60]].all()
+    assert out.ci[40] == pytest.approx(values[39] + (values[42] - values[39]) / 3, abs=0.01) and out.ci.min() > 200
+    assert not out.suspicious.any()  # replaced, not flagged
+    meta = io.read_metadata(tmp_path / "t.parquet")
+    assert meta["near_zero_replaced_hours"] == {"DE": 3} and meta["interpolated_hours"] == {"DE": 3}
+    assert any("3 zero or near-zero readings" in m and f"{path}:42" in m for m in said.messages)
+    # more of them in a row than carbon.max_gap_hours fills: refused like a long gap, naming the first
+    values[40:45] = [0.0] * 5
+    path = long_file(tmp_path, [(t, "DE", f"{v:.2f}") for t, v in zip(hours(72), values)])
+    with pytest.raises(traces.TraceError) as err:
+        prepare(tmp_path, [{"path": str(path), "format": "long"}])
+    assert str(err.value).startswith(f"{path}:42: carbon intensity 0 gCO2e/kWh for zone DE")
+    assert "5 hours in a row" in str(err.value) and "carbon.max_gap_hours=2" in str(err.value)
+
+
+def test_a_near_zero_grid_keeps_its_zeros_unflagged(tmp_path):
+    values = [0.0 if 30 <= i < 60 else 0.4 for i in range(96)]  # Québec's direct intensity: hours of 0.0
+    path = long_file(tmp_path, [(t, "CA-QC", v) for t, v in zip(hours(96), values)])
+    out = prepare(tmp_path, [{"path": str(path), "format": "long"}])
+    assert out.ci.tolist() == values and not out.interpolated.any() and not out.suspicious.any()
+    assert io.read_metadata(tmp_path / "t.parquet")["near_zero_replaced_hours"] == {"CA-QC": 0}

@@ -1,9 +1,12 @@
 """What the routing simulation serves (greenbench.carbon.served): the study's answer by default, a measured
 cell or given values on request; and the SLO that can block every reroute."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from greenbench.carbon import routing, served
@@ -187,3 +190,61 @@ def test_no_device_with_an_answer_writes_an_empty_schedule(carbon_inputs, tmp_pa
     out = tmp_path / "empty.parquet"
     df = routing.run_schedule(traces, forecasts, None, out, _cfg("answer"), 0, answer_path=only_cuda)
     assert df.empty and io.read_parquet(out).empty and list(io.read_parquet(out).columns) == routing.RESULT_SCHEMA.names
+
+
+def test_the_schedule_records_how_its_result_moves_with_the_served_p95(carbon_inputs, tmp_path):
+    """The served p95 decides which reroutes meet the SLO (issue: 39 -> 37.7 ms moved a gap from 0.7% to
+    9.2%): every schedule file records the result at that p95 x0.9 .. x1.1 and the range over which it
+    holds, and tables.md shows them."""
+    from greenbench.report import where
+
+    traces, forecasts = carbon_inputs
+    given = {"j_per_request": 0.35, "latency_p50_ms": 20.0, "latency_p95_ms": 39.0}
+    out = tmp_path / "given.parquet"
+    df = routing.run_schedule(traces, forecasts, None, out, _cfg(given), 0)
+    table = routing.read_sensitivity([out])
+    assert sorted(set(table.scale)) == list(routing.P95_SCALES) and set(table.scenario) == {"s"}
+    assert table.latency_p95_ms.max() == pytest.approx(39.0 * 1.1) and table.device.isna().all()
+    # x1 is the written result itself
+    one = table[table.scale == 1.0].set_index("policy")
+    written = df[df.weight.isna()].set_index("policy")
+    assert one.g_per_1000_requests.to_dict() == pytest.approx(written.g_per_1000_requests.to_dict())
+    assert (one.slo_violations == written.slo_violations.loc[one.index]).all()
+    # SLO 80 ms, the farthest routes 40 ms: they hold up to a p95 of 40 ms, so x1.05 (40.95 ms) loses them
+    assert (table.p95_unchanged_up_to_ms == 40.0).all()
+    routes = table.drop_duplicates("scale").set_index("scale").reroutable_routes
+    assert routes[1.0] == 6 and routes[1.05] == routes[1.1] == 4
+    text = "\n".join(where.sensitivity_section(table))
+    assert "a served p95 in (0, 40] ms" in text and "42.9 (x1.1)" in text
+    # a p95 the SLO cannot hold even from the nearest zone (5 + 78 > 80 ms): said, in strict JSON, not zeros
+    slow = {**given, "latency_p95_ms": 78.0}
+    routing.run_schedule(traces, forecasts, None, tmp_path / "slow.parquet", _cfg(slow), 0)
+    raw = pq.read_schema(tmp_path / "slow.parquet").metadata[io.METADATA_KEY]
+    json.loads(raw, parse_constant=lambda c: pytest.fail(f"{c} in the metadata"))
+    slow_table = routing.read_sensitivity(tmp_path / "slow.parquet")
+    beyond, below = slow_table[slow_table.scale >= 1], slow_table[slow_table.scale < 1]
+    assert (beyond.status == "no zone meets the SLO").all() and (beyond.slo_violations > 0).all()
+    assert (below.status == "no reroute").all() and (below.slo_violations == 0).all()  # x0.9, x0.95: nearest only
+    assert slow_table.oracle_saving_pct.isna().all() and np.isinf(slow_table.p95_unchanged_up_to_ms).all()
+    slow_text = "\n".join(where.sensitivity_section(slow_table))
+    assert "any served p95 above 75 ms" in slow_text and "| n/a " in slow_text and "no zone meets the SLO" in slow_text
+    # results written before it was recorded: no section, no error
+    old = _write(df, tmp_path / "old.parquet")
+    assert routing.read_sensitivity(old).empty and where.sensitivity_section(routing.read_sensitivity(old)) == []
+
+
+def test_carbon_only_config_serves_a_committed_runs_answer_cell():
+    """config/carbon-only.yaml's given values are the answer cell of the committed run its comment names."""
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[2]
+    text = (repo / "config" / "carbon-only.yaml").read_text()
+    given = yaml.safe_load(text)["carbon"]["schedule"]["energy"]
+    run = next(line.split("benchmarks/results/")[1].split("/")[0] for line in text.splitlines() if "results/" in line)
+    answer = pd.read_csv(repo / "benchmarks" / "results" / run / "answer.csv").iloc[0]
+    assert answer.device == "cpu" and answer.variant in text
+    assert given["j_per_request"] == pytest.approx(answer.j_per_inf, abs=5e-5)
+    assert given["latency_p50_ms"] == pytest.approx(answer.request_p50_ms, abs=5e-3)
+    assert given["latency_p95_ms"] == pytest.approx(answer.request_p95_ms, abs=5e-3)

@@ -135,7 +135,7 @@ def test_onnxruntime_fp32_gives_eager_predictions_and_int8_is_smaller(tiny_model
     assert q_meta["linear_weight_bytes"] < meta["linear_weight_bytes"] / 2  # int8 weights, not fp32
 
 
-def test_a_build_that_fails_is_a_row_with_its_reason(tiny_model_dir, tokens, tmp_path, monkeypatch):
+def test_a_graph_the_exporter_cannot_express_is_a_row_with_its_reason(tiny_model_dir, tokens, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("Unsupported operator aten::mystery")
 
@@ -146,12 +146,33 @@ def test_a_build_that_fails_is_a_row_with_its_reason(tiny_model_dir, tokens, tmp
     assert meta["status"] == "not_applicable" and "aten::mystery" in meta["reason"] and preds.empty
 
 
+def test_a_build_that_breaks_stops_its_job_naming_the_cell_and_leaves_no_artifact(
+    tiny_model_dir, tokens, tmp_path, monkeypatch
+):
+    """A compiler or toolchain failure (a path the compiler cannot take, a full disk) is the job's error, not
+    a silent not_applicable cell."""
+    from greenbench.cells.runtimes.runtime import BuildFailed
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("C++ compile error: g++: error: /with: No such file or directory")
+
+    monkeypatch.setattr(ort_runtime, "_export", broken)
+    with pytest.raises(BuildFailed, match=r"fp32@onnxruntime on cpu: the onnxruntime build failed.*C\+\+ compile"):
+        _build_and_evaluate("fp32@onnxruntime", tiny_model_dir, tokens, tmp_path)
+    variants = tmp_path / "variants"
+    assert not variants.exists() or not any(variants.iterdir())  # nothing half-built is left
+
+
 def test_energy_trial_records_refused_runtime_cells(tiny_model_dir, tokens, tmp_path, monkeypatch):
     from greenbench.measure.energy.trial import run_trial
     from greenbench.measure.energy.meters.base import UNAVAILABLE
     from test_energy import CFG
 
-    monkeypatch.setattr(ort_runtime, "_export", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("no export")))
+    monkeypatch.setattr(
+        ort_runtime,
+        "_export",
+        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("Unsupported operator aten::mystery")),
+    )
     name = "fp32@onnxruntime"
     artifact = tmp_path / name
     variants.get(name).build(tiny_model_dir, tokens["train"], artifact, "cpu", {"runtime": {}}, 0, {})
@@ -173,7 +194,7 @@ def test_energy_trial_records_refused_runtime_cells(tiny_model_dir, tokens, tmp_
     )
     refused = df[df.variant != "fp32"]
     assert (refused.status == "not_applicable").all() and (refused.energy_label == UNAVAILABLE).all()
-    assert refused[refused.variant == name].reason.str.contains("no export").all()
+    assert refused[refused.variant == name].reason.str.contains("aten::mystery").all()
     assert set(df.runtime) == {"eager", "onnxruntime"} and set(df.recipe) == {"fp32", "adaptive"}
 
 

@@ -3,6 +3,8 @@ naming the config key or the file and line (configs as YAML text, traces as file
 
 from __future__ import annotations
 
+import gzip
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -144,7 +146,48 @@ def test_yaml_merge_keys_work_and_an_explicit_key_overrides_the_merged_one(tmp_p
 
 def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path):
     err = check(tmp_path, b"finetune:\n  epochs: 1   # caf\xe9\n")
-    assert re.search(r"override\.yaml:2: not UTF-8 text \(byte 0xe9", err), err
+    assert re.search(r"override\.yaml:2: not valid UTF-8 \(byte 0xe9: looks like Latin-1/Windows-1252", err), err
+    assert "save it as UTF-8" in err
+
+
+@pytest.mark.parametrize(
+    "encode, words",
+    [
+        (lambda t: gzip.compress(t.encode()), "override.yaml: gzip-compressed, not text: gunzip it first"),
+        (lambda t: t.encode("utf-16"), "override.yaml: looks like UTF-16 text (little-endian, byte order mark ff fe)"),
+        (lambda t: t.encode("utf-16-be"), "override.yaml: looks like UTF-16 text (big-endian: a NUL byte every other"),
+    ],
+)
+def test_a_config_in_another_encoding_is_one_line_naming_it(tmp_path, encode, words):
+    err = check(tmp_path, encode("finetune:\n  epochs: 1\n"))
+    assert err is not None and words in err and len(err.splitlines()) == 1, err
+
+
+def test_a_config_with_a_byte_order_mark_is_read_and_said(tmp_path, data_mirror):
+    assert check(tmp_path, b"\xef\xbb\xbffinetune:\n  epochs: 1\n") is None
+    said: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: said.append(record.getMessage())
+    logger = logging.getLogger("greenbench")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        assert load_config([tmp_path / "override.yaml"]) == {"finetune": {"epochs": 1}}
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert said == [f"{tmp_path / 'override.yaml'}: UTF-8 byte order mark (BOM) ignored"]
+
+
+def test_a_test_end_too_late_for_the_horizon_names_the_latest_date(tmp_path, data_mirror):
+    err = check(tmp_path, "carbon: {forecast: {test_end: '2022-12-31'}}")  # horizon 96 h, traces end 2023-01-01
+    assert (
+        "config key 'carbon.forecast.test_end': 2022-12-31 is too late: the last origin's 96 h forecast horizon "
+        "runs past the traces" in err
+    ), err
+    assert "give test_end 2022-12-29 or earlier" in err
+    assert check(tmp_path, "carbon: {forecast: {test_end: '2022-12-29'}}") is None
 
 
 # ---- trace files: every row checked, the file and line named ------------------------------------------------

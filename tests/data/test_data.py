@@ -1,3 +1,6 @@
+import gzip
+import logging
+
 import pytest
 
 from greenbench.data import sst2 as data
@@ -120,3 +123,56 @@ def test_control_characters_in_a_sentence_are_an_error(tmp_path):
     path.write_text("sentence\tlabel\nfine film\t1\nbro\x00ken\t0\n")
     with pytest.raises(data.DataValidationError, match=f"{path}:3: control character"):
         data.read_sst2_tsv(path)
+
+
+# ---- encodings: the same as every other reader (greenbench.core.textfiles) -------------------------------------
+
+
+class Said(logging.Handler):
+    """What greenbench logs while it is attached (whatever configure() did to propagation)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+    def __enter__(self):
+        logger = logging.getLogger("greenbench")
+        self._level = logger.level
+        logger.setLevel(logging.INFO)
+        logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc):
+        logging.getLogger("greenbench").removeHandler(self)
+        logging.getLogger("greenbench").setLevel(self._level)
+
+
+def test_a_byte_order_mark_is_accepted_and_said_once(tmp_path):
+    path = write(tmp_path, b"\xef\xbb\xbf" + GOOD.encode())
+    with Said() as said:
+        df = data.read_sst2_tsv(path)
+    assert df.label.tolist() == [1, 0]
+    assert [m for m in said.messages if "BOM" in m] == [f"{path}: UTF-8 byte order mark (BOM) ignored"]
+
+
+@pytest.mark.parametrize(
+    "encode, where, words",
+    [
+        (lambda t: gzip.compress(t.encode()), ": ", "gzip-compressed, not text: gunzip it first"),
+        (lambda t: t.encode("utf-16"), ": ", "looks like UTF-16 text"),
+        (lambda t: t.encode("utf-16-le"), ": ", "a NUL byte every other byte"),
+        (lambda t: t.encode("latin-1"), ":3: ", "looks like Latin-1/Windows-1252 text, where it is 'é'"),
+    ],
+)
+def test_a_file_in_another_encoding_is_one_line_naming_it(tmp_path, encode, where, words):
+    text = "sentence\tlabel\nfine\t1\n" + "un café noir\t0\n" * 20
+    path = write(tmp_path, encode(text))
+    with pytest.raises(data.DataValidationError) as err:
+        data.read_sst2_tsv(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}{where}") and words in msg
+    assert "save it as UTF-8" in msg or "gunzip it first" in msg
+    assert "\n" not in msg and msg.count("UTF-8") <= 2  # one line, not one per bad line

@@ -103,6 +103,8 @@ def test_rule_inputs_are_the_modules_a_script_really_imports():
         "src/greenbench/core/io.py",
         "src/greenbench/core/log.py",
         "src/greenbench/core/provenance.py",
+        "src/greenbench/core/scratch.py",
+        "src/greenbench/core/textfiles.py",
         "src/greenbench/data/__init__.py",
         "src/greenbench/data/sst2.py",
         "src/greenbench/pipeline/__init__.py",

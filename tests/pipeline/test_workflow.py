@@ -291,6 +291,23 @@ RERUN_MATRIX = [
             "all": 1,
         },
     ),
+    # the dev subset: every evaluation, not a trial; the routing reruns because it serves the answer, whose
+    # cell is chosen within answer.max_accuracy_loss_pts of fp32 on these accuracies (carbon.schedule.energy:
+    # answer): a rerun legitimately (the served cell may change), not a params leak (wiring.simulate_schedule)
+    (
+        {"evaluate": {"dev_subset": 128}},
+        {
+            "evaluate": 22,
+            "eval_summary": 1,
+            "aggregate": 1,
+            "pareto": 1,
+            "answer": 1,
+            "simulate_schedule": 2,
+            "figures": 1,
+            "paper": 1,
+            "all": 1,
+        },
+    ),
     ({"study": {"variants": None}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),  # + topk8_ft
     (
         {"carbon": {"forecast": {"tcn": {"epochs": 1}}}},

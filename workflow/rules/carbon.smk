@@ -122,4 +122,6 @@ rule carbon:
     input:
         paths.FORECAST_METRICS,
         schedule_results(),
+        # every carbon job's outputs: a resume rebuilds one whose job was killed
+        [f for f in every_output(CARBON_RULES) if f != paths.FORECAST_METRICS],
     localrule: True

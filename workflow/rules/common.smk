@@ -163,23 +163,28 @@ def eval_files():
     )
 
 
-def footprint_rows():
-    """Every compute job's footprint row (greenbench.analysis.study_cost): the same jobs the DAG runs."""
+def study_builds():
+    """Every build job of the study: each cell's artifact and, for a runtime cell, its recipe's own."""
     from greenbench.cells.runtimes import source_recipe
 
-    models, devices = config["study"]["models"], config["study"]["devices"]
-    outputs = [
-        paths.TOKENS.format(model=m, split=s) for m in models for s in ("train", "dev")
-    ]
-    outputs += [paths.BASELINE.format(model=m) for m in models]
     builds = []
-    for device in devices:
-        for model in models:
+    for device in config["study"]["devices"]:
+        for model in config["study"]["models"]:
             for cell in config["study"]["variants"]:
                 builds += artifact_of(device, model, cell)
                 if source_recipe(cell) is not None:
                     builds += artifact_of(device, model, source_recipe(cell))
-    outputs += list(dict.fromkeys(builds))
+    return list(dict.fromkeys(builds))
+
+
+def footprint_rows():
+    """Every compute job's footprint row (greenbench.analysis.study_cost): the same jobs the DAG runs."""
+    models = config["study"]["models"]
+    outputs = [
+        paths.TOKENS.format(model=m, split=s) for m in models for s in ("train", "dev")
+    ]
+    outputs += [paths.BASELINE.format(model=m) for m in models]
+    outputs += study_builds()
     outputs += eval_files() + all_energy_trials() + schedule_results()
     outputs += [paths.FORECAST_METRICS, paths.FORECASTS_HOURLY, paths.AGGREGATE_JOB]
     return [paths.footprint_of(o) for o in outputs]
@@ -203,3 +208,96 @@ def figure_names():
     from greenbench.report.figures.figure import ordered
 
     return [figure.name for figure in ordered()]
+
+
+def study_jobs():
+    """The wildcard values of every job the study runs, per rule with wildcards (rules without run
+    once). ``every_output`` expands each rule's declared outputs over them."""
+    models, devices = config["study"]["models"], config["study"]["devices"]
+    splits = [{"split": s} for s in ("train", "dev")]
+    builds = []
+    for path in study_builds():
+        device, model, variant = path.split("/")[-3:]
+        builds.append({"device": device, "model": model, "variant": variant})
+    trials = [
+        {"device": d, "model": m, "trial": str(t)}
+        for d in devices
+        for m in models
+        for t in range(wiring.energy_trials(config, d))
+    ]
+    return {
+        "retrieve_sst2": splits,
+        "prepare_dataset": splits,
+        "tokenize": [{"model": m, **s} for m in models for s in splits],
+        "finetune": [{"model": m} for m in models],
+        "build_variant": builds,
+        "evaluate": [
+            {"device": d, "model": m, "variant": v}
+            for d in devices
+            for m in models
+            for v in config["study"]["variants"]
+        ],
+        "measure_energy": trials,
+        "plan_energy": [
+            {"device": d, "model": m}
+            for d in devices
+            for m in models
+            if wiring.energy_trials(config, d) > config["energy"]["trials"]
+        ],
+        "retrieve_carbon": (
+            []
+            if trace_sources()
+            else [
+                {"zone": z, "year": str(y)}
+                for z in config["carbon"]["zones"]
+                for y in sorted(config["carbon"]["years"])
+            ]
+        ),
+        "simulate_schedule": [
+            {"scenario": s} for s in config["carbon"]["schedule"]["scenarios"]
+        ],
+    }
+
+
+# the rules that only name targets (they declare no output)
+TARGET_RULES = ("all", "carbon")
+CARBON_RULES = (
+    "retrieve_carbon",
+    "prepare_traces",
+    "forecast_carbon",
+    "forecast_hourly",
+    "simulate_schedule",
+)
+
+
+def every_output(only=None):
+    """Every output every job of the study declares (of the rules in ``only``, default all): the
+    default target requires them all, so a resume after a kill rebuilds an intermediate whose job was
+    interrupted (Snakemake removes a job's outputs when it starts) even where its readers look up to
+    date. Each rule's outputs come from its own declaration; a rule with wildcards whose jobs
+    ``study_jobs`` does not list is an error here, so a new rule cannot be left out silently.
+    """
+    from snakemake.io import apply_wildcards
+
+    jobs = study_jobs()
+    out = []
+    for declared in workflow.rules:
+        if declared.name in TARGET_RULES or (
+            only is not None and declared.name not in only
+        ):
+            continue
+        patterns = [str(f) for f in declared.output]
+        if not declared.wildcard_names:
+            out += patterns
+            continue
+        if declared.name not in jobs:
+            raise WorkflowError(
+                f"every_output: rule {declared.name} has wildcards {sorted(declared.wildcard_names)} but "
+                "study_jobs() (workflow/rules/common.smk) does not list its jobs"
+            )
+        out += [
+            apply_wildcards(p, values)
+            for values in jobs[declared.name]
+            for p in patterns
+        ]
+    return list(dict.fromkeys(out))

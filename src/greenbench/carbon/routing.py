@@ -3,7 +3,8 @@ of several zones; policies from carbon-agnostic to the perfect-information oracl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -150,10 +151,12 @@ def _actual_greedy(sc: Scenario, feasible: np.ndarray, weight: float) -> np.ndar
 
 
 def _weighted(sc: Scenario, feasible: np.ndarray, weight: float) -> np.ndarray:
+    """Forecast intensity and RTT, each scaled to [0, 1], mixed by ``weight``; like every other policy it
+    chooses among the zones that meet the SLO only (the weight trades carbon against latency within it)."""
     ci_norm = sc.forecast[:, 0, :] / np.nanmax(sc.forecast[:, 0, :])
     lat_norm = sc.latency / sc.slo_ms
-    score = weight * ci_norm[:, None, :] + (1 - weight) * lat_norm[None, :, :]
-    return score.argmin(axis=2)
+    score = weight * ci_norm[:, None, :] + (1 - weight) * lat_norm[None, :, :]  # (hours, origins, zones)
+    return np.where(feasible[None, :, :], score, np.inf).argmin(axis=2)
 
 
 # Registration order is evaluation order (each policy's latency draws are seeded by its position).
@@ -170,7 +173,7 @@ def assign(sc: Scenario, policy: str, weight: float = 0.5) -> np.ndarray:
     """Zone index per (hour, origin) for the interactive requests."""
     if policy not in POLICIES:
         raise ValueError(f"unknown policy '{policy}' (known: {', '.join(POLICIES.known())})")
-    feasible = sc.latency + sc.inference_p95_ms <= sc.slo_ms
+    feasible = meets_slo(sc)
     feasible[np.arange(len(sc.latency)), sc.latency.argmin(axis=1)] = True  # the nearest zone is always allowed
     return POLICIES[policy].choose(sc, feasible, weight)
 
@@ -325,12 +328,111 @@ def read_results(paths) -> pd.DataFrame:
     return pd.concat([f if "scenario" in f else f.assign(scenario="") for f in frames], ignore_index=True)
 
 
+def meets_slo(sc: Scenario) -> np.ndarray:
+    """(origins, zones): the routes whose RTT + inference p95 meet the SLO (the nearest zone not forced in)."""
+    return sc.latency + sc.inference_p95_ms <= sc.slo_ms
+
+
 def reroutable_routes(sc: Scenario) -> int:
     """Origin -> zone routes other than the nearest whose RTT + inference p95 meet the SLO: 0 means the
     SLO blocks every spatial reroute (every spatial policy then serves from the nearest zone)."""
-    feasible = sc.latency + sc.inference_p95_ms <= sc.slo_ms
+    feasible = meets_slo(sc)
     feasible[np.arange(len(sc.latency)), sc.latency.argmin(axis=1)] = False
     return int(feasible.sum())
+
+
+# The served p95 times each of these (``p95_sensitivity``): how far the routing result moves with the one
+# latency number that decides which reroutes meet the SLO (a measured p95 has noise; a given one may be rounded)
+P95_SCALES = (0.9, 0.95, 1.0, 1.05, 1.1)
+SENSITIVITY_COLUMNS = [
+    "scale",  # the served p95 times this
+    "latency_p95_ms",  # the inference p95 simulated (ms)
+    "reroutable_routes",  # non-nearest routes within the SLO at that p95
+    "origins_without_zone",  # origins where not even the nearest zone meets the SLO
+    "oracle_saving_pct",  # the static-greenest -> oracle gap (%); NaN where the SLO leaves no reroute
+    "policy",
+    "g_per_1000_requests",
+    "gap_closed",
+    "slo_violations",
+    "status",  # "" | why the row's gap is undefined or the SLO cannot hold
+    "p95_unchanged_above_ms",  # the served p95 range (above, up_to] over which the same routes meet the SLO
+    "p95_unchanged_up_to_ms",
+]
+
+
+def p95_unchanged_range(sc: Scenario) -> tuple[float, float]:
+    """The inference p95 range ``(above, up_to]`` (ms) over which the same routes meet the SLO as at the
+    served p95, so every policy routes, emits and violates exactly as it does there (only the sampled
+    latency moves): ``above`` is the largest SLO - RTT of a route that misses it (at least 0), ``up_to``
+    the smallest of a route that meets it (inf: none meets it)."""
+    slack = sc.slo_ms - sc.latency
+    meets = meets_slo(sc)
+    return (
+        max(float(slack[~meets].max()), 0.0) if (~meets).any() else 0.0,
+        float(slack[meets].min()) if meets.any() else math.inf,
+    )
+
+
+def _status(reroutable: int, without_zone: int, origins: int) -> str:
+    if without_zone == origins:
+        return "no zone meets the SLO"
+    notes = ["no reroute"] if reroutable == 0 else []
+    if without_zone:
+        notes.append(f"{without_zone} of {origins} origins have no zone within the SLO")
+    return "; ".join(notes)
+
+
+def p95_sensitivity(
+    sc: Scenario, cfg: Mapping[str, Any], seed: int, scales: tuple[float, ...] = P95_SCALES
+) -> pd.DataFrame:
+    """How the routing result moves with the served p95: the scenario simulated again with its inference p95
+    times each of ``scales`` (its p50, the requests, intensities, forecasts and seeds unchanged, so scale 1 is
+    the result itself), every unswept policy. One row per scale and policy (``SENSITIVITY_COLUMNS``); where
+    the SLO leaves no reroute the static -> oracle gap is NaN, not 0, and ``status`` says why (``no
+    reroute``, or ``no zone meets the SLO`` when the p95 alone exceeds it: every request then violates it)."""
+    p50 = float(np.exp(sc.inference_ms[0]))
+    unswept = {**cfg, "weights": []}
+    above, up_to = p95_unchanged_range(sc)
+    frames = []
+    for scale in scales:
+        p95 = sc.inference_p95_ms * float(scale)
+        at = replace(sc, inference_p95_ms=p95, inference_ms=lognormal_from_percentiles(p50, p95))
+        df = simulate(at, unswept, seed)
+        g = df.set_index("policy")["g_per_1000_requests"]
+        reroutable = reroutable_routes(at)
+        without_zone = int((~meets_slo(at).any(axis=1)).sum())
+        df["scale"], df["latency_p95_ms"] = float(scale), p95
+        df["reroutable_routes"], df["origins_without_zone"] = reroutable, without_zone
+        df["oracle_saving_pct"] = 100 * (1 - g["oracle"] / g["static_greenest"]) if reroutable else math.nan
+        df["status"] = _status(reroutable, without_zone, len(at.latency))
+        df["p95_unchanged_above_ms"], df["p95_unchanged_up_to_ms"] = above, up_to
+        frames.append(df[SENSITIVITY_COLUMNS])
+    return pd.concat(frames, ignore_index=True)
+
+
+def sensitivity_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """``p95_sensitivity`` rows as strict JSON (NaN and inf as null), for the schedule file's metadata."""
+    return [
+        {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
+        for row in table.to_dict("records")
+    ]
+
+
+def read_sensitivity(paths) -> pd.DataFrame:
+    """Every scenario's p95 sensitivity table (recorded in its schedule file's metadata by ``run_schedule``)
+    in one frame (nulls back to NaN, an unbounded ``p95_unchanged_up_to_ms`` to inf); empty for results
+    written before it was recorded."""
+    paths = [paths] if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__") else list(paths)
+    frames = [pd.DataFrame(io.read_metadata(p).get("p95_sensitivity") or []) for p in paths]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame()
+    df = pd.concat(frames, ignore_index=True)
+    for col in SENSITIVITY_COLUMNS:
+        if col not in ("policy", "status"):
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+    df["p95_unchanged_up_to_ms"] = df["p95_unchanged_up_to_ms"].fillna(math.inf)
+    return df
 
 
 def simulate_served(traces: pd.DataFrame, forecasts: pd.DataFrame, served: Served, cfg: Mapping[str, Any], seed: int):
@@ -370,10 +472,15 @@ def run_schedule(
     stats = None if energy_is_given(cell) or serves_answer(cell) else io.read_parquet(energy_stats_path)
     answer = io.read_parquet(answer_path) if serves_answer(cell) else None
     traces, forecasts = io.read_parquet(traces_path), io.read_parquet(forecasts_path)
-    frames, meta, p50 = [], {}, {}
+    frames, meta, p50, sensitivity = [], {}, {}, []
     for served in served_cells(cell, stats, answer):
         df, sc = simulate_served(traces, forecasts, served, cfg, seed)
         frames.append(df)
+        sensitivity.append(
+            p95_sensitivity(sc, cfg, seed).assign(
+                scenario=cfg.get("scenario", ""), device=served.device, model=served.model, served=served.served
+            )
+        )
         meta = {"window": [str(sc.hours[0]), str(sc.hours[-1])], "zones": sc.zones, "slo_ms": sc.slo_ms}
         p50[served.device or ""] = served.p50_ms
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_SCHEMA.names)
@@ -384,9 +491,21 @@ def run_schedule(
             "seed": seed,
             "served_from": "answer" if serves_answer(cell) else "config",
             "inference_latency_ms_p50": p50,  # per device ("" where the values are given)
+            # how the result moves with the served p95 (p95_sensitivity): the report's sensitivity table
+            "p95_sensitivity": sensitivity_records(pd.concat(sensitivity, ignore_index=True)) if sensitivity else [],
         }
     )
     io.write_parquet(df, out, RESULT_SCHEMA, meta)
+    for s in sensitivity:
+        log.info(
+            "schedule %s, %s: served p95 x %s -> %s",
+            cfg.get("scenario", ""),
+            s["served"].iloc[0],
+            P95_SCALES,
+            s[s.policy == "forecast_greedy"][["latency_p95_ms", "oracle_saving_pct", "gap_closed", "status"]]
+            .round(3)
+            .to_dict("records"),
+        )
     log.info(
         "schedule: %s",
         df[["device", "policy", "weight", "g_per_1000_requests", "gap_closed", "slo_violations"]]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from greenbench.core import io, provenance
+from greenbench.core import io, provenance, textfiles
 from greenbench.core.log import InputError, get_logger
 
 log = get_logger(__name__)
@@ -43,6 +43,7 @@ class TraceError(InputError):
 
 
 DEFAULT_MAX_CI = 2000.0  # gCO2e/kWh: above the dirtiest real grid-hours (lignite plants run ~1,100)
+UNKNOWN_ZONES = ("error", "drop")  # carbon.sources[].unknown_zones: rows of a zone outside carbon.zones
 
 
 def em_filename(zone: str, year: int) -> str:
@@ -80,11 +81,13 @@ def retrieve_trace(
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM (Excel) is not part of the header
-    except UnicodeDecodeError as exc:
-        raise TraceError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
-    reader = csv.reader(text.splitlines())
+    try:  # a BOM (Excel) is not part of the header; gzip, UTF-16, Latin-1 are named in one line
+        decoded = textfiles.decode(path.read_bytes())
+    except textfiles.NotUTF8Text as exc:
+        raise TraceError(exc.at(path)) from None
+    if decoded.bom:
+        log.info("%s: %s", path, textfiles.BOM_NOTE)
+    reader = csv.reader(decoded.text.splitlines())
     rows = [(i, r) for i, r in enumerate(reader, start=1) if r]
     if not rows:
         raise TraceError(f"{path}: empty file")
@@ -107,6 +110,12 @@ ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?)?(
 def parse_time(text: str, where: str) -> pd.Timestamp:
     """An ISO 8601 time as UTC (a time without offset is UTC); anything else (``today``, empty, a
     local format pandas would guess at) names ``where`` (file:line)."""
+    return _parse_time(text, where)[0]
+
+
+def _parse_time(text: str, where: str) -> tuple[pd.Timestamp, bool]:
+    """``parse_time`` and whether the text gave no UTC offset (read as UTC: local time would show as a
+    repeated or skipped hour at a daylight-saving change, see ``local_time_hint``)."""
     text = text.strip()
     try:
         if not ISO_TIME.fullmatch(text):
@@ -116,7 +125,34 @@ def parse_time(text: str, where: str) -> pd.Timestamp:
             raise ValueError("empty")
     except ValueError as exc:
         raise TraceError(f"{where}: timestamp {text!r} is not a date-time like 2022-01-01 00:00:00 ({exc})") from None
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return (ts.tz_localize("UTC"), True) if ts.tzinfo is None else (ts.tz_convert("UTC"), False)
+
+
+DST_MONTHS = (3, 4, 9, 10, 11)  # daylight-saving changes, both hemispheres
+NEW_YEAR_SLACK = pd.Timedelta(hours=14)  # the largest UTC offset: local time moves New Year this far at most
+
+
+def local_time_hint(symptom: str) -> str:
+    """The hint an error adds when its row's timestamp had no UTC offset and the symptom is local time's."""
+    return (
+        f" (hint: timestamps without a UTC offset look like local time: {symptom}; give UTC, each "
+        "timestamp ending in Z or +00:00, e.g. 2022-10-30T01:00Z)"
+    )
+
+
+def _hint_if_local(row, symptom: str) -> str:
+    if not bool(getattr(row, "naive", False)):
+        return ""
+    if "daylight-saving" in symptom and row.timestamp.month not in DST_MONTHS:
+        return ""
+    return local_time_hint(symptom)
+
+
+def _near_new_year(ts: pd.Timestamp, year: int) -> bool:
+    return any(abs(ts - pd.Timestamp(f"{y}-01-01", tz="UTC")) <= NEW_YEAR_SLACK for y in (year, year + 1))
+
+
+NEW_YEAR_SYMPTOM = "local time moves the first or last hours of a year across New Year"
 
 
 def zone_of_file(path: str | Path) -> str | None:
@@ -202,17 +238,20 @@ def read_trace(
     of which ``intensity_column`` is read); ``auto`` tells the first two apart by their header.
     An empty value is a gap (filled later up to ``carbon.max_gap_hours`` hours, flagged). Every value
     must be a finite number in [0, ``max_ci``] gCO2e/kWh, and every row's zone the zone the file is
-    named for (``{zone}_{year}_hourly.csv``) or given: errors name the file and line."""
+    named for (``{zone}_{year}_hourly.csv``) or given: errors name the file and line. A UTF-8 BOM is
+    dropped (logged); a file that is not UTF-8 text is named with its probable encoding. ``naive``: the
+    row's timestamp had no UTC offset (read as UTC)."""
     path = Path(path)
     expected_zone, expected_year = zone or zone_of_file(path), year_of_file(path)
     header, rows = _read_rows(path)
     it, iz, ic, ie = _columns(path, header, column, fmt, zone, timestamp_column, intensity_column)
     records, gaps = [], 0
     for line, r in rows:
-        ts = parse_time(r[it], f"{path}:{line}")
+        ts, naive = _parse_time(r[it], f"{path}:{line}")
         if expected_year is not None and ts.year != expected_year:
+            hint = local_time_hint(NEW_YEAR_SYMPTOM) if naive and _near_new_year(ts, expected_year) else ""
             raise TraceError(
-                f"{path}:{line}: timestamp {ts} (UTC) is outside {expected_year}, the year the file is named for"
+                f"{path}:{line}: timestamp {ts} (UTC) is outside {expected_year}, the year the file is named for{hint}"
             )
         raw = r[ic].strip()
         if not raw:
@@ -235,30 +274,52 @@ def read_trace(
                 f"{path}:{line}: zone '{row_zone}' in a file {'given' if zone else 'named'} for zone '{expected_zone}'"
             )
         estimated = ie is not None and r[ie].strip().lower() == "true"
-        records.append((row_zone, ts, value, estimated, line))
+        records.append((row_zone, ts, value, estimated, line, naive))
     if gaps:
         log.warning("%s: %d empty values: treated as gaps (filled up to carbon.max_gap_hours, flagged)", path, gaps)
-    return pd.DataFrame(records, columns=["zone", "timestamp", "ci", "estimated", "line"]).assign(source=str(path))
+    columns = ["zone", "timestamp", "ci", "estimated", "line", "naive"]
+    return pd.DataFrame(records, columns=columns).assign(source=str(path))
 
 
 PLATEAU_HOURS = 24  # this many identical consecutive hourly values: a stuck feed, not a grid
 COLLAPSE_FRACTION = 0.1  # below this share of the trailing week's median: a collapse, not a cleaner grid
+NEAR_ZERO_G = 1.0  # gCO2e/kWh: a reading below this is zero or near zero ...
+NEAR_ZERO_GRID_G = 20.0  # ... and a feed dropout where the trailing week's median is at least this; below it
+# the grid itself is near zero (Québec's hydro, direct: median 0-15 g), and its zeros are its real values
+
+
+def _trailing_median(ci: pd.Series) -> pd.Series:
+    return ci.rolling(24 * 7, min_periods=24).median().shift(1)
+
+
+def near_zero_dropouts(ci: pd.Series) -> pd.Series:
+    """Hours whose reading is zero or near zero (below ``NEAR_ZERO_G``) in a grid that is not (trailing 7-day
+    median at least ``NEAR_ZERO_GRID_G``): a feed dropout, replaced like a gap by ``validate_and_fill``."""
+    values = pd.Series(ci.to_numpy(float), index=ci.index)
+    return (values < NEAR_ZERO_G) & (_trailing_median(values) >= NEAR_ZERO_GRID_G)
 
 
 def suspicious(ci: pd.Series) -> pd.Series:
-    """Hours to distrust (flagged, kept): inside a plateau of ``PLATEAU_HOURS`` identical consecutive
-    values, or below ``COLLAPSE_FRACTION`` of the trailing 7-day median."""
+    """Hours to distrust (flagged, kept, counted in the trace report): inside a plateau of ``PLATEAU_HOURS``
+    identical consecutive values, or below ``COLLAPSE_FRACTION`` of the trailing 7-day median where that
+    median is at least ``NEAR_ZERO_GRID_G``. Zero and near-zero readings are never flagged: in a grid that is
+    not near zero they are replaced (``near_zero_dropouts``), in one that is (hours of 0.0) they are its values."""
     values = ci.to_numpy(float)
     runs = (pd.Series(values).diff().ne(0)).cumsum()
     plateau = pd.Series(values).groupby(runs).transform("size").to_numpy() >= PLATEAU_HOURS
-    median = pd.Series(values).rolling(24 * 7, min_periods=24).median().shift(1).to_numpy()
-    collapse = values < COLLAPSE_FRACTION * median
+    plateau &= values >= NEAR_ZERO_G
+    median = _trailing_median(pd.Series(values)).to_numpy()
+    collapse = (values < COLLAPSE_FRACTION * median) & (median >= NEAR_ZERO_GRID_G)
     return pd.Series(plateau | collapse, index=ci.index)
 
 
-def validate_and_fill(df: pd.DataFrame, max_gap_hours: int) -> pd.DataFrame:
+def validate_and_fill(df: pd.DataFrame, max_gap_hours: int, counts: dict | None = None) -> pd.DataFrame:
     """Hourly UTC, strictly increasing, no duplicates, non-negative; fill gaps up to
-    ``max_gap_hours`` missing hours by linear interpolation (flagged); longer gaps are errors."""
+    ``max_gap_hours`` missing hours by linear interpolation (flagged); longer gaps are errors.
+    A duplicate hour blames the later row (reading order) and names the earlier one. Zero and near-zero
+    readings in a grid that is not near zero (``near_zero_dropouts``) are replaced like gaps (flagged
+    ``interpolated``, the same ``max_gap_hours`` limit) and counted. ``counts``, when given, receives
+    per zone ``near_zero_replaced``, ``interpolated`` and ``suspicious`` hours (the trace report)."""
     out = []
     for zone, g in df.groupby("zone", sort=True):
         src = g["source"].iloc[0]
@@ -273,8 +334,13 @@ def validate_and_fill(df: pd.DataFrame, max_gap_hours: int) -> pd.DataFrame:
             raise TraceError(f"{r.source}:{r.line}: timestamp {r.timestamp} is not on the hour")
         dup = g[ts.duplicated(keep="first")]
         if len(dup):
-            r = dup.iloc[0]
-            raise TraceError(f"{r.source}:{r.line}: duplicate timestamp {r.timestamp} for zone {zone}")
+            r = dup.iloc[0]  # the first row that repeats an hour: the later of the two, in reading order
+            first = g[ts == r.timestamp].iloc[0]
+            raise TraceError(
+                f"{r.source}:{r.line}: duplicate timestamp {r.timestamp} for zone {zone}: that hour was given "
+                f"before at {first.source}:{first.line}; keep one of the two rows"
+                + _hint_if_local(r, "a daylight-saving change in autumn repeats an hour")
+            )
         step = ts.diff().dt.total_seconds().iloc[1:] / 3600.0
         back = step[step <= 0]
         if len(back):
@@ -284,21 +350,38 @@ def validate_and_fill(df: pd.DataFrame, max_gap_hours: int) -> pd.DataFrame:
         for idx, hours in gaps.items():
             if hours - 1 > max_gap_hours:
                 r = g.loc[idx]
+                hint = _hint_if_local(r, "a daylight-saving change in spring skips an hour") if hours == 2 else ""
                 raise TraceError(
                     f"{r.source}:{r.line}: gap of {int(hours - 1)} missing hours before {r.timestamp} "
-                    f"for zone {zone} exceeds carbon.max_gap_hours={max_gap_hours}"
+                    f"for zone {zone} exceeds carbon.max_gap_hours={max_gap_hours}{hint}"
                 )
         full = pd.date_range(ts.iloc[0], ts.iloc[-1], freq="h")
         s = g.set_index("timestamp")
+        values = s["ci"].reindex(full)
+        dropout = near_zero_dropouts(values)
+        _check_dropout_runs(zone, s, values, dropout, max_gap_hours)
         filled = pd.DataFrame(index=full)
-        filled["ci"] = s["ci"].reindex(full).interpolate(method="time")
+        filled["ci"] = values.mask(dropout).interpolate(method="time")
         filled["estimated"] = s["estimated"].reindex(full).fillna(False).astype(bool)
-        filled["interpolated"] = s["ci"].reindex(full).isna()
+        filled["interpolated"] = values.isna() | dropout
         filled["zone"] = zone
         filled["suspicious"] = suspicious(filled["ci"])
         out.append(filled.rename_axis("timestamp").reset_index())
         if gaps.size:
-            log.warning("%s: zone %s: interpolated %d missing hours", src, zone, int(filled.interpolated.sum()))
+            log.warning("%s: zone %s: interpolated %d missing hours", src, zone, int(values.isna().sum()))
+        if dropout.any():
+            first = s.loc[dropout.index[dropout.to_numpy()][0]]
+            log.warning(
+                "%s: zone %s: %d zero or near-zero readings (below %g gCO2e/kWh where the trailing week's median "
+                "is at least %g) replaced by interpolation like gaps (flagged interpolated), first at %s:%d",
+                src,
+                zone,
+                int(dropout.sum()),
+                NEAR_ZERO_G,
+                NEAR_ZERO_GRID_G,
+                first.source,
+                first.line,
+            )
         if filled.suspicious.any():
             first = filled.index[filled.suspicious.to_numpy()][0]
             log.warning(
@@ -311,7 +394,31 @@ def validate_and_fill(df: pd.DataFrame, max_gap_hours: int) -> pd.DataFrame:
                 100 * COLLAPSE_FRACTION,
                 first,
             )
+        if counts is not None:
+            for key, n in (
+                ("near_zero_replaced", dropout.sum()),
+                ("interpolated", filled.interpolated.sum()),
+                ("suspicious", filled.suspicious.sum()),
+            ):
+                counts.setdefault(key, {})[str(zone)] = int(n)
     return pd.concat(out, ignore_index=True)[TRACE_SCHEMA.names]
+
+
+def _check_dropout_runs(zone, rows: pd.DataFrame, values: pd.Series, dropout: pd.Series, max_gap_hours: int) -> None:
+    """Near-zero readings count as missing: a run of them (with any gap beside them) longer than
+    ``max_gap_hours`` is refused like a long gap, naming its first near-zero row."""
+    missing = values.isna() | dropout
+    run_length = missing.groupby((~missing).cumsum()).transform("sum")
+    too_long = dropout & (run_length > max_gap_hours)
+    if too_long.any():
+        at = too_long.index[too_long.to_numpy()][0]
+        r = rows.loc[at]
+        raise TraceError(
+            f"{r.source}:{r.line}: carbon intensity {r.ci:g} gCO2e/kWh for zone {zone} at {at}, where the trailing "
+            f"week's median is {_trailing_median(values)[at]:.0f}: a feed dropout of zero or near-zero readings "
+            f"(below {NEAR_ZERO_G:g}), {int(run_length[at])} hours in a row counting gaps beside it, more than "
+            f"carbon.max_gap_hours={max_gap_hours} can fill; fix or empty those values, or raise carbon.max_gap_hours"
+        )
 
 
 def check_coverage(raw: pd.DataFrame, years, max_gap_hours: int) -> None:
@@ -331,14 +438,16 @@ def check_coverage(raw: pd.DataFrame, years, max_gap_hours: int) -> None:
                 )
             head, tail = inside.iloc[0], inside.iloc[-1]
             if head.timestamp - first > slack:
+                hint = _hint_if_local(head, NEW_YEAR_SYMPTOM) if _near_new_year(head.timestamp, year) else ""
                 raise TraceError(
                     f"{head.source}:{head.line}: zone {zone} starts at {head.timestamp}; carbon.years "
-                    f"asks for all of {year} (carbon.max_gap_hours={max_gap_hours})"
+                    f"asks for all of {year} (carbon.max_gap_hours={max_gap_hours}){hint}"
                 )
             if last - tail.timestamp > slack:
+                hint = _hint_if_local(tail, NEW_YEAR_SYMPTOM) if _near_new_year(tail.timestamp, year) else ""
                 raise TraceError(
                     f"{tail.source}:{tail.line}: zone {zone} stops at {tail.timestamp}; carbon.years "
-                    f"asks for all of {year} (carbon.max_gap_hours={max_gap_hours})"
+                    f"asks for all of {year} (carbon.max_gap_hours={max_gap_hours}){hint}"
                 )
 
 
@@ -359,14 +468,22 @@ def resolve_sources(sources: list[dict] | None) -> list[dict]:
     return [{**spec, "files": sorted(glob.glob(str(spec["path"]), recursive=True))} for spec in sources or []]
 
 
+HEADER_BYTES = 65536  # what ``header_errors`` reads of each file: the header line, and enough to tell UTF-16
+
+
 def header_errors(sources: list[dict], column: str) -> list[str]:
     """Each ``carbon.sources`` file's header against its format, reading one line (before any job)."""
     out = []
     for spec in sources:
         for f in spec.get("files") or []:
             try:
-                with open(f, encoding="utf-8-sig", newline="") as fh:
-                    header = next(csv.reader([fh.readline()]), [])
+                with open(f, "rb") as fh:
+                    head = fh.read(HEADER_BYTES)
+                first_line = head.split(b"\n", 1)[0] if b"\n" in head else head
+                what = textfiles.not_text(head)  # gzip, UTF-16: said as the reader will say it
+                if what:
+                    raise textfiles.NotUTF8Text(what)
+                header = next(csv.reader([textfiles.decode(first_line).text]), [])
                 if not header:
                     raise TraceError(f"{f}:1: empty first line (a header is expected)")
                 _columns(
@@ -380,31 +497,79 @@ def header_errors(sources: list[dict], column: str) -> list[str]:
                 )
             except TraceError as exc:
                 out.append(str(exc))
-            except (OSError, UnicodeDecodeError) as exc:
-                out.append(f"{f}: cannot be read as UTF-8 text ({exc})")
+            except textfiles.NotUTF8Text as exc:
+                out.append(exc.at(f))
+            except OSError as exc:
+                out.append(f"{f}: cannot be read ({exc})")
     return out
 
 
-def read_sources(sources: list[dict], column: str, max_ci: float = DEFAULT_MAX_CI) -> pd.DataFrame:
-    """Every file of every ``carbon.sources`` entry (``files``: the entry's path or glob, resolved)."""
+def read_sources(
+    sources: list[dict],
+    column: str,
+    max_ci: float = DEFAULT_MAX_CI,
+    zones: list[str] | None = None,
+    dropped: dict[str, int] | None = None,
+) -> pd.DataFrame:
+    """Every file of every ``carbon.sources`` entry (``files``: the entry's path or glob, resolved). With
+    ``zones``, rows of another zone are refused (``unknown_zones``), or with ``unknown_zones: drop``
+    dropped and counted per zone into ``dropped``."""
     frames = []
     for i, spec in enumerate(sources):
         files = spec.get("files") or []
         if not files:
             raise TraceError(f"config key 'carbon.sources[{i}].path': {spec.get('path')!r} matches no file")
-        for f in files:
-            frames.append(
-                read_trace(
-                    f,
-                    column,
-                    max_ci,
-                    fmt=spec.get("format", "auto"),
-                    zone=spec.get("zone"),
-                    timestamp_column=spec.get("timestamp_column", "timestamp"),
-                    intensity_column=spec.get("intensity_column"),
-                )
+        read = [
+            read_trace(
+                f,
+                column,
+                max_ci,
+                fmt=spec.get("format", "auto"),
+                zone=spec.get("zone"),
+                timestamp_column=spec.get("timestamp_column", "timestamp"),
+                intensity_column=spec.get("intensity_column"),
             )
+            for f in files
+        ]
+        frame = pd.concat(read, ignore_index=True)
+        if zones is not None:
+            frame = _unknown_zones(frame, zones, spec.get("unknown_zones", "error"), f"carbon.sources[{i}]", dropped)
+        frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def _unknown_zones(
+    frame: pd.DataFrame, zones: list[str], policy: str, key: str | None, dropped: dict[str, int] | None
+) -> pd.DataFrame:
+    """``frame`` without rows of zones outside ``zones``: an error naming them (zone ids, row counts, the first
+    file:line), or with ``policy`` ``drop`` dropped, logged and counted into ``dropped``."""
+    other = frame[~frame.zone.isin(zones)]
+    if other.empty:
+        return frame
+    if policy not in UNKNOWN_ZONES:
+        raise TraceError(f"config key '{key}.unknown_zones': {policy!r} is not one of {', '.join(UNKNOWN_ZONES)}")
+    per_zone = other.zone.value_counts().sort_index()
+    listed = ", ".join(f"{z} ({n} row{'s' if n != 1 else ''})" for z, n in per_zone.items())
+    first = other.iloc[0]
+    if policy == "error":
+        fix = f"or set {key}.unknown_zones: drop" if key else "or leave those files out"
+        raise TraceError(
+            f"{first.source}:{first.line}: zone '{first.zone}' is not in carbon.zones ({', '.join(zones)}): "
+            f"{len(other)} rows of zones outside it: {listed}; add them to carbon.zones, {fix}"
+        )
+    log.warning(
+        "%s: dropped %d rows of zones not in carbon.zones (%s, unknown_zones: drop): %s; first at %s:%d",
+        key,
+        len(other),
+        ", ".join(zones),
+        listed,
+        first.source,
+        first.line,
+    )
+    if dropped is not None:
+        for z, n in per_zone.items():
+            dropped[str(z)] = dropped.get(str(z), 0) + int(n)
+    return frame[frame.zone.isin(zones)]
 
 
 def prepare_traces(
@@ -419,14 +584,18 @@ def prepare_traces(
 ) -> pd.DataFrame:
     """Validate and merge the traces: ``files`` (Electricity Maps exports named by zone and year) or,
     when given, ``sources`` (``carbon.sources``, each with its format); only ``zones`` and ``years``
-    are kept when given, and each zone must have rows."""
-    raw = (
-        read_sources(sources, column, max_ci)
-        if sources
-        else pd.concat([read_trace(f, column, max_ci) for f in files], ignore_index=True)
-    )
+    are kept when given, and each zone must have rows. A row of a zone outside ``zones`` is an error
+    unless its source says ``unknown_zones: drop``. The trace report (the table's metadata and the log)
+    counts per zone the rows dropped so, the near-zero readings replaced, the interpolated and the
+    suspicious hours."""
+    dropped: dict[str, int] = {}
+    if sources:
+        raw = read_sources(sources, column, max_ci, zones=zones, dropped=dropped)
+    else:
+        raw = pd.concat([read_trace(f, column, max_ci) for f in files], ignore_index=True)
+        if zones is not None:
+            raw = _unknown_zones(raw, zones, "error", None, None)
     if zones is not None:
-        raw = raw[raw.zone.isin(zones)]
         missing = sorted(set(zones) - set(raw.zone))
         if missing:
             where = "carbon.sources" if sources else "the trace files"
@@ -439,7 +608,8 @@ def prepare_traces(
     # stable sort by zone only: within a zone, rows keep file order, so an unordered file is caught
     merged = raw.sort_values("zone", kind="stable")
     # duplicates across files (overlapping exports) are errors too: validate on the merged series
-    table = validate_and_fill(merged, max_gap_hours)
+    counts: dict[str, dict[str, int]] = {}
+    table = validate_and_fill(merged, max_gap_hours, counts)
     if years is not None:
         check_coverage(merged, years, max_gap_hours)
     used = sorted(set(merged.source))
@@ -453,14 +623,21 @@ def prepare_traces(
         attribution="Electricity Maps (electricitymaps.com), ODbL"
         if not sources
         else "the files of carbon.sources (see their licences)",
+        unknown_zone_rows_dropped=dropped,
+        near_zero_replaced_hours=counts.get("near_zero_replaced", {}),
+        interpolated_hours=counts.get("interpolated", {}),
+        suspicious_hours=counts.get("suspicious", {}),
     )
     io.write_parquet(table, out, TRACE_SCHEMA, meta)
     log.info(
-        "traces: %d zones, %d hours, %d interpolated, %d suspicious -> %s",
+        "traces: %d zones, %d hours, %d interpolated (%d of them near-zero readings replaced), %d suspicious, "
+        "%d rows of zones outside carbon.zones dropped -> %s",
         table.zone.nunique(),
         len(table),
         int(table.interpolated.sum()),
+        sum(counts.get("near_zero_replaced", {}).values()),
         int(table.suspicious.sum()),
+        sum(dropped.values()),
         out,
     )
     return table
@@ -484,6 +661,8 @@ __all__ = [
     "read_trace",
     "read_sources",
     "suspicious",
+    "near_zero_dropouts",
+    "local_time_hint",
     "validate_and_fill",
     "check_coverage",
     "prepare_traces",

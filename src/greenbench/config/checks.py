@@ -391,8 +391,11 @@ def _date_errors(carbon: Mapping[str, Any]) -> list[str]:
         if not first <= value <= end:
             out.append(f"config key '{key}': {value.date()} is outside the traces: {span}")
     if as_dt["carbon.forecast.test_end"] + horizon - dt.timedelta(days=1) > end:
+        latest = (end - horizon + dt.timedelta(days=1)).date()  # the last test_end whose origins' horizons fit
         out.append(
-            f"config key 'carbon.forecast.test_end': the last origin's {horizon} horizon runs past the traces: {span}"
+            f"config key 'carbon.forecast.test_end': {as_dt['carbon.forecast.test_end'].date()} is too late: the last "
+            f"origin's {int(fc.get('horizon_h', 0))} h forecast horizon runs past the traces ({span}); "
+            f"give test_end {latest} or earlier"
         )
     sched_start = as_dt["carbon.schedule.start"]
     sched_end = sched_start + dt.timedelta(days=int(sched.get("days", 0)))

@@ -8,9 +8,12 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from greenbench.core.log import InputError
+from greenbench.core import textfiles
+from greenbench.core.log import InputError, get_logger
 
 from greenbench.config.devices import detected_devices, resolve_devices  # noqa: F401  (part of this module's API)
+
+log = get_logger(__name__)
 
 
 class ConfigError(InputError):
@@ -91,16 +94,14 @@ def load_config(paths: Iterable[str | Path]) -> dict[str, Any]:
     for path in paths:
         path = Path(path)
         try:
-            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+            decoded = textfiles.decode(path.read_bytes())  # the readers' one decoding: BOM dropped, encodings named
+            if decoded.bom:
+                log.info("%s: %s", path, textfiles.BOM_NOTE)
+            loaded = yaml.load(decoded.text, Loader=_UniqueKeyLoader)
         except FileNotFoundError:
             raise ConfigError(f"{path}: config file not found") from None
-        except UnicodeDecodeError as exc:
-            raw = path.read_bytes()
-            line = raw[: exc.start].count(b"\n") + 1
-            raise ConfigError(
-                f"{path}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); "
-                "save the file as UTF-8"
-            ) from None
+        except textfiles.NotUTF8Text as exc:
+            raise ConfigError(exc.at(path)) from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from None
         if loaded is None:

@@ -46,11 +46,16 @@ def configure(log_file: str | Path | None = None, level: int = logging.INFO) -> 
 
 @contextlib.contextmanager
 def logged_script(log_file: str | Path | None, name: str) -> Iterator[logging.Logger]:
-    """Context for a Snakemake script: logs to the rule's log file, records failures there."""
+    """Context for a Snakemake script: logs to the rule's log file, records failures there; temporaries go
+    to the run's scratch folder (``greenbench.core.scratch``)."""
+    from greenbench.core.scratch import job_temp
+
     configure(log_file)
     logger = get_logger(name)
     try:
-        yield logger
+        # a workflow job's temporaries (compilers' included) go to the run's scratch folder
+        with job_temp():
+            yield logger
     except InputError as exc:
         if debug():
             logger.exception("%s stopped on bad input", name)

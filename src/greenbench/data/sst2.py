@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from greenbench.core import io, provenance
+from greenbench.core import io, provenance, textfiles
 from greenbench.core.log import InputError, get_logger
 
 log = get_logger(__name__)
@@ -83,30 +83,29 @@ def _download_from_hub(split: str, dest: Path) -> Path:
 
 
 def read_sst2_tsv(path: str | Path) -> pd.DataFrame:
-    """Parse and validate an SST-2 TSV. Every problem is reported as ``file:line: message``."""
+    """Parse and validate an SST-2 TSV. Every problem is reported as ``file:line: message``; a UTF-8 BOM is
+    dropped (logged), a file that is not UTF-8 text is one line naming its encoding (``core.textfiles``)."""
     path = Path(path)
     if not path.exists():
         raise DataNotFoundError(f"{path}: file not found")
-    raw = path.read_bytes()
+    try:  # one line for a file that is not UTF-8 text (gzip, UTF-16, Latin-1), not one per bad line
+        decoded = textfiles.decode(path.read_bytes())
+    except textfiles.NotUTF8Text as exc:
+        raise DataValidationError(exc.at(path)) from None
+    if decoded.bom:
+        log.info("%s: %s", path, textfiles.BOM_NOTE)
     errors: list[str] = []
     sentences: list[str] = []
     labels: list[int] = []
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
+    lines = decoded.text.split("\n")
+    if lines and lines[-1] == "":
         lines.pop()
     if not lines:
         raise DataValidationError(f"{path}: file is empty (expected header 'sentence<TAB>label')")
-    for lineno, line_bytes in enumerate(lines, start=1):
+    for lineno, line in enumerate(lines, start=1):
         if len(errors) >= MAX_REPORTED_ERRORS:
             errors.append(f"{path}: ... further errors not shown")
             break
-        try:
-            line = line_bytes.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            errors.append(
-                f"{path}:{lineno}: not valid UTF-8 (byte {exc.start}: {line_bytes[exc.start : exc.start + 1]!r})"
-            )
-            continue
         line = line.removesuffix("\r")
         fields = line.split("\t")
         if lineno == 1:

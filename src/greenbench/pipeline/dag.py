@@ -60,8 +60,9 @@ def _imported(tree, package: str, src: Path | None = None) -> set[str]:
 
 # Modules that measure a job rather than shape what it writes (the per-job footprint window): a
 # rule whose script only wraps its work in them does not list them, so editing the meter code does
-# not rerun the fine-tune. The rules that compute from them (footprint, paper) do list them.
-INSTRUMENTATION = ("greenbench.analysis.study_cost",)
+# not rerun the fine-tune. The rules that compute from them (footprint, paper) do list them. Where a
+# job's temporaries go (core.scratch) shapes no output either.
+INSTRUMENTATION = ("greenbench.analysis.study_cost", "greenbench.core.scratch")
 
 
 # Plugin packages whose modules a job depends on per cell (``cell_lib`` in workflow/rules/common.smk adds

@@ -177,6 +177,9 @@ def write_paper(
 
         md += ["## Carbon-aware scheduling", "", schedule.to_markdown(index=False, floatfmt=".4g"), ""]
         md += where.tables_section(schedule, io.read_parquet(footprint_path) if footprint_path else None)
+        from greenbench.carbon.routing import read_sensitivity
+
+        md += where.sensitivity_section(read_sensitivity(schedule_path))
         io.write_text("\n".join(md), out_dir / "tables.md")
     lifecycle = io.read_parquet(amortization_path) if amortization_path else None
     if lifecycle is not None:

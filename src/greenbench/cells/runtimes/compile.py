@@ -128,12 +128,22 @@ def _make(mode: str | None):
         realize: bool,
         samples,
     ) -> dict[str, Any]:
-        import torch
-
         if getattr(prepared, "components", None):
             raise NotApplicable("a variant made of several models is not one module to compile")
-        cache = out / CACHE
-        cache.mkdir()
+        # compiled in a temporary cache (the system's, or the run's scratch: never under results/, whose
+        # path may hold spaces the compiler's command line does not quote), then kept in the artifact
+        cache = Path(tempfile.mkdtemp(prefix="greenbench-inductor-build-"))
+        try:
+            report = _build_in(prepared, device, options, samples, cache)
+            shutil.copytree(cache, out / CACHE)
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+        report["cache_bytes"] = sum(p.stat().st_size for p in (out / CACHE).rglob("*") if p.is_file())
+        return report
+
+    def _build_in(prepared: Prepared, device: str, options: Mapping[str, Any], samples, cache: Path):
+        import torch
+
         with _inductor_cache(cache):
             torch._dynamo.reset()
             compiled = _compile(prepared, device, options, mode)
@@ -149,7 +159,6 @@ def _make(mode: str | None):
             }
             report.update(agreement(prepared, compiled, samples))
             torch._dynamo.reset()
-        report["cache_bytes"] = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
         return report
 
     def load(

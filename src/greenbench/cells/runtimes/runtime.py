@@ -242,12 +242,15 @@ def compose(recipe: Variant, runtime_name: str) -> Variant:
                 report["build_s"] = round(time.perf_counter() - started, 3)
                 report["artifact_bytes"] = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
                 status = {"status": "ok", "reason": "", "report": report}
-            except NotApplicable as exc:
+            except NotApplicable as exc:  # the cell cannot exist here: a row with the reason
                 status = {"status": "not_applicable", "reason": str(exc), "report": {}}
-            except Exception as exc:  # an exporter or compiler that cannot handle this recipe: a row, not a crash
+            except Exception as exc:
+                if not cannot_express(exc):
+                    raise_build_failed(exc, name, device, runtime.name)
+                # the exporter cannot express this recipe's graph: the cell does not exist for it
                 status = {
                     "status": "not_applicable",
-                    "reason": f"{runtime.name} build failed: {type(exc).__name__}: "
+                    "reason": f"{runtime.name} cannot express {name}: {type(exc).__name__}: "
                     f"{str(exc).splitlines()[0][:300] if str(exc) else ''}",
                     "report": {},
                 }
@@ -269,6 +272,33 @@ def compose(recipe: Variant, runtime_name: str) -> Variant:
     )
     _COMPOSED[name] = composed
     return composed
+
+
+class BuildFailed(RuntimeError):
+    """A runtime's build of a cell failed for a reason other than the cell not existing on the device."""
+
+
+# what exporters raise for a graph they cannot express (an operator with no counterpart in the target
+# format): the cell does not exist for that runtime. Anything else (a compiler or toolchain error, a full
+# disk, a bug) is a failed build.
+_CANNOT_EXPRESS = ("unsupported operator", "is not supported", "not supported by", "unsupported onnx opset")
+
+
+def cannot_express(exc: BaseException) -> bool:
+    """Whether a build's exception says the runtime cannot express the recipe (a row), not that it broke."""
+    if isinstance(exc, NotImplementedError) or type(exc).__name__ in ("UnsupportedOperatorError", "Unsupported"):
+        return True
+    text = str(exc).lower()
+    return any(marker in text for marker in _CANNOT_EXPRESS)
+
+
+def raise_build_failed(exc: BaseException, name: str, device: str, runtime: str):
+    """Stop the build job: a failed build is this job's error, not a cell quietly missing from the study."""
+    first = str(exc).splitlines()[0][:300] if str(exc) else ""
+    raise BuildFailed(
+        f"{name} on {device}: the {runtime} build failed ({type(exc).__name__}: {first}). A cell that cannot "
+        "exist on this device is refused with its reason; this one should build: the traceback says what broke."
+    ) from exc
 
 
 def sample_batches(train_tokens, model_dir: str, device: str, seed: int, n: int = 16) -> list[tuple[Any, Any]]:
