@@ -1,6 +1,13 @@
 # Two entry points:  `make run`  (install + reproduce the study)  and  `make test`.
 PYTHON ?= python3
+# The environment: .venv in the clone, or, in a clone whose path holds a space, a folder named after it under
+# ~/.cache/greenbench (torch's inductor passes its own install path to g++ unquoted, so a torch installed under
+# such a path cannot compile; greenbench's own jobs take any path)
+ifeq ($(word 2,$(CURDIR)),)
 VENV   ?= .venv
+else
+VENV   ?= $(HOME)/.cache/greenbench/venv-$(shell printf %s "$(CURDIR)" | sha256sum | cut -c1-12)
+endif
 TORCH  ?= torch==2.13.0
 # Snakemake cores: compute.threads (2) where the host has them. Every compute job asks for
 # compute.threads, so jobs still run one at a time and no build runs beside an energy trial.

@@ -247,3 +247,22 @@ def test_aot_inductor_builds_one_package_that_later_jobs_load_without_compiling(
     )
     again = io.read_parquet(tmp_path / "again.parquet")
     assert (again.prediction.to_numpy() == preds.prediction.to_numpy()).all()
+
+
+def test_a_build_failed_under_a_torch_installed_at_a_spaced_path_says_how_to_fix_it(monkeypatch):
+    import importlib.util
+    from types import SimpleNamespace
+
+    from greenbench.cells.runtimes.runtime import BuildFailed, raise_build_failed
+
+    real = importlib.util.find_spec
+    spaced = "/home/me/My Projects/greenbench/.venv/lib/python3.11/site-packages/torch/__init__.py"
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: SimpleNamespace(origin=spaced) if name == "torch" else real(name)
+    )
+    with pytest.raises(BuildFailed, match="path with a space .*My Projects.*make install"):
+        raise_build_failed(RuntimeError("C++ compile error"), "fp32@torch_compile", "cpu", "torch_compile")
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    with pytest.raises(BuildFailed) as plain:
+        raise_build_failed(RuntimeError("C++ compile error"), "fp32@torch_compile", "cpu", "torch_compile")
+    assert "space" not in str(plain.value)

@@ -298,7 +298,24 @@ def raise_build_failed(exc: BaseException, name: str, device: str, runtime: str)
     raise BuildFailed(
         f"{name} on {device}: the {runtime} build failed ({type(exc).__name__}: {first}). A cell that cannot "
         "exist on this device is refused with its reason; this one should build: the traceback says what broke."
+        + _spaced_install_hint()
     ) from exc
+
+
+def _spaced_install_hint() -> str:
+    """Inductor hands torch's own include and library folders to g++ unquoted: a torch installed under a
+    path with a space cannot compile anything."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("torch")
+    where = str(Path(spec.origin).parent) if spec is not None and spec.origin else ""
+    if not re.search(r"\s", where):
+        return ""
+    return (
+        f" torch is installed under a path with a space ({where}), which its compiler passes to g++ unquoted: "
+        "install the environment under a path without spaces (`make install` does so by itself in such a clone)."
+    )
 
 
 def sample_batches(train_tokens, model_dir: str, device: str, seed: int, n: int = 16) -> list[tuple[Any, Any]]:
