@@ -52,6 +52,30 @@ def test_builds_read_only_the_finetune_keys_they_declare():
     assert wiring.build_finetune(CONFIG, "fp32") == {}
 
 
+def test_only_the_carbon_table_reads_the_grids_and_the_routing_reads_no_carbon_setting():
+    """A grid intensity edit reruns the carbon table (and its readers), never the other statistics or the
+    cell the routing serves; the answer's grid and traffic levels do not decide that cell either."""
+    assert "grid_intensities" not in wiring.aggregate(CONFIG)["stats"]
+    assert set(wiring.aggregate(CONFIG)["stats"]) == {"bootstrap", "confidence", "first_stage", "targets"}
+    carbon = wiring.carbon_table(CONFIG)
+    assert carbon == wiring.canonical(
+        {
+            "stats": {k: CONFIG["stats"][k] for k in ("bootstrap", "confidence", "grid_intensities")},
+            "seed": CONFIG["seed"],
+        }
+    )
+    served = wiring.served_cell(CONFIG)["answer"]
+    assert set(served) == set(wiring.SERVED_CELL_KEYS) and not {"grid", "traffic_levels"} & set(served)
+    assert {k: wiring.answer(CONFIG)["answer"][k] for k in served} == served  # the answer's traffic, resolved
+    edited = {**CONFIG, "stats": {**CONFIG["stats"], "grid_intensities": {"DE": 400}}}
+    changed = [
+        name
+        for name in ("aggregate", "carbon_table", "answer", "served_cell", "paper", "figures")
+        if getattr(wiring, name)(edited) != getattr(wiring, name)(CONFIG)
+    ]
+    assert changed == ["carbon_table"]
+
+
 def _module_graph():
     """greenbench module -> the greenbench modules it imports (anywhere in it, function level too)."""
     import ast

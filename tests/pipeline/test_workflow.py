@@ -85,6 +85,11 @@ def test_bad_config_fails_before_any_job(project):
     assert proc.returncode != 0
     assert "'finetune.epochs'" in proc.stdout + proc.stderr
     assert not (project / "results").exists()
+    # one block, no traceback and no frame line of the Snakefile (GREENBENCH_DEBUG=1 gives them)
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out and 'Snakefile", line' not in out, out
+    debug = run(project, "-n", "--cores", "1", "--configfile", "bad.yaml", env={"GREENBENCH_DEBUG": "1"})
+    assert debug.returncode != 0 and 'Snakefile", line' in debug.stdout + debug.stderr
 
 
 def test_a_key_given_twice_fails_before_any_job_naming_file_and_lines(project):
@@ -248,11 +253,14 @@ def test_smoke_runs_an_onnxruntime_and_a_torch_compile_cell_end_to_end(smoke):
     assert re.search(r"runtime lever fp32@(torch_compile|aot_inductor)/fp32 = ", claims), claims
 
 
+# the carbon table reads the measurements; the routing's served cell reads the energy and accuracy tables
 DOWNSTREAM_OF_ENERGY = {
     "collect_energy": 1,
     "aggregate": 1,
+    "carbon_table": 1,
     "pareto": 1,
     "answer": 1,
+    "served_cell": 1,
     "simulate_schedule": 2,
     "figures": 1,
     "paper": 1,
@@ -285,15 +293,17 @@ RERUN_MATRIX = [
             "aggregate": 1,
             "pareto": 1,
             "answer": 1,
+            "served_cell": 1,
             "simulate_schedule": 2,
             "figures": 1,
             "paper": 1,
             "all": 1,
         },
     ),
-    # the dev subset: every evaluation, not a trial; the routing reruns because it serves the answer, whose
-    # cell is chosen within answer.max_accuracy_loss_pts of fp32 on these accuracies (carbon.schedule.energy:
-    # answer): a rerun legitimately (the served cell may change), not a params leak (wiring.simulate_schedule)
+    # the dev subset: every evaluation, not a trial; the routing reruns because it serves the answer's cell
+    # (served_cell), chosen within answer.max_accuracy_loss_pts of fp32 on these accuracies (carbon.schedule.energy:
+    # answer): a rerun legitimately (the served cell may change), not a params leak (wiring.simulate_schedule);
+    # the carbon table reads no accuracy: it does not rerun
     (
         {"evaluate": {"dev_subset": 128}},
         {
@@ -302,6 +312,7 @@ RERUN_MATRIX = [
             "aggregate": 1,
             "pareto": 1,
             "answer": 1,
+            "served_cell": 1,
             "simulate_schedule": 2,
             "figures": 1,
             "paper": 1,
@@ -323,15 +334,36 @@ RERUN_MATRIX = [
     ({"runtimes": {"aot_inductor": {"freezing": False}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
     ({"runtimes": {"torch_compile_cudagraphs": {"freezing": False}}}, {}),  # no such cell in the smoke study
     (
-        {"stats": {"bootstrap": 200}},
-        {"aggregate": 1, "pareto": 1, "answer": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1},
+        {"stats": {"bootstrap": 200}},  # every statistic, the carbon table too (its intervals)
+        {
+            "aggregate": 1,
+            "carbon_table": 1,
+            "pareto": 1,
+            "answer": 1,
+            "served_cell": 1,
+            "simulate_schedule": 2,
+            "figures": 1,
+            "paper": 1,
+            "all": 1,
+        },
     ),
-    # the answer's traffic: the answer, the routing that serves it, what shows them; no trial, no statistic
-    ({"answer": {"traffic": 3.0}}, {"answer": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1}),
-    # the accuracy bound: the answer and the Pareto figure that draws it
+    # a grid's intensity: the carbon table, the answer (its gCO2e) and the paper, nothing else: no other
+    # statistic, no served cell or routing (the answer's cell is chosen on J/inference), no figure; only local
+    # jobs rerun, so no footprint row changes and the footprint and amortization tables stay
+    (
+        {"stats": {"grid_intensities": {"DE": 400}}},
+        {"carbon_table": 1, "answer": 1, "paper": 1, "all": 1, "footprint": 0, "amortize": 0},
+    ),
+    # the answer's traffic: the answer, its served cell and the routing that serves it, what shows them; no
+    # trial, no statistic
+    (
+        {"answer": {"traffic": 3.0}},
+        {"answer": 1, "served_cell": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1},
+    ),
+    # the accuracy bound: the answer, its served cell and routing, and the Pareto figure that draws it
     (
         {"answer": {"max_accuracy_loss_pts": 2.0}},
-        {"answer": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1},
+        {"answer": 1, "served_cell": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1},
     ),
     # the study's own footprint: its pricing grid and the amortization reread only the tables
     ({"footprint": {"zone": "FR"}}, {"figures": 1, "paper": 1, "all": 1}),
@@ -339,7 +371,8 @@ RERUN_MATRIX = [
     # order carries no meaning: the same cells listed in another order rerun nothing
     ({"study": {"variants": "reversed"}}, {}),
 ]
-# every rerun compute job leaves a new footprint row: the footprint table and the amortization follow
+# every rerun compute job leaves a new footprint row: the footprint table and the amortization follow (a case
+# where only local jobs rerun says footprint: 0, amortize: 0 itself)
 COST = {"footprint": 1, "amortize": 1}
 
 
@@ -370,8 +403,8 @@ def test_rerun_matrix_a_config_edit_reruns_exactly_its_readers(smoke):
         counts = job_counts(dry.stdout + dry.stderr)
         expected = (
             {
-                **expected,
                 **COST,
+                **expected,
                 **({"footprint": 0} if "footprint" in override and "zone" not in override["footprint"] else {}),
             }
             if expected
@@ -417,14 +450,17 @@ def test_smoke_then_nothing_to_do_then_exact_rerun(smoke):
     rerun = _dry_run_after_editing(project, env, "measure/energy/window.py")
     counts = job_counts(rerun.stdout + rerun.stderr)
     # window.py (one measured window) feeds measure_energy (3 trials) and the stopping plan (its time
-    # estimate imports the trial, which imports the window); downstream of them: collect,
-    # aggregate, pareto, the schedule simulation (it uses the measured J/inference), figures, paper
+    # estimate imports the trial, which imports the window); downstream of them: collect, aggregate,
+    # the carbon table, pareto, the answer and its served cell, the schedule simulation (it uses the
+    # measured J/inference), figures, paper
     assert counts == {
         **ALL_TRIALS,
         "collect_energy": 1,
         "aggregate": 1,
+        "carbon_table": 1,
         "pareto": 1,
         "answer": 1,
+        "served_cell": 1,
         "simulate_schedule": 2,
         "figures": 1,
         "paper": 1,

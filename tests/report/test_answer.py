@@ -313,3 +313,54 @@ def test_without_energy_values_the_answer_says_why_instead_of_saying_nothing():
     assert "no cell has a J/inference value" in table.reason[0] and "codecarbon is not installed" in table.reason[0]
     md = answer.to_markdown(table, [], SETTINGS)
     assert "- **cpu / m**: no answer: no cell has a J/inference value" in md
+
+
+def test_the_served_cell_is_the_answers_cell_and_reads_no_carbon_table(tmp_path):
+    """Rule `served_cell` (what the routing serves, carbon.schedule.energy: answer): the answer's own choice at
+    every traffic and bound, from the energy and accuracy tables alone; a carbon table whose gCO2e rank the
+    cells the other way round changes the answer's grams, not its cell (so a grid edit reruns no routing)."""
+    from greenbench.carbon import served
+    from greenbench.core import io
+    from greenbench.pipeline import stages
+    from greenbench.pipeline.stages import served_cell as stage
+
+    energy, accuracy, carbon, meas = _tables()
+    upside_down = carbon.assign(
+        g_per_1000_inf=1 / carbon["g_per_1000_inf"], ci_low=1 / carbon["ci_high"], ci_high=1 / carbon["ci_low"]
+    )
+    keys = ["device", "model", "variant", "batch_size", "padding", "mode", "effective_batch", "j_per_inf"]
+    for settings in (
+        SETTINGS,
+        {**SETTINGS, "max_wait_ms": None},
+        {**SETTINGS, "max_accuracy_loss_pts": 7.0},  # spiking qualifies
+        {**SETTINGS, "max_latency_p95_ms": 1.0},  # nothing qualifies
+    ):
+        for rate in (0.3, 1000 / 3600, 30, 1e6):
+            cell = answer.served_cell(energy, accuracy, settings, rate)
+            assert list(cell.columns) == answer.SERVED_COLUMNS
+            for table in (carbon, upside_down):
+                headline = answer.answer(energy, accuracy, table, meas, settings, rate, first_stage=3)
+                pd.testing.assert_frame_equal(
+                    cell[[*keys, "request_p50_ms", "request_p95_ms", "qualifying"]].astype(object),
+                    headline[[*keys, "request_p50_ms", "request_p95_ms", "qualifying"]].astype(object),
+                    check_dtype=False,
+                )
+                assert (cell.reason == headline.reason).all()
+    # the stage writes what the routing reads, and the routing serves the answer's configuration
+    inputs = {"energy": tmp_path / "energy.parquet", "accuracy": tmp_path / "accuracy.parquet"}
+    energy.to_parquet(inputs["energy"])
+    accuracy.to_parquet(inputs["accuracy"])
+    out = str(tmp_path / "served.parquet")
+    settings = {k: v for k, v in SETTINGS.items() if k not in ("grid", "traffic_levels")}
+    stage.run(stages.job(inputs, stages.Output([out]), {"answer": settings}))
+    (cpu,) = served.served_cells("answer", None, io.read_parquet(out))
+    best = answer.answer(energy, accuracy, carbon, meas, SETTINGS).iloc[0]
+    assert cpu.served == served.describe(*best[["variant", "batch_size", "padding", "mode", "effective_batch"]])
+    assert cpu.j_per_request == best.j_per_inf and cpu.p95_ms == best.request_p95_ms
+    assert cpu.traffic_rps == pytest.approx(SETTINGS["traffic"]) and cpu.label == best.energy_label
+    assert io.read_metadata(out)["settings"] == {"answer": settings}
+    # no J/inference anywhere: no cell, the reason said
+    none = energy.assign(mean=np.where(energy.metric == "j_per_inf_gross", np.nan, energy["mean"]))
+    row = answer.served_cell(none, accuracy, SETTINGS).iloc[0]
+    assert row.variant is None and "no cell has a J/inference value" in row.reason
+    assert served.served_cells("answer", None, answer.served_cell(none, accuracy, SETTINGS)) == []

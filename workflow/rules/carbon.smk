@@ -89,6 +89,26 @@ rule forecast_hourly:
         "../../scripts/forecast_hourly.py"
 
 
+# the answer's cell per device and model, chosen as rule `answer` chooses it but from the energy and
+# accuracy tables alone (greenbench.report.answer.served_cell): the routing serving it reads no carbon table
+rule served_cell:
+    input:
+        energy=f"{paths.STATS_DIR}/energy.parquet",
+        accuracy=f"{paths.STATS_DIR}/accuracy.parquet",
+        lib=lib("served_cell"),
+    output:
+        paths.SERVED,
+    log:
+        f"{LOGS}/served_cell.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        settings=wiring.served_cell(config),
+    script:
+        "../../scripts/served_cell.py"
+
+
 rule simulate_schedule:
     input:
         traces=paths.CARBON_TRACES,

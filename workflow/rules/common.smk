@@ -115,11 +115,13 @@ def served_energy():
 
 
 def served_answer():
-    """The study's answer (paths.ANSWER) when the routing serves it (carbon.schedule.energy set to answer)."""
+    """The answer's cell (paths.SERVED, written by served_cell, chosen as the answer chooses it without reading
+    the carbon table) when the routing serves it (carbon.schedule.energy set to answer).
+    """
     from greenbench.carbon.served import serves_answer
 
     if serves_answer(config["carbon"]["schedule"]["energy"]):
-        return [paths.ANSWER]
+        return [paths.SERVED]
     return []
 
 

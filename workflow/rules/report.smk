@@ -4,7 +4,8 @@ rule aggregate:
         predictions=eval_files(),
         lib=lib("aggregate"),
     output:
-        expand(f"{paths.STATS_DIR}/{{table}}.parquet", table=paths.STATS_TABLES),
+        # every statistics table but the carbon one (rule carbon_table)
+        expand(f"{paths.STATS_DIR}/{{table}}.parquet", table=paths.AGGREGATE_TABLES),
         footprint=paths.footprint_of(paths.AGGREGATE_JOB),
     log:
         f"{LOGS}/aggregate.log",
@@ -20,6 +21,25 @@ rule aggregate:
         settings=wiring.aggregate(config),
     script:
         "../../scripts/aggregate.py"
+
+
+# gCO2e per 1,000 inferences per cell and grid: the only statistic that reads stats.grid_intensities, so a
+# grid edit reruns it and its readers (answer, paper), not the other tables or the routing (served_cell)
+rule carbon_table:
+    input:
+        measurements=paths.ENERGY_ALL,
+        lib=lib("carbon_table"),
+    output:
+        paths.CARBON_TABLE,
+    log:
+        f"{LOGS}/carbon_table.log",
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        settings=wiring.carbon_table(config),
+    script:
+        "../../scripts/carbon_table.py"
 
 
 rule pareto:
@@ -45,7 +65,7 @@ rule answer:
     input:
         accuracy=f"{paths.STATS_DIR}/accuracy.parquet",
         energy=f"{paths.STATS_DIR}/energy.parquet",
-        carbon=f"{paths.STATS_DIR}/carbon.parquet",
+        carbon=paths.CARBON_TABLE,
         measurements=paths.ENERGY_ALL,
         lib=lib("answer"),
     output:

@@ -47,6 +47,10 @@ ENERGY_STATS_SCHEMA = pa.schema(
         ("ci_high", F64),
         ("cv", F64),
         ("energy_label", STR),
+        # per cell (the same on each of its metric rows): its measured rows without a net J/inference value
+        # and why (``net_unavailable``: e.g. "idle ≥ gross", the meter could not resolve load above idle)
+        ("net_unavailable_rows", I64),
+        ("net_unavailable_reason", STR),
     ]
 )
 ACCURACY_SCHEMA = pa.schema(
@@ -157,9 +161,55 @@ def _label(group: pd.DataFrame) -> str:
     return "+".join(labels) if labels else "unavailable"
 
 
+# why a measured row has no net J/inference (greenbench.measure.energy.window.result_row says it in the flags)
+NET_IDLE_ABOVE_GROSS = "idle ≥ gross"
+NET_NO_IDLE = "idle power unavailable"
+NET_NO_GROSS = "no gross energy value"
+NET_UNSAID = "not recorded"
+
+
+def _net_reason(row: Mapping[str, Any]) -> str:
+    """Why one measured row has no net J/inference value."""
+    flags = str(row.get("flags") or "")
+    if pd.isna(row.get("j_per_inf_gross")):
+        return NET_NO_GROSS
+    if "net energy not resolvable" in flags:
+        return NET_IDLE_ABOVE_GROSS
+    if "idle power unavailable" in flags:
+        return NET_NO_IDLE
+    return NET_UNSAID
+
+
+def net_unavailable(cell: pd.DataFrame) -> tuple[int, str]:
+    """A cell's measured rows without a net J/inference value and why: one reason ("idle ≥ gross"), or
+    each with its count, most frequent first ("idle ≥ gross (2); no gross energy value (1)"); ``(0, "")``
+    when every row has one."""
+    missing = cell[cell["j_per_inf_net"].isna()] if "j_per_inf_net" in cell else cell
+    if missing.empty:
+        return 0, ""
+    counts = pd.Series([_net_reason(r) for r in missing.to_dict("records")]).value_counts()
+    counts = counts.sort_index().sort_values(ascending=False, kind="stable")
+    if len(counts) == 1:
+        return len(missing), str(counts.index[0])
+    return len(missing), "; ".join(f"{reason} ({n})" for reason, n in counts.items())
+
+
+def net_reason_counts(rows: int, reason: str) -> dict[str, int]:
+    """``net_unavailable``'s reason text back into its count per reason (one reason: all ``rows``)."""
+    import re
+
+    if not rows or not isinstance(reason, str) or not reason:
+        return {}
+    parts = [re.fullmatch(r"(.*) \((\d+)\)", part) for part in reason.split("; ")]
+    if len(parts) == 1 and parts[0] is None:
+        return {reason: int(rows)}
+    return {m.group(1): int(m.group(2)) for m in parts if m is not None}
+
+
 def energy_stats(measurements: pd.DataFrame, n_boot: int, level: float, seed: int) -> pd.DataFrame:
     rows = []
     for key, g in usable(measurements).groupby(CELL, sort=True):
+        net_rows, net_reason = net_unavailable(g)
         for metric in METRICS:
             values = g[metric].dropna().to_numpy(dtype=float)
             row = dict(
@@ -167,6 +217,8 @@ def energy_stats(measurements: pd.DataFrame, n_boot: int, level: float, seed: in
                 metric=metric,
                 n_trials=len(values),
                 energy_label=_label(g) if metric.startswith("j_") else "measured",
+                net_unavailable_rows=net_rows,
+                net_unavailable_reason=net_reason,
             )
             if len(values):
                 ci = stats.bootstrap_ci(values, n_boot=n_boot, level=level, seed=seed)
@@ -422,6 +474,8 @@ def aggregate(
     cfg: Mapping[str, Any],
     seed: int,
 ) -> dict[str, pd.DataFrame]:
+    """Every statistics table but the carbon one (``write_carbon_table``: only it reads the grids'
+    intensities, so editing them reruns no other statistic), one file each in ``out_dir``."""
     measurements = io.read_parquet(measurements_path)
     n_boot, level = int(cfg["bootstrap"]), float(cfg["confidence"])
     # the trials every cell ran; without the setting, every trial counts as first stage
@@ -436,7 +490,6 @@ def aggregate(
             stopping_table(measurements, ratios, first_stage, cfg.get("targets") or {}, level),
             STOPPING_SCHEMA,
         ),
-        "carbon": (carbon_table(measurements, cfg["grid_intensities"], n_boot, level, seed), CARBON_SCHEMA),
         "overhead": (overhead(measurements, n_boot, level, seed), OVERHEAD_SCHEMA),
         "energy_by_length": (energy_by_length(measurements, n_boot, level, seed), LENGTH_SCHEMA),
     }
@@ -445,3 +498,22 @@ def aggregate(
         io.write_parquet(df, out_dir / f"{name}.parquet", schema, meta)
     log.info("aggregated %d measurement rows into %s", len(measurements), out_dir)
     return {name: df for name, (df, _) in tables.items()}
+
+
+def write_carbon_table(
+    measurements_path: str | Path, out: str | Path, cfg: Mapping[str, Any], seed: int
+) -> pd.DataFrame:
+    """gCO2e per 1,000 inferences per cell and grid (``carbon_table``) into ``out``, with the bootstrap,
+    level and seed the other statistics tables use (``aggregate``): the same intervals, the same file."""
+    measurements = io.read_parquet(measurements_path)
+    n_boot, level = int(cfg["bootstrap"]), float(cfg["confidence"])
+    df = carbon_table(measurements, cfg["grid_intensities"], n_boot, level, seed)
+    meta = {"bootstrap": n_boot, "confidence": level, "seed": seed, "source": str(measurements_path)}
+    io.write_parquet(df, out, CARBON_SCHEMA, meta)
+    log.info(
+        "carbon table of %d cells at %d grids in %s",
+        df[CELL].drop_duplicates().shape[0],
+        len(cfg["grid_intensities"]),
+        out,
+    )
+    return df

@@ -1,9 +1,12 @@
 """What the routing simulation serves (``carbon.schedule.energy``): J per request, latency p50/p95 and
 their label, in one of three forms.
 
-- ``answer`` (the default): the study's answer (``results/stats/answer.parquet``, rule ``answer``), one
-  served cell per device (and model) that has a qualifying configuration; latencies are request
-  latencies at the answer's traffic (batch wait included).
+- ``answer`` (the default): the study's answer, one served cell per device (and model) that has a
+  qualifying configuration; latencies are request latencies at the answer's traffic (batch wait
+  included). The workflow reads it from ``results/carbon/served.parquet`` (rule ``served_cell``: the
+  answer's cell chosen as rule ``answer`` chooses it, without reading the carbon table, so a grid
+  intensity edit reruns no routing); the answer's own table (``results/stats/answer.parquet``) has the
+  same columns and serves as well.
 - a measured cell ``{variant, batch_size, padding, mode, device}``: its J/inference and batch latency
   from ``results/stats/energy.parquet``.
 - given values ``{j_per_request, latency_p50_ms, latency_p95_ms}`` (a carbon-only study).
@@ -23,7 +26,7 @@ log = get_logger(__name__)
 
 ANSWER = "answer"
 GIVEN_KEYS = ("j_per_request", "latency_p50_ms", "latency_p95_ms")
-# the answer table's columns the simulation reads (greenbench.report.answer writes them)
+# the columns the simulation reads of the served-cell table or the answer's (greenbench.report.answer writes both)
 ANSWER_COLUMNS = ("device", "model", "variant", "batch_size", "padding", "mode", "j_per_inf", "energy_label")
 ANSWER_LATENCY = ("request_p50_ms", "request_p95_ms")
 
@@ -70,7 +73,7 @@ def from_answer(answer: pd.DataFrame) -> list[Served]:
     missing = [c for c in (*ANSWER_COLUMNS, *ANSWER_LATENCY) if c not in answer.columns]
     if missing:
         raise ValueError(
-            f"carbon.schedule.energy: answer: the answer table lacks {missing} (rerun rule `answer`, or give "
+            f"carbon.schedule.energy: answer: the answer table lacks {missing} (rerun rule `served_cell`, or give "
             "carbon.schedule.energy a measured cell or j_per_request/latency_p50_ms/latency_p95_ms)"
         )
     out = []
@@ -131,7 +134,9 @@ def served_cells(cell: Any, energy_stats: pd.DataFrame | None, answer: pd.DataFr
     """Every configuration the simulation serves under ``carbon.schedule.energy`` = ``cell``."""
     if serves_answer(cell):
         if answer is None:
-            raise ValueError("carbon.schedule.energy: answer needs the answer table (results/stats/answer.parquet)")
+            raise ValueError(
+                "carbon.schedule.energy: answer needs the answer table (the served cell: results/carbon/served.parquet)"
+            )
         return from_answer(answer)
     j, p50, p95, label = energy_per_request(energy_stats, cell)
     if energy_is_given(cell):

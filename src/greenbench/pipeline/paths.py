@@ -12,6 +12,9 @@ ENERGY_PLAN = "results/energy/{device}/{model}/plan.parquet"  # sequential stopp
 ENERGY_ALL = "results/energy/measurements.parquet"
 STATS_DIR = "results/stats"
 STATS_TABLES = ("energy", "accuracy", "ratios", "carbon", "overhead", "energy_by_length", "stopping")
+# the tables rule `aggregate` writes: all but the carbon table (rule `carbon_table`: only it reads the grids)
+AGGREGATE_TABLES = tuple(t for t in STATS_TABLES if t != "carbon")
+CARBON_TABLE = f"{STATS_DIR}/carbon.parquet"
 PARETO_POINTS = "results/pareto/points.parquet"
 PARETO_HYPERVOLUME = "results/pareto/hypervolume.parquet"
 FIGURES_DIR = "results/figures"
@@ -23,6 +26,8 @@ FORECASTS = "results/carbon/forecasts.parquet"
 FORECASTS_HOURLY = "results/carbon/forecasts_hourly.parquet"
 FORECASTER_DIR = "results/carbon/forecaster"
 SCHEDULE = "results/carbon/schedule/{scenario}.parquet"
+# the answer's cell per device and model as the routing serves it (rule `served_cell`: no carbon table read)
+SERVED = "results/carbon/served.parquet"
 FOOTPRINT_DIR = "results/footprint"  # one row per compute job (greenbench.analysis.study_cost)
 FOOTPRINT = "results/stats/footprint.parquet"
 ANSWER = f"{STATS_DIR}/answer.parquet"

@@ -80,11 +80,12 @@ def finetune_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
 
 
 def aggregate_stats(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Statistics settings plus what the intervals need to know about the trials: the first stage
+    """Statistics settings (the bootstrap and the level; not the grids' intensities, which only the carbon
+    table reads: ``carbon_table``) plus what the intervals need to know about the trials: the first stage
     (Stein's intervals take their SD from it) and each device's stopping target."""
     return canonical(
         {
-            **config["stats"],
+            **{k: v for k, v in config["stats"].items() if k != "grid_intensities"},
             "first_stage": config["energy"]["trials"],
             "targets": {
                 d: (
@@ -181,14 +182,42 @@ def aggregate(config: Mapping[str, Any]) -> dict[str, Any]:
     return canonical({"stats": aggregate_stats(config), "seed": config["seed"]})
 
 
-def answer(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The answer's bounds, its traffic (``answer.traffic``; null: the routing scenario's mean rate,
-    ``carbon.schedule.mean_requests_per_hour`` / 3600) and levels, and the first stage of trials (the
-    paired ordering's interval)."""
+def carbon_table(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The carbon table's grids (``stats.grid_intensities``) and the bootstrap, level and seed its intervals
+    share with the other statistics (``aggregate``)."""
+    stats = config["stats"]
+    return canonical(
+        {
+            "stats": {k: stats[k] for k in ("bootstrap", "confidence", "grid_intensities")},
+            "seed": config["seed"],
+        }
+    )
+
+
+def answer_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``answer`` with its traffic resolved (``answer.traffic``; null: the routing scenario's mean rate,
+    ``carbon.schedule.mean_requests_per_hour`` / 3600)."""
     settings = dict(config["answer"])
     if settings.get("traffic") is None:
         settings["traffic"] = float(config["carbon"]["schedule"]["mean_requests_per_hour"]) / 3600
-    return canonical({"answer": settings, "first_stage": config["energy"]["trials"]})
+    return canonical(settings)
+
+
+def answer(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The answer's bounds, its traffic (``answer_settings``) and levels, and the first stage of trials
+    (the paired ordering's interval)."""
+    return canonical({"answer": answer_settings(config), "first_stage": config["energy"]["trials"]})
+
+
+# what the answer's choice of cell reads (greenbench.report.answer.served_cell): not the grid its gCO2e are
+# given at, nor the traffic levels of its table
+SERVED_CELL_KEYS = ("max_accuracy_loss_pts", "max_latency_p95_ms", "traffic", "max_wait_ms", "max_utilisation")
+
+
+def served_cell(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The answer's cell as the routing serves it: the answer's bounds and traffic only."""
+    settings = answer_settings(config)
+    return canonical({"answer": {k: settings.get(k) for k in SERVED_CELL_KEYS}})
 
 
 def paper(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ CELL = ["device", "model", "variant", "batch_size", "padding", "mode"]
 FAMILY = ["device", "model", "variant", "padding", "mode"]  # a cell less its batch size
 TIE = 0.01  # modelled J/inference within 1% of the greenest: a tie, the smaller batch wins
 
-# the answer's tables (paths.ANSWER, paths.ANSWER_TRAFFIC; the routing reads the served cell from them)
+# the answer's tables (paths.ANSWER, paths.ANSWER_TRAFFIC; the routing reads its cell from SERVED_COLUMNS below)
 COLUMNS = (
     "device model traffic_rps variant batch_size padding mode effective_batch utilisation j_per_inf j_low j_high "
     "energy_label compute_p95_ms wait_p95_ms request_p50_ms request_p95_ms accuracy loss_pts delta_low_pts delta_high_pts "
@@ -61,9 +61,12 @@ def loglog(x: float, xs: Iterable[float], ys: Iterable[float]) -> float:
     return float(np.exp(np.interp(math.log(x), lx, ly)))
 
 
-def measured_cells(energy: pd.DataFrame, accuracy: pd.DataFrame, carbon: pd.DataFrame, grid: str) -> pd.DataFrame:
+def measured_cells(
+    energy: pd.DataFrame, accuracy: pd.DataFrame, carbon: pd.DataFrame | None, grid: str | None
+) -> pd.DataFrame:
     """One row per measured cell: J/inference (mean, interval, label), per-call latency p50/p95,
-    throughput, gCO2e per 1,000 at ``grid`` (interval) and the variant's accuracy loss against fp32."""
+    throughput, gCO2e per 1,000 at ``grid`` (interval; none without a ``carbon`` table) and the variant's
+    accuracy loss against fp32."""
     j = energy[(energy["metric"] == METRIC) & energy["mean"].notna()][
         CELL + ["mean", "ci_low", "ci_high", "energy_label"]
     ].rename(columns={"mean": "j", "ci_low": "j_lo", "ci_high": "j_hi"})
@@ -72,9 +75,12 @@ def measured_cells(energy: pd.DataFrame, accuracy: pd.DataFrame, carbon: pd.Data
         m = energy[energy["metric"] == metric][CELL + ["mean", "ci_low", "ci_high"]]
         m = m.rename(columns={"mean": name, "ci_low": f"{name}_lo", "ci_high": f"{name}_hi"})
         out = out.merge(m, on=CELL, how="left")
-    co2 = carbon[carbon["grid"] == grid][CELL + ["g_per_1000_inf", "ci_low", "ci_high"]]
-    co2 = co2.rename(columns={"g_per_1000_inf": "g", "ci_low": "g_lo", "ci_high": "g_hi"})
-    out = out.merge(co2, on=CELL, how="left")
+    if carbon is None:  # the served cell (``served_cell``): chosen on J/inference, never on gCO2e
+        out = out.assign(g=np.nan, g_lo=np.nan, g_hi=np.nan)
+    else:
+        co2 = carbon[carbon["grid"] == grid][CELL + ["g_per_1000_inf", "ci_low", "ci_high"]]
+        co2 = co2.rename(columns={"g_per_1000_inf": "g", "ci_low": "g_lo", "ci_high": "g_hi"})
+        out = out.merge(co2, on=CELL, how="left")
     acc = accuracy[accuracy["status"] == "ok"].copy()
     for col in ("delta_ci_low", "delta_ci_high"):  # the paired interval (accuracy tables before it: none)
         if col not in acc:
@@ -220,10 +226,8 @@ def answer(
     requests/s (default ``settings['traffic']``) and the runner-up."""
     rate = float(settings["traffic"] if rate is None else rate)
     grid = settings["grid"]
-    served = at_traffic(measured_cells(energy, accuracy, carbon, grid), rate, settings)
     rows = []
-    for (device, model), group in served.groupby(["device", "model"], sort=True) if len(served) else []:
-        best, runner = choose(group)
+    for device, model, group, best, runner in chosen(energy, accuracy, carbon, settings, rate):
         if best is None:
             rows.append(_nothing(device, model, rate, grid, group, settings))
             continue
@@ -249,6 +253,49 @@ def answer(
         row["reason"] = f"no answer: no cell has a J/inference value ({_no_energy_reason(measurements, device, model)})"
         rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def chosen(energy: pd.DataFrame, accuracy: pd.DataFrame, carbon: pd.DataFrame | None, settings, rate: float):
+    """Per device and model with a measured cell: ``(device, model, its cells at rate, best, runner-up)``,
+    the answer's choice (``choose``: on modelled J/inference within the accuracy, latency and utilisation
+    bounds). The carbon table only adds gCO2e columns (None: left out); it never decides the choice."""
+    served = at_traffic(measured_cells(energy, accuracy, carbon, settings.get("grid")), rate, settings)
+    for (device, model), group in served.groupby(["device", "model"], sort=True) if len(served) else []:
+        best, runner = choose(group)
+        yield device, model, group, best, runner
+
+
+# the answer's cell as the routing serves it (paths.SERVED, rule `served_cell`; greenbench.carbon.served reads it)
+SERVED_COLUMNS = (
+    "device model traffic_rps variant batch_size padding mode effective_batch j_per_inf j_low j_high energy_label "
+    "request_p50_ms request_p95_ms qualifying reason"
+).split()
+SERVED_SCHEMA = pa.schema([SCHEMA.field(c) for c in SERVED_COLUMNS])
+
+
+def served_cell(
+    energy: pd.DataFrame, accuracy: pd.DataFrame, settings: Mapping[str, Any], rate: float | None = None
+) -> pd.DataFrame:
+    """The answer's cell per device and model (columns ``SERVED_COLUMNS``), chosen exactly as ``answer``
+    chooses it (``chosen``) from the energy and accuracy tables alone: the routing that serves it reads no
+    carbon table, so a grid intensity edit reruns no routing. A device and model with no qualifying cell
+    has a row with no variant and the reason, as in the answer's table."""
+    rate = float(settings["traffic"] if rate is None else rate)
+    rows = []
+    for device, model, group, best, _ in chosen(energy, accuracy, None, settings, rate):
+        if best is None:
+            rows.append(_nothing(device, model, rate, None, group, settings))
+            continue
+        row = {c: best[c] for c in SERVED_COLUMNS if c in best.index}
+        row.update(batch_size=int(best["batch_size"]), qualifying=int(group["qualifies"].sum()), reason="")
+        rows.append(row)
+    answered = {(r["device"], r["model"]) for r in rows}
+    for device, model in sorted(set(zip(energy["device"], energy["model"])) - answered) if len(energy) else []:
+        row = {c: None for c in SERVED_COLUMNS}
+        row.update(device=device, model=model, traffic_rps=rate, qualifying=0)
+        row["reason"] = "no answer: no cell has a J/inference value"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=SERVED_COLUMNS)
 
 
 def _no_energy_reason(measurements: pd.DataFrame, device: str, model: str) -> str:

@@ -71,6 +71,45 @@ def compute_table(acc: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _net_missing(m: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per j_per_inf_net row: the cell's measured rows without a net value and why (none in tables
+    written before the energy table carried them)."""
+    rows = m["net_unavailable_rows"] if "net_unavailable_rows" in m else pd.Series(0, index=m.index)
+    why = m["net_unavailable_reason"] if "net_unavailable_reason" in m else pd.Series("", index=m.index)
+    return rows.fillna(0).astype(int), why.fillna("").astype(str)
+
+
+def _fmt_net(mean, low, high, n, missing: int, why: str) -> str:
+    """J/inf net with its interval, or n/a with the reason where no row has one; rows without one said."""
+    if not missing:
+        return _fmt_ci(mean, low, high)
+    if pd.isna(mean):
+        return f"n/a ({why})" if why else "n/a"
+    return f"{_fmt_ci(mean, low, high)} ({missing} of {int(n) + missing} rows n/a: {why})"
+
+
+def net_note(energy: pd.DataFrame) -> str:
+    """ "N of M measured rows have no net value: idle ≥ gross (N1), …" over the energy table's cells, or
+    that every row has one; "" for a table with no net rows or written before it carried the count."""
+    m = energy[energy.metric == "j_per_inf_net"]
+    if m.empty or "net_unavailable_rows" not in m:
+        return ""
+    missing, why = _net_missing(m)
+    total = int(missing.sum()) + int(m["n_trials"].fillna(0).astype(int).sum())
+    if not missing.sum():
+        return f"Every one of the {total} measured rows has a net J/inference value (gross less idle)."
+    counts: dict[str, int] = {}
+    for n, text in zip(missing, why):
+        for reason, k in aggregate.net_reason_counts(n, text).items():
+            counts[reason] = counts.get(reason, 0) + k
+    parts = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    said = parts[0][0] if len(parts) == 1 else ", ".join(f"{reason} ({k})" for reason, k in parts)
+    return (
+        f"{int(missing.sum())} of {total} measured rows have no net value: {said} "
+        "(J/inf net = gross less idle; the cells' net means are over the rows that have one)."
+    )
+
+
 def energy_table(energy: pd.DataFrame) -> pd.DataFrame:
     keys = aggregate.CELL
     wide = {}
@@ -81,7 +120,14 @@ def energy_table(energy: pd.DataFrame) -> pd.DataFrame:
         ("j_per_inf_net", "J/inf net"),
     ):
         m = energy[energy.metric == metric].set_index(keys)
-        wide[title] = [_fmt_ci(a, lo, hi) for a, lo, hi in zip(m["mean"], m.ci_low, m.ci_high)]
+        if metric == "j_per_inf_net":
+            missing, why = _net_missing(m)
+            wide[title] = [
+                _fmt_net(a, lo, hi, n, k, w)
+                for a, lo, hi, n, k, w in zip(m["mean"], m.ci_low, m.ci_high, m.n_trials, missing, why)
+            ]
+        else:
+            wide[title] = [_fmt_ci(a, lo, hi) for a, lo, hi in zip(m["mean"], m.ci_low, m.ci_high)]
         wide["_index"] = m.index
         if metric == "j_per_inf_gross":
             wide["energy label"] = list(m.energy_label)
@@ -145,6 +191,7 @@ def write_paper(
     }
     md = ["# greenbench tables", ""]
     tex = ["% greenbench tables (generated)"]
+    notes = {"Latency, throughput and energy per cell": net_note(energy)}
     for title, df in tables.items():
         md += [f"## {title}", "", df.to_markdown(index=False) if len(df) else "_no rows_", ""]
         tex += [
@@ -152,6 +199,9 @@ def write_paper(
             df.to_latex(index=False, escape=True, caption=title, na_rep="n/a") if len(df) else "% no rows",
             "",
         ]
+        if notes.get(title):
+            md += [notes[title], ""]
+            tex += [notes[title], ""]
     io.write_text("\n".join(md), out_dir / "tables.md")
     io.write_text("\n".join(tex), out_dir / "tables.tex")
     forecast = io.read_parquet(forecast_metrics_path) if forecast_metrics_path else None

@@ -27,7 +27,16 @@ log = get_logger("cli")
 RUNS = {
     "measure-energy": ("measure_energy", "plan_energy"),  # the plan before a trial after the first stage
     "carbon": ("retrieve_carbon", "prepare_traces", "forecast_carbon", "forecast_hourly", "simulate_schedule"),
-    "report": ("collect_energy", "eval_summary", "aggregate", "pareto", "answer", "paper"),
+    "report": (
+        "collect_energy",
+        "eval_summary",
+        "aggregate",
+        "carbon_table",
+        "pareto",
+        "answer",
+        "served_cell",
+        "paper",
+    ),
 }
 # the steps only the workflow runs, and why
 WORKFLOW_ONLY = {
@@ -317,7 +326,7 @@ def cmd_carbon(args) -> int:
 
     cell = c["schedule"]["energy"]
     # what the simulation serves: the answer table, a measured cell's statistics, or given values
-    needed = Path(paths.ANSWER if serves_answer(cell) else f"{paths.STATS_DIR}/energy.parquet")
+    needed = Path(paths.SERVED if serves_answer(cell) else f"{paths.STATS_DIR}/energy.parquet")
     if energy_is_given(cell) or needed.exists():
         for scenario in c["schedule"]["scenarios"]:
             _run(
@@ -326,7 +335,7 @@ def cmd_carbon(args) -> int:
                     "traces": paths.CARBON_TRACES,
                     "forecasts": paths.FORECASTS_HOURLY,
                     "energy": f"{paths.STATS_DIR}/energy.parquet",
-                    "answer": paths.ANSWER,
+                    "answer": paths.SERVED,  # the answer's cell (stage served_cell)
                 },
                 [paths.SCHEDULE.format(scenario=scenario)],
                 wiring.simulate_schedule(cfg, scenario),
@@ -338,8 +347,9 @@ def cmd_carbon(args) -> int:
 
 def cmd_report(args) -> int:
     """The workflow's report steps on the results present: trials -> measurements, evaluations -> their
-    summary, statistics, Pareto fronts, the answer's tables, then the paper (tables, claims, answer, HTML
-    pages), as rule `paper` writes it; the carbon, footprint and amortization tables are read where they exist."""
+    summary, statistics (the carbon table its own step), Pareto fronts, the answer's tables and the cell the
+    routing serves, then the paper (tables, claims, answer, HTML pages), as rule `paper` writes it; the
+    forecasts, schedules, footprint and amortization tables are read where they exist."""
     import glob
 
     from greenbench.pipeline import stages, wiring
@@ -354,7 +364,9 @@ def cmd_report(args) -> int:
     preds = sorted(glob.glob(paths.EVAL.format(device="*", model="*", variant="*")))
     _run("eval_summary", {"predictions": preds}, [paths.EVAL_SUMMARY], {})
     stats = [f"{paths.STATS_DIR}/{table}.parquet" for table in paths.STATS_TABLES]
-    _run("aggregate", {"measurements": paths.ENERGY_ALL, "predictions": preds}, stats, wiring.aggregate(cfg))
+    aggregated = [f"{paths.STATS_DIR}/{table}.parquet" for table in paths.AGGREGATE_TABLES]
+    _run("aggregate", {"measurements": paths.ENERGY_ALL, "predictions": preds}, aggregated, wiring.aggregate(cfg))
+    _run("carbon_table", {"measurements": paths.ENERGY_ALL}, [paths.CARBON_TABLE], wiring.carbon_table(cfg))
     _run(
         "pareto",
         {
@@ -370,7 +382,7 @@ def cmd_report(args) -> int:
         {
             "accuracy": f"{paths.STATS_DIR}/accuracy.parquet",
             "energy": f"{paths.STATS_DIR}/energy.parquet",
-            "carbon": f"{paths.STATS_DIR}/carbon.parquet",
+            "carbon": paths.CARBON_TABLE,
             "measurements": paths.ENERGY_ALL,
         },
         stages.Output(
@@ -380,6 +392,12 @@ def cmd_report(args) -> int:
             composed=paths.ANSWER_COMPOSED,
         ),
         wiring.answer(cfg),
+    )
+    _run(
+        "served_cell",
+        {"energy": f"{paths.STATS_DIR}/energy.parquet", "accuracy": f"{paths.STATS_DIR}/accuracy.parquet"},
+        [paths.SERVED],
+        wiring.served_cell(cfg),
     )
     schedules = [
         p

@@ -1,5 +1,6 @@
 """Stage `aggregate`: ``run(job)`` (see greenbench.pipeline.stages) — statistics over the trials and the
-evaluations, one table each in the folder of the first output."""
+evaluations, one table each in the folder of the first output: every statistics table but the carbon one
+(stage ``carbon_table``, the only one that reads the grids' intensities)."""
 
 from __future__ import annotations
 
