@@ -640,6 +640,54 @@ def test_a_faster_batch_size_never_runs_fewer_iterations_per_round(times):
     assert ordered == sorted(ordered, reverse=True) and min(ordered) >= 1 and reps[len(times) - 1] == 1
 
 
+def test_a_cell_whose_one_round_outlasts_the_window_runs_fewer_rounds_spread_over_it(tiny_model_dir, dev_tokens):
+    """energy.slow_cell_rounds: a cell taking longer than the window per iteration (torchao int8 without VNNI
+    at batch 64: seconds) runs that many rounds instead of min_iterations or more; the others run them all."""
+    import time as _time
+
+    from greenbench.measure.energy.batches import make_batches
+    from greenbench.measure.energy.interleaved import measure_group
+
+    batches = make_batches(io.read_parquet(dev_tokens), 4, "dynamic", 16, 0, "cpu")
+    cfg = {**INTERLEAVED, "min_iterations": 5, "slow_cell_rounds": 2, "window_s": {"cpu": 0.4}}
+    arms = _arms(tiny_model_dir, ["fp32", "int8_dynamic", "fp32"])
+    slow = arms[1][1]
+    forward = slow.forward
+    slow.forward = lambda ids, mask: (_time.sleep(1.5 * cfg["window_s"]["cpu"]), forward(ids, mask))[1]
+    rows, _ = measure_group(arms, {4: batches}, "cpu", cfg, EnergyMonitor(_Counter(0.25)), np.random.default_rng(3))
+    fast, capped = rows[0], rows[1]
+    assert fast["iterations"] == rows[2]["iterations"] >= 5 and capped["iterations"] == 2
+    assert f"2 of {fast['iterations']} rounds" in capped["flags"] and "outlasts" in capped["flags"]
+    assert "outlasts" not in fast["flags"]
+    # its energy is its own iterations' laps, per inference over the batches it ran
+    assert capped["j_per_inf_gross"] * capped["inferences"] == pytest.approx(0.25 * 2)
+    assert capped["latency_p50_ms"] >= 1.5 * cfg["window_s"]["cpu"] * 1000
+    # without the key, every cell runs every round
+    slow.forward = forward
+    plain = {k: v for k, v in cfg.items() if k != "slow_cell_rounds"}
+    rows, _ = measure_group(arms, {4: batches}, "cpu", plain, EnergyMonitor(_Counter(0.25)), np.random.default_rng(3))
+    assert len({r["iterations"] for r in rows}) == 1
+
+
+def test_cell_rounds_cap_only_cells_slower_than_the_window_and_spread_them():
+    from greenbench.measure.energy.interleaved import cell_rounds, spread_rounds
+
+    assert cell_rounds([0.1, 0.5, 2.0], 7, 1.0, 2) == [7, 7, 2]
+    assert cell_rounds([3.0], 1, 1.0, 2) == [1]  # never more than the window's rounds
+    assert cell_rounds([3.0], 7, 1.0, 0) == [1]  # at least one
+    assert spread_rounds(2, 7).tolist() == [0, 6] and spread_rounds(3, 7).tolist() == [0, 3, 6]
+    assert spread_rounds(9, 7).tolist() == list(range(7))
+
+
+@given(st.integers(1, 40), st.integers(1, 40))
+def test_a_capped_cell_runs_distinct_rounds_of_the_window(taken, n_rounds):
+    from greenbench.measure.energy.interleaved import spread_rounds
+
+    rounds = spread_rounds(taken, n_rounds)
+    assert len(set(rounds.tolist())) == len(rounds) == min(taken, n_rounds)
+    assert rounds.min() == 0 and rounds.max() == (n_rounds - 1 if taken > 1 else 0)
+
+
 def test_an_interleaved_window_reads_a_counter_around_each_iteration(tiny_model_dir, dev_tokens):
     from greenbench.measure.energy.batches import make_batches
     from greenbench.measure.energy.interleaved import measure_group

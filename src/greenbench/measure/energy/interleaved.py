@@ -28,6 +28,24 @@ def round_repeats(per_iter_s: Mapping[int, float]) -> dict[int, int]:
     return {b: max(1, int(round(slowest / max(t, 1e-9)))) for b, t in per_iter_s.items()}
 
 
+def cell_rounds(per_round_s, n_rounds: int, window_s: float, slow_rounds: int) -> list[int]:
+    """Rounds each cell of an interleaved window takes part in: all ``n_rounds``, except a cell whose one
+    round already outlasts the window (an int8 kernel without VNNI at batch 64 takes seconds an
+    iteration), which runs ``slow_rounds`` of them (at least 1, at most ``n_rounds``): its busy time
+    still exceeds ``slow_rounds`` windows, and the window is no longer as long as its slowest cell times
+    ``min_iterations``. Pure."""
+    keep = max(1, min(int(slow_rounds), int(n_rounds)))
+    return [int(n_rounds) if t <= window_s else keep for t in per_round_s]
+
+
+def spread_rounds(taken: int, n_rounds: int) -> np.ndarray:
+    """The ``taken`` rounds (of ``n_rounds``) a capped cell runs: evenly spread, so it samples the whole
+    window's drift, first and last included. Pure."""
+    if taken >= n_rounds:
+        return np.arange(n_rounds)
+    return np.unique(np.round(np.linspace(0, n_rounds - 1, taken)).astype(int))
+
+
 def measure_group(
     arms: list[tuple[Cell, Any]],
     batches: Mapping[int, list],
@@ -79,34 +97,44 @@ def measure_group(
         per_round = [reps[sizes_of[i]] * warm[i, -1] for i in range(n)]
         window_s = float(cfg["window_s"][device])
         n_rounds = window_iterations(float(np.median(per_round)), window_s, 0, int(cfg["min_iterations"]))
+        # slow: even its fastest warm-up round outlasts the window (a stall in one round caps nothing)
+        fastest_round = [reps[sizes_of[i]] * warm[i].min() for i in range(n)]
+        taken = cell_rounds(fastest_round, n_rounds, window_s, int(cfg.get("slow_cell_rounds") or n_rounds))
+        runs_in = [set(spread_rounds(t, n_rounds).tolist()) for t in taken]
         idle_s = float(cfg["idle_s"])
         settle_s = float((cfg.get("idle_settle_s") or {}).get(device, 0.0))
         idle_before, why_before = (
             idle_before if idle_before is not None else idle_power(monitor, idle_s, sync, settle_s)
         )
         laps = monitor.can_lap
-        latencies = [np.empty(n_rounds * reps[b]) for b in sizes_of]
+        # per cell, the batch positions it runs: round k, repeat r -> position k * reps + r (a capped cell
+        # runs the positions of its rounds only: a spread subset of the same batches as its batch size's)
+        positions = [
+            [k * reps[sizes_of[i]] + r for k in sorted(runs_in[i]) for r in range(reps[sizes_of[i]])] for i in range(n)
+        ]
+        latencies = [np.empty(len(pos)) for pos in positions]
         lap_j = np.zeros(n)
-        slots = np.repeat(np.arange(n), [reps[b] for b in sizes_of])  # one entry per iteration of a round
         sync()
         monitor.begin_window()
+        done = np.zeros(n, dtype=np.int64)
         for k in range(n_rounds):
-            done = np.zeros(n, dtype=np.int64)
+            cells = [i for i in range(n) if k in runs_in[i]]
+            slots = np.repeat(cells, [reps[sizes_of[i]] for i in cells])  # one entry per iteration of a round
             for i in rng.permutation(slots):
-                j = k * reps[sizes_of[i]] + done[i]
+                j = positions[i][done[i]]
                 t0 = time.perf_counter()
                 steps[i](batch(sizes_of[i], rounds + j))
                 sync()
-                latencies[i][j] = time.perf_counter() - t0
+                latencies[i][done[i]] = time.perf_counter() - t0
                 done[i] += 1
                 if laps:
                     lap_j[i] += monitor.lap()
         window = monitor.end_window()
         idle_after, why_after = idle_power(monitor, idle_s, sync, settle_s)
-    shapes = {}  # per batch size, the sizes and padded lengths of the batches its cells ran, in order
-    for b in set(sizes_of):
-        ran = [batch(b, rounds + j)[0].shape for j in range(n_rounds * reps[b])]
-        shapes[b] = (np.array([x[0] for x in ran], dtype=np.int64), np.array([x[1] for x in ran], dtype=np.int64))
+    shapes = []  # per cell, the sizes and padded lengths of the batches it ran, in order
+    for i in range(n):
+        ran = [batch(sizes_of[i], rounds + j)[0].shape for j in positions[i]]
+        shapes.append((np.array([x[0] for x in ran], dtype=np.int64), np.array([x[1] for x in ran], dtype=np.int64)))
     busy = np.array([lat.sum() for lat in latencies])
     total = window.primary.joules
     if laps and total is not None:
@@ -118,12 +146,17 @@ def measure_group(
     rows = []
     for i, (cell, prepared) in enumerate(arms):
         b = sizes_of[i]
-        sizes, lengths = shapes[b]
+        sizes, lengths = shapes[i]
         caveat = [prepared.caveat] if getattr(prepared, "caveat", "") else []
+        capped = (
+            f" (one round outlasts the {window_s:g} s window: {taken[i]} of {n_rounds} rounds, spread over it)"
+            if taken[i] < n_rounds
+            else ""
+        )
         cell_flags = (
             caveat
             + flags
-            + [f"interleaved with {n - 1} other cells, {n_rounds} rounds of {reps[b]} iteration(s); {how}"]
+            + [f"interleaved with {n - 1} other cells, {taken[i]} rounds of {reps[b]} iteration(s){capped}; {how}"]
         )
         if not cell.sampler:
             cell_flags.append("harness-overhead repeat (no sampler on this device)")
