@@ -313,6 +313,18 @@ def test_without_energy_values_the_answer_says_why_instead_of_saying_nothing():
     assert "no cell has a J/inference value" in table.reason[0] and "codecarbon is not installed" in table.reason[0]
     md = answer.to_markdown(table, [], SETTINGS)
     assert "- **cpu / m**: no answer: no cell has a J/inference value" in md
+    # and still ranks the cells by what was measured, saying how to get the energy
+    lines = answer.ranked_without_energy(table, energy, accuracy, SETTINGS)
+    md = answer.to_markdown(table, [], SETTINGS, without_energy=lines)
+    assert "To measure it: install the `energy` extra" in md and not re.search(r"\bnan\b", md)
+    rows = [line for line in lines if line.startswith("| ") and "sentences/s" not in line]
+    throughput = [float(line.split("|")[3].split()[0]) for line in rows]
+    assert throughput == sorted(throughput, reverse=True) and len(rows) >= 2
+    assert not any(line.startswith("| spiking") for line in rows)  # 5.9 points below fp32: outside the bound
+    assert all(float(line.split("|")[4]) <= SETTINGS["max_latency_p95_ms"] for line in rows)
+    # where every cell has its energy there is nothing to add
+    energy_ok, *_ = _tables()
+    assert answer.ranked_without_energy(answer.answer(*_tables(), SETTINGS), energy_ok, accuracy, SETTINGS) == []
 
 
 def test_the_served_cell_is_the_answers_cell_and_reads_no_carbon_table(tmp_path):

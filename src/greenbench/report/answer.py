@@ -250,7 +250,7 @@ def answer(
     for device, model in sorted(set(zip(energy["device"], energy["model"])) - answered) if len(energy) else []:
         row = {c: None for c in COLUMNS}
         row.update(device=device, model=model, traffic_rps=float(rate), grid=grid, qualifying=0)
-        row["reason"] = f"no answer: no cell has a J/inference value ({_no_energy_reason(measurements, device, model)})"
+        row["reason"] = f"{NO_ENERGY} ({_no_energy_reason(measurements, device, model)})"
         rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -293,9 +293,61 @@ def served_cell(
     for device, model in sorted(set(zip(energy["device"], energy["model"])) - answered) if len(energy) else []:
         row = {c: None for c in SERVED_COLUMNS}
         row.update(device=device, model=model, traffic_rps=rate, qualifying=0)
-        row["reason"] = "no answer: no cell has a J/inference value"
+        row["reason"] = NO_ENERGY
         rows.append(row)
     return pd.DataFrame(rows, columns=SERVED_COLUMNS)
+
+
+NO_ENERGY = "no answer: no cell has a J/inference value"
+GET_ENERGY = {
+    "cpu": "install the `energy` extra (codecarbon: an estimate) or give this user read access to RAPL "
+    "(/sys/class/powercap: measured; docs/measurement.md)",
+    "cuda": "install the `gpu` extra (nvidia-ml-py) on a host whose NVIDIA driver reports energy (docs/measurement.md)",
+}
+
+
+def ranked_without_energy(
+    table: pd.DataFrame, energy: pd.DataFrame, accuracy: pd.DataFrame, settings: Mapping[str, Any], top: int = 5
+) -> list[str]:
+    """For each device and model the answer could not answer for want of energy values: how to get them,
+    and its cells ranked by what was measured (per-call throughput, within the accuracy bound and the p95
+    per-call latency bound), as Markdown lines. Empty where every answer has its energy."""
+    lines: list[str] = []
+    missing = table[table["reason"].fillna("").str.startswith(NO_ENERGY)] if len(table) else table
+    for r in missing.itertuples():
+        cells = energy[(energy["device"] == r.device) & (energy["model"] == r.model)]
+        thr = cells[cells["metric"] == "throughput_per_s"][CELL + ["mean", "ci_low", "ci_high"]]
+        p95 = cells[cells["metric"] == "latency_p95_ms"][CELL + ["mean"]].rename(columns={"mean": "p95"})
+        acc = accuracy[(accuracy["device"] == r.device) & (accuracy["model"] == r.model)]
+        acc = acc[acc["status"] == "ok"][["variant", "delta_vs_fp32"]]
+        ranked = thr.merge(p95, on=CELL, how="left").merge(acc, on="variant", how="inner")
+        ranked["loss_pts"] = -100 * ranked["delta_vs_fp32"]
+        keep = (ranked["loss_pts"] <= float(settings["max_accuracy_loss_pts"])) & (
+            ranked["p95"] <= float(settings["max_latency_p95_ms"])
+        )
+        ranked = ranked[keep & ranked["mean"].notna()].sort_values("mean", ascending=False).head(top)
+        lines += [
+            f"**{r.device} / {r.model}: no energy value, so no greenest cell.** To measure it: "
+            f"{GET_ENERGY.get(r.device, 'an energy meter for this device (docs/measurement.md)')}. What was measured "
+            f"still ranks the cells: the {len(ranked)} fastest within {float(settings['max_accuracy_loss_pts']):g} "
+            f"accuracy point(s) of fp32 and a per-call p95 of {float(settings['max_latency_p95_ms']):g} ms "
+            "(throughput is not energy: a faster cell is often, not always, the greener one):",
+            "",
+        ]
+        if ranked.empty:
+            lines += ["_no measured cell is within both bounds_", ""]
+            continue
+        lines += [
+            "| cell | batch | sentences/s (95% CI) | p95 per call (ms) | accuracy Δ vs fp32 (pts) |",
+            "|---|---|---|---|---|",
+        ]
+        for c in ranked.itertuples():
+            lines.append(
+                f"| {c.variant} ({c.mode}, {c.padding}) | {c.batch_size} | {c.mean:.0f} [{c.ci_low:.0f}, "
+                f"{c.ci_high:.0f}] | {c.p95:.1f} | {-c.loss_pts:+.2f} |"
+            )
+        lines.append("")
+    return lines
 
 
 def _no_energy_reason(measurements: pd.DataFrame, device: str, model: str) -> str:
@@ -557,9 +609,11 @@ def to_markdown(
     traffic: pd.DataFrame | None = None,
     runtimes: pd.DataFrame | None = None,
     composed: pd.DataFrame | None = None,
+    without_energy: list[str] | None = None,
 ) -> str:
     """The answer's Markdown from its tables (``table``: ``answer``'s rows at the configured traffic;
-    ``traffic``: ``traffic_table``'s); ``hosts``: the trials' provenance records with a host fingerprint."""
+    ``traffic``: ``traffic_table``'s); ``hosts``: the trials' provenance records with a host fingerprint;
+    ``without_energy``: ``ranked_without_energy``'s lines."""
     wait = settings.get("max_wait_ms")
     lines = [
         "# The study's answer",
@@ -581,6 +635,7 @@ def to_markdown(
     ]
     for r in table.itertuples():
         lines += [_bullet(r), ""]
+    lines += without_energy or []
     if traffic is not None and len(traffic):
         lines += ["At this traffic, run this:", "", *traffic_markdown(traffic), ""]
     if runtimes is not None and len(runtimes):

@@ -266,7 +266,16 @@ def write_paper(
         answer_settings = io.read_metadata(answer_path)["settings"]["answer"]
         hosts = host.recorded(io.read_metadata(measurements_path))
         io.write_text(
-            answer.to_markdown(table, where_lines, answer_settings, hosts, levels, by_runtime, composed),
+            answer.to_markdown(
+                table,
+                where_lines,
+                answer_settings,
+                hosts,
+                levels,
+                by_runtime,
+                composed,
+                answer.ranked_without_energy(table, energy, acc, answer_settings),
+            ),
             out_dir / "answer.md",
         )
     evidence = claims.Evidence(
