@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -138,3 +139,25 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "smoke" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.workflow)
+
+
+class Said(logging.Handler):
+    """What greenbench logs while it is attached (whatever configure() did to propagation)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+    def __enter__(self):
+        logger = logging.getLogger("greenbench")
+        self._level = logger.level
+        logger.setLevel(logging.INFO)
+        logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc):
+        logging.getLogger("greenbench").removeHandler(self)
+        logging.getLogger("greenbench").setLevel(self._level)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import logging
 import re
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 from greenbench.carbon import traces
 from greenbench.core import io
 from greenbench.config.load import ConfigError, load_config, validate_config
+from conftest import Said
 
 
 def hours(n, start="2022-01-01 00:00:00"):
@@ -204,28 +204,6 @@ def prepare(tmp_path, specs, max_gap_hours=2, **kwargs):
     return traces.prepare_traces(
         [], tmp_path / "t.parquet", "direct", max_gap_hours, sources=traces.resolve_sources(specs), **kwargs
     )
-
-
-class Said(logging.Handler):
-    """What greenbench logs while it is attached (whatever configure() did to propagation)."""
-
-    def __init__(self):
-        super().__init__(logging.INFO)
-        self.messages: list[str] = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-    def __enter__(self):
-        logger = logging.getLogger("greenbench")
-        self._level = logger.level
-        logger.setLevel(logging.INFO)
-        logger.addHandler(self)
-        return self
-
-    def __exit__(self, *exc):
-        logging.getLogger("greenbench").removeHandler(self)
-        logging.getLogger("greenbench").setLevel(self._level)
 
 
 def test_a_byte_order_mark_is_accepted_and_said_once(tmp_path):

@@ -1,10 +1,10 @@
 import gzip
-import logging
 
 import pytest
 
 from greenbench.data import sst2 as data
 from greenbench.core import io
+from conftest import Said
 
 GOOD = "sentence\tlabel\nit 's a charming journey . \t1\nbleak and desperate \t0\n"
 
@@ -126,28 +126,6 @@ def test_control_characters_in_a_sentence_are_an_error(tmp_path):
 
 
 # ---- encodings: the same as every other reader (greenbench.core.textfiles) -------------------------------------
-
-
-class Said(logging.Handler):
-    """What greenbench logs while it is attached (whatever configure() did to propagation)."""
-
-    def __init__(self):
-        super().__init__(logging.INFO)
-        self.messages: list[str] = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-    def __enter__(self):
-        logger = logging.getLogger("greenbench")
-        self._level = logger.level
-        logger.setLevel(logging.INFO)
-        logger.addHandler(self)
-        return self
-
-    def __exit__(self, *exc):
-        logging.getLogger("greenbench").removeHandler(self)
-        logging.getLogger("greenbench").setLevel(self._level)
 
 
 def test_a_byte_order_mark_is_accepted_and_said_once(tmp_path):
