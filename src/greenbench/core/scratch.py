@@ -6,7 +6,7 @@ workflow therefore names one folder per project (``run_folder``: in the system t
 project, never under ``results/``, so a compiler's command line never carries the project's path, which
 may hold spaces) and hands it to every job through ``GREENBENCH_SCRATCH``. A job's temporaries go there
 (``job_temp`` points ``TMPDIR`` and Python's ``tempfile`` at it); the workflow removes the folder when a
-run starts (what killed jobs left) and when it succeeds. Jobs of one run share it, so an inductor cache
+run starts (what killed jobs left) and when it ends (success or a failed job). Jobs of one run share it, so an inductor cache
 filled by one build serves the next. Outside a workflow (the CLI, tests) nothing changes.
 """
 
