@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from greenbench.data import models
 from greenbench.cells import variants
+from greenbench.cells.variants import native
 from greenbench.cells.variants.adaptive import AdaptiveScheduler, ComplexityEstimator, _Router, calibrate
 
 from conftest import padded_batch
@@ -200,3 +201,52 @@ def test_sparse_variant_ignores_padding_in_a_real_model(tiny):
     padded_ids = torch.tensor([[5, 6, 7, 8, 0, 0, 0]])
     padded = _logits(topk, padded_ids, torch.tensor([[1, 1, 1, 1, 0, 0, 0]]))
     assert torch.allclose(short, padded, atol=1e-5)
+
+
+# -- recipes a CPU would only emulate (variants.cpu_kernels) -------------------------------------------
+
+AVX2_ONLY = {"cpu_vendor": "amd", "amx": False, "avx512_bf16": False, "avx512_vnni": False, "avx2": True}
+
+
+@pytest.mark.parametrize("name", ["bf16", "int8_dynamic_ao", "bf16@aot_inductor", "int8_dynamic_ao@onnxruntime"])
+def test_emulated_recipe_is_skipped_on_a_cpu_without_its_features_and_measured_when_asked(name):
+    recipe = variants.get(name)
+    reason = native.emulation(recipe, "cpu", {}, isa=AVX2_ONLY)
+    assert reason and "variants.cpu_kernels.emulated: measure" in reason and recipe.recipe_name in reason
+    assert native.emulation(recipe, "cpu", {"cpu_kernels": {"emulated": "measure"}}, isa=AVX2_ONLY) is None
+    assert native.emulation(recipe, "cuda", {}, isa=AVX2_ONLY) is None
+
+
+@pytest.mark.parametrize(
+    "name, feature",
+    [("bf16", "avx512_bf16"), ("bf16", "amx"), ("int8_dynamic_ao", "avx512_vnni"), ("int8_dynamic_ao", "amx")],
+)
+def test_one_native_feature_is_enough(name, feature):
+    assert native.emulation(variants.get(name), "cpu", {}, isa={**AVX2_ONLY, feature: True}) is None
+
+
+def test_unknown_or_non_x86_cpus_are_never_guessed_emulated():
+    bf16 = variants.get("bf16")
+    assert native.emulation(bf16, "cpu", {}, isa={**AVX2_ONLY, "avx512_bf16": "unknown"}) is None
+    assert native.emulation(bf16, "cpu", {}, isa={**AVX2_ONLY, "cpu_vendor": "arm"}) is None
+    assert native.emulation(variants.get("fp32"), "cpu", {}, isa=AVX2_ONLY) is None
+
+
+def test_an_emulated_recipe_refuses_to_prepare_and_measures_when_asked(tiny_model_dir, monkeypatch):
+    from greenbench.core import host
+
+    monkeypatch.setattr(host, "cpu_isa", lambda *a, **k: AVX2_ONLY)
+    bf16 = variants.get("bf16")
+    with pytest.raises(variants.NotApplicable, match="no native kernels for bf16"):
+        bf16.prepare(models.load_classifier(str(tiny_model_dir)), "cpu", None, {})
+    prepared = bf16.prepare(
+        models.load_classifier(str(tiny_model_dir)), "cpu", None, {"cpu_kernels": {"emulated": "measure"}}
+    )
+    assert next(prepared.model.parameters()).dtype == torch.bfloat16
+
+
+def test_emulation_setting_reaches_the_recipes_and_their_runtime_cells_only():
+    config = {"cpu_kernels": {"emulated": "measure"}, "recovery": {"epochs": 1}}
+    assert variants.params_for(config, "bf16")["cpu_kernels"] == {"emulated": "measure"}
+    assert variants.params_for(config, "int8_dynamic_ao@aot_inductor")["cpu_kernels"] == {"emulated": "measure"}
+    assert "cpu_kernels" not in variants.params_for(config, "fp32")

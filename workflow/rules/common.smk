@@ -51,6 +51,14 @@ def recipe_artifact(wildcards):
     return artifact_of(wildcards.device, wildcards.model, source)
 
 
+def teacher_input(wildcards):
+    """A rewrite's build reads the baseline's logits on its recovery draw, computed once per draw."""
+    examples = wiring.teacher_draw(config, wildcards.variant)
+    if examples is None:
+        return []
+    return paths.TEACHER.format(model=wildcards.model, examples=examples)
+
+
 def variant_artifact(wildcards):
     return artifact_of(wildcards.device, wildcards.model, wildcards.variant)
 
@@ -179,6 +187,17 @@ def study_builds():
     return list(dict.fromkeys(builds))
 
 
+def teacher_draws():
+    """The teacher-logits jobs: one per model and recovery draw that some build of the study reads."""
+    variants = {path.split("/")[-1] for path in study_builds()}
+    draws = sorted({wiring.teacher_draw(config, v) for v in variants} - {None})
+    return [
+        {"model": m, "examples": str(n)}
+        for m in config["study"]["models"]
+        for n in draws
+    ]
+
+
 def footprint_rows():
     """Every compute job's footprint row (greenbench.analysis.study_cost): the same jobs the DAG runs."""
     models = config["study"]["models"]
@@ -187,6 +206,7 @@ def footprint_rows():
     ]
     outputs += [paths.BASELINE.format(model=m) for m in models]
     outputs += study_builds()
+    outputs += [paths.TEACHER.format(**job) for job in teacher_draws()]
     outputs += eval_files() + all_energy_trials() + schedule_results()
     outputs += [paths.FORECAST_METRICS, paths.FORECASTS_HOURLY, paths.AGGREGATE_JOB]
     return [paths.footprint_of(o) for o in outputs]
@@ -233,6 +253,7 @@ def study_jobs():
         "tokenize": [{"model": m, **s} for m in models for s in splits],
         "finetune": [{"model": m} for m in models],
         "build_variant": builds,
+        "teacher_logits": teacher_draws(),
         "evaluate": [
             {"device": d, "model": m, "variant": v}
             for d in devices

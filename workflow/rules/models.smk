@@ -22,11 +22,36 @@ rule finetune:
         "../../scripts/finetune.py"
 
 
+rule teacher_logits:
+    input:
+        model=paths.BASELINE,
+        train=paths.TOKENS.format(model="{model}", split="train"),
+        lib=lib("teacher_logits"),
+    output:
+        paths.TEACHER,
+        footprint=paths.footprint_of(paths.TEACHER),
+    log:
+        f"{LOGS}/teacher_logits/{{model}}/{{examples}}.log",
+    benchmark:
+        f"{BENCHMARKS}/teacher_logits/{{model}}/{{examples}}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["compute"]["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        settings=lambda w: wiring.teacher_logits(config, w.examples),
+    script:
+        "../../scripts/teacher_logits.py"
+
+
 rule build_variant:
     input:
         model=paths.BASELINE,
         train=paths.TOKENS.format(model="{model}", split="train"),
         recipe=recipe_artifact,
+        teacher=teacher_input,
         lib=cell_lib("build_variant"),
     output:
         directory(paths.VARIANT_ARTIFACT),

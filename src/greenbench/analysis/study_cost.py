@@ -30,6 +30,7 @@ STAGES = {
     "tokenize": "data",
     "finetune": "fine-tune",
     "build_variant": "build",
+    "teacher_logits": "build",  # the rewrites' shared teacher pass: part of their recovery
     "evaluate": "evaluate",
     "measure_energy": "measure",
     "forecast_carbon": "forecast",

@@ -182,6 +182,16 @@ def fingerprint(
     }
 
 
+def cpu_isa(cpuinfo: str | None = _READ, machine: str | None = None) -> dict[str, Any]:
+    """This CPU's vendor and kernel-deciding ISA flags (``parse_cpuinfo`` of /proc/cpuinfo; the keyword
+    arguments replace what would be read, for tests)."""
+    machine = platform.machine() if machine is None else machine
+    if cpuinfo is _READ:
+        cpuinfo = _read_cpuinfo() if platform.system() == "Linux" else None
+    parsed = parse_cpuinfo(cpuinfo, machine)
+    return {"cpu_vendor": parsed["cpu_vendor"], **parsed["isa"]}
+
+
 def features(isa: Mapping[str, Any]) -> str:
     """The kernel-deciding AVX features short of AMX: ``AVX512-BF16, VNNI``, one of them, ``AVX2`` or ``no AVX2``."""
     bf16, vnni = isa.get("avx512_bf16") is True, isa.get("avx512_vnni") is True

@@ -70,15 +70,14 @@ def _linear_schedule(optimizer, warmup: int, total: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def distillation_loss(student_logits, hard_loss, teacher, batch, distill: Mapping[str, Any]):
-    """Hinton-style knowledge distillation mixed with the hard-label loss."""
-    import torch
+def distillation_loss(student_logits, hard_loss, teacher_logits, distill: Mapping[str, Any]):
+    """Hinton-style knowledge distillation mixed with the hard-label loss; ``teacher_logits``: the teacher's
+    logits for the batch's rows (computed once per recovery draw, ``greenbench.data.recovery.teacher_logits``)."""
     import torch.nn.functional as F
 
     alpha = float(distill.get("alpha", 0.5))
     temperature = float(distill.get("temperature", 2.0))
-    with torch.no_grad():
-        teacher_logits = teacher(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits.float()
+    teacher_logits = teacher_logits.to(student_logits.device).float()
     soft = (
         F.kl_div(
             F.log_softmax(student_logits.float() / temperature, -1),
@@ -112,8 +111,9 @@ def train_classifier(
 ) -> pd.DataFrame:
     """Train ``model`` in place; return the per-step training log.
 
-    With ``teacher``, the loss is ``(1 - alpha) * CE + alpha * T^2 * KL(teacher || student)`` at
-    temperature ``T`` (``distill = {"alpha": ..., "temperature": ...}``). ``after_step`` runs after
+    With ``teacher`` (the teacher's logits, one row per row of ``tokens``: an array or tensor), the loss is
+    ``(1 - alpha) * CE + alpha * T^2 * KL(teacher || student)`` at temperature ``T``
+    (``distill = {"alpha": ..., "temperature": ...}``). ``after_step`` runs after
     every optimizer step (e.g. to re-apply pruning masks); ``on_step(steps_done)`` after that, and a True
     answer stops training there (early stopping).
     """
@@ -129,6 +129,10 @@ def train_classifier(
     lengths = tokens["length"].to_numpy()
     records = []
     device = next(model.parameters()).device
+    if teacher is not None:
+        teacher = torch.as_tensor(np.asarray(teacher, dtype=np.float32))
+        if teacher.shape[0] != len(tokens):
+            raise ValueError(f"{desc}: {teacher.shape[0]} teacher rows for {len(tokens)} training examples")
     model.train()
     step = 0
     stop = False
@@ -147,7 +151,8 @@ def train_classifier(
                 out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, labels=batch.labels)
                 loss = out.loss
                 if teacher is not None:
-                    loss = distillation_loss(out.logits, loss, teacher, batch, distill or {})
+                    rows = torch.as_tensor(batch.rows, dtype=torch.long)
+                    loss = distillation_loss(out.logits, loss, teacher[rows], distill or {})
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"{desc}: loss became {loss.item()} at step {step}; lower finetune.learning_rate"

@@ -4,6 +4,8 @@ SST2_TSV = "resources/sst2/{split}.tsv"
 DATASET = "results/data/sst2/{split}.parquet"
 TOKENS = "results/tokens/{model}/{split}.parquet"
 BASELINE = "results/models/{model}/baseline"
+# the baseline's logits on one recovery draw of {examples} train sentences (0: all), shared by the rewrites
+TEACHER = "results/models/{model}/teacher/{examples}.parquet"
 VARIANT_ARTIFACT = "results/variants/{device}/{model}/{variant}"
 EVAL = "results/eval/{device}/{model}/{variant}.parquet"
 EVAL_SUMMARY = "results/eval/summary.parquet"

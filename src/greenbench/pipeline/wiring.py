@@ -134,6 +134,18 @@ def finetune(config: Mapping[str, Any], model: str) -> dict[str, Any]:
     return canonical({**finetune_settings(config, model), "seed": config["seed"]})
 
 
+def teacher_draw(config: Mapping[str, Any], variant: str) -> int | None:
+    """The recovery draw whose shared teacher logits (rule ``teacher_logits``) the build of ``variant`` reads;
+    None when it reads none."""
+    from greenbench.cells.variants.trained import teacher_draw as draw
+
+    return draw(variant_params(config, variant), variant)
+
+
+def teacher_logits(config: Mapping[str, Any], examples: int) -> dict[str, Any]:
+    return canonical({"examples": int(examples), "seed": config["seed"]})
+
+
 def build_variant(config: Mapping[str, Any], variant: str) -> dict[str, Any]:
     return canonical(
         {

@@ -25,6 +25,7 @@ log = get_logger("cli")
 
 # subcommands that run several workflow steps (stages), in this order where they run
 RUNS = {
+    "build-variant": ("teacher_logits", "build_variant"),  # a rewrite's shared teacher logits, once per draw
     "measure-energy": ("measure_energy", "plan_energy"),  # the plan before a trial after the first stage
     "carbon": ("retrieve_carbon", "prepare_traces", "forecast_carbon", "forecast_hourly", "simulate_schedule"),
     "report": (
@@ -166,9 +167,23 @@ def cmd_build_variant(args) -> int:
         print(f"variant '{args.variant}' has nothing to build")
         return 0
     out = paths.VARIANT_ARTIFACT.format(device=args.device, model=args.model, variant=args.variant)
+    inputs = _inputs(args.model)
+    examples = wiring.teacher_draw(cfg, args.variant)
+    if examples is not None:  # a rewrite: the baseline's logits on its recovery draw, computed once per draw
+        inputs["teacher"] = paths.TEACHER.format(model=args.model, examples=examples)
+        if not Path(inputs["teacher"]).exists():
+            _run(
+                "teacher_logits",
+                _inputs(args.model),
+                [inputs["teacher"]],
+                wiring.teacher_logits(cfg, examples),
+                cfg["compute"]["threads"],
+                model=args.model,
+                examples=str(examples),
+            )
     _run(
         "build_variant",
-        _inputs(args.model),
+        inputs,
         [out],
         wiring.build_variant(cfg, args.variant),
         cfg["compute"]["threads"],

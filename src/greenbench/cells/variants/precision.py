@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from greenbench.cells.family import Family, register_family
+from greenbench.cells.variants import native
 from greenbench.cells.variants.recipe import Prepared, Variant, cuda_available, register
 
 
@@ -88,8 +89,10 @@ register(
         "precision",
         ("cpu", "cuda"),
         "native BF16 weights and activations",
-        _native("bfloat16"),
+        native.native_only("bf16", _native("bfloat16")),
         requirements=cuda_available,
+        config_blocks=("cpu_kernels",),
+        native_cpu=native.BF16,
         label="BF16",
         order=20,
     )

@@ -13,6 +13,7 @@ import math
 from typing import Any, Callable
 
 from greenbench.cells.family import Family, register_family
+from greenbench.cells.variants import native
 from greenbench.cells.variants.recipe import (
     NotApplicable,
     Prepared,
@@ -335,8 +336,10 @@ register(
         "quantization",
         ("cpu",),
         "int8 dynamic activations + int8 per-channel weights of encoder Linear layers (torchao, CPU)",
-        _int8_dynamic_ao,
+        native.native_only("int8_dynamic_ao", _int8_dynamic_ao),
         requirements=_torchao_installed,
+        config_blocks=("cpu_kernels",),
+        native_cpu=native.INT8,  # torchao's int8 x int8 matmuls
         label="INT8 dyn. torchao",
         order=10,
     )

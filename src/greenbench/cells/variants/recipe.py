@@ -79,6 +79,10 @@ class Variant:
     # runtime could compile or export as one graph (those runtimes refuse it before any work)
     one_module: bool = True
     order: int = 1000  # place within its family in figures (lower first)
+    # CPU features (any one suffices) that give this recipe native kernels; on an x86 CPU with none of them
+    # its prepare refuses it unless `variants.cpu_kernels.emulated` is `measure` (greenbench.cells.variants.native).
+    # Empty: native everywhere.
+    native_cpu: tuple[str, ...] = ()
 
     @property
     def recipe_name(self) -> str:
@@ -100,7 +104,7 @@ def _check(name: str, variant: Variant) -> str | None:
 REGISTRY: Registry[Variant] = Registry(
     "variant",
     "greenbench.cells.variants",
-    support=("recipe", "encoder", "trained"),
+    support=("recipe", "encoder", "trained", "native"),
     helpers=("greenbench.cells.variants.trained",),
     check=_check,
 )
@@ -131,7 +135,7 @@ def is_recording() -> bool:
     return _RECORDING["on"]
 
 
-SHARED_BLOCKS = ("recovery", "pruning")  # config blocks under `variants` that several recipes read
+SHARED_BLOCKS = ("recovery", "pruning", "cpu_kernels")  # config blocks under `variants` that several recipes read
 
 
 def params_for(variants_config: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -46,7 +46,10 @@ def build(recipe: TrainedRecipe, name: str):
         params: Mapping[str, Any],
         seed: int,
         finetune_params: Mapping[str, Any],
+        teacher: str | Path | None = None,
     ) -> dict[str, Any]:
+        """``teacher``: the baseline's logits on this recovery draw (rule ``teacher_logits``), shared by every
+        rewrite that recovers on the same draw; None: computed here."""
         import torch
 
         from greenbench.data import sst2 as data, models
@@ -58,7 +61,7 @@ def build(recipe: TrainedRecipe, name: str):
         tokenizer = models.load_tokenizer(str(model_dir))
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         train = io.read_parquet(train_tokens)
-        tokens = data.subset(train, int(recovery["train_subset"]), seed + 101)
+        tokens = recovery_rules.recovery_draw(train, int(recovery["train_subset"]), seed)
         size, min_tokens, checks, patience = recovery_rules.settings(recovery)
         finetune_subset = int(finetune_params.get("train_subset", 0))
         used = set(tokens["idx"]) | (
@@ -72,19 +75,35 @@ def build(recipe: TrainedRecipe, name: str):
         recipe.apply(model, plan)
         after_step = recipe.constraint(model, plan) if recipe.constraint else None
         distill = recovery.get("distill") or {}
-        teacher = None
-        if float(distill.get("alpha", 0.0)) > 0:
-            teacher = models.load_classifier(str(model_dir)).to(device).eval()
         planned = total_steps(len(tokens), recovery) if int(recovery["epochs"]) > 0 else 0
-        selection = recovery_rules.Selection(patience) if planned and checks and len(held) else None
+        criterion = str(recovery["criterion"])
+        selection = recovery_rules.Selection(patience, criterion) if planned and checks and len(held) else None
+        soft_targets, teacher_source, held_reference = None, None, None
+        baseline = None
+        if float(distill.get("alpha", 0.0)) > 0 and planned:
+            if teacher is not None:
+                soft_targets = recovery_rules.aligned_teacher(io.read_parquet(teacher), tokens, str(teacher))
+                teacher_source = "shared"
+            else:
+                baseline = models.load_classifier(str(model_dir)).to(device)
+                soft_targets = recovery_rules.teacher_logits(baseline, tokens, pad_id)
+                teacher_source = "computed"
         on_step = None
         if selection is not None:
+            if criterion == "fidelity":  # the baseline's answers on the held-out slice, once
+                baseline = baseline or models.load_classifier(str(model_dir)).to(device)
+                held_reference = recovery_rules.teacher_logits(baseline, held, pad_id)
+            baseline = None
+
+            def check() -> dict[str, float]:
+                return recovery_rules.score(model, held, pad_id, held_reference)
+
             # the rewrite alone (its un-tuned twin) is the first candidate: recovery never ends below it
-            selection.offer(0, *recovery_rules.score(model, held, pad_id), model)
+            selection.offer(0, check(), model)
             at = set(recovery_rules.check_steps(planned, checks))
 
             def on_step(done: int) -> bool:
-                return done in at and selection.offer(done, *recovery_rules.score(model, held, pad_id), model)
+                return done in at and selection.offer(done, check(), model)
 
         history = (
             train_classifier(
@@ -94,7 +113,7 @@ def build(recipe: TrainedRecipe, name: str):
                 seed,
                 pad_id,
                 desc=f"recover {name}",
-                teacher=teacher,
+                teacher=soft_targets,
                 distill=distill,
                 after_step=after_step,
                 on_step=on_step,
@@ -114,6 +133,7 @@ def build(recipe: TrainedRecipe, name: str):
             "recovery_examples": len(tokens),
             "recovery_steps": 0 if history is None else len(history),
             "holdout_examples": len(held),
+            "teacher_logits": teacher_source,
             "selection": None
             if selection is None
             else selection.report(planned, 0 if history is None else len(history)),
@@ -158,6 +178,20 @@ def prepare(recipe: TrainedRecipe, name: str):
     return prepare_fn
 
 
+TRAINED: set[str] = set()  # the recipes whose build is a rewrite and a recovery (register_trained)
+
+
+def teacher_draw(params: Mapping[str, Any], name: str) -> int | None:
+    """The recovery draw (train examples, 0 = all) whose teacher logits the build of ``name`` reads, given its
+    parameters (``params_for``); None when it reads none (not a rewrite, no recovery, or no distillation)."""
+    if name not in TRAINED:
+        return None
+    recovery = RECOVERY.resolve(params.get("recovery"))
+    if int(recovery["epochs"]) <= 0 or float((recovery.get("distill") or {}).get("alpha", 0.0)) <= 0:
+        return None
+    return int(recovery["train_subset"])
+
+
 def register_trained(
     name: str,
     family: str,
@@ -167,6 +201,7 @@ def register_trained(
     label: str = "",
     order: int = 1000,
 ) -> Variant:
+    TRAINED.add(name)
     return register(
         Variant(
             name,
@@ -210,7 +245,7 @@ RECOVERY = register_options(
             ),
             "max_steps": Option(0, {"type": "integer", "minimum": 0}, "0 = no cap"),
             "holdout": Option(
-                500,
+                1000,
                 {"type": "integer", "minimum": 0},
                 "held-out train sentences (never dev, never the fine-tune's or recovery's draw) that score the "
                 "rewrite before recovery (its un-tuned twin) and at each check; the best state is kept, so "
@@ -218,6 +253,12 @@ RECOVERY = register_options(
             ),
             "holdout_min_tokens": Option(
                 10, {"type": "integer", "minimum": 1}, "skip train's short sub-sentence phrases in the held-out slice"
+            ),
+            "criterion": Option(
+                "fidelity",
+                {"enum": ["fidelity", "accuracy"]},
+                "what the held-out checks rank: `fidelity`, the KL divergence from the baseline's answers (lower "
+                "wins, accuracy breaks ties), or `accuracy` (the lower NLL breaks ties)",
             ),
             "checks": Option(
                 2,

@@ -146,7 +146,14 @@ def budget_estimate(config: Mapping[str, Any], device: str) -> dict[str, Any]:
     from greenbench.measure.energy.trial import estimate_trial_seconds
 
     energy = config["energy"]
-    applicable = [n for n in config["study"]["variants"] if variants.get(n).applicability(device) is None]
+    from greenbench.cells.variants.native import emulation
+
+    def applies(name: str) -> bool:
+        recipe = variants.get(name)
+        params = variants.params_for(config["variants"], name)
+        return recipe.applicability(device) is None and emulation(recipe, device, params) is None
+
+    applicable = [n for n in config["study"]["variants"] if applies(n)]
     per_variant = sum(
         1
         for p in paddings_for(energy, device)
