@@ -50,6 +50,17 @@ def make_tiny_bert(out: Path, seed: int = 0, layers: int = 2, heads: int = 4, hi
     return out
 
 
+# the spiking variant's options for tiny-model tests (config/config.yaml's values)
+SPIKING = {
+    "time_steps": 4,
+    "tau": 2.0,
+    "v_threshold": 1.0,
+    "attn_threshold": 0.5,
+    "scale": 0.125,
+    "surrogate_alpha": 2.0,
+}
+
+
 def padded_batch(n: int = 6, width: int = 12, seed: int = 0, first_length: int = 3):
     """Random token ids with right padding: row i keeps ``first_length + i`` tokens."""
     import torch

@@ -17,16 +17,8 @@ from greenbench.cells import variants
 from greenbench.measure.accuracy import predict
 from greenbench.cells.variants import encoder, pruning, spiking
 
-from conftest import padded_batch, toy_sentences
+from conftest import SPIKING, padded_batch, toy_sentences
 
-SPIKING = {
-    "time_steps": 4,
-    "tau": 2.0,
-    "v_threshold": 1.0,
-    "attn_threshold": 0.5,
-    "scale": 0.125,
-    "surrogate_alpha": 2.0,
-}
 VARIANTS_CONFIG = {
     "recovery": {
         "train_subset": 0,

@@ -12,16 +12,8 @@ from greenbench.data import models
 from greenbench.data import recovery
 from greenbench.data.training import train_classifier
 
-from conftest import toy_sentences
+from conftest import SPIKING, toy_sentences
 
-SPIKING = {
-    "time_steps": 4,
-    "tau": 2.0,
-    "v_threshold": 1.0,
-    "attn_threshold": 0.5,
-    "scale": 0.125,
-    "surrogate_alpha": 2.0,
-}
 
 RECOVERY = {
     "train_subset": 96,
