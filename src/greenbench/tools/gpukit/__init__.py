@@ -3,7 +3,7 @@
 Two halves:
 
 - ``make_kit`` (on a machine that ran the study): the fine-tuned baseline as half-precision
-  safetensors (MiniLM: ~45 MB instead of the 84 MB packaged wheel), the train/dev tokens, the
+  safetensors with only the word-embedding rows its tokens use (MiniLM: ~30 MB), the train/dev tokens, the
   wheels the node lacks (torchao) and a manifest saying what was rounded and how much that changed
   the CPU predictions. Small enough to copy into a short, offline GPU allocation.
 - ``run_check`` (on the node, no Snakemake, no network): accuracy of every GPU variant on the full
@@ -17,18 +17,21 @@ from greenbench.tools.gpukit.check import ARCHIVE, _isolated, default_out, run_c
 from greenbench.tools.gpukit.kit import (
     REFERENCE_VARIANT,
     COMMAND_LIMIT_S,
+    EMBEDDING_ROWS,
     KIT_MAX_MB,
     KIT_VARIANTS,
     QUICK_LIMIT_S,
     RUNTIME_CELLS,
     WHEEL_ALLOWANCE_MB,
     estimate_kit_bytes,
+    load_kit_model,
     make_kit,
     node_environment,
     read_kit,
     safe_name,
     tree_bytes,
     upcast_model,
+    used_token_ids,
 )
 from greenbench.tools.gpukit.pieces import Piece, energy_settings, estimate_check_seconds, plan_pieces
 from greenbench.tools.gpukit.summary import (
@@ -56,7 +59,9 @@ __all__ = [
     "default_out",
     "energy_settings",
     "estimate_check_seconds",
+    "EMBEDDING_ROWS",
     "estimate_kit_bytes",
+    "load_kit_model",
     "graph_vs_eager",
     "int4_layouts",
     "make_kit",
@@ -68,6 +73,7 @@ __all__ = [
     "safe_name",
     "tree_bytes",
     "upcast_model",
+    "used_token_ids",
     "write_archive",
     "write_summary",
 ]

@@ -30,8 +30,13 @@ RUNTIME_CELLS = (
     "fp16@onnxruntime",
 )
 # What one copy into an allocation may carry: the lent machines take 64 MiB, the checkout (tracked and
-# untracked files git does not ignore) plus the kit; 3 MiB of it are kept as a margin.
-KIT_MAX_MB = 61.0
+# untracked files git does not ignore) plus the kit; 4 MiB of it are kept as a margin.
+KIT_MAX_MB = 60.0
+# The kit ships only the rows of the word-embedding matrix its tokens look up (``EMBEDDING_ROWS``): SST-2
+# uses ~12,000 of MiniLM's 30,522 word pieces, and the matrix is half the model. The node rebuilds the
+# full matrix with zeros in the rows no shipped token reaches, so every prediction on the kit's tokens
+# is the one the whole matrix gives (make_kit checks this on dev before it writes anything).
+EMBEDDING_ROWS = "embedding_rows.safetensors"
 WHEEL_ALLOWANCE_MB = 4.0  # the kit's wheels together (torchao 0.18's is 3.2 MiB); more is refused
 COMMAND_LIMIT_S = 600.0  # one command on a lent node
 QUICK_LIMIT_S = 300.0  # the quick check's own estimate must stay within this (room for a second try)
@@ -90,8 +95,9 @@ def estimate_kit_bytes(
     wheel_bytes: int | None = None,
 ) -> int:
     """The kit's size, computed without writing it: the classifier's parameters at ``dtype_bytes``
-    each (its architecture from ``model_dir``'s config, built on the meta device), the tokenizer and
-    config files, both token tables, and the wheels (default: their whole allowance)."""
+    each (its architecture from ``model_dir``'s config, built on the meta device) less the word-embedding
+    rows no token of the two tables uses, the tokenizer and config files, both token tables, and the wheels
+    (default: their whole allowance)."""
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
@@ -102,6 +108,10 @@ def estimate_kit_bytes(
     tensors = list(model.state_dict().values())
     params = sum(t.numel() for t in tensors)
     header = 100 * len(tensors) + 1024  # safetensors' JSON header: a name, dtype, shape and offsets per tensor
+    vocab, width = model.get_input_embeddings().weight.shape
+    kept = len(used_token_ids([train_tokens, dev_tokens], _special_ids(model_dir)))
+    params -= (vocab - kept) * width
+    header += 8 * kept + 2 * 1024  # the kept rows' ids (int64) and the second file's header
     side = sum(
         (model_dir / n).stat().st_size
         for n in ("config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
@@ -116,6 +126,77 @@ def estimate_kit_bytes(
         + Path(dev_tokens).stat().st_size
         + wheels
     )
+
+
+def _special_ids(model_dir: str | Path) -> list[int]:
+    return [int(i) for i in models.load_tokenizer(str(model_dir)).all_special_ids]
+
+
+def used_token_ids(token_tables, always=()) -> list[int]:
+    """The sorted token ids the ``input_ids`` of these token tables use, and the ``always`` ids (the
+    tokenizer's special tokens: padding, [CLS], [SEP], [UNK] stay whatever the tables hold)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    used = {int(i) for i in always}
+    for table in token_tables:
+        ids = pq.read_table(table, columns=["input_ids"]).column("input_ids").combine_chunks()
+        used.update(np.unique(ids.values.to_numpy(zero_copy_only=False)).tolist())
+    return sorted(used)
+
+
+def _embedding_key(model) -> str:
+    weight = model.get_input_embeddings().weight
+    keys = [k for k, v in model.state_dict(keep_vars=True).items() if v is weight]
+    if len(keys) != 1:
+        raise ValueError(f"the word embedding is {len(keys)} state-dict entries ({keys}); the kit expects one")
+    return keys[0]
+
+
+def _save_trimmed(model, tokenizer, out: Path, keep: list[int]) -> None:
+    """``model`` without its word-embedding matrix (``model.safetensors``), plus the ``keep`` rows of it and
+    their ids (``EMBEDDING_ROWS``), and the tokenizer."""
+    import torch
+    from safetensors.torch import save_file
+
+    key = _embedding_key(model)
+    state = {k: v for k, v in model.state_dict().items() if k != key}
+    model.save_pretrained(out, state_dict=state, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    ids = torch.tensor(keep, dtype=torch.int64)
+    rows = model.get_input_embeddings().weight.detach()[ids].contiguous()
+    save_file({"ids": ids, "rows": rows}, str(out / EMBEDDING_ROWS), metadata={"key": key})
+
+
+def load_kit_model(model_dir: str | Path):
+    """The kit's classifier as saved (half precision): the full word-embedding matrix rebuilt from its
+    kept rows, zeros elsewhere. A model folder without ``EMBEDDING_ROWS`` (an older kit) loads as is."""
+    import torch
+    from safetensors import safe_open
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    model_dir = Path(model_dir)
+    rows_file = model_dir / EMBEDDING_ROWS
+    if not rows_file.exists():
+        return models.load_classifier(str(model_dir))
+    with safe_open(str(rows_file), "pt") as f:
+        key = f.metadata()["key"]
+        ids, rows = f.get_tensor("ids"), f.get_tensor("rows")
+    from safetensors.torch import load_file
+
+    state = load_file(str(model_dir / "model.safetensors"))
+    config = AutoConfig.from_pretrained(str(model_dir))
+    model = AutoModelForSequenceClassification.from_config(config).to(rows.dtype)
+    emb = model.get_input_embeddings().weight
+    full = torch.zeros(emb.shape, dtype=rows.dtype)
+    full[ids] = rows
+    state[key] = full
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"{model_dir}: the kit's weights do not fit its config (missing {missing}, unexpected {unexpected})"
+        )
+    return model.eval()
 
 
 def _mib(n: int | float) -> float:
@@ -182,8 +263,15 @@ def make_kit(
         "cpu_predictions_changed_by_rounding": int((preds_orig.prediction != preds_round.prediction).sum()),
     }
     with io.atomic_directory(out) as tmp:
-        rounded.save_pretrained(tmp / "model", safe_serialization=True)
-        tokenizer.save_pretrained(tmp / "model")
+        keep = used_token_ids([train_tokens, dev_tokens], tokenizer.all_special_ids)
+        _save_trimmed(rounded, tokenizer, tmp / "model", keep)
+        # the node's "fp32" as the node builds it: the kept rows, zeros elsewhere, upcast
+        preds_node = predict(
+            fp32.prepare(load_kit_model(tmp / "model").float(), "cpu", None, {}), dev, batch_size, pad_id
+        )
+        if not preds_node.prediction.equals(preds_round.prediction):
+            raise ValueError("the kit's trimmed word embedding changed dev predictions: the tokens use rows it dropped")
+        manifest["embedding_rows"] = {"kept": len(keep), "of": int(rounded.get_input_embeddings().weight.shape[0])}
         (tmp / "tokens").mkdir()
         shutil.copyfile(train_tokens, tmp / "tokens" / "train.parquet")
         shutil.copyfile(dev_tokens, tmp / "tokens" / "dev.parquet")
@@ -226,7 +314,7 @@ def read_kit(kit: str | Path) -> dict[str, Any]:
 def upcast_model(kit: str | Path, out: str | Path) -> Path:
     """The kit's half-precision baseline saved as an fp32 checkpoint (every variant starts from fp32)."""
     tokenizer = models.load_tokenizer(str(Path(kit) / "model"))
-    model = models.load_classifier(str(Path(kit) / "model")).float()
+    model = load_kit_model(Path(kit) / "model").float()
     models.save_model(model, tokenizer, out, {"source": f"upcast from {kit}/model"})
     return Path(out)
 
