@@ -461,7 +461,7 @@ def test_a_failing_step_is_reported_and_the_rest_goes_on(kit, tmp_path, monkeypa
 
 def test_the_readmes_kit_sizes_are_the_recorded_runs():
     repo = cli.Path(__file__).resolve().parents[2]
-    manifest = json.loads((repo / "benchmarks/results/gpu-kit-size-2026-12-05/kit.json").read_text())
+    manifest = json.loads((repo / "benchmarks/results/gpu-kit-size-2026-12-07/kit.json").read_text())
     assert manifest["total_mb"] <= manifest["max_total_mb"] == gpucheck.KIT_MAX_MB
     assert (
         f"kit {manifest['size_mb']} MiB, checkout {manifest['tree_mb']} MiB, together {manifest['total_mb']} MiB"
