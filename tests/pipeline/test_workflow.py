@@ -284,6 +284,28 @@ RERUN_MATRIX = [
         {"build_variant": RECOVERY_READERS, "evaluate": RECOVERY_READERS, **DOWNSTREAM_OF_EVAL},
     ),
     ({"variants": {"spiking": {"time_steps": 2}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
+    # what recovery keeps: every recovering rewrite, not the teacher logits they share (the draw is unchanged)
+    (
+        {"variants": {"recovery": {"criterion": "accuracy"}}},
+        {"build_variant": RECOVERY_READERS, "evaluate": RECOVERY_READERS, **DOWNSTREAM_OF_EVAL},
+    ),
+    # another draw: its teacher logits, and the rewrites reading it (spiking keeps its own draw of 128)
+    (
+        {"variants": {"recovery": {"train_subset": 96}}},
+        {
+            "teacher_logits": 1,
+            "build_variant": RECOVERY_READERS - 1,
+            "evaluate": RECOVERY_READERS - 1,
+            **DOWNSTREAM_OF_EVAL,
+        },
+    ),
+    # one rewrite's own override of the shared recovery: that rewrite only
+    (
+        {"variants": {"magnitude50": {"recovery": {"epochs": 1}}}},
+        {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL},
+    ),
+    # whether emulated kernels run: the two recipes that need native ones (bf16, torchao int8), no build
+    ({"variants": {"cpu_kernels": {"emulated": "measure"}}}, {"evaluate": 2, **DOWNSTREAM_OF_EVAL}),
     ({"variants": {"adaptive": {"tolerance": 0.01}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
     (
         {"evaluate": {"batch_size": 32}},  # accuracy only: no energy trial reads it

@@ -20,7 +20,7 @@ import numpy as np
 from greenbench.config.options import Option, Options, register_options
 from greenbench.cells.family import Family, register_family
 from greenbench.cells.variants import encoder
-from greenbench.cells.variants.trained import TrainedRecipe, register_trained
+from greenbench.cells.variants.trained import RECOVERY_OVERRIDE, TrainedRecipe, register_trained
 
 # -- structured ------------------------------------------------------------------------------
 
@@ -279,6 +279,22 @@ register_options(
                 0.1,
                 {"type": "number", "minimum": 0, "maximum": 1},
                 "every layer keeps at least this share of its FFN neurons (and always one head)",
+            ),
+        },
+    )
+)
+register_options(
+    Options(
+        "variants.magnitude50",
+        "unstructured global magnitude pruning to 50% (variant `magnitude50`)",
+        {
+            "recovery": Option(
+                {"epochs": 2},
+                RECOVERY_OVERRIDE,
+                "overrides of `variants.recovery` for this variant: half of every encoder matrix's weights are "
+                "gone, and one pass over the recovery draw leaves it 2 points below fp32 (two: 0.6; "
+                "experiments/2026-12-07-recovery-budget)",
+                required=False,
             ),
         },
     )

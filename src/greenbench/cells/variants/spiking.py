@@ -34,7 +34,7 @@ from greenbench.config.options import Option, Options, register_options
 from greenbench.cells.family import Family, register_family
 from greenbench.cells.variants import encoder
 from greenbench.cells.variants.recipe import is_recording
-from greenbench.cells.variants.trained import TrainedRecipe, register_trained
+from greenbench.cells.variants.trained import RECOVERY_OVERRIDE, TrainedRecipe, register_trained
 
 IMPLEMENTATION = "greenbench_spiking"
 RATE_KEYS = ("q", "k", "v", "out")
@@ -206,16 +206,6 @@ register_trained(
 )
 register_family(Family("spiking", "spiking", "#E69F00", "P", order=60, group="spiking"))
 
-SPIKING_RECOVERY = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "train_subset": {"type": "integer", "minimum": 0},
-        "epochs": {"type": "integer", "minimum": 0},
-        "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-        "max_steps": {"type": "integer", "minimum": 0},
-    },
-}
 register_options(
     Options(
         "variants.spiking",
@@ -233,7 +223,7 @@ register_options(
             ),
             "recovery": Option(
                 {"train_subset": 8000},
-                SPIKING_RECOVERY,
+                RECOVERY_OVERRIDE,
                 "overrides of `variants.recovery` for this variant (it learns new parameters from scratch)",
                 required=False,
             ),

@@ -219,6 +219,20 @@ def register_trained(
     )
 
 
+# A rewrite's own overrides of `variants.recovery` (`variants.<name>.recovery`): the keys a recipe may need
+# more or less of than the shared default (params_for merges them over the shared block).
+RECOVERY_OVERRIDE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "train_subset": {"type": "integer", "minimum": 0},
+        "epochs": {"type": "integer", "minimum": 0},
+        "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "max_steps": {"type": "integer", "minimum": 0},
+    },
+}
+
+
 DISTILL = {
     "type": "object",
     "additionalProperties": False,
