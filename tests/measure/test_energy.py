@@ -482,6 +482,50 @@ def test_plan_holds_the_ratio_to_fp32_to_the_target_too():
     assert (steady.trials == 8).all()
 
 
+def test_later_trials_go_only_to_cells_that_can_change_the_answer_or_the_front():
+    import pandas as pd
+
+    from greenbench.measure.energy import plan
+
+    noisy = [0.5, 0.7, 0.4]
+    stage1 = pd.concat(
+        [
+            _trial_rows(
+                {
+                    "fp32": [1.0, 1.1, 0.9],
+                    "cheap": noisy,  # within the bar, the best
+                    "close": [0.55, 0.8, 0.42],  # within the bar, its interval overlaps cheap's: a contender
+                    "costly": [2.0, 2.02, 1.98],  # within the bar, far above: no later trial
+                    "lossy": [0.2, 0.3, 0.15],  # cheapest but loses 5 points: on the front, so measured on
+                    "dominated": [0.6, 0.9, 0.45],  # loses 5 points and costs more than lossy: no later trial
+                    "unknown": noisy,  # no accuracy: nothing decides against it
+                }
+            ),
+            _trial_rows({"fp32": [2.0, 2.05, 1.95], "costly": [1.0, 1.05, 0.95]}, batch=64),
+        ]
+    )
+    accuracy = {"fp32": 0.88, "cheap": 0.875, "close": 0.872, "costly": 0.88, "lossy": 0.83, "dominated": 0.83}
+    chosen = plan.contenders(stage1, accuracy, max_loss_pts=1.0, level=0.95, first_stage=3)
+    at8 = {k[0] for k in chosen if k[1] == 8}
+    assert at8 == {"cheap", "close", "lossy", "unknown", "fp32"}  # fp32: the most accurate, on the front
+    assert {k[0] for k in chosen if k[1] == 64} == {"costly"}  # each batch size its own best
+    df = plan.plan_trials(stage1, 0.03, 0.95, 3, 8, contender=chosen)
+    cells = df.drop_duplicates(plan.KEY)
+    trials = cells[cells.batch_size == 8].set_index("variant").trials
+    assert (
+        trials["costly"] == 3 and trials["dominated"] == 3 and not cells.set_index("variant").loc["dominated"].contender
+    )
+    assert trials["cheap"] == 8 and trials["fp32"] == 8  # the baseline follows its contenders' pairs
+    assert plan.budget_summary(df, 3)["contenders"] == 6
+    at64 = cells[cells.batch_size == 64].set_index("variant")
+    assert not at64.loc["fp32"].contender and at64.loc["fp32"].trials == at64.loc["costly"].trials  # its pair
+    everything = plan.plan_trials(stage1, 0.03, 0.95, 3, 8)
+    assert (
+        everything.contender.all()
+        and plan.budget_summary(everything, 3)["later_cell_trials"] > plan.budget_summary(df, 3)["later_cell_trials"]
+    )
+
+
 def test_a_later_trial_measures_only_the_planned_cells(tiny_model_dir, dev_tokens, tmp_path):
     from greenbench.measure.energy.cells import Cell
 

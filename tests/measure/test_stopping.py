@@ -82,3 +82,22 @@ def test_the_naive_rule_undercovers_where_stein_does_not():
     naive, _ = _simulate("naive", 0.03)
     stein, _ = _simulate("stein", 0.03)
     assert naive < LEVEL - 0.02 and abs(stein - LEVEL) < 0.01, (naive, stein)
+
+
+@pytest.mark.parametrize("gap", [0.1, 0.2, 0.3])  # the costlier cell continues 94% / 65% / 22% of the time
+def test_intervals_keep_nominal_coverage_when_only_contenders_continue(gap):
+    """energy.stopping.contenders: a cell continues only when its first-stage interval reaches the best cell's;
+    the decision reads the first stage's means, yet the costlier cell's interval still covers its true value 95%
+    of the time (a cell that stops keeps its first-stage t interval, one that continues its Stein interval)."""
+    rng = np.random.default_rng(1)
+    sigma, n0, n_max, reps = 0.1, 5, 8, 20000
+    h = stopping.log_half_width(0.05)
+    covered = continued = 0
+    for _ in range(reps):
+        best, other = rng.normal(0.0, sigma, n_max), rng.normal(gap, sigma, n_max)
+        go_on = stopping.stein_interval(other[:n0], n0, LEVEL).low <= stopping.stein_interval(best[:n0], n0, LEVEL).high
+        n = stopping.plan(other[:n0], h, LEVEL, n_max).trials if go_on else n0
+        covered += stopping.stein_interval(other[:n], n0, LEVEL).contains(gap)
+        continued += go_on
+    assert 0.01 < continued / reps < 0.99  # the selection is exercised
+    assert abs(covered / reps - LEVEL) < 0.01, covered / reps  # MC standard error 0.0015

@@ -168,7 +168,9 @@ def test_smoke_accuracy_and_energy_outputs(smoke):
     if len(later):
         assert "fp32" in set(later.variant)
     stopping = pd.read_parquet(project / "results" / "stats" / "stopping.parquet")
-    assert stopping.outcome.isin(["target", "cap"]).all() and (stopping.trials >= 2).all()
+    assert stopping.outcome.isin(["target", "cap", "not a contender"]).all() and (stopping.trials >= 2).all()
+    assert (stopping[stopping.outcome == "not a contender"].trials == 2).all()
+    assert set(plan[plan.trials > 2].variant) <= set(plan[plan.contender].variant) | {"fp32"}
     reached = stopping[stopping.outcome == "target"]
     assert (reached.j_half_width <= reached.target + 1e-9).all() and (stopping.target == 0.4).all()
     assert (project / "results" / "logs" / "finetune" / "minilm.log").exists()
@@ -268,6 +270,7 @@ DOWNSTREAM_OF_ENERGY = {
 }
 # the smoke study's trials: 2 for every cell, then a third for the cells the stopping plan names
 ALL_TRIALS = {"measure_energy": 3, "plan_energy": 1}
+LATER_TRIALS = {"measure_energy": 1, "plan_energy": 1}  # the plan and the one trial after the first stage
 DOWNSTREAM_OF_EVAL = {"eval_summary": 1, **ALL_TRIALS, **DOWNSTREAM_OF_ENERGY}
 # trained variants of the smoke study that read the shared `recovery` block
 RECOVERY_READERS = 6  # topk16_ft, prune_heads25, prune_heads50, prune_ffn25, magnitude50, spiking
@@ -307,39 +310,24 @@ RERUN_MATRIX = [
     # whether emulated kernels run: the two recipes that need native ones (bf16, torchao int8), no build
     ({"variants": {"cpu_kernels": {"emulated": "measure"}}}, {"evaluate": 2, **DOWNSTREAM_OF_EVAL}),
     ({"variants": {"adaptive": {"tolerance": 0.01}}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),
+    # accuracy: no first-stage trial reads it; the stopping plan does (energy.stopping.contenders), so the later
+    # trial follows it
     (
-        {"evaluate": {"batch_size": 32}},  # accuracy only: no energy trial reads it
+        {"evaluate": {"batch_size": 32}},
         {
             "evaluate": 22,  # 21 eager and runtime cells + int8_static@openvino
             "eval_summary": 1,
-            "aggregate": 1,
-            "pareto": 1,
-            "answer": 1,
-            "served_cell": 1,
-            "simulate_schedule": 2,
-            "figures": 1,
-            "paper": 1,
-            "all": 1,
+            **LATER_TRIALS,
+            **DOWNSTREAM_OF_ENERGY,
         },
     ),
-    # the dev subset: every evaluation, not a trial; the routing reruns because it serves the answer's cell
+    # the dev subset: every evaluation and the later trial (its plan reads the accuracies), not a first-stage
+    # trial; the routing reruns because it serves the answer's cell
     # (served_cell), chosen within answer.max_accuracy_loss_pts of fp32 on these accuracies (carbon.schedule.energy:
     # answer): a rerun legitimately (the served cell may change), not a params leak (wiring.simulate_schedule);
-    # the carbon table reads no accuracy: it does not rerun
     (
         {"evaluate": {"dev_subset": 128}},
-        {
-            "evaluate": 22,
-            "eval_summary": 1,
-            "aggregate": 1,
-            "pareto": 1,
-            "answer": 1,
-            "served_cell": 1,
-            "simulate_schedule": 2,
-            "figures": 1,
-            "paper": 1,
-            "all": 1,
-        },
+        {"evaluate": 22, "eval_summary": 1, **LATER_TRIALS, **DOWNSTREAM_OF_ENERGY},
     ),
     ({"study": {"variants": None}}, {"build_variant": 1, "evaluate": 1, **DOWNSTREAM_OF_EVAL}),  # + topk8_ft
     (
@@ -382,11 +370,11 @@ RERUN_MATRIX = [
         {"answer": {"traffic": 3.0}},
         {"answer": 1, "served_cell": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1},
     ),
-    # the accuracy bound: the answer, its served cell and routing, and the Pareto figure that draws it
-    (
-        {"answer": {"max_accuracy_loss_pts": 2.0}},
-        {"answer": 1, "served_cell": 1, "simulate_schedule": 2, "figures": 1, "paper": 1, "all": 1},
-    ),
+    # the accuracy bound: the stopping plan's contenders (so the later trial), the answer, its served cell and
+    # routing, and the Pareto figure that draws it
+    ({"answer": {"max_accuracy_loss_pts": 2.0}}, {**LATER_TRIALS, **DOWNSTREAM_OF_ENERGY}),
+    # every cell short of the target continues: the plan and the later trial, never the first stage
+    ({"energy": {"stopping": {"contenders": False}}}, {**LATER_TRIALS, **DOWNSTREAM_OF_ENERGY}),
     # the study's own footprint: its pricing grid and the amortization reread only the tables
     ({"footprint": {"zone": "FR"}}, {"figures": 1, "paper": 1, "all": 1}),
     ({"footprint": {"amortization": {"inferences": [100, 1000000]}}}, {"figures": 1, "paper": 1, "all": 1}),

@@ -154,6 +154,18 @@ def energy_plan_input(wildcards):
     return [paths.ENERGY_PLAN.format(device=wildcards.device, model=wildcards.model)]
 
 
+def plan_energy_evals(wildcards):
+    """With later trials for contenders only (energy.stopping.contenders), the plan reads the device's accuracies."""
+    if not config["energy"]["stopping"].get("contenders"):
+        return []
+    return expand(
+        paths.EVAL,
+        device=wildcards.device,
+        model=wildcards.model,
+        variant=config["study"]["variants"],
+    )
+
+
 def all_energy_trials():
     """Every trial job: the first stage, plus the later ones on devices with sequential stopping."""
     return [

@@ -34,6 +34,7 @@ rule plan_energy:
             model=w.model,
             trial=range(config["energy"]["trials"]),
         ),
+        evals=plan_energy_evals,
         lib=lib("plan_energy"),
     output:
         paths.ENERGY_PLAN,

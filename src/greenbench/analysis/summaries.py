@@ -330,7 +330,8 @@ def stopping_table(
     measurements: pd.DataFrame, ratios: pd.DataFrame, first_stage: int, targets: Mapping[str, float], level: float
 ) -> pd.DataFrame:
     """What sequential stopping achieved per cell: trials, the J/inf interval's and the ratio's
-    relative half-widths (Stein), and whether they reached the target or the cap stopped them."""
+    relative half-widths (Stein), and whether they reached the target, the cap stopped them, or the cell got
+    no trial beyond the first stage because it could not change the conclusions (``not a contender``)."""
     m = usable(measurements)
     rows = []
     for key, g in m.groupby(CELL, sort=True):
@@ -352,8 +353,10 @@ def stopping_table(
             row["outcome"] = "no interval"
         elif not target:
             row["outcome"] = "fixed trials"
-        else:
-            row["outcome"] = "target" if max(widths) <= target + 1e-9 else "cap"
+        elif max(widths) <= target + 1e-9:
+            row["outcome"] = "target"
+        else:  # short of the target: stopped by the cap, or given no later trial (energy.stopping.contenders)
+            row["outcome"] = "cap" if len(values) > first_stage else "not a contender"
         rows.append(row)
     return pd.DataFrame(rows, columns=STOPPING_SCHEMA.names)
 

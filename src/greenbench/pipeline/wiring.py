@@ -178,14 +178,18 @@ def measure_energy(config: Mapping[str, Any], model: str, variants: list[str] | 
 
 
 def plan_energy(config: Mapping[str, Any], device: str) -> dict[str, Any]:
-    """The stopping rule's slice: first stage, cap, this device's target, the interval level."""
+    """The stopping rule's slice: first stage, cap, this device's target, the interval level and, when later
+    trials go to contenders only (``energy.stopping.contenders``), the answer's accuracy bar."""
     energy = config["energy"]
+    contenders = bool(energy["stopping"].get("contenders", False))
     return canonical(
         {
             "first_stage": energy["trials"],
             "max_trials": energy["stopping"]["max_trials"],
             "target": energy["stopping"]["target"].get(device, 0),
             "level": config["stats"]["confidence"],
+            "contenders": contenders,
+            **({"max_accuracy_loss_pts": config["answer"]["max_accuracy_loss_pts"]} if contenders else {}),
         }
     )
 

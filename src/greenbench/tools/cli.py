@@ -244,14 +244,26 @@ def _plan(args, cfg) -> None:
     missing = [f for f in first if not Path(f).exists()]
     if missing:
         raise SystemExit(f"trials after the first stage need the first stage's files; missing: {', '.join(missing)}")
+    settings = wiring.plan_energy(cfg, args.device)
+    evals = (
+        [paths.EVAL.format(device=args.device, model=args.model, variant=v) for v in cfg["study"]["variants"]]
+        if settings["contenders"]
+        else []
+    )
+    missing = [f for f in evals if not Path(f).exists()]
+    if missing:
+        raise SystemExit(
+            "the stopping plan reads each cell's accuracy (energy.stopping.contenders); run `greenbench evaluate` "
+            f"first; missing: {', '.join(missing)}"
+        )
     out = _plan_path(args)
-    if Path(out).exists() and all(Path(out).stat().st_mtime >= Path(f).stat().st_mtime for f in first):
+    if Path(out).exists() and all(Path(out).stat().st_mtime >= Path(f).stat().st_mtime for f in first + evals):
         return
     _run(
         "plan_energy",
-        {"trials": first},
+        {"trials": first, "evals": evals},
         [out],
-        wiring.plan_energy(cfg, args.device),
+        settings,
         model=args.model,
         device=args.device,
     )

@@ -7,6 +7,11 @@ both 95% intervals as narrow as ``energy.stopping.target`` (relative half-width)
 ``energy.stopping.max_trials``. A baseline cell runs in every trial that any of its pairs runs in,
 so the pairing stays intact. Later trials measure only the cells that still need them, in the same
 seeded random interleaving.
+
+With ``energy.stopping.contenders`` (``contenders``), later trials go only where they can change what the
+study concludes: a cell whose accuracy is within ``answer.max_accuracy_loss_pts`` of fp32 and whose
+first-stage J/inference interval overlaps the best such cell's at its batch size (padding, mode), or a
+cell on that batch size's accuracy-energy front. The others keep their first-stage intervals.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ PLAN_SCHEMA = pa.schema(
         ("s0", F64),
         ("needed", I64),
         ("capped", BOOL),
+        ("contender", BOOL),
         ("trials", I64),
     ]
 )
@@ -69,6 +75,62 @@ def stage_values(measurements: pd.DataFrame) -> dict[tuple, dict[str, pd.Series]
     return out
 
 
+def contenders(
+    stage1: pd.DataFrame, accuracy: Mapping[str, float], max_loss_pts: float, level: float, first_stage: int
+) -> set[tuple]:
+    """The cells (KEY) whose later trials can change the study's conclusions, from the first stage and each
+    variant's dev accuracy (``accuracy``: variant -> accuracy in [0, 1]; the reference variant's included).
+
+    Per (batch size, padding, mode): a cell qualifies when it loses at most ``max_loss_pts`` points against
+    the reference (the answer's rule); a qualifying cell is a contender when the lower end of its J/inference
+    interval (first stage, ``level``) is at most the upper end of the best qualifying cell's; a cell on the
+    front of (accuracy up, J/inference down) is one too. A cell with no accuracy, or a batch size whose
+    reference has none, is a contender (nothing decides against it)."""
+    reference = accuracy.get(REFERENCE_VARIANT)
+    series = stage_values(stage1[stage1.trial < first_stage])
+    out: set[tuple] = set()
+    groups: dict[tuple, list[tuple]] = {}
+    for key in series:
+        groups.setdefault(key[1:], []).append(key)
+    for keys in groups.values():
+        rows = []
+        for key in keys:
+            acc = accuracy.get(key[0])
+            values = series[key]["j_per_inf"].to_numpy(float)
+            if (
+                acc is None
+                or not np.isfinite(acc)
+                or reference is None
+                or not np.isfinite(reference)
+                or len(values) < 2
+            ):
+                out.add(key)
+                continue
+            ci = stopping.log_interval(np.exp(values), len(values), level)
+            rows.append((key, float(acc), ci.estimate, ci.low, ci.high))
+        qualifying = [r for r in rows if (reference - r[1]) * 100 <= max_loss_pts + 1e-9]
+        if qualifying:
+            best_high = min(r[4] for r in qualifying)
+            out.update(r[0] for r in qualifying if r[3] <= best_high)
+        for key, acc, energy, _, _ in rows:
+            dominated = any(a >= acc and e <= energy and (a > acc or e < energy) for k, a, e, _, _ in rows if k != key)
+            if not dominated:
+                out.add(key)
+    return out
+
+
+def accuracies(eval_files) -> dict[str, float]:
+    """Each evaluated variant's dev accuracy (``greenbench.measure.accuracy`` files; not applicable: absent)."""
+    from greenbench.core import io
+
+    out = {}
+    for path in eval_files:
+        meta = io.read_metadata(path)
+        if meta.get("status") == "ok" and meta.get("accuracy") is not None:
+            out[str(meta["variant"])] = float(meta["accuracy"])
+    return out
+
+
 def plan_trials(
     stage1: pd.DataFrame,
     target: float,
@@ -77,9 +139,11 @@ def plan_trials(
     max_trials: int,
     device: str = "",
     model: str = "",
+    contender: set[tuple] | None = None,
 ) -> pd.DataFrame:
     """One row per (cell, quantity): Stein's plan; ``trials`` is the cell's total (max over its
-    quantities and, for a baseline, over every cell paired with it)."""
+    quantities and, for a baseline, over every cell paired with it). With ``contender`` (``contenders``),
+    a cell outside it needs no trial beyond the first stage."""
     half = stopping.log_half_width(target)
     rows = []
     for key, series in stage_values(stage1).items():
@@ -88,6 +152,7 @@ def plan_trials(
                 continue
             values = series[quantity]
             stage = stopping.plan(values[values.index < first_stage].to_numpy(), half, level, max_trials)
+            chosen = contender is None or key in contender
             rows.append(
                 dict(
                     zip(KEY, key),
@@ -95,8 +160,9 @@ def plan_trials(
                     metric=series["metric"],
                     n0=stage.n0,
                     s0=stage.s0,
-                    needed=stage.trials,
-                    capped=stage.capped,
+                    needed=stage.trials if chosen else min(stage.trials, first_stage),
+                    capped=stage.capped and chosen,
+                    contender=chosen,
                 )
             )
     df = pd.DataFrame(rows, columns=[c for c in PLAN_SCHEMA.names if c not in ("device", "model", "trials")])
@@ -127,6 +193,7 @@ def budget_summary(plan: pd.DataFrame, first_stage: int) -> dict[str, Any]:
         "first_stage": first_stage,
         "later_cell_trials": int((cells.trials - first_stage).clip(lower=0).sum()),
         "capped": int(plan.drop_duplicates(KEY + ["quantity"]).groupby(KEY).capped.any().sum()),
+        "contenders": int(cells.contender.sum()) if "contender" in cells else int(len(cells)),
         "max_trials": int(cells.trials.max()) if len(cells) else first_stage,
     }
 
