@@ -175,6 +175,23 @@ def test_trained_variant_builds_reloads_and_predicts_deterministically(name, tin
         assert prepared.info["sparsity"] >= 0.5 - 1e-3  # zeros survived recovery and reload
 
 
+@pytest.mark.parametrize("train_embeddings", [False, True])
+def test_recovery_keeps_the_baselines_word_embeddings_unless_told(
+    train_embeddings, tiny_model_dir, train_tokens, tmp_path
+):
+    path, _ = train_tokens
+    config = copy.deepcopy(VARIANTS_CONFIG)
+    config["recovery"].update(train_embeddings=train_embeddings, holdout=0)
+    params = variants.params_for(config, "prune_ffn25")
+    variants.get("prune_ffn25").build(tiny_model_dir, path, tmp_path / "a", "cpu", params, 7, {})
+    built = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
+    baseline = models.load_classifier(str(tiny_model_dir)).state_dict()
+    key = next(k for k in built if k.endswith("word_embeddings.weight"))
+    assert torch.equal(built[key], baseline[key]) is not train_embeddings
+    changed = [k for k in built if k.endswith("dense.weight") and built[k].shape == baseline[k].shape]
+    assert any(not torch.equal(built[k], baseline[k]) for k in changed)  # the encoder recovered either way
+
+
 def test_trained_variant_without_artifact_says_so(tiny):
     with pytest.raises(ValueError, match="needs its trained artifact"):
         variants.get("magnitude50").prepare(copy.deepcopy(tiny), "cpu", None, {})
