@@ -36,7 +36,7 @@ def test_a_variant_reads_its_block_and_only_the_shared_blocks_it_declares():
     assert set(wiring.variant_params(CONFIG, "magnitude50")) == {"recovery"}
     assert set(wiring.variant_params(CONFIG, "prune_heads50")) == {"recovery", "pruning"}
     spiking = wiring.variant_params(CONFIG, "spiking")
-    assert spiking["recovery"]["train_subset"] == 8000 and spiking["recovery"]["epochs"] == 1  # override merged
+    assert spiking["recovery"]["train_subset"] == 20000 and spiking["recovery"]["epochs"] == 1  # override merged
     assert "pruning" not in spiking
 
 

@@ -222,7 +222,7 @@ register_options(
                 2.0, {"type": "number", "exclusiveMinimum": 0}, "arctan surrogate gradient sharpness"
             ),
             "recovery": Option(
-                {"train_subset": 8000},
+                {"train_subset": 20000},
                 RECOVERY_OVERRIDE,
                 "overrides of `variants.recovery` for this variant (it learns new parameters from scratch)",
                 required=False,
