@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from greenbench.analysis.pareto import pareto_front
 from greenbench.measure.energy import stopping
 from greenbench.measure.energy.rows import metric_of, usable
 from greenbench.measure.energy.cells import Cell
@@ -112,10 +113,9 @@ def contenders(
         if qualifying:
             best_high = min(r[4] for r in qualifying)
             out.update(r[0] for r in qualifying if r[3] <= best_high)
-        for key, acc, energy, _, _ in rows:
-            dominated = any(a >= acc and e <= energy and (a > acc or e < energy) for k, a, e, _, _ in rows if k != key)
-            if not dominated:
-                out.add(key)
+        if rows:  # accuracy up, J/inference down
+            front = pareto_front([(r[1], r[2]) for r in rows], senses=(1, -1))
+            out.update(r[0] for r, on in zip(rows, front) if on)
     return out
 
 
