@@ -162,7 +162,27 @@ def tokenize_split(dataset_parquet: str | Path, source: str, max_length: int, ou
     return tokens
 
 
+def _quantizers_without_torchao() -> None:
+    """transformers imports torchao (about 1.8 s on a 2-core CPU, in every job that loads a model) for its
+    own torchao quantizer, which greenbench never uses: its torchao variants call torchao themselves.
+    Import transformers' quantizer registry once with torchao hidden from it, so a job imports torchao
+    only when a variant needs it. A process that imported either already is left as it is."""
+    import sys
+
+    if "transformers.quantizers.auto" in sys.modules or "torchao" in sys.modules:
+        return
+    import transformers.utils as hf_utils
+
+    real = hf_utils.is_torchao_available
+    hf_utils.is_torchao_available = lambda *args, **kwargs: False
+    try:
+        import transformers.quantizers.auto  # noqa: F401  (keeps the hidden torchao: its quantizer is unusable)
+    finally:
+        hf_utils.is_torchao_available = real
+
+
 def load_classifier(name_or_path: str, **kwargs):
+    _quantizers_without_torchao()
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 

@@ -56,7 +56,11 @@ def _optimizer(model, lr: float, weight_decay: float):
             continue
         (no_decay if param.ndim < 2 or "LayerNorm" in name or "norm" in name.lower() else decay).append(param)
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr)
+    # fused: one kernel per parameter tensor instead of a pass per Adam operation. On a 2-core CPU, it cuts
+    # MiniLM's optimizer step from about 86 to 11 ms (a step, forward and backward included, takes about
+    # 0.5 s). It is the same update, rounded differently (experiments/2026-12-07-recovery-budget).
+    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in decay + no_decay)
+    return torch.optim.AdamW(groups, lr=lr, fused=fused or None)
 
 
 def _linear_schedule(optimizer, warmup: int, total: int):

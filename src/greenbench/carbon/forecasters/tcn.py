@@ -172,11 +172,13 @@ TCN_OPTIONS = register_options(
             "channels": Option(32, {"type": "integer", "minimum": 1}, "convolution channels"),
             "levels": Option(5, {"type": "integer", "minimum": 1}, "dilated levels (receptive field 2^levels steps)"),
             "kernel": Option(3, {"type": "integer", "minimum": 2}, "convolution kernel size"),
-            "epochs": Option(10, {"type": "integer", "minimum": 1}, "training epochs (AdamW, one-cycle schedule)"),
+            "epochs": Option(6, {"type": "integer", "minimum": 1}, "training epochs (AdamW, one-cycle schedule)"),
             "batch_size": Option(256, {"type": "integer", "minimum": 1}, "windows per step"),
             "learning_rate": Option(0.002, {"type": "number", "exclusiveMinimum": 0}, "peak learning rate"),
             "max_train_windows": Option(
-                0, {"type": "integer", "minimum": 0}, "seeded subset of the training windows; 0 = all"
+                12000,
+                {"type": "integer", "minimum": 0},
+                "seeded subset of the training windows; 0 = all (paper.yaml; about 40,000 for 5 zones)",
             ),
         },
     )
