@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from greenbench.analysis import study_cost as footprint
 from greenbench.core import io
@@ -93,7 +96,7 @@ def test_a_failed_job_leaves_no_row_and_a_job_without_a_footprint_output_is_only
 
 
 def _rows():
-    def row(job, j, label="estimated", reason=""):
+    def row(job, j, label="estimated", reason="", start_s=0):
         return pd.DataFrame(
             [
                 {
@@ -101,7 +104,7 @@ def _rows():
                     "stage": footprint.STAGES[job],
                     "target": f"results/{job}/{j}",
                     "device": "cpu",
-                    "started_utc": "2026-11-25T00:00:00+00:00",
+                    "started_utc": (pd.Timestamp("2026-11-25", tz="UTC") + pd.Timedelta(seconds=start_s)).isoformat(),
                     "wall_s": 10.0,
                     "cpu_s": 15.0,
                     "energy_j": j,
@@ -114,11 +117,11 @@ def _rows():
             ]
         )
 
-    return [
+    return [  # one after the other (10 s each)
         row("finetune", 3600.0),
-        row("measure_energy", 7200.0),
-        row("measure_energy", 3600.0),
-        row("evaluate", None, "unavailable", "codecarbon is not installed"),
+        row("measure_energy", 7200.0, start_s=10),
+        row("measure_energy", 3600.0, start_s=20),
+        row("evaluate", None, "unavailable", "codecarbon is not installed", start_s=30),
     ]
 
 
@@ -173,3 +176,57 @@ def test_without_any_energy_value_the_page_says_unavailable_never_zero_or_nan():
     assert "0.0000 kWh" not in md and "nan%" not in md and " 0.0 gCO2e" not in md
     partial = footprint.to_markdown(footprint.combine(_rows(), ci_g_per_kwh=400.0, zone="DE"))
     assert "1 of 4 jobs without a value" in partial
+
+
+def test_jobs_side_by_side_share_the_machine_reading_and_a_job_alone_keeps_its_own():
+    rows = _rows()
+    for frame, (start, wall, energy) in zip(rows, [(0, 10, 100.0), (5, 10, 200.0), (40, 10, 50.0)]):
+        frame.loc[0, ["started_utc", "wall_s", "energy_j"]] = [
+            (pd.Timestamp("2026-11-25", tz="UTC") + pd.Timedelta(seconds=start)).isoformat(timespec="milliseconds"),
+            float(wall),
+            energy,
+        ]
+    table = footprint.combine(rows, ci_g_per_kwh=400.0, zone="DE").set_index("target")
+    first, second = table.loc["results/finetune/3600.0"], table.loc["results/measure_energy/7200.0"]
+    alone = table.loc["results/measure_energy/3600.0"]
+    # 0-5 s alone (50 J of its 100), 5-10 s shared with the second (half of 50 J)
+    assert first.energy_j == pytest.approx(75.0) and first.shared_s == pytest.approx(5.0)
+    # 5-10 s shared (half of 100 J), 10-15 s alone (100 J)
+    assert second.energy_j == pytest.approx(150.0) and second.window_energy_j == 200.0
+    assert alone.energy_j == 50.0 and alone.shared_s == 0.0
+    assert math.isnan(table.loc["results/evaluate/None"].energy_j)  # unavailable stays unavailable
+
+
+def test_a_gpu_reading_and_another_hosts_job_are_not_shared():
+    rows = _rows()[:2]
+    for frame in rows:
+        frame.loc[0, "started_utc"] = "2026-11-25T00:00:00.000+00:00"
+    rows[1].loc[0, "host"] = "other"
+    table = footprint.combine(rows, ci_g_per_kwh=400.0, zone="DE")
+    assert list(table.energy_j) == list(table.window_energy_j) and (table.shared_s == 0).all()
+    rows[1].loc[0, ["host", "device", "energy_source"]] = ["h", "cuda", "nvml_counter"]
+    table = footprint.combine(rows, ci_g_per_kwh=400.0, zone="DE")
+    assert list(table.energy_j) == list(table.window_energy_j)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 100), st.integers(1, 50), st.floats(1.0, 1e4, allow_nan=False, allow_infinity=False)),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_shared_energy_never_adds_joules_and_counts_a_common_power_once(jobs):
+    starts, walls, energies = (np.array(column, dtype=float) for column in zip(*jobs))
+    share, shared = footprint.shared_energy(starts, walls, energies)
+    assert (share >= 0).all() and (share <= energies * (1 + 1e-9)).all()
+    assert share.sum() <= energies.sum() * (1 + 1e-9)
+    alone = shared == 0
+    assert np.array_equal(share[alone], energies[alone])
+    # every job at the same power: the total is that power over the union of the windows
+    power = 7.0
+    share, _ = footprint.shared_energy(starts, walls, power * walls)
+    ends = starts + walls
+    covered = sum(1.0 for t in np.arange(0, 151, 0.5) if ((starts <= t + 0.25) & (t + 0.25 < ends)).any()) * 0.5
+    assert share.sum() == pytest.approx(power * covered, rel=1e-9)

@@ -102,6 +102,8 @@ def check(tmp_path, text: str):
         ("carbon: {forecast: {train_start: 2021-01-01}}", "quote it, '2021-01-01'"),
         ("finetune: {learning_rate: 1e-4}", "write it with a dot, 0.0001"),
         ("study: {devices: cuda}", "(or a list: [cuda])"),
+        ("compute: {threads: 2, shared_threads: 4}", "'compute.shared_threads': 4 is more than compute.threads (2)"),
+        ("compute: {shared_threads: 0}", "'compute.shared_threads'"),
         (
             "carbon: {schedule: {energy: {j_per_request: 0.35, latency_p50_ms: 20}}}",
             "'carbon.schedule.energy.latency_p95_ms': required key is missing",

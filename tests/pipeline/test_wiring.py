@@ -52,6 +52,31 @@ def test_builds_read_only_the_finetune_keys_they_declare():
     assert wiring.build_finetune(CONFIG, "fp32") == {}
 
 
+def test_training_and_energy_trials_run_alone_and_the_other_compute_jobs_may_share_the_machine():
+    config = {**CONFIG, "compute": {"threads": 4, "shared_threads": 1}}
+    alone = [
+        ("finetune", None),
+        ("measure_energy", None),
+        ("build_variant", "spiking"),
+        ("build_variant", "prune_ffn25"),
+    ]
+    for job, variant in alone:
+        assert wiring.threads(config, job, variant) == 4, (job, variant)
+    shared = [("evaluate", None), ("teacher_logits", None), ("forecast_carbon", None)]
+    shared += [
+        ("build_variant", v) for v in ("adaptive", "int8_static@openvino", "prune_ffn25+int8_dynamic@onnxruntime")
+    ]
+    for job, variant in shared:
+        assert wiring.threads(config, job, variant) == 1, (job, variant)
+    # a rewrite without recovery trains nothing: it may share the machine too
+    no_recovery = {
+        **config,
+        "variants": {**config["variants"], "recovery": {**config["variants"]["recovery"], "epochs": 0}},
+    }
+    assert wiring.threads(no_recovery, "build_variant", "prune_ffn25") == 1
+    assert wiring.threads({**config, "compute": {"threads": 2, "shared_threads": 2}}, "evaluate") == 2
+
+
 def test_only_the_carbon_table_reads_the_grids_and_the_routing_reads_no_carbon_setting():
     """A grid intensity edit reruns the carbon table (and its readers), never the other statistics or the
     cell the routing serves; the answer's grid and traffic levels do not decide that cell either."""

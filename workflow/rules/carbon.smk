@@ -53,7 +53,7 @@ rule forecast_carbon:
         f"{BENCHMARKS}/forecast_carbon.tsv"
     conda:
         CONDA_ENV
-    threads: config["compute"]["threads"]
+    threads: wiring.threads(config, "forecast_carbon")
     resources:
         **placement(),
         mem_mb=6000,
@@ -78,7 +78,7 @@ rule forecast_hourly:
         f"{BENCHMARKS}/forecast_hourly.tsv"
     conda:
         CONDA_ENV
-    threads: config["compute"]["threads"]
+    threads: wiring.threads(config, "forecast_hourly")
     resources:
         **placement(),
         mem_mb=4000,

@@ -14,7 +14,7 @@ rule measure_energy:
         f"{BENCHMARKS}/measure_energy/{{device}}/{{model}}/trial-{{trial}}.tsv"
     conda:
         CONDA_ENV
-    threads: config["compute"]["threads"]
+    threads: wiring.threads(config, "measure_energy")
     resources:
         **placement(device_bound=True),
         mem_mb=8000,

@@ -13,7 +13,7 @@ rule evaluate:
         f"{BENCHMARKS}/evaluate/{{device}}/{{model}}/{{variant}}.tsv"
     conda:
         CONDA_ENV
-    threads: config["compute"]["threads"]
+    threads: wiring.threads(config, "evaluate")
     resources:
         **placement(device_bound=True),
         mem_mb=4000,

@@ -11,7 +11,7 @@ rule finetune:
         f"{BENCHMARKS}/finetune/{{model}}.tsv"
     conda:
         CONDA_ENV
-    threads: config["compute"]["threads"]
+    threads: wiring.threads(config, "finetune")
     resources:
         **placement(),
         mem_mb=8000,
@@ -36,7 +36,7 @@ rule teacher_logits:
         f"{BENCHMARKS}/teacher_logits/{{model}}/{{examples}}.tsv"
     conda:
         CONDA_ENV
-    threads: config["compute"]["threads"]
+    threads: wiring.threads(config, "teacher_logits")
     resources:
         mem_mb=8000,
         runtime=60,
@@ -62,7 +62,7 @@ rule build_variant:
         f"{BENCHMARKS}/build_variant/{{device}}/{{model}}/{{variant}}.tsv"
     conda:
         CONDA_ENV
-    threads: config["compute"]["threads"]
+    threads: lambda w: wiring.threads(config, "build_variant", w.variant)
     resources:
         **placement(device_bound=True),
         mem_mb=8000,

@@ -1,7 +1,8 @@
 """What the study itself costs: every compute job runs inside one energy window (the same
 ``EnergyMonitor`` the measurements use), which leaves one Parquet row per job: wall and CPU time,
-energy with its label and source, the device. ``combine`` sums nothing away: it stacks the rows and
-prices them at a configured grid's mean carbon intensity.
+energy with its label and source, the device. ``combine`` sums nothing away: it stacks the rows, shares
+out the whole-machine readings of jobs that ran side by side (``shared_energy``: each window read the
+whole host) and prices them at a configured grid's mean carbon intensity.
 
 A job's window covers the whole host process: on cpu that is RAPL package + DRAM when readable
 (measured) else codecarbon's whole-machine estimate (estimated), on cuda the GPU's NVML energy
@@ -18,6 +19,7 @@ import socket
 import time
 from typing import Any, Iterator, Mapping
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -59,7 +61,10 @@ ROW_SCHEMA = pa.schema(
         ("host", S),
     ]
 )
-TABLE_SCHEMA = pa.schema([*ROW_SCHEMA, ("zone", S), ("ci_g_per_kwh", F64), ("co2e_g", F64)])
+TABLE_SCHEMA = pa.schema(
+    [*ROW_SCHEMA, ("window_energy_j", F64), ("shared_s", F64), ("zone", S), ("ci_g_per_kwh", F64), ("co2e_g", F64)]
+)
+WHOLE_MACHINE = ("rapl", "codecarbon")  # energy sources that read the whole host, whichever job runs
 
 
 def job_device(wildcards: Any) -> str:
@@ -112,7 +117,7 @@ class JobWindow:
                 reason = f"energy window failed: {type(exc).__name__}: {exc}"
         return {
             "device": self.device,
-            "started_utc": self.started.isoformat(timespec="seconds"),
+            "started_utc": self.started.isoformat(timespec="milliseconds"),
             "wall_s": wall,
             "cpu_s": cpu,
             "energy_j": energy,
@@ -167,9 +172,53 @@ def grid_intensity(traces: pd.DataFrame, zone: str) -> float:
     return float(values.mean())
 
 
+def shared_energy(starts: np.ndarray, walls: np.ndarray, energies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-machine readings of jobs that ran side by side, shared out. Each job's window read the whole
+    host, so overlapping windows count the same joules more than once. Over every stretch of a job's
+    window, the job keeps its window's mean power times the stretch divided by the number of jobs whose
+    windows cover it. Returns (energy shares, seconds of each window shared with another job). A job
+    alone keeps its reading; a stretch that k jobs share counts the mean of their powers once in the
+    total; NaN energy stays NaN (that job still counts as running). Pure."""
+    starts, walls, energies = (np.asarray(a, dtype=float) for a in (starts, walls, energies))
+    ends = starts + walls
+    cuts = np.unique(np.concatenate([starts, ends]))
+    mids, lengths = (cuts[:-1] + cuts[1:]) / 2, np.diff(cuts)
+    running = (starts[:, None] <= mids[None, :]) & (mids[None, :] < ends[:, None])  # job x stretch
+    count = running.sum(axis=0)
+    inside = np.where(running, lengths[None, :], 0.0)
+    fraction = (inside / np.maximum(count, 1)[None, :]).sum(axis=1)  # seconds, each divided by the sharers
+    shared = np.where(running & (count > 1)[None, :], lengths[None, :], 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        power = np.where(walls > 0, energies / walls, np.nan)
+    share = np.where(shared > 0, power * fraction, energies)
+    return share, shared
+
+
+def _share_host_energy(df: pd.DataFrame) -> pd.DataFrame:
+    """``shared_energy`` per host over the cpu jobs (GPU readings are the job's own device, not shared)."""
+    df["window_energy_j"] = pd.to_numeric(df["energy_j"], errors="coerce")
+    df["shared_s"] = 0.0
+    cpu = df["device"].astype(str).eq("cpu")
+    if not cpu.any():
+        return df
+    started = pd.to_datetime(df.loc[cpu, "started_utc"], utc=True, format="ISO8601")
+    seconds = (started - started.min()).dt.total_seconds()
+    for _, index in df.loc[cpu].groupby("host", sort=False).groups.items():
+        energies = df.loc[index, "window_energy_j"].where(df.loc[index, "energy_source"].isin(WHOLE_MACHINE))
+        share, shared = shared_energy(seconds[index].to_numpy(), df.loc[index, "wall_s"].to_numpy(), energies)
+        df.loc[index, "shared_s"] = shared
+        keep = energies.isna() | (shared == 0)  # not a whole-machine reading, or alone: the reading as it is
+        df.loc[index, "energy_j"] = np.where(keep, df.loc[index, "window_energy_j"], share)
+    return df
+
+
 def combine(rows: list[pd.DataFrame], ci_g_per_kwh: float, zone: str) -> pd.DataFrame:
-    """Every job's row, with its gCO2e at the grid's mean intensity (NaN where the energy is unavailable)."""
+    """Every job's row, with its gCO2e at the grid's mean intensity (NaN where the energy is unavailable).
+    Jobs that ran side by side on one host share their whole-machine readings (``shared_energy``):
+    ``energy_j`` is the job's share, ``window_energy_j`` what its window read, ``shared_s`` how long it
+    shared the host."""
     df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=ROW_SCHEMA.names)
+    df = _share_host_energy(df)
     df["zone"], df["ci_g_per_kwh"] = zone, float(ci_g_per_kwh)
     df["co2e_g"] = pd.to_numeric(df["energy_j"], errors="coerce") / 3.6e6 * float(ci_g_per_kwh)
     return df.sort_values(["started_utc", "job", "target"], kind="stable").reset_index(drop=True)

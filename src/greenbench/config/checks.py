@@ -165,6 +165,7 @@ def semantic_errors(config: Mapping[str, Any], files: bool = True) -> list[str]:
     out += _energy_errors(config)
     out += _stopping_errors(config.get("energy", {}))
     out += _schedule_cell_errors(config)
+    out += _compute_errors(config.get("compute") or {})
     shares = sched.get("origin_shares") or {}
     if shares and sum(float(v) for v in shares.values()) <= 0:
         out.append("config key 'carbon.schedule.origin_shares': every share is 0 (no user sends a request)")
@@ -453,3 +454,14 @@ def _schedule_cell_errors(config: Mapping[str, Any]) -> list[str]:
     if cell.get("mode") == "cuda_graph" and (cell.get("device") != "cuda" or cell.get("padding") != "fixed"):
         out.append(f"{key}.mode': cuda_graph cells exist only on cuda with fixed padding")
     return out
+
+
+def _compute_errors(compute: Mapping[str, Any]) -> list[str]:
+    """Jobs that share the machine may not ask for more threads than the jobs that run alone."""
+    threads, shared = compute.get("threads"), compute.get("shared_threads")
+    if isinstance(threads, int) and isinstance(shared, int) and shared > threads:
+        return [
+            f"config key 'compute.shared_threads': {shared} is more than compute.threads ({threads}); the jobs "
+            "that may run side by side cannot ask for more threads than those that run alone"
+        ]
+    return []

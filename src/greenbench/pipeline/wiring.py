@@ -41,6 +41,30 @@ def variant_params(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     return canonical(params)
 
 
+# the compute jobs that train or measure: they ask for compute.threads (the whole machine in `make run`)
+ALONE = ("finetune", "measure_energy")
+
+
+def trains(config: Mapping[str, Any], variant: str) -> bool:
+    """Whether building ``variant`` trains it (a rewrite with a recovery of at least one epoch)."""
+    from greenbench.cells.variants.trained import RECOVERY, TRAINED
+
+    params = variant_params(config, variant)  # loads the recipe's registry entry, so TRAINED knows it
+    return variant in TRAINED and int(RECOVERY.resolve(params.get("recovery"))["epochs"]) > 0
+
+
+def threads(config: Mapping[str, Any], job: str, variant: str | None = None) -> int:
+    """Torch threads a compute job asks for. The fine-tune, builds that train (``trains``) and the energy
+    trials ask for ``compute.threads``; every other compute job (evaluations, builds without training,
+    teacher logits, forecasting) for ``compute.shared_threads``. With ``--cores`` equal to
+    ``compute.threads`` (``make run``), two shared jobs run side by side, and a training job or an energy
+    trial never shares the machine. The CLI runs each stage with the same count, so a stage's numbers do
+    not depend on how it was started."""
+    compute = config["compute"]
+    alone = job in ALONE or (job == "build_variant" and variant is not None and trains(config, variant))
+    return int(compute["threads"] if alone else compute.get("shared_threads") or compute["threads"])
+
+
 def build_finetune(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The keys of ``finetune`` a variant's build reads (the adaptive router: which train sentences
     the baseline saw, so it calibrates on others)."""

@@ -124,7 +124,7 @@ def cmd_finetune(args) -> int:
         _inputs(args.model),
         [paths.BASELINE.format(model=args.model)],
         wiring.finetune(cfg, args.model),
-        cfg["compute"]["threads"],
+        wiring.threads(cfg, "finetune"),
         model=args.model,
     )
     return 0
@@ -149,7 +149,7 @@ def cmd_evaluate(args) -> int:
             _inputs(args.model) | {"artifact": _artifact(args, variant)},
             [out],
             wiring.evaluate(cfg, variant),
-            cfg["compute"]["threads"],
+            wiring.threads(cfg, "evaluate"),
             model=args.model,
             variant=variant,
             device=args.device,
@@ -177,7 +177,7 @@ def cmd_build_variant(args) -> int:
                 _inputs(args.model),
                 [inputs["teacher"]],
                 wiring.teacher_logits(cfg, examples),
-                cfg["compute"]["threads"],
+                wiring.threads(cfg, "teacher_logits"),
                 model=args.model,
                 examples=str(examples),
             )
@@ -186,7 +186,7 @@ def cmd_build_variant(args) -> int:
         inputs,
         [out],
         wiring.build_variant(cfg, args.variant),
-        cfg["compute"]["threads"],
+        wiring.threads(cfg, "build_variant", args.variant),
         model=args.model,
         variant=args.variant,
         device=args.device,
@@ -288,7 +288,7 @@ def _measure_trial(args, trial: int) -> int:
         inputs,
         [_trial_path(args, trial)],
         settings,
-        cfg["compute"]["threads"],
+        wiring.threads(cfg, "measure_energy"),
         model=args.model,
         device=args.device,
         trial=str(trial),
@@ -324,7 +324,7 @@ def cmd_carbon(args) -> int:
         ]
     )
     _run("prepare_traces", {"csv": files}, [paths.CARBON_TRACES], settings)
-    threads = cfg["compute"]["threads"]
+    threads = wiring.threads(cfg, "forecast_carbon")
     settings = wiring.forecast_carbon(cfg)
     # trained once: the forecasters are reused while their settings and the traces' values are unchanged
     fingerprint = {"settings": settings, "traces": traces.content_hash(paths.CARBON_TRACES)}

@@ -8,7 +8,7 @@ with the reason, on a CPU without bf16), and each build reports the precision th
 runs. ``int8_static@openvino`` is NNCF post-training quantization of the fp32 IR (transformer preset:
 int8 weights and activations, SmoothQuant), its activation ranges calibrated on ``calibration_size`` train
 sentences (never dev), the classifier head kept float; its non-quantized operations run in f32 too.
-Threads: the job's thread budget (``compute.threads``, as torch), one stream, latency hint: one
+Threads: the job's thread budget (its rule's threads, as torch), one stream, latency hint: one
 synchronous request per batch, like every other cell. Batch size and sequence length stay dynamic.
 """
 
