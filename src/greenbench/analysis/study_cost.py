@@ -282,7 +282,13 @@ def to_markdown(table: pd.DataFrame) -> str:
     lines = [
         "# What this study cost",
         "",
-        f"{len(table)} compute jobs, {table['wall_s'].sum() / 60:.1f} min of wall time, {summary}",
+        f"{len(table)} compute jobs, {table['wall_s'].sum() / 60:.1f} min of job time"
+        + (
+            f" ({int((table['shared_s'] > 0).sum())} of them shared the host with another job: their energy is shared out)"
+            if "shared_s" in table and (table["shared_s"] > 0).any()
+            else ""
+        )
+        + f", {summary}",
         "",
     ]
     if (~known).any():
