@@ -75,6 +75,9 @@ def test_training_and_energy_trials_run_alone_and_the_other_compute_jobs_may_sha
     }
     assert wiring.threads(no_recovery, "build_variant", "prune_ffn25") == 1
     assert wiring.threads({**config, "compute": {"threads": 2, "shared_threads": 2}}, "evaluate") == 2
+    # a job that needs every core starts before shared ones that are ready beside it
+    assert [wiring.priority(config, job, variant) for job, variant in alone] == [1] * len(alone)
+    assert {wiring.priority(config, job, variant) for job, variant in shared} == {0}
 
 
 def test_only_the_carbon_table_reads_the_grids_and_the_routing_reads_no_carbon_setting():

@@ -12,6 +12,7 @@ rule measure_energy:
         f"{LOGS}/measure_energy/{{device}}/{{model}}/trial-{{trial}}.log",
     benchmark:
         f"{BENCHMARKS}/measure_energy/{{device}}/{{model}}/trial-{{trial}}.tsv"
+    priority: wiring.priority(config, "measure_energy")
     conda:
         CONDA_ENV
     threads: wiring.threads(config, "measure_energy")

@@ -9,6 +9,7 @@ rule finetune:
         f"{LOGS}/finetune/{{model}}.log",
     benchmark:
         f"{BENCHMARKS}/finetune/{{model}}.tsv"
+    priority: wiring.priority(config, "finetune")
     conda:
         CONDA_ENV
     threads: wiring.threads(config, "finetune")
@@ -60,6 +61,7 @@ rule build_variant:
         f"{LOGS}/build_variant/{{device}}/{{model}}/{{variant}}.log",
     benchmark:
         f"{BENCHMARKS}/build_variant/{{device}}/{{model}}/{{variant}}.tsv"
+    priority: lambda w: wiring.priority(config, "build_variant", w.variant)
     conda:
         CONDA_ENV
     threads: lambda w: wiring.threads(config, "build_variant", w.variant)

@@ -61,8 +61,21 @@ def threads(config: Mapping[str, Any], job: str, variant: str | None = None) -> 
     trial never shares the machine. The CLI runs each stage with the same count, so a stage's numbers do
     not depend on how it was started."""
     compute = config["compute"]
-    alone = job in ALONE or (job == "build_variant" and variant is not None and trains(config, variant))
-    return int(compute["threads"] if alone else compute.get("shared_threads") or compute["threads"])
+    return int(
+        compute["threads"] if runs_alone(config, job, variant) else compute.get("shared_threads") or compute["threads"]
+    )
+
+
+def runs_alone(config: Mapping[str, Any], job: str, variant: str | None = None) -> bool:
+    """Whether a job asks for ``compute.threads`` (``threads``)."""
+    return job in ALONE or (job == "build_variant" and variant is not None and trains(config, variant))
+
+
+def priority(config: Mapping[str, Any], job: str, variant: str | None = None) -> int:
+    """Snakemake priority: 1 for a job that runs alone, 0 for the others. When both are ready the one that
+    needs every core starts first, and jobs that may share the machine wait to start in pairs. Otherwise a
+    lone shared job (the forecasters, ready beside the fine-tune) holds one core while the other idles."""
+    return int(runs_alone(config, job, variant))
 
 
 def build_finetune(config: Mapping[str, Any], name: str) -> dict[str, Any]:
