@@ -576,6 +576,7 @@ def test_budget_estimate_counts_the_cells_a_trial_measures():
     cfg = copy.deepcopy(gconfig.load_config(["config/config.yaml"]))
     cfg["study"].update(variants=["fp32", "fp16", "int8_dynamic"], runtimes={}, devices=["cpu"])
     cfg["energy"]["stopping"]["max_trials"] = 8
+    cfg["energy"]["trials"] = 5
     b = budget_estimate(gconfig.validate_config(cfg), "cpu")
     assert b["cells_per_trial"] == 2 * 3 * 1  # fp16 is CUDA-only; the default measures dynamic padding on a CPU
     assert (
