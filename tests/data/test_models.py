@@ -120,3 +120,20 @@ def test_pad_right_pads_and_masks():
     assert ids.tolist() == [[5, 6, 7], [8, 0, 0]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
     ids, mask = pad([np.array([5, 6, 7])], pad_id=0, length=2)
     assert ids.tolist() == [[5, 6]] and mask.tolist() == [[1, 1]]
+
+
+def test_loading_a_model_leaves_torchao_unimported(tiny_model_dir):
+    """transformers' own torchao quantizer is not imported (greenbench calls torchao itself, where a variant
+    needs it); a fresh process, so no earlier test has imported either."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from greenbench.data.models import load_classifier\n"
+        f"load_classifier({str(tiny_model_dir)!r})\n"
+        "assert 'transformers.quantizers.auto' in sys.modules\n"
+        "print('torchao' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
