@@ -207,8 +207,8 @@ def _share_host_energy(df: pd.DataFrame) -> pd.DataFrame:
         energies = df.loc[index, "window_energy_j"].where(df.loc[index, "energy_source"].isin(WHOLE_MACHINE))
         share, shared = shared_energy(seconds[index].to_numpy(), df.loc[index, "wall_s"].to_numpy(), energies)
         df.loc[index, "shared_s"] = shared
-        keep = energies.isna() | (shared == 0)  # not a whole-machine reading, or alone: the reading as it is
-        df.loc[index, "energy_j"] = np.where(keep, df.loc[index, "window_energy_j"], share)
+        # a reading that is not the whole machine's stays as it is (shared_energy keeps a lone job's already)
+        df.loc[index, "energy_j"] = np.where(energies.isna(), df.loc[index, "window_energy_j"], share)
     return df
 
 

@@ -163,8 +163,9 @@ def tokenize_split(dataset_parquet: str | Path, source: str, max_length: int, ou
 
 
 def _quantizers_without_torchao() -> None:
-    """transformers imports torchao (about 1.8 s on a 2-core CPU, in every job that loads a model) for its
-    own torchao quantizer, which greenbench never uses: its torchao variants call torchao themselves.
+    """transformers imports torchao, in every job that loads a model, for its own torchao quantizer, which
+    greenbench never uses: its torchao variants call torchao themselves (loading MiniLM: about 0.5 s less
+    on a 2-core CPU without it).
     Import transformers' quantizer registry once with torchao hidden from it, so a job imports torchao
     only when a variant needs it. A process that imported either already is left as it is."""
     import sys

@@ -58,7 +58,7 @@ def _optimizer(model, lr: float, weight_decay: float):
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     # fused: one kernel per parameter tensor instead of a pass per Adam operation. On a 2-core CPU, it cuts
     # MiniLM's optimizer step from about 86 to 11 ms (a step, forward and backward included, takes about
-    # 0.5 s). It is the same update, rounded differently (experiments/2026-12-07-recovery-budget).
+    # 0.5 s). It is the same update, rounded differently (experiments/2026-12-07-laptop-budget).
     fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in decay + no_decay)
     return torch.optim.AdamW(groups, lr=lr, fused=fused or None)
 

@@ -60,10 +60,7 @@ def threads(config: Mapping[str, Any], job: str, variant: str | None = None) -> 
     ``compute.threads`` (``make run``), two shared jobs run side by side, and a training job or an energy
     trial never shares the machine. The CLI runs each stage with the same count, so a stage's numbers do
     not depend on how it was started."""
-    compute = config["compute"]
-    return int(
-        compute["threads"] if runs_alone(config, job, variant) else compute.get("shared_threads") or compute["threads"]
-    )
+    return int(config["compute"]["threads" if runs_alone(config, job, variant) else "shared_threads"])
 
 
 def runs_alone(config: Mapping[str, Any], job: str, variant: str | None = None) -> bool:
