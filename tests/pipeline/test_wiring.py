@@ -52,32 +52,33 @@ def test_builds_read_only_the_finetune_keys_they_declare():
     assert wiring.build_finetune(CONFIG, "fp32") == {}
 
 
-def test_training_and_energy_trials_run_alone_and_the_other_compute_jobs_may_share_the_machine():
+def test_the_finetune_forecasters_and_energy_trials_run_alone_and_every_other_compute_job_shares():
     config = {**CONFIG, "compute": {"threads": 4, "shared_threads": 1}}
-    alone = [
-        ("finetune", None),
-        ("measure_energy", None),
-        ("build_variant", "spiking"),
-        ("build_variant", "prune_ffn25"),
-    ]
+    alone = [("finetune", None), ("forecast_carbon", None), ("measure_energy", None)]
     for job, variant in alone:
         assert wiring.threads(config, job, variant) == 4, (job, variant)
-    shared = [("evaluate", None), ("teacher_logits", None), ("forecast_carbon", None)]
+    recoveries = [("build_variant", "spiking"), ("build_variant", "prune_ffn25")]
+    shared = [("evaluate", None), ("teacher_logits", None), ("forecast_hourly", None), *recoveries]
     shared += [
         ("build_variant", v) for v in ("adaptive", "int8_static@openvino", "prune_ffn25+int8_dynamic@onnxruntime")
     ]
     for job, variant in shared:
         assert wiring.threads(config, job, variant) == 1, (job, variant)
-    # a rewrite without recovery trains nothing: it may share the machine too
+    assert wiring.threads({**config, "compute": {"threads": 2, "shared_threads": 2}}, "evaluate") == 2
+    # the fine-tune first (every model job waits for it), then a lone job before shared ones ready beside
+    # it, then the recoveries and the teacher logits they wait for, then the rest
+    assert [wiring.priority(config, job, variant) for job, variant in alone] == [3, 2, 2]
+    assert {wiring.priority(config, job, variant) for job, variant in recoveries} == {1}
+    assert wiring.priority(config, "teacher_logits") == 1
+    assert {wiring.priority(config, job, variant) for job, variant in shared if (job, variant) not in recoveries} - {
+        wiring.priority(config, "teacher_logits")
+    } == {0}
+    # a rewrite without recovery trains nothing: no head start
     no_recovery = {
         **config,
         "variants": {**config["variants"], "recovery": {**config["variants"]["recovery"], "epochs": 0}},
     }
-    assert wiring.threads(no_recovery, "build_variant", "prune_ffn25") == 1
-    assert wiring.threads({**config, "compute": {"threads": 2, "shared_threads": 2}}, "evaluate") == 2
-    # a job that needs every core starts before shared ones that are ready beside it
-    assert [wiring.priority(config, job, variant) for job, variant in alone] == [1] * len(alone)
-    assert {wiring.priority(config, job, variant) for job, variant in shared} == {0}
+    assert wiring.priority(no_recovery, "build_variant", "prune_ffn25") == 0
 
 
 def test_only_the_carbon_table_reads_the_grids_and_the_routing_reads_no_carbon_setting():

@@ -51,6 +51,7 @@ rule forecast_carbon:
         f"{LOGS}/forecast_carbon.log",
     benchmark:
         f"{BENCHMARKS}/forecast_carbon.tsv"
+    priority: wiring.priority(config, "forecast_carbon")
     conda:
         CONDA_ENV
     threads: wiring.threads(config, "forecast_carbon")

@@ -35,6 +35,7 @@ rule teacher_logits:
         f"{LOGS}/teacher_logits/{{model}}/{{examples}}.log",
     benchmark:
         f"{BENCHMARKS}/teacher_logits/{{model}}/{{examples}}.tsv"
+    priority: wiring.priority(config, "teacher_logits")
     conda:
         CONDA_ENV
     threads: wiring.threads(config, "teacher_logits")

@@ -41,8 +41,10 @@ def variant_params(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     return canonical(params)
 
 
-# the compute jobs that train or measure: they ask for compute.threads (the whole machine in `make run`)
-ALONE = ("finetune", "measure_energy")
+# the compute jobs that ask for compute.threads (the whole machine in `make run`): the fine-tune, which every
+# other job waits for; the forecasters, which would otherwise start beside the tokenizer and hold one core
+# while the fine-tune waits for two; the energy trials, which measure the machine
+ALONE = ("finetune", "forecast_carbon", "measure_energy")
 
 
 def trains(config: Mapping[str, Any], variant: str) -> bool:
@@ -54,25 +56,33 @@ def trains(config: Mapping[str, Any], variant: str) -> bool:
 
 
 def threads(config: Mapping[str, Any], job: str, variant: str | None = None) -> int:
-    """Torch threads a compute job asks for. The fine-tune, builds that train (``trains``) and the energy
-    trials ask for ``compute.threads``; every other compute job (evaluations, builds without training,
-    teacher logits, forecasting) for ``compute.shared_threads``. With ``--cores`` equal to
-    ``compute.threads`` (``make run``), two shared jobs run side by side, and a training job or an energy
-    trial never shares the machine. The CLI runs each stage with the same count, so a stage's numbers do
-    not depend on how it was started."""
-    return int(config["compute"]["threads" if runs_alone(config, job, variant) else "shared_threads"])
+    """Torch threads a compute job asks for. The fine-tune, the forecasters and the energy trials ask for
+    ``compute.threads``; every other compute job (evaluations, builds, recoveries included, teacher logits)
+    for ``compute.shared_threads``. With ``--cores`` equal to ``compute.threads`` (``make run``), two shared
+    jobs run side by side, and a job that runs alone never shares the machine. The CLI runs each stage with
+    the same count, so a stage's numbers do not depend on how it was started. ``variant`` is accepted for
+    the rules' uniformity; no build runs alone."""
+    return int(config["compute"]["threads" if runs_alone(job) else "shared_threads"])
 
 
-def runs_alone(config: Mapping[str, Any], job: str, variant: str | None = None) -> bool:
+def runs_alone(job: str) -> bool:
     """Whether a job asks for ``compute.threads`` (``threads``)."""
-    return job in ALONE or (job == "build_variant" and variant is not None and trains(config, variant))
+    return job in ALONE
 
 
 def priority(config: Mapping[str, Any], job: str, variant: str | None = None) -> int:
-    """Snakemake priority: 1 for a job that runs alone, 0 for the others. When both are ready the one that
-    needs every core starts first, and jobs that may share the machine wait to start in pairs. Otherwise a
-    lone shared job (the forecasters, ready beside the fine-tune) holds one core while the other idles."""
-    return int(runs_alone(config, job, variant))
+    """Snakemake priority, so that ``make run``'s 2 cores never wait on a lone job's start:
+    3 the fine-tune (every model job waits for it); 2 the other jobs that run alone (a shared job ready
+    beside them would hold one core while the other idles); 1 the teacher logits and the builds that
+    train (the recoveries: the long shared jobs, and the teacher logits gate them), so they start before
+    the evaluations that fill the gaps; 0 the rest."""
+    if job == "finetune":
+        return 3
+    if runs_alone(job):
+        return 2
+    if job == "teacher_logits" or (job == "build_variant" and variant is not None and trains(config, variant)):
+        return 1
+    return 0
 
 
 def build_finetune(config: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -231,6 +231,7 @@ RECOVERY_OVERRIDE = {
         "epochs": {"type": "integer", "minimum": 0},
         "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
         "max_steps": {"type": "integer", "minimum": 0},
+        "checks": {"type": "integer", "minimum": 0},
     },
 }
 
