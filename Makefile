@@ -9,8 +9,9 @@ else
 VENV   ?= $(HOME)/.cache/greenbench/venv-$(shell printf %s "$(CURDIR)" | sha256sum | cut -c1-12)
 endif
 TORCH  ?= torch==2.13.0
-# Snakemake cores: compute.threads (2) where the host has them. Training jobs and energy trials ask for
-# compute.threads and run alone; the other compute jobs ask for compute.shared_threads (1): two side by side.
+# Snakemake cores: compute.threads (2) where the host has them. The fine-tune, the forecasters and the energy
+# trials ask for compute.threads and run alone; the other compute jobs, recoveries included, ask for
+# compute.shared_threads (1): two side by side.
 CORES  ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -ge 2 ] && echo 2 || echo 1)
 CONFIG ?=
 BIN    := $(VENV)/bin

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -230,3 +231,20 @@ def test_shared_energy_never_adds_joules_and_counts_a_common_power_once(jobs):
     ends = starts + walls
     covered = sum(1.0 for t in np.arange(0, 151, 0.5) if ((starts <= t + 0.25) & (t + 0.25 < ends)).any()) * 0.5
     assert share.sum() == pytest.approx(power * covered, rel=1e-9)
+
+
+def test_a_job_of_several_threads_drops_snakemakes_omp_num_threads_before_torch_loads(monkeypatch):
+    import sys
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.delitem(sys.modules, "torch", raising=False)  # as in a job's fresh process
+    assert footprint.release_openmp_threads(2) and "OMP_NUM_THREADS" not in os.environ
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert not footprint.release_openmp_threads(1) and os.environ["OMP_NUM_THREADS"] == "1"
+
+
+def test_openmp_threads_stay_once_torch_is_loaded(monkeypatch):
+    import torch  # noqa: F401  (loaded: libgomp has read the variable; dropping it would only mislead)
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert not footprint.release_openmp_threads(2) and os.environ["OMP_NUM_THREADS"] == "2"

@@ -139,10 +139,28 @@ def write_row(path, job: str, target: str, measured: Mapping[str, Any], threads:
     io.write_parquet(pd.DataFrame([row]), path, ROW_SCHEMA)
 
 
+def release_openmp_threads(threads: int | None) -> bool:
+    """Drop the ``OMP_NUM_THREADS`` Snakemake exports to a job of more than one thread, while torch is not yet
+    imported (libgomp reads it when torch loads). The jobs set torch's threads themselves
+    (``wiring.threads``); with the variable also set, the same two threads ran the TCN's training about 20%
+    slower and a MiniLM training step about 5% slower on a 2-core AMD EPYC guest
+    (``experiments/2026-12-07-laptop-budget/omp_probe.py``). One-thread jobs keep it (= 1): a library that
+    reads it stays on its one core. Returns whether it was dropped."""
+    import os
+    import sys
+
+    if not threads or int(threads) <= 1 or "torch" in sys.modules or "OMP_NUM_THREADS" not in os.environ:
+        return False
+    del os.environ["OMP_NUM_THREADS"]
+    return True
+
+
 @contextlib.contextmanager
 def tracked(smk, name: str, window: JobWindow | None = None) -> Iterator[Any]:
     """A rule's script body: logged to the rule's log (``logged_script``) and, when the rule declares
-    a ``footprint`` output, measured as one energy window written there once the job succeeded."""
+    a ``footprint`` output, measured as one energy window written there once the job succeeded. A job of
+    more than one thread runs without Snakemake's ``OMP_NUM_THREADS`` (``release_openmp_threads``)."""
+    release_openmp_threads(getattr(smk, "threads", None))
     out = getattr(smk.output, "footprint", None)
     with logged_script(smk.log[0], name) as logger:
         if out is None:
