@@ -142,9 +142,9 @@ def write_row(path, job: str, target: str, measured: Mapping[str, Any], threads:
 def release_openmp_threads(threads: int | None) -> bool:
     """Drop the ``OMP_NUM_THREADS`` Snakemake exports to a job of more than one thread, while torch is not yet
     imported (libgomp reads it when torch loads). The jobs set torch's threads themselves
-    (``wiring.threads``); with the variable also set, the same two threads ran the TCN's training about 20%
-    slower and a MiniLM training step about 5% slower on a 2-core AMD EPYC guest
-    (``experiments/2026-12-07-laptop-budget/omp_probe.py``). One-thread jobs keep it (= 1): a library that
+    (``wiring.threads``); with the variable also set, the same two threads ran a MiniLM training step 6-11%
+    slower on a 2-core AMD EPYC guest (446-465 against 419-421 ms; the forecasting stage showed no difference
+    beyond its noise: ``experiments/2026-12-07-laptop-budget/omp_probe.py``, ``omp-results.txt``). One-thread jobs keep it (= 1): a library that
     reads it stays on its one core. Returns whether it was dropped."""
     import os
     import sys
