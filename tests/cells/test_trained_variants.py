@@ -221,18 +221,6 @@ def test_lif_emits_binary_spikes_at_a_rate_that_grows_with_current():
     assert (rates[1:] >= rates[:-1]).all() and rates[0] == 0 and rates[-1] > 0.4
 
 
-def _lif_step_by_step(currents, tau, v_threshold, alpha):
-    """The LIF as the paper writes it, stepped through autograd: the reference the fused node must equal."""
-    v = torch.zeros_like(currents[0])
-    spikes = []
-    for current in currents:
-        v = v + (current - v) / tau
-        s = spiking.spike(v - v_threshold, alpha)
-        v = v * (1 - s)
-        spikes.append(s)
-    return torch.stack(spikes)
-
-
 @settings(max_examples=25, deadline=None)
 @given(
     seed=st.integers(0, 2**31 - 1),
@@ -251,7 +239,7 @@ def test_fused_lif_equals_the_step_by_step_lif_bit_for_bit(seed, steps, tau, v_t
     base = torch.randn(shape if expanded else (steps, *shape), generator=g) * 2
     upstream = torch.randn(steps, *shape, generator=g)
     grads, outs = [], []
-    for fn in (_lif_step_by_step, spiking.lif):
+    for fn in (spiking.lif_step_by_step, spiking.lif):
         leaf = base.clone().requires_grad_()
         currents = leaf.unsqueeze(0).expand(steps, *shape) if expanded else leaf
         out = fn(currents, tau, v_threshold, alpha)

@@ -77,7 +77,7 @@ def _lif_class():
     class MultiStepLIF(torch.autograd.Function):
         """The multi-step LIF as one autograd node: the same arithmetic as stepping ``v``, ``spike`` and the
         reset through autograd, in the same order, so spikes and gradients are bit for bit the same
-        (tests/cells/test_trained_variants.py holds the step-by-step reference), in about two thirds of the
+        (``lif_step_by_step``, checked in tests/cells/test_trained_variants.py), in about two thirds of the
         time: no graph of some forty nodes per call, no intermediate per step kept twice. A spiking training
         step of MiniLM takes 8-9% less (``experiments/2026-12-07-laptop-budget/lif_probe.py``). The membrane before
         each spike (``u``) and the spikes are what the backward pass reads.
@@ -127,6 +127,22 @@ def _lif_class():
             return grad_currents, None, None, None
 
     return MultiStepLIF
+
+
+def lif_step_by_step(currents, tau: float, v_threshold: float, alpha: float = 2.0):
+    """The multi-step LIF as the paper writes it, stepped through autograd (``spike`` per step): the reference
+    ``lif`` equals bit for bit (tests/cells/test_trained_variants.py), and what
+    ``experiments/2026-12-07-laptop-budget/lif_probe.py`` times it against."""
+    import torch
+
+    v = torch.zeros_like(currents[0])
+    spikes = []
+    for current in currents:
+        v = v + (current - v) / tau
+        s = spike(v - v_threshold, alpha)
+        v = v * (1 - s)  # hard reset to 0
+        spikes.append(s)
+    return torch.stack(spikes)
 
 
 _LIF = None
