@@ -56,14 +56,14 @@ def test_the_finetune_forecasters_and_energy_trials_run_alone_and_every_other_co
     config = {**CONFIG, "compute": {"threads": 4, "shared_threads": 1}}
     alone = [("finetune", None), ("forecast_carbon", None), ("measure_energy", None)]
     for job, variant in alone:
-        assert wiring.threads(config, job, variant) == 4, (job, variant)
+        assert wiring.threads(config, job) == 4, job
     recoveries = [("build_variant", "spiking"), ("build_variant", "prune_ffn25")]
     shared = [("evaluate", None), ("teacher_logits", None), ("forecast_hourly", None), *recoveries]
     shared += [
         ("build_variant", v) for v in ("adaptive", "int8_static@openvino", "prune_ffn25+int8_dynamic@onnxruntime")
     ]
     for job, variant in shared:
-        assert wiring.threads(config, job, variant) == 1, (job, variant)
+        assert wiring.threads(config, job) == 1, (job, variant)
     assert wiring.threads({**config, "compute": {"threads": 2, "shared_threads": 2}}, "evaluate") == 2
     # the fine-tune first (every model job waits for it), then a lone job before shared ones ready beside
     # it, then the recoveries and the teacher logits they wait for, then the rest

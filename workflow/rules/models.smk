@@ -65,7 +65,7 @@ rule build_variant:
     priority: lambda w: wiring.priority(config, "build_variant", w.variant)
     conda:
         CONDA_ENV
-    threads: lambda w: wiring.threads(config, "build_variant", w.variant)
+    threads: wiring.threads(config, "build_variant")
     resources:
         **placement(device_bound=True),
         mem_mb=8000,

@@ -55,13 +55,13 @@ def trains(config: Mapping[str, Any], variant: str) -> bool:
     return variant in TRAINED and int(RECOVERY.resolve(params.get("recovery"))["epochs"]) > 0
 
 
-def threads(config: Mapping[str, Any], job: str, variant: str | None = None) -> int:
+def threads(config: Mapping[str, Any], job: str) -> int:
     """Torch threads a compute job asks for. The fine-tune, the forecasters and the energy trials ask for
     ``compute.threads``; every other compute job (evaluations, builds, recoveries included, teacher logits)
     for ``compute.shared_threads``. With ``--cores`` equal to ``compute.threads`` (``make run``), two shared
     jobs run side by side, and a job that runs alone never shares the machine. The CLI runs each stage with
-    the same count, so a stage's numbers do not depend on how it was started. ``variant`` is accepted for
-    the rules' uniformity; no build runs alone."""
+    the same count, so a stage's numbers do not depend on how it was started. No build runs alone, so the
+    count is the rule's, whatever the variant."""
     return int(config["compute"]["threads" if runs_alone(job) else "shared_threads"])
 
 

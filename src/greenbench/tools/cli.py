@@ -186,7 +186,7 @@ def cmd_build_variant(args) -> int:
         inputs,
         [out],
         wiring.build_variant(cfg, args.variant),
-        wiring.threads(cfg, "build_variant", args.variant),
+        wiring.threads(cfg, "build_variant"),
         model=args.model,
         variant=args.variant,
         device=args.device,
