@@ -27,6 +27,7 @@ RECOVERY = {
     "holdout_min_tokens": 1,
     "criterion": "accuracy",
     "checks": 3,
+    "skip_below_kl": 0.0,
     "patience": 0,
     "distill": {"alpha": 0.0, "temperature": 2.0},
 }
@@ -187,6 +188,33 @@ def test_early_stopping_trains_fewer_steps_and_says_so(trained, tmp_path):
     sel = report["selection"]
     assert sel["stopped_early"] and report["recovery_steps"] == sel["trained_steps"] < sel["planned_steps"] == 6
     assert sel["kept_step"] == 0
+
+
+def test_a_rewrite_already_close_to_the_baseline_is_kept_without_training(trained, tmp_path):
+    """topk16_ft on sentences shorter than 16 tokens is the baseline itself (held-out KL 0): below
+    ``skip_below_kl`` no step is trained and the stored weights are the twin's; spiking, far from the
+    baseline, still trains under the same threshold."""
+    model_dir, path, _ = trained
+    params = {"recovery": {**RECOVERY, "learning_rate": 0.3, "skip_below_kl": 0.015}}
+    report = variants.get("topk16_ft").build(model_dir, path, tmp_path / "a", "cpu", params, 3, {"train_subset": 0})
+    sel = report["selection"]
+    assert report["recovery_steps"] == sel["trained_steps"] == 0 and sel["planned_steps"] == 6
+    assert sel["kept_untuned"] and sel["skipped_below_kl"] == 0.015 and sel["untuned_kl"] < 0.015
+    assert [c["step"] for c in sel["checks"]] == [0]
+    stored = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
+    baseline = models.load_classifier(str(model_dir)).state_dict()
+    assert all(torch.equal(stored[k], baseline[k]) for k in stored)
+    assert not (tmp_path / "a" / "training_log.parquet").exists()
+    spiking = variants.params_for({"recovery": {**RECOVERY, "skip_below_kl": 0.015}, "spiking": SPIKING}, "spiking")
+    far = variants.get("spiking").build(model_dir, path, tmp_path / "s", "cpu", spiking, 3, {"train_subset": 0})
+    assert far["recovery_steps"] == 6 and far["selection"]["skipped_below_kl"] is None
+    assert far["selection"]["untuned_kl"] >= 0.015
+
+
+@given(kl=st.floats(0, 10), threshold=st.floats(0, 10))
+def test_close_enough_is_a_strict_threshold_and_zero_turns_it_off(kl, threshold):
+    assert recovery.close_enough({"kl": kl}, threshold) == (threshold > 0 and kl < threshold)
+    assert not recovery.close_enough({"kl": kl}, 0.0) and not recovery.close_enough({"accuracy": 0.5}, threshold)
 
 
 # -- teacher logits, computed once per recovery draw -----------------------------------------------------

@@ -121,10 +121,32 @@ def test_matmul_precision_is_reset_and_a_change_is_reported():
 
 
 def test_energy_jobs_run_without_deterministic_algorithms():
+    import torch._inductor.config as inductor
+
     models.prepare_runtime(0, 1, deterministic=False)
-    assert not torch.are_deterministic_algorithms_enabled()
+    assert not torch.are_deterministic_algorithms_enabled() and not inductor.deterministic
     models.prepare_runtime(0, 1)
-    assert torch.are_deterministic_algorithms_enabled()
+    assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    assert inductor.deterministic  # an imported inductor follows, as torch's own function makes it
+
+
+def test_a_job_that_does_not_compile_does_not_import_inductor():
+    """A fresh process (no earlier test has imported inductor): seeding a job leaves torch's determinism as
+    torch.use_deterministic_algorithms would, without importing inductor (0.9 s of every job)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from greenbench.data import models\n"
+        "models.prepare_runtime(0, 1)\n"
+        "assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()\n"
+        "models.prepare_runtime(0, 1, deterministic=False)\n"
+        "assert not torch.are_deterministic_algorithms_enabled()\n"
+        "print('torch._inductor' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_torchao_weights_are_counted_by_what_they_store_and_do_not_break_mac_counts(tiny_model_dir):

@@ -53,6 +53,22 @@ def resolve_source(source: str) -> str:
     raise ValueError(f"unknown model source '{source}' (expected packaged:all-MiniLM-L6-v2, hub:<id> or path:<dir>)")
 
 
+def use_deterministic_algorithms(mode: bool, warn_only: bool = False) -> None:
+    """``torch.use_deterministic_algorithms`` without importing inductor. torch's function imports
+    ``torch._inductor.config`` to set inductor's own flag, 0.9 s of every job on a 2-core CPU, and most jobs
+    never compile; here inductor's flag is set only where inductor is already imported. The code that compiles
+    (``cells.runtimes.aot``, ``cells.runtimes.compile``) sets the determinism it compiles under with torch's
+    function, which sets both."""
+    import sys
+
+    import torch
+
+    torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
+    inductor = sys.modules.get("torch._inductor.config")
+    if inductor is not None:
+        inductor.deterministic = mode
+
+
 def seed_everything(seed: int, deterministic: bool = True) -> None:
     import torch
 
@@ -60,7 +76,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        use_deterministic_algorithms(True, warn_only=True)
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
@@ -77,7 +93,7 @@ def prepare_runtime(seed: int, threads: int | None = None, deterministic: bool =
         torch.set_num_threads(threads)
     seed_everything(seed, deterministic)
     if not deterministic:
-        torch.use_deterministic_algorithms(False)
+        use_deterministic_algorithms(False)
     reset_matmul_precision()
 
 

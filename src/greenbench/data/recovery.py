@@ -6,7 +6,8 @@ trade-off. So a held-out slice of train (never dev, never the fine-tune's or the
 sentence-like inputs only: SST-2 train mixes phrases with sentences while dev holds sentences) scores the
 model before recovery (step 0: the un-tuned twin), at ``checks`` evenly spaced steps during it (the last at
 its end), and the best-scoring state is the one kept. Recovery stops early once ``patience`` checks in a
-row fail to beat the best (0: never early).
+row fail to beat the best (0: never early). A rewrite whose twin is already closer to the baseline than
+``skip_below_kl`` (held-out KL) is kept as it is, without training (``close_enough``).
 
 Score (``criterion``): ``fidelity``, the mean KL divergence of the model's answers from the unmodified
 baseline's on the held-out slice (lower is better; held-out accuracy breaks ties), or ``accuracy`` (the NLL
@@ -158,6 +159,13 @@ class Selection:
             "stopped_early": trained_steps < total_steps,
             "checks": self.checks,
         }
+
+
+def close_enough(untuned: Mapping[str, float], skip_below_kl: float) -> bool:
+    """Whether the un-tuned rewrite's held-out ``kl`` (``score``) is already below ``skip_below_kl``: then
+    recovery is not run and the rewrite is kept as it is (0: never; no ``kl`` scored: never)."""
+    kl = untuned.get("kl")
+    return skip_below_kl > 0 and kl is not None and float(kl) < skip_below_kl
 
 
 def settings(recovery: Mapping[str, Any]) -> tuple[int, int, int, int]:

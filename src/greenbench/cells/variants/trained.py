@@ -91,8 +91,10 @@ def build(recipe: TrainedRecipe, name: str):
                 soft_targets = recovery_rules.teacher_logits(baseline, tokens, pad_id)
                 teacher_source = "computed"
         on_step = None
+        skip_below = float(recovery["skip_below_kl"])
+        skipped = False
         if selection is not None:
-            if criterion == "fidelity":  # the baseline's answers on the held-out slice, once
+            if criterion == "fidelity" or skip_below > 0:  # the baseline's answers on the held-out slice, once
                 baseline = baseline or models.load_classifier(str(model_dir)).to(device)
                 held_reference = recovery_rules.teacher_logits(baseline, held, pad_id)
             baseline = None
@@ -102,6 +104,7 @@ def build(recipe: TrainedRecipe, name: str):
 
             # the rewrite alone (its un-tuned twin) is the first candidate: recovery never ends below it
             selection.offer(0, check(), model)
+            skipped = recovery_rules.close_enough(selection.checks[0], skip_below)
             at = set(recovery_rules.check_steps(planned, checks))
 
             def on_step(done: int) -> bool:
@@ -120,7 +123,7 @@ def build(recipe: TrainedRecipe, name: str):
                 after_step=after_step,
                 on_step=on_step,
             )
-            if planned
+            if planned and not skipped
             else None
         )
         if selection is not None:
@@ -138,7 +141,8 @@ def build(recipe: TrainedRecipe, name: str):
             "teacher_logits": teacher_source,
             "selection": None
             if selection is None
-            else selection.report(planned, 0 if history is None else len(history)),
+            else selection.report(planned, 0 if history is None else len(history))
+            | {"skipped_below_kl": skip_below if skipped else None},
             "seconds": round(time.perf_counter() - started, 3),
         }
         if recipe.summarize:
@@ -232,6 +236,7 @@ RECOVERY_OVERRIDE = {
         "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
         "max_steps": {"type": "integer", "minimum": 0},
         "checks": {"type": "integer", "minimum": 0},
+        "skip_below_kl": {"type": "number", "minimum": 0},
     },
 }
 
@@ -288,6 +293,14 @@ RECOVERY = register_options(
                 2,
                 {"type": "integer", "minimum": 0},
                 "held-out scorings during recovery, evenly spaced, the last at its end",
+            ),
+            "skip_below_kl": Option(
+                0.015,
+                {"type": "number", "minimum": 0},
+                "keep the rewrite as it is, without training, when its un-tuned held-out KL divergence from the "
+                "baseline's answers is below this (nats per sentence): recoveries here end 0.02-0.03 from the "
+                "baseline, so a closer rewrite has nothing to gain (experiments/2026-12-07-laptop-budget); 0 = "
+                "always train",
             ),
             "patience": Option(
                 1,
