@@ -195,19 +195,24 @@ def test_a_rewrite_already_close_to_the_baseline_is_kept_without_training(traine
     ``skip_below_kl`` no step is trained and the stored weights are the twin's; spiking, far from the
     baseline, still trains under the same threshold."""
     model_dir, path, _ = trained
-    params = {"recovery": {**RECOVERY, "learning_rate": 0.3, "skip_below_kl": 0.015}}
+    distill = {"alpha": 0.5, "temperature": 2.0}
+    params = {"recovery": {**RECOVERY, "learning_rate": 0.3, "skip_below_kl": 0.015, "distill": distill}}
     report = variants.get("topk16_ft").build(model_dir, path, tmp_path / "a", "cpu", params, 3, {"train_subset": 0})
     sel = report["selection"]
     assert report["recovery_steps"] == sel["trained_steps"] == 0 and sel["planned_steps"] == 6
+    assert report["teacher_logits"] is None  # no training, so no teacher pass over the draw
     assert sel["kept_untuned"] and sel["skipped_below_kl"] == 0.015 and sel["untuned_kl"] < 0.015
     assert [c["step"] for c in sel["checks"]] == [0]
     stored = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
     baseline = models.load_classifier(str(model_dir)).state_dict()
     assert all(torch.equal(stored[k], baseline[k]) for k in stored)
     assert not (tmp_path / "a" / "training_log.parquet").exists()
-    spiking = variants.params_for({"recovery": {**RECOVERY, "skip_below_kl": 0.015}, "spiking": SPIKING}, "spiking")
+    spiking = variants.params_for(
+        {"recovery": {**RECOVERY, "skip_below_kl": 0.015, "distill": distill}, "spiking": SPIKING}, "spiking"
+    )
     far = variants.get("spiking").build(model_dir, path, tmp_path / "s", "cpu", spiking, 3, {"train_subset": 0})
     assert far["recovery_steps"] == 6 and far["selection"]["skipped_below_kl"] is None
+    assert far["teacher_logits"] == "computed"
     assert far["selection"]["untuned_kl"] >= 0.015
 
 

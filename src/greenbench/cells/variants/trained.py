@@ -80,24 +80,12 @@ def build(recipe: TrainedRecipe, name: str):
         planned = total_steps(len(tokens), recovery) if int(recovery["epochs"]) > 0 else 0
         criterion = str(recovery["criterion"])
         selection = recovery_rules.Selection(patience, criterion) if planned and checks and len(held) else None
-        soft_targets, teacher_source, held_reference = None, None, None
-        baseline = None
-        if float(distill.get("alpha", 0.0)) > 0 and planned:
-            if teacher is not None:
-                soft_targets = recovery_rules.aligned_teacher(io.read_parquet(teacher), tokens, str(teacher))
-                teacher_source = "shared"
-            else:
-                baseline = models.load_classifier(str(model_dir)).to(device)
-                soft_targets = recovery_rules.teacher_logits(baseline, tokens, pad_id)
-                teacher_source = "computed"
-        on_step = None
+        on_step, skipped, held_reference, baseline = None, False, None, None
         skip_below = float(recovery["skip_below_kl"])
-        skipped = False
         if selection is not None:
             if criterion == "fidelity" or skip_below > 0:  # the baseline's answers on the held-out slice, once
-                baseline = baseline or models.load_classifier(str(model_dir)).to(device)
+                baseline = models.load_classifier(str(model_dir)).to(device)
                 held_reference = recovery_rules.teacher_logits(baseline, held, pad_id)
-            baseline = None
 
             def check() -> dict[str, float]:
                 return recovery_rules.score(model, held, pad_id, held_reference)
@@ -109,6 +97,17 @@ def build(recipe: TrainedRecipe, name: str):
 
             def on_step(done: int) -> bool:
                 return done in at and selection.offer(done, check(), model)
+
+        soft_targets, teacher_source = None, None
+        if float(distill.get("alpha", 0.0)) > 0 and planned and not skipped:  # a skipped rewrite needs no teacher
+            if teacher is not None:
+                soft_targets = recovery_rules.aligned_teacher(io.read_parquet(teacher), tokens, str(teacher))
+                teacher_source = "shared"
+            else:
+                baseline = baseline or models.load_classifier(str(model_dir)).to(device)
+                soft_targets = recovery_rules.teacher_logits(baseline, tokens, pad_id)
+                teacher_source = "computed"
+        baseline = None
 
         history = (
             train_classifier(
